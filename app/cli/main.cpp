@@ -1,0 +1,57 @@
+// tessera-cli: everything the studio does, headless.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/cli.h"
+
+namespace {
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(int argc, char** argv);
+};
+
+const Command kCommands[] = {
+    {"doctor", "print what this machine offers Tessera (CPU, CUDA, Vulkan, FFmpeg, Qt, versions)",
+     tessera::cli::cmdDoctor},
+    {"verify", "run a reference set (checkpoint + goldens) and compare: verify DIR [--backend B]",
+     tessera::cli::cmdVerify},
+    {"bench", "benchmarks that print JSON figures: bench decode [--preset P|--config FILE] ...",
+     tessera::cli::cmdBench},
+    {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
+     tessera::cli::cmdDefaultJob},
+};
+
+void printHelp() {
+    std::printf("Usage: tessera-cli COMMAND [OPTIONS]\n\nCommands:\n");
+    for (const auto& c : kCommands) std::printf("  %-12s %s\n", c.name, c.summary);
+    std::printf("\nOptions:\n  --help       this text (COMMAND --help: that command's options)\n"
+                "  --version    print the version\n");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        printHelp();
+        return argc < 2 ? 2 : 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        std::printf("tessera-cli %s\n", TESSERA_VERSION);
+        return 0;
+    }
+    for (const auto& c : kCommands) {
+        if (std::strcmp(argv[1], c.name) != 0) continue;
+        try {
+            return c.run(argc - 2, argv + 2);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "tessera-cli %s: error: %s\n", c.name, e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr, "tessera-cli: unknown command '%s' (see --help)\n", argv[1]);
+    return 2;
+}

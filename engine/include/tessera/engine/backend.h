@@ -1,0 +1,118 @@
+// Backend: where tensors live and ops run.
+//
+// Ops are issued in order on the backend's stream and return new tensors on the same backend. Nothing
+// comes back to the host except through read()/readF32(), which wait for the stream. All ops compute
+// in f32; weights stored as bf16/f16 are accepted by matmul and embedding.
+//
+// Thread affinity: one Backend object is driven by one thread at a time (the job's worker). Backends
+// report device failures (out of memory, lost device) by throwing tessera::Error, which pipelines turn
+// into a failed job — never an abort.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/engine/tensor.h"
+
+namespace tessera {
+
+enum class Activation { Silu, Gelu, GeluTanh, QuickGelu, Relu, Identity };
+
+// Which keys each query may attend to. Positions are absolute: the cache holds keys [0, kv_len),
+// the queries are the last q_len of them.
+struct AttentionMask {
+    enum class Kind { Causal, Full, Explicit };
+    Kind kind = Kind::Causal;
+    // Explicit: u8 tensor [q_len, kv_len] or [B, q_len, kv_len]; 1 = may attend.
+    Tensor allowed;
+};
+
+struct BackendInfo {
+    std::string name;        // "cpu", "cuda:0"
+    std::string device;      // human-readable device description
+    int threads = 1;         // CPU worker threads
+    size_t memory_bytes = 0; // device memory (0 = host)
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual BackendInfo info() const = 0;
+
+    // ---- memory ------------------------------------------------------------------------------------
+    virtual Tensor alloc(DType dtype, const Shape& shape) = 0;
+    Tensor zeros(DType dtype, const Shape& shape);
+    // Copies host memory of `dtype` into a new tensor. Converts bf16/f16 to f32 when keep_dtype is
+    // false (the CPU backend computes in f32).
+    virtual Tensor upload(const void* host, DType dtype, const Shape& shape) = 0;
+    // Like upload, but a backend that can address host memory directly (CPU) may keep a reference to
+    // `host` instead of copying; `owner` keeps it alive (e.g. an mmap'd checkpoint).
+    virtual Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                         const Shape& shape);
+    virtual void read(const Tensor& t, void* host) = 0;
+    std::vector<float> readF32(const Tensor& t);
+    std::vector<int64_t> readI64(const Tensor& t);
+    Tensor fromF32(const std::vector<float>& values, const Shape& shape);
+    Tensor fromI64(const std::vector<int64_t>& values, const Shape& shape);
+    virtual void synchronize() {}
+    // Bytes currently allocated through this backend (weights adopted from mmap excluded).
+    virtual size_t allocatedBytes() const = 0;
+
+    // ---- dense ---------------------------------------------------------------------------------------
+    // y = x · wᵀ (+ bias). x [..., K], w [N, K] (PyTorch Linear layout), bias [N]. Returns [..., N].
+    virtual Tensor matmul(const Tensor& x, const Tensor& w, const Tensor* bias = nullptr) = 0;
+    // Rows of `table` [V, D] picked by integer ids [...]. Returns [..., D] f32.
+    virtual Tensor embedding(const Tensor& table, const Tensor& ids) = 0;
+
+    // ---- elementwise ---------------------------------------------------------------------------------
+    virtual Tensor activation(const Tensor& x, Activation act) = 0;
+    // silu(gate) * up.
+    virtual Tensor swiglu(const Tensor& gate, const Tensor& up) = 0;
+    // a + b, a * b: b has a's shape or the shape of a's trailing dimensions (broadcast over rows).
+    virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+    virtual Tensor mul(const Tensor& a, const Tensor& b) = 0;
+    virtual Tensor scale(const Tensor& x, float s) = 0;
+    // Per-channel add for NCHW tensors: x [B, C, ...] + bias [C].
+    virtual Tensor addChannel(const Tensor& x, const Tensor& bias) = 0;
+
+    // ---- normalisation (over the last dimension) ----------------------------------------------------
+    virtual Tensor rmsNorm(const Tensor& x, const Tensor& weight, float eps) = 0;
+    // LayerNorm over the last dimension; weight/bias (optional) cover the trailing dimensions of x,
+    // e.g. per-head affine [H, hd] for x [B, T, H, hd].
+    virtual Tensor layerNorm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) = 0;
+    // x [B, C, ...]: GroupNorm with `groups` groups and per-channel affine.
+    virtual Tensor groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias,
+                             float eps) = 0;
+    virtual Tensor softmax(const Tensor& x) = 0;
+
+    // ---- positions and attention ---------------------------------------------------------------------
+    // Rotary embedding, rotate-half convention: x [B, T, H, hd]; cos, sin [B, T, hd].
+    virtual Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin) = 0;
+    // Writes k, v [B, T, Hkv, hd] into caches [B, Hkv, T_max, hd] at position `pos`.
+    virtual void kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v,
+                         int64_t pos) = 0;
+    // q [B, Tq, Hq, hd] against caches [B, Hkv, T_max, hd] holding kv_len keys (Hq % Hkv == 0).
+    // Returns [B, Tq, Hq, hd].
+    virtual Tensor attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
+                             int64_t kv_len, const AttentionMask& mask, float scale) = 0;
+
+    // ---- layout --------------------------------------------------------------------------------------
+    // Slice [begin, end) along dimension `dim` (copy).
+    virtual Tensor slice(const Tensor& x, int dim, int64_t begin, int64_t end) = 0;
+    virtual Tensor concat(const Tensor& a, const Tensor& b, int dim) = 0;
+    // Swap the last two dimensions: [..., M, N] -> [..., N, M].
+    virtual Tensor transposeLast2(const Tensor& x) = 0;
+    // Rows of x [N, ...] picked by integer index [M] -> [M, ...].
+    virtual Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) = 0;
+
+    // ---- images (NCHW) -------------------------------------------------------------------------------
+    // w [Cout, Cin, kh, kw]; bias optional [Cout].
+    virtual Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) = 0;
+    virtual Tensor upsampleNearest2x(const Tensor& x) = 0;
+    // Explicit asymmetric zero padding (right/bottom), as VQGAN downsampling uses.
+    virtual Tensor padRightBottom(const Tensor& x, int pad) = 0;
+};
+
+} // namespace tessera

@@ -1,0 +1,63 @@
+// The CPU reference backend: f32 compute, OpenBLAS for GEMM/GEMV, a thread pool for everything else.
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "cpu/thread_pool.h"
+#include "tessera/engine/backend.h"
+
+namespace tessera::cpu {
+
+class CpuBackend final : public Backend {
+public:
+    // threads <= 0: use the number of hardware threads.
+    explicit CpuBackend(int threads = 0);
+    ~CpuBackend() override;
+
+    BackendInfo info() const override;
+
+    Tensor alloc(DType dtype, const Shape& shape) override;
+    Tensor upload(const void* host, DType dtype, const Shape& shape) override;
+    Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype, const Shape& shape) override;
+    void read(const Tensor& t, void* host) override;
+    size_t allocatedBytes() const override { return allocated_.load(); }
+
+    Tensor matmul(const Tensor& x, const Tensor& w, const Tensor* bias) override;
+    Tensor embedding(const Tensor& table, const Tensor& ids) override;
+
+    Tensor activation(const Tensor& x, Activation act) override;
+    Tensor swiglu(const Tensor& gate, const Tensor& up) override;
+    Tensor add(const Tensor& a, const Tensor& b) override;
+    Tensor mul(const Tensor& a, const Tensor& b) override;
+    Tensor scale(const Tensor& x, float s) override;
+    Tensor addChannel(const Tensor& x, const Tensor& bias) override;
+
+    Tensor rmsNorm(const Tensor& x, const Tensor& weight, float eps) override;
+    Tensor layerNorm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) override;
+    Tensor groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) override;
+    Tensor softmax(const Tensor& x) override;
+
+    Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin) override;
+    void kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v, int64_t pos) override;
+    Tensor attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, int64_t kv_len,
+                     const AttentionMask& mask, float scale) override;
+
+    Tensor slice(const Tensor& x, int dim, int64_t begin, int64_t end) override;
+    Tensor concat(const Tensor& a, const Tensor& b, int dim) override;
+    Tensor transposeLast2(const Tensor& x) override;
+    Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) override;
+
+    Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) override;
+    Tensor upsampleNearest2x(const Tensor& x) override;
+    Tensor padRightBottom(const Tensor& x, int pad) override;
+
+    ThreadPool& pool() { return pool_; }
+
+private:
+    friend class HostBuffer;
+    ThreadPool pool_;
+    std::atomic<size_t> allocated_{0};
+};
+
+} // namespace tessera::cpu

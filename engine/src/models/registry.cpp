@@ -1,0 +1,60 @@
+// The one table of causal-LM architectures this build knows.
+#include <functional>
+
+#include "models/transformer.h"
+
+namespace tessera {
+
+namespace {
+
+struct Family {
+    const char* architecture;
+    const char* model_type;
+    std::function<Expected<TransformerConfig>(const ModelConfig&)> config;
+};
+
+const std::vector<Family>& families() {
+    static const std::vector<Family> table = {
+        {"LlamaForCausalLM", "llama", models::llamaConfig},
+        {"Qwen2ForCausalLM", "qwen2", models::qwen2Config},
+        {"ChameleonForConditionalGeneration", "chameleon", models::chameleonConfig},
+        {"ChameleonForCausalLM", "chameleon", models::chameleonConfig},
+    };
+    return table;
+}
+
+} // namespace
+
+std::vector<std::string> supportedCausalLmArchitectures() {
+    std::vector<std::string> out;
+    for (const auto& f : families()) out.push_back(f.architecture);
+    return out;
+}
+
+Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend& backend, const LmLayout& layout) {
+    const ModelConfig& cfg = ckpt.config();
+    const std::string arch = cfg.architecture();
+    // A nested text_config names its own model_type (Janus, LLaVA: "llama").
+    const std::string text_type = cfg.text().value("model_type", cfg.modelType());
+    const Family* found = nullptr;
+    for (const auto& f : families())
+        if (arch == f.architecture) found = &f;
+    if (!found)
+        for (const auto& f : families())
+            if (text_type == f.model_type) found = &f;
+    if (!found) {
+        std::string known;
+        for (const auto& a : supportedCausalLmArchitectures()) known += " " + a;
+        return Status::error(ckpt.dir() + ": unknown architecture '" + arch + "' (model_type '" + text_type +
+                             "'); supported:" + known);
+    }
+    try {
+        auto tc = found->config(cfg);
+        if (!tc) return Status::error(ckpt.dir() + ": " + tc.error());
+        return models::Transformer::load(ckpt, backend, *tc, layout);
+    } catch (const Error& e) {
+        return Status::error(ckpt.dir() + ": " + e.what());
+    }
+}
+
+} // namespace tessera

@@ -1,0 +1,190 @@
+// Shared decoder-only transformer: weight binding by name, forward pass with KV cache, LM head.
+#include "models/transformer.h"
+
+#include <cmath>
+
+namespace tessera {
+
+// ---- KV cache ----------------------------------------------------------------------------------------
+
+KvCache::KvCache(Backend& backend, const TransformerConfig& cfg, int64_t batch, int64_t capacity)
+    : batch_(batch), capacity_(capacity) {
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+        k_.push_back(backend.alloc(DType::F32, {batch, cfg.kv_heads, capacity, cfg.head_dim}));
+        v_.push_back(backend.alloc(DType::F32, {batch, cfg.kv_heads, capacity, cfg.head_dim}));
+    }
+}
+
+void KvCache::crop(int64_t pos) {
+    TS_ASSERT(pos >= 0 && pos <= length_, "KvCache::crop beyond the cached length");
+    length_ = pos;
+}
+
+size_t KvCache::bytes() const {
+    size_t total = 0;
+    for (const auto& t : k_) total += t.bytes();
+    for (const auto& t : v_) total += t.bytes();
+    return total;
+}
+
+RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim, double theta) {
+    const int64_t half = head_dim / 2;
+    std::vector<float> cos(static_cast<size_t>(batch * t * head_dim)), sin(cos.size());
+    for (int64_t i = 0; i < t; ++i) {
+        for (int64_t d = 0; d < half; ++d) {
+            // Same arithmetic order as the reference: inv_freq in f32, angle = pos * inv_freq in f32.
+            float inv_freq = static_cast<float>(1.0 / std::pow(theta, static_cast<double>(2 * d) / static_cast<double>(head_dim)));
+            float angle = static_cast<float>(start + i) * inv_freq;
+            float c = std::cos(angle), s = std::sin(angle);
+            for (int64_t b = 0; b < batch; ++b) {
+                size_t base = static_cast<size_t>((b * t + i) * head_dim);
+                cos[base + static_cast<size_t>(d)] = cos[base + static_cast<size_t>(d + half)] = c;
+                sin[base + static_cast<size_t>(d)] = sin[base + static_cast<size_t>(d + half)] = s;
+            }
+        }
+    }
+    return {backend.fromF32(cos, {batch, t, head_dim}), backend.fromF32(sin, {batch, t, head_dim})};
+}
+
+namespace models {
+
+TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::string& family) {
+    TransformerConfig c;
+    c.family = family;
+    c.vocab = config.textInt("vocab_size");
+    c.hidden = config.textInt("hidden_size");
+    c.layers = config.textInt("num_hidden_layers");
+    c.heads = config.textInt("num_attention_heads");
+    c.kv_heads = config.textInt("num_key_value_heads", c.heads);
+    TS_CHECK(c.hidden > 0 && c.heads > 0 && c.kv_heads > 0 && c.layers > 0 && c.vocab > 0,
+             "config.json: sizes must be positive");
+    TS_CHECK(c.hidden % c.heads == 0 || config.text().contains("head_dim"),
+             "config.json: hidden_size is not a multiple of num_attention_heads");
+    c.head_dim = config.textInt("head_dim", c.hidden / c.heads);
+    TS_CHECK(c.heads % c.kv_heads == 0, "config.json: num_attention_heads must be a multiple of num_key_value_heads");
+    TS_CHECK(c.head_dim % 2 == 0, "config.json: head_dim must be even for RoPE");
+    c.intermediate = config.textInt("intermediate_size");
+    c.max_positions = config.textInt("max_position_embeddings", 4096);
+    c.norm_eps = static_cast<float>(config.textFloat("rms_norm_eps", 1e-6));
+    c.rope_theta = config.ropeTheta(10000.0);
+    c.tie_embeddings = config.tieWordEmbeddings(false);
+    c.bos_id = config.textInt("bos_token_id", -1);
+    c.eos_id = config.textInt("eos_token_id", -1);
+    c.pad_id = config.textInt("pad_token_id", -1);
+    return c;
+}
+
+Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Backend& backend, TransformerConfig cfg,
+                                                      const LmLayout& layout) {
+    auto m = std::unique_ptr<Transformer>(new Transformer());
+    m->cfg_ = cfg;
+    m->backend_ = &backend;
+    WeightBinder wb(ckpt, backend);
+    const int64_t d = cfg.hidden, hd = cfg.head_dim, qd = cfg.heads * hd, kvd = cfg.kv_heads * hd, ff = cfg.intermediate;
+    const std::string& p = layout.prefix;
+    m->embed_ = wb.get(p + "embed_tokens.weight", {cfg.vocab, d});
+    m->final_norm_ = wb.get(p + "norm.weight", {d});
+    if (wb.has(layout.lm_head)) {
+        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d});
+    } else if (cfg.tie_embeddings) {
+        m->lm_head_ = m->embed_;
+    } else {
+        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d}); // reports it missing
+    }
+    for (int64_t l = 0; l < cfg.layers; ++l) {
+        const std::string lp = p + "layers." + std::to_string(l) + ".";
+        LayerWeights w;
+        w.attn_norm = wb.get(lp + "input_layernorm.weight", {d});
+        w.mlp_norm = wb.get(lp + "post_attention_layernorm.weight", {d});
+        w.q = wb.get(lp + "self_attn.q_proj.weight", {qd, d});
+        w.k = wb.get(lp + "self_attn.k_proj.weight", {kvd, d});
+        w.v = wb.get(lp + "self_attn.v_proj.weight", {kvd, d});
+        w.o = wb.get(lp + "self_attn.o_proj.weight", {d, qd});
+        if (cfg.qkv_bias) {
+            w.q_bias = wb.get(lp + "self_attn.q_proj.bias", {qd});
+            w.k_bias = wb.get(lp + "self_attn.k_proj.bias", {kvd});
+            w.v_bias = wb.get(lp + "self_attn.v_proj.bias", {kvd});
+        }
+        if (cfg.o_bias) w.o_bias = wb.get(lp + "self_attn.o_proj.bias", {d});
+        if (cfg.qk_norm) {
+            w.q_norm_w = wb.get(lp + "self_attn.q_norm.weight", {cfg.heads, hd});
+            w.q_norm_b = wb.get(lp + "self_attn.q_norm.bias", {cfg.heads, hd});
+            w.k_norm_w = wb.get(lp + "self_attn.k_norm.weight", {cfg.kv_heads, hd});
+            w.k_norm_b = wb.get(lp + "self_attn.k_norm.bias", {cfg.kv_heads, hd});
+        }
+        w.gate = wb.get(lp + "mlp.gate_proj.weight", {ff, d});
+        w.up = wb.get(lp + "mlp.up_proj.weight", {ff, d});
+        w.down = wb.get(lp + "mlp.down_proj.weight", {d, ff});
+        m->layers_.push_back(std::move(w));
+    }
+    Status s = wb.finish();
+    if (!s.ok()) return Status::error(ckpt.dir() + ": " + s.message());
+    // Weight bytes as stored (f32 compute may widen bf16 on the CPU backend).
+    for (const auto& name : ckpt.names())
+        if (name.rfind(p, 0) == 0 || name == layout.lm_head) {
+            const TensorInfo* info = ckpt.find(name);
+            m->weight_bytes_ += info->end - info->begin;
+        }
+    return std::unique_ptr<CausalLM>(std::move(m));
+}
+
+Tensor Transformer::embed(const Tensor& ids) { return backend_->embedding(embed_, ids); }
+
+Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
+                                   const AttentionMask& mask, const RopeTables& rope) {
+    Backend& be = *backend_;
+    const int64_t b = x.dim(0), t = x.dim(1), hd = cfg_.head_dim;
+    Tensor q = be.matmul(x, w.q, w.q_bias.defined() ? &w.q_bias : nullptr).reshape({b, t, cfg_.heads, hd});
+    Tensor k = be.matmul(x, w.k, w.k_bias.defined() ? &w.k_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
+    Tensor v = be.matmul(x, w.v, w.v_bias.defined() ? &w.v_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
+    if (cfg_.qk_norm) {
+        // nn.LayerNorm's default eps, as the reference's per-head norm uses.
+        q = be.layerNorm(q, &w.q_norm_w, &w.q_norm_b, 1e-5f);
+        k = be.layerNorm(k, &w.k_norm_w, &w.k_norm_b, 1e-5f);
+    }
+    q = be.rope(q, rope.cos, rope.sin);
+    k = be.rope(k, rope.cos, rope.sin);
+    const int64_t pos = cache.length();
+    be.kvWrite(cache.keys(layer), cache.values(layer), k, v, pos);
+    Tensor a = be.attention(q, cache.keys(layer), cache.values(layer), pos + t, mask,
+                            1.0f / std::sqrt(static_cast<float>(hd)));
+    return be.matmul(a.reshape({b, t, cfg_.heads * hd}), w.o, w.o_bias.defined() ? &w.o_bias : nullptr);
+}
+
+Tensor Transformer::mlpBlock(const LayerWeights& w, const Tensor& x) {
+    Backend& be = *backend_;
+    return be.matmul(be.swiglu(be.matmul(x, w.gate), be.matmul(x, w.up)), w.down);
+}
+
+Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask, const RopeTables* rope) {
+    Backend& be = *backend_;
+    TS_ASSERT(embeds.rank() == 3 && embeds.dim(2) == cfg_.hidden, "forward: embeds must be [B, T, hidden]");
+    TS_ASSERT(embeds.dim(0) == cache.batch(), "forward: batch differs from the cache's");
+    const int64_t b = embeds.dim(0), t = embeds.dim(1);
+    TS_CHECK(cache.length() + t <= cache.capacity(),
+             "sequence of " + std::to_string(cache.length() + t) + " tokens exceeds the reserved context of " +
+                 std::to_string(cache.capacity()));
+    RopeTables own;
+    if (!rope) {
+        own = ropeTables1D(be, b, cache.length(), t, cfg_.head_dim, cfg_.rope_theta);
+        rope = &own;
+    }
+    Tensor h = embeds;
+    for (int64_t l = 0; l < cfg_.layers; ++l) {
+        const LayerWeights& w = layers_[static_cast<size_t>(l)];
+        if (cfg_.swin_norm) {
+            h = be.add(h, be.rmsNorm(attentionBlock(w, h, cache, l, mask, *rope), w.attn_norm, cfg_.norm_eps));
+            h = be.add(h, be.rmsNorm(mlpBlock(w, h), w.mlp_norm, cfg_.norm_eps));
+        } else {
+            h = be.add(h, attentionBlock(w, be.rmsNorm(h, w.attn_norm, cfg_.norm_eps), cache, l, mask, *rope));
+            h = be.add(h, mlpBlock(w, be.rmsNorm(h, w.mlp_norm, cfg_.norm_eps)));
+        }
+    }
+    cache.advance(t);
+    return be.rmsNorm(h, final_norm_, cfg_.norm_eps);
+}
+
+Tensor Transformer::logits(const Tensor& hidden) { return backend_->matmul(hidden, lm_head_); }
+
+} // namespace models
+} // namespace tessera

@@ -1,0 +1,51 @@
+// The shared decoder block every family file configures: norms, attention with GQA and optional
+// QK-norm, gated MLP, KV cache. Families only read hyper-parameters and name tensors.
+#pragma once
+
+#include <functional>
+
+#include "tessera/engine/causal_lm.h"
+
+namespace tessera::models {
+
+struct LayerWeights {
+    Tensor attn_norm, mlp_norm;
+    Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;
+    Tensor q_norm_w, q_norm_b, k_norm_w, k_norm_b;
+    Tensor gate, up, down;
+};
+
+class Transformer final : public CausalLM {
+public:
+    // Binds every tensor; returns the binder's full list of problems on failure.
+    static Expected<std::unique_ptr<CausalLM>> load(const Checkpoint& ckpt, Backend& backend, TransformerConfig cfg,
+                                                    const LmLayout& layout);
+
+    const TransformerConfig& config() const override { return cfg_; }
+    Backend& backend() const override { return *backend_; }
+    Tensor embed(const Tensor& ids) override;
+    Tensor forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask, const RopeTables* rope) override;
+    Tensor logits(const Tensor& hidden) override;
+    size_t weightBytes() const override { return weight_bytes_; }
+
+private:
+    Tensor attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
+                          const AttentionMask& mask, const RopeTables& rope);
+    Tensor mlpBlock(const LayerWeights& w, const Tensor& x);
+
+    TransformerConfig cfg_;
+    Backend* backend_ = nullptr;
+    Tensor embed_, final_norm_, lm_head_;
+    std::vector<LayerWeights> layers_;
+    size_t weight_bytes_ = 0;
+};
+
+// Reads the hyper-parameters shared by Llama-style configs (hidden_size, heads, rope, eps, …).
+TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::string& family);
+
+// Family entry points (one file each).
+Expected<TransformerConfig> llamaConfig(const ModelConfig& config);
+Expected<TransformerConfig> qwen2Config(const ModelConfig& config);
+Expected<TransformerConfig> chameleonConfig(const ModelConfig& config);
+
+} // namespace tessera::models
