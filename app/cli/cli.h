@@ -35,5 +35,6 @@ int cmdDoctor(int argc, char** argv);
 int cmdVerify(int argc, char** argv);
 int cmdBench(int argc, char** argv);
 int cmdDefaultJob(int argc, char** argv);
+int cmdProject(int argc, char** argv);
 
 } // namespace tessera::cli

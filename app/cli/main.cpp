@@ -21,6 +21,8 @@ const Command kCommands[] = {
      tessera::cli::cmdVerify},
     {"bench", "benchmarks that print JSON figures: bench decode [--preset P|--config FILE] ...",
      tessera::cli::cmdBench},
+    {"project", "project databases: project create|list|show|search|export|recover DIR ...",
+     tessera::cli::cmdProject},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };

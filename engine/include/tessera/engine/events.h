@@ -1,0 +1,57 @@
+// Events a running job emits. Delivered on the job's worker thread: sinks must be quick and must not
+// block (the studio posts them to the GUI thread through queued connections).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tessera {
+
+enum class JobState { Queued, Running, Paused, Finished, Failed, Cancelled, Interrupted };
+const char* jobStateName(JobState state);
+
+// One token sampled: where, what, and how sure the model was.
+struct TokenSampled {
+    int64_t job_id = 0;
+    int image = 0;      // index of the image in the batch
+    int position = 0;   // index in decode order == raster cell for Janus
+    int32_t token = 0;
+    float probability = 0; // of the sampled token under the final (guided, tempered) distribution
+    float entropy = 0;     // nats, of that distribution
+    float guidance_kl = 0; // KL(guided || conditional): how far CFG moved the distribution
+    int rank = 0;          // rank of the sampled token in that distribution (0 = most likely)
+    std::vector<int32_t> top_ids; // top-k alternatives, most likely first
+    std::vector<float> top_probs;
+};
+
+// A decoded picture of the partially (or fully) filled grid.
+struct PreviewReady {
+    int64_t job_id = 0;
+    int image = 0;
+    int tokens_done = 0;
+    int width = 0, height = 0;
+    std::shared_ptr<const std::vector<uint8_t>> rgb; // width*height*3, row-major
+    bool final = false;
+};
+
+struct StepTiming {
+    int64_t job_id = 0;
+    int step = 0, total = 0;
+    double step_ms = 0;
+    double tokens_per_s = 0;  // over the whole job so far, all images
+    double first_preview_ms = -1;
+    size_t kv_cache_bytes = 0, model_bytes = 0;
+};
+
+struct JobStateChanged {
+    int64_t job_id = 0;
+    JobState state = JobState::Queued;
+    std::string message; // error text for Failed
+};
+
+using Event = std::variant<TokenSampled, PreviewReady, StepTiming, JobStateChanged>;
+
+} // namespace tessera

@@ -1,0 +1,77 @@
+// Janus-Pro text→image generation: the official method (prompt template, interleaved CFG rows,
+// generation head and aligner, raster decode order), with per-token events and partial previews.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/engine/backend.h"
+#include "tessera/engine/image.h"
+#include "tessera/engine/scheduler.h"
+#include "tessera/engine/status.h"
+
+namespace tessera {
+
+struct SamplerSettings {
+    float temperature = 1.0f; // 0 = greedy
+    int top_k = 0;            // 0 = off
+    float top_p = 1.0f;       // 1 = off
+    float min_p = 0.0f;       // 0 = off
+    float cfg = 5.0f;         // classifier-free guidance weight (1 = conditional only)
+};
+
+struct JanusRequest {
+    std::string prompt;
+    uint64_t seed = 0;
+    SamplerSettings sampler;
+    int images = 1;
+    // Preview cadence in tokens (0 = once per grid row); previews are partial VQ decodes.
+    int preview_every = 0;
+    bool previews = true;
+    int report_top_k = 5; // alternatives reported per token
+    // Forced tokens for replay/branching: image i's first forced[i].size() tokens are taken as given.
+    std::vector<std::vector<int32_t>> forced;
+};
+
+struct JanusResult {
+    std::vector<std::vector<int32_t>> tokens; // per image, raster order (may be partial when cancelled)
+    std::vector<ImageRgb8> images;
+    bool cancelled = false;
+    double generate_ms = 0;  // sampling loop, previews excluded
+    double preview_ms = 0;   // time spent decoding previews
+    int grid_h = 0, grid_w = 0;
+};
+
+struct JanusInfo {
+    std::string dir;
+    std::string layout; // "transformers" or "deepseek"
+    int grid_h = 0, grid_w = 0, image_size = 0, codebook = 0;
+    size_t weight_bytes = 0;
+    int64_t context = 0;
+};
+
+class JanusModel;
+
+class JanusPipeline {
+public:
+    // Loads a Janus checkpoint folder (transformers or original DeepSeek layout) with its tokenizer.
+    static Expected<std::unique_ptr<JanusPipeline>> load(const std::string& dir, Backend& backend);
+    ~JanusPipeline();
+
+    const JanusInfo& info() const { return info_; }
+    // Runs the whole generation; emits TokenSampled/PreviewReady/StepTiming through ctx; stops within
+    // one step when ctx is cancelled (the partial result comes back with cancelled = true).
+    Expected<JanusResult> generate(const JanusRequest& request, JobContext& ctx);
+    // Decodes a full or partial token grid (missing cells shown as mid-grey) to RGB.
+    Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens);
+
+private:
+    JanusPipeline() = default;
+    JanusInfo info_;
+    std::unique_ptr<JanusModel> model_;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace tessera
