@@ -1,14 +1,59 @@
 // Checkpoint folders (config.json + single or sharded safetensors), config parsing, weight binding.
+//
+// Sections: file helpers · ModelConfig · Checkpoint · WeightBinder.
+#include "tessera/engine/checkpoint.h"
+
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
-
-#include "tessera/engine/checkpoint.h"
 
 namespace fs = std::filesystem;
 
 namespace tessera {
+
+// ---- file helpers ------------------------------------------------------------------------------------
+
+namespace {
+
+// config.json and index files are a few KB; anything this large is not one of them.
+constexpr uintmax_t kMaxJsonFileBytes = 64u << 20;
+
+Expected<std::string> readJsonFile(const fs::path& path, const std::string& hint) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return Status::error("cannot read " + path.string() + ": no such file" + hint);
+    if (!fs::is_regular_file(path, ec))
+        return Status::error("cannot read " + path.string() + ": not a regular file");
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) return Status::error("cannot read " + path.string() + ": " + ec.message());
+    if (size > kMaxJsonFileBytes)
+        return Status::error(path.string() + ": " + std::to_string(size) +
+                             " bytes is too large for a JSON file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::error("cannot read " + path.string() + hint);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// A shard named by an index must be a plain file name inside the checkpoint folder.
+bool isPlainFileName(const std::string& name) {
+    if (name.empty() || name == "." || name == "..") return false;
+    for (char ch : name)
+        if (ch == '/' || ch == '\\' || ch == '\0') return false;
+    return name.find("..") == std::string::npos;
+}
+
+const nlohmann::json* member(const nlohmann::json& j, const char* key) {
+    if (!j.is_object()) return nullptr;
+    auto it = j.find(key);
+    return it == j.end() ? nullptr : &*it;
+}
+
+} // namespace
 
 // ---- ModelConfig -------------------------------------------------------------------------------------
 
@@ -17,80 +62,99 @@ Expected<ModelConfig> ModelConfig::parse(const std::string& text, const std::str
     c.source_ = source;
     try {
         c.json_ = nlohmann::json::parse(text);
-    } catch (const std::exception& e) {
+    } catch (const nlohmann::json::exception& e) {
         return Status::error(source + ": malformed JSON: " + e.what());
+    } catch (const std::exception& e) {
+        return Status::error(source + ": cannot be read: " + e.what());
     }
     if (!c.json_.is_object()) return Status::error(source + ": top level is not a JSON object");
-    if (c.json_.contains("text_config") && !c.json_["text_config"].is_object())
+    // Validate every field the accessors hand out as a reference or a typed value, so they cannot meet
+    // a type they do not expect later.
+    const nlohmann::json* tc = member(c.json_, "text_config");
+    if (tc && !tc->is_object() && !tc->is_null())
         return Status::error(source + ": text_config is not an object");
-    if (c.json_.contains("architectures") &&
-        (!c.json_["architectures"].is_array() || (!c.json_["architectures"].empty() && !c.json_["architectures"][0].is_string())))
-        return Status::error(source + ": architectures is not a list of names");
-    if (c.json_.contains("model_type") && !c.json_["model_type"].is_string())
-        return Status::error(source + ": model_type is not a string");
+    if (const nlohmann::json* a = member(c.json_, "architectures")) {
+        if (!a->is_null() && (!a->is_array() || (!a->empty() && !(*a)[0].is_string())))
+            return Status::error(source + ": architectures is not a list of names");
+    }
+    for (const nlohmann::json* j : {static_cast<const nlohmann::json*>(&c.json_), tc}) {
+        const nlohmann::json* mt = j ? member(*j, "model_type") : nullptr;
+        if (mt && !mt->is_string()) return Status::error(source + ": model_type is not a string");
+    }
     return c;
 }
 
 Expected<ModelConfig> ModelConfig::load(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Status::error("cannot read " + path + " (is this a checkpoint folder?)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return parse(ss.str(), path);
+    auto text = readJsonFile(path, " (is this a checkpoint folder?)");
+    if (!text) return text.status();
+    return parse(*text, path);
 }
 
 std::string ModelConfig::architecture() const {
-    if (json_.contains("architectures") && !json_["architectures"].empty()) return json_["architectures"][0].get<std::string>();
+    const nlohmann::json* a = member(json_, "architectures");
+    if (a && a->is_array() && !a->empty() && (*a)[0].is_string()) return (*a)[0].get<std::string>();
     return modelType();
 }
 
 std::string ModelConfig::modelType() const {
-    return json_.contains("model_type") ? json_["model_type"].get<std::string>() : std::string();
+    const nlohmann::json* mt = member(json_, "model_type");
+    return mt && mt->is_string() ? mt->get<std::string>() : std::string();
 }
 
 const nlohmann::json& ModelConfig::text() const {
-    if (json_.contains("text_config")) return json_["text_config"];
-    return json_;
+    const nlohmann::json* tc = member(json_, "text_config");
+    return tc && tc->is_object() ? *tc : json_;
 }
 
 double ModelConfig::ropeTheta(double fallback) const {
+    auto checked = [&](const nlohmann::json& v, const char* where) {
+        const double theta = v.get<double>();
+        if (!(theta > 0.0) || !std::isfinite(theta))
+            throw Error(source_ + ": " + where + " must be a positive number, not " + std::to_string(theta));
+        return theta;
+    };
     for (const nlohmann::json* j : {&text(), &json_}) {
-        if (j->contains("rope_theta") && (*j)["rope_theta"].is_number()) return (*j)["rope_theta"].get<double>();
-        if (j->contains("rope_parameters") && (*j)["rope_parameters"].is_object()) {
-            const auto& rp = (*j)["rope_parameters"];
-            if (rp.contains("rope_theta") && rp["rope_theta"].is_number()) return rp["rope_theta"].get<double>();
-        }
+        const nlohmann::json* rt = member(*j, "rope_theta");
+        if (rt && rt->is_number()) return checked(*rt, "rope_theta");
+        const nlohmann::json* rp = member(*j, "rope_parameters");
+        const nlohmann::json* prt = rp ? member(*rp, "rope_theta") : nullptr;
+        if (prt && prt->is_number()) return checked(*prt, "rope_parameters.rope_theta");
     }
     return fallback;
 }
 
 bool ModelConfig::tieWordEmbeddings(bool fallback) const {
     for (const nlohmann::json* j : {&json_, &text()}) {
-        if (j->contains("tie_word_embeddings") && (*j)["tie_word_embeddings"].is_boolean())
-            return (*j)["tie_word_embeddings"].get<bool>();
+        const nlohmann::json* tie = member(*j, "tie_word_embeddings");
+        if (tie && tie->is_boolean()) return tie->get<bool>();
     }
     return fallback;
 }
 
 int64_t ModelConfig::textInt(const char* key) const {
-    const auto& t = text();
-    if (!t.contains(key) || !t[key].is_number_integer())
-        throw Error(source_ + ": " + key + " missing or not an integer");
-    return t[key].get<int64_t>();
+    const nlohmann::json* v = member(text(), key);
+    if (!v || v->is_null()) throw Error(source_ + ": " + key + " missing");
+    return textInt(key, 0);
 }
 
 int64_t ModelConfig::textInt(const char* key, int64_t fallback) const {
-    const auto& t = text();
-    if (!t.contains(key) || t[key].is_null()) return fallback;
-    if (!t[key].is_number_integer()) throw Error(source_ + ": " + key + " is not an integer");
-    return t[key].get<int64_t>();
+    const nlohmann::json* v = member(text(), key);
+    if (!v || v->is_null()) return fallback;
+    if (v->is_number_unsigned()) {
+        const uint64_t u = v->get<uint64_t>();
+        if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+            throw Error(source_ + ": " + key + " is out of range (" + std::to_string(u) + ")");
+        return static_cast<int64_t>(u);
+    }
+    if (!v->is_number_integer()) throw Error(source_ + ": " + key + " is not an integer");
+    return v->get<int64_t>();
 }
 
 double ModelConfig::textFloat(const char* key, double fallback) const {
-    const auto& t = text();
-    if (!t.contains(key) || t[key].is_null()) return fallback;
-    if (!t[key].is_number()) throw Error(source_ + ": " + key + " is not a number");
-    return t[key].get<double>();
+    const nlohmann::json* v = member(text(), key);
+    if (!v || v->is_null()) return fallback;
+    if (!v->is_number()) throw Error(source_ + ": " + key + " is not a number");
+    return v->get<double>();
 }
 
 // ---- Checkpoint --------------------------------------------------------------------------------------
@@ -101,7 +165,11 @@ Expected<Checkpoint> Checkpoint::openFiles(const std::vector<std::string>& paths
         auto f = SafetensorsFile::open(p);
         if (!f) return f.status();
         for (const auto& t : (*f)->header().tensors) {
-            if (c.entries_.count(t.name)) return Status::error("tensor " + t.name + " appears in more than one shard");
+            auto prev = c.entries_.find(t.name);
+            if (prev != c.entries_.end()) {
+                return Status::error("tensor " + t.name + " appears in both " + prev->second.file->path() +
+                                     " and " + p);
+            }
             c.entries_[t.name] = Entry{*f, &t};
         }
     }
@@ -109,34 +177,45 @@ Expected<Checkpoint> Checkpoint::openFiles(const std::vector<std::string>& paths
 }
 
 Expected<Checkpoint> Checkpoint::open(const std::string& dir) {
-    if (!fs::is_directory(dir)) return Status::error(dir + " is not a folder");
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return Status::error(dir + " is not a folder");
     auto config = ModelConfig::load((fs::path(dir) / "config.json").string());
     if (!config) return config.status();
     std::vector<std::string> files;
-    fs::path index = fs::path(dir) / "model.safetensors.index.json";
-    fs::path single = fs::path(dir) / "model.safetensors";
+    const fs::path index = fs::path(dir) / "model.safetensors.index.json";
+    const fs::path single = fs::path(dir) / "model.safetensors";
     std::map<std::string, std::string> weight_map;
-    if (fs::exists(index)) {
-        std::ifstream in(index);
+    if (fs::exists(index, ec)) {
+        auto text = readJsonFile(index, "");
+        if (!text) return text.status();
         nlohmann::json j;
         try {
-            in >> j;
+            j = nlohmann::json::parse(*text);
         } catch (const std::exception& e) {
             return Status::error(index.string() + ": malformed JSON: " + e.what());
         }
-        if (!j.contains("weight_map") || !j["weight_map"].is_object())
-            return Status::error(index.string() + ": no weight_map object");
+        const nlohmann::json* wm = member(j, "weight_map");
+        if (!wm || !wm->is_object()) return Status::error(index.string() + ": no weight_map object");
+        if (wm->empty()) return Status::error(index.string() + ": weight_map lists no tensors");
         std::set<std::string> shard_names;
-        for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-            if (!it.value().is_string()) return Status::error(index.string() + ": weight_map entry is not a file name");
-            std::string shard = it.value().get<std::string>();
-            if (shard.find('/') != std::string::npos || shard.find("..") != std::string::npos)
-                return Status::error(index.string() + ": shard name " + shard + " leaves the folder");
-            shard_names.insert(shard);
+        for (auto it = wm->begin(); it != wm->end(); ++it) {
+            if (!it.value().is_string())
+                return Status::error(index.string() + ": weight_map entry for " + it.key() +
+                                     " is not a file name");
+            const std::string& shard = it.value().get_ref<const std::string&>();
+            if (!isPlainFileName(shard))
+                return Status::error(index.string() + ": shard name '" + shard + "' leaves the folder");
+            if (shard_names.insert(shard).second) {
+                const fs::path sp = fs::path(dir) / shard;
+                if (!fs::is_regular_file(sp, ec)) {
+                    return Status::error(index.string() + ": shard " + shard + " (holding " + it.key() +
+                                         ") does not exist in " + dir + " (incomplete download?)");
+                }
+                files.push_back(sp.string());
+            }
             weight_map[it.key()] = shard;
         }
-        for (const auto& s : shard_names) files.push_back((fs::path(dir) / s).string());
-    } else if (fs::exists(single)) {
+    } else if (fs::exists(single, ec)) {
         files.push_back(single.string());
     } else {
         return Status::error(dir + ": no model.safetensors or model.safetensors.index.json");
@@ -145,15 +224,18 @@ Expected<Checkpoint> Checkpoint::open(const std::string& dir) {
     if (!c) return c.status();
     for (const auto& [name, shard] : weight_map) {
         auto it = c->entries_.find(name);
-        if (it == c->entries_.end())
-            return Status::error(index.string() + ": tensor " + name + " is listed in " + shard + " but not found there");
+        if (it == c->entries_.end() || fs::path(it->second.file->path()).filename() != shard)
+            return Status::error(index.string() + ": tensor " + name + " is listed in " + shard +
+                                 " but not found there");
     }
     c->dir_ = dir;
     c->config_ = std::move(*config);
     return c;
 }
 
-bool Checkpoint::has(const std::string& name) const { return entries_.count(name) != 0; }
+bool Checkpoint::has(const std::string& name) const {
+    return entries_.count(name) != 0;
+}
 
 const TensorInfo* Checkpoint::find(const std::string& name) const {
     auto it = entries_.find(name);
@@ -162,6 +244,7 @@ const TensorInfo* Checkpoint::find(const std::string& name) const {
 
 std::vector<std::string> Checkpoint::names() const {
     std::vector<std::string> out;
+    out.reserve(entries_.size());
     for (const auto& [n, e] : entries_) out.push_back(n);
     return out;
 }
@@ -177,7 +260,16 @@ Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) con
     if (it == entries_.end()) return Status::error("tensor " + name + " not found in " + dir_);
     const auto& e = it->second;
     try {
-        return backend.adopt(e.file->keepAlive(), e.file->data(*e.info), e.info->dtype, e.info->shape);
+        const void* src = e.file->data(*e.info);
+        const size_t bytes = e.info->end - e.info->begin;
+        // The format does not promise aligned data (a header of odd length shifts everything); backends
+        // read elements as their own type, so hand them an aligned copy instead.
+        if (reinterpret_cast<uintptr_t>(src) % dtypeSize(e.info->dtype) != 0) {
+            std::vector<uint64_t> aligned((bytes + sizeof(uint64_t) - 1) / sizeof(uint64_t));
+            if (bytes) std::memcpy(aligned.data(), src, bytes);
+            return backend.upload(aligned.data(), e.info->dtype, e.info->shape);
+        }
+        return backend.adopt(e.file->keepAlive(), src, e.info->dtype, e.info->shape);
     } catch (const std::exception& ex) {
         return Status::error("loading " + name + ": " + ex.what());
     }
@@ -187,13 +279,18 @@ Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) con
 
 Tensor WeightBinder::bind(const std::string& name, const Shape& expected) {
     const TensorInfo* info = ckpt_.find(name);
+    if (!info) {
+        missing_.push_back(name);
+        return {};
+    }
     if (!expected.empty() && info->shape != expected) {
-        problems_.push_back("tensor " + name + " has shape " + shapeString(info->shape) + ", config expects " +
-                            shapeString(expected));
+        problems_.push_back("tensor " + name + " has shape " + shapeString(info->shape) +
+                            ", config expects " + shapeString(expected));
         return {};
     }
     if (info->dtype != DType::F32 && info->dtype != DType::BF16 && info->dtype != DType::F16) {
-        problems_.push_back("tensor " + name + " has dtype " + dtypeName(info->dtype) + ", expected a float type");
+        problems_.push_back("tensor " + name + " has dtype " + dtypeName(info->dtype) +
+                            ", expected a float type");
         return {};
     }
     auto t = ckpt_.load(name, backend_);
@@ -205,10 +302,6 @@ Tensor WeightBinder::bind(const std::string& name, const Shape& expected) {
 }
 
 Tensor WeightBinder::get(const std::string& name, const Shape& expected) {
-    if (!ckpt_.has(name)) {
-        missing_.push_back(name);
-        return {};
-    }
     return bind(name, expected);
 }
 
@@ -218,19 +311,17 @@ Tensor WeightBinder::optional(const std::string& name, const Shape& expected) {
 
 Status WeightBinder::finish() const {
     if (missing_.empty() && problems_.empty()) return Status();
+    constexpr size_t kShown = 12;
     std::string msg;
     if (!missing_.empty()) {
         msg = std::to_string(missing_.size()) + " tensor(s) missing from the checkpoint:";
-        size_t shown = 0;
-        for (const auto& m : missing_) {
-            if (++shown > 12) {
-                msg += " … (" + std::to_string(missing_.size() - 12) + " more)";
-                break;
-            }
-            msg += " " + m;
-        }
+        for (size_t i = 0; i < missing_.size() && i < kShown; ++i) msg += " " + missing_[i];
+        if (missing_.size() > kShown) msg += " … (" + std::to_string(missing_.size() - kShown) + " more)";
     }
-    for (const auto& p : problems_) msg += (msg.empty() ? "" : "; ") + p;
+    for (size_t i = 0; i < problems_.size() && i < kShown; ++i)
+        msg += (msg.empty() ? "" : "; ") + problems_[i];
+    if (problems_.size() > kShown)
+        msg += "; … (" + std::to_string(problems_.size() - kShown) + " more problems)";
     return Status::error(msg);
 }
 

@@ -1,17 +1,18 @@
 // The one place the engine talks to the operating system about files: read-only memory maps.
 #pragma once
 
+#include "tessera/engine/status.h"
+
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include "tessera/engine/status.h"
 
 namespace tessera::platform {
 
 class MappedFile {
 public:
-    // Maps the whole file read-only. Fails with a message naming the path and the OS error.
+    // Maps the whole file read-only. Fails with a message naming the path and the OS error; folders,
+    // FIFOs and devices are refused. An empty file maps to data() == nullptr, size() == 0.
     static Expected<std::shared_ptr<MappedFile>> open(const std::string& path);
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;

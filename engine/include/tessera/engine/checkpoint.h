@@ -1,18 +1,20 @@
 // Checkpoints as users download them: safetensors (single or sharded) + config.json.
 //
 // Files are memory-mapped; tensors are bound by name. Every structural problem in a file is reported
-// as a Status naming the file and the tensor — a broken download never crashes the studio.
+// as a Status naming the file and the tensor — a broken download never crashes the studio. (A file
+// truncated by another process *after* it was opened can still fault on access: the mapping cannot
+// guard against that.)
 #pragma once
+
+#include "tessera/engine/backend.h"
+#include "tessera/engine/status.h"
+#include "tessera/engine/tensor.h"
 
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include "tessera/engine/backend.h"
-#include "tessera/engine/status.h"
-#include "tessera/engine/tensor.h"
 
 namespace tessera {
 
@@ -37,7 +39,7 @@ struct SafetensorsHeader {
 
 // Parses and validates a safetensors header from the first bytes of a file of `file_size` bytes.
 // Checks: length prefix, JSON syntax, known dtypes, shapes, offsets inside the file, sizes matching
-// dtype × shape, no overlapping tensors. Never reads past `size`.
+// dtype × shape, no overlapping tensors. Never reads past `size`; never throws.
 Expected<SafetensorsHeader> parseSafetensorsHeader(const unsigned char* data, size_t size, size_t file_size);
 
 class SafetensorsFile {
@@ -58,10 +60,13 @@ private:
     std::shared_ptr<platform::MappedFile> file_;
 };
 
-// Reads config.json in both transformers 4.x and 5.x styles.
+// Reads config.json in both transformers 4.x and 5.x styles. parse() validates the fields the
+// accessors rely on; afterwards accessors throw nothing but tessera::Error (for values a model needs
+// and the file gets wrong), whatever the JSON held.
 class ModelConfig {
 public:
-    static Expected<ModelConfig> parse(const std::string& json_text, const std::string& source = "config.json");
+    static Expected<ModelConfig> parse(const std::string& json_text,
+                                       const std::string& source = "config.json");
     static Expected<ModelConfig> load(const std::string& path);
 
     const nlohmann::json& json() const { return json_; }
@@ -70,7 +75,8 @@ public:
     std::string modelType() const;
     // Text-model settings: nested text_config when present, else the top level.
     const nlohmann::json& text() const;
-    // RoPE theta: rope_theta (4.x) or rope_parameters.rope_theta (5.x); default when neither.
+    // RoPE theta: rope_theta (4.x) or rope_parameters.rope_theta (5.x); default when neither. Throws
+    // Error when the value is present but not a positive number.
     double ropeTheta(double fallback = 10000.0) const;
     // tie_word_embeddings, checking the top level first (Janus keeps it there) then text_config.
     bool tieWordEmbeddings(bool fallback) const;
@@ -81,13 +87,15 @@ public:
     double textFloat(const char* key, double fallback) const;
 
 private:
-    nlohmann::json json_;
-    std::string source_;
+    // An empty object, not null, so a config-less checkpoint (openFiles) answers every accessor.
+    nlohmann::json json_ = nlohmann::json::object();
+    std::string source_ = "config.json";
 };
 
 class Checkpoint {
 public:
-    // A folder with config.json and model.safetensors or model.safetensors.index.json (+ shards).
+    // A folder with config.json and model.safetensors or model.safetensors.index.json (+ shards). Shards
+    // must be plain file names inside the folder, and each tensor must sit in the shard the index names.
     static Expected<Checkpoint> open(const std::string& dir);
     // Just safetensors files, no config (golden sets).
     static Expected<Checkpoint> openFiles(const std::vector<std::string>& paths);
