@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cpu/cpu_common.h"
+#include "cpu/cpu_gemv.h"
 #include "tessera/engine/status.h"
 
 namespace tessera::cpu {
@@ -110,10 +111,9 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
     out_shape.back() = n;
     Tensor y = alloc(DType::F32, out_shape);
     float* yp = y.data<float>();
-    if (m == 1) {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), 1.0f, w.data<float>(),
-                    static_cast<int>(k), x.data<float>(), 1, 0.0f, yp, 1);
-    } else if (m > 0) {
+    if (m <= kGemvMaxRows) {
+        gemvRows(pool_, x.data<float>(), m, w.data<float>(), n, k, yp);
+    } else {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
                     static_cast<int>(k), 1.0f, x.data<float>(), static_cast<int>(k), w.data<float>(),
                     static_cast<int>(k), 0.0f, yp, static_cast<int>(n));

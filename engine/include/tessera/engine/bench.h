@@ -1,0 +1,95 @@
+// Benchmarks that print figures: decode speed against the machine's memory-bandwidth floor.
+//
+// Decoding one token reads every weight once, so on a CPU a step can be no faster than
+// weight bytes / memory bandwidth. runDecodeBench measures both in the same process, on the same
+// threads, and reports how close the real decode loop comes to that floor.
+//
+// The model is random weights in a real shape, written as an ordinary checkpoint (config.json +
+// model.safetensors) into a scratch folder and loaded through loadCausalLM, so the loader, the
+// zero-copy f32 path and the shared transformer are exactly what generation uses. The scratch folder
+// is removed before runDecodeBench returns.
+//
+// Thread affinity: none; each call creates and destroys its own backend. Failures (unknown preset,
+// unreadable config, disk full, out of memory) come back as a Status.
+#pragma once
+
+#include "tessera/engine/status.h"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace tessera::bench {
+
+// ---- model shapes ------------------------------------------------------------------------------------
+
+// Names accepted by presetConfig ("llama-tiny", "llama-100m", "janus-pro-1b").
+std::vector<std::string> decodePresets();
+// A transformers-style config.json for a preset.
+Expected<nlohmann::json> presetConfig(const std::string& name);
+
+// Tensor names and shapes a checkpoint of this config must hold (any supported family; a nested
+// text_config is honoured). Parameter count = sum of the shapes' element counts.
+struct TensorSpec {
+    std::string name;
+    std::vector<int64_t> shape;
+};
+Expected<std::vector<TensorSpec>> checkpointTensors(const nlohmann::json& config);
+int64_t parameterCount(const std::vector<TensorSpec>& tensors);
+
+// Writes config.json and model.safetensors (f32, uniform random in ±1/sqrt(fan-in), norm weights 1)
+// into `dir`, creating it. Deterministic for a given seed.
+Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& dir, uint64_t seed = 1);
+
+// ---- memory bandwidth --------------------------------------------------------------------------------
+
+struct BandwidthResult {
+    double gb_per_s = 0; // best pass, 1 GB = 1e9 bytes
+    size_t bytes = 0;    // buffer size
+    int threads = 1;
+    int passes = 0;
+};
+// Streams a buffer of `bytes` (choose ≫ last-level cache) with `threads` threads, each summing its own
+// contiguous share, and keeps the best of `passes` passes. threads <= 0: all hardware threads.
+Expected<BandwidthResult> measureReadBandwidth(size_t bytes = size_t(1) << 30, int threads = 0,
+                                               int passes = 5);
+
+// ---- decode ------------------------------------------------------------------------------------------
+
+struct DecodeBenchOptions {
+    std::string preset;      // one of decodePresets(), or empty when config_path is set
+    std::string config_path; // a real config.json (any supported family)
+    int64_t batch = 1;       // rows decoded together (2 for classifier-free guidance)
+    int64_t steps = 32;      // timed decode steps
+    int64_t warmup = 2;      // untimed steps before them
+    int64_t prompt_len = 16; // prefilled tokens before decoding
+    int threads = 0;         // CPU threads for decode and for the bandwidth pass (0 = all)
+    std::string backend = "cpu";
+    std::string scratch_dir; // where the random checkpoint goes (default: the system temp folder)
+    size_t bandwidth_bytes = size_t(1) << 30;
+};
+
+struct DecodeBenchResult {
+    std::string preset; // preset name, or the config path
+    std::string family;
+    int64_t params = 0;
+    size_t weight_bytes = 0;   // all weights as stored
+    size_t streamed_bytes = 0; // weights read per step (an untied input embedding is only gathered)
+    int64_t batch = 0, steps = 0, prompt_len = 0;
+    int threads = 0;
+    std::string backend;
+    double ms_per_step = 0;
+    double tokens_per_s = 0;
+    double prefill_ms = 0;
+    double bandwidth_gbs = 0;
+    double floor_ms_per_step = 0; // streamed_bytes / bandwidth
+    double fraction_of_floor = 0; // floor / measured: 1.0 means decode runs at memory speed
+
+    // One JSON object, keys in the order above (the line `tessera-cli bench decode` prints).
+    nlohmann::ordered_json toJson() const;
+};
+
+Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& options);
+
+} // namespace tessera::bench

@@ -1,0 +1,20 @@
+// Matrix-vector products for decoding: few activation rows against a large weight matrix.
+#pragma once
+
+#include "cpu/thread_pool.h"
+
+#include <cstdint>
+
+namespace tessera::cpu {
+
+// Up to this many activation rows go through gemvRows instead of BLAS sgemm: sgemm would pack (copy)
+// the whole weight matrix for a handful of rows, doubling the memory traffic of a decode step.
+constexpr int64_t kGemvMaxRows = 8;
+
+// y[i, j] = dot(x[i, :], w[j, :]) for i < m, j < n; x [m, k], w [n, k] (PyTorch Linear layout), y [m, n].
+// Each weight row is read from memory once for all m rows. Work is split over the pool by output
+// feature j, never along k, and every dot product uses the same arithmetic whichever chunk holds it:
+// results are bit-identical across thread counts.
+void gemvRows(ThreadPool& pool, const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
+
+} // namespace tessera::cpu
