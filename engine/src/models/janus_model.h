@@ -2,13 +2,26 @@
 // encoder, and the understanding path (SigLIP-style vision encoder + aligner). Loads both the
 // transformers layout (`model.language_model.*`, `model.vqmodel.*`, …) and the original DeepSeek
 // layout (`language_model.model.*`, `gen_vision_model.*`, …); see the name map in janus_model.cpp.
+//
+// Config styles: transformers (`text_config`, `vision_config`, `vq_config`) and the original DeepSeek
+// one (`language_config`, `vision_config.params`, `gen_vision_config.params`, …). The VQ and vision
+// architectures are read off the tensor shapes, so both styles need only a few fields:
+//   - image_token_id: top-level `image_token_id`, else `<image_placeholder>` in the folder's tokenizer.json;
+//   - vision heads: transformers `vision_config.num_attention_heads`; DeepSeek from the SigLIP model name
+//     (`vision_config.params.model_name`) or `vision_config.params.num_heads`;
+//   - generated image side: transformers `vq_config.num_patches` (tokens per side); DeepSeek
+//     `gen_vision_config.params.image_size` (pixels), default 384 as in the official generation script.
+//
+// Failure modes: load() returns a Status listing every missing or mis-shaped tensor. The run methods
+// throw tessera::Error on inputs of the wrong shape or ids outside the codebook (as Backend ops do);
+// callers at a module boundary turn that into a failed job. Thread affinity: one thread at a time.
 #pragma once
-
-#include <memory>
-#include <string>
 
 #include "tessera/engine/causal_lm.h"
 #include "tessera/engine/checkpoint.h"
+
+#include <memory>
+#include <string>
 
 namespace tessera {
 
@@ -20,6 +33,13 @@ struct JanusConfig {
     int64_t grid = 0;            // tokens per side of a generated image (24 for 384²)
     int64_t image_size = 0;      // pixels per side of a generated image
     int64_t vision_tokens = 0;   // understanding: image tokens per image
+};
+
+// What the VQ encoder and quantiser produce for pixels [B, 3, H, W].
+struct JanusEncoding {
+    Tensor pre_quant; // [B, code_dim, h, w]: quant_conv output, before quantisation
+    Tensor quantized; // [B, code_dim, h, w]: nearest codebook rows (not normalised)
+    Tensor indices;   // [B, h*w] i64, raster order
 };
 
 class JanusModel {
@@ -45,6 +65,10 @@ public:
     virtual Tensor codesFor(const Tensor& ids, int64_t h, int64_t w) = 0;
     // VQ encoder + quantiser: pixels [B, 3, H, W] in [-1, 1] -> code indices [B, h*w].
     virtual Tensor encodeImage(const Tensor& pixels) = 0;
+    // Same, with the latent before and after quantisation.
+    virtual JanusEncoding encode(const Tensor& pixels) = 0;
+    // Understanding encoder + aligner: pixel_values [B, 3, S, S] -> LM-space features [B, N, D].
+    virtual Tensor imageFeatures(const Tensor& pixel_values) = 0;
     // Understanding: text embeddings of input_ids [B, T] with the image placeholders replaced by the
     // aligned vision features of pixel_values [B, 3, S, S]. Returns [B, T, D].
     virtual Tensor understandingEmbeds(const Tensor& input_ids, const Tensor& pixel_values) = 0;

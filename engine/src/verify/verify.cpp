@@ -129,6 +129,9 @@ Expected<VerifyReport> verifyReferenceSet(const std::string& dir, Backend& backe
                 if (kind.matches(*cfg)) return kind.run(dir, backend);
             return verify::verifyCausalLm(dir, backend);
         }
+        if (has_golden_st)
+            for (const auto& kind : verify::extraKinds())
+                if (kind.matches_folder && kind.matches_folder(dir)) return kind.run(dir, backend);
         return Status::error(dir + ": not a reference set of a known kind (expected config.json + golden.safetensors, "
                                    "or tokenizer.json + golden.json)");
     } catch (const Error& e) {

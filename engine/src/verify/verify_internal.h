@@ -28,6 +28,8 @@ struct Kind {
     std::string name;
     std::function<bool(const ModelConfig&)> matches;
     std::function<Expected<VerifyReport>(const std::string&, Backend&)> run;
+    // For sets without config.json (golden.safetensors only): decides from the folder's files.
+    std::function<bool(const std::string& dir)> matches_folder = {};
 };
 const std::vector<Kind>& extraKinds();
 

@@ -3,8 +3,19 @@
 
 namespace tessera::verify {
 
+// verify_janus.cpp
+bool isJanusConfig(const ModelConfig& cfg);
+Expected<VerifyReport> verifyJanus(const std::string& dir, Backend& backend);
+bool isJanusVqEncodeSet(const std::string& dir);
+Expected<VerifyReport> verifyJanusVqEncode(const std::string& dir, Backend& backend);
+
 const std::vector<Kind>& extraKinds() {
-    static const std::vector<Kind> kinds = {};
+    static const std::vector<Kind> kinds = {
+        {"janus", isJanusConfig, verifyJanus},
+        // Goldens only (pixels -> pre_quant, indices, quantized); the checkpoint is ../janus_tiny.
+        {"janus-vq-encode", [](const ModelConfig&) { return false; }, verifyJanusVqEncode,
+         isJanusVqEncodeSet},
+    };
     return kinds;
 }
 

@@ -1,0 +1,140 @@
+// Janus-Pro internals shared by janus_model.cpp (loading, name map, generation and understanding
+// paths), janus_vq.cpp (VQ encoder, quantiser, decoder) and janus_vision.cpp (SigLIP encoder).
+//
+// Weights are bound by their canonical (transformers) names; Binder maps each one to the layout the
+// checkpoint uses, so every block is written once for both layouts.
+#pragma once
+
+#include "tessera/engine/backend.h"
+#include "tessera/engine/checkpoint.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tessera::janus {
+
+enum class Layout { Transformers, DeepSeek };
+
+// Where a canonical tensor lives in a layout. DeepSeek fuses the vision q/k/v projections into one
+// `qkv` tensor (part `part` of `parts` equal row blocks) and keeps a leading 1 on the position table.
+struct TensorSource {
+    std::string name;
+    int part = -1;
+    int parts = 0;
+    bool squeeze_leading = false;
+};
+
+// The one name map: canonical (transformers) name or prefix -> the layout's name.
+TensorSource mapName(const std::string& canonical, Layout layout);
+
+// WeightBinder over canonical names, collecting every problem before reporting.
+class Binder {
+public:
+    Binder(const Checkpoint& ckpt, Backend& backend, Layout layout)
+        : ckpt_(ckpt), backend_(backend), layout_(layout), wb_(ckpt, backend) {}
+    Tensor get(const std::string& canonical, const Shape& expected = {});
+    bool has(const std::string& canonical) const;
+    // Shape as the model sees it (after splitting/squeezing); empty when absent.
+    Shape shapeOf(const std::string& canonical) const;
+    void problem(const std::string& message) { problems_.push_back(message); }
+    Status finish() const;
+    size_t boundBytes() const { return bytes_; }
+
+private:
+    const Checkpoint& ckpt_;
+    Backend& backend_;
+    Layout layout_;
+    WeightBinder wb_;
+    std::vector<std::string> problems_;
+    std::set<std::string> counted_;
+    size_t bytes_ = 0;
+};
+
+// Linear -> activation -> Linear (aligners, generation head).
+struct Mlp2 {
+    Tensor w1, b1, w2, b2;
+    Activation act = Activation::Gelu;
+    Tensor forward(Backend& be, const Tensor& x) const;
+};
+
+// ---- VQ image tokenizer (janus_vq.cpp) ------------------------------------------------------------
+
+struct VqResBlock {
+    Tensor norm1_w, norm1_b, conv1_w, conv1_b, norm2_w, norm2_b, conv2_w, conv2_b, nin_w, nin_b;
+};
+struct VqAttnBlock {
+    Tensor norm_w, norm_b, q_w, q_b, k_w, k_b, v_w, v_b, proj_w, proj_b;
+};
+struct VqLevel {
+    std::vector<VqResBlock> blocks;
+    std::vector<VqAttnBlock> attn; // empty, or one per block
+    Tensor resample_w, resample_b; // up/downsample conv; undefined on the last level
+};
+struct VqCoder {
+    Tensor conv_in_w, conv_in_b;
+    std::vector<VqLevel> levels;
+    VqResBlock mid_1, mid_2;
+    VqAttnBlock mid_attn;
+    Tensor norm_out_w, norm_out_b, conv_out_w, conv_out_b;
+};
+
+struct VqEncoding {
+    Tensor pre_quant; // [B, C, h, w] quant_conv output
+    Tensor quantized; // [B, C, h, w] codebook rows (not normalised, as the quantiser returns them)
+    Tensor indices;   // [B, h*w] i64
+};
+
+class VqModel {
+public:
+    // Binds encoder, quantiser and decoder; the architecture (levels, blocks, channels) is read off
+    // the tensors, so it needs no config fields beyond what both layouts share.
+    void load(Binder& wb, Backend& be);
+    int64_t codebookSize() const { return codebook_size_; }
+    int64_t codeDim() const { return code_dim_; }
+    int64_t downsample() const { return int64_t{1} << (decoder_.levels.size() - 1); }
+
+    Tensor codesFor(Backend& be, const Tensor& ids, int64_t h, int64_t w) const;
+    Tensor decodeCodes(Backend& be, const Tensor& codes) const;
+    VqEncoding encode(Backend& be, const Tensor& pixels) const;
+
+private:
+    void loadCoder(Binder& wb, const std::string& prefix, bool decoder, VqCoder& c);
+    Tensor runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder) const;
+    Tensor resBlock(Backend& be, const VqResBlock& b, const Tensor& x) const;
+    Tensor attnBlock(Backend& be, const VqAttnBlock& a, const Tensor& x) const;
+
+    VqCoder encoder_, decoder_;
+    Tensor quant_conv_w_, quant_conv_b_, post_quant_w_, post_quant_b_;
+    Tensor codebook_, codebook_unit_, codebook_sq_;
+    int64_t codebook_size_ = 0, code_dim_ = 0;
+};
+
+// ---- SigLIP-style vision encoder (janus_vision.cpp) --------------------------------------------------
+
+struct VisionSettings {
+    int64_t heads = 0;
+    float layer_norm_eps = 1e-6f;
+    Activation act = Activation::Gelu;
+};
+
+class VisionTower {
+public:
+    void load(Binder& wb, Backend& be, const VisionSettings& settings);
+    int64_t hidden() const { return hidden_; }
+    int64_t tokens() const { return tokens_; }
+    int64_t imageSize() const { return image_size_; }
+    // pixels [B, 3, S, S] -> post-LayerNorm features [B, tokens, hidden].
+    Tensor forward(Backend& be, const Tensor& pixels) const;
+
+private:
+    struct Layer {
+        Tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+    };
+    VisionSettings s_;
+    Tensor patch_w_, patch_b_, pos_, post_w_, post_b_;
+    std::vector<Layer> layers_;
+    int64_t hidden_ = 0, tokens_ = 0, patch_ = 0, image_size_ = 0;
+};
+
+} // namespace tessera::janus
