@@ -27,14 +27,24 @@ size_t KvCache::bytes() const {
     return total;
 }
 
-RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim, double theta) {
+namespace {
+
+// Same arithmetic order as the reference: inv_freq in f32, angle = pos * inv_freq in f32.
+std::vector<float> ropeInvFreq(int64_t head_dim, double theta) {
+    std::vector<float> inv(static_cast<size_t>(head_dim / 2));
+    for (int64_t d = 0; d < head_dim / 2; ++d)
+        inv[static_cast<size_t>(d)] = static_cast<float>(
+            1.0 / std::pow(theta, static_cast<double>(2 * d) / static_cast<double>(head_dim)));
+    return inv;
+}
+
+RopeTables ropeFromInvFreq(Backend& backend, const std::vector<float>& inv_freq, int64_t batch, int64_t start,
+                           int64_t t, int64_t head_dim) {
     const int64_t half = head_dim / 2;
     std::vector<float> cos(static_cast<size_t>(batch * t * head_dim)), sin(cos.size());
     for (int64_t i = 0; i < t; ++i) {
         for (int64_t d = 0; d < half; ++d) {
-            // Same arithmetic order as the reference: inv_freq in f32, angle = pos * inv_freq in f32.
-            float inv_freq = static_cast<float>(1.0 / std::pow(theta, static_cast<double>(2 * d) / static_cast<double>(head_dim)));
-            float angle = static_cast<float>(start + i) * inv_freq;
+            float angle = static_cast<float>(start + i) * inv_freq[static_cast<size_t>(d)];
             float c = std::cos(angle), s = std::sin(angle);
             for (int64_t b = 0; b < batch; ++b) {
                 size_t base = static_cast<size_t>((b * t + i) * head_dim);
@@ -44,6 +54,13 @@ RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t 
         }
     }
     return {backend.fromF32(cos, {batch, t, head_dim}), backend.fromF32(sin, {batch, t, head_dim})};
+}
+
+} // namespace
+
+RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim,
+                        double theta) {
+    return ropeFromInvFreq(backend, ropeInvFreq(head_dim, theta), batch, start, t, head_dim);
 }
 
 namespace models {
@@ -61,7 +78,8 @@ TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::str
     TS_CHECK(c.hidden % c.heads == 0 || config.text().contains("head_dim"),
              "config.json: hidden_size is not a multiple of num_attention_heads");
     c.head_dim = config.textInt("head_dim", c.hidden / c.heads);
-    TS_CHECK(c.heads % c.kv_heads == 0, "config.json: num_attention_heads must be a multiple of num_key_value_heads");
+    TS_CHECK(c.heads % c.kv_heads == 0,
+             "config.json: num_attention_heads must be a multiple of num_key_value_heads");
     TS_CHECK(c.head_dim % 2 == 0, "config.json: head_dim must be even for RoPE");
     c.intermediate = config.textInt("intermediate_size");
     c.max_positions = config.textInt("max_position_embeddings", 4096);
@@ -74,13 +92,15 @@ TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::str
     return c;
 }
 
-Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Backend& backend, TransformerConfig cfg,
-                                                      const LmLayout& layout) {
+Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Backend& backend,
+                                                      TransformerConfig cfg, const LmLayout& layout) {
     auto m = std::unique_ptr<Transformer>(new Transformer());
     m->cfg_ = cfg;
     m->backend_ = &backend;
+    m->rope_inv_freq_ = ropeInvFreq(cfg.head_dim, cfg.rope_theta);
     WeightBinder wb(ckpt, backend);
-    const int64_t d = cfg.hidden, hd = cfg.head_dim, qd = cfg.heads * hd, kvd = cfg.kv_heads * hd, ff = cfg.intermediate;
+    const int64_t d = cfg.hidden, hd = cfg.head_dim, qd = cfg.heads * hd, kvd = cfg.kv_heads * hd,
+                  ff = cfg.intermediate;
     const std::string& p = layout.prefix;
     m->embed_ = wb.get(p + "embed_tokens.weight", {cfg.vocab, d});
     m->final_norm_ = wb.get(p + "norm.weight", {d});
@@ -128,7 +148,9 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
     return std::unique_ptr<CausalLM>(std::move(m));
 }
 
-Tensor Transformer::embed(const Tensor& ids) { return backend_->embedding(embed_, ids); }
+Tensor Transformer::embed(const Tensor& ids) {
+    return backend_->embedding(embed_, ids);
+}
 
 Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
                                    const AttentionMask& mask, const RopeTables& rope) {
@@ -156,27 +178,30 @@ Tensor Transformer::mlpBlock(const LayerWeights& w, const Tensor& x) {
     return be.matmul(be.swiglu(be.matmul(x, w.gate), be.matmul(x, w.up)), w.down);
 }
 
-Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask, const RopeTables* rope) {
+Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask,
+                            const RopeTables* rope) {
     Backend& be = *backend_;
     TS_ASSERT(embeds.rank() == 3 && embeds.dim(2) == cfg_.hidden, "forward: embeds must be [B, T, hidden]");
     TS_ASSERT(embeds.dim(0) == cache.batch(), "forward: batch differs from the cache's");
     const int64_t b = embeds.dim(0), t = embeds.dim(1);
-    TS_CHECK(cache.length() + t <= cache.capacity(),
-             "sequence of " + std::to_string(cache.length() + t) + " tokens exceeds the reserved context of " +
-                 std::to_string(cache.capacity()));
+    TS_CHECK(cache.length() + t <= cache.capacity(), "sequence of " + std::to_string(cache.length() + t) +
+                                                         " tokens exceeds the reserved context of " +
+                                                         std::to_string(cache.capacity()));
     RopeTables own;
     if (!rope) {
-        own = ropeTables1D(be, b, cache.length(), t, cfg_.head_dim, cfg_.rope_theta);
+        own = ropeFromInvFreq(be, rope_inv_freq_, b, cache.length(), t, cfg_.head_dim);
         rope = &own;
     }
     Tensor h = embeds;
     for (int64_t l = 0; l < cfg_.layers; ++l) {
         const LayerWeights& w = layers_[static_cast<size_t>(l)];
         if (cfg_.swin_norm) {
-            h = be.add(h, be.rmsNorm(attentionBlock(w, h, cache, l, mask, *rope), w.attn_norm, cfg_.norm_eps));
+            h = be.add(h,
+                       be.rmsNorm(attentionBlock(w, h, cache, l, mask, *rope), w.attn_norm, cfg_.norm_eps));
             h = be.add(h, be.rmsNorm(mlpBlock(w, h), w.mlp_norm, cfg_.norm_eps));
         } else {
-            h = be.add(h, attentionBlock(w, be.rmsNorm(h, w.attn_norm, cfg_.norm_eps), cache, l, mask, *rope));
+            h = be.add(h,
+                       attentionBlock(w, be.rmsNorm(h, w.attn_norm, cfg_.norm_eps), cache, l, mask, *rope));
             h = be.add(h, mlpBlock(w, be.rmsNorm(h, w.mlp_norm, cfg_.norm_eps)));
         }
     }
@@ -184,7 +209,9 @@ Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const Attentio
     return be.rmsNorm(h, final_norm_, cfg_.norm_eps);
 }
 
-Tensor Transformer::logits(const Tensor& hidden) { return backend_->matmul(hidden, lm_head_); }
+Tensor Transformer::logits(const Tensor& hidden) {
+    return backend_->matmul(hidden, lm_head_);
+}
 
 } // namespace models
 } // namespace tessera

@@ -2,9 +2,9 @@
 // QK-norm, gated MLP, KV cache. Families only read hyper-parameters and name tensors.
 #pragma once
 
-#include <functional>
-
 #include "tessera/engine/causal_lm.h"
+
+#include <functional>
 
 namespace tessera::models {
 
@@ -18,13 +18,14 @@ struct LayerWeights {
 class Transformer final : public CausalLM {
 public:
     // Binds every tensor; returns the binder's full list of problems on failure.
-    static Expected<std::unique_ptr<CausalLM>> load(const Checkpoint& ckpt, Backend& backend, TransformerConfig cfg,
-                                                    const LmLayout& layout);
+    static Expected<std::unique_ptr<CausalLM>> load(const Checkpoint& ckpt, Backend& backend,
+                                                    TransformerConfig cfg, const LmLayout& layout);
 
     const TransformerConfig& config() const override { return cfg_; }
     Backend& backend() const override { return *backend_; }
     Tensor embed(const Tensor& ids) override;
-    Tensor forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask, const RopeTables* rope) override;
+    Tensor forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask,
+                   const RopeTables* rope) override;
     Tensor logits(const Tensor& hidden) override;
     size_t weightBytes() const override { return weight_bytes_; }
 
@@ -38,6 +39,7 @@ private:
     Tensor embed_, final_norm_, lm_head_;
     std::vector<LayerWeights> layers_;
     size_t weight_bytes_ = 0;
+    std::vector<float> rope_inv_freq_; // once per model, not std::pow per decode step
 };
 
 // Reads the hyper-parameters shared by Llama-style configs (hidden_size, heads, rope, eps, …).
