@@ -36,5 +36,11 @@ int cmdVerify(int argc, char** argv);
 int cmdBench(int argc, char** argv);
 int cmdDefaultJob(int argc, char** argv);
 int cmdProject(int argc, char** argv);
+int cmdGenerate(int argc, char** argv);
+int cmdInspect(int argc, char** argv);
+int cmdReplay(int argc, char** argv);
+
+// The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
+std::string defaultModelDir();
 
 } // namespace tessera::cli

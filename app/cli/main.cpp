@@ -17,6 +17,11 @@ struct Command {
 const Command kCommands[] = {
     {"doctor", "print what this machine offers Tessera (CPU, CUDA, Vulkan, FFmpeg, Qt, versions)",
      tessera::cli::cmdDoctor},
+    {"generate", "text->image with a Janus-Pro checkpoint, token by token (generate --help)",
+     tessera::cli::cmdGenerate},
+    {"inspect", "print the recipe a Tessera PNG carries: inspect FILE.png", tessera::cli::cmdInspect},
+    {"replay", "regenerate a PNG from its recipe and check tokens and pixels: replay FILE.png",
+     tessera::cli::cmdReplay},
     {"verify", "run a reference set (checkpoint + goldens) and compare: verify DIR [--backend B]",
      tessera::cli::cmdVerify},
     {"bench", "benchmarks that print JSON figures: bench decode [--preset P|--config FILE] ...",

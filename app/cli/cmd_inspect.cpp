@@ -1,0 +1,118 @@
+// `tessera-cli inspect FILE.png` and `tessera-cli replay FILE.png [--out OTHER.png]`.
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/janus_runner.h"
+#include "tessera/engine/image.h"
+#include "tessera/engine/recipe.h"
+
+namespace tessera::cli {
+
+namespace {
+
+Expected<Recipe> readRecipe(const std::string& path, ImageRgb8* pixels = nullptr) {
+    std::map<std::string, std::string> text;
+    auto img = readPng(path, &text);
+    if (!img) return img.status();
+    if (pixels) *pixels = std::move(*img);
+    return Recipe::fromPngText(text);
+}
+
+} // namespace
+
+int cmdInspect(int argc, char** argv) {
+    Args args(argc, argv, {"help", "json"});
+    if (args.has("help") || args.positional().size() != 1) {
+        std::printf("Usage: tessera-cli inspect FILE.png [--json]\n\nPrints the recipe a Tessera PNG carries: model "
+                    "identity and hash, prompt, seed,\nsampler settings, backend, precision and the token stream.\n");
+        return args.has("help") ? 0 : 2;
+    }
+    std::map<std::string, std::string> text;
+    auto img = readPng(args.positional()[0], &text);
+    if (!img) {
+        std::fprintf(stderr, "tessera-cli inspect: %s\n", img.error().c_str());
+        return 1;
+    }
+    auto r = Recipe::fromPngText(text);
+    if (!r) {
+        std::fprintf(stderr, "tessera-cli inspect: %s\n", r.error().c_str());
+        return 1;
+    }
+    if (args.has("json")) {
+        std::printf("%s\n", nlohmann::json::parse(text["tessera"]).dump(2).c_str());
+        return 0;
+    }
+    std::printf("image       %dx%d pixels\n", img->width, img->height);
+    std::printf("parameters  %s\n\n", text["parameters"].c_str());
+    std::printf("model       %s (%s layout)\n  dir       %s\n  hash      %s\n", r->model_name.c_str(), r->model_layout.c_str(),
+                r->model_dir.c_str(), r->model_hash.c_str());
+    std::printf("prompt      %s\nseed        %llu\n", r->prompt.c_str(), static_cast<unsigned long long>(r->seed));
+    std::printf("sampler     cfg %g, temperature %g, top-k %d, top-p %g, min-p %g\n", r->sampler.cfg, r->sampler.temperature,
+                r->sampler.top_k, r->sampler.top_p, r->sampler.min_p);
+    std::printf("batch       image %d of %d\ngrid        %dx%d tokens\n", r->image_index, r->images, r->grid_h, r->grid_w);
+    std::printf("backend     %s, %s, %d threads\n", r->backend.c_str(), r->precision.c_str(), r->threads);
+    std::printf("tokens      %zu%s:", r->tokens.size(), r->cancelled ? " (cancelled)" : "");
+    for (size_t i = 0; i < r->tokens.size(); ++i) std::printf(" %d", r->tokens[i]);
+    std::printf("\n");
+    return 0;
+}
+
+int cmdReplay(int argc, char** argv) {
+    Args args(argc, argv, {"help", "force"});
+    if (args.has("help") || args.positional().size() != 1) {
+        std::printf("Usage: tessera-cli replay FILE.png [--out OTHER.png] [--model DIR] [--threads N] [--force]\n\n"
+                    "Regenerates an image from the recipe in FILE.png with the same model, settings and seed,\n"
+                    "and checks that tokens and pixels are identical. --model points at the checkpoint when it\n"
+                    "moved; --force replays even when the model's identity hash differs.\n"
+                    "Exit status 0 only when tokens and pixels match.\n");
+        return args.has("help") ? 0 : 2;
+    }
+    const std::string src = args.positional()[0];
+    ImageRgb8 original;
+    auto recipe = readRecipe(src, &original);
+    if (!recipe) {
+        std::fprintf(stderr, "tessera-cli replay: %s\n", recipe.error().c_str());
+        return 1;
+    }
+    JanusRun run;
+    run.model_dir = args.get("model", recipe->model_dir);
+    auto hash = modelIdentityHash(run.model_dir);
+    if (!hash) {
+        std::fprintf(stderr, "tessera-cli replay: %s (use --model DIR if the checkpoint moved)\n", hash.error().c_str());
+        return 1;
+    }
+    if (*hash != recipe->model_hash && !args.has("force")) {
+        std::fprintf(stderr, "tessera-cli replay: %s is not the model that made this image (hash %s, recipe says %s); "
+                             "use --force to replay anyway\n", run.model_dir.c_str(), hash->substr(0, 12).c_str(),
+                     recipe->model_hash.substr(0, 12).c_str());
+        return 1;
+    }
+    run.threads = static_cast<int>(args.getInt("threads", 0));
+    run.request.prompt = recipe->prompt;
+    run.request.seed = recipe->seed;
+    run.request.sampler = recipe->sampler;
+    run.request.images = recipe->images;
+    run.out_path = args.get("out", (std::filesystem::path(src).parent_path() / "replay.png").string());
+    run.progress = true;
+    // A cancelled original stops where it stopped: replay the same prefix.
+    auto r = runJanus(run);
+    if (!r) {
+        std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
+        return 1;
+    }
+    const auto& tokens = r->result.tokens[static_cast<size_t>(recipe->image_index)];
+    size_t same = 0;
+    for (size_t i = 0; i < std::min(tokens.size(), recipe->tokens.size()); ++i) same += tokens[i] == recipe->tokens[i];
+    const bool tokens_ok = recipe->cancelled ? same == recipe->tokens.size() : (same == tokens.size() && tokens.size() == recipe->tokens.size());
+    const std::string written = r->written[static_cast<size_t>(recipe->image_index)];
+    auto replayed = readPng(written);
+    const bool pixels_ok = !recipe->cancelled && replayed && replayed->rgb == original.rgb;
+    std::printf("tokens  %zu/%zu identical%s\n", same, recipe->tokens.size(), tokens_ok ? "" : "  MISMATCH");
+    if (!recipe->cancelled) std::printf("pixels  %s\n", pixels_ok ? "identical" : "DIFFER");
+    std::printf("wrote %s\n", written.c_str());
+    return tokens_ok && (recipe->cancelled || pixels_ok) ? 0 : 1;
+}
+
+} // namespace tessera::cli

@@ -1,0 +1,36 @@
+// Runs a Janus generation for the CLI (generate, replay, default-job): progress on the terminal,
+// previews to a folder, PNGs with their recipe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tessera/engine/janus.h"
+#include "tessera/engine/recipe.h"
+
+namespace tessera::cli {
+
+struct JanusRun {
+    std::string model_dir;
+    std::string backend = "cpu";
+    int threads = 0;
+    JanusRequest request;
+    std::string out_path;    // image i > 0 goes to <stem>-<i><ext>
+    std::string preview_dir; // empty: no preview files
+    bool progress = true;    // a text progress bar when stderr is a terminal
+};
+
+struct JanusRunResult {
+    JanusResult result;
+    std::vector<std::string> written; // output PNG paths, one per image
+    std::vector<Recipe> recipes;
+    JanusInfo info;
+    double total_ms = 0;
+};
+
+// Path of image i for an output path ("out.png" -> "out.png", "out-1.png", …).
+std::string outputPathFor(const std::string& out, int index);
+
+Expected<JanusRunResult> runJanus(const JanusRun& run);
+
+} // namespace tessera::cli

@@ -1,0 +1,272 @@
+// Janus-Pro text→image, as the official method does it, with per-token events and live previews.
+//
+// Sections: loading · prompt and CFG rows · the decode loop · previews · final decode.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "models/janus_model.h"
+#include "tessera/engine/janus.h"
+#include "tessera/engine/sampler.h"
+#include "tessera/engine/tokenizer.h"
+
+namespace tessera {
+
+struct JanusPipeline::Impl {
+    Checkpoint ckpt;
+    Tokenizer tokenizer;
+    Backend* backend = nullptr;
+    int32_t pad_id = 0;
+};
+
+JanusPipeline::~JanusPipeline() = default;
+
+// ---- loading -----------------------------------------------------------------------------------------
+
+Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& dir, Backend& backend) {
+    auto ckpt = Checkpoint::open(dir);
+    if (!ckpt) return ckpt.status();
+    const std::string arch = ckpt->config().architecture();
+    const std::string type = ckpt->config().modelType();
+    if (arch.find("Janus") == std::string::npos && type.find("janus") == std::string::npos &&
+        type != "multi_modality")
+        return Status::error(dir + " is not a Janus checkpoint (architecture '" + arch + "', model_type '" + type + "')");
+    auto tok = Tokenizer::load(dir);
+    if (!tok) return Status::error(dir + ": " + tok.error());
+    auto model = JanusModel::load(*ckpt, backend);
+    if (!model) return model.status();
+
+    std::unique_ptr<JanusPipeline> p(new JanusPipeline());
+    p->impl_ = std::make_unique<Impl>();
+    p->impl_->ckpt = std::move(*ckpt);
+    p->impl_->tokenizer = std::move(*tok);
+    p->impl_->backend = &backend;
+    p->impl_->pad_id = p->impl_->tokenizer.padId() >= 0 ? p->impl_->tokenizer.padId()
+                                                         : static_cast<int32_t>(std::max<int64_t>(0, (*model)->lm().config().pad_id));
+    const JanusConfig& jc = (*model)->config();
+    p->info_.dir = dir;
+    p->info_.layout = jc.layout;
+    p->info_.grid_h = p->info_.grid_w = static_cast<int>(jc.grid);
+    p->info_.image_size = static_cast<int>(jc.image_size);
+    p->info_.codebook = static_cast<int>(jc.codebook_size);
+    p->info_.weight_bytes = (*model)->weightBytes();
+    p->info_.context = (*model)->lm().config().max_positions;
+    p->model_ = std::move(*model);
+    return p;
+}
+
+// ---- helpers -------------------------------------------------------------------------------------------
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Reference mapping: clip((x + 1) / 2 * 255, 0, 255), truncated to uint8.
+std::vector<ImageRgb8> toRgb8(Backend& be, const Tensor& pixels) {
+    const int64_t n = pixels.dim(0), h = pixels.dim(2), w = pixels.dim(3);
+    std::vector<float> v = be.readF32(pixels);
+    std::vector<ImageRgb8> out(static_cast<size_t>(n));
+    for (int64_t b = 0; b < n; ++b) {
+        ImageRgb8& img = out[static_cast<size_t>(b)];
+        img.width = static_cast<int>(w);
+        img.height = static_cast<int>(h);
+        img.rgb.resize(static_cast<size_t>(h * w * 3));
+        for (int64_t c = 0; c < 3; ++c)
+            for (int64_t i = 0; i < h * w; ++i) {
+                float x = (v[static_cast<size_t>((b * 3 + c) * h * w + i)] + 1.0f) / 2.0f * 255.0f;
+                img.rgb[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(std::clamp(x, 0.0f, 255.0f));
+            }
+    }
+    return out;
+}
+
+int rankOf(const std::vector<float>& probs, int32_t token) {
+    const float p = probs[static_cast<size_t>(token)];
+    int rank = 0;
+    for (size_t i = 0; i < probs.size(); ++i)
+        if (probs[i] > p || (probs[i] == p && static_cast<int32_t>(i) < token)) ++rank;
+    return rank;
+}
+
+} // namespace
+
+// ---- previews ------------------------------------------------------------------------------------------
+
+Expected<ImageRgb8> JanusPipeline::decode(const std::vector<int32_t>& tokens) {
+    Backend& be = *impl_->backend;
+    const int64_t g = info_.grid_h, n = g * g;
+    if (static_cast<int64_t>(tokens.size()) > n) return Status::error("more tokens than the image grid holds");
+    for (int32_t t : tokens)
+        if (t < 0 || t >= info_.codebook) return Status::error("token " + std::to_string(t) + " outside the codebook");
+    try {
+        if (static_cast<int64_t>(tokens.size()) == n) {
+            std::vector<int64_t> ids(tokens.begin(), tokens.end());
+            return toRgb8(be, model_->decodeImageTokens(be.fromI64(ids, {1, n}), g, g))[0];
+        }
+        // Partial grid: unsampled cells get a zero code vector (so they do not bleed colour into
+        // their neighbours through the decoder's convolutions) and are then painted mid-grey.
+        std::vector<int64_t> ids(static_cast<size_t>(n), 0);
+        std::copy(tokens.begin(), tokens.end(), ids.begin());
+        Tensor codes = model_->codesFor(be.fromI64(ids, {1, n}), g, g);
+        const int64_t dim = codes.dim(1);
+        std::vector<float> mask(static_cast<size_t>(dim * n), 0.0f);
+        for (int64_t c = 0; c < dim; ++c)
+            for (int64_t i = 0; i < static_cast<int64_t>(tokens.size()); ++i) mask[static_cast<size_t>(c * n + i)] = 1.0f;
+        Tensor masked = be.mul(codes, be.fromF32(mask, {dim, g, g}));
+        ImageRgb8 img = toRgb8(be, model_->decodeCodes(masked))[0];
+        const int cell_h = img.height / static_cast<int>(g), cell_w = img.width / static_cast<int>(g);
+        for (int64_t i = static_cast<int64_t>(tokens.size()); i < n; ++i) {
+            const int cy = static_cast<int>(i / g) * cell_h, cx = static_cast<int>(i % g) * cell_w;
+            for (int y = cy; y < cy + cell_h; ++y)
+                for (int x = cx; x < cx + cell_w; ++x)
+                    for (int c = 0; c < 3; ++c) img.rgb[static_cast<size_t>((y * img.width + x) * 3 + c)] = 128;
+        }
+        return img;
+    } catch (const std::exception& e) {
+        return Status::error(std::string("decoding failed: ") + e.what());
+    }
+}
+
+// ---- generation ----------------------------------------------------------------------------------------
+
+Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContext& ctx) {
+    Backend& be = *impl_->backend;
+    CausalLM& lm = model_->lm();
+    const int64_t images = req.images, rows = 2 * images, g = info_.grid_h, n_tokens = g * g;
+    const int64_t vocab = info_.codebook;
+    if (images < 1 || images > 64) return Status::error("images must be between 1 and 64");
+    if (!(req.sampler.temperature >= 0) || !(req.sampler.top_p > 0 && req.sampler.top_p <= 1) || req.sampler.top_k < 0 ||
+        !(req.sampler.min_p >= 0 && req.sampler.min_p < 1))
+        return Status::error("sampler settings out of range (temperature >= 0, 0 < top-p <= 1, top-k >= 0, 0 <= min-p < 1)");
+    for (size_t i = 0; i < req.forced.size(); ++i)
+        for (int32_t t : req.forced[i])
+            if (t < 0 || t >= vocab) return Status::error("forced token " + std::to_string(t) + " outside the codebook");
+
+    // Prompt as the official script builds it: SFT template with an empty system prompt, then the
+    // image-start tag; BOS from the tokenizer.
+    const std::string text = "<|User|>: " + req.prompt + "\n\n<|Assistant|>:<begin_of_image>";
+    const std::vector<int32_t> ids = impl_->tokenizer.encode(text, SpecialTokens::kTransformers);
+    const int64_t len = static_cast<int64_t>(ids.size());
+    if (len + n_tokens > info_.context) {
+        return Status::error("prompt is " + std::to_string(len) + " tokens; with " + std::to_string(n_tokens) +
+                             " image tokens that exceeds the model's context of " + std::to_string(info_.context) +
+                             " — shorten the prompt");
+    }
+    // Interleaved CFG rows: 2k conditional, 2k+1 unconditional (all but the first and last token padded).
+    std::vector<int64_t> batch(static_cast<size_t>(rows * len));
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < len; ++i)
+            batch[static_cast<size_t>(r * len + i)] = (r % 2 == 1 && i > 0 && i < len - 1) ? impl_->pad_id : ids[static_cast<size_t>(i)];
+
+    JanusResult result;
+    result.grid_h = result.grid_w = static_cast<int>(g);
+    result.tokens.assign(static_cast<size_t>(images), {});
+    const auto t_start = Clock::now();
+    double preview_ms = 0, first_preview_ms = -1;
+    const int preview_every = req.preview_every > 0 ? req.preview_every : static_cast<int>(g);
+
+    try {
+        KvCache cache = lm.newCache(rows, len + n_tokens);
+        Tensor hidden = lm.forward(lm.embed(be.fromI64(batch, {rows, len})), cache);
+        Tensor last = be.slice(hidden, 1, len - 1, len);
+        std::vector<float> guided(static_cast<size_t>(vocab)), p_guided, p_cond;
+        for (int64_t step = 0; step < n_tokens; ++step) {
+            if (ctx.cancelled()) {
+                result.cancelled = true;
+                break;
+            }
+            const auto t_step = Clock::now();
+            const std::vector<float> logits = be.readF32(model_->genHead(last)); // [rows, 1, vocab]
+            std::vector<int64_t> next(static_cast<size_t>(rows));
+            for (int64_t im = 0; im < images; ++im) {
+                const float* cond = logits.data() + (2 * im) * vocab;
+                const float* uncond = logits.data() + (2 * im + 1) * vocab;
+                cfgCombine(cond, uncond, req.sampler.cfg, vocab, guided.data());
+                const double u = Philox::uniform(req.seed, static_cast<uint64_t>(im), static_cast<uint64_t>(step));
+                TokenChoice choice = sampleToken(guided.data(), vocab, req.sampler, u, req.report_top_k);
+                temperedSoftmax(guided.data(), vocab, req.sampler.temperature, p_guided);
+                const auto& forced = im < static_cast<int64_t>(req.forced.size()) ? req.forced[static_cast<size_t>(im)]
+                                                                                   : std::vector<int32_t>();
+                if (step < static_cast<int64_t>(forced.size())) {
+                    choice.token = forced[static_cast<size_t>(step)];
+                    choice.probability = p_guided[static_cast<size_t>(choice.token)];
+                    choice.rank = rankOf(p_guided, choice.token);
+                }
+                temperedSoftmax(cond, vocab, req.sampler.temperature, p_cond);
+                TokenSampled ev;
+                ev.job_id = ctx.id();
+                ev.image = static_cast<int>(im);
+                ev.position = static_cast<int>(step);
+                ev.token = choice.token;
+                ev.probability = choice.probability;
+                ev.entropy = choice.entropy;
+                ev.rank = choice.rank;
+                ev.guidance_kl = static_cast<float>(klDivergence(p_guided, p_cond));
+                ev.top_ids = std::move(choice.top_ids);
+                ev.top_probs = std::move(choice.top_probs);
+                ctx.emit(ev);
+                result.tokens[static_cast<size_t>(im)].push_back(choice.token);
+                next[static_cast<size_t>(2 * im)] = next[static_cast<size_t>(2 * im + 1)] = choice.token;
+            }
+            // The last token needs no forward pass: nothing follows it.
+            if (step + 1 < n_tokens) last = lm.forward(model_->imageTokenEmbeds(be.fromI64(next, {rows, 1})), cache);
+
+            StepTiming timing;
+            timing.job_id = ctx.id();
+            timing.step = static_cast<int>(step + 1);
+            timing.total = static_cast<int>(n_tokens);
+            timing.step_ms = msSince(t_step);
+            const double loop_ms = msSince(t_start) - preview_ms;
+            timing.tokens_per_s = loop_ms > 0 ? static_cast<double>((step + 1) * images) * 1000.0 / loop_ms : 0;
+            timing.first_preview_ms = first_preview_ms;
+            timing.kv_cache_bytes = cache.bytes();
+            timing.model_bytes = info_.weight_bytes;
+            ctx.emit(timing);
+
+            // Previews on the cadence, within a budget of 3% of generation time so far.
+            const bool due = req.previews && (step + 1) % preview_every == 0 && step + 1 < n_tokens;
+            if (due && (first_preview_ms < 0 || preview_ms <= 0.03 * loop_ms)) {
+                const auto t_prev = Clock::now();
+                for (int64_t im = 0; im < images; ++im) {
+                    auto img = decode(result.tokens[static_cast<size_t>(im)]);
+                    if (!img) return img.status();
+                    PreviewReady pr;
+                    pr.job_id = ctx.id();
+                    pr.image = static_cast<int>(im);
+                    pr.tokens_done = static_cast<int>(step + 1);
+                    pr.width = img->width;
+                    pr.height = img->height;
+                    pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
+                    ctx.emit(pr);
+                }
+                preview_ms += msSince(t_prev);
+                if (first_preview_ms < 0) first_preview_ms = msSince(t_start);
+            }
+        }
+        result.generate_ms = msSince(t_start) - preview_ms;
+        result.preview_ms = preview_ms;
+
+        // Final images (partial ones for a cancelled job, unsampled cells grey).
+        for (int64_t im = 0; im < images; ++im) {
+            auto img = decode(result.tokens[static_cast<size_t>(im)]);
+            if (!img) return img.status();
+            PreviewReady pr;
+            pr.job_id = ctx.id();
+            pr.image = static_cast<int>(im);
+            pr.tokens_done = static_cast<int>(result.tokens[static_cast<size_t>(im)].size());
+            pr.width = img->width;
+            pr.height = img->height;
+            pr.rgb = std::make_shared<const std::vector<uint8_t>>(img->rgb);
+            pr.final = true;
+            ctx.emit(pr);
+            result.images.push_back(std::move(*img));
+        }
+    } catch (const Error& e) {
+        return Status::error(std::string("generation failed: ") + e.what());
+    }
+    return result;
+}
+
+} // namespace tessera
