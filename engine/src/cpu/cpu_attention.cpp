@@ -1,9 +1,10 @@
 // CPU backend: rotary embedding, KV-cache writes, attention and layout ops.
-#include <cstring>
-#include <vector>
-
 #include "cpu/cpu_backend.h"
 #include "cpu/cpu_common.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
 
 namespace tessera::cpu {
 
@@ -11,7 +12,8 @@ Tensor CpuBackend::rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
     requireF32(x, "rope");
     TS_ASSERT(x.rank() == 4, "rope: x must be [B, T, H, hd]");
     const int64_t batch = x.dim(0), t = x.dim(1), heads = x.dim(2), hd = x.dim(3), half = hd / 2;
-    TS_ASSERT(cos.numel() == batch * t * hd && sin.numel() == cos.numel(), "rope: cos/sin must be [B, T, hd]");
+    TS_ASSERT(cos.numel() == batch * t * hd && sin.numel() == cos.numel(),
+              "rope: cos/sin must be [B, T, hd]");
     Tensor y = alloc(DType::F32, x.shape());
     const float *xp = x.data<float>(), *cp = cos.data<float>(), *sp = sin.data<float>();
     float* yp = y.data<float>();
@@ -33,9 +35,11 @@ Tensor CpuBackend::rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
 }
 
 void CpuBackend::kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v, int64_t pos) {
-    TS_ASSERT(k.rank() == 4 && k_cache.rank() == 4, "kvWrite: k must be [B, T, Hkv, hd], cache [B, Hkv, Tmax, hd]");
+    TS_ASSERT(k.rank() == 4 && k_cache.rank() == 4,
+              "kvWrite: k must be [B, T, Hkv, hd], cache [B, Hkv, Tmax, hd]");
     const int64_t batch = k.dim(0), t = k.dim(1), heads = k.dim(2), hd = k.dim(3), tmax = k_cache.dim(2);
-    TS_ASSERT(k_cache.dim(0) == batch && k_cache.dim(1) == heads && k_cache.dim(3) == hd, "kvWrite: cache shape");
+    TS_ASSERT(k_cache.dim(0) == batch && k_cache.dim(1) == heads && k_cache.dim(3) == hd,
+              "kvWrite: cache shape");
     TS_CHECK(pos + t <= tmax, "KV cache full: " + std::to_string(pos + t) + " positions needed, " +
                                   std::to_string(tmax) + " reserved");
     for (int which = 0; which < 2; ++which) {
@@ -44,8 +48,8 @@ void CpuBackend::kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, cons
         for (int64_t b = 0; b < batch; ++b)
             for (int64_t i = 0; i < t; ++i)
                 for (int64_t h = 0; h < heads; ++h)
-                    std::memcpy(dst + ((b * heads + h) * tmax + pos + i) * hd, src + ((b * t + i) * heads + h) * hd,
-                                static_cast<size_t>(hd) * 4);
+                    std::memcpy(dst + ((b * heads + h) * tmax + pos + i) * hd,
+                                src + ((b * t + i) * heads + h) * hd, static_cast<size_t>(hd) * 4);
     }
 }
 
@@ -68,7 +72,10 @@ Tensor CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tenso
     const float *qp = q.data<float>(), *kp = k_cache.data<float>(), *vp = v_cache.data<float>();
     float* yp = y.data<float>();
     const int64_t group = hq / hkv, past = kv_len - tq;
-    pool_.parallelFor(batch * hq * tq, 1, [&](int64_t s, int64_t e) {
+    // A decode step's attention over a short cache is a few microseconds of work: only hand rows to
+    // other threads when each gets enough (about 32k multiply-adds) to outweigh the hand-off.
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, kv_len * hd));
+    pool_.parallelFor(batch * hq * tq, grain, [&](int64_t s, int64_t e) {
         std::vector<float> scores(static_cast<size_t>(kv_len));
         for (int64_t idx = s; idx < e; ++idx) {
             const int64_t i = idx % tq, h = (idx / tq) % hq, b = idx / (tq * hq);
@@ -95,7 +102,9 @@ Tensor CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tenso
             if (mx == -INFINITY) continue; // no key allowed: zero output rather than NaN
             double sum = 0;
             for (int64_t j = 0; j < kv_len; ++j) {
-                float p = scores[static_cast<size_t>(j)] == -INFINITY ? 0.0f : std::exp(scores[static_cast<size_t>(j)] - mx);
+                float p = scores[static_cast<size_t>(j)] == -INFINITY
+                              ? 0.0f
+                              : std::exp(scores[static_cast<size_t>(j)] - mx);
                 scores[static_cast<size_t>(j)] = p;
                 sum += p;
             }
@@ -141,7 +150,8 @@ Tensor CpuBackend::concat(const Tensor& a, const Tensor& b, int dim) {
     s[static_cast<size_t>(dim)] += b.dim(dim);
     Tensor y = alloc(a.dtype(), s);
     const size_t es = dtypeSize(a.dtype());
-    const size_t ab = static_cast<size_t>(a.dim(dim) * inner) * es, bb = static_cast<size_t>(b.dim(dim) * inner) * es;
+    const size_t ab = static_cast<size_t>(a.dim(dim) * inner) * es,
+                 bb = static_cast<size_t>(b.dim(dim) * inner) * es;
     char* yp = static_cast<char*>(y.raw());
     for (int64_t o = 0; o < outer; ++o) {
         std::memcpy(yp + o * (ab + bb), static_cast<const char*>(a.raw()) + o * ab, ab);

@@ -14,8 +14,31 @@
 
 namespace tessera::cpu {
 
+namespace {
+
+constexpr uint64_t kChunkMask = (uint64_t(1) << 12) - 1;
+
+uint64_t generationOf(uint64_t state) {
+    return state >> 24;
+}
+int chunksOf(uint64_t state) {
+    return static_cast<int>((state >> 12) & kChunkMask);
+}
+int nextOf(uint64_t state) {
+    return static_cast<int>(state & kChunkMask);
+}
+
+void runChunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int index) {
+    int64_t begin = n * index / chunks;
+    int64_t end = n * (index + 1) / chunks;
+    if (begin < end) fn(begin, end);
+}
+
+} // namespace
+
 ThreadPool::ThreadPool(int threads) {
-    for (int i = 1; i < std::max(1, threads); ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+    const int count = std::clamp(threads, 1, static_cast<int>(kChunkMask));
+    for (int i = 1; i < count; ++i) workers_.emplace_back([this] { workerLoop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -25,12 +48,6 @@ ThreadPool::~ThreadPool() {
     }
     wake_.notify_all();
     for (auto& t : workers_) t.join();
-}
-
-static void runChunk(const std::function<void(int64_t, int64_t)>& fn, int64_t n, int chunks, int index) {
-    int64_t begin = n * index / chunks;
-    int64_t end = n * (index + 1) / chunks;
-    if (begin < end) fn(begin, end);
 }
 
 void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -43,18 +60,17 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
     }
     job_ = &fn;
     job_n_ = n;
-    job_chunks_ = chunks;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t gen = generationOf(state_.load(std::memory_order_relaxed)) + 1;
     {
-        // Under the mutex so a worker deciding to sleep either sees the new generation or is woken.
+        // Under the mutex so a worker deciding to sleep either sees the new job or is woken.
         std::lock_guard<std::mutex> lock(mutex_);
-        generation_.fetch_add(1, std::memory_order_release);
+        state_.store((gen << 24) | (static_cast<uint64_t>(chunks) << 12), std::memory_order_release);
     }
     if (sleepers_.load() > 0) wake_.notify_all();
-    runChunk(fn, n, chunks, 0);
-    // The other chunks are about as long as ours: spin, yielding now and then so an oversubscribed
-    // machine can still schedule the workers we wait for.
-    for (unsigned spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    runChunks(gen);
+    // Every chunk is claimed; wait for the ones other threads are still running.
+    for (unsigned spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins) {
         if (spins % 64 == 63)
             std::this_thread::yield();
         else
@@ -62,10 +78,21 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(
     }
 }
 
+void ThreadPool::runChunks(uint64_t gen) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    while (generationOf(s) == gen && nextOf(s) < chunksOf(s)) {
+        if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+            continue; // s now holds the current word
+        runChunk(*job_, job_n_, chunksOf(s), nextOf(s));
+        done_.fetch_add(1, std::memory_order_release);
+        s = state_.load(std::memory_order_acquire);
+    }
+}
+
 uint64_t ThreadPool::awaitJob(uint64_t seen) {
     auto spin_start = std::chrono::steady_clock::now();
     for (unsigned spins = 0;; ++spins) {
-        uint64_t g = generation_.load(std::memory_order_acquire);
+        uint64_t g = generationOf(state_.load(std::memory_order_acquire));
         if (g != seen || stop_.load(std::memory_order_relaxed)) return g;
         if (spins % 256 != 255) {
             TESSERA_CPU_RELAX();
@@ -77,19 +104,18 @@ uint64_t ThreadPool::awaitJob(uint64_t seen) {
         }
         std::unique_lock<std::mutex> lock(mutex_);
         ++sleepers_;
-        wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        wake_.wait(lock, [&] { return stop_.load() || generationOf(state_.load()) != seen; });
         --sleepers_;
         spin_start = std::chrono::steady_clock::now();
     }
 }
 
-void ThreadPool::workerLoop(int index) {
+void ThreadPool::workerLoop() {
     uint64_t seen = 0;
     for (;;) {
         seen = awaitJob(seen);
         if (stop_.load()) return;
-        if (index < job_chunks_) runChunk(*job_, job_n_, job_chunks_, index);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        runChunks(seen);
     }
 }
 

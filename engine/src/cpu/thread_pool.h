@@ -4,9 +4,9 @@
 // arithmetic whatever the thread count: results are bit-identical across thread counts.
 //
 // A decode step issues about a hundred short loops, so handing out work must cost microseconds, not a
-// futex round trip each: idle workers spin for a short while (kSpinMicros) before they sleep, and the
-// caller spins while it waits for the last chunk. Between jobs (no loop for longer than that) the
-// workers sleep on a condition variable and cost nothing.
+// futex round trip each: idle workers spin for a short while (kSpinMicros) before they sleep, and
+// chunks go to whichever thread is free first (the caller too), so on a busy machine the caller does
+// not wait for a worker the OS has not scheduled. Which thread runs a chunk never changes its result.
 //
 // Thread affinity: parallelFor is called by one thread at a time (the backend's driver thread).
 #pragma once
@@ -34,21 +34,24 @@ public:
     void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
 private:
-    void workerLoop(int index);
-    // Waits until generation_ differs from `seen` or stop_ is set; returns the generation seen.
+    void workerLoop();
+    // Waits until the job generation differs from `seen` or stop_ is set; returns the generation.
     uint64_t awaitJob(uint64_t seen);
+    // Claims and runs chunks of generation `gen` until none is left.
+    void runChunks(uint64_t gen);
 
     static constexpr int kSpinMicros = 300;
 
     std::vector<std::thread> workers_;
-    // The job: written by the caller before generation_ is bumped (release), read by workers after
-    // they observe the new generation (acquire). Every worker acknowledges every job through
-    // pending_, so the caller never rewrites these while a worker may still read them.
+    // One word names the job and hands out its chunks: [generation | chunk count | next chunk].
+    // Whoever is free claims the next chunk with a compare-exchange, the caller included, so a worker
+    // the OS has not scheduled yet never holds the caller up. job_ and job_n_ are written before the
+    // word is published and read only after a successful claim: while a claimed chunk is unfinished
+    // the caller is still inside parallelFor and cannot replace them.
+    std::atomic<uint64_t> state_{0};
+    std::atomic<int> done_{0};
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
     int64_t job_n_ = 0;
-    int job_chunks_ = 0;
-    std::atomic<uint64_t> generation_{0};
-    std::atomic<int> pending_{0};
     std::atomic<bool> stop_{false};
     // Sleeping workers wait here; sleepers_ lets the caller skip the notify syscall when all spin.
     std::mutex mutex_;
