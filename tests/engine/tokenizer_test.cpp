@@ -1,0 +1,276 @@
+// Tokenizer against the reference sets (ids and decoded text from the `tokenizers` library and
+// transformers' AutoTokenizer), plus hand-derived cases for the rules the sets do not reach.
+#include "tessera/engine/engine.h"
+#include "tessera/engine/tokenizer.h"
+#include "tessera/engine/verify.h"
+#include "tokenizer/components.h"
+#include "tokenizer/unicode.h"
+
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace tessera {
+namespace {
+
+const std::string kRef = std::string(TESSERA_TEST_DATA_DIR) + "/reference/";
+
+nlohmann::json readJson(const std::string& path) {
+    std::ifstream in(path);
+    return nlohmann::json::parse(in);
+}
+
+std::vector<int32_t> idsOf(const nlohmann::json& list) {
+    return list.get<std::vector<int32_t>>();
+}
+
+std::vector<int32_t> concat(std::initializer_list<std::vector<int32_t>> parts) {
+    std::vector<int32_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+
+// ---- Reference sets --------------------------------------------------------------------------------
+
+class TokenizerReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TokenizerReference, IdsAndDecodedTextMatchGolden) {
+    const std::string dir = kRef + GetParam();
+    auto tok = Tokenizer::load(dir);
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    const nlohmann::json golden = readJson(dir + "/golden.json");
+    ASSERT_FALSE(golden.empty());
+    for (const auto& e : golden) {
+        const std::string text = e["text"];
+        EXPECT_EQ(tok->encode(text), idsOf(e["ids"])) << "text: " << text;
+        EXPECT_EQ(tok->decode(idsOf(e["ids"]), true), e["decoded"].get<std::string>()) << "text: " << text;
+    }
+}
+
+TEST_P(TokenizerReference, VerifyRunsTheSet) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok()) << be.error();
+    auto report = verifyReferenceSet(kRef + GetParam(), **be);
+    ASSERT_TRUE(report.ok()) << report.error();
+    EXPECT_EQ(report->kind, "tokenizer");
+    EXPECT_EQ(report->checks.size(), 2 * readJson(kRef + GetParam() + "/golden.json").size());
+    for (const auto& c : report->checks) EXPECT_TRUE(c.passed) << c.name << ": " << c.detail;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sets, TokenizerReference,
+                         ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe"));
+
+TEST(Tokenizer, JanusTokenizerMatchesLibraryAndAutoTokenizer) {
+    const std::string dir = kRef + "janus_tiny";
+    auto tok = Tokenizer::load(dir);
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    const nlohmann::json golden = readJson(dir + "/tokenizer_golden.json");
+    ASSERT_FALSE(golden.empty());
+    for (const auto& e : golden) {
+        const std::string text = e["text"];
+        EXPECT_EQ(tok->encode(text), idsOf(e["ids"])) << "text: " << text;
+        EXPECT_EQ(tok->encode(text, SpecialTokens::kTransformers), idsOf(e["auto_ids"])) << "text: " << text;
+        EXPECT_EQ(tok->decode(idsOf(e["ids"]), true), e["decoded"].get<std::string>()) << "text: " << text;
+    }
+    // Facts stated by generation_config.json and the reference README.
+    const nlohmann::json gen = readJson(dir + "/generation_config.json");
+    EXPECT_EQ(tok->bosId(), gen["bos_token_id"].get<int32_t>());
+    EXPECT_EQ(tok->eosId(), gen["eos_token_id"].get<int32_t>());
+    EXPECT_EQ(tok->padId(), gen["pad_token_id"].get<int32_t>());
+    EXPECT_EQ(tok->tokenId("<image_placeholder>"), 299);
+    EXPECT_EQ(tok->vocabSize(), 300u);
+    EXPECT_TRUE(tok->isSpecial(299));
+    EXPECT_EQ(tok->idToToken(299), "<image_placeholder>");
+    EXPECT_EQ(tok->tokenId("no such token"), -1);
+    // Without special tokens the BOS the post-processor adds is gone, nothing else changes.
+    const auto with = tok->encode("a red cube");
+    EXPECT_EQ(concat({{tok->bosId()}, tok->encode("a red cube", false)}), with);
+}
+
+TEST(Tokenizer, ByteLevelRoundTripsAnyText) {
+    auto tok = Tokenizer::load(kRef + "tok_bytelevel_bpe/tokenizer.json");
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    for (std::string text : {"Grüße, 世界! ✨ x²+y²", "line one\n\n  line two\t\tend  ", "don't WE'LL it's",
+                             "<|User|>hi<|Assistant|>"})
+        EXPECT_EQ(tok->decode(tok->encode(text)), text);
+    // Malformed UTF-8 still encodes (its raw bytes) and decodes to replacement characters.
+    const auto ids = tok->encode("\xff\xfe");
+    EXPECT_EQ(ids.size(), 2u);
+    EXPECT_EQ(tok->decode(ids), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    // Ids no token has are skipped rather than trusted.
+    EXPECT_EQ(tok->decode({-5, 100000}), "");
+}
+
+// ---- Added-token rules (byte-level file with extra tokens) --------------------------------------
+
+nlohmann::json byteLevelJson() {
+    return readJson(kRef + "tok_bytelevel_bpe/tokenizer.json");
+}
+
+TEST(Tokenizer, AddedTokensStripAndWordBoundaries) {
+    nlohmann::json j = byteLevelJson();
+    j["added_tokens"].push_back({{"id", 900},
+                                 {"content", "[IMG]"},
+                                 {"single_word", false},
+                                 {"lstrip", true},
+                                 {"rstrip", true},
+                                 {"normalized", false},
+                                 {"special", true}});
+    j["added_tokens"].push_back({{"id", 901},
+                                 {"content", "cat"},
+                                 {"single_word", true},
+                                 {"lstrip", false},
+                                 {"rstrip", false},
+                                 {"normalized", false},
+                                 {"special", false}});
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    // lstrip/rstrip: the spaces around [IMG] belong to the token.
+    EXPECT_EQ(tok->encode("a  [IMG] b"), concat({tok->encode("a"), {900}, tok->encode("b")}));
+    // single_word: "cat" inside "concat" is no match.
+    EXPECT_EQ(tok->encode("cat concat"), concat({{901}, tok->encode(" concat")}));
+    EXPECT_EQ(tok->vocabSize(), 902u);
+    EXPECT_EQ(tok->decode({900, 901}, true), "cat");
+}
+
+// ---- SentencePiece-style BPE with byte fallback (hand-built file) -------------------------------
+
+const char* kByteFallbackJson = R"({
+  "version": "1.0",
+  "added_tokens": [
+    {"id": 0, "content": "<unk>", "special": true, "normalized": false},
+    {"id": 1, "content": "<s>", "special": true, "normalized": false},
+    {"id": 2, "content": "</s>", "special": true, "normalized": false}],
+  "normalizer": null,
+  "pre_tokenizer": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first", "split": false},
+  "post_processor": {"type": "TemplateProcessing",
+    "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+    "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}},
+  "decoder": {"type": "Sequence", "decoders": [
+    {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "}, {"type": "ByteFallback"},
+    {"type": "Fuse"}, {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+  "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": true, "fuse_unk": true,
+    "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "<0xC3>": 3, "<0xA9>": 4, "\u2581": 5, "h": 6, "i": 7,
+              "hi": 8, "\u2581hi": 9},
+    "merges": [["h", "i"], ["\u2581", "hi"]]}
+})";
+
+TEST(Tokenizer, MetaspaceByteFallbackAndUnknown) {
+    auto tok = Tokenizer::fromJson(kByteFallbackJson);
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->encode("hi hi"), (std::vector<int32_t>{1, 9, 9}));
+    // "é" is C3 A9 in UTF-8: both bytes have tokens.
+    EXPECT_EQ(tok->encode("é"), (std::vector<int32_t>{1, 5, 3, 4}));
+    EXPECT_EQ(tok->decode({1, 5, 3, 4}, true), "é");
+    EXPECT_EQ(tok->decode({5, 3}, true), "\xEF\xBF\xBD"); // a lone lead byte
+    // "ü" is C3 BC and 0xBC has no token: unknown, and fuse_unk folds neighbours into one <unk>.
+    EXPECT_EQ(tok->encode("üü", false), (std::vector<int32_t>{5, 0}));
+    // The "first" prepend scheme marks only the start of the input, not text after a special token.
+    EXPECT_EQ(tok->encode("<s>hi", false), (std::vector<int32_t>{1, 8}));
+    EXPECT_EQ(tok->encode("hi<s>hi", false), (std::vector<int32_t>{9, 1, 8}));
+    EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{1}));
+}
+
+// ---- Unicode and the split patterns --------------------------------------------------------------
+
+std::vector<std::string> splitWith(const std::string& text, tok::SplitPattern p, int max_digits = 3) {
+    std::vector<std::string> out;
+    for (auto [b, e] : tok::patternMatches(text, p, max_digits)) out.push_back(text.substr(b, e - b));
+    return out;
+}
+
+TEST(TokenizerPatterns, Gpt2Split) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(splitWith("Hello world's  test 123!?", tok::SplitPattern::kGpt2),
+              (V{"Hello", " world", "'s", " ", " test", " 123", "!?"}));
+    EXPECT_EQ(splitWith("a\n\nb  ", tok::SplitPattern::kGpt2), (V{"a", "\n", "\n", "b", "  "}));
+    EXPECT_EQ(splitWith(" naïve 東京", tok::SplitPattern::kGpt2), (V{" naïve", " 東京"}));
+}
+
+TEST(TokenizerPatterns, Llama3Split) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(splitWith("I'LL pay 12345 (now)\n\n", tok::SplitPattern::kLlama3),
+              (V{"I", "'LL", " pay", " ", "123", "45", " (", "now", ")\n\n"}));
+    EXPECT_EQ(splitWith("x  \n y", tok::SplitPattern::kLlama3), (V{"x", "  \n", " y"}));
+    EXPECT_EQ(splitWith("2024", tok::SplitPattern::kLlama3, 1), (V{"2", "0", "2", "4"}));
+}
+
+TEST(TokenizerUnicode, CategoriesAndUtf8) {
+    EXPECT_TRUE(tok::isLetter(U'é'));
+    EXPECT_TRUE(tok::isLetter(U'東'));
+    EXPECT_FALSE(tok::isLetter(U'1'));
+    EXPECT_TRUE(tok::isNumber(U'\u0663')); // ARABIC-INDIC DIGIT THREE
+    EXPECT_TRUE(tok::isNumber(U'²'));      // category No
+    EXPECT_FALSE(tok::isNumber(U'x'));
+    EXPECT_TRUE(tok::isWhitespace(U'\u3000'));
+    EXPECT_FALSE(tok::isWhitespace(U'\u200B')); // zero width space is not White_Space
+    size_t pos = 0;
+    EXPECT_EQ(tok::decodeUtf8("\xE6\x9D", pos), tok::kReplacementChar); // truncated 東
+    EXPECT_EQ(pos, 2u);
+    EXPECT_EQ(tok::sanitizeUtf8("a\xC0\xAF"
+                                "b"),
+              "a\xEF\xBF\xBD\xEF\xBF\xBD"
+              "b"); // overlong: two bad bytes
+}
+
+// ---- Errors ---------------------------------------------------------------------------------------
+
+void expectLoadError(const nlohmann::json& j, const std::string& fragment) {
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_FALSE(tok.ok()) << "expected an error mentioning " << fragment;
+    EXPECT_NE(tok.error().find(fragment), std::string::npos) << tok.error();
+}
+
+TEST(TokenizerErrors, MissingFile) {
+    auto tok = Tokenizer::load(kRef + "no_such_folder");
+    ASSERT_FALSE(tok.ok());
+    EXPECT_NE(tok.error().find("tokenizer.json"), std::string::npos) << tok.error();
+}
+
+TEST(TokenizerErrors, MalformedJson) {
+    auto tok = Tokenizer::fromJson("{\"model\": {\"type\": \"BPE\", ");
+    ASSERT_FALSE(tok.ok());
+    EXPECT_NE(tok.error().find("not valid JSON"), std::string::npos) << tok.error();
+    EXPECT_FALSE(Tokenizer::fromJson("[1, 2]").ok());
+    EXPECT_FALSE(Tokenizer::fromJson("{}").ok());
+}
+
+TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
+    nlohmann::json j = byteLevelJson();
+    j["model"]["type"] = "WordPiece";
+    expectLoadError(j, "WordPiece");
+
+    j = byteLevelJson();
+    j["normalizer"] = {{"type", "NFKC"}};
+    expectLoadError(j, "NFKC");
+
+    j = byteLevelJson();
+    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "[a-z]+"}}}, {"behavior", "Isolated"}};
+    expectLoadError(j, "not supported");
+
+    j = byteLevelJson();
+    j["decoder"] = {{"type", "WordPiece"}};
+    expectLoadError(j, "decoder type \"WordPiece\"");
+}
+
+TEST(TokenizerErrors, InconsistentModel) {
+    nlohmann::json j = byteLevelJson();
+    j["model"]["merges"].push_back({"zz_missing", "a"});
+    expectLoadError(j, "missing from the vocabulary");
+
+    j = byteLevelJson();
+    j["model"]["unk_token"] = "<nope>";
+    expectLoadError(j, "<nope>");
+
+    j = byteLevelJson();
+    j["model"]["vocab"] = nlohmann::json::array();
+    expectLoadError(j, "vocab");
+
+    j = byteLevelJson();
+    j["added_tokens"][0]["lstrip"] = "yes";
+    expectLoadError(j, "lstrip");
+}
+
+} // namespace
+} // namespace tessera
