@@ -21,7 +21,7 @@ void printUsage() {
         "  --config FILE       a model's config.json (llama, qwen2, chameleon families)\n"
         "  --batch B           rows decoded together (default 1; 2 = classifier-free guidance)\n"
         "  --steps N           timed decode steps (default 32)\n"
-        "  --warmup W          untimed steps before them (default 2)\n"
+        "  --warmup W          untimed steps before them (default 8)\n"
         "  --prompt-len P      prefilled tokens (default 16)\n"
         "  --threads T         CPU threads (default: all)\n"
         "  --backend NAME      cpu (default), cuda, auto\n"

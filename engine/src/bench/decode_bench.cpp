@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -32,6 +33,7 @@ nlohmann::ordered_json DecodeBenchResult::toJson() const {
     j["bandwidth_gbs"] = round3(bandwidth_gbs);
     j["floor_ms_per_step"] = round3(floor_ms_per_step);
     j["fraction_of_floor"] = round3(fraction_of_floor);
+    if (load_avg_1m >= 0) j["load_avg_1m"] = load_avg_1m;
     return j;
 }
 
@@ -65,6 +67,13 @@ std::vector<int64_t> argmaxRows(const std::vector<float>& logits, int64_t batch,
         ids[static_cast<size_t>(b)] = best;
     }
     return ids;
+}
+
+double loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    double v = -1;
+    if (!(in >> v)) v = -1;
+    return v;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
@@ -149,6 +158,7 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     r.floor_ms_per_step =
         r.bandwidth_gbs > 0 ? static_cast<double>(r.streamed_bytes) / (r.bandwidth_gbs * 1e9) * 1e3 : 0;
     r.fraction_of_floor = r.ms_per_step > 0 ? r.floor_ms_per_step / r.ms_per_step : 0;
+    r.load_avg_1m = loadAverage();
     return r;
 }
 

@@ -62,7 +62,9 @@ struct DecodeBenchOptions {
     std::string config_path; // a real config.json (any supported family)
     int64_t batch = 1;       // rows decoded together (2 for classifier-free guidance)
     int64_t steps = 32;      // timed decode steps
-    int64_t warmup = 2;      // untimed steps before them
+    // Untimed steps before them: page faults on the fresh mapping, and BLAS worker threads from the
+    // prefill still spinning, would otherwise land in the first timed steps.
+    int64_t warmup = 8;
     int64_t prompt_len = 16; // prefilled tokens before decoding
     int threads = 0;         // CPU threads for decode and for the bandwidth pass (0 = all)
     std::string backend = "cpu";
@@ -85,6 +87,9 @@ struct DecodeBenchResult {
     double bandwidth_gbs = 0;
     double floor_ms_per_step = 0; // streamed_bytes / bandwidth
     double fraction_of_floor = 0; // floor / measured: 1.0 means decode runs at memory speed
+    // 1-minute load average when the run ended (-1 where unknown): other processes share the cores and
+    // the memory bus, so figures from a busy machine are not comparable.
+    double load_avg_1m = -1;
 
     // One JSON object, keys in the order above (the line `tessera-cli bench decode` prints).
     nlohmann::ordered_json toJson() const;
