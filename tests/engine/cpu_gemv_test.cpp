@@ -1,0 +1,98 @@
+// The CPU backend's decode-time matmul (few rows against a weight matrix) and its thread pool: values
+// against a plain double-precision loop, and identical bits whatever the thread count.
+#include "cpu/thread_pool.h"
+#include "tessera/engine/engine.h"
+
+#include <atomic>
+#include <cmath>
+#include <gtest/gtest.h>
+#include <random>
+#include <vector>
+
+namespace tessera {
+
+namespace {
+
+std::vector<float> randomValues(size_t n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = dist(rng);
+    return v;
+}
+
+std::vector<float> matmulOn(int threads, const std::vector<float>& x, const std::vector<float>& w,
+                            const std::vector<float>* bias, int64_t m, int64_t n, int64_t k) {
+    auto be = createBackend("cpu", threads);
+    EXPECT_TRUE(be.ok());
+    Tensor xt = (*be)->fromF32(x, {m, k});
+    Tensor wt = (*be)->fromF32(w, {n, k});
+    Tensor bt;
+    if (bias) bt = (*be)->fromF32(*bias, {n});
+    return (*be)->readF32((*be)->matmul(xt, wt, bias ? &bt : nullptr));
+}
+
+} // namespace
+
+struct MatmulShape {
+    int64_t m, n, k;
+};
+
+class CpuMatmul : public ::testing::TestWithParam<MatmulShape> {};
+
+// Shapes cover one and several activation rows (odd counts too), k with and without vector tails,
+// and the hand-over to BLAS above the GEMV row limit.
+TEST_P(CpuMatmul, MatchesDoublePrecisionLoop) {
+    const auto [m, n, k] = GetParam();
+    auto x = randomValues(static_cast<size_t>(m * k), 1);
+    auto w = randomValues(static_cast<size_t>(n * k), 2);
+    auto bias = randomValues(static_cast<size_t>(n), 3);
+    auto y = matmulOn(2, x, w, &bias, m, n, k);
+    ASSERT_EQ(y.size(), static_cast<size_t>(m * n));
+    for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            double ref = bias[static_cast<size_t>(j)];
+            for (int64_t t = 0; t < k; ++t)
+                ref += static_cast<double>(x[static_cast<size_t>(i * k + t)]) *
+                       w[static_cast<size_t>(j * k + t)];
+            ASSERT_NEAR(y[static_cast<size_t>(i * n + j)], ref,
+                        1e-5 * std::sqrt(static_cast<double>(k)) + 1e-5)
+                << "row " << i << " feature " << j;
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CpuMatmul,
+                         ::testing::Values(MatmulShape{1, 100, 37}, MatmulShape{1, 513, 768},
+                                           MatmulShape{2, 257, 64}, MatmulShape{3, 64, 1000},
+                                           MatmulShape{8, 33, 5}, MatmulShape{9, 70, 48},
+                                           MatmulShape{1, 7, 3}));
+
+TEST(CpuMatmul, SameBitsWhateverTheThreadCount) {
+    for (int64_t m : {1, 2, 3}) {
+        const int64_t n = 1001, k = 515; // uneven chunks, vector tails
+        auto x = randomValues(static_cast<size_t>(m * k), 4);
+        auto w = randomValues(static_cast<size_t>(n * k), 5);
+        auto first = matmulOn(1, x, w, nullptr, m, n, k);
+        for (int threads : {2, 3, 4}) EXPECT_EQ(matmulOn(threads, x, w, nullptr, m, n, k), first) << threads;
+    }
+}
+
+TEST(ThreadPool, EveryIndexExactlyOnce) {
+    for (int threads : {1, 2, 3, 5}) {
+        cpu::ThreadPool pool(threads);
+        for (int64_t n : {1, 2, 7, 64, 1000}) {
+            for (int64_t grain : {1, 3, 100}) {
+                std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                for (int rep = 0; rep < 50; ++rep)
+                    pool.parallelFor(n, grain, [&](int64_t b, int64_t e) {
+                        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+                    });
+                for (int64_t i = 0; i < n; ++i)
+                    ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 50)
+                        << threads << " threads, n " << n << " grain " << grain;
+            }
+        }
+    }
+}
+
+} // namespace tessera
