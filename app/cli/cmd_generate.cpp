@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/janus_runner.h"
+#include "cli/project_store.h"
 
 namespace tessera::cli {
 
@@ -30,6 +31,8 @@ const char* kUsage =
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
     "  --backend B          cpu | cuda | auto (default cpu)\n"
     "  --threads N          CPU threads (default: all)\n"
+    "  --project DIR        also store the generation (tokens, statistics, image) in that project\n"
+    "                       folder, creating it when absent\n"
     "  --json               print a JSON summary on stdout\n";
 
 } // namespace
@@ -43,7 +46,7 @@ int cmdGenerate(int argc, char** argv) {
         return 0;
     }
     auto unknown = args.unknown({"model", "prompt", "seed", "cfg", "temperature", "top-k", "top-p", "min-p", "images", "out",
-                                 "preview-dir", "preview-every", "backend", "threads", "json"});
+                                 "preview-dir", "preview-every", "backend", "threads", "json", "project"});
     if (!unknown.empty()) {
         std::fprintf(stderr, "tessera-cli generate: unknown option %s (see --help)\n", unknown[0].c_str());
         return 2;
@@ -75,6 +78,14 @@ int cmdGenerate(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli generate: %s\n", r.error().c_str());
         return 1;
     }
+    std::vector<int64_t> generation_ids;
+    if (args.has("project")) {
+        Status s = storeInProject(args.get("project"), run, *r, &generation_ids);
+        if (!s.ok()) {
+            std::fprintf(stderr, "tessera-cli generate: images written, but %s\n", s.message().c_str());
+            return 1;
+        }
+    }
     const double preview_pct = r->result.generate_ms > 0 ? 100.0 * r->result.preview_ms / r->result.generate_ms : 0;
     if (json) {
         nlohmann::json j = {{"outputs", r->written},
@@ -85,13 +96,15 @@ int cmdGenerate(int argc, char** argv) {
                             {"preview_ms", r->result.preview_ms},
                             {"preview_overhead_percent", preview_pct},
                             {"cancelled", r->result.cancelled},
-                            {"tokens", r->result.tokens}};
+                            {"tokens", r->result.tokens},
+                            {"generation_ids", generation_ids}};
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %dx%d tokens in %.0f ms (previews %.2f%% of generation time)\n",
                     static_cast<unsigned long long>(run.request.seed), run.request.images, r->result.grid_h, r->result.grid_w,
                     r->result.generate_ms, preview_pct);
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
+        for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), args.get("project").c_str());
     }
     return 0;
 }

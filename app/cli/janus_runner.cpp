@@ -31,8 +31,11 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
 
     const bool bar = run.progress && ::isatty(2);
     Status preview_error;
+    std::vector<std::vector<TokenSampled>> token_events(static_cast<size_t>(std::max(0, run.request.images)));
     auto sink = [&](const Event& e) {
-        if (const auto* t = std::get_if<StepTiming>(&e)) {
+        if (const auto* ts = std::get_if<TokenSampled>(&e)) {
+            token_events[static_cast<size_t>(ts->image)].push_back(*ts);
+        } else if (const auto* t = std::get_if<StepTiming>(&e)) {
             if (bar) {
                 const int width = 30, filled = t->total ? width * t->step / t->total : 0;
                 std::fprintf(stderr, "\r[%.*s%*s] %d/%d tokens  %.1f tok/s ", filled, "##############################",
@@ -83,6 +86,7 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
         out.recipes.push_back(std::move(r));
     }
     out.result = std::move(*result);
+    out.token_events = std::move(token_events);
     out.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return out;
 }

@@ -24,6 +24,7 @@ struct JanusRunResult {
     JanusResult result;
     std::vector<std::string> written; // output PNG paths, one per image
     std::vector<Recipe> recipes;
+    std::vector<std::vector<TokenSampled>> token_events; // per image, decode order
     JanusInfo info;
     double total_ms = 0;
 };

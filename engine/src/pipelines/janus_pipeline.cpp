@@ -61,6 +61,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Share of generation time live previews may take.
+constexpr double kPreviewBudget = 0.03;
+
 double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Reference mapping: clip((x + 1) / 2 * 255, 0, 255), truncated to uint8.
@@ -164,7 +167,7 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     result.grid_h = result.grid_w = static_cast<int>(g);
     result.tokens.assign(static_cast<size_t>(images), {});
     const auto t_start = Clock::now();
-    double preview_ms = 0, first_preview_ms = -1;
+    double preview_ms = 0, first_preview_ms = -1, last_preview_cost_ms = 0;
     const int preview_every = req.preview_every > 0 ? req.preview_every : static_cast<int>(g);
 
     try {
@@ -225,9 +228,11 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
             timing.model_bytes = info_.weight_bytes;
             ctx.emit(timing);
 
-            // Previews on the cadence, within a budget of 3% of generation time so far.
+            // Previews on the cadence, within a budget of 3% of generation time so far: a due preview is
+            // skipped when the previous one's cost would take the total over budget. The first one is
+            // always shown (its cost is not known yet).
             const bool due = req.previews && (step + 1) % preview_every == 0 && step + 1 < n_tokens;
-            if (due && (first_preview_ms < 0 || preview_ms <= 0.03 * loop_ms)) {
+            if (due && (first_preview_ms < 0 || preview_ms + last_preview_cost_ms <= kPreviewBudget * loop_ms)) {
                 const auto t_prev = Clock::now();
                 for (int64_t im = 0; im < images; ++im) {
                     auto img = decode(result.tokens[static_cast<size_t>(im)]);
@@ -241,7 +246,8 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
                     pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
                     ctx.emit(pr);
                 }
-                preview_ms += msSince(t_prev);
+                last_preview_cost_ms = msSince(t_prev);
+                preview_ms += last_preview_cost_ms;
                 if (first_preview_ms < 0) first_preview_ms = msSince(t_start);
             }
         }

@@ -1,0 +1,79 @@
+#include "cli/project_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "tessera/projects/project.h"
+
+namespace fs = std::filesystem;
+
+namespace tessera::cli {
+
+namespace {
+
+Status fromProjects(const projects::Status& s) { return s.ok() ? Status() : Status::error(s.message()); }
+
+} // namespace
+
+Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
+    auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir) : projects::Project::create(dir);
+    if (!project) return Status::error("project " + dir + ": " + project.error());
+    const Recipe& first = r.recipes.at(0);
+    std::error_code ec;
+    size_t model_bytes = 0;
+    for (const auto& e : fs::directory_iterator(run.model_dir, ec))
+        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
+    auto model_id = project->addModel({0, fs::absolute(run.model_dir).string(), "janus", first.model_hash,
+                                       static_cast<int64_t>(model_bytes), 0});
+    if (!model_id) return Status::error(model_id.error());
+
+    nlohmann::json params = {{"prompt", run.request.prompt},
+                             {"seed", run.request.seed},
+                             {"cfg", run.request.sampler.cfg},
+                             {"temperature", run.request.sampler.temperature},
+                             {"top_k", run.request.sampler.top_k},
+                             {"top_p", run.request.sampler.top_p},
+                             {"min_p", run.request.sampler.min_p},
+                             {"images", run.request.images},
+                             {"model", fs::absolute(run.model_dir).string()},
+                             {"backend", first.backend}};
+    auto job = project->submitJob("generate", params);
+    if (!job) return Status::error(job.error());
+    if (Status s = fromProjects(project->updateJobState(*job, projects::JobState::kRunning)); !s.ok()) return s;
+
+    for (size_t i = 0; i < r.recipes.size(); ++i) {
+        const Recipe& rec = r.recipes[i];
+        projects::GenerationRecord g;
+        g.job_id = *job;
+        g.model_id = *model_id;
+        g.seed = rec.seed;
+        g.prompt = rec.prompt;
+        g.params = params;
+        g.params["image_index"] = rec.image_index;
+        g.params["grid"] = {rec.grid_h, rec.grid_w};
+        g.tokens = rec.tokens;
+        nlohmann::json top = nlohmann::json::array();
+        for (const auto& t : r.token_events[i]) {
+            g.stats.push_back({t.probability, t.entropy, t.guidance_kl});
+            top.push_back({{"ids", t.top_ids}, {"probs", t.top_probs}, {"rank", t.rank}});
+        }
+        g.top_k = top;
+        g.state = projects::GenerationState::kComplete;
+        projects::MediaPayload media;
+        media.kind = "image/png";
+        media.extension = "png";
+        std::ifstream in(r.written[i], std::ios::binary);
+        media.bytes.assign(std::istreambuf_iterator<char>(in), {});
+        if (media.bytes.empty()) return Status::error("cannot read back " + r.written[i]);
+        media.meta = {{"source", fs::absolute(r.written[i]).string()}};
+        auto id = project->addGeneration(g, &media);
+        if (!id) return Status::error("storing generation: " + id.error());
+        if (ids) ids->push_back(*id);
+    }
+    project->setJobResult(*job, {{"generations", ids ? *ids : std::vector<int64_t>{}}});
+    return fromProjects(project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
+                                                                         : projects::JobState::kDone));
+}
+
+} // namespace tessera::cli
