@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "tessera/engine/bench.h"
 
+#include <cmath>
 #include <cstdio>
 #include <string>
 
@@ -59,7 +60,7 @@ int cmdBench(int argc, char** argv) {
                                  {"bytes", r->bytes},
                                  {"threads", r->threads},
                                  {"passes", r->passes},
-                                 {"bandwidth_gbs", r->gb_per_s}};
+                                 {"bandwidth_gbs", std::round(r->gb_per_s * 1000.0) / 1000.0}};
         std::printf("%s\n", j.dump().c_str());
         return 0;
     }
