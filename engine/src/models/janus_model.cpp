@@ -22,6 +22,13 @@ bool startsWith(const std::string& s, const std::string& p) {
     return s.compare(0, p.size(), p) == 0;
 }
 
+// When `s` starts with `prefix`, sets `rest` to what follows it.
+bool after(const std::string& s, const std::string& prefix, std::string& rest) {
+    if (!startsWith(s, prefix)) return false;
+    rest = s.substr(prefix.size());
+    return true;
+}
+
 std::vector<std::string> split(const std::string& s) {
     std::vector<std::string> out(1);
     for (char c : s) {
@@ -60,21 +67,22 @@ std::string vqToDeepSeek(const std::string& rest) {
 }
 
 // Vision tower (timm): fused qkv, `blocks.N`, `norm1/2`, `attn.proj`, `pos_embed` [1, N, D].
-TensorSource visionToDeepSeek(const std::string& rest) {
+TensorSource visionToDeepSeek(const std::string& name) {
     const std::string p = "vision_model.vision_tower.";
-    if (startsWith(rest, "embeddings.patch_embedding.")) return {p + "patch_embed.proj." + rest.substr(28)};
-    if (rest == "embeddings.position_embedding.weight") return {p + "pos_embed", -1, 0, true};
-    if (startsWith(rest, "post_layernorm.")) return {p + "norm." + rest.substr(15)};
-    std::vector<std::string> seg = split(rest);
-    if (seg.size() < 4 || seg[0] != "encoder" || seg[1] != "layers") return {p + rest};
-    std::string tail = join(std::vector<std::string>(seg.begin() + 3, seg.end()));
+    std::string r;
+    if (after(name, "embeddings.patch_embedding.", r)) return {p + "patch_embed.proj." + r};
+    if (name == "embeddings.position_embedding.weight") return {p + "pos_embed", -1, 0, true};
+    if (after(name, "post_layernorm.", r)) return {p + "norm." + r};
+    std::vector<std::string> seg = split(name);
+    if (seg.size() < 4 || seg[0] != "encoder" || seg[1] != "layers") return {p + name};
+    const std::string tail = join(std::vector<std::string>(seg.begin() + 3, seg.end()));
     const std::string block = p + "blocks." + seg[2] + ".";
-    if (startsWith(tail, "layer_norm1.")) return {block + "norm1." + tail.substr(12)};
-    if (startsWith(tail, "layer_norm2.")) return {block + "norm2." + tail.substr(12)};
-    if (startsWith(tail, "self_attn.projection_layer.")) return {block + "attn.proj." + tail.substr(27)};
+    if (after(tail, "layer_norm1.", r)) return {block + "norm1." + r};
+    if (after(tail, "layer_norm2.", r)) return {block + "norm2." + r};
+    if (after(tail, "self_attn.projection_layer.", r)) return {block + "attn.proj." + r};
     const char* qkv[] = {"self_attn.q_proj.", "self_attn.k_proj.", "self_attn.v_proj."};
     for (int i = 0; i < 3; ++i)
-        if (startsWith(tail, qkv[i])) return {block + "attn.qkv." + tail.substr(17), i, 3};
+        if (after(tail, qkv[i], r)) return {block + "attn.qkv." + r, i, 3};
     return {block + tail};
 }
 
@@ -94,11 +102,11 @@ TensorSource mapName(const std::string& canonical, Layout layout) {
         {"model.aligner.fc1.", "aligner.layers.0."},
         {"model.aligner.hidden_layers.0.", "aligner.layers.2."},
     };
+    std::string r;
     for (const auto& [from, to] : kPrefixes)
-        if (startsWith(canonical, from)) return {to + canonical.substr(std::string(from).size())};
-    if (startsWith(canonical, "model.vqmodel."))
-        return {"gen_vision_model." + vqToDeepSeek(canonical.substr(14))};
-    if (startsWith(canonical, "model.vision_model.")) return visionToDeepSeek(canonical.substr(19));
+        if (after(canonical, from, r)) return {to + r};
+    if (after(canonical, "model.vqmodel.", r)) return {"gen_vision_model." + vqToDeepSeek(r)};
+    if (after(canonical, "model.vision_model.", r)) return visionToDeepSeek(r);
     return {canonical};
 }
 
