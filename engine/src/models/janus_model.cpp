@@ -227,6 +227,9 @@ Settings readSettings(const ModelConfig& cfg, const std::string& dir) {
     if (!s.deepseek_config) {
         const auto& vc = object(j, "vision_config");
         const auto& vq = object(j, "vq_config");
+        if (vc.value("use_qk_norm", false) == true)
+            throw Error(
+                "config.json: vision_config.use_qk_norm is not supported (Janus-Pro does not use it)");
         s.vision.heads = intField(vc, "num_attention_heads", 16);
         auto eps = vc.find("layer_norm_eps");
         if (eps != vc.end() && eps->is_number()) s.vision.layer_norm_eps = eps->get<float>();
@@ -401,6 +404,9 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         return std::unique_ptr<JanusModel>(std::move(m));
     } catch (const Error& e) {
         return Status::error(ckpt.dir() + ": " + e.what());
+    } catch (const std::exception& e) {
+        // nlohmann::json type errors on odd config values.
+        return Status::error(ckpt.dir() + ": config.json: " + e.what());
     }
 }
 
