@@ -68,8 +68,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuMatmul,
                                            MatmulShape{1, 7, 3}));
 
 TEST(CpuMatmul, SameBitsWhateverTheThreadCount) {
-    for (int64_t m : {1, 2, 3}) {
-        const int64_t n = 1001, k = 515; // uneven chunks, vector tails
+    for (int64_t m : {1, 2, 3, 17, 64}) { // 17, 64: BLAS
+        const int64_t n = 1001, k = 515;  // uneven chunks, vector tails
         auto x = randomValues(static_cast<size_t>(m * k), 4);
         auto w = randomValues(static_cast<size_t>(n * k), 5);
         auto first = matmulOn(1, x, w, nullptr, m, n, k);

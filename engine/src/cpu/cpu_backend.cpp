@@ -2,18 +2,17 @@
 // Attention and positional ops live in cpu_attention.cpp, image ops in cpu_image_ops.cpp.
 #include "cpu/cpu_backend.h"
 
-#include <cblas.h>
+#include "cpu/cpu_common.h"
+#include "cpu/cpu_gemv.h"
+#include "tessera/engine/status.h"
 
 #include <algorithm>
+#include <cblas.h>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <thread>
-
-#include "cpu/cpu_common.h"
-#include "cpu/cpu_gemv.h"
-#include "tessera/engine/status.h"
 
 namespace tessera::cpu {
 
@@ -52,7 +51,9 @@ private:
 
 CpuBackend::CpuBackend(int threads)
     : pool_(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))) {
-    openblas_set_num_threads(pool_.threads());
+    // BLAS runs single-threaded inside the pool's chunks (sgemmColumns): OpenBLAS's own threads would
+    // split work differently per thread count and spin beside the pool's workers.
+    openblas_set_num_threads(1);
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -87,7 +88,8 @@ Tensor CpuBackend::upload(const void* host, DType dtype, const Shape& shape) {
     return t;
 }
 
-Tensor CpuBackend::adopt(std::shared_ptr<const void> owner, const void* host, DType dtype, const Shape& shape) {
+Tensor CpuBackend::adopt(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                         const Shape& shape) {
     // Only f32 can be used in place (and only when suitably aligned for SIMD loads).
     if (dtype != DType::F32 || reinterpret_cast<uintptr_t>(host) % 4 != 0) return upload(host, dtype, shape);
     size_t bytes = static_cast<size_t>(shapeNumel(shape)) * dtypeSize(dtype);
@@ -114,9 +116,7 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
     if (m <= kGemvMaxRows) {
         gemvRows(pool_, x.data<float>(), m, w.data<float>(), n, k, yp);
     } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-                    static_cast<int>(k), 1.0f, x.data<float>(), static_cast<int>(k), w.data<float>(),
-                    static_cast<int>(k), 0.0f, yp, static_cast<int>(n));
+        sgemmColumns(pool_, m, n, k, x.data<float>(), w.data<float>(), true, yp, n);
     }
     if (bias) {
         requireF32(*bias, "matmul bias");
@@ -148,15 +148,20 @@ Tensor CpuBackend::embedding(const Tensor& table, const Tensor& ids) {
 
 float applyActivation(float v, Activation act) {
     switch (act) {
-    case Activation::Silu: return v / (1.0f + std::exp(-v));
-    case Activation::Gelu: return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
+    case Activation::Silu:
+        return v / (1.0f + std::exp(-v));
+    case Activation::Gelu:
+        return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f));
     case Activation::GeluTanh: {
         float inner = 0.7978845608028654f * (v + 0.044715f * v * v * v);
         return 0.5f * v * (1.0f + std::tanh(inner));
     }
-    case Activation::QuickGelu: return v / (1.0f + std::exp(-1.702f * v));
-    case Activation::Relu: return v > 0 ? v : 0;
-    case Activation::Identity: return v;
+    case Activation::QuickGelu:
+        return v / (1.0f + std::exp(-1.702f * v));
+    case Activation::Relu:
+        return v > 0 ? v : 0;
+    case Activation::Identity:
+        return v;
     }
     return v;
 }
@@ -287,7 +292,8 @@ Tensor CpuBackend::layerNorm(const Tensor& x, const Tensor* weight, const Tensor
     return y;
 }
 
-Tensor CpuBackend::groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) {
+Tensor CpuBackend::groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias,
+                             float eps) {
     requireF32(x, "groupNorm");
     TS_ASSERT(x.rank() >= 2 && x.dim(1) % groups == 0, "groupNorm: channels not divisible by groups");
     const int64_t batch = x.dim(0), c = x.dim(1), inner = x.numel() / (batch * c), cpg = c / groups;

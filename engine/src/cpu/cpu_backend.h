@@ -1,11 +1,11 @@
 // The CPU reference backend: f32 compute, OpenBLAS for GEMM/GEMV, a thread pool for everything else.
 #pragma once
 
-#include <atomic>
-#include <memory>
-
 #include "cpu/thread_pool.h"
 #include "tessera/engine/backend.h"
+
+#include <atomic>
+#include <memory>
 
 namespace tessera::cpu {
 
@@ -19,7 +19,8 @@ public:
 
     Tensor alloc(DType dtype, const Shape& shape) override;
     Tensor upload(const void* host, DType dtype, const Shape& shape) override;
-    Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype, const Shape& shape) override;
+    Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                 const Shape& shape) override;
     void read(const Tensor& t, void* host) override;
     size_t allocatedBytes() const override { return allocated_.load(); }
 
@@ -35,7 +36,8 @@ public:
 
     Tensor rmsNorm(const Tensor& x, const Tensor& weight, float eps) override;
     Tensor layerNorm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps) override;
-    Tensor groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias, float eps) override;
+    Tensor groupNorm(const Tensor& x, int groups, const Tensor& weight, const Tensor& bias,
+                     float eps) override;
     Tensor softmax(const Tensor& x) override;
 
     Tensor rope(const Tensor& x, const Tensor& cos, const Tensor& sin) override;

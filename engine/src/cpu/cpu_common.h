@@ -1,13 +1,13 @@
 // Helpers shared by the CPU backend's op files.
 #pragma once
 
+#include "tessera/engine/backend.h"
+#include "tessera/engine/status.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
-
-#include "tessera/engine/backend.h"
-#include "tessera/engine/status.h"
 
 namespace tessera::cpu {
 

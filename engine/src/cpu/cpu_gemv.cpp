@@ -2,6 +2,7 @@
 #include "cpu/cpu_gemv.h"
 
 #include <algorithm>
+#include <cblas.h>
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -129,6 +130,20 @@ void gemvRows(ThreadPool& pool, const float* x, int64_t m, const float* w, int64
     // At least ~64 KB of weights per chunk, so the fork/join cost stays small against the streaming.
     const int64_t grain = std::max<int64_t>(16, (int64_t(1) << 14) / std::max<int64_t>(k, 1));
     pool.parallelFor(n, grain, [&](int64_t b, int64_t e) { gemvRange(x, m, w, n, k, y, b, e); });
+}
+
+void sgemmColumns(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                  bool b_transposed, float* c, int64_t ldc) {
+    if (m <= 0 || n <= 0) return;
+    constexpr int64_t kColumns = 64;
+    const int64_t blocks = (n + kColumns - 1) / kColumns;
+    pool.parallelFor(blocks, 1, [&](int64_t first, int64_t last) {
+        const int64_t c0 = first * kColumns, c1 = std::min(n, last * kColumns);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, b_transposed ? CblasTrans : CblasNoTrans,
+                    static_cast<int>(m), static_cast<int>(c1 - c0), static_cast<int>(k), 1.0f, a,
+                    static_cast<int>(k), b_transposed ? b + c0 * k : b + c0,
+                    static_cast<int>(b_transposed ? k : n), 0.0f, c + c0, static_cast<int>(ldc));
+    });
 }
 
 } // namespace tessera::cpu

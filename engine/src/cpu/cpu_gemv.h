@@ -1,4 +1,5 @@
-// Matrix-vector products for decoding: few activation rows against a large weight matrix.
+// Dense products on the CPU: GEMV for decoding (few activation rows against a large weight matrix)
+// and BLAS GEMM split over the pool.
 #pragma once
 
 #include "cpu/thread_pool.h"
@@ -16,5 +17,12 @@ constexpr int64_t kGemvMaxRows = 8;
 // feature j, never along k, and every dot product uses the same arithmetic whichever chunk holds it:
 // results are bit-identical across thread counts.
 void gemvRows(ThreadPool& pool, const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y);
+
+// C [m, n] (row stride ldc) = A [m, k] · B, with B given as [n, k] (b_transposed, the Linear layout) or
+// [k, n]. BLAS runs single-threaded on blocks of 64 output columns, a range of blocks per pool chunk:
+// every call starts on a block boundary, so each element gets the same arithmetic for any thread count
+// (OpenBLAS's own threading does not promise that).
+void sgemmColumns(ThreadPool& pool, int64_t m, int64_t n, int64_t k, const float* a, const float* b,
+                  bool b_transposed, float* c, int64_t ldc);
 
 } // namespace tessera::cpu

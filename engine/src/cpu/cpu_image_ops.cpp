@@ -1,18 +1,18 @@
 // CPU backend: NCHW image ops (convolution via im2col + GEMM, upsampling, padding).
-#include <cblas.h>
+#include "cpu/cpu_backend.h"
+#include "cpu/cpu_common.h"
+#include "cpu/cpu_gemv.h"
 
 #include <cstring>
 #include <vector>
-
-#include "cpu/cpu_backend.h"
-#include "cpu/cpu_common.h"
 
 namespace tessera::cpu {
 
 Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) {
     requireF32(x, "conv2d input");
     requireF32(w, "conv2d weight");
-    TS_ASSERT(x.rank() == 4 && w.rank() == 4 && x.dim(1) == w.dim(1), "conv2d: x [B,Cin,H,W], w [Cout,Cin,kh,kw]");
+    TS_ASSERT(x.rank() == 4 && w.rank() == 4 && x.dim(1) == w.dim(1),
+              "conv2d: x [B,Cin,H,W], w [Cout,Cin,kh,kw]");
     const int64_t batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
     const int64_t cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
     const int64_t ho = (h + 2 * pad - kh) / stride + 1, wo = (wd + 2 * pad - kw) / stride + 1;
@@ -32,7 +32,8 @@ Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, 
                         const int64_t iy = oy * stride - pad + ky;
                         for (int64_t ox = 0; ox < wo; ++ox) {
                             const int64_t ix = ox * stride - pad + kx;
-                            dst[oy * wo + ox] = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? xb[(c * h + iy) * wd + ix] : 0.0f;
+                            dst[oy * wo + ox] =
+                                (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? xb[(c * h + iy) * wd + ix] : 0.0f;
                         }
                     }
                 }
@@ -40,9 +41,7 @@ Tensor CpuBackend::conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, 
             src = col.data();
         }
         float* yb = y.data<float>() + b * cout * npix;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(cout), static_cast<int>(npix),
-                    static_cast<int>(kdim), 1.0f, w.data<float>(), static_cast<int>(kdim), src,
-                    static_cast<int>(npix), 0.0f, yb, static_cast<int>(npix));
+        sgemmColumns(pool_, cout, npix, kdim, w.data<float>(), src, false, yb, npix);
         if (bias) {
             const float* bp = bias->data<float>();
             for (int64_t c = 0; c < cout; ++c)
