@@ -61,7 +61,8 @@ public:
     // Same, from code vectors [B, code_dim, h, w] (already looked up and normalised as the
     // quantiser does): lets previews blend or blank cells.
     virtual Tensor decodeCodes(const Tensor& codes) = 0;
-    // Codebook rows for ids, as the quantiser returns them: [B, code_dim, h, w].
+    // Codebook rows for ids as the decoder uses them (L2-normalised, like the reference
+    // get_codebook_entry): [B, code_dim, h, w].
     virtual Tensor codesFor(const Tensor& ids, int64_t h, int64_t w) = 0;
     // VQ encoder + quantiser: pixels [B, 3, H, W] in [-1, 1] -> code indices [B, h*w].
     virtual Tensor encodeImage(const Tensor& pixels) = 0;
