@@ -4,6 +4,7 @@
 #include "tessera/engine/tokenizer.h"
 #include "tessera/engine/verify.h"
 #include "tokenizer/components.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
 #include <fstream>
@@ -100,6 +101,27 @@ TEST(Tokenizer, ByteLevelRoundTripsAnyText) {
     EXPECT_EQ(tok->decode(ids), "\xEF\xBF\xBD\xEF\xBF\xBD");
     // Ids no token has are skipped rather than trusted.
     EXPECT_EQ(tok->decode({-5, 100000}), "");
+}
+
+TEST(Tokenizer, ArbitraryBytesNeitherCrashNorYieldBrokenText) {
+    std::vector<Tokenizer> toks;
+    for (const char* set : {"tok_bytelevel_bpe", "tok_metaspace_bpe", "janus_tiny"}) {
+        auto t = Tokenizer::load(kRef + set);
+        ASSERT_TRUE(t.ok()) << t.error();
+        toks.push_back(*t);
+    }
+    uint32_t state = 12345;
+    auto next = [&] { return state = state * 1664525u + 1013904223u; };
+    for (int round = 0; round < 300; ++round) {
+        std::string text(next() % 64, '\0');
+        for (char& c : text) c = static_cast<char>(next() >> 24);
+        for (const Tokenizer& t : toks) {
+            const auto ids = t.encode(text);
+            for (int32_t id : ids) ASSERT_LT(static_cast<size_t>(id), t.vocabSize());
+            const std::string back = t.decode(ids);
+            EXPECT_EQ(tok::sanitizeUtf8(back), back);
+        }
+    }
 }
 
 // ---- Added-token rules (byte-level file with extra tokens) --------------------------------------
@@ -214,6 +236,67 @@ TEST(TokenizerUnicode, CategoriesAndUtf8) {
               "b"); // overlong: two bad bytes
 }
 
+// ---- The general regex engine (Split patterns beyond the known ones) -----------------------------
+
+std::vector<std::string> regexPieces(const std::string& pattern, const std::string& text) {
+    std::vector<std::string> out;
+    for (auto [b, e] : tok::Regex::compile(pattern).findAll(text)) out.push_back(text.substr(b, e - b));
+    return out;
+}
+
+TEST(TokenizerRegex, AgreesWithTheHandWrittenPatterns) {
+    const std::string gpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+    const std::string llama3 =
+        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    for (std::string text : {"Hello world's  test 123!?", "a\n\nb  ", "I'LL pay 12345 (now)\n\n  x  \n y",
+                             "naïve café — 東京 🚀 emoji\t\r\n", "  leading and  double  spaces"}) {
+        // Both cover the text; compare the matched spans of the engine with the hand-written ones.
+        const auto engine_gpt2 = tok::Regex::compile(gpt2).findAll(text);
+        EXPECT_EQ(engine_gpt2, tok::patternMatches(text, tok::SplitPattern::kGpt2)) << text;
+        const auto engine_llama = tok::Regex::compile(llama3).findAll(text);
+        EXPECT_EQ(engine_llama, tok::patternMatches(text, tok::SplitPattern::kLlama3, 3)) << text;
+    }
+}
+
+TEST(TokenizerRegex, OnigurumaSemantics) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(regexPieces("a|ab", "abab"), (V{"a", "a"}));          // first alternative wins, not the longest
+    EXPECT_EQ(regexPieces(R"(\s+$)", "ab  \ncd "), (V{"  ", " "})); // $ also ends a line
+    EXPECT_EQ(regexPieces("(?i:hello)", "HeLLo hello"), (V{"HeLLo", "hello"}));
+    EXPECT_EQ(regexPieces("x{2,3}", "xxxxx"), (V{"xxx", "xx"}));
+    EXPECT_EQ(regexPieces("a(?=b)", "ab ac"), (V{"a"}));
+    EXPECT_EQ(regexPieces(R"([^\s\p{L}]+)", "ab, 12!"), (V{",", "12!"}));
+    EXPECT_EQ(regexPieces("[!-/]+", "a-b/!c"), (V{"-", "/!"}));
+    for (const char* bad : {"(?<=a)b", "a+?", R"(\d)", "[[a]]", "(a", "[b-a]", "*a"})
+        EXPECT_THROW(tok::Regex::compile(bad), Error) << bad;
+}
+
+TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
+    // The pre-tokenizer of DeepSeek-LLM (the Janus-Pro language model), minus the final ByteLevel step.
+    // Three Greek range ends are escaped: Unicode normalization (NFC) would turn them into lookalike
+    // characters that make the ranges descending.
+    const nlohmann::json splits = nlohmann::json::array(
+        {"[\r\n]",
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-"
+         "ᵷᵹ-"
+         "ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-"
+         "ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-"
+         "ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-"
+         "𞥃]"
+         "+",
+         "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"});
+    nlohmann::json seq = {{"type", "Sequence"}, {"pretokenizers", nlohmann::json::array()}};
+    for (const auto& r : splits)
+        seq["pretokenizers"].push_back(
+            {{"type", "Split"}, {"pattern", {{"Regex", r}}}, {"behavior", "Isolated"}, {"invert", false}});
+    auto pre = tok::makePreTokenizer(seq);
+    std::vector<tok::Piece> pieces{{"Hello, world!\n 123 东京", true}};
+    pre->split(pieces);
+    std::vector<std::string> got;
+    for (const auto& p : pieces) got.push_back(p.text);
+    EXPECT_EQ(got, (std::vector<std::string>{"Hello", ",", " world", "!", "\n", " ", "123", " ", "东京"}));
+}
+
 // ---- Errors ---------------------------------------------------------------------------------------
 
 void expectLoadError(const nlohmann::json& j, const std::string& fragment) {
@@ -246,7 +329,7 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
     expectLoadError(j, "NFKC");
 
     j = byteLevelJson();
-    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "[a-z]+"}}}, {"behavior", "Isolated"}};
+    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(?<=a)b"}}}, {"behavior", "Isolated"}};
     expectLoadError(j, "not supported");
 
     j = byteLevelJson();

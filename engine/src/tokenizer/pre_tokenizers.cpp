@@ -1,13 +1,15 @@
 // Normalizers and pre-tokenizers of tokenizer.json.
 //
-//   1. Pattern helpers (literal or known regex → matched spans; split behaviours)
+//   1. Pattern helpers (literal or regex → matched spans; split behaviours)
 //   2. Normalizers: Sequence, Prepend, Replace, Strip
 //   3. Pre-tokenizers: ByteLevel, Metaspace, Split, Digits, WhitespaceSplit, Sequence
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace tessera::tok {
 namespace {
@@ -253,15 +255,17 @@ public:
 class SplitPreTokenizer : public PreTokenizer {
 public:
     std::string literal;
-    bool is_regex = false;
+    bool is_regex = false, is_known = false; // a known pattern runs on the hand-written matcher
+    std::optional<Regex> regex;
     SplitPattern pattern = SplitPattern::kGpt2;
     int max_digits = 3;
     Behavior behavior = Behavior::kIsolated;
     bool invert = false;
     void split(std::vector<Piece>& pieces) const override {
         splitPieces(pieces, [&](const Piece& p) {
-            auto spans = coverWithGaps(p.text.size(), is_regex ? patternMatches(p.text, pattern, max_digits)
-                                                               : literalMatches(p.text, literal));
+            auto spans = coverWithGaps(p.text.size(), !is_regex  ? literalMatches(p.text, literal)
+                                                      : is_known ? patternMatches(p.text, pattern, max_digits)
+                                                                 : regex->findAll(p.text));
             if (invert)
                 for (Span& s : spans) s.match = !s.match;
             return applyBehavior(std::move(spans), behavior);
@@ -394,11 +398,8 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node) {
         if (const nlohmann::json* regex = field(*pattern, "Regex")) {
             TS_CHECK(regex->is_string(), "Split pre-tokenizer: pattern.Regex should be a string");
             p->is_regex = true;
-            if (!knownRegex(regex->get<std::string>(), p->pattern, p->max_digits))
-                throw Error(
-                    "Split pre-tokenizer regex " + regex->dump() +
-                    " is not supported (supported: the GPT-2 and Llama-3/Qwen2 byte-level patterns, and "
-                    "literal String patterns)");
+            p->is_known = knownRegex(regex->get<std::string>(), p->pattern, p->max_digits);
+            if (!p->is_known) p->regex = Regex::compile(regex->get<std::string>());
         } else {
             p->literal = literalPattern(node, "Split pre-tokenizer");
         }

@@ -1,4 +1,5 @@
-// UTF-8 decoding and the few Unicode properties the pre-tokenizer patterns need (\p{L}, \p{N}, \s).
+// UTF-8 decoding and the few Unicode properties the pre-tokenizer patterns need (\p{L}, \p{N}, \p{P}, \p{S},
+// \p{M}, \s).
 // std::regex knows no Unicode categories, so the tokenizer classifies code points itself.
 #pragma once
 
@@ -20,9 +21,12 @@ void appendUtf8(std::string& out, char32_t cp);
 // Replaces malformed sequences by U+FFFD; valid text is returned unchanged.
 std::string sanitizeUtf8(std::string_view s);
 
-bool isLetter(char32_t cp);     // general category L*
-bool isNumber(char32_t cp);     // general category N*
-bool isWhitespace(char32_t cp); // White_Space property
+bool isLetter(char32_t cp);      // general category L*
+bool isNumber(char32_t cp);      // general category N*
+bool isPunctuation(char32_t cp); // general category P*
+bool isSymbol(char32_t cp);      // general category S*
+bool isMark(char32_t cp);        // general category M*
+bool isWhitespace(char32_t cp);  // White_Space property
 // Word character as Hugging Face's added-token boundary check sees it (alphanumeric or '_').
 inline bool isWordChar(char32_t cp) {
     return cp == U'_' || isLetter(cp) || isNumber(cp);
