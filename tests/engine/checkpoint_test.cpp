@@ -524,6 +524,9 @@ TEST_F(CheckpointTest, TypedAccessorsThrowOnlyTesseraErrors) {
     EXPECT_EQ(c->textInt("neg"), -3);
     EXPECT_EQ(c->textFloat("f", 0), 1.5);
     EXPECT_EQ(c->textFloat("neg", 0), -3.0);
+    EXPECT_NE(message([&] { c->textBool("f", false); }).find("f is not true or false"), std::string::npos);
+    EXPECT_TRUE(c->textBool("b", false));
+    EXPECT_FALSE(c->textBool("absent", false));
     // A checkpoint opened without config.json still answers.
     ModelConfig empty;
     EXPECT_EQ(empty.architecture(), "");
@@ -549,6 +552,18 @@ TEST_F(CheckpointTest, BinderListsAllMissingTensorsTogether) {
                           "model.layers.1.mlp.up_proj.weight", "lm_head.weight"})
         EXPECT_NE(s.message().find(w), std::string::npos) << w << " not in: " << s.message();
     EXPECT_EQ(s.message().find("maybe"), std::string::npos) << "optional tensors are not missing";
+}
+
+TEST_F(CheckpointTest, BinderCountsBeyondTheShownNames) {
+    auto c = openSingle(twoTensorFile());
+    ASSERT_TRUE(c.ok()) << c.error();
+    WeightBinder wb(*c, *backend_);
+    for (int i = 0; i < 20; ++i) wb.get("layers." + std::to_string(i) + ".w");
+    Status s = wb.finish();
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("20 tensor(s) missing"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("layers.0.w"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("(8 more)"), std::string::npos) << s.message();
 }
 
 TEST_F(CheckpointTest, BinderNamesShapeMismatch) {

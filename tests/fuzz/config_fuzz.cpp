@@ -10,7 +10,7 @@
 
 namespace {
 
-// The keys model families read through textInt/textFloat, plus ones that are often malformed.
+// The keys model families read through the typed accessors, plus ones that are often malformed.
 constexpr const char* kKeys[] = {"vocab_size",
                                  "hidden_size",
                                  "num_hidden_layers",
@@ -22,6 +22,8 @@ constexpr const char* kKeys[] = {"vocab_size",
                                  "rms_norm_eps",
                                  "bos_token_id",
                                  "eos_token_id",
+                                 "attention_bias",
+                                 "tie_word_embeddings",
                                  "rope_theta",
                                  "model_type",
                                  "text_config",
@@ -50,6 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         tolerateError([&] { sink = sink + static_cast<size_t>(cfg->textInt(key)); });
         tolerateError([&] { sink = sink + static_cast<size_t>(cfg->textInt(key, -1)); });
         tolerateError([&] { fsink = fsink + cfg->textFloat(key, 0.5); });
+        tolerateError([&] { sink = sink + (cfg->textBool(key, true) ? 1 : 0); });
     }
     // What the model registry reads next to the accessors.
     sink = sink + cfg->text().value("model_type", cfg->modelType()).size();

@@ -19,6 +19,9 @@ namespace tessera {
 
 namespace {
 
+// Problems a WeightBinder keeps for its message; the rest are only counted.
+constexpr size_t kShownProblems = 12;
+
 // config.json and index files are a few KB; anything this large is not one of them.
 constexpr uintmax_t kMaxJsonFileBytes = 64u << 20;
 
@@ -157,6 +160,13 @@ double ModelConfig::textFloat(const char* key, double fallback) const {
     return v->get<double>();
 }
 
+bool ModelConfig::textBool(const char* key, bool fallback) const {
+    const nlohmann::json* v = member(text(), key);
+    if (!v || v->is_null()) return fallback;
+    if (!v->is_boolean()) throw Error(source_ + ": " + key + " is not true or false");
+    return v->get<bool>();
+}
+
 // ---- Checkpoint --------------------------------------------------------------------------------------
 
 Expected<Checkpoint> Checkpoint::openFiles(const std::vector<std::string>& paths) {
@@ -280,24 +290,21 @@ Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) con
 Tensor WeightBinder::bind(const std::string& name, const Shape& expected) {
     const TensorInfo* info = ckpt_.find(name);
     if (!info) {
-        missing_.push_back(name);
+        if (missing_count_++ < kShownProblems) missing_.push_back(name);
         return {};
     }
+    auto problem = [&](std::string what) {
+        if (problem_count_++ < kShownProblems) problems_.push_back(std::move(what));
+        return Tensor();
+    };
     if (!expected.empty() && info->shape != expected) {
-        problems_.push_back("tensor " + name + " has shape " + shapeString(info->shape) +
-                            ", config expects " + shapeString(expected));
-        return {};
+        return problem("tensor " + name + " has shape " + shapeString(info->shape) + ", config expects " +
+                       shapeString(expected));
     }
-    if (info->dtype != DType::F32 && info->dtype != DType::BF16 && info->dtype != DType::F16) {
-        problems_.push_back("tensor " + name + " has dtype " + dtypeName(info->dtype) +
-                            ", expected a float type");
-        return {};
-    }
+    if (info->dtype != DType::F32 && info->dtype != DType::BF16 && info->dtype != DType::F16)
+        return problem("tensor " + name + " has dtype " + dtypeName(info->dtype) + ", expected a float type");
     auto t = ckpt_.load(name, backend_);
-    if (!t) {
-        problems_.push_back(t.error());
-        return {};
-    }
+    if (!t) return problem(t.error());
     return *t;
 }
 
@@ -310,18 +317,17 @@ Tensor WeightBinder::optional(const std::string& name, const Shape& expected) {
 }
 
 Status WeightBinder::finish() const {
-    if (missing_.empty() && problems_.empty()) return Status();
-    constexpr size_t kShown = 12;
+    if (missing_count_ == 0 && problem_count_ == 0) return Status();
     std::string msg;
-    if (!missing_.empty()) {
-        msg = std::to_string(missing_.size()) + " tensor(s) missing from the checkpoint:";
-        for (size_t i = 0; i < missing_.size() && i < kShown; ++i) msg += " " + missing_[i];
-        if (missing_.size() > kShown) msg += " … (" + std::to_string(missing_.size() - kShown) + " more)";
+    if (missing_count_) {
+        msg = std::to_string(missing_count_) + " tensor(s) missing from the checkpoint:";
+        for (const auto& m : missing_) msg += " " + m;
+        if (missing_count_ > missing_.size())
+            msg += " … (" + std::to_string(missing_count_ - missing_.size()) + " more)";
     }
-    for (size_t i = 0; i < problems_.size() && i < kShown; ++i)
-        msg += (msg.empty() ? "" : "; ") + problems_[i];
-    if (problems_.size() > kShown)
-        msg += "; … (" + std::to_string(problems_.size() - kShown) + " more problems)";
+    for (const auto& p : problems_) msg += (msg.empty() ? "" : "; ") + p;
+    if (problem_count_ > problems_.size())
+        msg += "; … (" + std::to_string(problem_count_ - problems_.size()) + " more problems)";
     return Status::error(msg);
 }
 

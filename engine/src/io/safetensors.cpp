@@ -109,8 +109,8 @@ Status checkOverlaps(const std::vector<TensorInfo>& tensors) {
 } // namespace
 
 Expected<SafetensorsHeader> parseSafetensorsHeader(const unsigned char* data, size_t size, size_t file_size) {
-    if (size < 8 || file_size < 8 || size > file_size)
-        return headerError("file is shorter than the 8-byte length prefix");
+    if (size > file_size) return headerError("more bytes given than the file holds");
+    if (size < 8 || file_size < 8) return headerError("file is shorter than the 8-byte length prefix");
     uint64_t n = 0;
     for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
     if (n > kMaxHeaderBytes)

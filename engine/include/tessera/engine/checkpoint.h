@@ -85,6 +85,9 @@ public:
     int64_t textInt(const char* key) const;
     int64_t textInt(const char* key, int64_t fallback) const;
     double textFloat(const char* key, double fallback) const;
+    // Booleans such as attention_bias; use this rather than json().value(), which throws a JSON
+    // type error (not tessera::Error) on a value of the wrong type.
+    bool textBool(const char* key, bool fallback) const;
 
 private:
     // An empty object, not null, so a config-less checkpoint (openFiles) answers every accessor.
@@ -136,8 +139,12 @@ private:
     Tensor bind(const std::string& name, const Shape& expected);
     const Checkpoint& ckpt_;
     Backend& backend_;
+    // Only the first few are kept for the message: a config asking for a billion layers must not
+    // exhaust memory here.
     std::vector<std::string> missing_;
     std::vector<std::string> problems_;
+    size_t missing_count_ = 0;
+    size_t problem_count_ = 0;
 };
 
 } // namespace tessera
