@@ -6,6 +6,7 @@
 #include "tokenizer/components.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
+#include "verify/verify_internal.h"
 
 #include <fstream>
 #include <gtest/gtest.h>
@@ -87,6 +88,14 @@ TEST(Tokenizer, JanusTokenizerMatchesLibraryAndAutoTokenizer) {
     // Without special tokens the BOS the post-processor adds is gone, nothing else changes.
     const auto with = tok->encode("a red cube");
     EXPECT_EQ(concat({{tok->bosId()}, tok->encode("a red cube", false)}), with);
+}
+
+TEST(Tokenizer, VerifyRunsJanusTokenizerGolden) {
+    // Janus folders are dispatched as model sets; their tokenizer goldens run through the same runner.
+    auto report = verify::verifyTokenizer(kRef + "janus_tiny");
+    ASSERT_TRUE(report.ok()) << report.error();
+    EXPECT_EQ(report->checks.size(), 3 * readJson(kRef + "janus_tiny/tokenizer_golden.json").size());
+    for (const auto& c : report->checks) EXPECT_TRUE(c.passed) << c.name << ": " << c.detail;
 }
 
 TEST(Tokenizer, ByteLevelRoundTripsAnyText) {
@@ -277,11 +286,15 @@ TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
     // characters that make the ranges descending.
     const nlohmann::json splits = nlohmann::json::array(
         {"[\r\n]",
-         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-"
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-"
+         "Ჿᴀ-"
+         "ᴫᵫ-"
          "ᵷᵹ-"
          "ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\u1F7Dᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-"
          "ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-"
-         "ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-"
+         "ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-"
+         "𐳲𑢠-"
+         "𑣟𞤀-"
          "𞥃]"
          "+",
          "\\s?[!-/:-~！-／：-～‘-‟　-。]+", "\\s+$", "[一-龥ࠀ-一가-퟿]+", "\\p{N}+"});
@@ -303,6 +316,15 @@ void expectLoadError(const nlohmann::json& j, const std::string& fragment) {
     auto tok = Tokenizer::fromJson(j.dump());
     ASSERT_FALSE(tok.ok()) << "expected an error mentioning " << fragment;
     EXPECT_NE(tok.error().find(fragment), std::string::npos) << tok.error();
+}
+
+TEST(TokenizerErrors, EmptyTokenizerIsHarmless) {
+    const Tokenizer t;
+    EXPECT_TRUE(t.encode("abc").empty());
+    EXPECT_EQ(t.decode({1, 2, 3}), "");
+    EXPECT_EQ(t.vocabSize(), 0u);
+    EXPECT_EQ(t.tokenId("a"), -1);
+    EXPECT_EQ(t.bosId(), -1);
 }
 
 TEST(TokenizerErrors, MissingFile) {
