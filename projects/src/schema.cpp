@@ -111,6 +111,8 @@ int userVersion(Db& db) {
 }
 
 void migrate(Db& db, int target) {
+    // Most opens find the schema current: a read then, so that opening takes no write lock.
+    if (userVersion(db) == target) return;
     db.write([&] {
         int v = userVersion(db);
         if (v > latestSchemaVersion())

@@ -99,7 +99,10 @@ TEST(Crash, KilledWriterAlwaysLeavesAProjectThatOpensClean) {
     std::mt19937 rng(20261127); // fixed: the same kill moments on every run
     int previous_rows = 0, temp_removed = 0, orphans_removed = 0, interrupted = 0;
     for (int iter = 0; iter < kKills; ++iter) {
-        int delay_us = static_cast<int>(rng() % 150000);
+        // Mostly short lives (kills during open, the first writes); every tenth writer lives long enough to
+        // commit many rows even on a loaded machine.
+        int delay_us =
+            iter % 10 == 9 ? 300000 + static_cast<int>(rng() % 700000) : static_cast<int>(rng() % 150000);
         uint32_t child_seed = rng();
         pid_t pid = ::fork();
         ASSERT_GE(pid, 0);
