@@ -4,6 +4,7 @@
 #include "tessera/engine/tokenizer.h"
 #include "tessera/engine/verify.h"
 #include "tokenizer/components.h"
+#include "tokenizer/normalization.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 #include "verify/verify_internal.h"
@@ -245,6 +246,18 @@ TEST(TokenizerUnicode, CategoriesAndUtf8) {
               "b"); // overlong: two bad bytes
 }
 
+TEST(TokenizerUnicode, CanonicalNormalization) {
+    EXPECT_EQ(tok::toNfc("e\u0301"), "\u00E9"); // e + acute composes
+    EXPECT_EQ(tok::toNfd("\u00E9"), "e\u0301");
+    EXPECT_EQ(tok::toNfc("\u1E0A\u0323"), "\u1E0C\u0307"); // marks reordered, then the dot below composes
+    EXPECT_EQ(tok::toNfc("\u212B"), "\u00C5");             // ANGSTROM SIGN is a singleton
+    EXPECT_EQ(tok::toNfc("\u0958"), "\u0915\u093C");       // composition exclusion stays decomposed
+    EXPECT_EQ(tok::toNfc("\u1100\u1161\u11A8"), "\uAC01"); // Hangul L V T
+    EXPECT_EQ(tok::toNfd("\uAC01"), "\u1100\u1161\u11A8");
+    EXPECT_EQ(tok::toNfc("a\u0301\u0301"), "\u00E1\u0301"); // the second acute is blocked
+    EXPECT_EQ(tok::toNfc("plain ascii"), "plain ascii");
+}
+
 // ---- The general regex engine (Split patterns beyond the known ones) -----------------------------
 
 std::vector<std::string> regexPieces(const std::string& pattern, const std::string& text) {
@@ -286,7 +299,8 @@ TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
     // characters that make the ranges descending.
     const nlohmann::json splits = nlohmann::json::array(
         {"[\r\n]",
-         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-"
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-"
+         "ᲺᲽ-"
          "Ჿᴀ-"
          "ᴫᵫ-"
          "ᵷᵹ-"
@@ -349,6 +363,10 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
     j = byteLevelJson();
     j["normalizer"] = {{"type", "NFKC"}};
     expectLoadError(j, "NFKC");
+
+    j = byteLevelJson();
+    j["normalizer"] = {{"type", "Lowercase"}};
+    expectLoadError(j, "Lowercase");
 
     j = byteLevelJson();
     j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(?<=a)b"}}}, {"behavior", "Isolated"}};

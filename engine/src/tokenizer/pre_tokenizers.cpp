@@ -1,10 +1,11 @@
 // Normalizers and pre-tokenizers of tokenizer.json.
 //
 //   1. Pattern helpers (literal or regex → matched spans; split behaviours)
-//   2. Normalizers: Sequence, Prepend, Replace, Strip
+//   2. Normalizers: Sequence, Prepend, Replace, Strip, NFC, NFD
 //   3. Pre-tokenizers: ByteLevel, Metaspace, Split, Digits, WhitespaceSplit, Sequence
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
+#include "tokenizer/normalization.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
@@ -182,6 +183,16 @@ public:
         }
         text = text.substr(b, e - b);
     }
+};
+
+class NfcNormalizer : public Normalizer {
+public:
+    void normalize(std::string& text) const override { text = toNfc(text); }
+};
+
+class NfdNormalizer : public Normalizer {
+public:
+    void normalize(std::string& text) const override { text = toNfd(text); }
 };
 
 // ---- 3. Pre-tokenizers -----------------------------------------------------------------------------
@@ -365,8 +376,10 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node) {
         n->right = boolField(node, "strip_right", true);
         return n;
     }
+    if (type == "NFC") return std::make_unique<NfcNormalizer>();
+    if (type == "NFD") return std::make_unique<NfdNormalizer>();
     throw Error("normalizer type \"" + type +
-                "\" is not supported (supported: Sequence, Prepend, Replace, Strip)");
+                "\" is not supported (supported: Sequence, Prepend, Replace, Strip, NFC, NFD)");
 }
 
 std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node) {

@@ -2,9 +2,9 @@
 //
 // Supported: the BPE model (byte-level, as GPT-2 / Llama-3 / DeepSeek-Janus ship it, and
 // SentencePiece-style with '▁', <unk> and <0xNN> byte fallback), added and special tokens, the
-// normalizers Sequence/Prepend/Replace/Strip, the pre-tokenizers ByteLevel/Metaspace/Split (literal
-// patterns, and regexes within what engine/src/tokenizer/regex.h supports)/Digits/WhitespaceSplit/Sequence, the
-// post-processors TemplateProcessing/ByteLevel/Roberta/Bert/Sequence and the decoders
+// normalizers Sequence/Prepend/Replace/Strip/NFC/NFD, the pre-tokenizers ByteLevel/Metaspace/Split (literal
+// patterns, and regexes within what engine/src/tokenizer/regex.h supports)/Digits/WhitespaceSplit/Sequence,
+// the post-processors TemplateProcessing/ByteLevel/Roberta/Bert/Sequence and the decoders
 // ByteLevel/Metaspace/Replace/ByteFallback/Fuse/Strip/Sequence. Any other component makes load() fail
 // with a message naming it, rather than tokenizing differently from the reference library.
 // `truncation` and `padding` settings are ignored: encode() works on one text at full length.
