@@ -100,7 +100,7 @@ public:
                             const std::vector<TokenStat>& stats, const MediaPayload* media = nullptr,
                             const nlohmann::json& top_k = nullptr);
     Status failGeneration(int64_t id, const std::string& why);
-    // The whole tree `root_id` belongs to... from `root_id` down, depth-first, children by id.
+    // The subtree rooted at `root_id`: depth-first, siblings in id order, root first at depth 0.
     Result<std::vector<TreeNode>> tree(int64_t root_id);
     Status setRating(int64_t generation_id, int rating);
     Status setNotes(int64_t generation_id, const std::string& notes);
