@@ -34,6 +34,7 @@ std::string dataDir();
 int cmdDoctor(int argc, char** argv);
 int cmdVerify(int argc, char** argv);
 int cmdBench(int argc, char** argv);
+int cmdBenchJanus(int argc, char** argv);
 int cmdDefaultJob(int argc, char** argv);
 int cmdProject(int argc, char** argv);
 int cmdGenerate(int argc, char** argv);
