@@ -44,11 +44,12 @@ BpeModel BpeModel::fromJson(const nlohmann::json& model) {
     const nlohmann::json* merges = field(model, "merges");
     if (!merges) return m;
     TS_CHECK(merges->is_array(), "model.merges should be a list");
+    m.merges_.reserve(merges->size());
     uint32_t rank = 0;
     for (const auto& merge : *merges) {
         std::string a, b;
         if (merge.is_string()) { // legacy "left right"
-            const std::string s = merge.get<std::string>();
+            const std::string& s = merge.get_ref<const std::string&>();
             const size_t space = s.find(' ');
             TS_CHECK(space != std::string::npos && space > 0 && space + 1 < s.size(),
                      "model.merges entry \"" + s + "\" should be two tokens separated by a space");
@@ -57,8 +58,8 @@ BpeModel BpeModel::fromJson(const nlohmann::json& model) {
         } else {
             TS_CHECK(merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string(),
                      "model.merges entries should be \"left right\" strings or [left, right] pairs");
-            a = merge[0].get<std::string>();
-            b = merge[1].get<std::string>();
+            a = merge[0].get_ref<const std::string&>();
+            b = merge[1].get_ref<const std::string&>();
         }
         const int32_t ia = m.tokenId(a), ib = m.tokenId(b);
         TS_CHECK(ia >= 0 && ib >= 0,
