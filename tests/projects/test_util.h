@@ -1,4 +1,4 @@
-// Shared helpers for the tessera::projects tests: a fresh folder per test, removed afterwards.
+// Shared by the tessera::projects tests: a fresh folder per test, removed afterwards.
 #pragma once
 
 #include <atomic>
