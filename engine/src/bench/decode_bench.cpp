@@ -2,6 +2,7 @@
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -155,6 +156,9 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     } catch (const Error& e) {
         return Status::error(std::string("decode failed: ") + e.what());
     }
+    // And once more after it: on a shared machine the best of both is the fairer (stricter) floor.
+    auto bw_after = measureReadBandwidth(o.bandwidth_bytes, r.threads);
+    if (bw_after) r.bandwidth_gbs = std::max(r.bandwidth_gbs, bw_after->gb_per_s);
     r.floor_ms_per_step =
         r.bandwidth_gbs > 0 ? static_cast<double>(r.streamed_bytes) / (r.bandwidth_gbs * 1e9) * 1e3 : 0;
     r.fraction_of_floor = r.ms_per_step > 0 ? r.floor_ms_per_step / r.ms_per_step : 0;

@@ -2,7 +2,8 @@
 //
 // Decoding one token reads every weight once, so on a CPU a step can be no faster than
 // weight bytes / memory bandwidth. runDecodeBench measures both in the same process, on the same
-// threads, and reports how close the real decode loop comes to that floor.
+// threads (just before and just after the timed loop), and reports how close the real decode loop
+// comes to that floor.
 //
 // The model is random weights in a real shape, written as an ordinary checkpoint (config.json +
 // model.safetensors) into a scratch folder and loaded through loadCausalLM, so the loader, the
@@ -84,7 +85,7 @@ struct DecodeBenchResult {
     double ms_per_step = 0;
     double tokens_per_s = 0;
     double prefill_ms = 0;
-    double bandwidth_gbs = 0;
+    double bandwidth_gbs = 0;     // best streaming read, measured just before and just after the loop
     double floor_ms_per_step = 0; // streamed_bytes / bandwidth
     double fraction_of_floor = 0; // floor / measured: 1.0 means decode runs at memory speed
     // 1-minute load average when the run ended (-1 where unknown): other processes share the cores and
