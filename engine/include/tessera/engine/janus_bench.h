@@ -99,7 +99,7 @@ struct JanusBenchResult {
     double write_ms = 0, load_ms = 0;
     double warmup_ms = 0; // untimed warm-up: one grid row and a final decode
     // Previews off.
-    double ms_per_step = 0;
+    double ms_per_step = 0; // one step samples a token for every image
     double generate_ms = 0; // sampling loop
     double wall_off_ms = 0; // whole generate() call, final decode included
     // Previews on.
