@@ -74,6 +74,13 @@ static int64_t argmaxRow(const std::vector<float>& v, size_t offset, size_t n) {
 Expected<VerifyReport> verifyCausalLm(const std::string& dir, Backend& be) {
     auto ckpt = Checkpoint::open(dir);
     if (!ckpt) return ckpt.status();
+    {
+        auto gold = Goldens::open(dir);
+        if (!gold) return gold.status();
+        if (!gold->ckpt.has("prefill_logits") || !gold->ckpt.has("greedy_ids"))
+            return Status::error(dir + ": reference sets of architecture '" + ckpt->config().architecture() +
+                                 "' are not supported by this build (its goldens are not causal-LM goldens)");
+    }
     auto model = loadCausalLM(*ckpt, be);
     if (!model) return model.status();
     auto gold = Goldens::open(dir);
@@ -124,10 +131,21 @@ Expected<VerifyReport> verifyReferenceSet(const std::string& dir, Backend& backe
         if (has_config && has_golden_st) {
             auto cfg = ModelConfig::load((fs::path(dir) / "config.json").string());
             if (!cfg) return cfg.status();
-            const std::string arch = cfg->architecture();
+            Expected<VerifyReport> report = Status::error("no runner matched");
+            bool matched = false;
             for (const auto& kind : verify::extraKinds())
-                if (kind.matches(*cfg)) return kind.run(dir, backend);
-            return verify::verifyCausalLm(dir, backend);
+                if (!matched && kind.matches(*cfg)) {
+                    report = kind.run(dir, backend);
+                    matched = true;
+                }
+            if (!matched) report = verify::verifyCausalLm(dir, backend);
+            // A complete checkpoint folder may also pin down its tokenizer (tokenizer_golden.json).
+            if (report && has_tokenizer && fs::exists(fs::path(dir) / "tokenizer_golden.json")) {
+                auto tok = verify::verifyTokenizer(dir);
+                if (!tok) return tok.status();
+                for (auto& c : tok->checks) report->checks.push_back(std::move(c));
+            }
+            return report;
         }
         if (has_golden_st)
             for (const auto& kind : verify::extraKinds())
