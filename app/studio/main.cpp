@@ -1,19 +1,36 @@
-// tessera: the studio window.
-#include <QApplication>
-#include <QMainWindow>
+// tessera: the studio window. Opens on the default model with a first generation already running.
+#include "studio/main_window.h"
 
-#include "tessera/widgets/token_mosaic.h"
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setApplicationName("Tessera");
+    QApplication::setOrganizationName("Tessera");
     QApplication::setApplicationVersion(TESSERA_VERSION);
-    QMainWindow window;
-    window.setWindowTitle("Tessera");
-    auto* mosaic = new tessera::widgets::TokenMosaic(&window);
-    mosaic->setGrid(24, 24);
-    window.setCentralWidget(mosaic);
-    window.resize(1280, 800);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Tessera studio: autoregressive image generation, token by token.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QString default_model = QDir(TESSERA_SOURCE_DIR).filePath("tests/data/reference/janus_tiny");
+    QCommandLineOption model({"m", "model"},
+                             "Checkpoint folder to load (default: the built-in smoke-test model).", "dir",
+                             default_model);
+    QCommandLineOption project({"p", "project"}, "Project folder whose history to open.", "dir");
+    QCommandLineOption prompt("prompt", "Prompt of the first generation.", "text");
+    QCommandLineOption no_start("no-autostart", "Do not start a first generation.");
+    parser.addOptions({model, project, prompt, no_start});
+    parser.process(app);
+
+    tessera::studio::StudioOptions options;
+    options.model = parser.value(model);
+    options.project = parser.value(project);
+    options.prompt = parser.value(prompt);
+    options.autostart = !parser.isSet(no_start);
+    tessera::studio::MainWindow window(options);
     window.show();
     return app.exec();
 }

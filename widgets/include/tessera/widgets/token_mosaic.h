@@ -1,14 +1,21 @@
-// TokenMosaic: the decode grid. Each cell is one image token; sampled cells show their colour (from a
-// preview image when one exists, else a placeholder hue), unsampled cells stay dark.
+// TokenMosaic: the decode grid. Each cell is one image token; sampled cells show their part of the
+// preview image (or a placeholder hue before one exists), unsampled cells stay dark. An overlay can
+// colour every sampled cell by one statistic (probability, entropy, rank, guidance shift), with a
+// legend drawn in the corner.
 //
-// Thread affinity: GUI thread only. Feed it through queued signals from engine events.
+// Thread affinity: GUI thread only. Feed it from the MosaicController.
 #pragma once
+
+#include "tessera/widgets/generation.h"
 
 #include <QImage>
 #include <QWidget>
 #include <vector>
 
 namespace tessera::widgets {
+
+enum class MosaicOverlay { None, Probability, Entropy, Rank, Guidance };
+QString overlayName(MosaicOverlay overlay);
 
 class TokenMosaic : public QWidget {
     Q_OBJECT
@@ -21,9 +28,20 @@ public:
     int sampledCount() const;
     // A decoded preview of the (partially) filled grid; drawn under the cells that are sampled.
     void setPreview(const QImage& image);
+    void setOverlay(MosaicOverlay overlay);
+    MosaicOverlay overlay() const { return overlay_; }
+    void setSelected(int position); // -1 = none
+    int selected() const { return selected_; }
+    // Overlay range [lo, hi] of the current statistic over the sampled cells.
+    std::pair<float, float> overlayRange() const;
+    // The centre of a cell in widget coordinates (for tests and tooltips).
+    QPoint cellCenter(int position) const;
+    // A short text, e.g. "untrained smoke-test model", shown across the top.
+    void setBanner(const QString& text);
 
 public slots:
     void markSampled(int position, int token_id);
+    void setCell(int position, const tessera::widgets::TokenRecord& cell);
     void reset();
 
 signals:
@@ -36,9 +54,17 @@ protected:
 
 private:
     QRectF cellRect(int position) const;
+    float statistic(const TokenRecord& cell) const;
+    void paintLegend(QPainter& p, float lo, float hi);
     int rows_ = 0, cols_ = 0;
-    std::vector<int> tokens_; // -1 = not sampled yet
+    std::vector<TokenRecord> cells_; // token -1 = not sampled yet
     QImage preview_;
+    MosaicOverlay overlay_ = MosaicOverlay::None;
+    int selected_ = -1;
+    QString banner_;
 };
+
+// Colour for a value in [0, 1] on the overlay's scale (dark blue → teal → yellow).
+QColor overlayColor(float t);
 
 } // namespace tessera::widgets

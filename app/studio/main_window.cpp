@@ -1,0 +1,276 @@
+#include "studio/main_window.h"
+
+#include "tessera/widgets/cell_inspector.h"
+#include "tessera/widgets/engine_bridge.h"
+#include "tessera/widgets/engine_stats.h"
+#include "tessera/widgets/export_dialog.h"
+#include "tessera/widgets/history_panel.h"
+#include "tessera/widgets/inspector_controller.h"
+#include "tessera/widgets/janus_generator.h"
+#include "tessera/widgets/mosaic_controller.h"
+#include "tessera/widgets/mosaic_view.h"
+#include "tessera/widgets/perf_strip.h"
+#include "tessera/widgets/project_history_source.h"
+#include "tessera/widgets/queue_panel.h"
+#include "tessera/widgets/settings_panel.h"
+#include "tessera/widgets/shortcuts.h"
+#include "tessera/widgets/studio_controller.h"
+#include "tessera/widgets/token_mosaic.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSettings>
+#include <QStatusBar>
+#include <QUndoStack>
+
+namespace tessera::studio {
+
+using namespace tessera::widgets;
+
+namespace {
+const char* kDefaultPrompt = "a lighthouse on a cliff at dawn, oil painting";
+}
+
+MainWindow::MainWindow(StudioOptions options, QWidget* parent)
+    : QMainWindow(parent), options_(std::move(options)), first_run_pending_(options_.autostart) {
+    setWindowTitle(tr("Tessera"));
+    setDockNestingEnabled(true);
+    undo_ = new QUndoStack(this);
+    bridge_ = new EngineBridge(1, this);
+    studio_ = new StudioController(bridge_, this);
+    stats_ = new EngineStats(bridge_, this);
+
+    mosaic_view_ = new MosaicView(this);
+    setCentralWidget(mosaic_view_);
+    mosaic_ = new MosaicController(studio_, mosaic_view_, this);
+
+    settings_ = new SettingsPanel(this);
+    auto loader =
+        options_.loader
+            ? options_.loader
+            : ModelManagerController::Loader([](const std::string& dir) { return loadJanusGenerator(dir); });
+    models_ = new ModelManagerController(studio_, loader, this);
+    models_view_ = new ModelManagerPanel(models_, this);
+    queue_view_ = new QueuePanel(this);
+    queue_ = new QueueController(bridge_, queue_view_, this);
+    history_view_ = new HistoryPanel(this);
+    history_ = new HistoryController(studio_, history_view_, undo_, this);
+    inspector_view_ = new CellInspector(this);
+    inspector_ = new InspectorController(studio_, inspector_view_, this);
+    engine_view_ = createEngineInternalsView(stats_, this);
+    perf_ = new PerfStrip(this);
+    statusBar()->addPermanentWidget(perf_, 1);
+
+    QDockWidget* settings_dock =
+        addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
+    QDockWidget* models_dock = addDock(tr("Models"), "modelsDock", models_view_, Qt::LeftDockWidgetArea);
+    tabifyDockWidget(settings_dock, models_dock);
+    settings_dock->raise();
+    QDockWidget* inspector_dock =
+        addDock(tr("Cell inspector"), "inspectorDock", inspector_view_, Qt::RightDockWidgetArea);
+    QDockWidget* history_dock = addDock(tr("History"), "historyDock", history_view_, Qt::RightDockWidgetArea);
+    QDockWidget* queue_dock = addDock(tr("Queue"), "queueDock", queue_view_, Qt::RightDockWidgetArea);
+    splitDockWidget(inspector_dock, history_dock, Qt::Vertical);
+    tabifyDockWidget(history_dock, queue_dock);
+    history_dock->raise();
+    QDockWidget* engine_dock = addDock(tr("Engine"), "engineDock", engine_view_, Qt::BottomDockWidgetArea);
+    resizeDocks({settings_dock, inspector_dock}, {340, 400}, Qt::Horizontal);
+    resizeDocks({engine_dock, inspector_dock}, {210, 300}, Qt::Vertical);
+
+    connect(bridge_, &EngineBridge::stepTiming, perf_, &PerfStrip::onTiming);
+    connect(mosaic_, &MosaicController::cellSelected, inspector_, &InspectorController::inspect);
+    connect(studio_, &StudioController::currentChanged, inspector_view_, &CellInspector::clear);
+    connect(settings_, &SettingsPanel::generateRequested, this,
+            [this](const GenerationSettings& s) { studio_->generate(s); });
+    connect(settings_, &SettingsPanel::modelChosen, models_, &ModelManagerController::load);
+    connect(history_, &HistoryController::settingsRestored, settings_, &SettingsPanel::setSettings);
+    for (auto* source :
+         {static_cast<QObject*>(studio_), static_cast<QObject*>(history_), static_cast<QObject*>(models_)})
+        connect(source, SIGNAL(message(QString)), statusBar(), SLOT(showMessage(QString)));
+    connect(models_, &ModelManagerController::modelsChanged, this, [this] {
+        QStringList folders;
+        for (const auto& m : models_->models()) folders << m.folder;
+        settings_->setModels(folders, models_->loadedFolder());
+        history_view_->setModels(folders);
+    });
+    connect(models_, &ModelManagerController::loaded, this, [this](const QString& folder) {
+        const GeneratorInfo info = studio_->generator()->info();
+        setWindowTitle(tr("Tessera — %1").arg(info.name));
+        statusBar()->showMessage(info.note.isEmpty() ? tr("Loaded %1").arg(folder) : info.note);
+        if (first_run_pending_) {
+            first_run_pending_ = false;
+            GenerationSettings s = settings_->settingsForRun();
+            s.model = folder;
+            if (!options_.prompt.isEmpty()) s.prompt = options_.prompt;
+            if (s.prompt.isEmpty()) s.prompt = kDefaultPrompt;
+            settings_->setSettings(s);
+            studio_->generate(s);
+        }
+    });
+    connect(models_, &ModelManagerController::loadFailed, this,
+            [this](const QString& folder, const QString& why) {
+                first_run_pending_ = false;
+                statusBar()->showMessage(tr("Could not load %1: %2").arg(folder, why));
+            });
+
+    buildMenus();
+    if (options_.persist) {
+        QSettings store;
+        restoreGeometry(store.value("window/geometry").toByteArray());
+        restoreState(store.value("window/state").toByteArray());
+        settings_->restore(store);
+        shortcuts_->load(store);
+        mosaic_view_->setOverlay(static_cast<MosaicOverlay>(store.value("mosaic/overlay", 0).toInt()));
+        for (const QString& f : store.value("models/folders").toStringList()) models_->addFolder(f);
+    }
+    if (settings_->settings().prompt.isEmpty()) {
+        GenerationSettings s = settings_->settings();
+        s.prompt = kDefaultPrompt;
+        settings_->setSettings(s);
+    }
+    if (!options_.project.isEmpty()) openProject(options_.project);
+    if (!options_.model.isEmpty())
+        models_->load(options_.model);
+    else
+        first_run_pending_ = false;
+    resize(1400, 900);
+}
+
+MainWindow::~MainWindow() = default;
+
+QDockWidget* MainWindow::addDock(const QString& title, const QString& name, QWidget* content,
+                                 Qt::DockWidgetArea area) {
+    auto* dock = new QDockWidget(title, this);
+    dock->setObjectName(name);
+    dock->setWidget(content);
+    addDockWidget(area, dock);
+    return dock;
+}
+
+QDockWidget* MainWindow::dock(const QString& object_name) const {
+    return findChild<QDockWidget*>(object_name);
+}
+
+bool MainWindow::openProject(const QString& folder) {
+    auto source = openProjectHistory(folder);
+    if (!source) {
+        statusBar()->showMessage(source.error().c_str());
+        return false;
+    }
+    history_->setSource(source->release());
+    if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
+    return true;
+}
+
+void MainWindow::buildMenus() {
+    shortcuts_ = new ShortcutRegistry(this);
+    const auto action = [this](QMenu* menu, const QString& id, const QString& text, const QKeySequence& keys,
+                               auto slot) {
+        QAction* a = menu->addAction(text);
+        a->setObjectName(id);
+        shortcuts_->add(id, a, keys);
+        connect(a, &QAction::triggered, this, slot);
+        return a;
+    };
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    action(file, "file.openProject", tr("&Open project…"), QKeySequence::Open, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Project folder"));
+        if (!dir.isEmpty()) openProject(dir);
+    });
+    action(file, "file.export", tr("&Export PNG…"), QKeySequence(Qt::CTRL | Qt::Key_E),
+           [this] { exportCurrent(); });
+    file->addSeparator();
+    action(file, "file.quit", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = undo_->createUndoAction(this, tr("&Undo"));
+    QAction* redo = undo_->createRedoAction(this, tr("&Redo"));
+    edit->addAction(undo);
+    edit->addAction(redo);
+    shortcuts_->add("edit.undo", undo, QKeySequence::Undo);
+    shortcuts_->add("edit.redo", redo, QKeySequence::Redo);
+    edit->addSeparator();
+    action(edit, "edit.shortcuts", tr("Keyboard &shortcuts…"), QKeySequence(), [this] {
+        ShortcutDialog dialog(shortcuts_, this);
+        dialog.exec();
+        if (options_.persist) {
+            QSettings store;
+            shortcuts_->save(store);
+        }
+    });
+
+    QMenu* gen = menuBar()->addMenu(tr("&Generate"));
+    action(gen, "generate.run", tr("&Generate"), QKeySequence(Qt::CTRL | Qt::Key_Return),
+           [this] { generate(); });
+    action(gen, "generate.cancel", tr("&Cancel current"), QKeySequence(Qt::Key_Escape),
+           [this] { studio_->cancelCurrent(); });
+    action(gen, "generate.branch", tr("&Branch from selected cell"), QKeySequence(Qt::CTRL | Qt::Key_B),
+           [this] { inspector_view_->branchButton()->click(); });
+    action(gen, "generate.replay", tr("&Replay decode order"), QKeySequence(Qt::CTRL | Qt::Key_R),
+           [this] { mosaic_->setPlaying(true); });
+    action(gen, "generate.pause", tr("&Pause or resume queue"), QKeySequence(Qt::CTRL | Qt::Key_P),
+           [this] { queue_view_->pauseButton()->toggle(); });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    int key = Qt::Key_0;
+    for (auto o : {MosaicOverlay::None, MosaicOverlay::Probability, MosaicOverlay::Entropy,
+                   MosaicOverlay::Rank, MosaicOverlay::Guidance}) {
+        action(view, QString("view.overlay%1").arg(static_cast<int>(o)),
+               tr("Overlay: %1").arg(overlayName(o)), QKeySequence(Qt::ALT | static_cast<Qt::Key>(key++)),
+               [this, o] { mosaic_view_->setOverlay(o); });
+    }
+    view->addSeparator();
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+}
+
+void MainWindow::generate() {
+    studio_->generate(settings_->settingsForRun());
+}
+
+void MainWindow::exportCurrent() {
+    const Generation* g = studio_->generation(studio_->current());
+    if (!g || g->image.isNull()) {
+        statusBar()->showMessage(tr("Nothing to export yet: generate an image first."));
+        return;
+    }
+    ExportDialog dialog(QDir::home().filePath(QString("tessera-%1.png").arg(g->id)), this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    exportPngAsync(*g, dialog.path(), dialog.withRecipe(), this,
+                   [this](bool, QString message) { statusBar()->showMessage(message); });
+}
+
+void MainWindow::saveState() {
+    if (!options_.persist) return;
+    QSettings store;
+    store.setValue("window/geometry", QMainWindow::saveGeometry());
+    store.setValue("window/state", QMainWindow::saveState());
+    settings_->save(store);
+    shortcuts_->save(store);
+    store.setValue("mosaic/overlay", static_cast<int>(mosaic_view_->mosaic()->overlay()));
+    QStringList folders;
+    for (const auto& m : models_->models()) folders << m.folder;
+    store.setValue("models/folders", folders);
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    saveState();
+    studio_->bridge()->scheduler().cancelAll();
+    event->accept();
+}
+
+void MainWindow::changeEvent(QEvent* event) {
+    // Follow the system's light/dark switch: every widget paints from palette(); docks repaint here.
+    if (event->type() == QEvent::PaletteChange || event->type() == QEvent::ApplicationPaletteChange)
+        for (QWidget* w : findChildren<QWidget*>()) w->update();
+    QMainWindow::changeEvent(event);
+}
+
+} // namespace tessera::studio

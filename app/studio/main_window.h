@@ -1,0 +1,106 @@
+// MainWindow: composes the studio's docks and controllers; it owns no feature logic of its own.
+//
+//   centre  MosaicView (+ MosaicController)
+//   left    SettingsPanel, ModelManagerPanel
+//   right   QueuePanel, HistoryPanel, CellInspector
+//   bottom  engine panel (Dear ImGui, or its text view without OpenGL); PerfStrip in the status bar
+//
+// Thread affinity: GUI thread only.
+#pragma once
+
+#include "tessera/widgets/model_manager.h"
+
+#include <QMainWindow>
+#include <QString>
+
+class QUndoStack;
+class QDockWidget;
+
+namespace tessera::widgets {
+class CellInspector;
+class EngineBridge;
+class EngineStats;
+class HistoryController;
+class HistoryPanel;
+class InspectorController;
+class ModelManagerPanel;
+class MosaicController;
+class MosaicView;
+class PerfStrip;
+class QueueController;
+class QueuePanel;
+class SettingsPanel;
+class ShortcutRegistry;
+class StudioController;
+} // namespace tessera::widgets
+
+namespace tessera::studio {
+
+struct StudioOptions {
+    QString model;         // checkpoint folder loaded at start (empty: none)
+    bool autostart = true; // start a first generation once the model is loaded
+    QString prompt;        // for that first generation (empty: the saved or default prompt)
+    QString project;       // project folder whose history to show (empty: this session)
+    bool persist = true;   // read and write QSettings
+    widgets::ModelManagerController::Loader loader; // empty: the Janus loader
+};
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(StudioOptions options, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    widgets::StudioController* studio() const { return studio_; }
+    widgets::MosaicView* mosaicView() const { return mosaic_view_; }
+    widgets::MosaicController* mosaicController() const { return mosaic_; }
+    widgets::CellInspector* inspector() const { return inspector_view_; }
+    widgets::InspectorController* inspectorController() const { return inspector_; }
+    widgets::HistoryPanel* historyPanel() const { return history_view_; }
+    widgets::HistoryController* historyController() const { return history_; }
+    widgets::QueuePanel* queuePanel() const { return queue_view_; }
+    widgets::SettingsPanel* settingsPanel() const { return settings_; }
+    widgets::ModelManagerController* models() const { return models_; }
+    widgets::PerfStrip* perfStrip() const { return perf_; }
+    widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
+    QUndoStack* undoStack() const { return undo_; }
+    QDockWidget* dock(const QString& object_name) const;
+    QWidget* engineView() const { return engine_view_; }
+    // Opens a project folder's history in the History dock.
+    bool openProject(const QString& folder);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void changeEvent(QEvent* event) override;
+
+private:
+    QDockWidget* addDock(const QString& title, const QString& name, QWidget* content,
+                         Qt::DockWidgetArea area);
+    void buildMenus();
+    void exportCurrent();
+    void generate();
+    void saveState();
+
+    StudioOptions options_;
+    QUndoStack* undo_;
+    widgets::EngineBridge* bridge_;
+    widgets::StudioController* studio_;
+    widgets::EngineStats* stats_;
+    widgets::MosaicView* mosaic_view_;
+    widgets::MosaicController* mosaic_;
+    widgets::SettingsPanel* settings_;
+    widgets::ModelManagerController* models_;
+    widgets::ModelManagerPanel* models_view_;
+    widgets::QueuePanel* queue_view_;
+    widgets::QueueController* queue_;
+    widgets::HistoryPanel* history_view_;
+    widgets::HistoryController* history_;
+    widgets::CellInspector* inspector_view_;
+    widgets::InspectorController* inspector_;
+    widgets::PerfStrip* perf_;
+    widgets::ShortcutRegistry* shortcuts_;
+    QWidget* engine_view_;
+    bool first_run_pending_;
+};
+
+} // namespace tessera::studio

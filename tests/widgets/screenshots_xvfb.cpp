@@ -1,0 +1,276 @@
+// The studio window on a real X display (xvfb-run): writes screenshots a person can look at into
+// <build>/screenshots/ and checks that they hold real content, exercises the Dear ImGui engine panel
+// (OpenGL), branches from a cell into the history tree, and measures event-loop stalls with the
+// whole window open during a generation.
+//
+// Registered in tests/CMakeLists.txt under xvfb-run; not part of the offscreen glob.
+#include "imgui/engine_panel.h"
+#include "studio/main_window.h"
+#include "tessera/widgets/cell_inspector.h"
+#include "tessera/widgets/history_panel.h"
+#include "tessera/widgets/janus_generator.h"
+#include "tessera/widgets/mosaic_controller.h"
+#include "tessera/widgets/mosaic_view.h"
+#include "tessera/widgets/studio_controller.h"
+#include "tessera/widgets/token_mosaic.h"
+#include "widgets/synthetic_generator.h"
+#include "widgets/test_app.h"
+
+#include <QDir>
+#include <QDockWidget>
+#include <QFileInfo>
+#include <QOpenGLWidget>
+#include <QProcess>
+#include <QPushButton>
+#include <QSet>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QTreeWidget>
+#include <gtest/gtest.h>
+
+using namespace tessera;
+using namespace tessera::widgets;
+using tessera::studio::MainWindow;
+using tessera::studio::StudioOptions;
+using tessera::test::SyntheticGenerator;
+using tessera::test::waitFor;
+
+namespace {
+
+const QString kShots = QString(TESSERA_BINARY_DIR) + "/screenshots";
+
+int distinctColours(const QImage& img) {
+    QSet<QRgb> seen;
+    for (int y = 0; y < img.height(); y += 2)
+        for (int x = 0; x < img.width(); x += 2) seen.insert(img.pixel(x, y));
+    return static_cast<int>(seen.size());
+}
+
+void save(const QImage& img, const QString& name) {
+    QDir().mkpath(kShots);
+    ASSERT_TRUE(img.save(kShots + "/" + name)) << name.toStdString();
+    std::printf("screenshot: %s (%dx%d, %d colours)\n", qPrintable(kShots + "/" + name), img.width(),
+                img.height(), distinctColours(img));
+}
+
+StudioOptions syntheticOptions(int rows, int step_us) {
+    StudioOptions o;
+    o.model = QString(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny"; // probed for the model list
+    o.persist = false;
+    o.autostart = true;
+    o.prompt = "a lighthouse on a cliff at dawn";
+    o.loader = [rows, step_us](const std::string&) -> Expected<std::shared_ptr<Generator>> {
+        auto g = std::make_shared<SyntheticGenerator>(rows, rows, 1024, step_us, rows);
+        g->setNote("synthetic test generator (not a model): colours follow a formula");
+        std::shared_ptr<Generator> out = g;
+        return out;
+    };
+    return o;
+}
+
+bool finished(const Generation* g) {
+    return g && g->state == JobState::Finished;
+}
+
+} // namespace
+
+TEST(StudioScreenshots, MidGenerationWithOverlayInspectorAndHistory) {
+    test::app();
+    ASSERT_NE(QGuiApplication::platformName(), "offscreen") << "run under xvfb-run";
+    MainWindow w(syntheticOptions(24, 6000));
+    w.resize(1400, 900);
+    w.show();
+    StudioController* studio = w.studio();
+    // The first generation starts by itself once the model has loaded.
+    ASSERT_TRUE(waitFor([&] { return studio->current() != 0; }));
+    const int64_t first = studio->current();
+    ASSERT_TRUE(waitFor([&] { return studio->generation(first)->sampled() >= 24 * 24 * 2 / 5; }));
+    w.mosaicView()->setOverlay(MosaicOverlay::Entropy);
+    QTest::qWait(100);
+    const QImage mid = w.grab().toImage();
+    save(mid, "studio_mid_generation_entropy.png");
+    const int partial = studio->generation(first)->sampled();
+    EXPECT_LT(partial, 24 * 24) << "the screenshot was meant to be mid-generation";
+    EXPECT_GT(distinctColours(mid), 100);
+
+    ASSERT_TRUE(waitFor([&] { return finished(studio->generation(first)); }, 30000));
+    w.mosaicView()->setOverlay(MosaicOverlay::None);
+    // Inspect a cell and branch from it.
+    TokenMosaic* mosaic = w.mosaicView()->mosaic();
+    QTest::mouseClick(mosaic, Qt::LeftButton, {}, mosaic->cellCenter(24 * 10 + 12));
+    ASSERT_EQ(w.inspector()->alternativeCount(), 3);
+    QTest::qWait(300); // decoded patches arrive
+    save(w.dock("inspectorDock")->grab().toImage(), "cell_inspector.png");
+    EXPECT_GT(distinctColours(w.dock("inspectorDock")->grab().toImage()), 20);
+
+    w.inspector()->branchButton()->click();
+    ASSERT_TRUE(waitFor([&] { return studio->current() != first; }));
+    const int64_t child = studio->current();
+    EXPECT_EQ(studio->generation(child)->parent_id, first);
+    ASSERT_TRUE(waitFor(
+        [&] { return finished(studio->generation(child)) && studio->generation(child)->stored_id; }, 30000));
+    // A second root, for a history with more than one tree.
+    GenerationSettings s = studio->generation(first)->settings;
+    s.prompt = "a red fox in fresh snow";
+    s.seed = 7;
+    const int64_t fox = studio->generate(s);
+    ASSERT_TRUE(waitFor(
+        [&] { return finished(studio->generation(fox)) && studio->generation(fox)->stored_id; }, 30000));
+    ASSERT_TRUE(waitFor([&] { return w.historyPanel()->count() == 3; }));
+    QTreeWidget* tree = w.historyPanel()->tree();
+    EXPECT_EQ(tree->topLevelItemCount(), 2);
+    int children = 0;
+    for (int i = 0; i < tree->topLevelItemCount(); ++i) children += tree->topLevelItem(i)->childCount();
+    EXPECT_EQ(children, 1) << "the branch appears under its parent";
+    w.dock("historyDock")->raise();
+    QTest::qWait(100);
+    const QImage history = w.dock("historyDock")->grab().toImage();
+    save(history, "history.png");
+    EXPECT_GT(distinctColours(history), 50);
+    save(w.grab().toImage(), "studio_after_branch.png");
+}
+
+TEST(StudioScreenshots, ImGuiEnginePanelDrawsWithOpenGL) {
+    test::app();
+    MainWindow w(syntheticOptions(16, 3000));
+    w.resize(1400, 900);
+    w.show();
+    auto* panel = qobject_cast<EnginePanel*>(w.engineView());
+    ASSERT_NE(panel, nullptr) << "an X display with OpenGL should get the ImGui panel";
+    ASSERT_TRUE(waitFor([&] {
+        return w.studio()->current() && w.studio()->generation(w.studio()->current())->sampled() > 100;
+    }));
+    ASSERT_TRUE(waitFor([&] { return panel->framesDrawn() > 2; }));
+    EXPECT_TRUE(panel->initialised());
+    // Input through the Qt→ImGui adapter: hovering and clicking must not disturb drawing.
+    QTest::mouseMove(panel, QPoint(40, 40));
+    QTest::mouseClick(panel, Qt::LeftButton, {}, QPoint(40, 40));
+    const int before = panel->framesDrawn();
+    ASSERT_TRUE(waitFor([&] { return panel->framesDrawn() > before; }));
+    const QImage fb = panel->grabFramebuffer();
+    save(fb, "engine_panel_imgui.png");
+    // ImGui's pixel font draws text in a few flat colours: count the dark text pixels instead.
+    int dark = 0;
+    for (int y = 0; y < fb.height(); ++y)
+        for (int x = 0; x < fb.width(); ++x) dark += qGray(fb.pixel(x, y)) < 100;
+    EXPECT_GT(dark, 500) << "ImGui drew text and plots";
+    EXPECT_GE(distinctColours(fb), 4);
+}
+
+TEST(StudioScreenshots, EventLoopNeverStallsWithTheWholeWindowOpen) {
+    test::app();
+    StudioOptions o = syntheticOptions(48, 200);
+    o.autostart = false;
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    // Window creation, the first expose and OpenGL set-up are start-up costs, not generation.
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(&w));
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }));
+    if (auto* panel = qobject_cast<EnginePanel*>(w.engineView())) {
+        ASSERT_TRUE(waitFor([&] { return panel->framesDrawn() > 0; }));
+    }
+    QTest::qWait(200);
+    w.mosaicView()->setOverlay(MosaicOverlay::Probability);
+    tessera::test::StallProbe probe;
+    probe.start();
+    GenerationSettings s;
+    s.prompt = "stall probe";
+    const int64_t id = w.studio()->generate(s);
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000));
+    QTest::qWait(300); // recording into the history and its refresh belong to the generation too
+    probe.stop();
+    std::printf("longest event-loop gap with the window open (48x48 tokens, overlay on): %lld ms (%lld ms wall)\n",
+                static_cast<long long>(probe.worstMs()), static_cast<long long>(probe.worstWallMs()));
+    EXPECT_LE(probe.worstMs(), 50);
+}
+
+TEST(StudioScreenshots, RealJanusTinyGeneration) {
+    test::app();
+    const std::string dir = std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny";
+    auto probe = loadJanusGenerator(dir, "cpu");
+    if (!probe) GTEST_SKIP() << "Janus pipeline cannot load janus_tiny yet: " << probe.error();
+    StudioOptions o;
+    o.model = QString::fromStdString(dir);
+    o.persist = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    EXPECT_EQ(g->rows * g->cols, 16);
+    EXPECT_EQ(g->sampled(), 16);
+    EXPECT_FALSE(g->image.isNull());
+    for (const auto& c : g->cells) {
+        EXPECT_GE(c.token, 0);
+        EXPECT_LT(c.token, 64); // the codebook of janus_tiny
+    }
+    EXPECT_TRUE(w.studio()->generator()->info().note.contains("untrained"));
+    QTest::qWait(100);
+    save(w.grab().toImage(), "studio_janus_tiny.png");
+}
+
+// A project written by the CLI opens in the studio and shows its history; branching from a cell of a
+// stored generation (real janus_tiny) adds a child under it in the project's tree.
+TEST(StudioScreenshots, CliProjectOpensAndBranchesIntoItsTree) {
+    test::app();
+    const QString cli = QString(TESSERA_BINARY_DIR) + "/bin/tessera-cli";
+    const QString model = QString(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny";
+    if (!QFileInfo::exists(cli)) GTEST_SKIP() << "tessera-cli is not built";
+    if (!loadJanusGenerator(model.toStdString(), "cpu"))
+        GTEST_SKIP() << "the Janus pipeline cannot load janus_tiny";
+    QTemporaryDir tmp;
+    const QString project = tmp.filePath("project");
+    for (int seed : {11, 12}) {
+        QProcess p;
+        p.start(cli, {"generate", "--model", model, "--prompt", QString("a harbour at night %1").arg(seed),
+                      "--seed", QString::number(seed), "--project", project, "--out",
+                      tmp.filePath(QString("g%1.png").arg(seed))});
+        ASSERT_TRUE(p.waitForFinished(60000));
+        ASSERT_EQ(p.exitCode(), 0) << p.readAllStandardError().toStdString();
+    }
+    StudioOptions o;
+    o.model = model;
+    o.project = project;
+    o.persist = false;
+    o.autostart = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.historyPanel()->count() == 2; }, 20000));
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    // Open the older one from the history, then branch from one of its cells.
+    QTreeWidget* tree = w.historyPanel()->tree();
+    QTreeWidgetItem* item = tree->topLevelItem(1);
+    const int64_t stored = item->data(0, Qt::UserRole).toLongLong();
+    tree->setCurrentItem(item);
+    Q_EMIT tree->itemActivated(item, 0);
+    ASSERT_TRUE(waitFor([&] {
+        return w.studio()->current() && w.studio()->generation(w.studio()->current())->stored_id == stored;
+    }));
+    const int64_t parent = w.studio()->current();
+    EXPECT_EQ(w.mosaicView()->mosaic()->sampledCount(), 16);
+    TokenMosaic* mosaic = w.mosaicView()->mosaic();
+    QTest::mouseClick(mosaic, Qt::LeftButton, {}, mosaic->cellCenter(9));
+    ASSERT_GT(w.inspector()->alternativeCount(), 1);
+    w.inspector()->branchButton()->click();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != parent; }));
+    const int64_t child = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generation(child)->stored_id != 0; }, 60000))
+        << w.studio()->generation(child)->error.toStdString();
+    ASSERT_TRUE(waitFor([&] { return w.historyPanel()->count() == 3; }));
+    int children = 0;
+    for (int i = 0; i < tree->topLevelItemCount(); ++i)
+        if (tree->topLevelItem(i)->data(0, Qt::UserRole).toLongLong() == stored)
+            children = tree->topLevelItem(i)->childCount();
+    EXPECT_EQ(children, 1);
+    w.dock("historyDock")->raise();
+    QTest::qWait(100);
+    save(w.grab().toImage(), "studio_cli_project_branch.png");
+}

@@ -1,0 +1,73 @@
+// What the studio knows about one generation: its settings, every sampled token with its statistics
+// (in decode order), and the latest picture. Plain data, copied freely; GUI thread only.
+#pragma once
+
+#include "tessera/engine/events.h"
+#include "tessera/engine/scheduler.h"
+
+#include <QDateTime>
+#include <QImage>
+#include <QJsonObject>
+#include <QMetaType>
+#include <QString>
+#include <cstdint>
+#include <vector>
+
+namespace tessera::widgets {
+
+struct GenerationSettings {
+    QString model; // checkpoint folder
+    QString prompt;
+    quint64 seed = 0;
+    bool seed_locked = false; // false: a fresh random seed for every run
+    double cfg = 5.0;
+    double temperature = 1.0;
+    int top_k = 0;      // 0 = off
+    double top_p = 1.0; // 1 = off
+    int images = 1;
+
+    QJsonObject toJson() const;
+    // Missing or malformed fields keep their defaults.
+    static GenerationSettings fromJson(const QJsonObject& json);
+    bool operator==(const GenerationSettings&) const = default;
+};
+
+// One sampled cell of the mosaic.
+struct TokenRecord {
+    int32_t token = -1; // -1 = not sampled
+    float probability = 0;
+    float entropy = 0;
+    float guidance_kl = 0;
+    int rank = 0;
+    std::vector<int32_t> top_ids;
+    std::vector<float> top_probs;
+};
+
+struct Generation {
+    int64_t id = 0;               // the scheduler's job id (a restored one keeps its project id)
+    int64_t parent_id = 0;        // 0 = a root
+    int64_t stored_id = 0;        // its id in the history source once recorded (0 = not yet)
+    int64_t parent_stored_id = 0; // the parent's id in the history source, when known
+    int branch_token = 0;         // decode steps shared with the parent
+    GenerationSettings settings;
+    int rows = 0, cols = 0;
+    std::vector<TokenRecord> cells; // by raster position (first image of the batch)
+    std::vector<int> decode_order;  // positions in the order they were sampled
+    QImage image;                   // latest preview or the final picture
+    JobState state = JobState::Queued;
+    QString error;
+    QDateTime created;
+
+    int sampled() const { return static_cast<int>(decode_order.size()); }
+    // The tokens in raster order; unsampled cells are -1.
+    std::vector<int32_t> tokens() const;
+    // The first `steps` tokens in decode order, as a branch forces them.
+    std::vector<int32_t> prefix(int steps) const;
+};
+
+// The recipe written into PNG text chunks and shown on export.
+QJsonObject recipeJson(const Generation& g);
+
+} // namespace tessera::widgets
+
+Q_DECLARE_METATYPE(tessera::widgets::GenerationSettings)

@@ -1,0 +1,88 @@
+// History: the HistoryPanel shows the generations of the open project (or session) as a tree of
+// thumbnails (branches under their parents), with full-text search and filters, and actions to
+// restore settings, re-run and delete (undoable). HistoryController connects it to a HistorySource,
+// records finished generations, and opens a stored one in the mosaic for replay.
+//
+// Thread affinity: GUI thread only; the source does its own I/O off this thread.
+#pragma once
+
+#include "tessera/widgets/history_source.h"
+
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <QWidget>
+#include <memory>
+#include <vector>
+
+class QComboBox;
+class QLineEdit;
+class QPushButton;
+class QTreeWidget;
+class QUndoStack;
+
+namespace tessera::widgets {
+
+class StudioController;
+
+class HistoryPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit HistoryPanel(QWidget* parent = nullptr);
+    void setEntries(const std::vector<HistoryEntry>& entries, bool as_tree);
+    void setModels(const QStringList& models);
+    HistoryQuery query() const;
+    int64_t selected() const;
+    void select(int64_t id);
+    QTreeWidget* tree() const { return tree_; }
+    QLineEdit* search() const { return search_; }
+    QComboBox* stateFilter() const { return state_; }
+    int count() const; // entries shown, at every depth
+
+signals:
+    void queryChanged();
+    void opened(qint64 id);
+    void restoreRequested(qint64 id);
+    void rerunRequested(qint64 id);
+    void deleteRequested(qint64 id);
+
+private:
+    QLineEdit* search_;
+    QComboBox* model_;
+    QComboBox* state_;
+    QTreeWidget* tree_;
+    QPushButton* restore_;
+    QPushButton* rerun_;
+    QPushButton* delete_;
+};
+
+class HistoryController : public QObject {
+    Q_OBJECT
+public:
+    HistoryController(StudioController* studio, HistoryPanel* panel, QUndoStack* undo,
+                      QObject* parent = nullptr);
+    // Takes the source (the controller owns it); re-queries at once.
+    void setSource(HistorySource* source);
+    HistorySource* source() const { return source_; }
+    void refresh();
+    void remove(int64_t id); // undoable
+    void open(int64_t id);   // loads and shows it in the mosaic
+    void rerun(int64_t id);
+    void restore(int64_t id);
+
+signals:
+    void settingsRestored(const tessera::widgets::GenerationSettings& settings);
+    void refreshed(int entries);
+    void message(const QString& text);
+
+private:
+    void withGeneration(int64_t id, std::function<void(const Generation&)> fn);
+    StudioController* studio_;
+    HistoryPanel* panel_;
+    QUndoStack* undo_;
+    QPointer<HistorySource> source_;
+    QTimer debounce_;
+    int generation_ = 0; // drops answers to superseded queries
+};
+
+} // namespace tessera::widgets

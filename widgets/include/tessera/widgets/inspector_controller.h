@@ -1,0 +1,38 @@
+// InspectorController: fills the CellInspector for the cell the mosaic selected, asks the generator
+// for decoded patches of the alternatives when that is cheap, and turns "Branch from here" into a
+// child generation.
+//
+// Thread affinity: GUI thread only; decodes run as scheduler jobs.
+#pragma once
+
+#include <QObject>
+#include <cstdint>
+
+namespace tessera::widgets {
+
+class CellInspector;
+class StudioController;
+
+class InspectorController : public QObject {
+    Q_OBJECT
+public:
+    InspectorController(StudioController* studio, CellInspector* view, QObject* parent = nullptr);
+    void inspect(int64_t id, int position);
+    int64_t generationId() const { return id_; }
+    int position() const { return position_; }
+    // Largest grid for which alternatives are decoded to patches (one decode each).
+    static constexpr int kMaxCellsForPatches = 1024;
+
+signals:
+    void branched(qint64 child_id);
+
+private:
+    void requestPatches();
+    StudioController* studio_;
+    CellInspector* view_;
+    int64_t id_ = 0;
+    int position_ = -1;
+    int request_ = 0; // drops patches of an earlier selection
+};
+
+} // namespace tessera::widgets

@@ -1,0 +1,89 @@
+// Model manager: add a checkpoint folder, detect its family and size, estimate the memory it needs,
+// load and unload it. ModelManagerController does the work (loading runs as a scheduler job);
+// ModelManagerPanel shows the list.
+//
+// Thread affinity: GUI thread only. probeModel() reads config.json and the safetensors headers
+// (a few KiB), never the weights.
+#pragma once
+
+#include "tessera/engine/status.h"
+#include "tessera/widgets/generator.h"
+
+#include <QObject>
+#include <QString>
+#include <QWidget>
+#include <functional>
+#include <memory>
+#include <vector>
+
+class QLabel;
+class QListWidget;
+class QPushButton;
+
+namespace tessera::widgets {
+
+class StudioController;
+
+struct ModelProbe {
+    QString folder;
+    QString family;       // model_type, e.g. "janus", "llama"
+    QString architecture; // architectures[0]
+    int64_t parameters = 0;
+    int64_t weight_bytes = 0;   // as stored
+    int64_t kv_cache_bytes = 0; // one image with CFG (two rows) at the model's image grid
+    int image_tokens = 0;
+    QString error; // non-empty: the folder is not a usable checkpoint, and why
+    int64_t estimatedBytes() const { return weight_bytes + kv_cache_bytes; }
+    QString summary() const;
+};
+
+ModelProbe probeModel(const QString& folder);
+
+class ModelManagerController : public QObject {
+    Q_OBJECT
+public:
+    // Builds a Generator from a folder; runs on a scheduler worker.
+    using Loader = std::function<Expected<std::shared_ptr<Generator>>(const std::string& folder)>;
+    ModelManagerController(StudioController* studio, Loader loader, QObject* parent = nullptr);
+
+    const std::vector<ModelProbe>& models() const { return models_; }
+    // Probes and adds a folder; returns false (with a message) when it is not a checkpoint.
+    bool addFolder(const QString& folder);
+    void load(const QString& folder); // asynchronous: loaded() or loadFailed()
+    void unload();
+    QString loadedFolder() const { return loaded_; }
+    bool loading() const { return loading_job_ != 0; }
+
+signals:
+    void modelsChanged();
+    void loaded(const QString& folder);
+    void loadFailed(const QString& folder, const QString& message);
+    void unloaded();
+    void message(const QString& text);
+
+private:
+    StudioController* studio_;
+    Loader loader_;
+    std::vector<ModelProbe> models_;
+    QString loaded_;
+    int64_t loading_job_ = 0;
+};
+
+class ModelManagerPanel : public QWidget {
+    Q_OBJECT
+public:
+    ModelManagerPanel(ModelManagerController* controller, QWidget* parent = nullptr);
+    QListWidget* list() const { return list_; }
+    void refresh();
+
+private:
+    QString selectedFolder() const;
+    ModelManagerController* controller_;
+    QListWidget* list_;
+    QLabel* details_;
+    QPushButton* add_;
+    QPushButton* load_;
+    QPushButton* unload_;
+};
+
+} // namespace tessera::widgets

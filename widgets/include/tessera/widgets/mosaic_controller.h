@@ -1,0 +1,44 @@
+// MosaicController: shows the StudioController's current generation in a MosaicView. While the
+// scrubber sits at the end it follows new tokens live; moved back, it shows the first N decode
+// steps, and play replays the decode order step by step.
+//
+// Thread affinity: GUI thread only.
+#pragma once
+
+#include <QObject>
+#include <QTimer>
+
+namespace tessera::widgets {
+
+class MosaicView;
+class StudioController;
+
+class MosaicController : public QObject {
+    Q_OBJECT
+public:
+    MosaicController(StudioController* studio, MosaicView* view, QObject* parent = nullptr);
+    int64_t shown() const { return shown_; }
+    int steps() const { return steps_; }
+    void show(int64_t id);
+    // Shows the first `steps` decode steps of the shown generation.
+    void scrubTo(int steps);
+    void setPlaying(bool playing);
+    bool playing() const { return timer_.isActive(); }
+
+signals:
+    void cellSelected(qint64 id, int position);
+
+private:
+    void onToken(qint64 id, int position);
+    void onImage(qint64 id);
+    void onState(qint64 id);
+    void refreshStatus();
+
+    StudioController* studio_;
+    MosaicView* view_;
+    int64_t shown_ = 0;
+    int steps_ = 0;
+    QTimer timer_;
+};
+
+} // namespace tessera::widgets

@@ -1,0 +1,45 @@
+// MosaicView: the centre of the studio: the TokenMosaic with an overlay picker, and a scrubber that
+// replays the decode order of the shown generation (with a play button).
+//
+// Thread affinity: GUI thread only. MosaicController drives it.
+#pragma once
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QSlider;
+class QToolButton;
+
+namespace tessera::widgets {
+
+class TokenMosaic;
+enum class MosaicOverlay;
+
+class MosaicView : public QWidget {
+    Q_OBJECT
+public:
+    explicit MosaicView(QWidget* parent = nullptr);
+    TokenMosaic* mosaic() const { return mosaic_; }
+    QSlider* scrubber() const { return scrubber_; }
+    QComboBox* overlayPicker() const { return overlay_; }
+    QToolButton* playButton() const { return play_; }
+    void setOverlay(MosaicOverlay overlay);
+    // Sets the scrubber's range without emitting scrubbed().
+    void setScrubRange(int steps, int value);
+    void setStatus(const QString& text);
+
+signals:
+    void scrubbed(int steps);
+    void overlayChanged(tessera::widgets::MosaicOverlay overlay);
+    void playToggled(bool playing);
+
+private:
+    TokenMosaic* mosaic_;
+    QComboBox* overlay_;
+    QSlider* scrubber_;
+    QToolButton* play_;
+    QLabel* status_;
+};
+
+} // namespace tessera::widgets

@@ -1,0 +1,54 @@
+// SettingsPanel: the prompt and sampler settings (model, prompt, seed with lock/random, CFG,
+// temperature, top-k/p, images) and the Generate button. Persists itself through QSettings.
+//
+// Thread affinity: GUI thread only.
+#pragma once
+
+#include "tessera/widgets/generation.h"
+
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLineEdit;
+class QPlainTextEdit;
+class QPushButton;
+class QSettings;
+class QSpinBox;
+
+namespace tessera::widgets {
+
+class SettingsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit SettingsPanel(QWidget* parent = nullptr);
+
+    GenerationSettings settings() const;
+    void setSettings(const GenerationSettings& settings);
+    // The settings for the next run: draws a fresh seed first unless the seed is locked.
+    GenerationSettings settingsForRun();
+    void setModels(const QStringList& folders, const QString& current);
+    void save(QSettings& store) const;
+    void restore(QSettings& store);
+    QPlainTextEdit* promptEdit() const { return prompt_; }
+    QPushButton* generateButton() const { return generate_; }
+
+signals:
+    void generateRequested(const tessera::widgets::GenerationSettings& settings);
+    void modelChosen(const QString& folder);
+
+private:
+    QComboBox* model_;
+    QPlainTextEdit* prompt_;
+    QLineEdit* seed_;
+    QCheckBox* lock_;
+    QDoubleSpinBox* cfg_;
+    QDoubleSpinBox* temperature_;
+    QSpinBox* top_k_;
+    QDoubleSpinBox* top_p_;
+    QSpinBox* images_;
+    QPushButton* generate_;
+};
+
+} // namespace tessera::widgets

@@ -1,0 +1,73 @@
+#include "tessera/widgets/generation.h"
+
+#include <QJsonArray>
+#include <algorithm>
+
+namespace tessera::widgets {
+
+QJsonObject GenerationSettings::toJson() const {
+    QJsonObject o;
+    o["model"] = model;
+    o["prompt"] = prompt;
+    // As a string: JSON numbers lose 64-bit seeds.
+    o["seed"] = QString::number(seed);
+    o["seed_locked"] = seed_locked;
+    o["cfg"] = cfg;
+    o["temperature"] = temperature;
+    o["top_k"] = top_k;
+    o["top_p"] = top_p;
+    o["images"] = images;
+    return o;
+}
+
+GenerationSettings GenerationSettings::fromJson(const QJsonObject& o) {
+    GenerationSettings s;
+    s.model = o.value("model").toString(s.model);
+    s.prompt = o.value("prompt").toString(s.prompt);
+    const QJsonValue seed = o.value("seed");
+    if (seed.isString()) {
+        bool ok = false;
+        const quint64 v = seed.toString().toULongLong(&ok);
+        if (ok) s.seed = v;
+    } else if (seed.isDouble() && seed.toDouble() >= 0) {
+        s.seed = static_cast<quint64>(seed.toDouble());
+    }
+    s.seed_locked = o.value("seed_locked").toBool(s.seed_locked);
+    s.cfg = std::clamp(o.value("cfg").toDouble(s.cfg), 0.0, 100.0);
+    s.temperature = std::clamp(o.value("temperature").toDouble(s.temperature), 0.0, 10.0);
+    s.top_k = std::max(0, o.value("top_k").toInt(s.top_k));
+    s.top_p = std::clamp(o.value("top_p").toDouble(s.top_p), 0.0, 1.0);
+    s.images = std::clamp(o.value("images").toInt(s.images), 1, 64);
+    return s;
+}
+
+std::vector<int32_t> Generation::tokens() const {
+    std::vector<int32_t> out(cells.size(), -1);
+    for (size_t i = 0; i < cells.size(); ++i) out[i] = cells[i].token;
+    return out;
+}
+
+std::vector<int32_t> Generation::prefix(int steps) const {
+    std::vector<int32_t> out;
+    steps = std::clamp(steps, 0, sampled());
+    out.reserve(static_cast<size_t>(steps));
+    for (int i = 0; i < steps; ++i)
+        out.push_back(cells[static_cast<size_t>(decode_order[static_cast<size_t>(i)])].token);
+    return out;
+}
+
+QJsonObject recipeJson(const Generation& g) {
+    QJsonObject o = g.settings.toJson();
+    o["generator"] = "tessera";
+    o["grid"] = QJsonArray{g.rows, g.cols};
+    if (g.parent_id > 0) {
+        o["parent"] = QString::number(g.parent_id);
+        o["branch_token"] = g.branch_token;
+    }
+    QJsonArray toks;
+    for (int32_t t : g.tokens()) toks.append(t);
+    o["tokens"] = toks;
+    return o;
+}
+
+} // namespace tessera::widgets

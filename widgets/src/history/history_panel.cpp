@@ -1,0 +1,271 @@
+#include "tessera/widgets/history_panel.h"
+
+#include "tessera/widgets/studio_controller.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLineEdit>
+#include <QMenu>
+#include <QPushButton>
+#include <QTreeWidget>
+#include <QUndoCommand>
+#include <QUndoStack>
+#include <QVBoxLayout>
+#include <map>
+
+namespace tessera::widgets {
+
+namespace {
+constexpr int kIdRole = Qt::UserRole;
+
+QIcon thumbnailIcon(const HistoryEntry& e) {
+    if (!e.thumbnail.isNull()) return QIcon(QPixmap::fromImage(e.thumbnail));
+    QPixmap p(64, 64);
+    p.fill(QColor(60, 60, 66));
+    return QIcon(p);
+}
+} // namespace
+
+HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
+    search_ = new QLineEdit(this);
+    search_->setObjectName("historySearch");
+    search_->setPlaceholderText(tr("Search prompts…"));
+    search_->setClearButtonEnabled(true);
+    model_ = new QComboBox(this);
+    model_->addItem(tr("All models"), QString());
+    state_ = new QComboBox(this);
+    state_->setObjectName("historyState");
+    state_->addItem(tr("Any state"), QString());
+    for (const char* s : {"finished", "failed", "cancelled"})
+        state_->addItem(QString::fromLatin1(s), QString::fromLatin1(s));
+    tree_ = new QTreeWidget(this);
+    tree_->setObjectName("historyTree");
+    tree_->setColumnCount(2);
+    tree_->setHeaderLabels({tr("Prompt"), tr("Tokens")});
+    tree_->setIconSize(QSize(64, 64));
+    tree_->header()->setStretchLastSection(false);
+    tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
+    tree_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    tree_->setWordWrap(true);
+    tree_->setIndentation(14);
+    tree_->setContextMenuPolicy(Qt::CustomContextMenu);
+    restore_ = new QPushButton(tr("Restore settings"), this);
+    rerun_ = new QPushButton(tr("Re-run"), this);
+    delete_ = new QPushButton(tr("Delete"), this);
+
+    auto* filters = new QHBoxLayout;
+    filters->addWidget(model_, 1);
+    filters->addWidget(state_, 1);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(restore_);
+    buttons->addWidget(rerun_);
+    buttons->addWidget(delete_);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(search_);
+    layout->addLayout(filters);
+    layout->addWidget(tree_, 1);
+    layout->addLayout(buttons);
+
+    connect(search_, &QLineEdit::textChanged, this, &HistoryPanel::queryChanged);
+    connect(model_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
+    connect(state_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
+    connect(tree_, &QTreeWidget::itemActivated, this,
+            [this](QTreeWidgetItem* item) { Q_EMIT opened(item->data(0, kIdRole).toLongLong()); });
+    connect(tree_, &QTreeWidget::itemClicked, this,
+            [this](QTreeWidgetItem* item) { Q_EMIT opened(item->data(0, kIdRole).toLongLong()); });
+    const auto withSelected = [this](auto signal) {
+        return [this, signal] {
+            if (selected()) Q_EMIT(this->*signal)(selected());
+        };
+    };
+    connect(restore_, &QPushButton::clicked, this, withSelected(&HistoryPanel::restoreRequested));
+    connect(rerun_, &QPushButton::clicked, this, withSelected(&HistoryPanel::rerunRequested));
+    connect(delete_, &QPushButton::clicked, this, withSelected(&HistoryPanel::deleteRequested));
+    connect(tree_, &QTreeWidget::customContextMenuRequested, this, [this, withSelected](const QPoint& at) {
+        if (!selected()) return;
+        QMenu menu(this);
+        menu.addAction(tr("Restore settings"), this, withSelected(&HistoryPanel::restoreRequested));
+        menu.addAction(tr("Re-run"), this, withSelected(&HistoryPanel::rerunRequested));
+        menu.addAction(tr("Delete"), this, withSelected(&HistoryPanel::deleteRequested));
+        menu.exec(tree_->viewport()->mapToGlobal(at));
+    });
+}
+
+void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_tree) {
+    const int64_t keep = selected();
+    tree_->clear();
+    std::map<int64_t, QTreeWidgetItem*> items;
+    for (const HistoryEntry& e : entries) {
+        auto* item = new QTreeWidgetItem;
+        QString prompt = e.settings.prompt.isEmpty() ? tr("(empty prompt)") : e.settings.prompt;
+        QString text = QString("#%1  %2").arg(e.id).arg(prompt);
+        if (e.parent_id) text += tr("\nbranch of #%1 at token %2").arg(e.parent_id).arg(e.branch_token + 1);
+        if (e.state != "finished") text += QString("  [%1]").arg(e.state);
+        item->setText(0, text);
+        item->setText(1, QString::number(e.token_count));
+        item->setIcon(0, thumbnailIcon(e));
+        item->setToolTip(0, tr("seed %1, CFG %2, temperature %3, %4")
+                                .arg(e.settings.seed)
+                                .arg(e.settings.cfg)
+                                .arg(e.settings.temperature)
+                                .arg(e.created.toString(Qt::ISODate)));
+        item->setData(0, kIdRole, QVariant::fromValue<qint64>(e.id));
+        items[e.id] = item;
+    }
+    // Entries come newest first; children hang under their parent when it is shown too.
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+        QTreeWidgetItem* item = items[it->id];
+        auto parent = items.find(it->parent_id);
+        if (as_tree && it->parent_id && parent != items.end()) parent->second->addChild(item);
+    }
+    for (const HistoryEntry& e : entries) {
+        QTreeWidgetItem* item = items[e.id];
+        if (!item->parent()) tree_->addTopLevelItem(item);
+    }
+    tree_->expandAll();
+    if (keep) select(keep);
+}
+
+void HistoryPanel::setModels(const QStringList& models) {
+    const QString keep = model_->currentData().toString();
+    model_->blockSignals(true);
+    while (model_->count() > 1) model_->removeItem(1);
+    for (const QString& m : models) model_->addItem(m.section('/', -1), m);
+    const int i = model_->findData(keep);
+    model_->setCurrentIndex(i < 0 ? 0 : i);
+    model_->blockSignals(false);
+}
+
+HistoryQuery HistoryPanel::query() const {
+    HistoryQuery q;
+    q.text = search_->text().trimmed();
+    q.model = model_->currentData().toString();
+    q.state = state_->currentData().toString();
+    return q;
+}
+
+int64_t HistoryPanel::selected() const {
+    auto* item = tree_->currentItem();
+    return item ? item->data(0, kIdRole).toLongLong() : 0;
+}
+
+void HistoryPanel::select(int64_t id) {
+    for (QTreeWidgetItemIterator it(tree_); *it; ++it) {
+        if ((*it)->data(0, kIdRole).toLongLong() == id) {
+            tree_->setCurrentItem(*it);
+            return;
+        }
+    }
+}
+
+int HistoryPanel::count() const {
+    int n = 0;
+    for (QTreeWidgetItemIterator it(tree_); *it; ++it) ++n;
+    return n;
+}
+
+// ---- controller -------------------------------------------------------------------------------------
+
+namespace {
+class HideCommand : public QUndoCommand {
+public:
+    HideCommand(QPointer<HistorySource> source, int64_t id, QString prompt)
+        : QUndoCommand(QObject::tr("Delete generation #%1 (%2)").arg(id).arg(prompt.left(30))),
+          source_(source), id_(id) {}
+    void redo() override {
+        if (source_) source_->setHidden(id_, true, [](bool, QString) {});
+    }
+    void undo() override {
+        if (source_) source_->setHidden(id_, false, [](bool, QString) {});
+    }
+
+private:
+    QPointer<HistorySource> source_;
+    int64_t id_;
+};
+} // namespace
+
+HistoryController::HistoryController(StudioController* studio, HistoryPanel* panel, QUndoStack* undo,
+                                     QObject* parent)
+    : QObject(parent), studio_(studio), panel_(panel), undo_(undo) {
+    debounce_.setSingleShot(true);
+    debounce_.setInterval(120); // typing a word runs one search, not one per key
+    connect(&debounce_, &QTimer::timeout, this, &HistoryController::refresh);
+    connect(panel_, &HistoryPanel::queryChanged, this, [this] { debounce_.start(); });
+    connect(panel_, &HistoryPanel::opened, this, &HistoryController::open);
+    connect(panel_, &HistoryPanel::restoreRequested, this, &HistoryController::restore);
+    connect(panel_, &HistoryPanel::rerunRequested, this, &HistoryController::rerun);
+    connect(panel_, &HistoryPanel::deleteRequested, this, &HistoryController::remove);
+    connect(studio_, &StudioController::finished, this, [this](qint64 id) {
+        const Generation* g = studio_->generation(id);
+        if (!g || !source_ || g->stored_id) return;
+        QPointer<StudioController> studio(studio_);
+        source_->record(*g, [studio, id](int64_t stored) {
+            if (studio && stored) studio->setStoredId(id, stored);
+        });
+    });
+    setSource(new MemoryHistorySource(this));
+}
+
+void HistoryController::setSource(HistorySource* source) {
+    if (source_ && source_ != source && source_->parent() == this) source_->deleteLater();
+    source_ = source;
+    if (!source) return;
+    source->setParent(this);
+    undo_->clear(); // commands refer to the old source
+    connect(source, &HistorySource::changed, this, [this] {
+        if (!debounce_.isActive()) debounce_.start();
+    });
+    connect(source, &HistorySource::failed, this, &HistoryController::message);
+    refresh();
+}
+
+void HistoryController::refresh() {
+    if (!source_) return;
+    const HistoryQuery q = panel_->query();
+    const int ticket = ++generation_;
+    QPointer<HistoryController> self(this);
+    source_->query(q, [self, ticket, q](std::vector<HistoryEntry> entries) {
+        if (!self || ticket != self->generation_) return;
+        self->panel_->setEntries(entries, q.text.isEmpty());
+        Q_EMIT self->refreshed(static_cast<int>(entries.size()));
+    });
+}
+
+void HistoryController::withGeneration(int64_t id, std::function<void(const Generation&)> fn) {
+    if (const Generation* g = studio_->generation(studio_->findStored(id))) return fn(*g);
+    if (!source_) return;
+    QPointer<HistoryController> self(this);
+    source_->load(id, [self, fn, id](std::optional<Generation> g) {
+        if (!self) return;
+        if (!g) return Q_EMIT self->message(tr("Generation #%1 could not be read from the history").arg(id));
+        fn(*g);
+    });
+}
+
+void HistoryController::open(int64_t id) {
+    if (const int64_t local = studio_->findStored(id)) return studio_->setCurrent(local);
+    withGeneration(id, [this](const Generation& g) { studio_->setCurrent(studio_->adopt(g)); });
+}
+
+void HistoryController::restore(int64_t id) {
+    withGeneration(id, [this](const Generation& g) {
+        GenerationSettings s = g.settings;
+        s.seed_locked = true; // restoring means "this exact recipe"
+        Q_EMIT settingsRestored(s);
+    });
+}
+
+void HistoryController::rerun(int64_t id) {
+    withGeneration(id, [this](const Generation& g) { studio_->generate(g.settings); });
+}
+
+void HistoryController::remove(int64_t id) {
+    if (!source_) return;
+    QString prompt;
+    if (const Generation* g = studio_->generation(studio_->findStored(id))) prompt = g->settings.prompt;
+    undo_->push(new HideCommand(source_, id, prompt));
+}
+
+} // namespace tessera::widgets

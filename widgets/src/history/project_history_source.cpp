@@ -1,0 +1,338 @@
+// The project adapter: sections
+//   1. conversions between project records and studio generations
+//   2. the worker thread that owns the Project
+//   3. the HistorySource operations
+#include "tessera/widgets/project_history_source.h"
+
+#include "tessera/projects/project.h"
+
+#include <QBuffer>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QMetaObject>
+#include <QPointer>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace tessera::widgets {
+
+namespace pj = tessera::projects;
+
+namespace {
+
+// ---- 1. conversions -----------------------------------------------------------------------------------
+
+GenerationSettings settingsFrom(const pj::GenerationRecord& r, const std::map<int64_t, std::string>& models) {
+    GenerationSettings s;
+    if (r.params.is_object()) {
+        const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(r.params.dump()));
+        s = GenerationSettings::fromJson(doc.object());
+        // Recipes written by the CLI name these fields their own way.
+        const auto num = [&](const char* key, double fallback) {
+            return r.params.contains(key) && r.params[key].is_number() ? r.params[key].get<double>()
+                                                                       : fallback;
+        };
+        s.cfg = num("cfg_weight", num("cfg", s.cfg));
+        s.temperature = num("temperature", s.temperature);
+        s.top_k = static_cast<int>(num("top_k", s.top_k));
+        s.top_p = num("top_p", s.top_p);
+    }
+    s.prompt = QString::fromStdString(r.prompt);
+    s.seed = r.seed;
+    s.seed_locked = true;
+    if (r.model_id) {
+        auto it = models.find(*r.model_id);
+        if (it != models.end()) s.model = QString::fromStdString(it->second);
+    }
+    return s;
+}
+
+QString stateName(pj::GenerationState s) {
+    switch (s) {
+    case pj::GenerationState::kPending:
+        return "pending";
+    case pj::GenerationState::kComplete:
+        return "finished";
+    case pj::GenerationState::kFailed:
+        return "failed";
+    }
+    return {};
+}
+
+QImage assetImage(pj::Project& p, const std::optional<int64_t>& asset_id) {
+    if (!asset_id) return {};
+    auto a = p.asset(*asset_id);
+    if (!a || a->state != pj::AssetState::kOk || a->kind.rfind("image/", 0) != 0) return {};
+    return QImage(QString::fromStdString(p.assetPath(*a).string()));
+}
+
+void gridFor(const pj::GenerationRecord& r, int& rows, int& cols) {
+    if (r.params.contains("grid") && r.params["grid"].is_array() && r.params["grid"].size() == 2 &&
+        r.params["grid"][0].is_number_integer() && r.params["grid"][1].is_number_integer()) {
+        rows = r.params["grid"][0].get<int>();
+        cols = r.params["grid"][1].get<int>();
+        if (rows > 0 && cols > 0 && static_cast<size_t>(rows * cols) >= r.tokens.size()) return;
+    }
+    // Square grids are the rule for the image models Tessera runs.
+    cols = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(r.tokens.size()))));
+    rows =
+        cols > 0
+            ? static_cast<int>((r.tokens.size() + static_cast<size_t>(cols) - 1) / static_cast<size_t>(cols))
+            : 0;
+}
+
+Generation generationFrom(pj::Project& p, const pj::GenerationRecord& r,
+                          const std::map<int64_t, std::string>& models) {
+    Generation g;
+    g.stored_id = r.id;
+    g.id = r.id;
+    g.parent_stored_id = r.parent_id.value_or(0);
+    g.branch_token = static_cast<int>(r.branch_token);
+    g.settings = settingsFrom(r, models);
+    gridFor(r, g.rows, g.cols);
+    g.cells.assign(static_cast<size_t>(g.rows * g.cols), {});
+    for (size_t i = 0; i < r.tokens.size() && i < g.cells.size(); ++i) {
+        TokenRecord& c = g.cells[i];
+        c.token = r.tokens[i];
+        if (i < r.stats.size()) {
+            c.probability = r.stats[i].probability;
+            c.entropy = r.stats[i].entropy;
+            c.guidance_kl = r.stats[i].guidance_kl;
+        }
+        // Stored candidates, as the CLI and the studio write them: {"ids": [...], "probs": [...], "rank": r}.
+        if (r.top_k.is_array() && i < r.top_k.size() && r.top_k[i].is_object()) {
+            const auto& t = r.top_k[i];
+            if (t.contains("ids") && t["ids"].is_array())
+                for (const auto& v : t["ids"])
+                    if (v.is_number_integer()) c.top_ids.push_back(v.get<int32_t>());
+            if (t.contains("probs") && t["probs"].is_array())
+                for (const auto& v : t["probs"])
+                    if (v.is_number()) c.top_probs.push_back(v.get<float>());
+            if (t.contains("rank") && t["rank"].is_number_integer()) c.rank = t["rank"].get<int>();
+        }
+        g.decode_order.push_back(static_cast<int>(i)); // raster order: how Janus decodes
+    }
+    g.image = assetImage(p, r.asset_id);
+    g.state = r.state == pj::GenerationState::kFailed ? JobState::Failed : JobState::Finished;
+    g.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
+    return g;
+}
+
+// ---- 2. the worker -------------------------------------------------------------------------------------
+
+class ProjectWorker {
+public:
+    explicit ProjectWorker(pj::Project project) : project_(std::move(project)), thread_([this] { loop(); }) {}
+    ~ProjectWorker() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        thread_.join(); // finishes the task in hand; pending writes are done first (see loop)
+    }
+    void run(std::function<void(pj::Project&)> task) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            tasks_.push_back(std::move(task));
+        }
+        wake_.notify_one();
+    }
+    std::map<int64_t, int64_t>& storedIds() { return stored_; } // worker thread only
+
+private:
+    void loop() {
+        for (;;) {
+            std::function<void(pj::Project&)> task;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+                if (tasks_.empty()) return; // stop only once everything queued is written
+                task = std::move(tasks_.front());
+                tasks_.pop_front();
+            }
+            task(project_);
+        }
+    }
+    pj::Project project_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::function<void(pj::Project&)>> tasks_;
+    bool stop_ = false;
+    std::map<int64_t, int64_t> stored_; // studio id → project generation id
+    std::thread thread_;
+};
+
+// ---- 3. the source ---------------------------------------------------------------------------------------
+
+class ProjectHistorySource : public HistorySource {
+public:
+    ProjectHistorySource(pj::Project project, QString folder)
+        : folder_(std::move(folder)), worker_(std::make_unique<ProjectWorker>(std::move(project))) {}
+    ~ProjectHistorySource() override { worker_.reset(); } // joins before QObject teardown
+
+    QString title() const override { return QFileInfo(folder_).fileName(); }
+
+    void query(const HistoryQuery& q, EntriesFn done) override {
+        worker_->run([this, q, done](pj::Project& p) {
+            std::vector<HistoryEntry> out;
+            const auto models = modelPaths(p);
+            std::vector<pj::GenerationRecord> records;
+            if (!q.text.isEmpty()) {
+                auto hits = p.search(q.text.toStdString(), q.limit);
+                if (!hits) return fail(hits.error());
+                for (const auto& h : *hits)
+                    if (auto g = p.generation(h.generation_id)) records.push_back(std::move(*g));
+            } else {
+                pj::HistoryFilter f;
+                f.limit = q.limit;
+                auto h = p.history(f);
+                if (!h) return fail(h.error());
+                records = std::move(*h);
+            }
+            for (const auto& r : records) {
+                if (std::find(r.tags.begin(), r.tags.end(), kTrashTag) != r.tags.end()) continue;
+                HistoryEntry e;
+                e.id = r.id;
+                e.parent_id = r.parent_id.value_or(0);
+                e.branch_token = static_cast<int>(r.branch_token);
+                e.settings = settingsFrom(r, models);
+                if (!q.model.isEmpty() && e.settings.model != q.model) continue;
+                e.state = stateName(r.state);
+                if (!q.state.isEmpty() && e.state != q.state) continue;
+                const QImage img = assetImage(p, r.asset_id);
+                if (!img.isNull())
+                    e.thumbnail = img.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation);
+                e.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
+                e.token_count = static_cast<int>(r.tokens.size());
+                for (const auto& t : r.tags) e.tags << QString::fromStdString(t);
+                out.push_back(std::move(e));
+            }
+            post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+        });
+    }
+
+    void load(int64_t id, GenerationFn done) override {
+        worker_->run([this, id, done](pj::Project& p) {
+            auto r = p.generation(id);
+            std::optional<Generation> g;
+            if (r) g = generationFrom(p, *r, modelPaths(p));
+            post([done, g] { done(g); });
+        });
+    }
+
+    void record(const Generation& g, RecordedFn done) override {
+        // Encoding the PNG happens on the worker too.
+        worker_->run([this, g, done](pj::Project& p) {
+            pj::GenerationRecord r;
+            r.seed = g.settings.seed;
+            r.prompt = g.settings.prompt.toStdString();
+            r.params = nlohmann::json::parse(QJsonDocument(g.settings.toJson()).toJson().toStdString(),
+                                             nullptr, false);
+            if (r.params.is_discarded()) r.params = nlohmann::json::object();
+            r.params["grid"] = {g.rows, g.cols};
+            r.tokens = g.tokens();
+            nlohmann::json top = nlohmann::json::array();
+            for (const TokenRecord& c : g.cells) {
+                r.stats.push_back({c.probability, c.entropy, c.guidance_kl});
+                top.push_back({{"ids", c.top_ids}, {"probs", c.top_probs}, {"rank", c.rank}});
+            }
+            r.top_k = std::move(top);
+            r.state =
+                g.state == JobState::Finished ? pj::GenerationState::kComplete : pj::GenerationState::kFailed;
+            if (!g.settings.model.isEmpty()) {
+                pj::ModelRecord m;
+                m.path = g.settings.model.toStdString();
+                m.family = "janus";
+                if (auto mid = p.addModel(m)) r.model_id = *mid;
+            }
+            pj::MediaPayload media;
+            const pj::MediaPayload* media_ptr = nullptr;
+            if (!g.image.isNull()) {
+                QByteArray png;
+                QBuffer buf(&png);
+                buf.open(QIODevice::WriteOnly);
+                g.image.save(&buf, "PNG");
+                media.kind = "image/png";
+                media.extension = "png";
+                media.bytes.assign(png.begin(), png.end());
+                media_ptr = &media;
+            }
+            int64_t parent = g.parent_stored_id;
+            if (!parent && g.parent_id) {
+                auto it = worker_->storedIds().find(g.parent_id);
+                if (it != worker_->storedIds().end()) parent = it->second;
+            }
+            int64_t stored = 0;
+            if (parent) {
+                pj::BranchSpec spec;
+                spec.seed = r.seed;
+                spec.params = r.params;
+                spec.prompt = r.prompt;
+                auto child = p.branch(parent, g.branch_token, spec);
+                if (!child) return fail(child.error());
+                stored = *child;
+                auto st = p.finishGeneration(stored, r.tokens, r.stats, media_ptr, r.top_k);
+                if (!st) return fail(st.message());
+            } else {
+                auto id = p.addGeneration(r, media_ptr);
+                if (!id) return fail(id.error());
+                stored = *id;
+            }
+            worker_->storedIds()[g.id] = stored;
+            post([this, done, stored] {
+                done(stored);
+                Q_EMIT changed();
+            });
+        });
+    }
+
+    void setHidden(int64_t id, bool hidden, DoneFn done) override {
+        worker_->run([this, id, hidden, done](pj::Project& p) {
+            auto st = hidden ? p.addTag(id, kTrashTag) : p.removeTag(id, kTrashTag);
+            const bool ok = st.ok();
+            const QString msg = QString::fromStdString(st.message());
+            post([this, done, ok, msg] {
+                done(ok, msg);
+                Q_EMIT changed();
+            });
+        });
+    }
+
+private:
+    // Worker → GUI thread. The worker is joined in the destructor, before this object's QObject part
+    // goes away, and Qt drops calls posted to a destroyed object.
+    void post(std::function<void()> fn) {
+        QMetaObject::invokeMethod(this, std::move(fn), Qt::QueuedConnection);
+    }
+    void fail(const std::string& message) {
+        const QString m = QString::fromStdString(message);
+        post([this, m] { Q_EMIT failed(m); });
+    }
+    static std::map<int64_t, std::string> modelPaths(pj::Project& p) {
+        std::map<int64_t, std::string> out;
+        if (auto ms = p.listModels())
+            for (const auto& m : *ms) out[m.id] = m.path;
+        return out;
+    }
+
+    QString folder_;
+    std::unique_ptr<ProjectWorker> worker_;
+};
+
+} // namespace
+
+Expected<std::unique_ptr<HistorySource>> openProjectHistory(const QString& folder, bool create) {
+    const std::filesystem::path dir(folder.toStdString());
+    auto project = create ? pj::Project::create(dir) : pj::Project::open(dir);
+    if (!project) return Status::error(project.error());
+    std::unique_ptr<HistorySource> source =
+        std::make_unique<ProjectHistorySource>(std::move(*project), folder);
+    return source;
+}
+
+} // namespace tessera::widgets

@@ -1,0 +1,84 @@
+#include "tessera/widgets/janus_generator.h"
+
+#include "tessera/engine/engine.h"
+#include "tessera/engine/janus.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <mutex>
+
+namespace tessera::widgets {
+
+namespace {
+
+class JanusGenerator : public Generator {
+public:
+    JanusGenerator(std::unique_ptr<Backend> backend, std::unique_ptr<JanusPipeline> pipeline,
+                   std::string folder)
+        : state_(std::make_shared<State>()) {
+        state_->backend = std::move(backend);
+        state_->pipeline = std::move(pipeline);
+        const JanusInfo& ji = state_->pipeline->info();
+        info_.name = QFileInfo(QString::fromStdString(folder)).fileName();
+        info_.family = "janus";
+        info_.rows = ji.grid_h;
+        info_.cols = ji.grid_w;
+        info_.codebook = ji.codebook;
+        info_.weight_bytes = ji.weight_bytes;
+        if (ji.weight_bytes < kSmokeTestWeightBytes)
+            info_.note = QObject::tr("%1: untrained smoke-test model (random weights), its pictures are noise by design")
+                             .arg(info_.name);
+    }
+
+    GeneratorInfo info() const override { return info_; }
+
+    JobFn makeJob(const GenerationRequest& request) override {
+        JanusRequest r;
+        r.prompt = request.settings.prompt.toStdString();
+        r.seed = request.settings.seed;
+        r.sampler.temperature = static_cast<float>(request.settings.temperature);
+        r.sampler.top_k = request.settings.top_k;
+        r.sampler.top_p = static_cast<float>(request.settings.top_p);
+        r.sampler.cfg = static_cast<float>(request.settings.cfg);
+        r.images = std::max(1, request.settings.images);
+        r.report_top_k = 5;
+        if (!request.forced.empty()) r.forced.assign(static_cast<size_t>(r.images), request.forced);
+        auto state = state_;
+        return [state, r](JobContext& ctx) -> Status {
+            // One backend is driven by one thread at a time.
+            std::lock_guard<std::mutex> lock(state->mutex);
+            auto result = state->pipeline->generate(r, ctx);
+            return result ? Status() : result.status();
+        };
+    }
+
+    Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens) override {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        return state_->pipeline->decode(tokens);
+    }
+
+private:
+    struct State {
+        std::mutex mutex;
+        std::unique_ptr<Backend> backend;
+        std::unique_ptr<JanusPipeline> pipeline;
+        ~State() { pipeline.reset(); } // before the backend that holds its tensors
+    };
+    std::shared_ptr<State> state_;
+    GeneratorInfo info_;
+};
+
+} // namespace
+
+Expected<std::shared_ptr<Generator>> loadJanusGenerator(const std::string& folder,
+                                                        const std::string& backend_name) {
+    auto backend = createBackend(backend_name);
+    if (!backend) return backend.status();
+    auto pipeline = JanusPipeline::load(folder, **backend);
+    if (!pipeline) return pipeline.status();
+    std::shared_ptr<Generator> g =
+        std::make_shared<JanusGenerator>(std::move(*backend), std::move(*pipeline), folder);
+    return g;
+}
+
+} // namespace tessera::widgets

@@ -1,0 +1,245 @@
+#include "tessera/widgets/model_manager.h"
+
+#include "tessera/widgets/perf_strip.h"
+#include "tessera/widgets/studio_controller.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QListWidget>
+#include <QPointer>
+#include <QPushButton>
+#include <QVBoxLayout>
+#include <cmath>
+
+namespace tessera::widgets {
+
+namespace {
+
+// Counts parameters from a safetensors header (8-byte little-endian length, then JSON).
+bool countSafetensors(const QString& path, int64_t& parameters, QString& error) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        error = QObject::tr("cannot read %1: %2").arg(path, f.errorString());
+        return false;
+    }
+    const QByteArray len = f.read(8);
+    if (len.size() != 8) {
+        error = QObject::tr("%1 is too short to be a safetensors file").arg(path);
+        return false;
+    }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(len[i]);
+    if (n == 0 || n > 100u * 1024 * 1024 || n > static_cast<uint64_t>(f.size())) {
+        error = QObject::tr("%1 has a malformed header length (%2)").arg(path).arg(n);
+        return false;
+    }
+    const QJsonDocument doc = QJsonDocument::fromJson(f.read(static_cast<qint64>(n)));
+    if (!doc.isObject()) {
+        error = QObject::tr("%1 has a header that is not JSON").arg(path);
+        return false;
+    }
+    const QJsonObject o = doc.object();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+        if (it.key() == "__metadata__") continue;
+        int64_t count = 1;
+        for (const auto& d : it.value().toObject().value("shape").toArray())
+            count *= std::max<int64_t>(0, d.toInteger());
+        parameters += count;
+    }
+    return true;
+}
+
+} // namespace
+
+QString ModelProbe::summary() const {
+    if (!error.isEmpty()) return QObject::tr("%1 — not usable: %2").arg(QFileInfo(folder).fileName(), error);
+    const double p = static_cast<double>(parameters);
+    const QString params = p >= 1e9   ? QString::number(p / 1e9, 'f', 1) + "B"
+                           : p >= 1e6 ? QString::number(p / 1e6, 'f', 1) + "M"
+                                      : QString::number(p / 1e3, 'f', 1) + "K";
+    return QObject::tr("%1 — %2 (%3), %4 parameters, ~%5 to run")
+        .arg(QFileInfo(folder).fileName(), family, architecture, params,
+             formatBytes(static_cast<size_t>(estimatedBytes())));
+}
+
+ModelProbe probeModel(const QString& folder) {
+    ModelProbe m;
+    m.folder = QDir(folder).absolutePath();
+    QFile cfg(QDir(folder).filePath("config.json"));
+    if (!cfg.open(QIODevice::ReadOnly)) {
+        m.error = QObject::tr("no config.json in %1").arg(m.folder);
+        return m;
+    }
+    QJsonParseError perr;
+    const QJsonDocument doc = QJsonDocument::fromJson(cfg.readAll(), &perr);
+    if (!doc.isObject()) {
+        m.error = QObject::tr("config.json is not valid JSON (%1)").arg(perr.errorString());
+        return m;
+    }
+    const QJsonObject c = doc.object();
+    m.family = c.value("model_type").toString();
+    m.architecture = c.value("architectures").toArray().at(0).toString();
+    if (m.family.isEmpty() && c.contains("language_config")) m.family = "janus"; // original DeepSeek layout
+    if (m.family.isEmpty()) {
+        m.error = QObject::tr("config.json names no model_type");
+        return m;
+    }
+    const QStringList shards = QDir(folder).entryList({"*.safetensors"}, QDir::Files);
+    for (const QString& s : shards) {
+        if (s == "golden.safetensors") continue; // reference outputs shipped next to test checkpoints
+        QString err;
+        if (!countSafetensors(QDir(folder).filePath(s), m.parameters, err)) {
+            m.error = err;
+            return m;
+        }
+        m.weight_bytes += QFileInfo(QDir(folder).filePath(s)).size();
+    }
+    if (m.parameters == 0) {
+        m.error = QObject::tr("no weights (*.safetensors) in %1").arg(m.folder);
+        return m;
+    }
+    // KV cache: keys and values, every layer, f32, two rows (conditional + unconditional for CFG),
+    // over a prompt budget plus the image grid.
+    QJsonObject t = c.value("text_config").toObject();
+    if (t.isEmpty()) t = c.value("language_config").toObject();
+    if (t.isEmpty()) t = c;
+    const int64_t layers = t.value("num_hidden_layers").toInt(0);
+    const int64_t heads = std::max(1, t.value("num_attention_heads").toInt(1));
+    const int64_t kv_heads = t.value("num_key_value_heads").toInt(static_cast<int>(heads));
+    const int64_t hidden = t.value("hidden_size").toInt(0);
+    const int64_t head_dim = t.value("head_dim").toInt(static_cast<int>(hidden / heads));
+    m.image_tokens = c.value("vision_config").toObject().value("num_image_tokens").toInt(0);
+    if (m.image_tokens == 0 && m.family == "janus") m.image_tokens = 576;
+    const int64_t positions = 128 + m.image_tokens;
+    m.kv_cache_bytes = 2 * layers * kv_heads * head_dim * positions * 4 * 2;
+    return m;
+}
+
+ModelManagerController::ModelManagerController(StudioController* studio, Loader loader, QObject* parent)
+    : QObject(parent), studio_(studio), loader_(std::move(loader)) {}
+
+bool ModelManagerController::addFolder(const QString& folder) {
+    ModelProbe m = probeModel(folder);
+    if (!m.error.isEmpty()) {
+        Q_EMIT message(m.summary());
+        return false;
+    }
+    auto it = std::find_if(models_.begin(), models_.end(),
+                           [&](const ModelProbe& p) { return p.folder == m.folder; });
+    if (it != models_.end())
+        *it = m;
+    else
+        models_.push_back(m);
+    Q_EMIT modelsChanged();
+    return true;
+}
+
+void ModelManagerController::load(const QString& folder) {
+    if (!loader_) return Q_EMIT loadFailed(folder, tr("This build cannot load models."));
+    if (loading_job_) studio_->bridge()->scheduler().cancel(loading_job_);
+    if (std::none_of(models_.begin(), models_.end(),
+                     [&](const ModelProbe& p) { return p.folder == QDir(folder).absolutePath(); }))
+        if (!addFolder(folder))
+            return Q_EMIT loadFailed(folder, tr("%1 is not a usable checkpoint").arg(folder));
+    const QString abs = QDir(folder).absolutePath();
+    QPointer<ModelManagerController> self(this);
+    EngineBridge* bridge = studio_->bridge();
+    JobSpec spec;
+    spec.kind = "load";
+    spec.label = tr("load %1").arg(QFileInfo(abs).fileName()).toStdString();
+    spec.priority = 100; // a model load goes before generations that need it
+    auto loader = loader_;
+    loading_job_ = bridge->scheduler().submit(spec, [loader, abs, self, bridge](JobContext&) -> Status {
+        auto g = loader(abs.toStdString());
+        Status st = g ? Status() : g.status();
+        std::shared_ptr<Generator> gen = g ? *g : nullptr;
+        QString err = QString::fromStdString(st.message());
+        // The bridge outlives its jobs; the QPointer is read on the GUI thread only.
+        QMetaObject::invokeMethod(
+            bridge,
+            [self, gen, abs, err] {
+                if (!self) return;
+                self->loading_job_ = 0;
+                if (!gen) return Q_EMIT self->loadFailed(abs, err);
+                self->loaded_ = abs;
+                self->studio_->setGenerator(gen);
+                Q_EMIT self->loaded(abs);
+                Q_EMIT self->modelsChanged();
+            },
+            Qt::QueuedConnection);
+        return st;
+    });
+    Q_EMIT message(tr("Loading %1…").arg(QFileInfo(abs).fileName()));
+}
+
+void ModelManagerController::unload() {
+    if (loaded_.isEmpty()) return;
+    studio_->setGenerator(nullptr); // queued jobs keep their own reference until they finish
+    loaded_.clear();
+    Q_EMIT unloaded();
+    Q_EMIT modelsChanged();
+}
+
+ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget* parent)
+    : QWidget(parent), controller_(controller) {
+    list_ = new QListWidget(this);
+    list_->setObjectName("modelList");
+    list_->setWordWrap(true);
+    details_ = new QLabel(this);
+    details_->setWordWrap(true);
+    add_ = new QPushButton(tr("Add folder…"), this);
+    load_ = new QPushButton(tr("Load"), this);
+    unload_ = new QPushButton(tr("Unload"), this);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(add_);
+    buttons->addWidget(load_);
+    buttons->addWidget(unload_);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(list_, 1);
+    layout->addWidget(details_);
+    layout->addLayout(buttons);
+    connect(add_, &QPushButton::clicked, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Checkpoint folder"));
+        if (!dir.isEmpty()) controller_->addFolder(dir);
+    });
+    connect(load_, &QPushButton::clicked, this, [this] {
+        if (!selectedFolder().isEmpty()) controller_->load(selectedFolder());
+    });
+    connect(unload_, &QPushButton::clicked, controller_, &ModelManagerController::unload);
+    connect(controller_, &ModelManagerController::modelsChanged, this, &ModelManagerPanel::refresh);
+    connect(controller_, &ModelManagerController::message, details_, &QLabel::setText);
+    connect(
+        controller_, &ModelManagerController::loadFailed, this,
+        [this](const QString&, const QString& why) { details_->setText(tr("Load failed: %1").arg(why)); });
+    refresh();
+}
+
+QString ModelManagerPanel::selectedFolder() const {
+    auto* item = list_->currentItem();
+    return item ? item->data(Qt::UserRole).toString() : QString();
+}
+
+void ModelManagerPanel::refresh() {
+    const QString keep = selectedFolder();
+    list_->clear();
+    for (const ModelProbe& m : controller_->models()) {
+        const bool loaded = m.folder == controller_->loadedFolder();
+        auto* item =
+            new QListWidgetItem((loaded ? QStringLiteral("● ") : QStringLiteral("○ ")) + m.summary(), list_);
+        item->setData(Qt::UserRole, m.folder);
+        item->setToolTip(m.folder);
+        if (m.folder == keep || (keep.isEmpty() && loaded)) list_->setCurrentItem(item);
+    }
+    unload_->setEnabled(!controller_->loadedFolder().isEmpty());
+    if (!controller_->loadedFolder().isEmpty())
+        details_->setText(tr("Loaded: %1").arg(controller_->loadedFolder()));
+}
+
+} // namespace tessera::widgets
