@@ -116,6 +116,7 @@ public:
     // FTS5 over prompts, tags and notes. FTS5 syntax is accepted; text that is not valid FTS5 is
     // searched word by word instead of failing.
     Result<std::vector<SearchHit>> search(const std::string& query, int limit = 50);
+    // Records come without tokens, stats and top_k (kept light for lists); generation(id) has them.
     Result<std::vector<GenerationRecord>> history(const HistoryFilter& filter = {});
 
     // --- scenes, erasures, exports
