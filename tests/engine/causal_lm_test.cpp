@@ -1,6 +1,8 @@
 // Model families against the reference sets produced by the reference implementation.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "tessera/engine/engine.h"
@@ -36,6 +38,36 @@ TEST(CausalLm, SameLogitsWhateverTheThreadCount) {
         if (first.empty()) first = logits;
         else EXPECT_EQ(first, logits);
     }
+}
+
+} // namespace tessera
+
+namespace tessera {
+
+// A config with wrongly typed or absurd values is a Status, never an exception escaping the loader.
+TEST(CausalLm, MalformedConfigValuesAreErrorsNotCrashes) {
+    namespace fs = std::filesystem;
+    const fs::path src = fs::path(TESSERA_TEST_DATA_DIR) / "reference" / "llama_tiny";
+    const fs::path dir = fs::temp_directory_path() / "tessera_bad_config";
+    auto be = createBackend("cpu", 1);
+    for (const std::string& patch : {std::string("\"attention_bias\": 1,"), std::string("\"num_hidden_layers\": 1000000000,")}) {
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        fs::copy_file(src / "model.safetensors", dir / "model.safetensors");
+        std::ifstream in(src / "config.json");
+        std::string text((std::istreambuf_iterator<char>(in)), {});
+        const std::string key = patch.substr(0, patch.find(':'));
+        // Drop the original key, then put the patched one first.
+        auto pos = text.find(key);
+        if (pos != std::string::npos) text.erase(pos, text.find_first_of(",}", pos) + 1 - pos);
+        text.insert(text.find('{') + 1, patch);
+        std::ofstream(dir / "config.json") << text;
+        auto ckpt = Checkpoint::open(dir.string());
+        ASSERT_TRUE(ckpt.ok()) << ckpt.error();
+        auto m = loadCausalLM(*ckpt, **be);
+        EXPECT_FALSE(m.ok()) << patch;
+    }
+    fs::remove_all(dir);
 }
 
 } // namespace tessera

@@ -6,9 +6,9 @@ namespace tessera::models {
 
 Expected<TransformerConfig> chameleonConfig(const ModelConfig& config) {
     TransformerConfig c = readLlamaStyleConfig(config, "chameleon");
-    c.qkv_bias = c.o_bias = config.text().value("attention_bias", false);
+    c.qkv_bias = c.o_bias = config.textBool("attention_bias", false);
     c.qk_norm = true;
-    c.swin_norm = config.text().value("swin_norm", false);
+    c.swin_norm = config.textBool("swin_norm", false);
     return c;
 }
 

@@ -5,8 +5,8 @@ namespace tessera::models {
 
 Expected<TransformerConfig> llamaConfig(const ModelConfig& config) {
     TransformerConfig c = readLlamaStyleConfig(config, "llama");
-    c.qkv_bias = c.o_bias = config.text().value("attention_bias", false);
-    c.mlp_bias = config.text().value("mlp_bias", false);
+    c.qkv_bias = c.o_bias = config.textBool("attention_bias", false);
+    c.mlp_bias = config.textBool("mlp_bias", false);
     if (c.mlp_bias) return Status::error("Llama checkpoints with mlp_bias=true are not supported yet");
     return c;
 }

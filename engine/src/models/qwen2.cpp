@@ -6,7 +6,7 @@ namespace tessera::models {
 Expected<TransformerConfig> qwen2Config(const ModelConfig& config) {
     TransformerConfig c = readLlamaStyleConfig(config, "qwen2");
     c.qkv_bias = true;
-    if (config.text().value("use_sliding_window", false))
+    if (config.textBool("use_sliding_window", false))
         return Status::error("Qwen2 sliding-window attention is not supported yet");
     return c;
 }

@@ -35,7 +35,9 @@ Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend
     const ModelConfig& cfg = ckpt.config();
     const std::string arch = cfg.architecture();
     // A nested text_config names its own model_type (Janus, LLaVA: "llama").
-    const std::string text_type = cfg.text().value("model_type", cfg.modelType());
+    const std::string text_type = cfg.text().contains("model_type") && cfg.text()["model_type"].is_string()
+                                      ? cfg.text()["model_type"].get<std::string>()
+                                      : cfg.modelType();
     const Family* found = nullptr;
     for (const auto& f : families())
         if (arch == f.architecture) found = &f;
@@ -54,6 +56,10 @@ Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend
         return models::Transformer::load(ckpt, backend, *tc, layout);
     } catch (const Error& e) {
         return Status::error(ckpt.dir() + ": " + e.what());
+    } catch (const std::bad_alloc&) {
+        return Status::error(ckpt.dir() + ": out of memory while loading the model");
+    } catch (const std::exception& e) {
+        return Status::error(ckpt.dir() + ": malformed checkpoint: " + e.what());
     }
 }
 

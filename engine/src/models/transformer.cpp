@@ -75,6 +75,10 @@ TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::str
     c.kv_heads = config.textInt("num_key_value_heads", c.heads);
     TS_CHECK(c.hidden > 0 && c.heads > 0 && c.kv_heads > 0 && c.layers > 0 && c.vocab > 0,
              "config.json: sizes must be positive");
+    // Far beyond any released model; rejects configs that would make loading loop or allocate forever.
+    TS_CHECK(c.layers <= 4096 && c.heads <= 65536 && c.hidden <= (int64_t(1) << 20) && c.vocab <= (int64_t(1) << 26),
+             "config.json: implausible sizes (num_hidden_layers " + std::to_string(c.layers) + ", hidden_size " +
+                 std::to_string(c.hidden) + ", vocab_size " + std::to_string(c.vocab) + ")");
     TS_CHECK(c.hidden % c.heads == 0 || config.text().contains("head_dim"),
              "config.json: hidden_size is not a multiple of num_attention_heads");
     c.head_dim = config.textInt("head_dim", c.hidden / c.heads);
