@@ -95,6 +95,9 @@ int cmdGenerate(int argc, char** argv) {
                             {"generate_ms", r->result.generate_ms},
                             {"preview_ms", r->result.preview_ms},
                             {"preview_overhead_percent", preview_pct},
+                            {"previews_decoded", r->result.previews_decoded},
+                            {"previews_approximate", r->result.previews_approximate},
+                            {"preview_calibration_ms", r->info.preview_calibration_ms},
                             {"cancelled", r->result.cancelled},
                             {"tokens", r->result.tokens},
                             {"generation_ids", generation_ids}};

@@ -17,6 +17,10 @@ struct JanusPipeline::Impl {
     Tokenizer tokenizer;
     Backend* backend = nullptr;
     int32_t pad_id = 0;
+    // Fast previews: RGB per code (codebook × 3), fitted on first use; calibration cost and size.
+    std::vector<uint8_t> code_rgb;
+    double calibration_ms = 0;
+    int64_t calibration_cells = 0;
 };
 
 JanusPipeline::~JanusPipeline() = default;
@@ -52,6 +56,10 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
     p->info_.weight_bytes = (*model)->weightBytes();
     p->info_.context = (*model)->lm().config().max_positions;
     p->model_ = std::move(*model);
+    // Fitted once per loaded model (a small calibration decode) so that live previews during generation
+    // cost microseconds; reported in info().preview_calibration_ms.
+    if (Status s = p->fitColourMap(); !s.ok()) return s;
+    p->info_.preview_calibration_ms = p->impl_->calibration_ms;
     return p;
 }
 
@@ -132,6 +140,109 @@ Expected<ImageRgb8> JanusPipeline::decode(const std::vector<int32_t>& tokens) {
     }
 }
 
+namespace {
+
+// Solves the normal equations (XᵀX + λI) a = Xᵀy for a 9-unknown least-squares fit by Gauss-Jordan.
+std::vector<double> ridgeSolve(const std::vector<std::vector<double>>& x, const std::vector<double>& y, double lambda) {
+    const size_t n = x.empty() ? 0 : x[0].size();
+    std::vector<std::vector<double>> m(n, std::vector<double>(n + 1, 0.0));
+    for (size_t r = 0; r < x.size(); ++r)
+        for (size_t i = 0; i < n; ++i) {
+            for (size_t j = 0; j < n; ++j) m[i][j] += x[r][i] * x[r][j];
+            m[i][n] += x[r][i] * y[r];
+        }
+    for (size_t i = 0; i < n; ++i) m[i][i] += lambda;
+    for (size_t c = 0; c < n; ++c) {
+        size_t piv = c;
+        for (size_t r = c + 1; r < n; ++r)
+            if (std::fabs(m[r][c]) > std::fabs(m[piv][c])) piv = r;
+        std::swap(m[c], m[piv]);
+        if (std::fabs(m[c][c]) < 1e-12) continue;
+        for (size_t r = 0; r < n; ++r) {
+            if (r == c) continue;
+            const double f = m[r][c] / m[c][c];
+            for (size_t k = c; k <= n; ++k) m[r][k] -= f * m[c][k];
+        }
+    }
+    std::vector<double> a(n, 0.0);
+    for (size_t i = 0; i < n; ++i) a[i] = std::fabs(m[i][i]) < 1e-12 ? 0.0 : m[i][n] / m[i][i];
+    return a;
+}
+
+} // namespace
+
+// The colour map is fitted on a small calibration grid (at most 4×4 cells of spread-out codes) decoded
+// by the real decoder: each cell's mean colour (over its central half, away from neighbours' bleed) is
+// regressed on its normalised code vector.
+Status JanusPipeline::fitColourMap() {
+    if (!impl_->code_rgb.empty()) return Status();
+    Backend& be = *impl_->backend;
+    const auto t0 = Clock::now();
+    try {
+        const int64_t codebook = info_.codebook, cg = std::min<int64_t>(4, info_.grid_h), cells = cg * cg;
+        std::vector<int64_t> all(static_cast<size_t>(codebook));
+        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
+        const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
+        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [1, dim, 1, codebook]
+        auto code = [&](int64_t id, int64_t d) { return static_cast<double>(book[static_cast<size_t>(d * codebook + id)]); };
+
+        std::vector<int64_t> ids(static_cast<size_t>(cells));
+        for (int64_t i = 0; i < cells; ++i) ids[static_cast<size_t>(i)] = (i * 7919 + 13) % codebook;
+        Tensor px = model_->decodeImageTokens(be.fromI64(ids, {1, cells}), cg, cg);
+        const std::vector<float> pix = be.readF32(px);
+        const int64_t h = px.dim(2), w = px.dim(3), ch = h / cg, cw = w / cg;
+        std::vector<std::vector<double>> x;
+        std::vector<std::vector<double>> y(3);
+        for (int64_t i = 0; i < cells; ++i) {
+            std::vector<double> row;
+            for (int64_t d = 0; d < dim; ++d) row.push_back(code(ids[static_cast<size_t>(i)], d));
+            row.push_back(1.0);
+            x.push_back(row);
+            const int64_t y0 = (i / cg) * ch + ch / 4, x0 = (i % cg) * cw + cw / 4;
+            for (int64_t c = 0; c < 3; ++c) {
+                double sum = 0;
+                int64_t n = 0;
+                for (int64_t yy = y0; yy < y0 + std::max<int64_t>(1, ch / 2); ++yy)
+                    for (int64_t xx = x0; xx < x0 + std::max<int64_t>(1, cw / 2); ++xx, ++n) sum += pix[static_cast<size_t>((c * h + yy) * w + xx)];
+                y[static_cast<size_t>(c)].push_back(sum / static_cast<double>(n));
+            }
+        }
+        std::vector<std::vector<double>> coef;
+        for (int c = 0; c < 3; ++c) coef.push_back(ridgeSolve(x, y[static_cast<size_t>(c)], 1e-3));
+        impl_->code_rgb.resize(static_cast<size_t>(codebook * 3));
+        for (int64_t id = 0; id < codebook; ++id)
+            for (int c = 0; c < 3; ++c) {
+                double v = coef[static_cast<size_t>(c)][static_cast<size_t>(dim)];
+                for (int64_t d = 0; d < dim; ++d) v += coef[static_cast<size_t>(c)][static_cast<size_t>(d)] * code(id, d);
+                impl_->code_rgb[static_cast<size_t>(id * 3 + c)] = static_cast<uint8_t>(std::clamp((v + 1.0) / 2.0 * 255.0, 0.0, 255.0));
+            }
+        impl_->calibration_cells = cells;
+    } catch (const std::exception& e) {
+        return Status::error(std::string("fitting the preview colour map failed: ") + e.what());
+    }
+    impl_->calibration_ms = msSince(t0);
+    return Status();
+}
+
+Expected<ImageRgb8> JanusPipeline::mosaic(const std::vector<int32_t>& tokens) {
+    if (Status s = fitColourMap(); !s.ok()) return s;
+    const int g = info_.grid_h;
+    if (static_cast<int>(tokens.size()) > g * g) return Status::error("more tokens than the image grid holds");
+    const int cell = std::max(1, info_.image_size / std::max(1, g));
+    ImageRgb8 img;
+    img.width = img.height = cell * g;
+    img.rgb.assign(static_cast<size_t>(img.width) * img.height * 3, 128);
+    for (int i = 0; i < static_cast<int>(tokens.size()); ++i) {
+        const int32_t t = tokens[static_cast<size_t>(i)];
+        if (t < 0 || t >= info_.codebook) return Status::error("token " + std::to_string(t) + " outside the codebook");
+        const uint8_t* c = &impl_->code_rgb[static_cast<size_t>(t) * 3];
+        for (int y = (i / g) * cell; y < (i / g + 1) * cell; ++y)
+            for (int x = (i % g) * cell; x < (i % g + 1) * cell; ++x)
+                std::copy(c, c + 3, img.rgb.begin() + (static_cast<long>(y) * img.width + x) * 3);
+    }
+    return img;
+}
+
 // ---- generation ----------------------------------------------------------------------------------------
 
 Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContext& ctx) {
@@ -167,7 +278,7 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     result.grid_h = result.grid_w = static_cast<int>(g);
     result.tokens.assign(static_cast<size_t>(images), {});
     const auto t_start = Clock::now();
-    double preview_ms = 0, first_preview_ms = -1, last_preview_cost_ms = 0;
+    double preview_ms = 0, first_preview_ms = -1, last_full_cost_ms = 0;
     const int preview_every = req.preview_every > 0 ? req.preview_every : static_cast<int>(g);
 
     try {
@@ -228,14 +339,22 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
             timing.model_bytes = info_.weight_bytes;
             ctx.emit(timing);
 
-            // Previews on the cadence, within a budget of 3% of generation time so far: a due preview is
-            // skipped when the previous one's cost would take the total over budget. The first one is
-            // always shown (its cost is not known yet).
+            // Previews on the cadence, within a budget of 3% of generation time so far. A full partial
+            // decode is shown when its predicted cost (the last one's, or the calibration decode's scaled
+            // by cell count) fits the budget; otherwise the fast colour mosaic, which costs microseconds
+            // once the colour map is fitted (fitting is counted as preview time too).
             const bool due = req.previews && (step + 1) % preview_every == 0 && step + 1 < n_tokens;
-            if (due && (first_preview_ms < 0 || preview_ms + last_preview_cost_ms <= kPreviewBudget * loop_ms)) {
+            if (due) {
                 const auto t_prev = Clock::now();
+                if (Status s = fitColourMap(); !s.ok()) return s;
+                const double predicted_full = last_full_cost_ms > 0 ? last_full_cost_ms
+                                                                    : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
+                                                                          static_cast<double>(std::max<int64_t>(1, impl_->calibration_cells));
+                const bool full = preview_ms + msSince(t_prev) + predicted_full <= kPreviewBudget * loop_ms;
+                const auto t_full = Clock::now();
                 for (int64_t im = 0; im < images; ++im) {
-                    auto img = decode(result.tokens[static_cast<size_t>(im)]);
+                    const auto& toks = result.tokens[static_cast<size_t>(im)];
+                    auto img = full ? decode(toks) : mosaic(toks);
                     if (!img) return img.status();
                     PreviewReady pr;
                     pr.job_id = ctx.id();
@@ -243,11 +362,17 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
                     pr.tokens_done = static_cast<int>(step + 1);
                     pr.width = img->width;
                     pr.height = img->height;
+                    pr.approximate = !full;
                     pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
                     ctx.emit(pr);
                 }
-                last_preview_cost_ms = msSince(t_prev);
-                preview_ms += last_preview_cost_ms;
+                if (full) {
+                    last_full_cost_ms = msSince(t_full);
+                    ++result.previews_decoded;
+                } else {
+                    ++result.previews_approximate;
+                }
+                preview_ms += msSince(t_prev);
                 if (first_preview_ms < 0) first_preview_ms = msSince(t_start);
             }
         }

@@ -35,6 +35,8 @@ struct PreviewReady {
     int width = 0, height = 0;
     std::shared_ptr<const std::vector<uint8_t>> rgb; // width*height*3, row-major
     bool final = false;
+    // A fast approximation (each cell painted with its code's fitted colour) rather than a decode.
+    bool approximate = false;
 };
 
 struct StepTiming {

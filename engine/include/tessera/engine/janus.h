@@ -39,7 +39,9 @@ struct JanusResult {
     std::vector<ImageRgb8> images;
     bool cancelled = false;
     double generate_ms = 0;  // sampling loop, previews excluded
-    double preview_ms = 0;   // time spent decoding previews
+    double preview_ms = 0;   // time spent on previews (decodes, colour-map fitting, mosaics)
+    int previews_decoded = 0;     // full partial decodes shown
+    int previews_approximate = 0; // fast colour mosaics shown
     int grid_h = 0, grid_w = 0;
 };
 
@@ -49,6 +51,7 @@ struct JanusInfo {
     int grid_h = 0, grid_w = 0, image_size = 0, codebook = 0;
     size_t weight_bytes = 0;
     int64_t context = 0;
+    double preview_calibration_ms = 0; // load-time cost of fitting the fast-preview colour map
 };
 
 class JanusModel;
@@ -65,9 +68,13 @@ public:
     Expected<JanusResult> generate(const JanusRequest& request, JobContext& ctx);
     // Decodes a full or partial token grid (missing cells shown as mid-grey) to RGB.
     Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens);
+    // Fast approximate preview: every sampled cell painted with its code's colour under a linear
+    // code→RGB map fitted once per loaded model from a small calibration decode; missing cells grey.
+    Expected<ImageRgb8> mosaic(const std::vector<int32_t>& tokens);
 
 private:
     JanusPipeline() = default;
+    Status fitColourMap();
     JanusInfo info_;
     std::unique_ptr<JanusModel> model_;
     struct Impl;
