@@ -3,6 +3,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 
@@ -11,6 +15,61 @@
 namespace fs = std::filesystem;
 
 namespace tessera::cli {
+
+namespace {
+
+// Writes preview PNGs in the background, in arrival order.
+class PreviewWriter {
+public:
+    explicit PreviewWriter(std::string dir) : dir_(std::move(dir)) {
+        if (!dir_.empty()) thread_ = std::thread([this] { loop(); });
+    }
+    ~PreviewWriter() { finish(); }
+    void post(const PreviewReady& p) {
+        if (dir_.empty()) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        queue_.push_back(p);
+        wake_.notify_one();
+    }
+    Status finish() {
+        if (thread_.joinable()) {
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                done_ = true;
+            }
+            wake_.notify_one();
+            thread_.join();
+        }
+        return error_;
+    }
+
+private:
+    void loop() {
+        for (;;) {
+            PreviewReady p;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return done_ || !queue_.empty(); });
+                if (queue_.empty()) return;
+                p = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            char name[64];
+            std::snprintf(name, sizeof name, "preview-img%d-%04d.png", p.image, p.tokens_done);
+            Status s = writePng((fs::path(dir_) / name).string(), ImageRgb8{p.width, p.height, *p.rgb});
+            if (!s.ok() && error_.ok()) error_ = s;
+        }
+    }
+    std::string dir_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<PreviewReady> queue_;
+    bool done_ = false;
+    Status error_;
+};
+
+} // namespace
 
 std::string outputPathFor(const std::string& out, int index) {
     if (index == 0) return out;
@@ -30,7 +89,9 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
     if (fs::path(run.out_path).has_parent_path()) fs::create_directories(fs::path(run.out_path).parent_path());
 
     const bool bar = run.progress && ::isatty(2);
-    Status preview_error;
+    // Preview files are written by a thread of their own: event sinks run on the generation thread and
+    // must not wait for the disk.
+    PreviewWriter writer(run.preview_dir);
     std::vector<std::vector<TokenSampled>> token_events(static_cast<size_t>(std::max(0, run.request.images)));
     auto sink = [&](const Event& e) {
         if (const auto* ts = std::get_if<TokenSampled>(&e)) {
@@ -43,19 +104,14 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
                 if (t->step == t->total) std::fprintf(stderr, "\n");
             }
         } else if (const auto* p = std::get_if<PreviewReady>(&e)) {
-            if (run.preview_dir.empty() || p->final) return;
-            ImageRgb8 img{p->width, p->height, *p->rgb};
-            char name[64];
-            std::snprintf(name, sizeof name, "preview-img%d-%04d.png", p->image, p->tokens_done);
-            Status s = writePng((fs::path(run.preview_dir) / name).string(), img);
-            if (!s.ok() && preview_error.ok()) preview_error = s;
+            if (!p->final) writer.post(*p);
         }
     };
     std::atomic<bool> never{false};
     JobContext ctx(0, sink, &never);
     auto result = (*pipeline)->generate(run.request, ctx);
     if (!result) return result.status();
-    if (!preview_error.ok()) return preview_error;
+    if (Status s = writer.finish(); !s.ok()) return s;
 
     JanusRunResult out;
     out.info = (*pipeline)->info();
