@@ -65,7 +65,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     history_ = new HistoryController(studio_, history_view_, undo_, this);
     inspector_view_ = new CellInspector(this);
     inspector_ = new InspectorController(studio_, inspector_view_, this);
-    engine_view_ = createEngineInternalsView(stats_, this);
+    engine_view_ = createEngineInternalsView(stats_, this, options_.opengl);
     perf_ = new PerfStrip(this);
     statusBar()->addPermanentWidget(perf_, 1);
 

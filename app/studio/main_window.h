@@ -42,6 +42,7 @@ struct StudioOptions {
     QString prompt;        // for that first generation (empty: the saved or default prompt)
     QString project;       // project folder whose history to show (empty: this session)
     bool persist = true;   // read and write QSettings
+    bool opengl = true;    // the Dear ImGui engine panel where OpenGL exists (else its text view)
     widgets::ModelManagerController::Loader loader; // empty: the Janus loader
 };
 

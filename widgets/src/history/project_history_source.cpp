@@ -209,6 +209,11 @@ public:
                     e.thumbnail = img.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation);
                 e.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
                 e.token_count = static_cast<int>(r.tokens.size());
+                if (e.token_count == 0 && r.params.contains("grid")) { // history rows come without tokens
+                    int rows = 0, cols = 0;
+                    gridFor(r, rows, cols);
+                    e.token_count = rows * cols;
+                }
                 for (const auto& t : r.tags) e.tags << QString::fromStdString(t);
                 out.push_back(std::move(e));
             }

@@ -72,6 +72,10 @@ public:
     EngineStatsText(EngineStats* stats, QWidget* parent) : QLabel(parent), stats_(stats) {
         setObjectName("engineStatsText");
         setAlignment(Qt::AlignTop | Qt::AlignLeft);
+        // New figures must not move the docks: a size hint that follows the text would make every
+        // update relayout (and repaint) the whole window.
+        setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Ignored);
+        setMinimumSize(360, 120);
         setTextInteractionFlags(Qt::TextSelectableByMouse);
         timer_.setInterval(100); // at most ten repaints a second however fast tokens arrive
         timer_.setSingleShot(true);
@@ -116,8 +120,8 @@ private:
 };
 } // namespace
 
-QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent) {
-    if (openGlWidgetsAvailable()) return new EnginePanel(stats, parent);
+QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent, bool allow_opengl) {
+    if (allow_opengl && openGlWidgetsAvailable()) return new EnginePanel(stats, parent);
     return new EngineStatsText(stats, parent);
 }
 

@@ -135,27 +135,39 @@ void TokenMosaic::paintEvent(QPaintEvent*) {
     const QColor base = palette().color(QPalette::Window);
     p.fillRect(rect(), base.lightness() > 128 ? base.darker(115) : base.darker(160));
     const auto [lo, hi] = overlayRange();
+    if (cells_.empty()) return;
+    // The whole grid is painted with a few scaled images, one pixel per cell, rather than one call
+    // per cell: a 48×48 grid repaints at every token and must stay cheap.
+    const QRectF grid = cellRect(0).united(cellRect(static_cast<int>(cells_.size()) - 1));
+    if (!preview_.isNull()) p.drawImage(grid, preview_);
+    QImage cells(cols_, rows_, QImage::Format_ARGB32);
     for (int i = 0; i < static_cast<int>(cells_.size()); ++i) {
-        const QRectF r = cellRect(i);
         const TokenRecord& c = cells_[static_cast<size_t>(i)];
+        QColor colour(Qt::transparent);
         if (c.token < 0) {
-            p.fillRect(r.adjusted(0.5, 0.5, -0.5, -0.5), QColor(40, 40, 46));
-            continue;
+            colour = QColor(40, 40, 46);
+        } else if (overlay_ != MosaicOverlay::None) {
+            colour = overlayColor((statistic(c) - lo) / std::max(1e-6f, hi - lo));
+            colour.setAlpha(preview_.isNull() ? 255 : 200);
+        } else if (preview_.isNull()) {
+            colour = QColor::fromHsv((c.token * 47) % 360, 140, 200);
         }
-        if (!preview_.isNull()) {
-            const QRectF src(preview_.width() * (i % cols_) / static_cast<qreal>(cols_),
-                             preview_.height() * (i / cols_) / static_cast<qreal>(rows_),
-                             preview_.width() / static_cast<qreal>(cols_),
-                             preview_.height() / static_cast<qreal>(rows_));
-            p.drawImage(r, preview_, src);
-        } else {
-            p.fillRect(r, QColor::fromHsv((c.token * 47) % 360, 140, 200));
-        }
-        if (overlay_ != MosaicOverlay::None) {
-            QColor o = overlayColor((statistic(c) - lo) / std::max(1e-6f, hi - lo));
-            o.setAlpha(200);
-            p.fillRect(r, o);
-        }
+        cells.setPixel(i % cols_, i / cols_, colour.rgba());
+    }
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    p.drawImage(grid, cells);
+    // Cell borders, where cells are large enough for them to help.
+    const qreal side = grid.width() / cols_;
+    if (side >= 8) {
+        QColor line = base.lightness() > 128 ? base.darker(160) : base.darker(220);
+        line.setAlpha(110);
+        p.setPen(QPen(line, 1));
+        for (int c = 1; c < cols_; ++c)
+            p.drawLine(QPointF(grid.left() + c * side, grid.top()),
+                       QPointF(grid.left() + c * side, grid.bottom()));
+        for (int r = 1; r < rows_; ++r)
+            p.drawLine(QPointF(grid.left(), grid.top() + r * side),
+                       QPointF(grid.right(), grid.top() + r * side));
     }
     if (selected_ >= 0) {
         p.setPen(QPen(palette().color(QPalette::Highlight), 3));

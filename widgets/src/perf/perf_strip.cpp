@@ -20,6 +20,8 @@ PerfStrip::PerfStrip(QWidget* parent) : QWidget(parent) {
         auto* l = new QLabel(this);
         l->setToolTip(tip);
         l->setTextInteractionFlags(Qt::TextSelectableByMouse);
+        // Fixed widths: changing digits must not relayout the status bar at every step.
+        l->setFixedWidth(l->fontMetrics().horizontalAdvance(QStringLiteral("first preview 00000 ms")) + 8);
         layout->addWidget(l);
         return l;
     };

@@ -62,7 +62,9 @@ private:
 // The engine panel: a Dear ImGui view of EngineStats drawn in an OpenGL widget when the platform
 // has OpenGL, or a plain text view of the same figures when it has none (e.g. the offscreen
 // platform, where QOpenGLWidget is not supported).
-QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent = nullptr);
+// With allow_opengl false the text view is used everywhere (e.g. to keep software OpenGL out of a
+// measurement).
+QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent = nullptr, bool allow_opengl = true);
 bool openGlWidgetsAvailable();
 
 } // namespace tessera::widgets
