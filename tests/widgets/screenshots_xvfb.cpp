@@ -124,7 +124,8 @@ TEST(StudioScreenshots, MidGenerationWithOverlayInspectorAndHistory) {
     for (int i = 0; i < tree->topLevelItemCount(); ++i) children += tree->topLevelItem(i)->childCount();
     EXPECT_EQ(children, 1) << "the branch appears under its parent";
     w.dock("historyDock")->raise();
-    QTest::qWait(100);
+    w.dock("inspectorDock")->hide(); // room for the whole tree
+    QTest::qWait(150);
     const QImage history = w.dock("historyDock")->grab().toImage();
     save(history, "history.png");
     EXPECT_GT(distinctColours(history), 50);

@@ -43,7 +43,7 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     tree_->setObjectName("historyTree");
     tree_->setColumnCount(2);
     tree_->setHeaderLabels({tr("Prompt"), tr("Tokens")});
-    tree_->setIconSize(QSize(64, 64));
+    tree_->setIconSize(QSize(48, 48));
     tree_->header()->setStretchLastSection(false);
     tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
     tree_->header()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
