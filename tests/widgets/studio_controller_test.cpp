@@ -4,6 +4,7 @@
 #include "tessera/widgets/engine_stats.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/inspector_controller.h"
+#include "tessera/widgets/janus_generator.h"
 #include "tessera/widgets/mosaic_controller.h"
 #include "tessera/widgets/mosaic_view.h"
 #include "tessera/widgets/perf_strip.h"
@@ -18,6 +19,7 @@
 #include <QSignalSpy>
 #include <QTimer>
 #include <QUndoStack>
+#include <cmath>
 #include <gtest/gtest.h>
 
 using namespace tessera;
@@ -166,4 +168,53 @@ TEST(EventLoop, NeverStallsLongerThan50msDuringAGeneration) {
         "longest event-loop gap during generation: %lld ms (%lld ms wall, waits for a CPU included)\n",
         static_cast<long long>(probe.worstMs()), static_cast<long long>(probe.worstWallMs()));
     EXPECT_LE(probe.worstMs(), 50) << "the event loop stalled for " << probe.worstMs() << " ms";
+}
+
+// The real pipeline through the same controller: janus_tiny (untrained, 4×4 tokens of a 64-code book).
+TEST(StudioController, RealJanusTinyGenerationAndBranch) {
+    test::app();
+    auto gen = loadJanusGenerator(std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny", "cpu");
+    ASSERT_TRUE(gen.ok()) << gen.error();
+    EXPECT_TRUE((*gen)->info().note.contains("untrained"));
+    EngineBridge bridge;
+    StudioController studio(&bridge);
+    studio.setGenerator(*gen);
+    GenerationSettings s;
+    s.prompt = "a red apple";
+    s.seed = 1234;
+    const int64_t a = studio.generate(s);
+    const int64_t b = studio.generate(s);
+    ASSERT_TRUE(waitFor([&] { return done(studio.generation(a)) && done(studio.generation(b)); }, 60000));
+    const Generation* g = studio.generation(a);
+    ASSERT_EQ(g->state, JobState::Finished) << g->error.toStdString();
+    EXPECT_EQ(g->rows, 4);
+    EXPECT_EQ(g->cols, 4);
+    ASSERT_EQ(g->sampled(), 16);
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(g->decode_order[static_cast<size_t>(i)], i); // raster order
+    for (const TokenRecord& c : g->cells) {
+        EXPECT_GE(c.token, 0);
+        EXPECT_LT(c.token, 64);
+        EXPECT_GT(c.probability, 0.f);
+        EXPECT_LE(c.probability, 1.f);
+        EXPECT_GE(c.entropy, 0.f);
+        EXPECT_LE(c.entropy, std::log(64.f) + 1e-4f); // at most uniform over the code book
+        ASSERT_FALSE(c.top_ids.empty());
+        for (size_t k = 1; k < c.top_probs.size(); ++k) EXPECT_GE(c.top_probs[k - 1], c.top_probs[k]);
+        if (c.rank < static_cast<int>(c.top_ids.size())) {
+            EXPECT_EQ(c.top_ids[static_cast<size_t>(c.rank)], c.token);
+        }
+    }
+    EXPECT_EQ(studio.generation(b)->tokens(), g->tokens()); // same seed, same tokens
+    ASSERT_FALSE(g->image.isNull());
+    EXPECT_EQ(g->image.width(), 8); // janus_tiny decodes 4×4 tokens to 8×8 pixels
+
+    const int32_t alt =
+        g->cells[6].top_ids[0] == g->cells[6].token ? g->cells[6].top_ids[1] : g->cells[6].top_ids[0];
+    const int64_t child = studio.branch(a, 6, alt);
+    ASSERT_TRUE(waitFor([&] { return done(studio.generation(child)); }, 60000));
+    const Generation* c = studio.generation(child);
+    ASSERT_EQ(c->state, JobState::Finished) << c->error.toStdString();
+    for (int i = 0; i < 6; ++i)
+        EXPECT_EQ(c->cells[static_cast<size_t>(i)].token, g->cells[static_cast<size_t>(i)].token);
+    EXPECT_EQ(c->cells[6].token, alt);
 }
