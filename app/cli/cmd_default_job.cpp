@@ -32,8 +32,10 @@ int cmdDefaultJob(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli default-job: %s\n", r.error().c_str());
         return 1;
     }
-    std::printf("generated %dx%d tokens in %.0f ms (previews %.2f%% of generation time)\n", r->result.grid_h, r->result.grid_w,
-                r->result.generate_ms, r->result.generate_ms > 0 ? 100.0 * r->result.preview_ms / r->result.generate_ms : 0.0);
+    std::printf("generated %dx%d tokens in %.1f ms; %d live preview(s) took %.2f ms (%.1f%% of generation time)\n",
+                r->result.grid_h, r->result.grid_w, r->result.generate_ms,
+                r->result.previews_decoded + r->result.previews_approximate, r->result.preview_ms,
+                r->result.generate_ms > 0 ? 100.0 * r->result.preview_ms / r->result.generate_ms : 0.0);
     for (const auto& p : r->written) std::printf("wrote %s\n", fs::absolute(p).c_str());
     std::printf("wrote previews in %s\n", fs::absolute(run.preview_dir).c_str());
     return 0;

@@ -278,7 +278,7 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     result.grid_h = result.grid_w = static_cast<int>(g);
     result.tokens.assign(static_cast<size_t>(images), {});
     const auto t_start = Clock::now();
-    double preview_ms = 0, first_preview_ms = -1, last_full_cost_ms = 0;
+    double preview_ms = 0, first_preview_ms = -1, last_full_cost_ms = 0, last_mosaic_cost_ms = 0;
     const int preview_every = req.preview_every > 0 ? req.preview_every : static_cast<int>(g);
 
     try {
@@ -344,7 +344,9 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
             // by cell count) fits the budget; otherwise the fast colour mosaic, which costs microseconds
             // once the colour map is fitted (fitting is counted as preview time too).
             const bool due = req.previews && (step + 1) % preview_every == 0 && step + 1 < n_tokens;
-            if (due) {
+            // Even mosaics wait when the budget is spent (only matters when a step costs microseconds).
+            const bool affordable = first_preview_ms < 0 || preview_ms + last_mosaic_cost_ms <= kPreviewBudget * loop_ms;
+            if (due && affordable) {
                 const auto t_prev = Clock::now();
                 if (Status s = fitColourMap(); !s.ok()) return s;
                 const double predicted_full = last_full_cost_ms > 0 ? last_full_cost_ms
@@ -370,6 +372,7 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
                     last_full_cost_ms = msSince(t_full);
                     ++result.previews_decoded;
                 } else {
+                    last_mosaic_cost_ms = msSince(t_full);
                     ++result.previews_approximate;
                 }
                 preview_ms += msSince(t_prev);
