@@ -14,18 +14,18 @@ inline constexpr const char* kMediaDir = "media";
 inline constexpr const char* kTempPrefix = ".tmp-";
 inline constexpr const char* kWriteLockFile = ".media.lock";
 
+// SHA-256 through OpenSSL's libcrypto.
 class Sha256 {
 public:
     Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
     void update(const void* data, size_t size);
     std::string hexDigest(); // finishes the hash
 
 private:
-    void block(const uint8_t* p);
-    uint32_t h_[8];
-    uint8_t buf_[64];
-    size_t buf_len_ = 0;
-    uint64_t total_ = 0;
+    void* ctx_; // EVP_MD_CTX
 };
 
 std::string sha256File(const std::filesystem::path& file); // throws on read errors

@@ -10,17 +10,17 @@
 
 namespace tessera::util {
 
+// SHA-256 through OpenSSL's libcrypto.
 class Sha256 {
 public:
     Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
     void update(const void* data, size_t n);
     std::string hexDigest(); // finalises
 private:
-    void block(const uint8_t* p);
-    uint32_t h_[8];
-    uint8_t buf_[64];
-    size_t buf_len_ = 0;
-    uint64_t total_ = 0;
+    void* ctx_; // EVP_MD_CTX
 };
 
 std::string base64Encode(const std::vector<uint8_t>& data);
