@@ -24,7 +24,7 @@ const Command kCommands[] = {
      tessera::cli::cmdReplay},
     {"verify", "run a reference set (checkpoint + goldens) and compare: verify DIR [--backend B]",
      tessera::cli::cmdVerify},
-    {"bench", "benchmarks that print JSON figures: bench decode [--preset P|--config FILE] ...",
+    {"bench", "benchmarks printing one JSON line: bench decode|janus|bandwidth (bench --help)",
      tessera::cli::cmdBench},
     {"project", "project databases: project create|list|show|search|export|recover DIR ...",
      tessera::cli::cmdProject},
