@@ -17,11 +17,21 @@ TEST_P(CausalLmReference, PrefillStepsAndGreedyMatch) {
     ASSERT_TRUE(be.ok()) << be.error();
     auto report = verifyReferenceSet(std::string(TESSERA_TEST_DATA_DIR) + "/reference/" + GetParam(), **be);
     ASSERT_TRUE(report.ok()) << report.error();
-    ASSERT_EQ(report->checks.size(), 3u);
+    ASSERT_GE(report->checks.size(), 3u); // prefill, steps, greedy (+ the embeddings path where the set has it)
+    EXPECT_EQ(report->checks[0].name, "prefill_logits");
     for (const auto& c : report->checks) EXPECT_TRUE(c.passed) << c.name << " max|d| " << c.max_abs_diff << " " << c.detail;
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, CausalLmReference, ::testing::Values("llama_tiny", "qwen2_tiny", "chameleon_tiny"));
+INSTANTIATE_TEST_SUITE_P(Families, CausalLmReference, ::testing::Values("llama_tiny", "qwen2_tiny", "chameleon_tiny", "gpt2_tiny"));
+
+TEST(CausalLm, Gpt2SetChecksTheEmbeddingsPath) {
+    auto be = createBackend("cpu", 2);
+    auto report = verifyReferenceSet(std::string(TESSERA_TEST_DATA_DIR) + "/reference/gpt2_tiny", **be);
+    ASSERT_TRUE(report.ok()) << report.error();
+    ASSERT_EQ(report->checks.size(), 4u);
+    EXPECT_EQ(report->checks[3].name, "embeds_last_hidden");
+    EXPECT_TRUE(report->checks[3].passed) << report->checks[3].max_abs_diff;
+}
 
 TEST(CausalLm, SameLogitsWhateverTheThreadCount) {
     const std::string dir = std::string(TESSERA_TEST_DATA_DIR) + "/reference/llama_tiny";

@@ -7,18 +7,30 @@ namespace tessera {
 
 namespace {
 
+using Loader = std::function<Expected<std::unique_ptr<CausalLM>>(const Checkpoint&, Backend&, const LmLayout&)>;
+
 struct Family {
     const char* architecture;
     const char* model_type;
-    std::function<Expected<TransformerConfig>(const ModelConfig&)> config;
+    Loader load;
 };
+
+// Families on the shared Llama-style transformer differ only in how they read config.json.
+Loader onTransformer(Expected<TransformerConfig> (*config)(const ModelConfig&)) {
+    return [config](const Checkpoint& ckpt, Backend& backend, const LmLayout& layout) -> Expected<std::unique_ptr<CausalLM>> {
+        auto tc = config(ckpt.config());
+        if (!tc) return Status::error(ckpt.dir() + ": " + tc.error());
+        return models::Transformer::load(ckpt, backend, *tc, layout);
+    };
+}
 
 const std::vector<Family>& families() {
     static const std::vector<Family> table = {
-        {"LlamaForCausalLM", "llama", models::llamaConfig},
-        {"Qwen2ForCausalLM", "qwen2", models::qwen2Config},
-        {"ChameleonForConditionalGeneration", "chameleon", models::chameleonConfig},
-        {"ChameleonForCausalLM", "chameleon", models::chameleonConfig},
+        {"LlamaForCausalLM", "llama", onTransformer(models::llamaConfig)},
+        {"Qwen2ForCausalLM", "qwen2", onTransformer(models::qwen2Config)},
+        {"ChameleonForConditionalGeneration", "chameleon", onTransformer(models::chameleonConfig)},
+        {"ChameleonForCausalLM", "chameleon", onTransformer(models::chameleonConfig)},
+        {"GPT2LMHeadModel", "gpt2", models::loadGpt2},
     };
     return table;
 }
@@ -51,9 +63,7 @@ Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend
                              "'); supported:" + known);
     }
     try {
-        auto tc = found->config(cfg);
-        if (!tc) return Status::error(ckpt.dir() + ": " + tc.error());
-        return models::Transformer::load(ckpt, backend, *tc, layout);
+        return found->load(ckpt, backend, layout);
     } catch (const Error& e) {
         return Status::error(ckpt.dir() + ": " + e.what());
     } catch (const std::bad_alloc&) {

@@ -49,5 +49,7 @@ TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::str
 Expected<TransformerConfig> llamaConfig(const ModelConfig& config);
 Expected<TransformerConfig> qwen2Config(const ModelConfig& config);
 Expected<TransformerConfig> chameleonConfig(const ModelConfig& config);
+// GPT-2 has its own block (learned positions, LayerNorm, fused q/k/v), so it loads itself.
+Expected<std::unique_ptr<CausalLM>> loadGpt2(const Checkpoint& ckpt, Backend& backend, const LmLayout& layout);
 
 } // namespace tessera::models

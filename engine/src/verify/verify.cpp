@@ -115,6 +115,15 @@ Expected<VerifyReport> verifyCausalLm(const std::string& dir, Backend& be) {
     }
     report.checks.push_back(compareF32("step_logits", all_steps, be.readF32(*steps), 1e-4));
     report.checks.push_back(compareIds("greedy_ids", generated, be.readI64(*greedy)));
+
+    // The continuous-token path (DiCoDe feeds deep tokens as embeddings): final-normed hidden states.
+    if (gold->ckpt.has("inputs_embeds") && gold->ckpt.has("embeds_last_hidden")) {
+        auto embeds = gold->tensor("inputs_embeds", be);
+        auto want = gold->tensor("embeds_last_hidden", be);
+        if (!embeds || !want) return embeds ? want.status() : embeds.status();
+        KvCache c2 = m.newCache(embeds->dim(0), embeds->dim(1));
+        report.checks.push_back(compareF32("embeds_last_hidden", be.readF32(m.forward(*embeds, c2)), be.readF32(*want), 1e-4));
+    }
     return report;
 }
 

@@ -17,7 +17,7 @@
 namespace tessera {
 
 struct TransformerConfig {
-    std::string family; // "llama", "qwen2", "chameleon"
+    std::string family; // "llama", "qwen2", "chameleon", "gpt2"
     int64_t vocab = 0, hidden = 0, layers = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0;
     int64_t max_positions = 0;
     float norm_eps = 1e-5f;
