@@ -8,6 +8,9 @@ bool isJanusConfig(const ModelConfig& cfg);
 Expected<VerifyReport> verifyJanus(const std::string& dir, Backend& backend);
 bool isJanusVqEncodeSet(const std::string& dir);
 Expected<VerifyReport> verifyJanusVqEncode(const std::string& dir, Backend& backend);
+// verify_mmrope.cpp
+bool isMmRopeSet(const std::string& dir);
+Expected<VerifyReport> verifyMmRope(const std::string& dir, Backend& backend);
 
 const std::vector<Kind>& extraKinds() {
     static const std::vector<Kind> kinds = {
@@ -15,6 +18,8 @@ const std::vector<Kind>& extraKinds() {
         // Goldens only (pixels -> pre_quant, indices, quantized); the checkpoint is ../janus_tiny.
         {"janus-vq-encode", [](const ModelConfig&) { return false; }, verifyJanusVqEncode,
          isJanusVqEncodeSet},
+        // Lumos-1 MM-RoPE positions, tables and frame-causal mask (meta.json + goldens, no checkpoint).
+        {"mmrope", [](const ModelConfig&) { return false; }, verifyMmRope, isMmRopeSet},
     };
     return kinds;
 }
