@@ -8,6 +8,9 @@ bool isJanusConfig(const ModelConfig& cfg);
 Expected<VerifyReport> verifyJanus(const std::string& dir, Backend& backend);
 bool isJanusVqEncodeSet(const std::string& dir);
 Expected<VerifyReport> verifyJanusVqEncode(const std::string& dir, Backend& backend);
+// verify_llava.cpp
+bool isLlavaConfig(const ModelConfig& cfg);
+Expected<VerifyReport> verifyLlava(const std::string& dir, Backend& backend);
 // verify_mmrope.cpp
 bool isMmRopeSet(const std::string& dir);
 Expected<VerifyReport> verifyMmRope(const std::string& dir, Backend& backend);
@@ -15,6 +18,7 @@ Expected<VerifyReport> verifyMmRope(const std::string& dir, Backend& backend);
 const std::vector<Kind>& extraKinds() {
     static const std::vector<Kind> kinds = {
         {"janus", isJanusConfig, verifyJanus},
+        {"llava", isLlavaConfig, verifyLlava},
         // Goldens only (pixels -> pre_quant, indices, quantized); the checkpoint is ../janus_tiny.
         {"janus-vq-encode", [](const ModelConfig&) { return false; }, verifyJanusVqEncode,
          isJanusVqEncodeSet},
