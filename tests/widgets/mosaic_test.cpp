@@ -1,5 +1,8 @@
-// TokenMosaic overlays and legend; MosaicController's live follow, scrubber replay and cell clicks.
+// TokenMosaic overlays and legend; MosaicController's live follow, scrubber replay, cell clicks and batch
+// picker.
+#include "tessera/widgets/cell_inspector.h"
 #include "tessera/widgets/engine_bridge.h"
+#include "tessera/widgets/inspector_controller.h"
 #include "tessera/widgets/mosaic_controller.h"
 #include "tessera/widgets/mosaic_view.h"
 #include "tessera/widgets/studio_controller.h"
@@ -8,8 +11,11 @@
 #include "widgets/test_app.h"
 
 #include <QComboBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QSpinBox>
+#include <QTableWidget>
 #include <gtest/gtest.h>
 
 using namespace tessera;
@@ -126,6 +132,71 @@ TEST(MosaicController, ClickingACellSelectsIt) {
     EXPECT_EQ(spy.at(0).at(0).toLongLong(), id);
     EXPECT_EQ(spy.at(0).at(1).toInt(), 6);
     EXPECT_EQ(view.mosaic()->selected(), 6);
+}
+
+TEST(MosaicController, TheImagePickerSwitchesMosaicAndInspectorBetweenPicturesOfABatch) {
+    test::app();
+    EngineBridge bridge;
+    StudioController studio(&bridge);
+    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
+    MosaicView view;
+    view.resize(300, 340);
+    MosaicController mc(&studio, &view);
+    CellInspector inspector_view;
+    InspectorController ic(&studio, &inspector_view);
+    QObject::connect(&mc, &MosaicController::cellSelected, &ic, &InspectorController::inspect);
+    view.show();
+    EXPECT_TRUE(view.imagePicker()->isHidden()); // nothing to pick yet
+    GenerationSettings s;
+    s.seed = 4;
+    s.images = 2;
+    const int64_t id = studio.generate(s);
+    ASSERT_TRUE(waitFor([&] { return studio.generation(id)->state == JobState::Finished; }));
+    ASSERT_EQ(studio.generation(id)->imageCount(), 2);
+    EXPECT_FALSE(view.imagePicker()->isHidden());
+    EXPECT_EQ(view.imagePicker()->maximum(), 2);
+    EXPECT_EQ(view.imagePicker()->value(), 1);
+    // The synthetic generator's picture b uses seed + b: the two pictures differ in every cell.
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(view.mosaic()->tokenAt(i), SyntheticGenerator::tokenAt(4, i, 64));
+
+    QTest::mouseClick(view.mosaic(), Qt::LeftButton, {}, view.mosaic()->cellCenter(6));
+    ASSERT_EQ(inspector_view.alternativeCount(), 3);
+    EXPECT_EQ(inspector_view.table()->item(0, 1)->data(Qt::UserRole).toInt(),
+              SyntheticGenerator::tokenAt(4, 6, 64));
+
+    view.imagePicker()->setValue(2); // as a user would
+    EXPECT_EQ(mc.image(), 1);
+    EXPECT_EQ(ic.image(), 1);
+    for (int i = 0; i < 16; ++i) EXPECT_EQ(view.mosaic()->tokenAt(i), SyntheticGenerator::tokenAt(5, i, 64));
+    EXPECT_EQ(view.mosaic()->sampledCount(), 16);
+    EXPECT_EQ(view.scrubber()->maximum(), 16);
+    EXPECT_EQ(view.mosaic()->selected(), 6); // the same cell, now of the second picture
+    const int32_t second = SyntheticGenerator::tokenAt(5, 6, 64);
+    ASSERT_EQ(inspector_view.alternativeCount(), 3);
+    EXPECT_EQ(inspector_view.table()->item(0, 1)->data(Qt::UserRole).toInt(), second);
+    EXPECT_EQ(inspector_view.table()->item(1, 1)->data(Qt::UserRole).toInt(), (second + 1) % 64);
+
+    // Scrubbing works on the chosen picture's decode order.
+    view.scrubber()->setValue(3);
+    EXPECT_EQ(view.mosaic()->sampledCount(), 3);
+    EXPECT_EQ(view.mosaic()->tokenAt(2), SyntheticGenerator::tokenAt(5, 2, 64));
+
+    // Branching from the second picture keeps that picture's first steps, as a single picture.
+    QSignalSpy branched(&ic, &InspectorController::branched);
+    inspector_view.branchButton()->click();
+    ASSERT_EQ(branched.count(), 1);
+    const int64_t child = branched.at(0).at(0).toLongLong();
+    ASSERT_TRUE(waitFor([&] { return studio.generation(child)->state == JobState::Finished; }));
+    const Generation* c = studio.generation(child);
+    EXPECT_EQ(c->imageCount(), 1);
+    EXPECT_EQ(c->cells[5].token, SyntheticGenerator::tokenAt(5, 5, 64));
+    EXPECT_EQ(c->cells[6].token, (second + 1) % 64);
+
+    // Back to the first picture.
+    mc.show(id);
+    view.imagePicker()->setValue(1);
+    EXPECT_EQ(mc.image(), 0);
+    EXPECT_EQ(view.mosaic()->tokenAt(6), SyntheticGenerator::tokenAt(4, 6, 64));
 }
 
 TEST(MosaicView, OverlayPickerSetsTheMosaicOverlay) {

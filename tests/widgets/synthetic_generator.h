@@ -1,11 +1,13 @@
 // A Generator for tests: emits the events a real pipeline emits, from formulas the tests know, through
 // the real Scheduler. Token at raster position i for seed s: (s * 31 + i * 7) % codebook, unless
-// forced. Statistics: probability 1 / (1 + rank), rank = i % 4, entropy = 0.1 * (i % 5),
-// guidance_kl = 0.05 * (i % 3); top-k alternatives: the token then token + 1, + 2 (mod codebook).
+// forced; picture b of a batch ("Images" > 1) uses seed s + b. Statistics: probability 1 / (1 + rank), rank =
+// i % 4, entropy = 0.1 * (i % 5), guidance_kl = 0.05 * (i % 3); top-k alternatives: the token then token + 1,
+// + 2 (mod codebook).
 #pragma once
 
 #include "tessera/widgets/generator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -51,36 +53,42 @@ public:
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
             const int n = rows * cols;
-            std::vector<int32_t> tokens(static_cast<size_t>(n), -1);
+            const int batch = std::max(1, request.settings.images);
+            std::vector<std::vector<int32_t>> tokens(static_cast<size_t>(batch),
+                                                     std::vector<int32_t>(static_cast<size_t>(n), -1));
             const auto start = std::chrono::steady_clock::now();
             double first_preview_ms = -1;
             for (int i = 0; i < n; ++i) {
                 if (ctx.cancelled()) return Status();
                 const auto t0 = std::chrono::steady_clock::now();
                 if (step_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(step_us));
-                TokenSampled e;
-                e.job_id = ctx.id();
-                e.position = i;
-                e.token = i < static_cast<int>(request.forced.size())
-                              ? request.forced[static_cast<size_t>(i)]
-                              : tokenAt(request.settings.seed, i, codebook);
-                e.rank = i % 4;
-                e.probability = 1.f / static_cast<float>(1 + e.rank);
-                e.entropy = 0.1f * static_cast<float>(i % 5);
-                e.guidance_kl = 0.05f * static_cast<float>(i % 3);
-                for (int k = 0; k < 3; ++k) {
-                    e.top_ids.push_back((e.token + k) % codebook);
-                    e.top_probs.push_back(0.5f / static_cast<float>(k + 1));
-                }
-                tokens[static_cast<size_t>(i)] = e.token;
-                ctx.emit(e);
-                const bool last = i == n - 1;
-                if ((i + 1) % every == 0 || last) {
-                    if (first_preview_ms < 0)
-                        first_preview_ms = std::chrono::duration<double, std::milli>(
-                                               std::chrono::steady_clock::now() - start)
-                                               .count();
-                    ctx.emit(preview(ctx.id(), tokens, rows, cols, i + 1, last));
+                for (int b = 0; b < batch; ++b) {
+                    TokenSampled e;
+                    e.job_id = ctx.id();
+                    e.image = b;
+                    e.position = i;
+                    e.token = i < static_cast<int>(request.forced.size())
+                                  ? request.forced[static_cast<size_t>(i)]
+                                  : tokenAt(request.settings.seed + static_cast<uint64_t>(b), i, codebook);
+                    e.rank = i % 4;
+                    e.probability = 1.f / static_cast<float>(1 + e.rank);
+                    e.entropy = 0.1f * static_cast<float>(i % 5);
+                    e.guidance_kl = 0.05f * static_cast<float>(i % 3);
+                    for (int k = 0; k < 3; ++k) {
+                        e.top_ids.push_back((e.token + k) % codebook);
+                        e.top_probs.push_back(0.5f / static_cast<float>(k + 1));
+                    }
+                    tokens[static_cast<size_t>(b)][static_cast<size_t>(i)] = e.token;
+                    ctx.emit(e);
+                    const bool last = i == n - 1;
+                    if ((i + 1) % every == 0 || last) {
+                        if (first_preview_ms < 0)
+                            first_preview_ms = std::chrono::duration<double, std::milli>(
+                                                   std::chrono::steady_clock::now() - start)
+                                                   .count();
+                        ctx.emit(
+                            preview(ctx.id(), b, tokens[static_cast<size_t>(b)], rows, cols, i + 1, last));
+                    }
                 }
                 StepTiming t;
                 t.job_id = ctx.id();
@@ -125,11 +133,12 @@ public:
     }
 
 private:
-    static PreviewReady preview(int64_t job, const std::vector<int32_t>& tokens, int rows, int cols, int done,
-                                bool last) {
+    static PreviewReady preview(int64_t job, int index, const std::vector<int32_t>& tokens, int rows,
+                                int cols, int done, bool last) {
         ImageRgb8 img = image(tokens, rows, cols);
         PreviewReady p;
         p.job_id = job;
+        p.image = index;
         p.tokens_done = done;
         p.width = img.width;
         p.height = img.height;

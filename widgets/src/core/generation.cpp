@@ -42,17 +42,46 @@ GenerationSettings GenerationSettings::fromJson(const QJsonObject& o) {
 }
 
 std::vector<int32_t> Generation::tokens() const {
-    std::vector<int32_t> out(cells.size(), -1);
-    for (size_t i = 0; i < cells.size(); ++i) out[i] = cells[i].token;
-    return out;
+    return tokensOf(0);
 }
 
 std::vector<int32_t> Generation::prefix(int steps) const {
+    return prefixOf(0, steps);
+}
+
+namespace {
+bool isOther(const Generation& g, int image) {
+    return image >= 1 && image < g.imageCount();
+}
+} // namespace
+
+const std::vector<TokenRecord>& Generation::cellsOf(int image) const {
+    return isOther(*this, image) ? others[static_cast<size_t>(image - 1)].cells : cells;
+}
+
+const std::vector<int>& Generation::decodeOrderOf(int image) const {
+    return isOther(*this, image) ? others[static_cast<size_t>(image - 1)].decode_order : decode_order;
+}
+
+const QImage& Generation::imageOf(int image) const {
+    return isOther(*this, image) ? others[static_cast<size_t>(image - 1)].image : this->image;
+}
+
+std::vector<int32_t> Generation::tokensOf(int image) const {
+    const std::vector<TokenRecord>& c = cellsOf(image);
+    std::vector<int32_t> out(c.size(), -1);
+    for (size_t i = 0; i < c.size(); ++i) out[i] = c[i].token;
+    return out;
+}
+
+std::vector<int32_t> Generation::prefixOf(int image, int steps) const {
+    const std::vector<TokenRecord>& c = cellsOf(image);
+    const std::vector<int>& order = decodeOrderOf(image);
     std::vector<int32_t> out;
-    steps = std::clamp(steps, 0, sampled());
+    steps = std::clamp(steps, 0, static_cast<int>(order.size()));
     out.reserve(static_cast<size_t>(steps));
     for (int i = 0; i < steps; ++i)
-        out.push_back(cells[static_cast<size_t>(decode_order[static_cast<size_t>(i)])].token);
+        out.push_back(c[static_cast<size_t>(order[static_cast<size_t>(i)])].token);
     return out;
 }
 

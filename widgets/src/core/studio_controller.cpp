@@ -34,6 +34,8 @@ int64_t StudioController::submit(Generation g, GenerationRequest request, int pr
     g.rows = info.rows;
     g.cols = info.cols;
     g.cells.assign(static_cast<size_t>(std::max(0, info.rows * info.cols)), {});
+    g.others.assign(static_cast<size_t>(std::clamp(g.settings.images, 1, 64) - 1),
+                    BatchImage{g.cells, {}, {}});
     g.created = QDateTime::currentDateTime();
     g.state = JobState::Queued;
     JobSpec spec;
@@ -60,9 +62,10 @@ int64_t StudioController::generate(const GenerationSettings& settings, int prior
     return submit(std::move(g), GenerationRequest{settings, {}}, priority);
 }
 
-int64_t StudioController::branch(int64_t parent_id, int step, int32_t token) {
+int64_t StudioController::branch(int64_t parent_id, int step, int32_t token, int image) {
     const Generation* parent = generation(parent_id);
-    if (!parent || step < 0 || step >= parent->sampled() || token < 0) {
+    if (!parent || image < 0 || image >= parent->imageCount() || step < 0 ||
+        step >= parent->sampledOf(image) || token < 0) {
         Q_EMIT message(tr("Cannot branch: that cell has not been sampled yet."));
         return 0;
     }
@@ -71,7 +74,8 @@ int64_t StudioController::branch(int64_t parent_id, int step, int32_t token) {
     child.parent_stored_id = parent->stored_id;
     child.branch_token = step;
     child.settings = parent->settings;
-    GenerationRequest request{parent->settings, parent->prefix(step)};
+    if (image > 0) child.settings.images = 1;
+    GenerationRequest request{child.settings, parent->prefixOf(image, step)};
     request.forced.push_back(token);
     return submit(std::move(child), std::move(request), 1);
 }
@@ -150,10 +154,12 @@ void StudioController::decodeAsync(std::vector<int32_t> tokens, std::function<vo
 
 void StudioController::onToken(const TokenSampled& e) {
     auto it = generations_.find(e.job_id);
-    if (it == generations_.end() || e.image != 0) return;
+    if (it == generations_.end() || e.image < 0 || e.image >= it->second.imageCount()) return;
     Generation& g = it->second;
-    if (e.position < 0 || e.position >= static_cast<int>(g.cells.size())) return;
-    TokenRecord& c = g.cells[static_cast<size_t>(e.position)];
+    BatchImage* other = e.image > 0 ? &g.others[static_cast<size_t>(e.image - 1)] : nullptr;
+    std::vector<TokenRecord>& cells = other ? other->cells : g.cells;
+    if (e.position < 0 || e.position >= static_cast<int>(cells.size())) return;
+    TokenRecord& c = cells[static_cast<size_t>(e.position)];
     const bool fresh = c.token < 0;
     c.token = e.token;
     c.probability = e.probability;
@@ -162,18 +168,21 @@ void StudioController::onToken(const TokenSampled& e) {
     c.rank = e.rank;
     c.top_ids = e.top_ids;
     c.top_probs = e.top_probs;
-    if (fresh) g.decode_order.push_back(e.position);
-    Q_EMIT tokenArrived(e.job_id, e.position);
+    if (fresh) (other ? other->decode_order : g.decode_order).push_back(e.position);
+    if (e.image == 0) Q_EMIT tokenArrived(e.job_id, e.position);
+    Q_EMIT batchTokenArrived(e.job_id, e.image, e.position);
 }
 
 void StudioController::onPreview(const PreviewReady& e) {
     auto it = generations_.find(e.job_id);
-    if (it == generations_.end() || e.image != 0 || !e.rgb) return;
+    if (it == generations_.end() || e.image < 0 || e.image >= it->second.imageCount() || !e.rgb) return;
     ImageRgb8 img{e.width, e.height, *e.rgb};
     QImage q = toQImage(img);
     if (q.isNull()) return;
-    it->second.image = std::move(q);
-    Q_EMIT imageChanged(e.job_id);
+    Generation& g = it->second;
+    (e.image == 0 ? g.image : g.others[static_cast<size_t>(e.image - 1)].image) = std::move(q);
+    if (e.image == 0) Q_EMIT imageChanged(e.job_id);
+    Q_EMIT batchImageChanged(e.job_id, e.image);
 }
 
 void StudioController::onState(const JobStateChanged& e) {

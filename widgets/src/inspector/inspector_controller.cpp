@@ -13,31 +13,34 @@ InspectorController::InspectorController(StudioController* studio, CellInspector
     connect(view_, &CellInspector::branchRequested, this, [this](int32_t token) {
         const Generation* g = studio_->generation(id_);
         if (!g) return;
-        const auto it = std::find(g->decode_order.begin(), g->decode_order.end(), position_);
-        if (it == g->decode_order.end()) return;
-        const int step = static_cast<int>(it - g->decode_order.begin());
-        const int64_t child = studio_->branch(id_, step, token);
+        const std::vector<int>& order = g->decodeOrderOf(image_);
+        const auto it = std::find(order.begin(), order.end(), position_);
+        if (it == order.end()) return;
+        const int step = static_cast<int>(it - order.begin());
+        const int64_t child = studio_->branch(id_, step, token, image_);
         if (child) Q_EMIT branched(child);
     });
     connect(studio_, &StudioController::finished, this, [this](qint64 id) {
-        if (id == id_ && position_ >= 0) inspect(id_, position_); // patches become available
+        if (id == id_ && position_ >= 0) inspect(id_, position_, image_); // patches become available
     });
 }
 
-void InspectorController::inspect(int64_t id, int position) {
+void InspectorController::inspect(int64_t id, int position, int image) {
     const Generation* g = studio_->generation(id);
     id_ = id;
     position_ = position;
+    image_ = g ? std::clamp(image, 0, g->imageCount() - 1) : 0;
     ++request_;
-    if (!g || position < 0 || position >= static_cast<int>(g->cells.size()) ||
-        g->cells[static_cast<size_t>(position)].token < 0) {
+    if (!g || position < 0 || position >= static_cast<int>(g->cellsOf(image_).size()) ||
+        g->cellsOf(image_)[static_cast<size_t>(position)].token < 0) {
         view_->clear();
         return;
     }
-    const auto it = std::find(g->decode_order.begin(), g->decode_order.end(), position);
-    const int step = static_cast<int>(it - g->decode_order.begin());
+    const std::vector<int>& order = g->decodeOrderOf(image_);
+    const auto it = std::find(order.begin(), order.end(), position);
+    const int step = static_cast<int>(it - order.begin());
     view_->showCell(position / std::max(1, g->cols), position % std::max(1, g->cols), step,
-                    g->cells[static_cast<size_t>(position)]);
+                    g->cellsOf(image_)[static_cast<size_t>(position)]);
     requestPatches();
 }
 
@@ -45,12 +48,12 @@ void InspectorController::requestPatches() {
     const Generation* g = studio_->generation(id_);
     if (!g || !studio_->generator() || g->rows * g->cols > kMaxCellsForPatches) return;
     // Only a finished grid decodes to the picture the alternative would sit in.
-    if (g->sampled() != g->rows * g->cols) return;
-    const TokenRecord& cell = g->cells[static_cast<size_t>(position_)];
+    if (g->sampledOf(image_) != g->rows * g->cols) return;
+    const TokenRecord& cell = g->cellsOf(image_)[static_cast<size_t>(position_)];
     const int rows = g->rows, cols = g->cols, pos = position_, request = request_;
     QPointer<InspectorController> self(this);
     for (size_t i = 0; i < cell.top_ids.size(); ++i) {
-        std::vector<int32_t> tokens = g->tokens();
+        std::vector<int32_t> tokens = g->tokensOf(image_);
         tokens[static_cast<size_t>(pos)] = cell.top_ids[i];
         studio_->decodeAsync(std::move(tokens), [self, i, rows, cols, pos, request](QImage image) {
             if (!self || request != self->request_ || image.isNull()) return;

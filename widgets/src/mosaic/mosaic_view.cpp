@@ -7,8 +7,10 @@
 #include <QLabel>
 #include <QSignalBlocker>
 #include <QSlider>
+#include <QSpinBox>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace tessera::widgets {
 
@@ -28,6 +30,15 @@ MosaicView::MosaicView(QWidget* parent) : QWidget(parent) {
     play_->setText(tr("Play"));
     play_->setCheckable(true);
     play_->setToolTip(tr("Replay this generation's decode order from the start"));
+    image_ = new QSpinBox(this);
+    image_->setObjectName("imagePicker");
+    image_->setRange(1, 1);
+    image_->setToolTip(tr("Which picture of the batch the mosaic, its overlays, the scrubber and the "
+                          "cell inspector show"));
+    image_label_ = new QLabel(tr("Image:"), this);
+    image_label_->setBuddy(image_);
+    image_->setVisible(false);
+    image_label_->setVisible(false);
     status_ = new QLabel(this);
     status_->setObjectName("mosaicStatus");
     status_->setMinimumWidth(120);
@@ -35,6 +46,8 @@ MosaicView::MosaicView(QWidget* parent) : QWidget(parent) {
     auto* bar = new QHBoxLayout;
     bar->addWidget(new QLabel(tr("Overlay:"), this));
     bar->addWidget(overlay_);
+    bar->addWidget(image_label_);
+    bar->addWidget(image_);
     bar->addSpacing(12);
     bar->addWidget(play_);
     bar->addWidget(scrubber_, 1);
@@ -50,6 +63,7 @@ MosaicView::MosaicView(QWidget* parent) : QWidget(parent) {
         mosaic_->setOverlay(o);
         Q_EMIT overlayChanged(o);
     });
+    connect(image_, &QSpinBox::valueChanged, this, [this](int v) { Q_EMIT imageChosen(v - 1); });
     connect(play_, &QToolButton::toggled, this, [this](bool on) {
         play_->setText(on ? tr("Stop") : tr("Play"));
         Q_EMIT playToggled(on);
@@ -65,6 +79,17 @@ void MosaicView::setScrubRange(int steps, int value) {
     QSignalBlocker block(scrubber_);
     scrubber_->setRange(0, steps);
     scrubber_->setValue(value);
+}
+
+void MosaicView::setImageCount(int count, int image) {
+    count = std::max(1, count);
+    QSignalBlocker block(image_);
+    image_->setRange(1, count);
+    image_->setSuffix(tr(" / %1").arg(count));
+    image_->setValue(std::clamp(image, 0, count - 1) + 1);
+    // isHidden(), not isVisible(): the view itself may not be shown yet.
+    image_->setHidden(count < 2);
+    image_label_->setHidden(count < 2);
 }
 
 void MosaicView::setStatus(const QString& text) {

@@ -43,6 +43,13 @@ struct TokenRecord {
     std::vector<float> top_probs;
 };
 
+// The record of one picture of a batch past the first.
+struct BatchImage {
+    std::vector<TokenRecord> cells;
+    std::vector<int> decode_order;
+    QImage image;
+};
+
 struct Generation {
     int64_t id = 0;               // the scheduler's job id (a restored one keeps its project id)
     int64_t parent_id = 0;        // 0 = a root
@@ -54,6 +61,7 @@ struct Generation {
     std::vector<TokenRecord> cells; // by raster position (first image of the batch)
     std::vector<int> decode_order;  // positions in the order they were sampled
     QImage image;                   // latest preview or the final picture
+    std::vector<BatchImage> others; // the batch's second, third, … picture ("Images" > 1)
     JobState state = JobState::Queued;
     QString error;
     QDateTime created;
@@ -63,6 +71,16 @@ struct Generation {
     std::vector<int32_t> tokens() const;
     // The first `steps` tokens in decode order, as a branch forces them.
     std::vector<int32_t> prefix(int steps) const;
+
+    // Pictures of the batch: 0 is the first (the fields above). An index out of range reads as 0,
+    // so a stale selection never reads past the record.
+    int imageCount() const { return 1 + static_cast<int>(others.size()); }
+    const std::vector<TokenRecord>& cellsOf(int image) const;
+    const std::vector<int>& decodeOrderOf(int image) const;
+    const QImage& imageOf(int image) const;
+    int sampledOf(int image) const { return static_cast<int>(decodeOrderOf(image).size()); }
+    std::vector<int32_t> tokensOf(int image) const;
+    std::vector<int32_t> prefixOf(int image, int steps) const;
 };
 
 // The recipe written into PNG text chunks and shown on export.

@@ -17,7 +17,9 @@ class InspectorController : public QObject {
     Q_OBJECT
 public:
     InspectorController(StudioController* studio, CellInspector* view, QObject* parent = nullptr);
-    void inspect(int64_t id, int position);
+    // `image`: which picture of a batch the cell belongs to (0 = the first).
+    void inspect(int64_t id, int position, int image = 0);
+    int image() const { return image_; }
     int64_t generationId() const { return id_; }
     int position() const { return position_; }
     // Largest grid for which alternatives are decoded to patches (one decode each).
@@ -32,6 +34,7 @@ private:
     CellInspector* view_;
     int64_t id_ = 0;
     int position_ = -1;
+    int image_ = 0;
     int request_ = 0; // drops patches of an earlier selection
 };
 

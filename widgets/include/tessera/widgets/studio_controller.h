@@ -32,8 +32,9 @@ public:
     // Queues a generation; returns its job id, or 0 (with a message()) when no model is loaded.
     int64_t generate(const GenerationSettings& settings, int priority = 0);
     // Queues a child of `parent_id` that keeps the first `step` decode steps and takes `token` at
-    // step `step`. Returns 0 when the parent or the step is unknown.
-    int64_t branch(int64_t parent_id, int step, int32_t token);
+    // step `step`. Returns 0 when the parent or the step is unknown. Branching from a later picture
+    // of a batch (`image` > 0) makes a single-picture child from that picture's decode steps.
+    int64_t branch(int64_t parent_id, int step, int32_t token, int image = 0);
     void cancel(int64_t id);
     void cancelCurrent();
 
@@ -54,8 +55,11 @@ public:
 signals:
     void generationAdded(qint64 id);
     void currentChanged(qint64 id);
-    void tokenArrived(qint64 id, int position);
+    void tokenArrived(qint64 id, int position); // the batch's first picture
     void imageChanged(qint64 id);
+    // Every picture of a batch, the first included.
+    void batchTokenArrived(qint64 id, int image, int position);
+    void batchImageChanged(qint64 id, int image);
     void stateChanged(qint64 id);
     void finished(qint64 id); // finished, failed or cancelled: the record is complete
     void generatorChanged();

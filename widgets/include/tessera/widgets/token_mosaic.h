@@ -26,6 +26,12 @@ public:
     int rows() const { return rows_; }
     int cols() const { return cols_; }
     int sampledCount() const;
+    // The token shown in a cell (-1 = unsampled or out of range).
+    int32_t tokenAt(int position) const {
+        return position >= 0 && position < static_cast<int>(cells_.size())
+                   ? cells_[static_cast<size_t>(position)].token
+                   : -1;
+    }
     // A decoded preview of the (partially) filled grid; drawn under the cells that are sampled.
     void setPreview(const QImage& image);
     void setOverlay(MosaicOverlay overlay);
