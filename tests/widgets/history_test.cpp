@@ -1,5 +1,5 @@
 // HistoryPanel + HistoryController over the in-memory source: records, search, filters, tree,
-// restore, re-run, and delete with undo.
+// restore, re-run, delete with undo, and rating/notes/tags edits with undo.
 #include "tessera/widgets/engine_bridge.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/studio_controller.h"
@@ -8,7 +8,9 @@
 
 #include <QComboBox>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QTreeWidget>
 #include <QUndoStack>
 #include <gtest/gtest.h>
@@ -110,4 +112,54 @@ TEST(History, RestoreGivesTheRecipeBackAndRerunQueuesIt) {
     ASSERT_TRUE(waitFor([&] { return f.studio.generation(again)->state == JobState::Finished; }));
     EXPECT_EQ(f.studio.generation(again)->tokens(),
               f.studio.generation(a)->tokens()); // same seed, same picture
+}
+
+TEST(History, RatingNotesAndTagsEditsAreUndoable) {
+    test::app();
+    Fixture f;
+    f.studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
+    const int64_t a = f.run("a blue kite", 3);
+    f.run("a brass bell", 4);
+    f.settle();
+    f.panel.select(a);
+    ASSERT_TRUE(f.panel.applyNotesButton()->isEnabled());
+    EXPECT_EQ(f.panel.ratingEditor()->value(), 0);
+
+    // As a user would: fill the editor and apply.
+    f.panel.ratingEditor()->setValue(4);
+    f.panel.notesEditor()->setText("keep the sky");
+    f.panel.tagsEditor()->setText("sky, kite , ,sky");
+    f.panel.applyNotesButton()->click();
+    f.settle();
+    const HistoryNotes edited{4, "keep the sky", {"sky", "kite"}};
+    EXPECT_EQ(f.panel.notesOf(a), edited);
+    EXPECT_EQ(f.panel.ratingEditor()->value(), 4); // the editor shows the stored values
+    EXPECT_EQ(f.panel.tagsEditor()->text(), "sky, kite");
+    ASSERT_EQ(f.undo.count(), 1);
+    // Notes and tags are searchable.
+    f.panel.search()->setText("kite");
+    f.settle();
+    EXPECT_EQ(f.panel.count(), 1);
+    f.panel.search()->setText("");
+    f.settle();
+
+    f.undo.undo();
+    f.settle();
+    EXPECT_EQ(f.panel.notesOf(a), HistoryNotes{});
+    f.undo.redo();
+    f.settle();
+    EXPECT_EQ(f.panel.notesOf(a), edited);
+
+    // A second edit undoes back to the first, not to nothing; an unchanged apply adds no command.
+    f.hc.annotate(a, {2, "keep the sky", {"sky"}});
+    f.settle();
+    f.hc.annotate(a, {2, "keep the sky", {"sky"}});
+    EXPECT_EQ(f.undo.count(), 2);
+    f.undo.undo();
+    f.settle();
+    EXPECT_EQ(f.panel.notesOf(a), edited);
+    // Out-of-range ratings are clamped.
+    f.hc.annotate(a, {9, "", {}});
+    f.settle();
+    EXPECT_EQ(f.panel.notesOf(a).rating, 5);
 }

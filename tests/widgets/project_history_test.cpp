@@ -85,3 +85,39 @@ TEST(ProjectHistory, RecordsLoadsSearchesBranchesAndHides) {
     undo.undo();
     ASSERT_TRUE(waitFor([&] { return panel.count() == 2; }));
 }
+
+TEST(ProjectHistory, RatingNotesAndTagsAreWrittenToTheProjectAndUndoable) {
+    test::app();
+    QTemporaryDir dir;
+    auto opened = openProjectHistory(dir.filePath("p"), true);
+    ASSERT_TRUE(opened.ok()) << opened.error();
+    EngineBridge bridge;
+    StudioController studio(&bridge);
+    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
+    HistoryPanel panel;
+    QUndoStack undo;
+    HistoryController hc(&studio, &panel, &undo);
+    hc.setSource(opened->release());
+    GenerationSettings s;
+    s.prompt = "a paper crane";
+    s.seed = 8;
+    const int64_t a = studio.generate(s);
+    ASSERT_TRUE(waitFor([&] { return studio.generation(a)->stored_id != 0; }));
+    const int64_t stored = studio.generation(a)->stored_id;
+    ASSERT_TRUE(waitFor([&] { return panel.count() == 1; }));
+
+    // What the dock shows after each step is read back from the project database.
+    const HistoryNotes edited{3, "fold again", {"origami", "white"}};
+    hc.annotate(stored, edited);
+    ASSERT_TRUE(waitFor([&] { return panel.notesOf(stored) == edited; }));
+    undo.undo();
+    ASSERT_TRUE(waitFor([&] { return panel.notesOf(stored) == HistoryNotes{}; }));
+    undo.redo();
+    ASSERT_TRUE(waitFor([&] { return panel.notesOf(stored) == edited; }));
+    // Deleting still hides it, and undo of the delete keeps the notes.
+    hc.remove(stored);
+    ASSERT_TRUE(waitFor([&] { return panel.count() == 0; }));
+    undo.undo();
+    ASSERT_TRUE(waitFor([&] { return panel.count() == 1; }));
+    EXPECT_EQ(panel.notesOf(stored), edited);
+}

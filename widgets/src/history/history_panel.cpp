@@ -3,11 +3,13 @@
 #include "tessera/widgets/studio_controller.h"
 
 #include <QComboBox>
+#include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLineEdit>
 #include <QMenu>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTreeWidget>
 #include <QUndoCommand>
 #include <QUndoStack>
@@ -54,6 +56,21 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     rerun_ = new QPushButton(tr("Re-run"), this);
     delete_ = new QPushButton(tr("Delete"), this);
 
+    rating_ = new QSpinBox(this);
+    rating_->setObjectName("historyRating");
+    rating_->setRange(0, 5);
+    rating_->setSpecialValueText(tr("unrated"));
+    rating_->setSuffix(tr(" ★"));
+    notes_ = new QLineEdit(this);
+    notes_->setObjectName("historyNotes");
+    notes_->setPlaceholderText(tr("Notes…"));
+    tags_ = new QLineEdit(this);
+    tags_->setObjectName("historyTags");
+    tags_->setPlaceholderText(tr("tags, separated by commas"));
+    apply_ = new QPushButton(tr("Apply"), this);
+    apply_->setObjectName("historyApplyNotes");
+    apply_->setToolTip(tr("Store rating, notes and tags with the selected generation (Edit → Undo reverts)"));
+
     auto* filters = new QHBoxLayout;
     filters->addWidget(model_, 1);
     filters->addWidget(state_, 1);
@@ -66,6 +83,15 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     layout->addLayout(filters);
     layout->addWidget(tree_, 1);
     layout->addLayout(buttons);
+    auto* editor = new QFormLayout;
+    auto* rating_row = new QHBoxLayout;
+    rating_row->addWidget(rating_, 1);
+    rating_row->addWidget(apply_);
+    editor->addRow(tr("Rating:"), rating_row);
+    editor->addRow(tr("Notes:"), notes_);
+    editor->addRow(tr("Tags:"), tags_);
+    layout->addLayout(editor);
+    fillEditor();
 
     connect(search_, &QLineEdit::textChanged, this, &HistoryPanel::queryChanged);
     connect(model_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
@@ -74,6 +100,18 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
             [this](QTreeWidgetItem* item) { Q_EMIT opened(item->data(0, kIdRole).toLongLong()); });
     connect(tree_, &QTreeWidget::itemClicked, this,
             [this](QTreeWidgetItem* item) { Q_EMIT opened(item->data(0, kIdRole).toLongLong()); });
+    connect(tree_, &QTreeWidget::currentItemChanged, this, &HistoryPanel::fillEditor);
+    const auto apply = [this] {
+        if (!selected()) return;
+        HistoryNotes n;
+        n.rating = rating_->value();
+        n.notes = notes_->text();
+        n.tags = tags_->text().split(',', Qt::SkipEmptyParts);
+        Q_EMIT annotateRequested(selected(), normalized(n));
+    };
+    connect(apply_, &QPushButton::clicked, this, apply);
+    connect(notes_, &QLineEdit::returnPressed, this, apply);
+    connect(tags_, &QLineEdit::returnPressed, this, apply);
     const auto withSelected = [this](auto signal) {
         return [this, signal] {
             if (selected()) Q_EMIT(this->*signal)(selected());
@@ -94,6 +132,8 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
 
 void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_tree) {
     const int64_t keep = selected();
+    shown_notes_.clear();
+    for (const HistoryEntry& e : entries) shown_notes_[e.id] = e.annotations();
     tree_->clear();
     std::map<int64_t, QTreeWidgetItem*> items;
     for (const HistoryEntry& e : entries) {
@@ -125,6 +165,26 @@ void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_
     }
     tree_->expandAll();
     if (keep) select(keep);
+    fillEditor();
+}
+
+HistoryNotes HistoryPanel::notesOf(int64_t id) const {
+    auto it = shown_notes_.find(id);
+    return it == shown_notes_.end() ? HistoryNotes{} : it->second;
+}
+
+void HistoryPanel::fillEditor() {
+    const int64_t id = selected();
+    const HistoryNotes n = notesOf(id);
+    // A refresh (e.g. a generation finishing) must not wipe what is being typed: refill only when
+    // the selection or its stored values changed.
+    if (id == editor_id_ && n == editor_notes_) return;
+    editor_id_ = id;
+    editor_notes_ = n;
+    for (QWidget* w : std::initializer_list<QWidget*>{rating_, notes_, tags_, apply_}) w->setEnabled(id != 0);
+    rating_->setValue(n.rating);
+    notes_->setText(n.notes);
+    tags_->setText(n.tags.join(", "));
 }
 
 void HistoryPanel::setModels(const QStringList& models) {
@@ -184,6 +244,24 @@ private:
     QPointer<HistorySource> source_;
     int64_t id_;
 };
+
+class AnnotateCommand : public QUndoCommand {
+public:
+    AnnotateCommand(QPointer<HistorySource> source, int64_t id, HistoryNotes before, HistoryNotes after)
+        : QUndoCommand(QObject::tr("Edit rating, notes and tags of #%1").arg(id)), source_(source), id_(id),
+          before_(std::move(before)), after_(std::move(after)) {}
+    void redo() override {
+        if (source_) source_->annotate(id_, after_, [](bool, QString) {});
+    }
+    void undo() override {
+        if (source_) source_->annotate(id_, before_, [](bool, QString) {});
+    }
+
+private:
+    QPointer<HistorySource> source_;
+    int64_t id_;
+    HistoryNotes before_, after_;
+};
 } // namespace
 
 HistoryController::HistoryController(StudioController* studio, HistoryPanel* panel, QUndoStack* undo,
@@ -197,6 +275,7 @@ HistoryController::HistoryController(StudioController* studio, HistoryPanel* pan
     connect(panel_, &HistoryPanel::restoreRequested, this, &HistoryController::restore);
     connect(panel_, &HistoryPanel::rerunRequested, this, &HistoryController::rerun);
     connect(panel_, &HistoryPanel::deleteRequested, this, &HistoryController::remove);
+    connect(panel_, &HistoryPanel::annotateRequested, this, &HistoryController::annotate);
     connect(studio_, &StudioController::finished, this, [this](qint64 id) {
         const Generation* g = studio_->generation(id);
         if (!g || !source_ || g->stored_id) return;
@@ -266,6 +345,13 @@ void HistoryController::remove(int64_t id) {
     QString prompt;
     if (const Generation* g = studio_->generation(studio_->findStored(id))) prompt = g->settings.prompt;
     undo_->push(new HideCommand(source_, id, prompt));
+}
+
+void HistoryController::annotate(int64_t id, const HistoryNotes& notes) {
+    if (!source_ || !id) return;
+    const HistoryNotes before = panel_->notesOf(id), after = normalized(notes);
+    if (before == after) return;
+    undo_->push(new AnnotateCommand(source_, id, before, after));
 }
 
 } // namespace tessera::widgets

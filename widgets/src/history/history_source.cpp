@@ -18,6 +18,17 @@ HistoryEntry entryFor(const Generation& g) {
     return e;
 }
 
+HistoryNotes normalized(HistoryNotes n) {
+    n.rating = std::clamp(n.rating, 0, 5);
+    QStringList tags;
+    for (const QString& t : n.tags) {
+        const QString tag = t.trimmed();
+        if (!tag.isEmpty() && !tags.contains(tag)) tags << tag;
+    }
+    n.tags = tags;
+    return n;
+}
+
 void MemoryHistorySource::query(const HistoryQuery& q, EntriesFn done) {
     std::vector<HistoryEntry> out;
     const QStringList words = q.text.split(' ', Qt::SkipEmptyParts);
@@ -27,10 +38,16 @@ void MemoryHistorySource::query(const HistoryQuery& q, EntriesFn done) {
         if (!q.model.isEmpty() && g.settings.model != q.model) continue;
         if (!q.state.isEmpty() && QString::fromLatin1(jobStateName(g.state)) != q.state) continue;
         if (!std::all_of(words.begin(), words.end(), [&](const QString& w) {
-                return g.settings.prompt.contains(w, Qt::CaseInsensitive);
+                return g.settings.prompt.contains(w, Qt::CaseInsensitive) ||
+                       it->notes.notes.contains(w, Qt::CaseInsensitive) ||
+                       it->notes.tags.contains(w, Qt::CaseInsensitive);
             }))
             continue;
-        out.push_back(entryFor(g));
+        HistoryEntry e = entryFor(g);
+        e.rating = it->notes.rating;
+        e.notes = it->notes.notes;
+        e.tags = it->notes.tags;
+        out.push_back(std::move(e));
         if (static_cast<int>(out.size()) >= q.limit) break;
     }
     done(std::move(out));
@@ -48,7 +65,7 @@ void MemoryHistorySource::record(const Generation& g, RecordedFn done) {
     if (it != items_.end())
         it->generation = g;
     else
-        items_.push_back({g, false});
+        items_.push_back({g, false, {}});
     items_.back().generation.stored_id = g.id;
     done(g.id);
     Q_EMIT changed();
@@ -58,6 +75,17 @@ void MemoryHistorySource::setHidden(int64_t id, bool hidden, DoneFn done) {
     for (Item& i : items_) {
         if (i.generation.id == id) {
             i.hidden = hidden;
+            Q_EMIT changed();
+            return done(true, {});
+        }
+    }
+    done(false, tr("Generation #%1 is not in this history").arg(id));
+}
+
+void MemoryHistorySource::annotate(int64_t id, const HistoryNotes& notes, DoneFn done) {
+    for (Item& i : items_) {
+        if (i.generation.id == id) {
+            i.notes = normalized(notes);
             Q_EMIT changed();
             return done(true, {});
         }

@@ -11,6 +11,7 @@
 #include <QJsonDocument>
 #include <QMetaObject>
 #include <QPointer>
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <deque>
@@ -215,6 +216,8 @@ public:
                     e.token_count = rows * cols;
                 }
                 for (const auto& t : r.tags) e.tags << QString::fromStdString(t);
+                e.rating = r.rating;
+                e.notes = QString::fromStdString(r.notes);
                 out.push_back(std::move(e));
             }
             post([done, out = std::move(out)]() mutable { done(std::move(out)); });
@@ -308,7 +311,38 @@ public:
         });
     }
 
+    void annotate(int64_t id, const HistoryNotes& notes, DoneFn done) override {
+        worker_->run([this, id, n = normalized(notes), done](pj::Project& p) {
+            const std::string error = writeNotes(p, id, n);
+            const bool ok = error.empty();
+            const QString msg = QString::fromStdString(error);
+            post([this, done, ok, msg] {
+                done(ok, msg);
+                Q_EMIT changed();
+            });
+        });
+    }
+
 private:
+    // Worker thread. Tags are set by difference; the trash tag is the dock's own and stays as it is.
+    // Returns the first failure's message (empty = written).
+    static std::string writeNotes(pj::Project& p, int64_t id, const HistoryNotes& n) {
+        auto r = p.generation(id);
+        if (!r) return r.error();
+        if (auto st = p.setRating(id, n.rating); !st.ok()) return st.message();
+        if (auto st = p.setNotes(id, n.notes.toStdString()); !st.ok()) return st.message();
+        std::vector<std::string> want;
+        for (const QString& t : n.tags)
+            if (t != QLatin1String(kTrashTag)) want.push_back(t.toStdString());
+        for (const std::string& t : r->tags)
+            if (t != kTrashTag && std::find(want.begin(), want.end(), t) == want.end())
+                if (auto st = p.removeTag(id, t); !st.ok()) return st.message();
+        for (const std::string& t : want)
+            if (std::find(r->tags.begin(), r->tags.end(), t) == r->tags.end())
+                if (auto st = p.addTag(id, t); !st.ok()) return st.message();
+        return {};
+    }
+
     // Worker → GUI thread. The worker is joined in the destructor, before this object's QObject part
     // goes away, and Qt drops calls posted to a destroyed object.
     void post(std::function<void()> fn) {

@@ -1,6 +1,7 @@
 // History: the HistoryPanel shows the generations of the open project (or session) as a tree of
 // thumbnails (branches under their parents), with full-text search and filters, and actions to
-// restore settings, re-run and delete (undoable). HistoryController connects it to a HistorySource,
+// restore settings, re-run and delete (undoable), and an editor for the selected entry's rating,
+// notes and tags (each applied edit undoable). HistoryController connects it to a HistorySource,
 // records finished generations, and opens a stored one in the mosaic for replay.
 //
 // Thread affinity: GUI thread only; the source does its own I/O off this thread.
@@ -12,12 +13,14 @@
 #include <QPointer>
 #include <QTimer>
 #include <QWidget>
+#include <map>
 #include <memory>
 #include <vector>
 
 class QComboBox;
 class QLineEdit;
 class QPushButton;
+class QSpinBox;
 class QTreeWidget;
 class QUndoStack;
 
@@ -38,6 +41,12 @@ public:
     QLineEdit* search() const { return search_; }
     QComboBox* stateFilter() const { return state_; }
     int count() const; // entries shown, at every depth
+    // Rating, notes and tags of a shown entry as last queried (empty when not shown).
+    HistoryNotes notesOf(int64_t id) const;
+    QSpinBox* ratingEditor() const { return rating_; }
+    QLineEdit* notesEditor() const { return notes_; }
+    QLineEdit* tagsEditor() const { return tags_; }
+    QPushButton* applyNotesButton() const { return apply_; }
 
 signals:
     void queryChanged();
@@ -45,6 +54,7 @@ signals:
     void restoreRequested(qint64 id);
     void rerunRequested(qint64 id);
     void deleteRequested(qint64 id);
+    void annotateRequested(qint64 id, const tessera::widgets::HistoryNotes& notes);
 
 private:
     QLineEdit* search_;
@@ -54,6 +64,14 @@ private:
     QPushButton* restore_;
     QPushButton* rerun_;
     QPushButton* delete_;
+    QSpinBox* rating_;
+    QLineEdit* notes_;
+    QLineEdit* tags_;
+    QPushButton* apply_;
+    std::map<int64_t, HistoryNotes> shown_notes_;
+    int64_t editor_id_ = -1; // what the editor was last filled from
+    HistoryNotes editor_notes_;
+    void fillEditor();
 };
 
 class HistoryController : public QObject {
@@ -69,6 +87,9 @@ public:
     void open(int64_t id);   // loads and shows it in the mosaic
     void rerun(int64_t id);
     void restore(int64_t id);
+    // Replaces rating, notes and tags of a stored generation; undoable. Does nothing when they
+    // equal what the dock shows.
+    void annotate(int64_t id, const HistoryNotes& notes);
 
 signals:
     void settingsRestored(const tessera::widgets::GenerationSettings& settings);

@@ -3,7 +3,8 @@
 // (project_history_source.h). Sources may do their work on another thread: results come back through
 // callbacks that always run on the GUI thread, and changed() tells the dock to query again.
 //
-// Deleting is soft (hidden, restorable) so that it can be undone.
+// Deleting is soft (hidden, restorable) so that it can be undone. Rating, notes and tags are written
+// whole (annotate()), so that undo can write back the earlier set.
 #pragma once
 
 #include "tessera/widgets/generation.h"
@@ -18,6 +19,14 @@
 
 namespace tessera::widgets {
 
+// What the user adds to a stored generation.
+struct HistoryNotes {
+    int rating = 0; // 0 = unrated, 1..5
+    QString notes;
+    QStringList tags;
+    bool operator==(const HistoryNotes&) const = default;
+};
+
 struct HistoryEntry {
     int64_t id = 0;
     int64_t parent_id = 0;
@@ -28,6 +37,9 @@ struct HistoryEntry {
     QString state; // "finished", "failed", "cancelled", "pending"
     int token_count = 0;
     QStringList tags;
+    int rating = 0;
+    QString notes;
+    HistoryNotes annotations() const { return {rating, notes, tags}; }
 };
 
 struct HistoryQuery {
@@ -55,6 +67,8 @@ public:
     using RecordedFn = std::function<void(int64_t stored_id)>;
     virtual void record(const Generation& generation, RecordedFn done) = 0;
     virtual void setHidden(int64_t id, bool hidden, DoneFn done) = 0;
+    // Replaces rating, notes and tags (the rating is clamped to 0..5; empty and repeated tags dropped).
+    virtual void annotate(int64_t id, const HistoryNotes& notes, DoneFn done) = 0;
 
 signals:
     void changed();
@@ -71,15 +85,19 @@ public:
     void load(int64_t id, GenerationFn done) override;
     void record(const Generation& generation, RecordedFn done) override;
     void setHidden(int64_t id, bool hidden, DoneFn done) override;
+    void annotate(int64_t id, const HistoryNotes& notes, DoneFn done) override;
 
 private:
     struct Item {
         Generation generation;
         bool hidden = false;
+        HistoryNotes notes;
     };
     std::vector<Item> items_;
 };
 
 HistoryEntry entryFor(const Generation& g);
+// `notes` with the rating clamped to 0..5 and tags trimmed, without empty or repeated ones.
+HistoryNotes normalized(HistoryNotes notes);
 
 } // namespace tessera::widgets
