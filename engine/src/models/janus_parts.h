@@ -5,6 +5,7 @@
 // checkpoint uses, so every block is written once for both layouts.
 #pragma once
 
+#include "models/vit_block.h"
 #include "tessera/engine/backend.h"
 #include "tessera/engine/checkpoint.h"
 
@@ -128,9 +129,7 @@ public:
     Tensor forward(Backend& be, const Tensor& pixels) const;
 
 private:
-    struct Layer {
-        Tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
-    };
+    using Layer = models::VitLayer;
     VisionSettings s_;
     Tensor patch_w_, patch_b_, pos_, post_w_, post_b_;
     std::vector<Layer> layers_;

@@ -66,25 +66,10 @@ Tensor VisionTower::forward(Backend& be, const Tensor& pixels) const {
              "understanding pixels must be [batch, " + std::to_string(patch_w_.dim(1)) + ", " +
                  std::to_string(image_size_) + ", " + std::to_string(image_size_) + "], got " +
                  shapeString(pixels.shape()));
-    const int64_t b = pixels.dim(0), n = tokens_, d = hidden_, heads = s_.heads, hd = d / heads;
+    const int64_t b = pixels.dim(0), n = tokens_, d = hidden_, heads = s_.heads;
     Tensor x = be.conv2d(pixels, patch_w_, &patch_b_, static_cast<int>(patch_), 0); // [B, D, g, g]
     x = be.add(be.transposeLast2(x.reshape({b, d, n})), pos_);                      // [B, N, D]
-    AttentionMask full;
-    full.kind = AttentionMask::Kind::Full;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    for (const Layer& y : layers_) {
-        Tensor h = be.layerNorm(x, &y.ln1_w, &y.ln1_b, s_.layer_norm_eps);
-        Tensor q = be.matmul(h, y.q_w, &y.q_b).reshape({b, n, heads, hd});
-        Tensor k = be.matmul(h, y.k_w, &y.k_b).reshape({b, n, heads, hd});
-        Tensor v = be.matmul(h, y.v_w, &y.v_b).reshape({b, n, heads, hd});
-        Tensor kc = be.alloc(DType::F32, {b, heads, n, hd}), vc = be.alloc(DType::F32, {b, heads, n, hd});
-        be.kvWrite(kc, vc, k, v, 0);
-        Tensor a = be.attention(q, kc, vc, n, full, scale).reshape({b, n, d});
-        x = be.add(x, be.matmul(a, y.o_w, &y.o_b));
-        h = be.layerNorm(x, &y.ln2_w, &y.ln2_b, s_.layer_norm_eps);
-        h = be.matmul(be.activation(be.matmul(h, y.fc1_w, &y.fc1_b), s_.act), y.fc2_w, &y.fc2_b);
-        x = be.add(x, h);
-    }
+    for (const Layer& y : layers_) x = models::vitLayerForward(be, y, x, heads, s_.layer_norm_eps, s_.act);
     return be.layerNorm(x, &post_w_, &post_b_, s_.layer_norm_eps);
 }
 

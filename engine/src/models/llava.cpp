@@ -4,14 +4,13 @@
 #include <cmath>
 
 #include "models/llava_model.h"
+#include "models/vit_block.h"
 
 namespace tessera {
 
 namespace {
 
-struct ClipLayer {
-    Tensor ln1_w, ln1_b, ln2_w, ln2_b, q, q_b, k, k_b, v, v_b, o, o_b, fc1, fc1_b, fc2, fc2_b;
-};
+using ClipLayer = models::VitLayer;
 
 class Llava final : public LlavaModel {
 public:
@@ -58,23 +57,9 @@ Tensor Llava::imageFeatures(const Tensor& pixels) {
     Tensor cls_rows = be.gatherRows(cls.reshape({1, vd}), std::vector<int64_t>(static_cast<size_t>(b), 0)).reshape({b, 1, vd});
     Tensor h = be.add(be.concat(cls_rows, x, 1), pos); // pos [N+1, D] broadcasts over the batch
     h = be.layerNorm(h, &pre_w, &pre_b, eps);
-    const int64_t hd = vd / heads;
     // Features come out of layer `feature_layers` (vision_feature_layer -2 = all but the last layer).
-    for (int64_t l = 0; l < feature_layers; ++l) {
-        const ClipLayer& w = layers[static_cast<size_t>(l)];
-        Tensor a = be.layerNorm(h, &w.ln1_w, &w.ln1_b, eps);
-        Tensor q = be.matmul(a, w.q, &w.q_b).reshape({b, n + 1, heads, hd});
-        Tensor k = be.matmul(a, w.k, &w.k_b).reshape({b, n + 1, heads, hd});
-        Tensor v = be.matmul(a, w.v, &w.v_b).reshape({b, n + 1, heads, hd});
-        Tensor kc = be.alloc(DType::F32, {b, heads, n + 1, hd}), vc = be.alloc(DType::F32, {b, heads, n + 1, hd});
-        be.kvWrite(kc, vc, k, v, 0);
-        AttentionMask full;
-        full.kind = AttentionMask::Kind::Full;
-        Tensor att = be.attention(q, kc, vc, n + 1, full, 1.0f / std::sqrt(static_cast<float>(hd)));
-        h = be.add(h, be.matmul(att.reshape({b, n + 1, vd}), w.o, &w.o_b));
-        Tensor m = be.matmul(be.layerNorm(h, &w.ln2_w, &w.ln2_b, eps), w.fc1, &w.fc1_b);
-        h = be.add(h, be.matmul(be.activation(m, act), w.fc2, &w.fc2_b));
-    }
+    for (int64_t l = 0; l < feature_layers; ++l)
+        h = models::vitLayerForward(be, layers[static_cast<size_t>(l)], h, heads, eps, act);
     Tensor feats = be.slice(h, 1, 1, n + 1); // drop CLS ("default" select strategy)
     return be.matmul(be.activation(be.matmul(feats, p1, &p1_b), proj_act), p2, &p2_b);
 }
@@ -154,17 +139,17 @@ Expected<std::unique_ptr<LlavaModel>> LlavaModel::load(const Checkpoint& ckpt, B
             w.ln1_b = wb.get(p + "layer_norm1.bias", {vd});
             w.ln2_w = wb.get(p + "layer_norm2.weight", {vd});
             w.ln2_b = wb.get(p + "layer_norm2.bias", {vd});
-            w.q = wb.get(p + "self_attn.q_proj.weight", {vd, vd});
+            w.q_w = wb.get(p + "self_attn.q_proj.weight", {vd, vd});
             w.q_b = wb.get(p + "self_attn.q_proj.bias", {vd});
-            w.k = wb.get(p + "self_attn.k_proj.weight", {vd, vd});
+            w.k_w = wb.get(p + "self_attn.k_proj.weight", {vd, vd});
             w.k_b = wb.get(p + "self_attn.k_proj.bias", {vd});
-            w.v = wb.get(p + "self_attn.v_proj.weight", {vd, vd});
+            w.v_w = wb.get(p + "self_attn.v_proj.weight", {vd, vd});
             w.v_b = wb.get(p + "self_attn.v_proj.bias", {vd});
-            w.o = wb.get(p + "self_attn.out_proj.weight", {vd, vd});
+            w.o_w = wb.get(p + "self_attn.out_proj.weight", {vd, vd});
             w.o_b = wb.get(p + "self_attn.out_proj.bias", {vd});
-            w.fc1 = wb.get(p + "mlp.fc1.weight", {ff, vd});
+            w.fc1_w = wb.get(p + "mlp.fc1.weight", {ff, vd});
             w.fc1_b = wb.get(p + "mlp.fc1.bias", {ff});
-            w.fc2 = wb.get(p + "mlp.fc2.weight", {vd, ff});
+            w.fc2_w = wb.get(p + "mlp.fc2.weight", {vd, ff});
             w.fc2_b = wb.get(p + "mlp.fc2.bias", {vd});
             m->layers.push_back(std::move(w));
         }
