@@ -18,6 +18,30 @@ using namespace tessera::widgets;
 using tessera::test::SyntheticGenerator;
 using tessera::test::waitFor;
 
+namespace {
+
+// A studio whose History dock is backed by a new project in a temporary folder.
+struct ProjectStudio {
+    bool app_ready = (test::app(), true); // QApplication before any widget
+    QTemporaryDir dir;
+    EngineBridge bridge;
+    StudioController studio{&bridge};
+    HistoryPanel panel;
+    QUndoStack undo;
+    HistoryController hc{&studio, &panel, &undo};
+
+    // Creates the project and hands it to the History controller; returns the error text on failure.
+    std::string open() {
+        auto opened = openProjectHistory(dir.filePath("p"), true);
+        if (!opened.ok()) return opened.error().empty() ? std::string("failed") : opened.error();
+        studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
+        hc.setSource(opened->release());
+        return {};
+    }
+};
+
+} // namespace
+
 TEST(ProjectHistory, RefusesAFolderThatIsNoProject) {
     QTemporaryDir dir;
     auto s = openProjectHistory(dir.filePath("nothing-here"));
@@ -26,17 +50,12 @@ TEST(ProjectHistory, RefusesAFolderThatIsNoProject) {
 }
 
 TEST(ProjectHistory, RecordsLoadsSearchesBranchesAndHides) {
-    test::app();
-    QTemporaryDir dir;
-    auto opened = openProjectHistory(dir.filePath("p"), true);
-    ASSERT_TRUE(opened.ok()) << opened.error();
-    EngineBridge bridge;
-    StudioController studio(&bridge);
-    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
-    HistoryPanel panel;
-    QUndoStack undo;
-    HistoryController hc(&studio, &panel, &undo);
-    hc.setSource(opened->release());
+    ProjectStudio rig;
+    ASSERT_EQ(rig.open(), "");
+    StudioController& studio = rig.studio;
+    HistoryPanel& panel = rig.panel;
+    QUndoStack& undo = rig.undo;
+    HistoryController& hc = rig.hc;
 
     GenerationSettings s;
     s.prompt = "an orange submarine";
@@ -87,17 +106,12 @@ TEST(ProjectHistory, RecordsLoadsSearchesBranchesAndHides) {
 }
 
 TEST(ProjectHistory, RatingNotesAndTagsAreWrittenToTheProjectAndUndoable) {
-    test::app();
-    QTemporaryDir dir;
-    auto opened = openProjectHistory(dir.filePath("p"), true);
-    ASSERT_TRUE(opened.ok()) << opened.error();
-    EngineBridge bridge;
-    StudioController studio(&bridge);
-    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
-    HistoryPanel panel;
-    QUndoStack undo;
-    HistoryController hc(&studio, &panel, &undo);
-    hc.setSource(opened->release());
+    ProjectStudio rig;
+    ASSERT_EQ(rig.open(), "");
+    StudioController& studio = rig.studio;
+    HistoryPanel& panel = rig.panel;
+    QUndoStack& undo = rig.undo;
+    HistoryController& hc = rig.hc;
     GenerationSettings s;
     s.prompt = "a paper crane";
     s.seed = 8;
