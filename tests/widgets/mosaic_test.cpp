@@ -23,6 +23,24 @@ using namespace tessera::widgets;
 using tessera::test::SyntheticGenerator;
 using tessera::test::waitFor;
 
+namespace {
+
+// The mosaic view and its controller over a studio running the 4x4 synthetic generator (not shown yet).
+struct MosaicRig {
+    bool app_ready = (test::app(), true); // QApplication before any widget
+    EngineBridge bridge;
+    StudioController studio{&bridge};
+    MosaicView view;
+    MosaicController mc{&studio, &view};
+
+    MosaicRig() {
+        studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
+        view.resize(300, 340);
+    }
+};
+
+} // namespace
+
 TEST(TokenMosaic, SampledCellsChangeColourAndClicksReportTheCell) {
     test::app();
     TokenMosaic m;
@@ -84,13 +102,10 @@ TEST(TokenMosaic, EntropyRangeFollowsTheSampledCells) {
 }
 
 TEST(MosaicController, FollowsLiveThenScrubsBackThroughTheDecodeOrder) {
-    test::app();
-    EngineBridge bridge;
-    StudioController studio(&bridge);
-    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
-    MosaicView view;
-    view.resize(300, 340);
-    MosaicController mc(&studio, &view);
+    MosaicRig rig;
+    StudioController& studio = rig.studio;
+    MosaicView& view = rig.view;
+    MosaicController& mc = rig.mc;
     view.show();
     GenerationSettings s;
     s.seed = 4;
@@ -116,13 +131,10 @@ TEST(MosaicController, FollowsLiveThenScrubsBackThroughTheDecodeOrder) {
 }
 
 TEST(MosaicController, ClickingACellSelectsIt) {
-    test::app();
-    EngineBridge bridge;
-    StudioController studio(&bridge);
-    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
-    MosaicView view;
-    view.resize(300, 340);
-    MosaicController mc(&studio, &view);
+    MosaicRig rig;
+    StudioController& studio = rig.studio;
+    MosaicView& view = rig.view;
+    MosaicController& mc = rig.mc;
     view.show();
     const int64_t id = studio.generate(GenerationSettings{});
     ASSERT_TRUE(waitFor([&] { return studio.generation(id)->state == JobState::Finished; }));
@@ -135,13 +147,10 @@ TEST(MosaicController, ClickingACellSelectsIt) {
 }
 
 TEST(MosaicController, TheImagePickerSwitchesMosaicAndInspectorBetweenPicturesOfABatch) {
-    test::app();
-    EngineBridge bridge;
-    StudioController studio(&bridge);
-    studio.setGenerator(std::make_shared<SyntheticGenerator>(4, 4));
-    MosaicView view;
-    view.resize(300, 340);
-    MosaicController mc(&studio, &view);
+    MosaicRig rig;
+    StudioController& studio = rig.studio;
+    MosaicView& view = rig.view;
+    MosaicController& mc = rig.mc;
     CellInspector inspector_view;
     InspectorController ic(&studio, &inspector_view);
     QObject::connect(&mc, &MosaicController::cellSelected, &ic, &InspectorController::inspect);
