@@ -58,6 +58,29 @@ RopeTables ropeFromInvFreq(Backend& backend, const std::vector<float>& inv_freq,
 
 } // namespace
 
+namespace models {
+
+Tensor stackRows(Backend& backend, const std::vector<Tensor>& parts) {
+    TS_ASSERT(!parts.empty(), "stackRows: nothing to stack");
+    Shape shape = parts[0].shape();
+    int64_t rows = 0;
+    for (const Tensor& t : parts) {
+        TS_ASSERT(t.dtype() == parts[0].dtype() && t.rank() == parts[0].rank(), "stackRows: parts differ");
+        rows += t.dim(0);
+    }
+    shape[0] = rows;
+    std::vector<char> host(static_cast<size_t>(shapeNumel(shape)) * dtypeSize(parts[0].dtype()));
+    size_t offset = 0;
+    for (const Tensor& t : parts) {
+        backend.read(t, host.data() + offset);
+        offset += t.bytes();
+    }
+    return parts[0].rank() == 2 ? backend.uploadMatrix(host.data(), parts[0].dtype(), shape)
+                                : backend.upload(host.data(), parts[0].dtype(), shape);
+}
+
+} // namespace models
+
 RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim,
                         double theta) {
     return ropeFromInvFreq(backend, ropeInvFreq(head_dim, theta), batch, start, t, head_dim);
@@ -106,28 +129,29 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
     const int64_t d = cfg.hidden, hd = cfg.head_dim, qd = cfg.heads * hd, kvd = cfg.kv_heads * hd,
                   ff = cfg.intermediate;
     const std::string& p = layout.prefix;
-    m->embed_ = wb.get(p + "embed_tokens.weight", {cfg.vocab, d});
+    m->embed_ = wb.matrix(p + "embed_tokens.weight", {cfg.vocab, d});
     m->final_norm_ = wb.get(p + "norm.weight", {d});
     if (wb.has(layout.lm_head)) {
-        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d});
+        m->lm_head_ = wb.matrix(layout.lm_head, {cfg.vocab, d});
     } else if (cfg.tie_embeddings) {
         m->lm_head_ = m->embed_;
     } else {
-        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d}); // reports it missing
+        m->lm_head_ = wb.matrix(layout.lm_head, {cfg.vocab, d}); // reports it missing
     }
     for (int64_t l = 0; l < cfg.layers; ++l) {
         const std::string lp = p + "layers." + std::to_string(l) + ".";
         LayerWeights w;
         w.attn_norm = wb.get(lp + "input_layernorm.weight", {d});
         w.mlp_norm = wb.get(lp + "post_attention_layernorm.weight", {d});
-        w.q = wb.get(lp + "self_attn.q_proj.weight", {qd, d});
-        w.k = wb.get(lp + "self_attn.k_proj.weight", {kvd, d});
-        w.v = wb.get(lp + "self_attn.v_proj.weight", {kvd, d});
-        w.o = wb.get(lp + "self_attn.o_proj.weight", {d, qd});
+        Tensor q = wb.matrix(lp + "self_attn.q_proj.weight", {qd, d});
+        Tensor k = wb.matrix(lp + "self_attn.k_proj.weight", {kvd, d});
+        Tensor v = wb.matrix(lp + "self_attn.v_proj.weight", {kvd, d});
+        w.o = wb.matrix(lp + "self_attn.o_proj.weight", {d, qd});
+        Tensor qb, kb, vb;
         if (cfg.qkv_bias) {
-            w.q_bias = wb.get(lp + "self_attn.q_proj.bias", {qd});
-            w.k_bias = wb.get(lp + "self_attn.k_proj.bias", {kvd});
-            w.v_bias = wb.get(lp + "self_attn.v_proj.bias", {kvd});
+            qb = wb.get(lp + "self_attn.q_proj.bias", {qd});
+            kb = wb.get(lp + "self_attn.k_proj.bias", {kvd});
+            vb = wb.get(lp + "self_attn.v_proj.bias", {kvd});
         }
         if (cfg.o_bias) w.o_bias = wb.get(lp + "self_attn.o_proj.bias", {d});
         if (cfg.qk_norm) {
@@ -136,19 +160,23 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
             w.k_norm_w = wb.get(lp + "self_attn.k_norm.weight", {cfg.kv_heads, hd});
             w.k_norm_b = wb.get(lp + "self_attn.k_norm.bias", {cfg.kv_heads, hd});
         }
-        w.gate = wb.get(lp + "mlp.gate_proj.weight", {ff, d});
-        w.up = wb.get(lp + "mlp.up_proj.weight", {ff, d});
-        w.down = wb.get(lp + "mlp.down_proj.weight", {d, ff});
+        Tensor gate = wb.matrix(lp + "mlp.gate_proj.weight", {ff, d});
+        Tensor up = wb.matrix(lp + "mlp.up_proj.weight", {ff, d});
+        w.down = wb.matrix(lp + "mlp.down_proj.weight", {d, ff});
+        if (q.defined() && k.defined() && v.defined()) w.qkv = stackRows(backend, {q, k, v});
+        if (qb.defined() && kb.defined() && vb.defined()) w.qkv_bias = stackRows(backend, {qb, kb, vb});
+        if (gate.defined() && up.defined()) w.gate_up = stackRows(backend, {gate, up});
         m->layers_.push_back(std::move(w));
     }
     Status s = wb.finish();
     if (!s.ok()) return Status::error(ckpt.dir() + ": " + s.message());
-    // Weight bytes as stored (f32 compute may widen bf16 on the CPU backend).
-    for (const auto& name : ckpt.names())
-        if (name.rfind(p, 0) == 0 || name == layout.lm_head) {
-            const TensorInfo* info = ckpt.find(name);
-            m->weight_bytes_ += info->end - info->begin;
-        }
+    // What is resident on the backend: fused matrices replace their parts, 16-bit weights stay 16-bit.
+    m->weight_bytes_ = m->embed_.bytes() + m->final_norm_.bytes() +
+                       (m->lm_head_.buffer() == m->embed_.buffer() ? 0 : m->lm_head_.bytes());
+    for (const auto& w : m->layers_)
+        for (const Tensor* t : {&w.attn_norm, &w.mlp_norm, &w.qkv, &w.qkv_bias, &w.o, &w.o_bias, &w.q_norm_w,
+                                &w.q_norm_b, &w.k_norm_w, &w.k_norm_b, &w.gate_up, &w.down})
+            if (t->defined()) m->weight_bytes_ += t->bytes();
     return std::unique_ptr<CausalLM>(std::move(m));
 }
 
@@ -159,10 +187,11 @@ Tensor Transformer::embed(const Tensor& ids) {
 Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
                                    const AttentionMask& mask, const RopeTables& rope) {
     Backend& be = *backend_;
-    const int64_t b = x.dim(0), t = x.dim(1), hd = cfg_.head_dim;
-    Tensor q = be.matmul(x, w.q, w.q_bias.defined() ? &w.q_bias : nullptr).reshape({b, t, cfg_.heads, hd});
-    Tensor k = be.matmul(x, w.k, w.k_bias.defined() ? &w.k_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
-    Tensor v = be.matmul(x, w.v, w.v_bias.defined() ? &w.v_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
+    const int64_t b = x.dim(0), t = x.dim(1), hd = cfg_.head_dim, qd = cfg_.heads * hd, kvd = cfg_.kv_heads * hd;
+    Tensor qkv = be.matmul(x, w.qkv, w.qkv_bias.defined() ? &w.qkv_bias : nullptr);
+    Tensor q = be.slice(qkv, 2, 0, qd).reshape({b, t, cfg_.heads, hd});
+    Tensor k = be.slice(qkv, 2, qd, qd + kvd).reshape({b, t, cfg_.kv_heads, hd});
+    Tensor v = be.slice(qkv, 2, qd + kvd, qd + 2 * kvd).reshape({b, t, cfg_.kv_heads, hd});
     if (cfg_.qk_norm) {
         // nn.LayerNorm's default eps, as the reference's per-head norm uses.
         q = be.layerNorm(q, &w.q_norm_w, &w.q_norm_b, 1e-5f);
@@ -179,7 +208,23 @@ Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCac
 
 Tensor Transformer::mlpBlock(const LayerWeights& w, const Tensor& x) {
     Backend& be = *backend_;
-    return be.matmul(be.swiglu(be.matmul(x, w.gate), be.matmul(x, w.up)), w.down);
+    const int64_t ff = cfg_.intermediate, last = x.rank() - 1;
+    Tensor gu = be.matmul(x, w.gate_up);
+    return be.matmul(be.swiglu(be.slice(gu, static_cast<int>(last), 0, ff), be.slice(gu, static_cast<int>(last), ff, 2 * ff)),
+                     w.down);
+}
+
+const RopeTables& Transformer::ropeTable(int64_t positions) {
+    if (positions > rope_table_len_) {
+        // Grow geometrically so a lengthening sequence recomputes the table a handful of times at most.
+        int64_t len = std::max<int64_t>(256, rope_table_len_);
+        while (len < positions) len *= 2;
+        if (cfg_.max_positions > 0) len = std::max(positions, std::min(len, cfg_.max_positions));
+        RopeTables t = ropeFromInvFreq(*backend_, rope_inv_freq_, 1, 0, len, cfg_.head_dim);
+        rope_table_ = {t.cos.reshape({len, cfg_.head_dim}), t.sin.reshape({len, cfg_.head_dim})};
+        rope_table_len_ = len;
+    }
+    return rope_table_;
 }
 
 Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask,
@@ -193,7 +238,9 @@ Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const Attentio
                                                          std::to_string(cache.capacity()));
     RopeTables own;
     if (!rope) {
-        own = ropeFromInvFreq(be, rope_inv_freq_, b, cache.length(), t, cfg_.head_dim);
+        const RopeTables& table = ropeTable(cache.length() + t);
+        own = {table.cos.rows(cache.length(), cache.length() + t), table.sin.rows(cache.length(), cache.length() + t)};
+        if (b == 1) own = {own.cos.reshape({1, t, cfg_.head_dim}), own.sin.reshape({1, t, cfg_.head_dim})};
         rope = &own;
     }
     Tensor h = embeds;
