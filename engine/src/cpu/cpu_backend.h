@@ -60,6 +60,9 @@ public:
     Tensor transposeLast2(const Tensor& x) override;
     Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) override;
 
+    void sample(const Tensor& logits, const std::vector<SampleRow>& rows, const SampleParams& params,
+                SampleResult& out) override;
+
     Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) override;
     Tensor upsampleNearest2x(const Tensor& x) override;
     Tensor padRightBottom(const Tensor& x, int pad) override;

@@ -123,6 +123,7 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
                                                       TransformerConfig cfg, const LmLayout& layout) {
     auto m = std::unique_ptr<Transformer>(new Transformer());
     m->cfg_ = cfg;
+    m->layout_ = layout;
     m->backend_ = &backend;
     m->rope_inv_freq_ = ropeInvFreq(cfg.head_dim, cfg.rope_theta);
     WeightBinder wb(ckpt, backend);
@@ -177,6 +178,88 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
         for (const Tensor* t : {&w.attn_norm, &w.mlp_norm, &w.qkv, &w.qkv_bias, &w.o, &w.o_bias, &w.q_norm_w,
                                 &w.q_norm_b, &w.k_norm_w, &w.k_norm_b, &w.gate_up, &w.down})
             if (t->defined()) m->weight_bytes_ += t->bytes();
+    return std::unique_ptr<CausalLM>(std::move(m));
+}
+
+Expected<std::unique_ptr<CausalLM>> Transformer::withOverlay(const WeightOverlay& overlay) const {
+    auto m = std::unique_ptr<Transformer>(new Transformer(*this)); // every tensor shared
+    Backend& be = *backend_;
+    const int64_t hd = cfg_.head_dim, qd = cfg_.heads * hd, kvd = cfg_.kv_heads * hd, ff = cfg_.intermediate;
+    const std::string& p = layout_.prefix;
+    // Where a checkpoint name lives: a tensor field and a row range of it (fused projections).
+    struct Target {
+        Tensor* field = nullptr;
+        int64_t begin = 0, end = 0;
+    };
+    auto resolve = [&](const std::string& name) -> Target {
+        auto whole = [](Tensor& t) { return Target{&t, 0, t.defined() ? t.dim(0) : 0}; };
+        if (name == p + "embed_tokens.weight") return whole(m->embed_);
+        if (name == p + "norm.weight") return whole(m->final_norm_);
+        if (name == layout_.lm_head && !cfg_.tie_embeddings) return whole(m->lm_head_);
+        const std::string lp = p + "layers.";
+        if (name.rfind(lp, 0) != 0) return {};
+        size_t dot = name.find('.', lp.size());
+        if (dot == std::string::npos) return {};
+        int64_t l = -1;
+        try {
+            l = std::stoll(name.substr(lp.size(), dot - lp.size()));
+        } catch (const std::exception&) {
+            return {};
+        }
+        if (l < 0 || l >= cfg_.layers) return {};
+        LayerWeights& w = m->layers_[static_cast<size_t>(l)];
+        const std::string rest = name.substr(dot + 1);
+        if (rest == "self_attn.q_proj.weight") return {&w.qkv, 0, qd};
+        if (rest == "self_attn.k_proj.weight") return {&w.qkv, qd, qd + kvd};
+        if (rest == "self_attn.v_proj.weight") return {&w.qkv, qd + kvd, qd + 2 * kvd};
+        if (rest == "self_attn.q_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, 0, qd};
+        if (rest == "self_attn.k_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, qd, qd + kvd};
+        if (rest == "self_attn.v_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, qd + kvd, qd + 2 * kvd};
+        if (rest == "self_attn.o_proj.weight") return whole(w.o);
+        if (rest == "self_attn.o_proj.bias" && w.o_bias.defined()) return whole(w.o_bias);
+        if (rest == "mlp.gate_proj.weight") return {&w.gate_up, 0, ff};
+        if (rest == "mlp.up_proj.weight") return {&w.gate_up, ff, 2 * ff};
+        if (rest == "mlp.down_proj.weight") return whole(w.down);
+        if (rest == "input_layernorm.weight") return whole(w.attn_norm);
+        if (rest == "post_attention_layernorm.weight") return whole(w.mlp_norm);
+        if (rest == "self_attn.q_norm.weight" && w.q_norm_w.defined()) return whole(w.q_norm_w);
+        if (rest == "self_attn.q_norm.bias" && w.q_norm_b.defined()) return whole(w.q_norm_b);
+        if (rest == "self_attn.k_norm.weight" && w.k_norm_w.defined()) return whole(w.k_norm_w);
+        if (rest == "self_attn.k_norm.bias" && w.k_norm_b.defined()) return whole(w.k_norm_b);
+        return {};
+    };
+    try {
+        for (const auto& [name, value] : overlay.tensors) {
+            Target t = resolve(name);
+            if (!t.field || !t.field->defined())
+                return Status::error("overlay '" + overlay.name + "': " + name + " is not a weight of this model");
+            Tensor& field = *t.field;
+            Shape piece = field.shape();
+            piece[0] = t.end - t.begin;
+            if (!value.defined() || value.shape() != piece)
+                return Status::error("overlay '" + overlay.name + "': " + name + " has shape " +
+                                     (value.defined() ? shapeString(value.shape()) : std::string("(none)")) +
+                                     ", the model's is " + shapeString(piece));
+            // The new field: the old rows, with [begin, end) replaced or added to, in the field's dtype.
+            std::vector<float> all = be.readF32(field);
+            const std::vector<float> v = value.backend().readF32(value);
+            const int64_t row = field.numel() / std::max<int64_t>(1, field.dim(0));
+            float* dst = all.data() + t.begin * row;
+            for (size_t i = 0; i < v.size(); ++i) dst[i] = overlay.mode == WeightOverlay::Mode::Add ? dst[i] + v[i] : v[i];
+            const DType dt = field.dtype();
+            std::vector<uint16_t> narrow;
+            const void* src = all.data();
+            if (dt == DType::BF16 || dt == DType::F16) {
+                narrow.resize(all.size());
+                for (size_t i = 0; i < all.size(); ++i) narrow[i] = dt == DType::BF16 ? f32ToBf16(all[i]) : f32ToF16(all[i]);
+                src = narrow.data();
+            }
+            field = field.rank() == 2 ? be.uploadMatrix(src, dt, field.shape()) : be.upload(src, dt, field.shape());
+        }
+    } catch (const Error& e) {
+        return Status::error("overlay '" + overlay.name + "': " + e.what());
+    }
+    if (cfg_.tie_embeddings && lm_head_.buffer() == embed_.buffer()) m->lm_head_ = m->embed_;
     return std::unique_ptr<CausalLM>(std::move(m));
 }
 

@@ -30,6 +30,7 @@ public:
                    const RopeTables* rope) override;
     Tensor logits(const Tensor& hidden) override;
     size_t weightBytes() const override { return weight_bytes_; }
+    Expected<std::unique_ptr<CausalLM>> withOverlay(const WeightOverlay& overlay) const override;
 
 private:
     Tensor attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
@@ -37,6 +38,7 @@ private:
     Tensor mlpBlock(const LayerWeights& w, const Tensor& x);
 
     TransformerConfig cfg_;
+    LmLayout layout_;
     Backend* backend_ = nullptr;
     Tensor embed_, final_norm_, lm_head_;
     std::vector<LayerWeights> layers_;

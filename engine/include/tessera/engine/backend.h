@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/engine/sampling.h"
 #include "tessera/engine/tensor.h"
 
 namespace tessera {
@@ -124,6 +125,13 @@ public:
     virtual Tensor transposeLast2(const Tensor& x) = 0;
     // Rows of x [N, ...] picked by integer index [M] -> [M, ...].
     virtual Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) = 0;
+
+    // ---- sampling -----------------------------------------------------------------------------------
+    // Draws one token per SampleRow from logits [..., V] (rows indexed over the leading dimensions) as
+    // sampling.h defines, writing ids and statistics into `out` (resized to rows.size()). Only `out`
+    // reaches the host: the logits are never copied back.
+    virtual void sample(const Tensor& logits, const std::vector<SampleRow>& rows, const SampleParams& params,
+                        SampleResult& out) = 0;
 
     // ---- images (NCHW) -------------------------------------------------------------------------------
     // w [Cout, Cin, kh, kw]; bias optional [Cout].
