@@ -191,7 +191,7 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
     Tensor y = alloc(DType::F32, out_shape);
     float* yp = y.data<float>();
     const float* xp = x.data<float>();
-    if (m <= kGemvMaxRows) {
+    if (m <= gemvMaxRows()) {
         switch (w.dtype()) {
         case DType::BF16: gemvRows(pool_, xp, m, w.data<Bf16>(), n, k, yp); break;
         case DType::F16: gemvRows(pool_, xp, m, w.data<F16>(), n, k, yp); break;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -117,7 +118,7 @@ __attribute__((target("avx2,fma,f16c"))) void dotRowAvx2(const float* x, int64_t
         float lanes[4];
         _mm_storeu_ps(lanes, h);
         float s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
-        for (int64_t t = i; t < k; ++t) s += widen(w[t]) * x[r * x_stride + t];
+        for (int64_t t = i; t < k; ++t) s = std::fma(widen(w[t]), x[r * x_stride + t], s); // one rounding, as the vector lanes
         y[r * y_stride] = s;
     }
 }
@@ -140,9 +141,132 @@ bool haveAvx2() {
 }
 #endif
 
+#if TESSERA_GEMV_AVX2
+// GCC 12's AVX-512 intrinsics build their "undefined" pass-through vectors by self-initialisation,
+// which -Wuninitialized reports once they are inlined; the values are never used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// ---- AVX-512: several weight rows × several activation rows per pass --------------------------------
+//
+// Batches of 8–64 rows (16 images with guidance) are compute-bound, not memory-bound: register blocking
+// (NR weight rows × MR activation rows per pass, each weight vector widened once and used MR times)
+// keeps the FMA units busy where the one-row loop waits on loads. Each output keeps exactly the AVX2
+// loop's arithmetic: a 16-lane accumulator A holds its acc0|acc1 (k mod 32 in [0, 16)), B its acc2|acc3
+// ([16, 32)), the 8-float tail goes to acc0's lanes only, and the reduction is (acc0 + acc1) +
+// (acc2 + acc3), then halves, then pairs, then the scalar tail. So results are bit-identical to the
+// one-row loop whatever the batch size, the blocking or the thread count.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 load16w(const float* p) {
+    return _mm512_loadu_ps(p);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 load16w(const Bf16* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 load16w(const F16* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Eight weights into the low lanes, the high lanes zero (so the FMA leaves acc1's lanes as they are).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 loadTail8w(const float* p) {
+    return _mm512_maskz_loadu_ps(0x00FF, p);
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 loadTail8w(const Bf16* p) {
+    const __m256i h = _mm256_maskz_loadu_epi16(0x00FF, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) inline __m512 loadTail8w(const F16* p) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(0x00FF, p));
+}
+template <int MR, int NR, class W>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) void blockAvx512(const float* x, int64_t k,
+                                                                             const W* const* wr, float* y,
+                                                                             int64_t y_stride) {
+    __m512 A[MR][NR], B[MR][NR];
+    for (int r = 0; r < MR; ++r)
+        for (int c = 0; c < NR; ++c) A[r][c] = B[r][c] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= k; i += 32) {
+        __m512 wa[NR], wb[NR];
+        for (int c = 0; c < NR; ++c) {
+            wa[c] = load16w(wr[c] + i);
+            wb[c] = load16w(wr[c] + i + 16);
+        }
+        for (int r = 0; r < MR; ++r) {
+            const __m512 xa = _mm512_loadu_ps(x + r * k + i), xb = _mm512_loadu_ps(x + r * k + i + 16);
+            for (int c = 0; c < NR; ++c) {
+                A[r][c] = _mm512_fmadd_ps(wa[c], xa, A[r][c]);
+                B[r][c] = _mm512_fmadd_ps(wb[c], xb, B[r][c]);
+            }
+        }
+    }
+    for (; i + 8 <= k; i += 8) {
+        __m512 wv[NR];
+        for (int c = 0; c < NR; ++c) wv[c] = loadTail8w(wr[c] + i);
+        for (int r = 0; r < MR; ++r) {
+            const __m512 xv = _mm512_maskz_loadu_ps(0x00FF, x + r * k + i);
+            for (int c = 0; c < NR; ++c) A[r][c] = _mm512_fmadd_ps(wv[c], xv, A[r][c]);
+        }
+    }
+    for (int r = 0; r < MR; ++r)
+        for (int c = 0; c < NR; ++c) {
+            alignas(64) float lanes_a[16], lanes_b[16];
+            _mm512_store_ps(lanes_a, A[r][c]);
+            _mm512_store_ps(lanes_b, B[r][c]);
+            const __m256 acc0 = _mm256_load_ps(lanes_a), acc1 = _mm256_load_ps(lanes_a + 8);
+            const __m256 acc2 = _mm256_load_ps(lanes_b), acc3 = _mm256_load_ps(lanes_b + 8);
+            const __m256 a = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+            const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+            float lanes[4];
+            _mm_storeu_ps(lanes, h);
+            float s = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+            for (int64_t t = i; t < k; ++t) s = std::fma(widen(wr[c][t]), x[r * k + t], s);
+            y[r * y_stride + c] = s;
+        }
+}
+
+template <int NR, class W>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,f16c,fma"))) void blockRowsAvx512(const float* x, int64_t m,
+                                                                                 const W* const* wr, int64_t k,
+                                                                                 float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= m; i += 4) blockAvx512<4, NR>(x + i * k, k, wr, y + i * n, n);
+    switch (m - i) {
+    case 3: blockAvx512<3, NR>(x + i * k, k, wr, y + i * n, n); break;
+    case 2: blockAvx512<2, NR>(x + i * k, k, wr, y + i * n, n); break;
+    case 1: blockAvx512<1, NR>(x + i * k, k, wr, y + i * n, n); break;
+    default: break;
+    }
+}
+
+template <class W>
+void gemvRangeAvx512(const float* x, int64_t m, const W* w, int64_t n, int64_t k, float* y, int64_t begin,
+                     int64_t end) {
+    int64_t j = begin;
+    for (; j + 3 <= end; j += 3) {
+        const W* wr[3] = {w + j * k, w + (j + 1) * k, w + (j + 2) * k};
+        blockRowsAvx512<3>(x, m, wr, k, y + j, n);
+    }
+    for (; j < end; ++j) {
+        const W* wr[1] = {w + j * k};
+        blockRowsAvx512<1>(x, m, wr, k, y + j, n);
+    }
+}
+
+#pragma GCC diagnostic pop
+
+bool haveAvx512() {
+    static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && haveAvx2();
+    return have;
+}
+#endif
+
 template <class W>
 void gemvRange(const float* x, int64_t m, const W* w, int64_t n, int64_t k, float* y, int64_t begin, int64_t end) {
 #if TESSERA_GEMV_AVX2
+    // Same bits either way; the blocked kernel only pays off once several rows share each weight row.
+    if (m >= 4 && haveAvx512()) return gemvRangeAvx512(x, m, w, n, k, y, begin, end);
     if (haveAvx2()) return gemvRangeAvx2(x, m, w, n, k, y, begin, end);
 #endif
     for (int64_t j = begin; j < end; ++j) {
@@ -164,6 +288,13 @@ void gemvRowsT(ThreadPool& pool, const float* x, int64_t m, const W* w, int64_t 
 }
 
 } // namespace
+
+int64_t gemvMaxRows() {
+#if TESSERA_GEMV_AVX2
+    if (haveAvx512()) return 64;
+#endif
+    return 8;
+}
 
 void gemvRows(ThreadPool& pool, const float* x, int64_t m, const float* w, int64_t n, int64_t k, float* y) {
     gemvRowsT(pool, x, m, w, n, k, y);

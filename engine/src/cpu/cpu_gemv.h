@@ -17,8 +17,10 @@ struct F16 {
 };
 
 // Up to this many activation rows go through gemvRows instead of BLAS sgemm: sgemm would pack (copy)
-// the whole weight matrix for a handful of rows, doubling the memory traffic of a decode step.
-constexpr int64_t kGemvMaxRows = 8;
+// the whole weight matrix for a handful of rows, doubling the memory traffic of a decode step (and
+// widen 16-bit weights first). 8, or 64 where AVX-512 gives the register-blocked kernel (a 16-image
+// batch with guidance, 32 rows, then reads each weight once per step).
+int64_t gemvMaxRows();
 
 // y[i, j] = dot(x[i, :], w[j, :]) for i < m, j < n; x [m, k], w [n, k] (PyTorch Linear layout), y [m, n].
 // Each weight row is read from memory once for all m rows. Work is split over the pool by output
