@@ -31,6 +31,7 @@ void printUsage() {
         "  --scratch-dir DIR   where the random checkpoint is written (default: system temp)\n"
         "  --bandwidth-mb MB   bandwidth buffer size (default 1024)\n"
         "  --dtype T           f32 (default), bf16 or f16: how the weights are stored (and kept)\n"
+        "  --kv-dtype T        f32 (default) or bf16 KV cache\n"
         "  --compare-batch B   also time batch B on the same model and print its cost as a ratio\n"
         "  --json              one JSON line on stdout (the default and only format)\n");
 }
@@ -74,7 +75,7 @@ int cmdBench(int argc, char** argv) {
         return 2;
     }
     if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",
-                                 "backend", "scratch-dir", "bandwidth-mb", "dtype", "compare-batch", "json"});
+                                 "backend", "scratch-dir", "bandwidth-mb", "dtype", "kv-dtype", "compare-batch", "json"});
         !bad.empty()) {
         std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
         return 2;
@@ -106,6 +107,12 @@ int cmdBench(int argc, char** argv) {
         std::fprintf(stderr, "error: --dtype must be f32, bf16 or f16\n");
         return 2;
     }
+    const std::string kv = args.get("kv-dtype", "f32");
+    if (kv != "f32" && kv != "bf16") {
+        std::fprintf(stderr, "error: --kv-dtype must be f32 or bf16\n");
+        return 2;
+    }
+    o.kv_dtype = kv == "bf16" ? DType::BF16 : DType::F32;
     auto r = bench::runDecodeBench(o);
     if (!r) {
         std::fprintf(stderr, "error: %s\n", r.error().c_str());

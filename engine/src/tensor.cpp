@@ -166,6 +166,10 @@ Tensor Backend::zeros(DType dtype, const Shape& shape) {
     return upload(z.data(), dtype, shape);
 }
 
+void Backend::setKvCacheDtype(DType dtype) {
+    TS_CHECK(dtype == DType::F32, std::string("the ") + info().name + " backend keeps KV caches in f32 only");
+}
+
 Tensor Backend::adopt(std::shared_ptr<const void>, const void* host, DType dtype, const Shape& shape) {
     return upload(host, dtype, shape);
 }

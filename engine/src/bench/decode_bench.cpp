@@ -36,6 +36,7 @@ nlohmann::ordered_json DecodeBenchResult::toJson() const {
     j["fraction_of_floor"] = round3(fraction_of_floor);
     if (load_avg_1m >= 0) j["load_avg_1m"] = load_avg_1m;
     j["dtype"] = dtype;
+    j["kv_dtype"] = kv_dtype;
     j["resident_bytes"] = resident_bytes;
     j["kv_cache_bytes"] = kv_cache_bytes;
     j["workspace_bytes"] = workspace_bytes;
@@ -116,6 +117,12 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     if (!backend) return backend.status();
     Backend& be = **backend;
     r.backend = be.info().name;
+    try {
+        be.setKvCacheDtype(o.kv_dtype);
+    } catch (const Error& e) {
+        return Status::error(e.what());
+    }
+    r.kv_dtype = dtypeName(o.kv_dtype);
     r.threads = be.info().threads;
 
     ScratchDir scratch{scratchPath(o.scratch_dir)};

@@ -46,16 +46,66 @@ void CpuBackend::kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, cons
               "kvWrite: cache shape");
     TS_CHECK(pos + t <= tmax, "KV cache full: " + std::to_string(pos + t) + " positions needed, " +
                                   std::to_string(tmax) + " reserved");
+    TS_ASSERT(k_cache.dtype() == v_cache.dtype() && (k_cache.dtype() == DType::F32 || k_cache.dtype() == DType::BF16),
+              "kvWrite: caches must be f32 or bf16");
+    const bool bf = k_cache.dtype() == DType::BF16;
     for (int which = 0; which < 2; ++which) {
         const float* src = (which ? v : k).data<float>();
-        float* dst = (which ? v_cache : k_cache).data<float>();
         for (int64_t b = 0; b < batch; ++b)
             for (int64_t i = 0; i < t; ++i)
-                for (int64_t h = 0; h < heads; ++h)
-                    std::memcpy(dst + ((b * heads + h) * tmax + pos + i) * hd,
-                                src + ((b * t + i) * heads + h) * hd, static_cast<size_t>(hd) * 4);
+                for (int64_t h = 0; h < heads; ++h) {
+                    const float* from = src + ((b * t + i) * heads + h) * hd;
+                    const int64_t at = ((b * heads + h) * tmax + pos + i) * hd;
+                    if (bf) {
+                        uint16_t* dst = (which ? v_cache : k_cache).data<uint16_t>() + at;
+                        for (int64_t d = 0; d < hd; ++d) dst[d] = f32ToBf16(from[d]);
+                    } else {
+                        std::memcpy((which ? v_cache : k_cache).data<float>() + at, from, static_cast<size_t>(hd) * 4);
+                    }
+                }
     }
 }
+
+namespace {
+
+inline float cacheValue(const float* p) { return *p; }
+inline float cacheValue(const uint16_t* p) { return bf16ToF32(*p); }
+
+// One query row against the cache (f32 or bf16 keys/values, f32 arithmetic).
+template <class T>
+void attendRow(const float* qr, const T* kb, const T* vb, int64_t kv_len, int64_t hd, float scale,
+               const AttentionMask& mask, const uint8_t* mrow, int64_t visible, float* scores, float* out) {
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < kv_len; ++j) {
+        bool ok = mask.kind == AttentionMask::Kind::Full ||
+                  (mask.kind == AttentionMask::Kind::Causal ? j <= visible : mrow[j] != 0);
+        if (!ok) {
+            scores[j] = -INFINITY;
+            continue;
+        }
+        float dot = 0;
+        for (int64_t d = 0; d < hd; ++d) dot += qr[d] * cacheValue(kb + j * hd + d);
+        scores[j] = dot * scale;
+        mx = std::max(mx, dot * scale);
+    }
+    std::fill(out, out + hd, 0.0f);
+    if (mx == -INFINITY) return; // no key allowed: zero output rather than NaN
+    double sum = 0;
+    for (int64_t j = 0; j < kv_len; ++j) {
+        float p = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - mx);
+        scores[j] = p;
+        sum += p;
+    }
+    float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < kv_len; ++j) {
+        float p = scores[j] * inv;
+        if (p == 0.0f) continue;
+        const T* vr = vb + j * hd;
+        for (int64_t d = 0; d < hd; ++d) out[d] += p * cacheValue(vr + d);
+    }
+}
+
+} // namespace
 
 Tensor CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, int64_t kv_len,
                              const AttentionMask& mask, float scale) {
@@ -73,51 +123,31 @@ Tensor CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tenso
         allowed = mask.allowed.data<uint8_t>();
     }
     Tensor y = alloc(DType::F32, q.shape());
-    const float *qp = q.data<float>(), *kp = k_cache.data<float>(), *vp = v_cache.data<float>();
+    TS_ASSERT(k_cache.dtype() == v_cache.dtype() && (k_cache.dtype() == DType::F32 || k_cache.dtype() == DType::BF16),
+              "attention: caches must be f32 or bf16");
+    const bool bf = k_cache.dtype() == DType::BF16;
+    const float* qp = q.data<float>();
     float* yp = y.data<float>();
     const int64_t group = hq / hkv, past = kv_len - tq;
     // A decode step's attention over a short cache is a few microseconds of work: only hand rows to
     // other threads when each gets enough (about 32k multiply-adds) to outweigh the hand-off.
     const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, kv_len * hd));
     pool_.parallelFor(batch * hq * tq, grain, [&](int64_t s, int64_t e) {
-        std::vector<float> scores(static_cast<size_t>(kv_len));
+        thread_local std::vector<float> scores;
+        scores.resize(static_cast<size_t>(kv_len));
         for (int64_t idx = s; idx < e; ++idx) {
             const int64_t i = idx % tq, h = (idx / tq) % hq, b = idx / (tq * hq);
             const int64_t kh = h / group;
             const float* qr = qp + ((b * tq + i) * hq + h) * hd;
-            const float* kb = kp + (b * hkv + kh) * tmax * hd;
-            const float* vb = vp + (b * hkv + kh) * tmax * hd;
+            const int64_t base = (b * hkv + kh) * tmax * hd;
             const uint8_t* mrow = allowed ? allowed + ((per_batch ? b * tq : 0) + i) * kv_len : nullptr;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < kv_len; ++j) {
-                bool ok = mask.kind == AttentionMask::Kind::Full ||
-                          (mask.kind == AttentionMask::Kind::Causal ? j <= past + i : mrow[j] != 0);
-                if (!ok) {
-                    scores[static_cast<size_t>(j)] = -INFINITY;
-                    continue;
-                }
-                float dot = 0;
-                for (int64_t d = 0; d < hd; ++d) dot += qr[d] * kb[j * hd + d];
-                scores[static_cast<size_t>(j)] = dot * scale;
-                mx = std::max(mx, dot * scale);
-            }
             float* out = yp + ((b * tq + i) * hq + h) * hd;
-            std::fill(out, out + hd, 0.0f);
-            if (mx == -INFINITY) continue; // no key allowed: zero output rather than NaN
-            double sum = 0;
-            for (int64_t j = 0; j < kv_len; ++j) {
-                float p = scores[static_cast<size_t>(j)] == -INFINITY
-                              ? 0.0f
-                              : std::exp(scores[static_cast<size_t>(j)] - mx);
-                scores[static_cast<size_t>(j)] = p;
-                sum += p;
-            }
-            float inv = static_cast<float>(1.0 / sum);
-            for (int64_t j = 0; j < kv_len; ++j) {
-                float p = scores[static_cast<size_t>(j)] * inv;
-                if (p == 0.0f) continue;
-                const float* vr = vb + j * hd;
-                for (int64_t d = 0; d < hd; ++d) out[d] += p * vr[d];
+            if (bf) {
+                attendRow(qr, k_cache.data<uint16_t>() + base, v_cache.data<uint16_t>() + base, kv_len, hd, scale, mask,
+                          mrow, past + i, scores.data(), out);
+            } else {
+                attendRow(qr, k_cache.data<float>() + base, v_cache.data<float>() + base, kv_len, hd, scale, mask, mrow,
+                          past + i, scores.data(), out);
             }
         }
     });

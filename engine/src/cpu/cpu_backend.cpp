@@ -86,6 +86,11 @@ void CpuBackend::give(void* p, size_t rounded) {
     allocated_ -= rounded;
 }
 
+void CpuBackend::setKvCacheDtype(DType dtype) {
+    TS_CHECK(dtype == DType::F32 || dtype == DType::BF16, "the CPU backend keeps KV caches in f32 or bf16");
+    kv_dtype_ = dtype;
+}
+
 void CpuBackend::releaseCached() {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     for (auto& [size, p] : free_blocks_) {

@@ -33,6 +33,8 @@ public:
     uint64_t systemAllocations() const override { return system_allocations_.load(); }
     uint64_t hostReadBytes() const override { return host_read_bytes_.load(); }
     void releaseCached() override;
+    DType kvCacheDtype() const override { return kv_dtype_; }
+    void setKvCacheDtype(DType dtype) override;
 
     Tensor matmul(const Tensor& x, const Tensor& w, const Tensor* bias) override;
     Tensor embedding(const Tensor& table, const Tensor& ids) override;
@@ -85,6 +87,7 @@ private:
     std::mutex cache_mutex_;
     std::multimap<size_t, void*> free_blocks_;
     size_t cached_bytes_ = 0;
+    DType kv_dtype_ = DType::F32;
 };
 
 } // namespace tessera::cpu

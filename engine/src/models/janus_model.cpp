@@ -129,10 +129,13 @@ Shape Binder::shapeOf(const std::string& canonical) const {
 Tensor Binder::get(const std::string& canonical, const Shape& expected) {
     const TensorSource src = mapName(canonical, layout_);
     const bool direct = src.parts == 0 && !src.squeeze_leading;
-    if (const TensorInfo* info = ckpt_.find(src.name); info && counted_.insert(src.name).second)
-        bytes_ += info->end - info->begin;
+    // Resident bytes (after any widening to f32), each canonical tensor once.
+    auto counted = [&](Tensor t) {
+        if (t.defined() && counted_.insert(canonical).second) bytes_ += t.bytes();
+        return t;
+    };
     Tensor t = wb_.get(src.name, direct ? expected : Shape{});
-    if (!t.defined() || direct) return t;
+    if (!t.defined() || direct) return counted(t);
     if (src.parts > 0) {
         if (t.rank() < 1 || t.dim(0) % src.parts != 0) {
             problems_.push_back("tensor " + src.name + " of shape " + shapeString(t.shape()) +
@@ -151,7 +154,7 @@ Tensor Binder::get(const std::string& canonical, const Shape& expected) {
                             shapeString(expected));
         return {};
     }
-    return t;
+    return counted(t);
 }
 
 Status Binder::finish() const {

@@ -10,8 +10,8 @@ namespace tessera {
 KvCache::KvCache(Backend& backend, const TransformerConfig& cfg, int64_t batch, int64_t capacity)
     : batch_(batch), capacity_(capacity) {
     for (int64_t l = 0; l < cfg.layers; ++l) {
-        k_.push_back(backend.alloc(DType::F32, {batch, cfg.kv_heads, capacity, cfg.head_dim}));
-        v_.push_back(backend.alloc(DType::F32, {batch, cfg.kv_heads, capacity, cfg.head_dim}));
+        k_.push_back(backend.alloc(backend.kvCacheDtype(), {batch, cfg.kv_heads, capacity, cfg.head_dim}));
+        v_.push_back(backend.alloc(backend.kvCacheDtype(), {batch, cfg.kv_heads, capacity, cfg.head_dim}));
     }
 }
 

@@ -78,6 +78,11 @@ public:
     virtual uint64_t hostReadBytes() const { return 0; }
     // Returns memory held for reuse to the system (after a job; the next job re-warms).
     virtual void releaseCached() {}
+    // The dtype new KV caches use on this backend (f32 by default; bf16 halves cache memory and the
+    // bytes attention streams, at bf16 rounding of keys and values). Throws Error for a dtype the
+    // backend cannot attend over.
+    virtual DType kvCacheDtype() const { return DType::F32; }
+    virtual void setKvCacheDtype(DType dtype);
 
     // ---- dense ---------------------------------------------------------------------------------------
     // y = x · wᵀ (+ bias). x [..., K], w [N, K] (PyTorch Linear layout), bias [N]. Returns [..., N].
