@@ -45,8 +45,22 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
     p->impl_->ckpt = std::move(*ckpt);
     p->impl_->tokenizer = std::move(*tok);
     p->impl_->backend = &backend;
-    p->impl_->pad_id = p->impl_->tokenizer.padId() >= 0 ? p->impl_->tokenizer.padId()
-                                                         : static_cast<int32_t>(std::max<int64_t>(0, (*model)->lm().config().pad_id));
+    // The unconditional rows' pad is the vocabulary's <｜▁pad▁｜>, as the original processor finds it
+    // (and as transformers' conversion script sets generation_config.pad_token_id); tokenizer_config's
+    // pad_token and the LM config's pad_token_id (which released checkpoints do not keep consistent with
+    // it) only when the vocabulary has no such token.
+    const int32_t vocab_pad = p->impl_->tokenizer.tokenId("<｜▁pad▁｜>");
+    const int64_t config_pad = (*model)->lm().config().pad_id;
+    if (vocab_pad >= 0)
+        p->impl_->pad_id = vocab_pad;
+    else if (p->impl_->tokenizer.padId() >= 0)
+        p->impl_->pad_id = p->impl_->tokenizer.padId();
+    else if (config_pad >= 0)
+        p->impl_->pad_id = static_cast<int32_t>(config_pad);
+    else
+        return Status::error(dir + ": no pad token (no <｜▁pad▁｜> in the vocabulary, no pad_token in "
+                                   "tokenizer_config.json, no pad_token_id in config.json); classifier-free "
+                                   "guidance needs one for its unconditional rows");
     const JanusConfig& jc = (*model)->config();
     p->info_.dir = dir;
     p->info_.layout = jc.layout;
@@ -298,6 +312,10 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
                 const float* cond = logits.data() + (2 * im) * vocab;
                 const float* uncond = logits.data() + (2 * im + 1) * vocab;
                 cfgCombine(cond, uncond, req.sampler.cfg, vocab, guided.data());
+                if (step < req.capture_logits_steps) {
+                    if (im == 0) result.guided_logits.emplace_back();
+                    result.guided_logits.back().insert(result.guided_logits.back().end(), guided.begin(), guided.end());
+                }
                 const double u = Philox::uniform(req.seed, static_cast<uint64_t>(im), static_cast<uint64_t>(step));
                 TokenChoice choice = sampleToken(guided.data(), vocab, req.sampler, u, req.report_top_k);
                 temperedSoftmax(guided.data(), vocab, req.sampler.temperature, p_guided);

@@ -32,6 +32,9 @@ struct JanusRequest {
     int report_top_k = 5; // alternatives reported per token
     // Forced tokens for replay/branching: image i's first forced[i].size() tokens are taken as given.
     std::vector<std::vector<int32_t>> forced;
+    // Guided logits (after the CFG combine, before temperature) of this many first steps are copied
+    // into JanusResult::guided_logits (0 = none): for checking the loop against a reference.
+    int capture_logits_steps = 0;
 };
 
 struct JanusResult {
@@ -43,6 +46,7 @@ struct JanusResult {
     int previews_decoded = 0;     // full partial decodes shown
     int previews_approximate = 0; // fast colour mosaics shown
     int grid_h = 0, grid_w = 0;
+    std::vector<std::vector<float>> guided_logits; // [step][image * vocab + v], first capture_logits_steps steps
 };
 
 struct JanusInfo {
