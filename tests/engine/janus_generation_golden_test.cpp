@@ -52,7 +52,7 @@ struct Comparison {
 
 // Generates with the case's prompt, images, cfg and forced tokens and compares the guided logits of
 // every recorded step.
-Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir = kModel) {
+Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir, const std::string* prompt) {
     Comparison out;
     auto be = createBackend("cpu", 2);
     if (!be) {
@@ -65,7 +65,7 @@ Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir
         return out;
     }
     JanusRequest req;
-    req.prompt = c["prompt"].get<std::string>();
+    req.prompt = prompt ? *prompt : c["prompt"].get<std::string>();
     req.images = c["images"].get<int>();
     req.sampler.cfg = c["cfg"].get<float>();
     req.forced = c["forced"].get<std::vector<std::vector<int32_t>>>();
@@ -98,10 +98,11 @@ Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir
     return out;
 }
 
-void expectMatches(const std::string& name, const std::string& model_dir = kModel) {
+void expectMatches(const std::string& name, const std::string& model_dir = kModel,
+                   const std::string* prompt = nullptr) {
     const nlohmann::json& c = goldenCase(name);
     ASSERT_FALSE(c.is_null());
-    Comparison cmp = compareToGolden(c, model_dir);
+    Comparison cmp = compareToGolden(c, model_dir, prompt);
     ASSERT_TRUE(cmp.ran) << cmp.detail;
     std::printf("%s: max |guided - golden| = %.3g\n", name.c_str(), static_cast<double>(cmp.max_abs_diff));
     EXPECT_LE(cmp.max_abs_diff, kTolerance) << name << ": worst at " << cmp.detail;
@@ -132,6 +133,25 @@ TEST(JanusGenerationGolden, FormattedPromptsTokenizeAsTheReferenceDid) {
 
 TEST(JanusGenerationGolden, OneImageCfg5MatchesTransformers) {
     expectMatches("one_image_cfg5");
+}
+
+// "  the cube \n": the user content is stripped before it goes into the template; two images with
+// different forced tokens and another guidance weight.
+TEST(JanusGenerationGolden, TwoImagesStrippedPromptCfg3MatchesTransformers) {
+    expectMatches("two_images_cfg3_padded_prompt");
+}
+
+// Python's str.strip() also drops Unicode spaces (ideographic space, no-break space) and the
+// separators U+001C..U+001F: this prompt formats exactly as "a red cube" does.
+TEST(JanusGenerationGolden, UnicodeWhitespaceIsStrippedAsPythonStrips) {
+    const std::string prompt = "\xe3\x80\x80\x1f a red cube\xc2\xa0\t\n";
+    expectMatches("one_image_cfg5", kModel, &prompt);
+}
+
+// A prompt that is empty once stripped: the original conversation template writes
+// "<|User|>:<|Assistant|>:" (no separator after an empty message).
+TEST(JanusGenerationGolden, EmptyPromptFollowsTheOriginalTemplate) {
+    expectMatches("empty_prompt_deepseek_template");
 }
 
 // The pad id comes from the vocabulary's <｜▁pad▁｜>, as the original processor (`pad_id`) and

@@ -9,6 +9,7 @@
 #include "tessera/engine/janus.h"
 #include "tessera/engine/sampler.h"
 #include "tessera/engine/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace tessera {
 
@@ -105,6 +106,21 @@ std::vector<ImageRgb8> toRgb8(Backend& be, const Tensor& pixels) {
             }
     }
     return out;
+}
+
+// Python's str.strip(): drops leading and trailing characters for which str.isspace() holds (Unicode
+// White_Space plus the separators U+001C..U+001F), as the official prompt code strips.
+std::string pyStrip(const std::string& s) {
+    auto space = [](char32_t c) { return tok::isWhitespace(c) || (c >= 0x1C && c <= 0x1F); };
+    size_t begin = s.size(), end = 0;
+    for (size_t pos = 0; pos < s.size();) {
+        const size_t at = pos;
+        if (!space(tok::decodeUtf8(s, pos))) {
+            begin = std::min(begin, at);
+            end = pos;
+        }
+    }
+    return begin < end ? s.substr(begin, end - begin) : std::string();
 }
 
 int rankOf(const std::vector<float>& probs, int32_t token) {
@@ -272,9 +288,13 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
         for (int32_t t : req.forced[i])
             if (t < 0 || t >= vocab) return Status::error("forced token " + std::to_string(t) + " outside the codebook");
 
-    // Prompt as the official script builds it: SFT template with an empty system prompt, then the
-    // image-start tag; BOS from the tokenizer.
-    const std::string text = "<|User|>: " + req.prompt + "\n\n<|Assistant|>:<begin_of_image>";
+    // Prompt as the official script builds it: SFT template with an empty system prompt (the user content
+    // stripped; an empty message gets no separator; the whole prompt stripped), then the image-start tag;
+    // BOS from the tokenizer.
+    const std::string content = pyStrip(req.prompt);
+    const std::string text =
+        pyStrip(content.empty() ? "<|User|>:<|Assistant|>:" : "<|User|>: " + content + "\n\n<|Assistant|>:") +
+        "<begin_of_image>";
     const std::vector<int32_t> ids = impl_->tokenizer.encode(text, SpecialTokens::kTransformers);
     const int64_t len = static_cast<int64_t>(ids.size());
     if (len + n_tokens > info_.context) {
