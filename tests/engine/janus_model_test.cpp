@@ -335,6 +335,60 @@ TEST(JanusModel, BadInputsThrowErrorsInsteadOfCrashing) {
     EXPECT_THROW(m->encodeImage(be->fromF32(std::vector<float>(3 * 7 * 7, 0.f), {1, 3, 7, 7})), Error);
 }
 
+// RoPE scaling (linear, dynamic NTK, YaRN, Llama-3 …) changes every rotation; the engine implements plain
+// RoPE, so a config that asks for scaling is refused with a message naming it, in every spelling.
+TEST(JanusModel, RefusesRopeScalingInsteadOfIgnoringIt) {
+    const fs::path dir = tempDir("rope");
+    fs::copy_file(kRef + "janus_tiny/model.safetensors", dir / "model.safetensors");
+    std::ifstream in(kRef + "janus_tiny/config.json");
+    const nlohmann::json base = nlohmann::json::parse(in);
+    auto be = cpu();
+    auto loadWith = [&](const nlohmann::json& cfg) {
+        std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+        Checkpoint ckpt;
+        return tryLoad(dir.string(), *be, ckpt);
+    };
+    nlohmann::json linear = base;
+    linear["text_config"]["rope_parameters"] = {
+        {"rope_theta", 10000.0}, {"rope_type", "linear"}, {"factor", 2.0}};
+    nlohmann::json legacy = base;
+    legacy["text_config"]["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+    nlohmann::json llama3 = base;
+    llama3["text_config"]["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+    for (const auto& [name, cfg] : {std::pair{"linear", linear}, {"dynamic", legacy}, {"llama3", llama3}}) {
+        auto m = loadWith(cfg);
+        ASSERT_FALSE(m.ok()) << name;
+        EXPECT_NE(m.error().find("rope"), std::string::npos) << m.error();
+        EXPECT_NE(m.error().find(name), std::string::npos) << m.error();
+    }
+    // No scaling, spelled every way a released config spells it, still loads.
+    nlohmann::json null_scaling = base;
+    null_scaling["text_config"]["rope_scaling"] = nullptr;
+    nlohmann::json default_scaling = base;
+    default_scaling["text_config"]["rope_scaling"] = {{"rope_type", "default"}};
+    for (const auto& cfg : {base, null_scaling, default_scaling}) {
+        auto m = loadWith(cfg);
+        EXPECT_TRUE(m.ok()) << m.error();
+    }
+    fs::remove_all(dir);
+}
+
+TEST(JanusModel, DeepSeekConfigRopeScalingIsRefused) {
+    const fs::path dir = tempDir("rope_deepseek");
+    writeSafetensors((dir / "model.safetensors").string(),
+                     toDeepSeekLayout(readSafetensors(kRef + "janus_tiny/model.safetensors")));
+    nlohmann::json cfg = nlohmann::json::parse(kDeepSeekConfig);
+    cfg["language_config"]["rope_scaling"] = {{"type", "linear"}, {"factor", 4.0}};
+    std::ofstream(dir / "config.json") << cfg.dump();
+    fs::copy_file(kRef + "janus_tiny/tokenizer.json", dir / "tokenizer.json");
+    auto be = cpu();
+    Checkpoint ckpt;
+    auto m = tryLoad(dir.string(), *be, ckpt);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().find("rope_scaling"), std::string::npos) << m.error();
+    fs::remove_all(dir);
+}
+
 TEST(JanusReference, VqEncodeSetWithoutItsCheckpointSaysWhere) {
     const fs::path root = tempDir("lonely");
     const fs::path set = root / "janus_tiny_vq_encode";
