@@ -256,7 +256,8 @@ Settings readSettings(const ModelConfig& cfg, const std::string& dir) {
         s.vision.heads = intField(vp, "num_heads", s.vision.heads);
         s.image_size = intField(object(object(j, "gen_vision_config"), "params"), "image_size", 384);
         // The original VQ-16 normalises unless told otherwise (ModelArgs.codebook_l2_norm = True).
-        s.codebook_l2_norm = boolField(object(object(j, "gen_vision_config"), "params"), "codebook_l2_norm", true);
+        s.codebook_l2_norm =
+            boolField(object(object(j, "gen_vision_config"), "params"), "codebook_l2_norm", true);
     }
     if (s.image_token_id < 0) s.image_token_id = placeholderFromTokenizer(dir);
     return s;

@@ -72,7 +72,8 @@ namespace models {
 static void refuseRopeScaling(const ModelConfig& config) {
     auto kind = [](const nlohmann::json& o) -> std::string {
         for (const char* key : {"rope_type", "type"})
-            if (auto it = o.find(key); it != o.end()) return it->is_string() ? it->get<std::string>() : it->dump();
+            if (auto it = o.find(key); it != o.end())
+                return it->is_string() ? it->get<std::string>() : it->dump();
         return "";
     };
     for (const nlohmann::json* j : {&config.text(), &config.json()}) {
@@ -84,8 +85,9 @@ static void refuseRopeScaling(const ModelConfig& config) {
         }
         if (auto it = j->find("rope_parameters"); it != j->end() && it->is_object()) {
             const std::string k = kind(*it);
-            TS_CHECK(k.empty() || k == "default", "config.json: rope_parameters.rope_type '" + k +
-                                                      "' (RoPE scaling) is not supported (only plain RoPE is implemented)");
+            TS_CHECK(k.empty() || k == "default",
+                     "config.json: rope_parameters.rope_type '" + k +
+                         "' (RoPE scaling) is not supported (only plain RoPE is implemented)");
         }
     }
 }

@@ -334,7 +334,8 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
                 cfgCombine(cond, uncond, req.sampler.cfg, vocab, guided.data());
                 if (step < req.capture_logits_steps) {
                     if (im == 0) result.guided_logits.emplace_back();
-                    result.guided_logits.back().insert(result.guided_logits.back().end(), guided.begin(), guided.end());
+                    std::vector<float>& captured = result.guided_logits.back();
+                    captured.insert(captured.end(), guided.begin(), guided.end());
                 }
                 const double u = Philox::uniform(req.seed, static_cast<uint64_t>(im), static_cast<uint64_t>(step));
                 TokenChoice choice = sampleToken(guided.data(), vocab, req.sampler, u, req.report_top_k);

@@ -46,7 +46,8 @@ struct JanusResult {
     int previews_decoded = 0;     // full partial decodes shown
     int previews_approximate = 0; // fast colour mosaics shown
     int grid_h = 0, grid_w = 0;
-    std::vector<std::vector<float>> guided_logits; // [step][image * vocab + v], first capture_logits_steps steps
+    // [step][image * vocab + v], first capture_logits_steps steps
+    std::vector<std::vector<float>> guided_logits;
 };
 
 struct JanusInfo {
