@@ -129,6 +129,26 @@ def run_case(model, processor, name, prompt, formatted, source, images, cfg, rng
     assert out[:, :STEPS].tolist() == forced, "forced tokens were not taken"
     ids = inputs["input_ids"][0].tolist()
     uncond = [t if t in (tok.bos_token_id, boi_id) else pad_id for t in ids]
+    # Cross-check: the same steps through the model's modules directly (rows written out here, KV cache,
+    # generation head, guidance, feedback through generation embeddings + aligner) agree with what
+    # generate() recorded, so the recording sits where it should (after guidance, before sampling).
+    worst = 0.0
+    with torch.no_grad():
+        rows = torch.tensor([ids] * images + [uncond] * images)
+        lm_out = model.model.language_model(inputs_embeds=model.get_input_embeddings()(rows), use_cache=True)
+        for s in range(STEPS):
+            head = model.model.generation_head(lm_out.last_hidden_state[:, -1, :])
+            guided = head[images:] + cfg * (head[:images] - head[images:])
+            diff = (guided - rec.guided[s]).abs().max().item()
+            assert diff < 1e-5, f"{name}: step {s} differs from generate() by {diff}"
+            worst = max(worst, diff)
+            nxt = torch.tensor([f[s] for f in forced] * 2).unsqueeze(-1)
+            lm_out = model.model.language_model(
+                inputs_embeds=model.prepare_embeddings_for_image_generation(nxt),
+                past_key_values=lm_out.past_key_values,
+                use_cache=True,
+            )
+    print(f"{name}: generate() vs the modules stepped by hand: max |diff| {worst:.3g}")
     return {
         "name": name,
         "prompt": prompt,
