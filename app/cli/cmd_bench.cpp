@@ -18,7 +18,8 @@ void printUsage() {
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
-        "fraction of the bandwidth floor (weights streamed per step / bandwidth) reached.\n\n"
+        "fraction of the bandwidth floor (weights streamed per step / bandwidth) reached, resident bytes,\n"
+        "backend allocations and bytes read back to the host per step.\n\n"
         "  --preset NAME       llama-tiny, llama-100m (default), janus-pro-1b\n"
         "  --config FILE       a model's config.json (llama, qwen2, chameleon families)\n"
         "  --batch B           rows decoded together (default 1; 2 = classifier-free guidance)\n"
@@ -29,6 +30,8 @@ void printUsage() {
         "  --backend NAME      cpu (default), cuda, auto\n"
         "  --scratch-dir DIR   where the random checkpoint is written (default: system temp)\n"
         "  --bandwidth-mb MB   bandwidth buffer size (default 1024)\n"
+        "  --dtype T           f32 (default), bf16 or f16: how the weights are stored (and kept)\n"
+        "  --compare-batch B   also time batch B on the same model and print its cost as a ratio\n"
         "  --json              one JSON line on stdout (the default and only format)\n");
 }
 
@@ -71,7 +74,7 @@ int cmdBench(int argc, char** argv) {
         return 2;
     }
     if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",
-                                 "backend", "scratch-dir", "bandwidth-mb", "json"});
+                                 "backend", "scratch-dir", "bandwidth-mb", "dtype", "compare-batch", "json"});
         !bad.empty()) {
         std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
         return 2;
@@ -91,6 +94,18 @@ int cmdBench(int argc, char** argv) {
     o.backend = args.get("backend", o.backend);
     o.scratch_dir = args.get("scratch-dir");
     o.bandwidth_bytes = bw_bytes;
+    o.compare_batch = args.getInt("compare-batch", 0);
+    const std::string dtype = args.get("dtype", "f32");
+    if (dtype == "f32") {
+        o.dtype = DType::F32;
+    } else if (dtype == "bf16") {
+        o.dtype = DType::BF16;
+    } else if (dtype == "f16") {
+        o.dtype = DType::F16;
+    } else {
+        std::fprintf(stderr, "error: --dtype must be f32, bf16 or f16\n");
+        return 2;
+    }
     auto r = bench::runDecodeBench(o);
     if (!r) {
         std::fprintf(stderr, "error: %s\n", r.error().c_str());

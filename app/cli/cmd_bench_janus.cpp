@@ -27,19 +27,21 @@ void printJanusUsage() {
         "  --seed S            sampling and weight seed (default 1)\n"
         "  --threads T         CPU threads (default: all)\n"
         "  --backend NAME      cpu (default), cuda, auto\n"
-        "  --keep DIR          write the checkpoint to DIR and keep it (default: scratch, removed)\n");
+        "  --keep DIR          write the checkpoint to DIR and keep it (default: scratch, removed)\n"
+        "  --no-sampling       skip timing the sampling op alone (a 16-image Janus step and a\n"
+        "                      Lumos-1-shaped step of 4,032 positions x 64,000 codes; ~2 GB)\n");
 }
 
 } // namespace
 
 int cmdBenchJanus(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json"});
+    Args args(argc, argv, {"help", "json", "no-sampling"});
     if (args.has("help")) {
         printJanusUsage();
         return 0;
     }
     if (auto bad = args.unknown(
-            {"preset", "grid", "images", "threads", "preview-every", "seed", "keep", "backend", "json"});
+            {"preset", "grid", "images", "threads", "preview-every", "seed", "keep", "backend", "json", "no-sampling"});
         !bad.empty()) {
         std::fprintf(stderr, "error: unknown option %s (see bench janus --help)\n", bad[0].c_str());
         return 2;
@@ -64,6 +66,7 @@ int cmdBenchJanus(int argc, char** argv) {
     o.threads = static_cast<int>(args.getInt("threads", 0));
     o.backend = args.get("backend", o.backend);
     o.keep_dir = args.get("keep");
+    o.sampling = !args.has("no-sampling");
     if (o.preset == "janus-pro-1b")
         std::fprintf(stderr, "note: janus-pro-1b writes about 8 GB of f32 weights and generates slowly on a "
                              "CPU; meant for large machines\n");

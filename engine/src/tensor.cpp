@@ -171,8 +171,15 @@ Tensor Backend::adopt(std::shared_ptr<const void>, const void* host, DType dtype
 }
 
 std::vector<float> Backend::readF32(const Tensor& t) {
-    TS_ASSERT(t.dtype() == DType::F32, "readF32 on a non-f32 tensor");
     std::vector<float> out(static_cast<size_t>(t.numel()));
+    if (t.dtype() == DType::BF16 || t.dtype() == DType::F16) {
+        std::vector<uint16_t> raw(out.size());
+        read(t, raw.data());
+        const bool bf = t.dtype() == DType::BF16;
+        for (size_t i = 0; i < raw.size(); ++i) out[i] = bf ? bf16ToF32(raw[i]) : f16ToF32(raw[i]);
+        return out;
+    }
+    TS_ASSERT(t.dtype() == DType::F32, "readF32 on a non-float tensor");
     read(t, out.data());
     return out;
 }

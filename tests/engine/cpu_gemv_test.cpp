@@ -65,7 +65,26 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuMatmul,
                          ::testing::Values(MatmulShape{1, 100, 37}, MatmulShape{1, 513, 768},
                                            MatmulShape{2, 257, 64}, MatmulShape{3, 64, 1000},
                                            MatmulShape{8, 33, 5}, MatmulShape{9, 70, 48},
-                                           MatmulShape{1, 7, 3}));
+                                           MatmulShape{1, 7, 3}, MatmulShape{32, 100, 2056},
+                                           MatmulShape{65, 40, 300}));
+
+// Each output of a batch must be the same bits as the same row alone: the register-blocked kernel for
+// batches keeps the one-row loop's arithmetic, so a token never depends on how many images share a
+// step (up to the row count handed to BLAS).
+TEST(CpuMatmul, EveryRowOfABatchEqualsTheRowAlone) {
+    const int64_t n = 77, k = 1000 + 8 + 5; // 32-blocks, an 8-block tail and a scalar tail
+    auto w = randomValues(static_cast<size_t>(n * k), 8);
+    for (int64_t m : {2, 4, 7, 32, 64}) {
+        auto x = randomValues(static_cast<size_t>(m * k), 9);
+        auto all = matmulOn(2, x, w, nullptr, m, n, k);
+        for (int64_t i = 0; i < m; ++i) {
+            std::vector<float> row(x.begin() + i * k, x.begin() + (i + 1) * k);
+            auto alone = matmulOn(2, row, w, nullptr, 1, n, k);
+            for (int64_t j = 0; j < n; ++j)
+                ASSERT_EQ(all[static_cast<size_t>(i * n + j)], alone[static_cast<size_t>(j)]) << "m " << m << " row " << i;
+        }
+    }
+}
 
 TEST(CpuMatmul, SameBitsWhateverTheThreadCount) {
     for (int64_t m : {1, 2, 3, 17, 64}) { // 17, 64: BLAS

@@ -35,6 +35,17 @@ nlohmann::ordered_json DecodeBenchResult::toJson() const {
     j["floor_ms_per_step"] = round3(floor_ms_per_step);
     j["fraction_of_floor"] = round3(fraction_of_floor);
     if (load_avg_1m >= 0) j["load_avg_1m"] = load_avg_1m;
+    j["dtype"] = dtype;
+    j["resident_bytes"] = resident_bytes;
+    j["kv_cache_bytes"] = kv_cache_bytes;
+    j["workspace_bytes"] = workspace_bytes;
+    j["allocations_per_step"] = round3(allocations_per_step);
+    j["host_read_bytes_per_step"] = round3(host_read_bytes_per_step);
+    if (compare_batch > 0) {
+        j["compare_batch"] = compare_batch;
+        j["compare_ms_per_step"] = round3(compare_ms_per_step);
+        j["compare_ratio"] = round3(compare_ratio);
+    }
     return j;
 }
 
@@ -57,17 +68,15 @@ fs::path scratchPath(const std::string& base) {
     return root / ("tessera-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
 }
 
-// Greedy next token per row from logits [B, 1, V].
-std::vector<int64_t> argmaxRows(const std::vector<float>& logits, int64_t batch, int64_t vocab) {
-    std::vector<int64_t> ids(static_cast<size_t>(batch));
-    for (int64_t b = 0; b < batch; ++b) {
-        const float* row = logits.data() + b * vocab;
-        int64_t best = 0;
-        for (int64_t v = 1; v < vocab; ++v)
-            if (row[v] > row[best]) best = v;
-        ids[static_cast<size_t>(b)] = best;
-    }
-    return ids;
+// Greedy next token per row through the backend's sampling op: only ids come back, as in generation.
+std::vector<int64_t> greedy(Backend& be, const Tensor& logits, int64_t batch, SampleResult& out) {
+    std::vector<SampleRow> rows(static_cast<size_t>(batch));
+    for (int64_t b = 0; b < batch; ++b) rows[static_cast<size_t>(b)].cond = b;
+    SampleParams sp;
+    sp.temperature = 0;
+    sp.report_k = 0;
+    be.sample(logits, rows, sp, out);
+    return std::vector<int64_t>(out.token.begin(), out.token.end());
 }
 
 double loadAverage() {
@@ -110,7 +119,7 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     r.threads = be.info().threads;
 
     ScratchDir scratch{scratchPath(o.scratch_dir)};
-    Status written = writeRandomCheckpoint(config, scratch.path.string());
+    Status written = writeRandomCheckpoint(config, scratch.path.string(), 1, o.dtype);
     if (!written.ok()) return written;
     auto ckpt = Checkpoint::open(scratch.path.string());
     if (!ckpt) return ckpt.status();
@@ -118,11 +127,14 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     if (!model) return model.status();
     CausalLM& lm = **model;
     const TransformerConfig& cfg = lm.config();
+    // Weights the backend holds itself (fused, widened); mapped ones are not backend allocations.
+    const size_t weights_allocated = be.allocatedBytes();
     r.family = cfg.family;
+    r.dtype = dtypeName(o.dtype);
     r.weight_bytes = lm.weightBytes();
     // An untied input embedding is only gathered (B rows per step), never streamed whole.
     r.streamed_bytes = r.weight_bytes;
-    if (!cfg.tie_embeddings) r.streamed_bytes -= static_cast<size_t>(cfg.vocab * cfg.hidden) * 4;
+    if (!cfg.tie_embeddings) r.streamed_bytes -= static_cast<size_t>(cfg.vocab * cfg.hidden) * dtypeSize(o.dtype);
     r.batch = o.batch;
     r.steps = o.steps;
     r.prompt_len = o.prompt_len;
@@ -132,27 +144,46 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     if (!bw) return bw.status();
     r.bandwidth_gbs = bw->gb_per_s;
 
-    try {
-        KvCache cache = lm.newCache(o.batch, o.prompt_len + o.warmup + o.steps);
-        std::vector<int64_t> prompt(static_cast<size_t>(o.batch * o.prompt_len));
+    // Prefill, warm-up, then timed steps at one batch size; returns ms per step.
+    SampleResult sampled;
+    auto timeBatch = [&](int64_t batch, bool record) -> double {
+        KvCache cache = lm.newCache(batch, o.prompt_len + o.warmup + o.steps);
+        std::vector<int64_t> prompt(static_cast<size_t>(batch * o.prompt_len));
         for (size_t i = 0; i < prompt.size(); ++i)
             prompt[i] = static_cast<int64_t>((i * 7919 + 13) % cfg.vocab);
         auto t0 = std::chrono::steady_clock::now();
-        Tensor h = lm.forward(lm.embed(be.fromI64(prompt, {o.batch, o.prompt_len})), cache);
+        Tensor h = lm.forward(lm.embed(be.fromI64(prompt, {batch, o.prompt_len})), cache);
         Tensor last = be.slice(h, 1, o.prompt_len - 1, o.prompt_len);
-        std::vector<int64_t> next = argmaxRows(be.readF32(lm.logits(last)), o.batch, cfg.vocab);
-        r.prefill_ms = secondsSince(t0) * 1e3;
+        std::vector<int64_t> next = greedy(be, lm.logits(last), batch, sampled);
+        if (record) r.prefill_ms = secondsSince(t0) * 1e3;
 
         auto step = [&] {
-            Tensor x = lm.embed(be.fromI64(next, {o.batch, 1}));
-            next = argmaxRows(be.readF32(lm.logits(lm.forward(x, cache))), o.batch, cfg.vocab);
+            Tensor x = lm.embed(be.fromI64(next, {batch, 1}));
+            next = greedy(be, lm.logits(lm.forward(x, cache)), batch, sampled);
         };
         for (int64_t i = 0; i < o.warmup; ++i) step();
+        const uint64_t allocs0 = be.systemAllocations(), read0 = be.hostReadBytes();
         t0 = std::chrono::steady_clock::now();
         for (int64_t i = 0; i < o.steps; ++i) step();
         const double s = secondsSince(t0);
-        r.ms_per_step = s * 1e3 / static_cast<double>(o.steps);
-        r.tokens_per_s = static_cast<double>(o.batch * o.steps) / s;
+        if (record) {
+            r.allocations_per_step = static_cast<double>(be.systemAllocations() - allocs0) / static_cast<double>(o.steps);
+            r.host_read_bytes_per_step = static_cast<double>(be.hostReadBytes() - read0) / static_cast<double>(o.steps);
+            r.tokens_per_s = static_cast<double>(batch * o.steps) / s;
+            r.kv_cache_bytes = cache.bytes();
+            const size_t used = be.allocatedBytes() - std::min(be.allocatedBytes(), weights_allocated);
+            r.workspace_bytes = used > r.kv_cache_bytes ? used - r.kv_cache_bytes : 0;
+        }
+        return s * 1e3 / static_cast<double>(o.steps);
+    };
+    try {
+        r.ms_per_step = timeBatch(o.batch, true);
+        r.resident_bytes = r.weight_bytes + r.kv_cache_bytes + r.workspace_bytes;
+        if (o.compare_batch > 0) {
+            r.compare_batch = o.compare_batch;
+            r.compare_ms_per_step = timeBatch(o.compare_batch, false);
+            r.compare_ratio = r.ms_per_step > 0 ? r.compare_ms_per_step / r.ms_per_step : 0;
+        }
     } catch (const Error& e) {
         return Status::error(std::string("decode failed: ") + e.what());
     }

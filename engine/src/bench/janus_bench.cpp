@@ -403,6 +403,8 @@ nlohmann::ordered_json JanusBenchResult::toJson() const {
     j["warmup_ms"] = r3(warmup_ms);
     j["threads"] = threads;
     j["load_avg"] = load_avg_1m;
+    if (sampling_janus_ms >= 0) j["sampling_janus_16img_16k_ms"] = r3(sampling_janus_ms);
+    if (sampling_lumos_ms >= 0) j["sampling_lumos_4032x64k_ms"] = r3(sampling_lumos_ms);
     return j;
 }
 
@@ -585,6 +587,14 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     r.preview_decode_ms = cadence_points > 0 ? r.preview_ms / cadence_points : 0;
     r.tokens_identical =
         off->result.tokens == on->result.tokens && !off->result.cancelled && !on->result.cancelled;
+    if (o.sampling) {
+        auto sj = runSamplingBench(16, 1, 16384, o.threads, 5, o.backend);
+        if (!sj) return sj.status();
+        r.sampling_janus_ms = sj->ms_per_step;
+        auto sl = runSamplingBench(1, 4032, 64000, o.threads, 2, o.backend);
+        if (!sl) return sl.status();
+        r.sampling_lumos_ms = sl->ms_per_step;
+    }
     r.load_avg_1m = loadAverage();
     return r;
 }

@@ -141,7 +141,10 @@ bool isNormWeight(const std::string& name) {
 
 } // namespace
 
-Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& dir, uint64_t seed) {
+Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& dir, uint64_t seed, DType dtype) {
+    if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::F16)
+        return Status::error("random checkpoints are f32, bf16 or f16");
+    const size_t elem = dtypeSize(dtype);
     auto tensors = checkpointTensors(config);
     if (!tensors) return tensors.status();
     std::error_code ec;
@@ -155,8 +158,8 @@ Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& di
     nlohmann::ordered_json header;
     size_t offset = 0;
     for (const auto& t : *tensors) {
-        size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * 4;
-        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * elem;
+        header[t.name] = {{"dtype", dtypeName(dtype)}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     header["__metadata__"] = {{"format", "pt"}, {"tessera", "random benchmark weights"}};
@@ -174,6 +177,7 @@ Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& di
               std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
     Rng rng{seed};
     std::vector<float> chunk(1 << 20);
+    std::vector<uint16_t> narrow(dtype == DType::F32 ? 0 : chunk.size());
     for (const auto& t : *tensors) {
         if (!ok) break;
         const int64_t n = shapeNumel(t.shape);
@@ -184,7 +188,14 @@ Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& di
             const int64_t m = std::min<int64_t>(n - done, static_cast<int64_t>(chunk.size()));
             for (int64_t i = 0; i < m; ++i)
                 chunk[static_cast<size_t>(i)] = norm ? 1.0f : rng.symmetric() * scale;
-            ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            if (dtype == DType::F32) {
+                ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            } else {
+                for (int64_t i = 0; i < m; ++i)
+                    narrow[static_cast<size_t>(i)] = dtype == DType::BF16 ? f32ToBf16(chunk[static_cast<size_t>(i)])
+                                                                          : f32ToF16(chunk[static_cast<size_t>(i)]);
+                ok = std::fwrite(narrow.data(), 2, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            }
             done += m;
         }
     }

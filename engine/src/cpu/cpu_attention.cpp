@@ -12,15 +12,19 @@ Tensor CpuBackend::rope(const Tensor& x, const Tensor& cos, const Tensor& sin) {
     requireF32(x, "rope");
     TS_ASSERT(x.rank() == 4, "rope: x must be [B, T, H, hd]");
     const int64_t batch = x.dim(0), t = x.dim(1), heads = x.dim(2), hd = x.dim(3), half = hd / 2;
-    TS_ASSERT(cos.numel() == batch * t * hd && sin.numel() == cos.numel(),
-              "rope: cos/sin must be [B, T, hd]");
+    // Tables are per row [B, T, hd] (MM-RoPE) or shared by every row [T, hd] (1D positions: a view
+    // of the model's cached table, no per-step work).
+    const bool shared = cos.numel() == t * hd && batch > 1;
+    TS_ASSERT((cos.numel() == batch * t * hd || cos.numel() == t * hd) && sin.numel() == cos.numel(),
+              "rope: cos/sin must be [B, T, hd] or [T, hd]");
     Tensor y = alloc(DType::F32, x.shape());
     const float *xp = x.data<float>(), *cp = cos.data<float>(), *sp = sin.data<float>();
     float* yp = y.data<float>();
     pool_.parallelFor(batch * t, 4, [&](int64_t s, int64_t e) {
         for (int64_t bt = s; bt < e; ++bt) {
-            const float* c = cp + bt * hd;
-            const float* sn = sp + bt * hd;
+            const int64_t row = shared ? bt % t : bt;
+            const float* c = cp + row * hd;
+            const float* sn = sp + row * hd;
             for (int64_t h = 0; h < heads; ++h) {
                 const float* xr = xp + (bt * heads + h) * hd;
                 float* yr = yp + (bt * heads + h) * hd;

@@ -18,24 +18,83 @@ namespace tessera::cpu {
 
 // ---- memory ------------------------------------------------------------------------------------------
 
+namespace {
+
+// Size classes: 64-byte granules up to 4 KB, then steps of 1/8 of the power of two below, so a buffer
+// that grows by a token a step (attention scores, a lengthening cache view) still lands in the class
+// an earlier step freed, at most 12.5% over.
+size_t sizeClass(size_t bytes) {
+    size_t r = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+    if (r <= 4096) return r;
+    const size_t top = size_t(1) << (63 - __builtin_clzll(r));
+    const size_t step = top / 8;
+    return (r + step - 1) / step * step;
+}
+
+// Blocks kept for reuse beyond this are returned to the system.
+constexpr size_t kMaxCachedBytes = size_t(2) << 30;
+
+} // namespace
+
 class HostBuffer final : public Buffer {
 public:
-    HostBuffer(CpuBackend& backend, size_t bytes) : Buffer(backend, bytes), backend_(backend) {
-        size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-        data_ = std::aligned_alloc(64, rounded);
-        if (!data_) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
-        backend_.allocated_ += bytes;
+    HostBuffer(CpuBackend& backend, size_t bytes)
+        : Buffer(backend, bytes), backend_(backend), rounded_(sizeClass(bytes)) {
+        data_ = backend_.take(rounded_);
     }
-    ~HostBuffer() override {
-        std::free(data_);
-        backend_.allocated_ -= bytes();
-    }
+    ~HostBuffer() override { backend_.give(data_, rounded_); }
     void* data() override { return data_; }
 
 private:
     CpuBackend& backend_;
+    size_t rounded_;
     void* data_;
 };
+
+void* CpuBackend::take(size_t rounded) {
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        auto it = free_blocks_.find(rounded);
+        if (it != free_blocks_.end()) {
+            void* p = it->second;
+            free_blocks_.erase(it);
+            cached_bytes_ -= rounded;
+            return p;
+        }
+    }
+    void* p = std::aligned_alloc(64, rounded);
+    if (!p) {
+        releaseCached(); // memory held for reuse may be what is missing
+        p = std::aligned_alloc(64, rounded);
+    }
+    if (!p) throw Error("out of host memory allocating " + std::to_string(rounded) + " bytes");
+    ++system_allocations_;
+    allocated_ += rounded;
+    return p;
+}
+
+void CpuBackend::give(void* p, size_t rounded) {
+    {
+        std::lock_guard<std::mutex> lock(cache_mutex_);
+        if (cached_bytes_ + rounded <= kMaxCachedBytes) {
+            free_blocks_.emplace(rounded, p);
+            cached_bytes_ += rounded;
+            return;
+        }
+    }
+    std::free(p);
+    allocated_ -= rounded;
+}
+
+void CpuBackend::releaseCached() {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    for (auto& [size, p] : free_blocks_) {
+        std::free(p);
+        allocated_ -= size;
+    }
+    free_blocks_.clear();
+    cached_bytes_ = 0;
+}
 
 // Host memory owned elsewhere (an mmap'd checkpoint): no copy, kept alive by `owner`.
 class AdoptedBuffer final : public Buffer {
@@ -56,7 +115,7 @@ CpuBackend::CpuBackend(int threads)
     openblas_set_num_threads(1);
 }
 
-CpuBackend::~CpuBackend() = default;
+CpuBackend::~CpuBackend() { releaseCached(); }
 
 BackendInfo CpuBackend::info() const {
     BackendInfo bi;
@@ -96,15 +155,33 @@ Tensor CpuBackend::adopt(std::shared_ptr<const void> owner, const void* host, DT
     return Tensor(std::make_shared<AdoptedBuffer>(*this, std::move(owner), host, bytes), 0, dtype, shape);
 }
 
+Tensor CpuBackend::uploadMatrix(const void* host, DType dtype, const Shape& shape) {
+    if (dtype != DType::BF16 && dtype != DType::F16) return upload(host, dtype, shape);
+    Tensor t = alloc(dtype, shape);
+    if (t.numel()) std::memcpy(t.raw(), host, t.bytes());
+    return t;
+}
+
+Tensor CpuBackend::adoptMatrix(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                               const Shape& shape) {
+    // The GEMV/GEMM kernels read bf16/f16 rows as stored: the mapped checkpoint is used in place.
+    if ((dtype != DType::BF16 && dtype != DType::F16) || reinterpret_cast<uintptr_t>(host) % 2 != 0)
+        return adopt(std::move(owner), host, dtype, shape);
+    size_t bytes = static_cast<size_t>(shapeNumel(shape)) * dtypeSize(dtype);
+    return Tensor(std::make_shared<AdoptedBuffer>(*this, std::move(owner), host, bytes), 0, dtype, shape);
+}
+
 void CpuBackend::read(const Tensor& t, void* host) {
     if (t.numel()) std::memcpy(host, t.raw(), t.bytes());
+    host_read_bytes_ += t.bytes();
 }
 
 // ---- dense -------------------------------------------------------------------------------------------
 
 Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) {
     requireF32(x, "matmul input");
-    requireF32(w, "matmul weight");
+    TS_ASSERT(w.defined() && (w.dtype() == DType::F32 || w.dtype() == DType::BF16 || w.dtype() == DType::F16),
+              "matmul weight must be f32, bf16 or f16");
     TS_ASSERT(w.rank() == 2, "matmul: weight must be [N, K]");
     const int64_t k = w.dim(1), n = w.dim(0);
     TS_ASSERT(x.dim(-1) == k, "matmul: inner dimensions differ");
@@ -113,10 +190,19 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
     out_shape.back() = n;
     Tensor y = alloc(DType::F32, out_shape);
     float* yp = y.data<float>();
-    if (m <= kGemvMaxRows) {
-        gemvRows(pool_, x.data<float>(), m, w.data<float>(), n, k, yp);
+    const float* xp = x.data<float>();
+    if (m <= gemvMaxRows()) {
+        switch (w.dtype()) {
+        case DType::BF16: gemvRows(pool_, xp, m, w.data<Bf16>(), n, k, yp); break;
+        case DType::F16: gemvRows(pool_, xp, m, w.data<F16>(), n, k, yp); break;
+        default: gemvRows(pool_, xp, m, w.data<float>(), n, k, yp); break;
+        }
     } else {
-        sgemmColumns(pool_, m, n, k, x.data<float>(), w.data<float>(), true, yp, n);
+        switch (w.dtype()) {
+        case DType::BF16: sgemmColumns(pool_, m, n, k, xp, w.data<Bf16>(), yp, n); break;
+        case DType::F16: sgemmColumns(pool_, m, n, k, xp, w.data<F16>(), yp, n); break;
+        default: sgemmColumns(pool_, m, n, k, xp, w.data<float>(), true, yp, n); break;
+        }
     }
     if (bias) {
         requireF32(*bias, "matmul bias");
@@ -129,7 +215,8 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
 }
 
 Tensor CpuBackend::embedding(const Tensor& table, const Tensor& ids) {
-    requireF32(table, "embedding table");
+    TS_ASSERT(table.defined() && (table.dtype() == DType::F32 || table.dtype() == DType::BF16 || table.dtype() == DType::F16),
+              "embedding table must be f32, bf16 or f16");
     TS_ASSERT(table.rank() == 2, "embedding: table must be [V, D]");
     const int64_t vocab = table.dim(0), d = table.dim(1), n = ids.numel();
     Shape out_shape = ids.shape();
@@ -139,7 +226,14 @@ Tensor CpuBackend::embedding(const Tensor& table, const Tensor& ids) {
         int64_t id = ids.dtype() == DType::I64 ? ids.data<int64_t>()[i] : ids.data<int32_t>()[i];
         TS_CHECK(id >= 0 && id < vocab,
                  "token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(vocab));
-        std::memcpy(y.data<float>() + i * d, table.data<float>() + id * d, static_cast<size_t>(d) * 4);
+        float* out = y.data<float>() + i * d;
+        if (table.dtype() == DType::F32) {
+            std::memcpy(out, table.data<float>() + id * d, static_cast<size_t>(d) * 4);
+        } else {
+            const uint16_t* row = table.data<uint16_t>() + id * d;
+            const bool bf = table.dtype() == DType::BF16;
+            for (int64_t j = 0; j < d; ++j) out[j] = bf ? bf16ToF32(row[j]) : f16ToF32(row[j]);
+        }
     }
     return y;
 }

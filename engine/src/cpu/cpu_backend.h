@@ -1,10 +1,14 @@
 // The CPU reference backend: f32 compute, OpenBLAS for GEMM/GEMV, a thread pool for everything else.
+// Matrix weights stay in their checkpoint dtype (bf16/f16/f32) and are widened in registers by the
+// GEMV/GEMM kernels; activations are f32.
 #pragma once
 
 #include "cpu/thread_pool.h"
 #include "tessera/engine/backend.h"
 
 #include <atomic>
+#include <map>
+#include <mutex>
 #include <memory>
 
 namespace tessera::cpu {
@@ -21,8 +25,14 @@ public:
     Tensor upload(const void* host, DType dtype, const Shape& shape) override;
     Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype,
                  const Shape& shape) override;
+    Tensor uploadMatrix(const void* host, DType dtype, const Shape& shape) override;
+    Tensor adoptMatrix(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                       const Shape& shape) override;
     void read(const Tensor& t, void* host) override;
     size_t allocatedBytes() const override { return allocated_.load(); }
+    uint64_t systemAllocations() const override { return system_allocations_.load(); }
+    uint64_t hostReadBytes() const override { return host_read_bytes_.load(); }
+    void releaseCached() override;
 
     Tensor matmul(const Tensor& x, const Tensor& w, const Tensor* bias) override;
     Tensor embedding(const Tensor& table, const Tensor& ids) override;
@@ -50,16 +60,31 @@ public:
     Tensor transposeLast2(const Tensor& x) override;
     Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) override;
 
+    void sample(const Tensor& logits, const std::vector<SampleRow>& rows, const SampleParams& params,
+                SampleResult& out) override;
+
     Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) override;
     Tensor upsampleNearest2x(const Tensor& x) override;
     Tensor padRightBottom(const Tensor& x, int pad) override;
 
     ThreadPool& pool() { return pool_; }
 
+    // Counts bytes handed to the host by ops that return results directly (sampling).
+    void countHostRead(size_t bytes) { host_read_bytes_ += bytes; }
+
 private:
     friend class HostBuffer;
+    // Caching allocator: freed blocks are kept by size class and handed out again, so a warm decode
+    // step makes no system allocation. Guarded by a mutex because tensors may be released on any thread.
+    void* take(size_t rounded);
+    void give(void* p, size_t rounded);
     ThreadPool pool_;
     std::atomic<size_t> allocated_{0};
+    std::atomic<uint64_t> system_allocations_{0};
+    std::atomic<uint64_t> host_read_bytes_{0};
+    std::mutex cache_mutex_;
+    std::multimap<size_t, void*> free_blocks_;
+    size_t cached_bytes_ = 0;
 };
 
 } // namespace tessera::cpu

@@ -265,7 +265,7 @@ size_t Checkpoint::totalBytes() const {
     return total;
 }
 
-Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) const {
+Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend, bool matrix) const {
     auto it = entries_.find(name);
     if (it == entries_.end()) return Status::error("tensor " + name + " not found in " + dir_);
     const auto& e = it->second;
@@ -277,9 +277,11 @@ Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) con
         if (reinterpret_cast<uintptr_t>(src) % dtypeSize(e.info->dtype) != 0) {
             std::vector<uint64_t> aligned((bytes + sizeof(uint64_t) - 1) / sizeof(uint64_t));
             if (bytes) std::memcpy(aligned.data(), src, bytes);
-            return backend.upload(aligned.data(), e.info->dtype, e.info->shape);
+            return matrix ? backend.uploadMatrix(aligned.data(), e.info->dtype, e.info->shape)
+                          : backend.upload(aligned.data(), e.info->dtype, e.info->shape);
         }
-        return backend.adopt(e.file->keepAlive(), src, e.info->dtype, e.info->shape);
+        return matrix ? backend.adoptMatrix(e.file->keepAlive(), src, e.info->dtype, e.info->shape)
+                      : backend.adopt(e.file->keepAlive(), src, e.info->dtype, e.info->shape);
     } catch (const std::exception& ex) {
         return Status::error("loading " + name + ": " + ex.what());
     }
@@ -287,7 +289,7 @@ Expected<Tensor> Checkpoint::load(const std::string& name, Backend& backend) con
 
 // ---- WeightBinder ------------------------------------------------------------------------------------
 
-Tensor WeightBinder::bind(const std::string& name, const Shape& expected) {
+Tensor WeightBinder::bind(const std::string& name, const Shape& expected, bool matrix) {
     const TensorInfo* info = ckpt_.find(name);
     if (!info) {
         if (missing_count_++ < kShownProblems) missing_.push_back(name);
@@ -303,17 +305,22 @@ Tensor WeightBinder::bind(const std::string& name, const Shape& expected) {
     }
     if (info->dtype != DType::F32 && info->dtype != DType::BF16 && info->dtype != DType::F16)
         return problem("tensor " + name + " has dtype " + dtypeName(info->dtype) + ", expected a float type");
-    auto t = ckpt_.load(name, backend_);
+    auto t = ckpt_.load(name, backend_, matrix);
     if (!t) return problem(t.error());
+    resident_bytes_ += t->bytes();
     return *t;
 }
 
 Tensor WeightBinder::get(const std::string& name, const Shape& expected) {
-    return bind(name, expected);
+    return bind(name, expected, false);
+}
+
+Tensor WeightBinder::matrix(const std::string& name, const Shape& expected) {
+    return bind(name, expected, true);
 }
 
 Tensor WeightBinder::optional(const std::string& name, const Shape& expected) {
-    return ckpt_.has(name) ? bind(name, expected) : Tensor();
+    return ckpt_.has(name) ? bind(name, expected, false) : Tensor();
 }
 
 Status WeightBinder::finish() const {

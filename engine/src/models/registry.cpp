@@ -74,3 +74,11 @@ Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend
 }
 
 } // namespace tessera
+
+namespace tessera {
+
+Expected<std::unique_ptr<CausalLM>> CausalLM::withOverlay(const WeightOverlay& overlay) const {
+    return Status::error("overlay '" + overlay.name + "': the " + config().family + " family does not take weight overlays");
+}
+
+} // namespace tessera

@@ -58,6 +58,29 @@ RopeTables ropeFromInvFreq(Backend& backend, const std::vector<float>& inv_freq,
 
 } // namespace
 
+namespace models {
+
+Tensor stackRows(Backend& backend, const std::vector<Tensor>& parts) {
+    TS_ASSERT(!parts.empty(), "stackRows: nothing to stack");
+    Shape shape = parts[0].shape();
+    int64_t rows = 0;
+    for (const Tensor& t : parts) {
+        TS_ASSERT(t.dtype() == parts[0].dtype() && t.rank() == parts[0].rank(), "stackRows: parts differ");
+        rows += t.dim(0);
+    }
+    shape[0] = rows;
+    std::vector<char> host(static_cast<size_t>(shapeNumel(shape)) * dtypeSize(parts[0].dtype()));
+    size_t offset = 0;
+    for (const Tensor& t : parts) {
+        backend.read(t, host.data() + offset);
+        offset += t.bytes();
+    }
+    return parts[0].rank() == 2 ? backend.uploadMatrix(host.data(), parts[0].dtype(), shape)
+                                : backend.upload(host.data(), parts[0].dtype(), shape);
+}
+
+} // namespace models
+
 RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim,
                         double theta) {
     return ropeFromInvFreq(backend, ropeInvFreq(head_dim, theta), batch, start, t, head_dim);
@@ -128,34 +151,36 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
                                                       TransformerConfig cfg, const LmLayout& layout) {
     auto m = std::unique_ptr<Transformer>(new Transformer());
     m->cfg_ = cfg;
+    m->layout_ = layout;
     m->backend_ = &backend;
     m->rope_inv_freq_ = ropeInvFreq(cfg.head_dim, cfg.rope_theta);
     WeightBinder wb(ckpt, backend);
     const int64_t d = cfg.hidden, hd = cfg.head_dim, qd = cfg.heads * hd, kvd = cfg.kv_heads * hd,
                   ff = cfg.intermediate;
     const std::string& p = layout.prefix;
-    m->embed_ = wb.get(p + "embed_tokens.weight", {cfg.vocab, d});
+    m->embed_ = wb.matrix(p + "embed_tokens.weight", {cfg.vocab, d});
     m->final_norm_ = wb.get(p + "norm.weight", {d});
     if (wb.has(layout.lm_head)) {
-        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d});
+        m->lm_head_ = wb.matrix(layout.lm_head, {cfg.vocab, d});
     } else if (cfg.tie_embeddings) {
         m->lm_head_ = m->embed_;
     } else {
-        m->lm_head_ = wb.get(layout.lm_head, {cfg.vocab, d}); // reports it missing
+        m->lm_head_ = wb.matrix(layout.lm_head, {cfg.vocab, d}); // reports it missing
     }
     for (int64_t l = 0; l < cfg.layers; ++l) {
         const std::string lp = p + "layers." + std::to_string(l) + ".";
         LayerWeights w;
         w.attn_norm = wb.get(lp + "input_layernorm.weight", {d});
         w.mlp_norm = wb.get(lp + "post_attention_layernorm.weight", {d});
-        w.q = wb.get(lp + "self_attn.q_proj.weight", {qd, d});
-        w.k = wb.get(lp + "self_attn.k_proj.weight", {kvd, d});
-        w.v = wb.get(lp + "self_attn.v_proj.weight", {kvd, d});
-        w.o = wb.get(lp + "self_attn.o_proj.weight", {d, qd});
+        Tensor q = wb.matrix(lp + "self_attn.q_proj.weight", {qd, d});
+        Tensor k = wb.matrix(lp + "self_attn.k_proj.weight", {kvd, d});
+        Tensor v = wb.matrix(lp + "self_attn.v_proj.weight", {kvd, d});
+        w.o = wb.matrix(lp + "self_attn.o_proj.weight", {d, qd});
+        Tensor qb, kb, vb;
         if (cfg.qkv_bias) {
-            w.q_bias = wb.get(lp + "self_attn.q_proj.bias", {qd});
-            w.k_bias = wb.get(lp + "self_attn.k_proj.bias", {kvd});
-            w.v_bias = wb.get(lp + "self_attn.v_proj.bias", {kvd});
+            qb = wb.get(lp + "self_attn.q_proj.bias", {qd});
+            kb = wb.get(lp + "self_attn.k_proj.bias", {kvd});
+            vb = wb.get(lp + "self_attn.v_proj.bias", {kvd});
         }
         if (cfg.o_bias) w.o_bias = wb.get(lp + "self_attn.o_proj.bias", {d});
         if (cfg.qk_norm) {
@@ -164,19 +189,105 @@ Expected<std::unique_ptr<CausalLM>> Transformer::load(const Checkpoint& ckpt, Ba
             w.k_norm_w = wb.get(lp + "self_attn.k_norm.weight", {cfg.kv_heads, hd});
             w.k_norm_b = wb.get(lp + "self_attn.k_norm.bias", {cfg.kv_heads, hd});
         }
-        w.gate = wb.get(lp + "mlp.gate_proj.weight", {ff, d});
-        w.up = wb.get(lp + "mlp.up_proj.weight", {ff, d});
-        w.down = wb.get(lp + "mlp.down_proj.weight", {d, ff});
+        Tensor gate = wb.matrix(lp + "mlp.gate_proj.weight", {ff, d});
+        Tensor up = wb.matrix(lp + "mlp.up_proj.weight", {ff, d});
+        w.down = wb.matrix(lp + "mlp.down_proj.weight", {d, ff});
+        if (q.defined() && k.defined() && v.defined()) w.qkv = stackRows(backend, {q, k, v});
+        if (qb.defined() && kb.defined() && vb.defined()) w.qkv_bias = stackRows(backend, {qb, kb, vb});
+        if (gate.defined() && up.defined()) w.gate_up = stackRows(backend, {gate, up});
         m->layers_.push_back(std::move(w));
     }
     Status s = wb.finish();
     if (!s.ok()) return Status::error(ckpt.dir() + ": " + s.message());
-    // Weight bytes as stored (f32 compute may widen bf16 on the CPU backend).
-    for (const auto& name : ckpt.names())
-        if (name.rfind(p, 0) == 0 || name == layout.lm_head) {
-            const TensorInfo* info = ckpt.find(name);
-            m->weight_bytes_ += info->end - info->begin;
+    // What is resident on the backend: fused matrices replace their parts, 16-bit weights stay 16-bit.
+    m->weight_bytes_ = m->embed_.bytes() + m->final_norm_.bytes() +
+                       (m->lm_head_.buffer() == m->embed_.buffer() ? 0 : m->lm_head_.bytes());
+    for (const auto& w : m->layers_)
+        for (const Tensor* t : {&w.attn_norm, &w.mlp_norm, &w.qkv, &w.qkv_bias, &w.o, &w.o_bias, &w.q_norm_w,
+                                &w.q_norm_b, &w.k_norm_w, &w.k_norm_b, &w.gate_up, &w.down})
+            if (t->defined()) m->weight_bytes_ += t->bytes();
+    return std::unique_ptr<CausalLM>(std::move(m));
+}
+
+Expected<std::unique_ptr<CausalLM>> Transformer::withOverlay(const WeightOverlay& overlay) const {
+    auto m = std::unique_ptr<Transformer>(new Transformer(*this)); // every tensor shared
+    Backend& be = *backend_;
+    const int64_t hd = cfg_.head_dim, qd = cfg_.heads * hd, kvd = cfg_.kv_heads * hd, ff = cfg_.intermediate;
+    const std::string& p = layout_.prefix;
+    // Where a checkpoint name lives: a tensor field and a row range of it (fused projections).
+    struct Target {
+        Tensor* field = nullptr;
+        int64_t begin = 0, end = 0;
+    };
+    auto resolve = [&](const std::string& name) -> Target {
+        auto whole = [](Tensor& t) { return Target{&t, 0, t.defined() ? t.dim(0) : 0}; };
+        if (name == p + "embed_tokens.weight") return whole(m->embed_);
+        if (name == p + "norm.weight") return whole(m->final_norm_);
+        if (name == layout_.lm_head && !cfg_.tie_embeddings) return whole(m->lm_head_);
+        const std::string lp = p + "layers.";
+        if (name.rfind(lp, 0) != 0) return {};
+        size_t dot = name.find('.', lp.size());
+        if (dot == std::string::npos) return {};
+        int64_t l = -1;
+        try {
+            l = std::stoll(name.substr(lp.size(), dot - lp.size()));
+        } catch (const std::exception&) {
+            return {};
         }
+        if (l < 0 || l >= cfg_.layers) return {};
+        LayerWeights& w = m->layers_[static_cast<size_t>(l)];
+        const std::string rest = name.substr(dot + 1);
+        if (rest == "self_attn.q_proj.weight") return {&w.qkv, 0, qd};
+        if (rest == "self_attn.k_proj.weight") return {&w.qkv, qd, qd + kvd};
+        if (rest == "self_attn.v_proj.weight") return {&w.qkv, qd + kvd, qd + 2 * kvd};
+        if (rest == "self_attn.q_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, 0, qd};
+        if (rest == "self_attn.k_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, qd, qd + kvd};
+        if (rest == "self_attn.v_proj.bias" && w.qkv_bias.defined()) return {&w.qkv_bias, qd + kvd, qd + 2 * kvd};
+        if (rest == "self_attn.o_proj.weight") return whole(w.o);
+        if (rest == "self_attn.o_proj.bias" && w.o_bias.defined()) return whole(w.o_bias);
+        if (rest == "mlp.gate_proj.weight") return {&w.gate_up, 0, ff};
+        if (rest == "mlp.up_proj.weight") return {&w.gate_up, ff, 2 * ff};
+        if (rest == "mlp.down_proj.weight") return whole(w.down);
+        if (rest == "input_layernorm.weight") return whole(w.attn_norm);
+        if (rest == "post_attention_layernorm.weight") return whole(w.mlp_norm);
+        if (rest == "self_attn.q_norm.weight" && w.q_norm_w.defined()) return whole(w.q_norm_w);
+        if (rest == "self_attn.q_norm.bias" && w.q_norm_b.defined()) return whole(w.q_norm_b);
+        if (rest == "self_attn.k_norm.weight" && w.k_norm_w.defined()) return whole(w.k_norm_w);
+        if (rest == "self_attn.k_norm.bias" && w.k_norm_b.defined()) return whole(w.k_norm_b);
+        return {};
+    };
+    try {
+        for (const auto& [name, value] : overlay.tensors) {
+            Target t = resolve(name);
+            if (!t.field || !t.field->defined())
+                return Status::error("overlay '" + overlay.name + "': " + name + " is not a weight of this model");
+            Tensor& field = *t.field;
+            Shape piece = field.shape();
+            piece[0] = t.end - t.begin;
+            if (!value.defined() || value.shape() != piece)
+                return Status::error("overlay '" + overlay.name + "': " + name + " has shape " +
+                                     (value.defined() ? shapeString(value.shape()) : std::string("(none)")) +
+                                     ", the model's is " + shapeString(piece));
+            // The new field: the old rows, with [begin, end) replaced or added to, in the field's dtype.
+            std::vector<float> all = be.readF32(field);
+            const std::vector<float> v = value.backend().readF32(value);
+            const int64_t row = field.numel() / std::max<int64_t>(1, field.dim(0));
+            float* dst = all.data() + t.begin * row;
+            for (size_t i = 0; i < v.size(); ++i) dst[i] = overlay.mode == WeightOverlay::Mode::Add ? dst[i] + v[i] : v[i];
+            const DType dt = field.dtype();
+            std::vector<uint16_t> narrow;
+            const void* src = all.data();
+            if (dt == DType::BF16 || dt == DType::F16) {
+                narrow.resize(all.size());
+                for (size_t i = 0; i < all.size(); ++i) narrow[i] = dt == DType::BF16 ? f32ToBf16(all[i]) : f32ToF16(all[i]);
+                src = narrow.data();
+            }
+            field = field.rank() == 2 ? be.uploadMatrix(src, dt, field.shape()) : be.upload(src, dt, field.shape());
+        }
+    } catch (const Error& e) {
+        return Status::error("overlay '" + overlay.name + "': " + e.what());
+    }
+    if (cfg_.tie_embeddings && lm_head_.buffer() == embed_.buffer()) m->lm_head_ = m->embed_;
     return std::unique_ptr<CausalLM>(std::move(m));
 }
 
@@ -187,10 +298,11 @@ Tensor Transformer::embed(const Tensor& ids) {
 Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
                                    const AttentionMask& mask, const RopeTables& rope) {
     Backend& be = *backend_;
-    const int64_t b = x.dim(0), t = x.dim(1), hd = cfg_.head_dim;
-    Tensor q = be.matmul(x, w.q, w.q_bias.defined() ? &w.q_bias : nullptr).reshape({b, t, cfg_.heads, hd});
-    Tensor k = be.matmul(x, w.k, w.k_bias.defined() ? &w.k_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
-    Tensor v = be.matmul(x, w.v, w.v_bias.defined() ? &w.v_bias : nullptr).reshape({b, t, cfg_.kv_heads, hd});
+    const int64_t b = x.dim(0), t = x.dim(1), hd = cfg_.head_dim, qd = cfg_.heads * hd, kvd = cfg_.kv_heads * hd;
+    Tensor qkv = be.matmul(x, w.qkv, w.qkv_bias.defined() ? &w.qkv_bias : nullptr);
+    Tensor q = be.slice(qkv, 2, 0, qd).reshape({b, t, cfg_.heads, hd});
+    Tensor k = be.slice(qkv, 2, qd, qd + kvd).reshape({b, t, cfg_.kv_heads, hd});
+    Tensor v = be.slice(qkv, 2, qd + kvd, qd + 2 * kvd).reshape({b, t, cfg_.kv_heads, hd});
     if (cfg_.qk_norm) {
         // nn.LayerNorm's default eps, as the reference's per-head norm uses.
         q = be.layerNorm(q, &w.q_norm_w, &w.q_norm_b, 1e-5f);
@@ -207,7 +319,23 @@ Tensor Transformer::attentionBlock(const LayerWeights& w, const Tensor& x, KvCac
 
 Tensor Transformer::mlpBlock(const LayerWeights& w, const Tensor& x) {
     Backend& be = *backend_;
-    return be.matmul(be.swiglu(be.matmul(x, w.gate), be.matmul(x, w.up)), w.down);
+    const int64_t ff = cfg_.intermediate, last = x.rank() - 1;
+    Tensor gu = be.matmul(x, w.gate_up);
+    return be.matmul(be.swiglu(be.slice(gu, static_cast<int>(last), 0, ff), be.slice(gu, static_cast<int>(last), ff, 2 * ff)),
+                     w.down);
+}
+
+const RopeTables& Transformer::ropeTable(int64_t positions) {
+    if (positions > rope_table_len_) {
+        // Grow geometrically so a lengthening sequence recomputes the table a handful of times at most.
+        int64_t len = std::max<int64_t>(256, rope_table_len_);
+        while (len < positions) len *= 2;
+        if (cfg_.max_positions > 0) len = std::max(positions, std::min(len, cfg_.max_positions));
+        RopeTables t = ropeFromInvFreq(*backend_, rope_inv_freq_, 1, 0, len, cfg_.head_dim);
+        rope_table_ = {t.cos.reshape({len, cfg_.head_dim}), t.sin.reshape({len, cfg_.head_dim})};
+        rope_table_len_ = len;
+    }
+    return rope_table_;
 }
 
 Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& mask,
@@ -221,7 +349,9 @@ Tensor Transformer::forward(const Tensor& embeds, KvCache& cache, const Attentio
                                                          std::to_string(cache.capacity()));
     RopeTables own;
     if (!rope) {
-        own = ropeFromInvFreq(be, rope_inv_freq_, b, cache.length(), t, cfg_.head_dim);
+        const RopeTables& table = ropeTable(cache.length() + t);
+        own = {table.cos.rows(cache.length(), cache.length() + t), table.sin.rows(cache.length(), cache.length() + t)};
+        if (b == 1) own = {own.cos.reshape({1, t, cfg_.head_dim}), own.sin.reshape({1, t, cfg_.head_dim})};
         rope = &own;
     }
     Tensor h = embeds;

@@ -10,9 +10,11 @@ namespace tessera::models {
 
 struct LayerWeights {
     Tensor attn_norm, mlp_norm;
-    Tensor q, k, v, o, q_bias, k_bias, v_bias, o_bias;
+    // q, k and v fused at load into one [qd + 2·kvd, D] matrix (one pass over x, one GEMV launch);
+    // likewise gate and up into [2·ff, D]. The products are the same dot products as unfused.
+    Tensor qkv, qkv_bias, o, o_bias;
     Tensor q_norm_w, q_norm_b, k_norm_w, k_norm_b;
-    Tensor gate, up, down;
+    Tensor gate_up, down;
 };
 
 class Transformer final : public CausalLM {
@@ -28,6 +30,7 @@ public:
                    const RopeTables* rope) override;
     Tensor logits(const Tensor& hidden) override;
     size_t weightBytes() const override { return weight_bytes_; }
+    Expected<std::unique_ptr<CausalLM>> withOverlay(const WeightOverlay& overlay) const override;
 
 private:
     Tensor attentionBlock(const LayerWeights& w, const Tensor& x, KvCache& cache, int64_t layer,
@@ -35,12 +38,21 @@ private:
     Tensor mlpBlock(const LayerWeights& w, const Tensor& x);
 
     TransformerConfig cfg_;
+    LmLayout layout_;
     Backend* backend_ = nullptr;
     Tensor embed_, final_norm_, lm_head_;
     std::vector<LayerWeights> layers_;
     size_t weight_bytes_ = 0;
+    // 1D rotary tables [positions, head_dim] on the backend, computed once for the longest sequence
+    // seen so far; a step's tables are row views of them (no host work, no upload per step).
+    const RopeTables& ropeTable(int64_t positions);
     std::vector<float> rope_inv_freq_; // once per model, not std::pow per decode step
+    RopeTables rope_table_;
+    int64_t rope_table_len_ = 0;
 };
+
+// Concatenates tensors along dimension 0 into one new tensor (fused projections at load).
+Tensor stackRows(Backend& backend, const std::vector<Tensor>& parts);
 
 // Reads the hyper-parameters shared by Llama-style configs (hidden_size, heads, rope, eps, …).
 TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::string& family);

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/janus_model.h"
+#include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/sampler.h"
 #include "tessera/engine/tokenizer.h"
@@ -121,14 +122,6 @@ std::string pyStrip(const std::string& s) {
         }
     }
     return begin < end ? s.substr(begin, end - begin) : std::string();
-}
-
-int rankOf(const std::vector<float>& probs, int32_t token) {
-    const float p = probs[static_cast<size_t>(token)];
-    int rank = 0;
-    for (size_t i = 0; i < probs.size(); ++i)
-        if (probs[i] > p || (probs[i] == p && static_cast<int32_t>(i) < token)) ++rank;
-    return rank;
 }
 
 } // namespace
@@ -275,6 +268,40 @@ Expected<ImageRgb8> JanusPipeline::mosaic(const std::vector<int32_t>& tokens) {
 
 // ---- generation ----------------------------------------------------------------------------------------
 
+namespace {
+
+// One Janus step: feed the image token the previous step committed (both CFG rows of each image get
+// it) through the aligner and the LM, then the generation head. Step 0 uses the prefill's last state.
+class JanusStep final : public StepModel {
+public:
+    JanusStep(JanusModel& model, Backend& be, KvCache& cache, Tensor last, int64_t images, size_t model_bytes)
+        : model_(model), be_(be), cache_(cache), last_(std::move(last)), images_(images), model_bytes_(model_bytes),
+          next_(static_cast<size_t>(2 * images)) {}
+
+    Tensor stepLogits(const std::vector<int64_t>&, const DecodeOrder& order) override {
+        if (order.step() > 0) {
+            const auto cell = static_cast<size_t>(order.step() - 1);
+            for (int64_t im = 0; im < images_; ++im)
+                next_[static_cast<size_t>(2 * im)] = next_[static_cast<size_t>(2 * im + 1)] = order.grid(im)[cell];
+            last_ = model_.lm().forward(model_.imageTokenEmbeds(be_.fromI64(next_, {2 * images_, 1})), cache_);
+        }
+        return model_.genHead(last_); // [rows, 1, codebook]
+    }
+    size_t kvCacheBytes() const override { return cache_.bytes(); }
+    size_t modelBytes() const override { return model_bytes_; }
+
+private:
+    JanusModel& model_;
+    Backend& be_;
+    KvCache& cache_;
+    Tensor last_;
+    int64_t images_;
+    size_t model_bytes_;
+    std::vector<int64_t> next_;
+};
+
+} // namespace
+
 Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContext& ctx) {
     Backend& be = *impl_->backend;
     CausalLM& lm = model_->lm();
@@ -284,9 +311,14 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     if (!(req.sampler.temperature >= 0) || !(req.sampler.top_p > 0 && req.sampler.top_p <= 1) || req.sampler.top_k < 0 ||
         !(req.sampler.min_p >= 0 && req.sampler.min_p < 1))
         return Status::error("sampler settings out of range (temperature >= 0, 0 < top-p <= 1, top-k >= 0, 0 <= min-p < 1)");
-    for (size_t i = 0; i < req.forced.size(); ++i)
+    if (!std::isfinite(req.sampler.cfg) || !std::isfinite(req.sampler.temperature))
+        return Status::error("the guidance weight and temperature must be finite numbers");
+    if (static_cast<int64_t>(req.forced.size()) > images) return Status::error("forced tokens for more images than the batch");
+    for (size_t i = 0; i < req.forced.size(); ++i) {
+        if (static_cast<int64_t>(req.forced[i].size()) > n_tokens) return Status::error("more forced tokens than the image grid holds");
         for (int32_t t : req.forced[i])
             if (t < 0 || t >= vocab) return Status::error("forced token " + std::to_string(t) + " outside the codebook");
+    }
 
     // Prompt as the official script builds it: SFT template with an empty system prompt (the user content
     // stripped; an empty message gets no separator; the whole prompt stripped), then the image-start tag;
@@ -311,115 +343,84 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     JanusResult result;
     result.grid_h = result.grid_w = static_cast<int>(g);
     result.tokens.assign(static_cast<size_t>(images), {});
-    const auto t_start = Clock::now();
-    double preview_ms = 0, first_preview_ms = -1, last_full_cost_ms = 0, last_mosaic_cost_ms = 0;
+    double preview_ms = 0, last_full_cost_ms = 0, last_mosaic_cost_ms = 0;
+    bool previewed = false;
     const int preview_every = req.preview_every > 0 ? req.preview_every : static_cast<int>(g);
 
     try {
         KvCache cache = lm.newCache(rows, len + n_tokens);
         Tensor hidden = lm.forward(lm.embed(be.fromI64(batch, {rows, len})), cache);
-        Tensor last = be.slice(hidden, 1, len - 1, len);
-        std::vector<float> guided(static_cast<size_t>(vocab)), p_guided, p_cond;
-        for (int64_t step = 0; step < n_tokens; ++step) {
-            if (ctx.cancelled()) {
-                result.cancelled = true;
-                break;
-            }
-            const auto t_step = Clock::now();
-            const std::vector<float> logits = be.readF32(model_->genHead(last)); // [rows, 1, vocab]
-            std::vector<int64_t> next(static_cast<size_t>(rows));
-            for (int64_t im = 0; im < images; ++im) {
-                const float* cond = logits.data() + (2 * im) * vocab;
-                const float* uncond = logits.data() + (2 * im + 1) * vocab;
-                cfgCombine(cond, uncond, req.sampler.cfg, vocab, guided.data());
-                if (step < req.capture_logits_steps) {
-                    if (im == 0) result.guided_logits.emplace_back();
-                    std::vector<float>& captured = result.guided_logits.back();
-                    captured.insert(captured.end(), guided.begin(), guided.end());
-                }
-                const double u = Philox::uniform(req.seed, static_cast<uint64_t>(im), static_cast<uint64_t>(step));
-                TokenChoice choice = sampleToken(guided.data(), vocab, req.sampler, u, req.report_top_k);
-                temperedSoftmax(guided.data(), vocab, req.sampler.temperature, p_guided);
-                const auto& forced = im < static_cast<int64_t>(req.forced.size()) ? req.forced[static_cast<size_t>(im)]
-                                                                                   : std::vector<int32_t>();
-                if (step < static_cast<int64_t>(forced.size())) {
-                    choice.token = forced[static_cast<size_t>(step)];
-                    choice.probability = p_guided[static_cast<size_t>(choice.token)];
-                    choice.rank = rankOf(p_guided, choice.token);
-                }
-                temperedSoftmax(cond, vocab, req.sampler.temperature, p_cond);
-                TokenSampled ev;
-                ev.job_id = ctx.id();
-                ev.image = static_cast<int>(im);
-                ev.position = static_cast<int>(step);
-                ev.token = choice.token;
-                ev.probability = choice.probability;
-                ev.entropy = choice.entropy;
-                ev.rank = choice.rank;
-                ev.guidance_kl = static_cast<float>(klDivergence(p_guided, p_cond));
-                ev.top_ids = std::move(choice.top_ids);
-                ev.top_probs = std::move(choice.top_probs);
-                ctx.emit(ev);
-                result.tokens[static_cast<size_t>(im)].push_back(choice.token);
-                next[static_cast<size_t>(2 * im)] = next[static_cast<size_t>(2 * im + 1)] = choice.token;
-            }
-            // The last token needs no forward pass: nothing follows it.
-            if (step + 1 < n_tokens) last = lm.forward(model_->imageTokenEmbeds(be.fromI64(next, {rows, 1})), cache);
+        JanusStep step_model(*model_, be, cache, be.slice(hidden, 1, len - 1, len), images, info_.weight_bytes);
+        RasterOrder order(images, g, g);
 
-            StepTiming timing;
-            timing.job_id = ctx.id();
-            timing.step = static_cast<int>(step + 1);
-            timing.total = static_cast<int>(n_tokens);
-            timing.step_ms = msSince(t_step);
-            const double loop_ms = msSince(t_start) - preview_ms;
-            timing.tokens_per_s = loop_ms > 0 ? static_cast<double>((step + 1) * images) * 1000.0 / loop_ms : 0;
-            timing.first_preview_ms = first_preview_ms;
-            timing.kv_cache_bytes = cache.bytes();
-            timing.model_bytes = info_.weight_bytes;
-            ctx.emit(timing);
+        GenerationSettings gs;
+        gs.sampling.seed = req.seed;
+        gs.sampling.temperature = req.sampler.temperature;
+        gs.sampling.top_k = req.sampler.top_k;
+        gs.sampling.top_p = req.sampler.top_p;
+        gs.sampling.min_p = req.sampler.min_p;
+        gs.sampling.report_k = std::clamp(req.report_top_k, 0, 64);
+        gs.cfg = req.sampler.cfg;
+        gs.branches = 2;
+        gs.cond_branch = 0;
+        gs.uncond_branch = 1;
+        gs.forced = req.forced;
+        gs.capture_guided_steps = std::max(0, req.capture_logits_steps);
+        GenerationLoop loop(be, order, step_model, gs, ctx);
 
-            // Previews on the cadence, within a budget of 3% of generation time so far. A full partial
-            // decode is shown when its predicted cost (the last one's, or the calibration decode's scaled
-            // by cell count) fits the budget; otherwise the fast colour mosaic, which costs microseconds
-            // once the colour map is fitted (fitting is counted as preview time too).
-            const bool due = req.previews && (step + 1) % preview_every == 0 && step + 1 < n_tokens;
+        auto tokensOf = [&](int64_t im) {
+            const auto& grid = order.grid(im);
+            return std::vector<int32_t>(grid.begin(), grid.begin() + order.step());
+        };
+        // Previews on the cadence, within a budget of 3% of generation time so far. A full partial
+        // decode is shown when its predicted cost (the last one's, or the calibration decode's scaled
+        // by cell count) fits the budget; otherwise the fast colour mosaic, which costs microseconds
+        // once the colour map is fitted (fitting is counted as preview time too).
+        auto previews = [&](int64_t done) -> Status {
+            const bool due = req.previews && done % preview_every == 0 && done < n_tokens;
+            const double loop_ms = loop.elapsedMs() - preview_ms;
             // Even mosaics wait when the budget is spent (only matters when a step costs microseconds).
-            const bool affordable = first_preview_ms < 0 || preview_ms + last_mosaic_cost_ms <= kPreviewBudget * loop_ms;
-            if (due && affordable) {
-                const auto t_prev = Clock::now();
-                if (Status s = fitColourMap(); !s.ok()) return s;
-                const double predicted_full = last_full_cost_ms > 0 ? last_full_cost_ms
-                                                                    : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
-                                                                          static_cast<double>(std::max<int64_t>(1, impl_->calibration_cells));
-                const bool full = preview_ms + msSince(t_prev) + predicted_full <= kPreviewBudget * loop_ms;
-                const auto t_full = Clock::now();
-                for (int64_t im = 0; im < images; ++im) {
-                    const auto& toks = result.tokens[static_cast<size_t>(im)];
-                    auto img = full ? decode(toks) : mosaic(toks);
-                    if (!img) return img.status();
-                    PreviewReady pr;
-                    pr.job_id = ctx.id();
-                    pr.image = static_cast<int>(im);
-                    pr.tokens_done = static_cast<int>(step + 1);
-                    pr.width = img->width;
-                    pr.height = img->height;
-                    pr.approximate = !full;
-                    pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
-                    ctx.emit(pr);
-                }
-                if (full) {
-                    last_full_cost_ms = msSince(t_full);
-                    ++result.previews_decoded;
-                } else {
-                    last_mosaic_cost_ms = msSince(t_full);
-                    ++result.previews_approximate;
-                }
-                preview_ms += msSince(t_prev);
-                if (first_preview_ms < 0) first_preview_ms = msSince(t_start);
+            const bool affordable = !previewed || preview_ms + last_mosaic_cost_ms <= kPreviewBudget * loop_ms;
+            if (!due || !affordable) return Status();
+            const auto t_prev = Clock::now();
+            if (Status s = fitColourMap(); !s.ok()) return s;
+            const double predicted_full = last_full_cost_ms > 0 ? last_full_cost_ms
+                                                                : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
+                                                                      static_cast<double>(std::max<int64_t>(1, impl_->calibration_cells));
+            const bool full = preview_ms + msSince(t_prev) + predicted_full <= kPreviewBudget * loop_ms;
+            const auto t_full = Clock::now();
+            for (int64_t im = 0; im < images; ++im) {
+                auto img = full ? decode(tokensOf(im)) : mosaic(tokensOf(im));
+                if (!img) return img.status();
+                PreviewReady pr;
+                pr.job_id = ctx.id();
+                pr.image = static_cast<int>(im);
+                pr.tokens_done = static_cast<int>(done);
+                pr.width = img->width;
+                pr.height = img->height;
+                pr.approximate = !full;
+                pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
+                ctx.emit(pr);
             }
-        }
-        result.generate_ms = msSince(t_start) - preview_ms;
-        result.preview_ms = preview_ms;
+            if (full) {
+                last_full_cost_ms = msSince(t_full);
+                ++result.previews_decoded;
+            } else {
+                last_mosaic_cost_ms = msSince(t_full);
+                ++result.previews_approximate;
+            }
+            preview_ms += msSince(t_prev);
+            if (!previewed) loop.notePreview(loop.elapsedMs());
+            previewed = true;
+            return Status();
+        };
+        auto outcome = loop.run(previews);
+        if (!outcome) return outcome.status();
+        result.cancelled = outcome->cancelled;
+        result.generate_ms = outcome->decode_ms;
+        result.preview_ms = outcome->after_ms;
+        result.guided_logits = std::move(outcome->guided_logits);
+        for (int64_t im = 0; im < images; ++im) result.tokens[static_cast<size_t>(im)] = tokensOf(im);
 
         // Final images (partial ones for a cancelled job, unsampled cells grey).
         for (int64_t im = 0; im < images; ++im) {

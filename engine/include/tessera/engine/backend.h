@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/engine/sampling.h"
 #include "tessera/engine/tensor.h"
 
 namespace tessera {
@@ -51,14 +52,32 @@ public:
     // `host` instead of copying; `owner` keeps it alive (e.g. an mmap'd checkpoint).
     virtual Tensor adopt(std::shared_ptr<const void> owner, const void* host, DType dtype,
                          const Shape& shape);
+    // A weight only matmul (as w) and embedding (as the table) consume: a backend whose kernels read
+    // 16-bit weights keeps the checkpoint's bf16/f16 as stored (half the memory and half the bytes
+    // streamed per decode step); the default converts like upload/adopt.
+    virtual Tensor uploadMatrix(const void* host, DType dtype, const Shape& shape) { return upload(host, dtype, shape); }
+    virtual Tensor adoptMatrix(std::shared_ptr<const void> owner, const void* host, DType dtype,
+                               const Shape& shape) {
+        return adopt(std::move(owner), host, dtype, shape);
+    }
     virtual void read(const Tensor& t, void* host) = 0;
     std::vector<float> readF32(const Tensor& t);
     std::vector<int64_t> readI64(const Tensor& t);
     Tensor fromF32(const std::vector<float>& values, const Shape& shape);
     Tensor fromI64(const std::vector<int64_t>& values, const Shape& shape);
     virtual void synchronize() {}
-    // Bytes currently allocated through this backend (weights adopted from mmap excluded).
+    // Bytes currently allocated through this backend (weights adopted from mmap excluded; memory a
+    // caching allocator holds for reuse included).
     virtual size_t allocatedBytes() const = 0;
+    // Allocations that reached the system allocator (or the driver) since the backend was made. A
+    // caching allocator serves steady decode steps from memory freed by earlier steps, so this stops
+    // growing once a job is warm; benchmarks report its per-step delta.
+    virtual uint64_t systemAllocations() const { return 0; }
+    // Bytes copied from the backend to the host by read() and by sampling results since the backend
+    // was made (benchmarks report the per-step delta: a decode step returns ids and statistics only).
+    virtual uint64_t hostReadBytes() const { return 0; }
+    // Returns memory held for reuse to the system (after a job; the next job re-warms).
+    virtual void releaseCached() {}
 
     // ---- dense ---------------------------------------------------------------------------------------
     // y = x · wᵀ (+ bias). x [..., K], w [N, K] (PyTorch Linear layout), bias [N]. Returns [..., N].
@@ -106,6 +125,13 @@ public:
     virtual Tensor transposeLast2(const Tensor& x) = 0;
     // Rows of x [N, ...] picked by integer index [M] -> [M, ...].
     virtual Tensor gatherRows(const Tensor& x, const std::vector<int64_t>& index) = 0;
+
+    // ---- sampling -----------------------------------------------------------------------------------
+    // Draws one token per SampleRow from logits [..., V] (rows indexed over the leading dimensions) as
+    // sampling.h defines, writing ids and statistics into `out` (resized to rows.size()). Only `out`
+    // reaches the host: the logits are never copied back.
+    virtual void sample(const Tensor& logits, const std::vector<SampleRow>& rows, const SampleParams& params,
+                        SampleResult& out) = 0;
 
     // ---- images (NCHW) -------------------------------------------------------------------------------
     // w [Cout, Cin, kh, kw]; bias optional [Cout].

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "tessera/engine/status.h"
+#include "tessera/engine/tensor.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -39,9 +40,10 @@ struct TensorSpec {
 Expected<std::vector<TensorSpec>> checkpointTensors(const nlohmann::json& config);
 int64_t parameterCount(const std::vector<TensorSpec>& tensors);
 
-// Writes config.json and model.safetensors (f32, uniform random in ±1/sqrt(fan-in), norm weights 1)
-// into `dir`, creating it. Deterministic for a given seed.
-Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& dir, uint64_t seed = 1);
+// Writes config.json and model.safetensors (uniform random in ±1/sqrt(fan-in), norm weights 1; every
+// tensor stored as `dtype`: F32, BF16 or F16) into `dir`, creating it. Deterministic for a given seed.
+Status writeRandomCheckpoint(const nlohmann::json& config, const std::string& dir, uint64_t seed = 1,
+                             DType dtype = DType::F32);
 
 // ---- memory bandwidth --------------------------------------------------------------------------------
 
@@ -71,6 +73,10 @@ struct DecodeBenchOptions {
     std::string backend = "cpu";
     std::string scratch_dir; // where the random checkpoint goes (default: the system temp folder)
     size_t bandwidth_bytes = size_t(1) << 30;
+    DType dtype = DType::F32; // how the random checkpoint stores its weights (bf16 stays bf16 in memory)
+    // > 0: also time this batch on the same loaded model and report its per-step cost as a ratio
+    // (weights are read once per step for all rows, so 32 rows should cost far less than 16 × 2).
+    int64_t compare_batch = 0;
 };
 
 struct DecodeBenchResult {
@@ -91,11 +97,34 @@ struct DecodeBenchResult {
     // 1-minute load average when the run ended (-1 where unknown): other processes share the cores and
     // the memory bus, so figures from a busy machine are not comparable.
     double load_avg_1m = -1;
+    std::string dtype;
+    size_t resident_bytes = 0;  // weights as resident + KV cache + backend workspace after the run
+    size_t kv_cache_bytes = 0;
+    size_t workspace_bytes = 0; // backend memory beyond weights and cache (activations, logits, cached blocks)
+    double allocations_per_step = 0;      // system allocations by the backend per timed step (0 = warm)
+    double host_read_bytes_per_step = 0;  // bytes copied to the host per step (ids + statistics)
+    int64_t compare_batch = 0;
+    double compare_ms_per_step = 0;
+    double compare_ratio = 0; // compare_ms_per_step / ms_per_step
 
     // One JSON object, keys in the order above (the line `tessera-cli bench decode` prints).
     nlohmann::ordered_json toJson() const;
 };
 
 Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& options);
+
+// ---- sampling ----------------------------------------------------------------------------------------
+
+// One sampling step as a backend op: `positions` tokens for each of `sequences` sequences drawn from
+// guided logits over `vocab` codes (2 CFG rows each), with statistics. Random logits; the mean of
+// `repeats` timed calls after one warm-up.
+struct SamplingBenchResult {
+    int64_t sequences = 0, positions = 0, vocab = 0;
+    int threads = 0;
+    double ms_per_step = 0;
+    double ns_per_code = 0; // per guided logit
+};
+Expected<SamplingBenchResult> runSamplingBench(int64_t sequences, int64_t positions, int64_t vocab, int threads,
+                                               int repeats = 3, const std::string& backend = "cpu");
 
 } // namespace tessera::bench

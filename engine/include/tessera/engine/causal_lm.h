@@ -6,6 +6,7 @@
 // caches are used by one thread at a time.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,15 @@ struct RopeTables {
 // Standard 1D RoPE for positions [start, start + t) in every row.
 RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t t, int64_t head_dim, double theta);
 
+// A named set of tensors that replace or add to a model's weights (EAR's trained projections, a
+// LoRA merged to a delta), by checkpoint tensor name (e.g. "model.layers.3.self_attn.q_proj.weight").
+struct WeightOverlay {
+    enum class Mode { Replace, Add };
+    std::string name;
+    Mode mode = Mode::Replace;
+    std::map<std::string, Tensor> tensors; // any float dtype, on any backend (read once when applied)
+};
+
 class CausalLM {
 public:
     virtual ~CausalLM() = default;
@@ -81,7 +91,12 @@ public:
                            const RopeTables* rope = nullptr) = 0;
     // hidden [..., D] -> logits [..., V].
     virtual Tensor logits(const Tensor& hidden) = 0;
+    // Bytes of the weights as they are resident on the backend (16-bit weights counted as 16-bit).
     virtual size_t weightBytes() const = 0;
+    // A second view of this model with `overlay` applied. Tensors the overlay does not touch are shared
+    // with this model (no copy, no reload); this model is unchanged, so both views can run side by side
+    // (each with its own caches). Unknown names or wrong shapes are an error naming them.
+    virtual Expected<std::unique_ptr<CausalLM>> withOverlay(const WeightOverlay& overlay) const;
 };
 
 // Architectures this build can load as a CausalLM (for messages and `doctor`).

@@ -110,8 +110,10 @@ public:
     std::vector<std::string> names() const;
     // Total bytes of all tensors.
     size_t totalBytes() const;
-    // Loads a tensor onto a backend (zero-copy for f32 on the CPU backend).
-    Expected<Tensor> load(const std::string& name, Backend& backend) const;
+    // Loads a tensor onto a backend (zero-copy for f32 on the CPU backend). `matrix`: the tensor is
+    // only used as a matmul weight or embedding table, so a backend may keep its bf16/f16 as stored
+    // (Backend::adoptMatrix; zero-copy for those on the CPU backend too).
+    Expected<Tensor> load(const std::string& name, Backend& backend, bool matrix = false) const;
 
 private:
     struct Entry {
@@ -130,13 +132,17 @@ public:
     WeightBinder(const Checkpoint& ckpt, Backend& backend) : ckpt_(ckpt), backend_(backend) {}
     // Required tensor with an expected shape (empty shape = any).
     Tensor get(const std::string& name, const Shape& expected = {});
+    // A matmul weight or embedding table: kept in the checkpoint's dtype where the backend can.
+    Tensor matrix(const std::string& name, const Shape& expected = {});
     // Returns an undefined tensor when absent.
     Tensor optional(const std::string& name, const Shape& expected = {});
+    // Bytes of everything bound so far as it is resident on the backend (after any widening).
+    size_t residentBytes() const { return resident_bytes_; }
     bool has(const std::string& name) const { return ckpt_.has(name); }
     Status finish() const;
 
 private:
-    Tensor bind(const std::string& name, const Shape& expected);
+    Tensor bind(const std::string& name, const Shape& expected, bool matrix);
     const Checkpoint& ckpt_;
     Backend& backend_;
     // Only the first few are kept for the message: a config asking for a billion layers must not
@@ -145,6 +151,7 @@ private:
     std::vector<std::string> problems_;
     size_t missing_count_ = 0;
     size_t problem_count_ = 0;
+    size_t resident_bytes_ = 0;
 };
 
 } // namespace tessera

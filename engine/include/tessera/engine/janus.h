@@ -32,8 +32,8 @@ struct JanusRequest {
     int report_top_k = 5; // alternatives reported per token
     // Forced tokens for replay/branching: image i's first forced[i].size() tokens are taken as given.
     std::vector<std::vector<int32_t>> forced;
-    // Guided logits (after the CFG combine, before temperature) of this many first steps are copied
-    // into JanusResult::guided_logits (0 = none): for checking the loop against a reference.
+    // For oracles: the guided logits (after CFG, before temperature) of the first N steps are read back
+    // into JanusResult::guided_logits.
     int capture_logits_steps = 0;
 };
 
@@ -46,8 +46,7 @@ struct JanusResult {
     int previews_decoded = 0;     // full partial decodes shown
     int previews_approximate = 0; // fast colour mosaics shown
     int grid_h = 0, grid_w = 0;
-    // [step][image * vocab + v], first capture_logits_steps steps
-    std::vector<std::vector<float>> guided_logits;
+    std::vector<std::vector<float>> guided_logits; // [step][image * vocab + v], first capture_logits_steps steps
 };
 
 struct JanusInfo {

@@ -85,6 +85,10 @@ struct JanusBenchOptions {
     std::string prompt = "a red apple on a wooden table";
     std::string keep_dir;    // keep the checkpoint here (default: a scratch folder removed afterwards)
     std::string scratch_dir; // where the scratch folder goes (default: the system temp folder)
+    // Also time one sampling step (the backend op, statistics included) for a 16-image Janus batch
+    // (32 CFG rows × 16,384 codes) and a Lumos-1-shaped MaskGIT step (4,032 positions × 64,000 codes,
+    // 2 CFG rows; about 2 GB of logits).
+    bool sampling = false;
 };
 
 struct JanusBenchResult {
@@ -115,6 +119,8 @@ struct JanusBenchResult {
     double final_decode_ms = 0;   // previews-off wall minus its sampling loop
     bool tokens_identical = false;
     double load_avg_1m = -1;
+    double sampling_janus_ms = -1; // one step, 16 images × 2 rows × 16,384 codes (-1 = not run)
+    double sampling_lumos_ms = -1; // one step, 4,032 positions × 2 rows × 64,000 codes
 
     // One JSON object (the line `tessera-cli bench janus` prints).
     nlohmann::ordered_json toJson() const;
