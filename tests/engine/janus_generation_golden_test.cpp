@@ -1,7 +1,9 @@
 // Janus-Pro's generation loop (prompt template, CFG rows and padding, guidance, feedback of the forced
 // tokens) against tests/data/reference/janus_tiny_genloop: guided logits recorded by transformers'
 // own JanusForConditionalGeneration.generate on the janus_tiny checkpoint
-// (tools/reference/janus_generation_loop.py).
+// (tools/reference/janus_generation_loop.py). Two checks per case: the captured guided logits of the
+// forced steps, and the whole token grid under greedy decoding (the forced prefix, then the reference's
+// greedy continuation), which goes through the sampler's own guidance rather than the captured copy.
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/tokenizer.h"
@@ -68,6 +70,9 @@ Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir
     req.prompt = prompt ? *prompt : c["prompt"].get<std::string>();
     req.images = c["images"].get<int>();
     req.sampler.cfg = c["cfg"].get<float>();
+    // Greedy, as the reference ran: after the forced prefix the tokens come from the sampler's own
+    // guidance, so they check the combine that drives sampling, not only the captured copy.
+    req.sampler.temperature = 0.0f;
     req.forced = c["forced"].get<std::vector<std::vector<int32_t>>>();
     req.capture_logits_steps = c["steps"].get<int>();
     req.previews = false;
@@ -95,6 +100,8 @@ Comparison compareToGolden(const nlohmann::json& c, const std::string& model_dir
     for (size_t im = 0; im < req.forced.size(); ++im)
         for (size_t s = 0; s < req.forced[im].size(); ++s)
             EXPECT_EQ(r->tokens[im][s], req.forced[im][s]) << "image " << im << " step " << s;
+    // The reference's whole grid: the forced prefix, then its greedy continuation.
+    EXPECT_EQ(r->tokens, c["tokens"].get<std::vector<std::vector<int32_t>>>()) << c["name"];
     return out;
 }
 
