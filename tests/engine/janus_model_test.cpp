@@ -4,7 +4,9 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/verify.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
@@ -249,7 +252,11 @@ TEST(JanusModel, DeepSeekLayoutGivesIdenticalOutputs) {
     const fs::path dir = tempDir("deepseek");
     writeSafetensors((dir / "model.safetensors").string(),
                      toDeepSeekLayout(readSafetensors(kRef + "janus_tiny/model.safetensors")));
-    std::ofstream(dir / "config.json") << kDeepSeekConfig;
+    // The original code's quantiser normalises by default (codebook_l2_norm); transformers' does not, so
+    // the layouts agree only with it switched off (JanusModel.VqEncodeL2NormFollowsTheConfig covers it on).
+    nlohmann::json ds_cfg = nlohmann::json::parse(kDeepSeekConfig);
+    ds_cfg["gen_vision_config"]["params"]["codebook_l2_norm"] = false;
+    std::ofstream(dir / "config.json") << ds_cfg.dump();
     // The original config names no image token; the tokenizer does.
     fs::copy_file(kRef + "janus_tiny/tokenizer.json", dir / "tokenizer.json");
 
@@ -333,6 +340,124 @@ TEST(JanusModel, BadInputsThrowErrorsInsteadOfCrashing) {
     // Wrong image size for the vision encoder; image side not a multiple of the VQ downsampling.
     EXPECT_THROW(m->imageFeatures(be->fromF32(std::vector<float>(3 * 16 * 16, 0.f), {1, 3, 16, 16})), Error);
     EXPECT_THROW(m->encodeImage(be->fromF32(std::vector<float>(3 * 7 * 7, 0.f), {1, 3, 7, 7})), Error);
+}
+
+// RoPE scaling (linear, dynamic NTK, YaRN, Llama-3 …) changes every rotation; the engine implements plain
+// RoPE, so a config that asks for scaling is refused with a message naming it, in every spelling.
+TEST(JanusModel, RefusesRopeScalingInsteadOfIgnoringIt) {
+    const fs::path dir = tempDir("rope");
+    fs::copy_file(kRef + "janus_tiny/model.safetensors", dir / "model.safetensors");
+    std::ifstream in(kRef + "janus_tiny/config.json");
+    const nlohmann::json base = nlohmann::json::parse(in);
+    auto be = cpu();
+    auto loadWith = [&](const nlohmann::json& cfg) {
+        std::ofstream(dir / "config.json", std::ios::trunc) << cfg.dump();
+        Checkpoint ckpt;
+        return tryLoad(dir.string(), *be, ckpt);
+    };
+    nlohmann::json linear = base;
+    linear["text_config"]["rope_parameters"] = {
+        {"rope_theta", 10000.0}, {"rope_type", "linear"}, {"factor", 2.0}};
+    nlohmann::json legacy = base;
+    legacy["text_config"]["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+    nlohmann::json llama3 = base;
+    llama3["text_config"]["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+    for (const auto& [name, cfg] : {std::pair{"linear", linear}, {"dynamic", legacy}, {"llama3", llama3}}) {
+        auto m = loadWith(cfg);
+        ASSERT_FALSE(m.ok()) << name;
+        EXPECT_NE(m.error().find("rope"), std::string::npos) << m.error();
+        EXPECT_NE(m.error().find(name), std::string::npos) << m.error();
+    }
+    // No scaling, spelled every way a released config spells it, still loads.
+    nlohmann::json null_scaling = base;
+    null_scaling["text_config"]["rope_scaling"] = nullptr;
+    nlohmann::json default_scaling = base;
+    default_scaling["text_config"]["rope_scaling"] = {{"rope_type", "default"}};
+    for (const auto& cfg : {base, null_scaling, default_scaling}) {
+        auto m = loadWith(cfg);
+        EXPECT_TRUE(m.ok()) << m.error();
+    }
+    fs::remove_all(dir);
+}
+
+TEST(JanusModel, DeepSeekConfigRopeScalingIsRefused) {
+    const fs::path dir = tempDir("rope_deepseek");
+    writeSafetensors((dir / "model.safetensors").string(),
+                     toDeepSeekLayout(readSafetensors(kRef + "janus_tiny/model.safetensors")));
+    nlohmann::json cfg = nlohmann::json::parse(kDeepSeekConfig);
+    cfg["language_config"]["rope_scaling"] = {{"type", "linear"}, {"factor", 4.0}};
+    std::ofstream(dir / "config.json") << cfg.dump();
+    fs::copy_file(kRef + "janus_tiny/tokenizer.json", dir / "tokenizer.json");
+    auto be = cpu();
+    Checkpoint ckpt;
+    auto m = tryLoad(dir.string(), *be, ckpt);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().find("rope_scaling"), std::string::npos) << m.error();
+    fs::remove_all(dir);
+}
+
+// VQ encode with codebook_l2_norm: latent and codebook rows L2-normalised before the nearest-code
+// search, the quantised latent being the normalised row. Golden: transformers' encoder + the original
+// VectorQuantizer(l2_norm=True) (janus_tiny_genloop/vq_encode_l2.json). On when the config says so
+// (transformers' vq_config; the original gen_vision_config.params, where it defaults to on as in the
+// original VQ-16), off otherwise (transformers' quantiser, janus_tiny_vq_encode).
+TEST(JanusModel, VqEncodeL2NormFollowsTheConfig) {
+    std::ifstream gin(kRef + "janus_tiny_genloop/vq_encode_l2.json");
+    const nlohmann::json gold = nlohmann::json::parse(gin);
+    const auto pixels = gold["pixels"].get<std::vector<float>>();
+    const auto want_pre = gold["pre_quant"].get<std::vector<float>>();
+    const auto want_q = gold["quantized"].get<std::vector<float>>();
+    std::vector<int64_t> want_ids;
+    for (const auto& row : gold["indices"])
+        for (const auto& v : row) want_ids.push_back(v.get<int64_t>());
+    auto maxDiff = [](const std::vector<float>& a, const std::vector<float>& b) {
+        EXPECT_EQ(a.size(), b.size());
+        float m = 0;
+        for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+        return m;
+    };
+    auto be = cpu();
+    auto encodeWith = [&](const fs::path& dir) {
+        Checkpoint ckpt;
+        auto m = tryLoad(dir.string(), *be, ckpt);
+        EXPECT_TRUE(m.ok()) << m.error();
+        JanusEncoding e = (*m)->encode(be->fromF32(pixels, gold["pixels_shape"].get<Shape>()));
+        return std::tuple{be->readF32(e.pre_quant), be->readI64(e.indices), be->readF32(e.quantized)};
+    };
+
+    const fs::path hf = tempDir("vq_l2_hf");
+    for (const char* f : {"model.safetensors", "tokenizer.json", "tokenizer_config.json"})
+        fs::copy_file(kRef + "janus_tiny/" + f, hf / f);
+    std::ifstream cin(kRef + "janus_tiny/config.json");
+    nlohmann::json cfg = nlohmann::json::parse(cin);
+    cfg["vq_config"]["codebook_l2_norm"] = true;
+    std::ofstream(hf / "config.json") << cfg.dump();
+    {
+        auto [pre, ids, q] = encodeWith(hf);
+        EXPECT_LE(maxDiff(pre, want_pre), 1e-4f);
+        EXPECT_EQ(ids, want_ids);
+        EXPECT_LE(maxDiff(q, want_q), 1e-4f);
+    }
+    cfg["vq_config"]["codebook_l2_norm"] = false;
+    std::ofstream(hf / "config.json", std::ios::trunc) << cfg.dump();
+    {
+        auto [pre, ids, q] = encodeWith(hf);
+        EXPECT_LE(maxDiff(pre, want_pre), 1e-4f);
+        EXPECT_NE(ids, want_ids);
+    }
+
+    const fs::path ds = tempDir("vq_l2_ds");
+    writeSafetensors((ds / "model.safetensors").string(),
+                     toDeepSeekLayout(readSafetensors(kRef + "janus_tiny/model.safetensors")));
+    std::ofstream(ds / "config.json") << kDeepSeekConfig; // no codebook_l2_norm: the original default
+    fs::copy_file(kRef + "janus_tiny/tokenizer.json", ds / "tokenizer.json");
+    {
+        auto [pre, ids, q] = encodeWith(ds);
+        EXPECT_EQ(ids, want_ids);
+        EXPECT_LE(maxDiff(q, want_q), 1e-4f);
+    }
+    fs::remove_all(hf);
+    fs::remove_all(ds);
 }
 
 TEST(JanusReference, VqEncodeSetWithoutItsCheckpointSaysWhere) {

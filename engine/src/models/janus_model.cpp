@@ -194,6 +194,13 @@ int64_t intField(const nlohmann::json& j, const char* key, int64_t fallback) {
     return it->get<int64_t>();
 }
 
+bool boolField(const nlohmann::json& j, const char* key, bool fallback) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_boolean()) throw Error(std::string("config.json: ") + key + " is not true or false");
+    return it->get<bool>();
+}
+
 std::string stringField(const nlohmann::json& j, const char* key, const std::string& fallback) {
     auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
@@ -220,6 +227,7 @@ struct Settings {
     int64_t image_size = 0; // DeepSeek: generated image side in pixels
     VisionSettings vision;
     Activation gen_act = Activation::Gelu;
+    bool codebook_l2_norm = false;
 };
 
 Settings readSettings(const ModelConfig& cfg, const std::string& dir) {
@@ -239,6 +247,8 @@ Settings readSettings(const ModelConfig& cfg, const std::string& dir) {
         s.vision.act = activationNamed(stringField(vc, "hidden_act", "gelu"));
         s.gen_act = activationNamed(stringField(vq, "hidden_act", "gelu"));
         s.grid = intField(vq, "num_patches", 0);
+        // transformers' JanusVQVAE quantiser does not normalise; a config may still ask for the original's.
+        s.codebook_l2_norm = boolField(vq, "codebook_l2_norm", false);
     } else {
         // timm SigLIP towers (LayerNorm eps 1e-6, exact GELU) and mlp_gelu aligners, as the original code
         // builds them.
@@ -248,6 +258,9 @@ Settings readSettings(const ModelConfig& cfg, const std::string& dir) {
             s.vision.heads = 16;
         s.vision.heads = intField(vp, "num_heads", s.vision.heads);
         s.image_size = intField(object(object(j, "gen_vision_config"), "params"), "image_size", 384);
+        // The original VQ-16 normalises unless told otherwise (ModelArgs.codebook_l2_norm = True).
+        s.codebook_l2_norm =
+            boolField(object(object(j, "gen_vision_config"), "params"), "codebook_l2_norm", true);
     }
     if (s.image_token_id < 0) s.image_token_id = placeholderFromTokenizer(dir);
     return s;
@@ -370,6 +383,7 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
 
         Binder wb(ckpt, backend, layout);
         m->vq_.load(wb, backend);
+        m->vq_.setCodebookL2Norm(s.codebook_l2_norm);
         const int64_t codes = m->vq_.codebookSize(), code_dim = m->vq_.codeDim();
         m->gen_embed_ = wb.get("model.generation_embeddings.weight", {codes, code_dim});
         auto mlp = [&](const std::string& p, const std::string& second, int64_t in, int64_t out,

@@ -10,7 +10,10 @@
 //   - vision heads: transformers `vision_config.num_attention_heads`; DeepSeek from the SigLIP model name
 //     (`vision_config.params.model_name`) or `vision_config.params.num_heads`;
 //   - generated image side: transformers `vq_config.num_patches` (tokens per side); DeepSeek
-//     `gen_vision_config.params.image_size` (pixels), default 384 as in the official generation script.
+//     `gen_vision_config.params.image_size` (pixels), default 384 as in the official generation script;
+//   - VQ encode's codebook_l2_norm (latent and codebook rows L2-normalised before the nearest-code search):
+//     transformers `vq_config.codebook_l2_norm`, default off as transformers' quantiser; DeepSeek
+//     `gen_vision_config.params.codebook_l2_norm`, default on as the original VQ-16.
 //
 // Failure modes: load() returns a Status listing every missing or mis-shaped tensor. The run methods
 // throw tessera::Error on inputs of the wrong shape or ids outside the codebook (as Backend ops do);
@@ -38,7 +41,7 @@ struct JanusConfig {
 // What the VQ encoder and quantiser produce for pixels [B, 3, H, W].
 struct JanusEncoding {
     Tensor pre_quant; // [B, code_dim, h, w]: quant_conv output, before quantisation
-    Tensor quantized; // [B, code_dim, h, w]: nearest codebook rows (not normalised)
+    Tensor quantized; // [B, code_dim, h, w]: nearest codebook rows (L2-normalised with codebook_l2_norm)
     Tensor indices;   // [B, h*w] i64, raster order
 };
 

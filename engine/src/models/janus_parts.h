@@ -82,7 +82,7 @@ struct VqCoder {
 
 struct VqEncoding {
     Tensor pre_quant; // [B, C, h, w] quant_conv output
-    Tensor quantized; // [B, C, h, w] codebook rows (not normalised, as the quantiser returns them)
+    Tensor quantized; // [B, C, h, w] codebook rows (L2-normalised only with codebook_l2_norm)
     Tensor indices;   // [B, h*w] i64
 };
 
@@ -94,6 +94,9 @@ public:
     int64_t codebookSize() const { return codebook_size_; }
     int64_t codeDim() const { return code_dim_; }
     int64_t downsample() const { return int64_t{1} << (decoder_.levels.size() - 1); }
+    // The original VQ-16's codebook_l2_norm: encode() L2-normalises the latent and the codebook rows
+    // before the nearest-code search. Off (transformers' quantiser) until set.
+    void setCodebookL2Norm(bool on) { l2_norm_ = on; }
 
     Tensor codesFor(Backend& be, const Tensor& ids, int64_t h, int64_t w) const;
     Tensor decodeCodes(Backend& be, const Tensor& codes) const;
@@ -107,8 +110,9 @@ private:
 
     VqCoder encoder_, decoder_;
     Tensor quant_conv_w_, quant_conv_b_, post_quant_w_, post_quant_b_;
-    Tensor codebook_, codebook_unit_, codebook_sq_;
+    Tensor codebook_, codebook_unit_, codebook_sq_, unit_sq_, inv_sqrt_dim_;
     int64_t codebook_size_ = 0, code_dim_ = 0;
+    bool l2_norm_ = false;
 };
 
 // ---- SigLIP-style vision encoder (janus_vision.cpp) --------------------------------------------------

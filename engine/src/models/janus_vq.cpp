@@ -124,12 +124,13 @@ void VqModel::load(Binder& wb, Backend& be) {
     if (!codebook_.defined() || code_dim_ <= 0) return;
     // The decoder looks codes up L2-normalised. x/|x| = rmsNorm(x) / sqrt(dim); the tiny eps only keeps an
     // all-zero row at zero, as F.normalize's clamp does.
-    Tensor inv_sqrt = be.fromF32(
+    inv_sqrt_dim_ = be.fromF32(
         std::vector<float>(static_cast<size_t>(code_dim_), 1.0f / std::sqrt(static_cast<float>(code_dim_))),
         {code_dim_});
-    codebook_unit_ = be.rmsNorm(codebook_, inv_sqrt, 1e-30f);
+    codebook_unit_ = be.rmsNorm(codebook_, inv_sqrt_dim_, 1e-30f);
     Tensor ones = be.fromF32(std::vector<float>(static_cast<size_t>(code_dim_), 1.0f), {1, code_dim_});
     codebook_sq_ = be.matmul(be.mul(codebook_, codebook_), ones).reshape({codebook_size_});
+    unit_sq_ = be.matmul(be.mul(codebook_unit_, codebook_unit_), ones).reshape({codebook_size_});
 }
 
 // ---- blocks --------------------------------------------------------------------------------------------
@@ -221,10 +222,15 @@ VqEncoding VqModel::encode(Backend& be, const Tensor& pixels) const {
     const int64_t b = out.pre_quant.dim(0), c = code_dim_, h = out.pre_quant.dim(2), w = out.pre_quant.dim(3);
     const int64_t n = b * h * w;
     Tensor flat = be.transposeLast2(out.pre_quant.reshape({b, c, h * w})).reshape({n, c});
+    // With codebook_l2_norm the search runs between unit vectors (F.normalize of latent and rows, as the
+    // original quantiser does) and the result is the unit row; pre_quant stays as quant_conv gave it.
+    if (l2_norm_) flat = be.rmsNorm(flat, inv_sqrt_dim_, 1e-30f);
+    const Tensor& book = l2_norm_ ? codebook_unit_ : codebook_;
     // |z - e|² = |z|² + |e|² - 2 z·e, as the reference quantiser computes it; the argmin is read back.
     Tensor ones = be.fromF32(std::vector<float>(static_cast<size_t>(c), 1.0f), {1, c});
     std::vector<float> z_sq = be.readF32(be.matmul(be.mul(flat, flat), ones));
-    std::vector<float> rest = be.readF32(be.add(be.scale(be.matmul(flat, codebook_), -2.0f), codebook_sq_));
+    std::vector<float> rest =
+        be.readF32(be.add(be.scale(be.matmul(flat, book), -2.0f), l2_norm_ ? unit_sq_ : codebook_sq_));
     std::vector<int64_t> ids(static_cast<size_t>(n));
     const size_t v = static_cast<size_t>(codebook_size_);
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -240,7 +246,7 @@ VqEncoding VqModel::encode(Backend& be, const Tensor& pixels) const {
         ids[i] = arg;
     }
     out.indices = be.fromI64(ids, {b, h * w});
-    out.quantized = be.transposeLast2(be.embedding(codebook_, out.indices)).reshape({b, c, h, w});
+    out.quantized = be.transposeLast2(be.embedding(book, out.indices)).reshape({b, c, h, w});
     return out;
 }
 

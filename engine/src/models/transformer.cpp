@@ -88,6 +88,33 @@ RopeTables ropeTables1D(Backend& backend, int64_t batch, int64_t start, int64_t 
 
 namespace models {
 
+// RoPE scaling (linear, dynamic NTK, YaRN, Llama-3, …) changes the rotation of every position, and only
+// plain RoPE is implemented: a config that asks for anything else is refused, never run unscaled. Both
+// spellings are read: `rope_scaling` ({type|rope_type, factor, …}; null = none) and transformers v5's
+// `rope_parameters.rope_type`.
+static void refuseRopeScaling(const ModelConfig& config) {
+    auto kind = [](const nlohmann::json& o) -> std::string {
+        for (const char* key : {"rope_type", "type"})
+            if (auto it = o.find(key); it != o.end())
+                return it->is_string() ? it->get<std::string>() : it->dump();
+        return "";
+    };
+    for (const nlohmann::json* j : {&config.text(), &config.json()}) {
+        if (!j->is_object()) continue;
+        if (auto it = j->find("rope_scaling"); it != j->end() && !it->is_null()) {
+            const std::string k = it->is_object() ? kind(*it) : it->dump();
+            TS_CHECK(k == "default", "config.json: rope_scaling '" + (k.empty() ? it->dump() : k) +
+                                         "' is not supported (only plain RoPE is implemented)");
+        }
+        if (auto it = j->find("rope_parameters"); it != j->end() && it->is_object()) {
+            const std::string k = kind(*it);
+            TS_CHECK(k.empty() || k == "default",
+                     "config.json: rope_parameters.rope_type '" + k +
+                         "' (RoPE scaling) is not supported (only plain RoPE is implemented)");
+        }
+    }
+}
+
 TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::string& family) {
     TransformerConfig c;
     c.family = family;
@@ -112,6 +139,7 @@ TransformerConfig readLlamaStyleConfig(const ModelConfig& config, const std::str
     c.max_positions = config.textInt("max_position_embeddings", 4096);
     c.norm_eps = static_cast<float>(config.textFloat("rms_norm_eps", 1e-6));
     c.rope_theta = config.ropeTheta(10000.0);
+    refuseRopeScaling(config);
     c.tie_embeddings = config.tieWordEmbeddings(false);
     c.bos_id = config.textInt("bos_token_id", -1);
     c.eos_id = config.textInt("eos_token_id", -1);

@@ -10,6 +10,7 @@
 #include "tessera/engine/janus.h"
 #include "tessera/engine/sampler.h"
 #include "tessera/engine/tokenizer.h"
+#include "tokenizer/unicode.h"
 
 namespace tessera {
 
@@ -46,8 +47,22 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
     p->impl_->ckpt = std::move(*ckpt);
     p->impl_->tokenizer = std::move(*tok);
     p->impl_->backend = &backend;
-    p->impl_->pad_id = p->impl_->tokenizer.padId() >= 0 ? p->impl_->tokenizer.padId()
-                                                         : static_cast<int32_t>(std::max<int64_t>(0, (*model)->lm().config().pad_id));
+    // The unconditional rows' pad is the vocabulary's <｜▁pad▁｜>, as the original processor finds it
+    // (and as transformers' conversion script sets generation_config.pad_token_id); tokenizer_config's
+    // pad_token and the LM config's pad_token_id (which released checkpoints do not keep consistent with
+    // it) only when the vocabulary has no such token.
+    const int32_t vocab_pad = p->impl_->tokenizer.tokenId("<｜▁pad▁｜>");
+    const int64_t config_pad = (*model)->lm().config().pad_id;
+    if (vocab_pad >= 0)
+        p->impl_->pad_id = vocab_pad;
+    else if (p->impl_->tokenizer.padId() >= 0)
+        p->impl_->pad_id = p->impl_->tokenizer.padId();
+    else if (config_pad >= 0)
+        p->impl_->pad_id = static_cast<int32_t>(config_pad);
+    else
+        return Status::error(dir + ": no pad token (no <｜▁pad▁｜> in the vocabulary, no pad_token in "
+                                   "tokenizer_config.json, no pad_token_id in config.json); classifier-free "
+                                   "guidance needs one for its unconditional rows");
     const JanusConfig& jc = (*model)->config();
     p->info_.dir = dir;
     p->info_.layout = jc.layout;
@@ -92,6 +107,21 @@ std::vector<ImageRgb8> toRgb8(Backend& be, const Tensor& pixels) {
             }
     }
     return out;
+}
+
+// Python's str.strip(): drops leading and trailing characters for which str.isspace() holds (Unicode
+// White_Space plus the separators U+001C..U+001F), as the official prompt code strips.
+std::string pyStrip(const std::string& s) {
+    auto space = [](char32_t c) { return tok::isWhitespace(c) || (c >= 0x1C && c <= 0x1F); };
+    size_t begin = s.size(), end = 0;
+    for (size_t pos = 0; pos < s.size();) {
+        const size_t at = pos;
+        if (!space(tok::decodeUtf8(s, pos))) {
+            begin = std::min(begin, at);
+            end = pos;
+        }
+    }
+    return begin < end ? s.substr(begin, end - begin) : std::string();
 }
 
 } // namespace
@@ -290,9 +320,13 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
             if (t < 0 || t >= vocab) return Status::error("forced token " + std::to_string(t) + " outside the codebook");
     }
 
-    // Prompt as the official script builds it: SFT template with an empty system prompt, then the
-    // image-start tag; BOS from the tokenizer.
-    const std::string text = "<|User|>: " + req.prompt + "\n\n<|Assistant|>:<begin_of_image>";
+    // Prompt as the official script builds it: SFT template with an empty system prompt (the user content
+    // stripped; an empty message gets no separator; the whole prompt stripped), then the image-start tag;
+    // BOS from the tokenizer.
+    const std::string content = pyStrip(req.prompt);
+    const std::string text =
+        pyStrip(content.empty() ? "<|User|>:<|Assistant|>:" : "<|User|>: " + content + "\n\n<|Assistant|>:") +
+        "<begin_of_image>";
     const std::vector<int32_t> ids = impl_->tokenizer.encode(text, SpecialTokens::kTransformers);
     const int64_t len = static_cast<int64_t>(ids.size());
     if (len + n_tokens > info_.context) {
