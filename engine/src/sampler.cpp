@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "tessera/engine/janus.h"
+#include "util/softmax_exact.h"
 
 namespace tessera {
 
@@ -45,16 +46,19 @@ void cfgCombine(const float* cond, const float* uncond, float weight, int64_t n,
 }
 
 void temperedSoftmax(const float* logits, int64_t n, float temperature, std::vector<float>& probs) {
+    // The engine's own exp and summation order (softmax_exact.h), so this reference and every
+    // backend's sampler agree to the bit.
     const float t = temperature > 0 ? temperature : 1.0f;
     probs.resize(static_cast<size_t>(n));
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[i] / t);
-    double sum = 0;
+    softmax::LaneSum sum;
     for (int64_t i = 0; i < n; ++i) {
-        probs[static_cast<size_t>(i)] = std::exp(logits[i] / t - mx);
-        sum += probs[static_cast<size_t>(i)];
+        probs[static_cast<size_t>(i)] = softmax::samplingExp(logits[i] / t - mx);
+        sum.add(i, probs[static_cast<size_t>(i)]);
     }
-    for (auto& p : probs) p = static_cast<float>(p / sum);
+    const float inv = softmax::reciprocal(sum.total());
+    for (auto& p : probs) p = p * inv;
 }
 
 double klDivergence(const std::vector<float>& p, const std::vector<float>& q) {

@@ -11,11 +11,16 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/cpu_common.h"
 #include "tessera/engine/sampler.h"
+#include "util/softmax_exact.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 namespace tessera {
 
@@ -49,33 +54,97 @@ inline uint32_t bitsOf(float p) {
 inline int bucketOf(float p) { return static_cast<int>(bitsOf(p) >> kBucketShift); }
 
 // Ranks one row of probabilities. Scratch vectors live in the (thread-local) object and are reused.
+// Indices i with bucket[i] == b, appended to out (scalar; the AVX-512 version below does 32 at a time).
+void gatherBucketScalar(const uint16_t* bucket, int64_t n, int b, std::vector<int32_t>& out) {
+    for (int64_t i = 0; i < n; ++i)
+        if (bucket[i] == b) out.push_back(static_cast<int32_t>(i));
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void gatherBucketAvx512(const uint16_t* bucket, int64_t n, int b,
+                                                                             std::vector<int32_t>& out) {
+    const __m512i want = _mm512_set1_epi16(static_cast<int16_t>(b));
+    const __m512i step = _mm512_set1_epi32(16);
+    int64_t i = 0;
+    alignas(64) int32_t found[32];
+    for (; i + 32 <= n; i += 32) {
+        const __mmask32 hit = _mm512_cmpeq_epi16_mask(_mm512_loadu_si512(bucket + i), want);
+        if (!hit) continue;
+        const __m512i ids0 = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(i)),
+                                              _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+        const int lo = __builtin_popcount(hit & 0xFFFFu);
+        _mm512_mask_compressstoreu_epi32(found, static_cast<__mmask16>(hit & 0xFFFFu), ids0);
+        _mm512_mask_compressstoreu_epi32(found + lo, static_cast<__mmask16>(hit >> 16), _mm512_add_epi32(ids0, step));
+        out.insert(out.end(), found, found + __builtin_popcount(hit));
+    }
+    for (; i < n; ++i)
+        if (bucket[i] == b) out.push_back(static_cast<int32_t>(i));
+}
+#pragma GCC diagnostic pop
+#endif
+
 class RankedView {
 public:
-    void build(const float* p, int64_t n) {
+    // Normalises p in place (p *= inv) and ranks it. Two interleaved sub-histograms (even and odd
+    // ids) break the store-to-load chain when many codes share a bucket; they merge in a fixed order.
+    void build(float* p, int64_t n, float inv) {
         p_ = p;
         n_ = n;
-        count_.fill(0);
-        mass_.fill(0.0);
-        for (int64_t i = 0; i < n; ++i) {
-            const int b = bucketOf(p[i]);
-            ++count_[static_cast<size_t>(b)];
-            mass_[static_cast<size_t>(b)] += p[i];
+        bucket_.resize(static_cast<size_t>(n));
+        uint16_t* bk = bucket_.data();
+        int32_t* c0 = count2_[0].data();
+        int32_t* c1 = count2_[1].data();
+        double* m0 = mass2_[0].data();
+        double* m1 = mass2_[1].data();
+        std::fill(c0, c0 + kBuckets, 0);
+        std::fill(c1, c1 + kBuckets, 0);
+        std::fill(m0, m0 + kBuckets, 0.0);
+        std::fill(m1, m1 + kBuckets, 0.0);
+        int64_t i = 0;
+        for (; i + 2 <= n; i += 2) {
+            const float a = p[i] * inv, b = p[i + 1] * inv;
+            p[i] = a;
+            p[i + 1] = b;
+            const int ba = bucketOf(a), bb = bucketOf(b);
+            bk[i] = static_cast<uint16_t>(ba);
+            bk[i + 1] = static_cast<uint16_t>(bb);
+            ++c0[ba];
+            m0[ba] += a;
+            ++c1[bb];
+            m1[bb] += b;
         }
-        sorted_bucket_ = -1;
+        for (; i < n; ++i) {
+            const float a = p[i] * inv;
+            p[i] = a;
+            const int ba = bucketOf(a);
+            bk[i] = static_cast<uint16_t>(ba);
+            ++c0[ba];
+            m0[ba] += a;
+        }
+        for (int b = 0; b < kBuckets; ++b) {
+            count_[static_cast<size_t>(b)] = c0[b] + c1[b];
+            mass_[static_cast<size_t>(b)] = m0[b] + m1[b];
+        }
+        cached_[0].id = cached_[1].id = -1;
     }
 
-    // The members of bucket b, ranked (p descending, id ascending).
+    // The members of bucket b, ranked (p descending, id ascending). The two most recently used
+    // buckets stay sorted (the top alternatives and the sampled token's usually differ).
     const std::vector<int32_t>& bucket(int b) {
-        if (sorted_bucket_ != b) {
-            members_.clear();
-            for (int64_t i = 0; i < n_; ++i)
-                if (bucketOf(p_[i]) == b) members_.push_back(static_cast<int32_t>(i));
-            std::sort(members_.begin(), members_.end(), [&](int32_t a, int32_t c) {
-                return p_[a] != p_[c] ? p_[a] > p_[c] : a < c;
-            });
-            sorted_bucket_ = b;
-        }
-        return members_;
+        for (auto& c : cached_)
+            if (c.id == b) return c.members;
+        Cached& c = cached_[next_];
+        next_ ^= 1;
+        c.members.clear();
+        gatherBucket(b, c.members);
+        std::sort(c.members.begin(), c.members.end(), [&](int32_t a, int32_t d) {
+            return p_[a] != p_[d] ? p_[a] > p_[d] : a < d;
+        });
+        c.id = b;
+        return c.members;
     }
 
     // The id at rank r (0 = most likely), r < n.
@@ -140,78 +209,249 @@ public:
     }
 
 private:
+    void gatherBucket(int b, std::vector<int32_t>& out) const;
+    struct Cached {
+        int id = -1;
+        std::vector<int32_t> members;
+    };
     const float* p_ = nullptr;
     int64_t n_ = 0;
     std::array<int64_t, kBuckets> count_{};
     std::array<double, kBuckets> mass_{};
-    std::vector<int32_t> members_;
-    int sorted_bucket_ = -1;
+    std::vector<uint16_t> bucket_;
+    std::array<std::array<int32_t, kBuckets>, 2> count2_{};
+    std::array<std::array<double, kBuckets>, 2> mass2_{};
+    Cached cached_[2];
+    int next_ = 0;
 };
+
+void RankedView::gatherBucket(int b, std::vector<int32_t>& out) const {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                               __builtin_cpu_supports("avx512vl");
+    if (avx512) return gatherBucketAvx512(bucket_.data(), n_, b, out);
+#endif
+    gatherBucketScalar(bucket_.data(), n_, b, out);
+}
 
 struct RowScratch {
     std::vector<float> guided, probs;
     RankedView view;
 };
 
-// Tempered softmax of n logits into probs with the reference arithmetic (f32 exp of x/t − max, f64
-// sum, f64 division rounded to f32). Returns max and log of the sum, for closed-form statistics.
-void softmaxTempered(const float* logits, int64_t n, float t, float* probs, float& mx, double& log_sum,
-                     double& mean_shifted) {
-    mx = -INFINITY;
-    for (int64_t i = 0; i < n; ++i) mx = std::max(mx, logits[i] / t);
-    double sum = 0, dot = 0;
+// What the softmax passes leave for the statistics.
+struct SoftmaxStats {
+    float mx = 0;       // max of g/t
+    double sum = 0;     // Σ exp(g/t − mx) in the canonical lane order (p holds the unnormalised e)
+    double dot = 0;     // Σ e·(g/t − mx), any order (a statistic)
+    bool finite = true; // every guided logit finite
+};
+
+// ---- scalar passes (the definition) -----------------------------------------------------------------
+
+// Guided logits g = u + w(c − u) (or c) into `g`, then p = softmax(g / t) with softmax_exact.h's
+// arithmetic into `p` (t == 1 skips the division, which is exact).
+SoftmaxStats softmaxScalar(const float* c, const float* u, float w, int64_t n, float t, float* g, float* p) {
+    SoftmaxStats st;
+    st.mx = -INFINITY;
     for (int64_t i = 0; i < n; ++i) {
-        const float shifted = logits[i] / t - mx;
-        const float e = std::exp(shifted);
-        probs[i] = e;
-        sum += e;
-        dot += static_cast<double>(e) * shifted;
+        const float v = u ? u[i] + w * (c[i] - u[i]) : c[i];
+        g[i] = v;
+        st.finite = st.finite && std::isfinite(v);
+        st.mx = std::max(st.mx, t == 1.0f ? v : v / t);
     }
-    for (int64_t i = 0; i < n; ++i) probs[i] = static_cast<float>(probs[i] / sum);
-    log_sum = std::log(sum);
-    mean_shifted = dot / sum; // E_p[x/t − max]
+    softmax::LaneSum sum;
+    for (int64_t i = 0; i < n; ++i) {
+        const float shifted = (t == 1.0f ? g[i] : g[i] / t) - st.mx;
+        const float e = softmax::samplingExp(shifted);
+        p[i] = e;
+        sum.add(i, e);
+        st.dot += static_cast<double>(e) * shifted;
+    }
+    st.sum = sum.total();
+    return st;
+}
+
+// Σ exp(c/t − max(c/t)) and Σ p·((g/t − mx) − (c/t − mc)), for KL(guided ‖ conditional).
+void klTermsScalar(const float* c, const float* g, const float* p, int64_t n, float t, float mx, double& sum_c,
+                   double& cross) {
+    float mc = -INFINITY;
+    for (int64_t i = 0; i < n; ++i) mc = std::max(mc, t == 1.0f ? c[i] : c[i] / t);
+    sum_c = 0;
+    cross = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float yc = (t == 1.0f ? c[i] : c[i] / t) - mc;
+        sum_c += softmax::samplingExp(yc);
+        cross += static_cast<double>(p[i]) * (((t == 1.0f ? g[i] : g[i] / t) - mx) - yc);
+    }
+}
+
+// ---- AVX-512 passes: the same operations, sixteen lanes at a time ------------------------------------
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC 12's AVX-512 intrinsics build "undefined" pass-through vectors by self-initialisation, which
+// -Wuninitialized reports once inlined; the values are never used.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define TS_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+
+TS_AVX512 inline __m512 expV(__m512 x) {
+    using namespace softmax;
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), _mm512_set1_ps(kRoundMagic));
+    const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(kRoundMagic));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+    const __m512 z = _mm512_mul_ps(r, r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+    p = _mm512_fmadd_ps(p, z, r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    // Clamp the exponent for lanes that are replaced below, so the shift stays defined.
+    const __m512 nc = _mm512_max_ps(_mm512_min_ps(n, _mm512_set1_ps(127.0f)), _mm512_set1_ps(-126.0f));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(nc), _mm512_set1_epi32(127)), 23);
+    __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    const __mmask16 small = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMinInput), _CMP_LT_OQ);
+    const __mmask16 big = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kMaxInput), _CMP_GT_OQ);
+    y = _mm512_mask_mov_ps(y, small, _mm512_setzero_ps());
+    return _mm512_mask_mov_ps(y, big, _mm512_set1_ps(INFINITY));
+}
+
+TS_AVX512 inline __mmask16 tailMask(int64_t left) {
+    return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+TS_AVX512 inline __m256 high8(__m512 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+TS_AVX512 SoftmaxStats softmaxAvx512(const float* c, const float* u, float w, int64_t n, float t, float* g, float* p) {
+    SoftmaxStats st;
+    const bool div = t != 1.0f;
+    const __m512 tv = _mm512_set1_ps(t), wv = _mm512_set1_ps(w);
+    __m512 mxv = _mm512_set1_ps(-INFINITY);
+    __mmask16 bad = 0;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        const __m512 cv = _mm512_maskz_loadu_ps(m, c + i);
+        __m512 v = cv;
+        if (u) {
+            const __m512 uv = _mm512_maskz_loadu_ps(m, u + i);
+            v = _mm512_add_ps(uv, _mm512_mul_ps(wv, _mm512_sub_ps(cv, uv)));
+        }
+        _mm512_mask_storeu_ps(g + i, m, v);
+        bad = static_cast<__mmask16>(bad | _mm512_mask_fpclass_ps_mask(m, v, 0x99)); // NaN or ±inf
+        mxv = _mm512_mask_max_ps(mxv, m, mxv, div ? _mm512_div_ps(v, tv) : v);
+    }
+    st.finite = bad == 0;
+    st.mx = _mm512_reduce_max_ps(mxv);
+    const __m512 mx = _mm512_set1_ps(st.mx);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd(), dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+        const __m512 shifted = _mm512_maskz_mov_ps(m, _mm512_sub_ps(div ? _mm512_div_ps(gv, tv) : gv, mx));
+        const __m512 e = _mm512_maskz_mov_ps(m, expV(shifted));
+        _mm512_mask_storeu_ps(p + i, m, e);
+        const __m512d e0 = _mm512_cvtps_pd(_mm512_castps512_ps256(e)), e1 = _mm512_cvtps_pd(high8(e));
+        lo = _mm512_add_pd(lo, e0);
+        hi = _mm512_add_pd(hi, e1);
+        dlo = _mm512_fmadd_pd(e0, _mm512_cvtps_pd(_mm512_castps512_ps256(shifted)), dlo);
+        dhi = _mm512_fmadd_pd(e1, _mm512_cvtps_pd(high8(shifted)), dhi);
+    }
+    // The canonical reduction: l[i] + l[i+8], then + l[i+4], + l[i+2], then l0 + l1.
+    alignas(64) double l[8];
+    _mm512_store_pd(l, _mm512_add_pd(lo, hi));
+    for (int half = 4; half >= 1; half /= 2)
+        for (int i = 0; i < half; ++i) l[i] = l[i] + l[i + half];
+    st.sum = l[0];
+    st.dot = _mm512_reduce_add_pd(_mm512_add_pd(dlo, dhi));
+    return st;
+}
+
+TS_AVX512 void klTermsAvx512(const float* c, const float* g, const float* p, int64_t n, float t, float mx,
+                             double& sum_c, double& cross) {
+    const bool div = t != 1.0f;
+    const __m512 tv = _mm512_set1_ps(t);
+    __m512 mcv = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        const __m512 cv = _mm512_maskz_loadu_ps(m, c + i);
+        mcv = _mm512_mask_max_ps(mcv, m, mcv, div ? _mm512_div_ps(cv, tv) : cv);
+    }
+    const __m512 mc = _mm512_set1_ps(_mm512_reduce_max_ps(mcv)), mxv = _mm512_set1_ps(mx);
+    __m512d sc = _mm512_setzero_pd(), cr = _mm512_setzero_pd();
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        const __m512 cv = _mm512_maskz_loadu_ps(m, c + i), gv = _mm512_maskz_loadu_ps(m, g + i);
+        const __m512 pv = _mm512_maskz_loadu_ps(m, p + i);
+        const __m512 yc = _mm512_maskz_mov_ps(m, _mm512_sub_ps(div ? _mm512_div_ps(cv, tv) : cv, mc));
+        const __m512 ec = _mm512_maskz_mov_ps(m, expV(yc));
+        const __m512 diff = _mm512_maskz_mov_ps(m, _mm512_sub_ps(_mm512_sub_ps(div ? _mm512_div_ps(gv, tv) : gv, mxv), yc));
+        const __m512 pd = _mm512_mul_ps(pv, diff);
+        sc = _mm512_add_pd(sc, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(ec)), _mm512_cvtps_pd(high8(ec))));
+        cr = _mm512_add_pd(cr, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(pd)), _mm512_cvtps_pd(high8(pd))));
+    }
+    sum_c = _mm512_reduce_add_pd(sc);
+    cross = _mm512_reduce_add_pd(cr);
+}
+
+bool haveAvx512Sampling() {
+    static const bool have = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                             __builtin_cpu_supports("fma");
+    return have;
+}
+#pragma GCC diagnostic pop
+#define TS_HAVE_AVX512_SAMPLING 1
+#endif
+
+SoftmaxStats softmaxRow(const float* c, const float* u, float w, int64_t n, float t, float* g, float* p) {
+#ifdef TS_HAVE_AVX512_SAMPLING
+    if (haveAvx512Sampling()) return softmaxAvx512(c, u, w, n, t, g, p);
+#endif
+    return softmaxScalar(c, u, w, n, t, g, p);
+}
+
+void klTerms(const float* c, const float* g, const float* p, int64_t n, float t, float mx, double& sum_c,
+             double& cross) {
+#ifdef TS_HAVE_AVX512_SAMPLING
+    if (haveAvx512Sampling()) return klTermsAvx512(c, g, p, n, t, mx, sum_c, cross);
+#endif
+    klTermsScalar(c, g, p, n, t, mx, sum_c, cross);
 }
 
 void sampleRow(const float* logits_base, int64_t vocab, const SampleRow& row, const SampleParams& sp,
                RowScratch& s, SampleResult& out, size_t r) {
     const float* cond = logits_base + row.cond * vocab;
-    const float* g = cond;
+    const float* uncond = row.uncond >= 0 ? logits_base + row.uncond * vocab : nullptr;
     s.guided.resize(static_cast<size_t>(vocab));
     s.probs.resize(static_cast<size_t>(vocab));
-    if (row.uncond >= 0) {
-        const float* uncond = logits_base + row.uncond * vocab;
-        cfgCombine(cond, uncond, row.cfg, vocab, s.guided.data());
-        g = s.guided.data();
-    }
     const float t = sp.temperature > 0 ? sp.temperature : 1.0f;
-    float mx = 0;
-    double log_sum = 0, mean_shifted = 0;
+    float* g = s.guided.data();
     float* p = s.probs.data();
-    softmaxTempered(g, vocab, t, p, mx, log_sum, mean_shifted);
+    const SoftmaxStats st = softmaxRow(cond, uncond, row.cfg, vocab, t, g, p);
     // NaN or infinite logits (broken weights, an infinite guidance weight) would otherwise pick the same
     // code every time without a word.
-    TS_CHECK(std::isfinite(mx) && std::isfinite(log_sum) && std::isfinite(mean_shifted),
+    TS_CHECK(st.finite && std::isfinite(st.sum) && st.sum > 0,
              "the model produced non-finite logits (NaN or infinity): check the checkpoint's weights and the guidance weight");
+    const double log_sum = std::log(st.sum);
+    RankedView& v = s.view;
+    v.build(p, vocab, softmax::reciprocal(st.sum)); // p normalised in place
     // H = −Σ p log p with log p = shifted − log Σ: no logarithm per code.
-    out.entropy[r] = static_cast<float>(std::max(0.0, log_sum - mean_shifted));
+    out.entropy[r] = static_cast<float>(std::max(0.0, log_sum - st.dot / st.sum));
 
     float kl = 0;
-    if (row.uncond >= 0 && sp.guidance_kl) {
+    if (uncond && sp.guidance_kl) {
         // KL(p ‖ q), q = softmax(c / t): Σ p (log p − log q) with both logs in closed form.
-        float mc = -INFINITY;
-        for (int64_t i = 0; i < vocab; ++i) mc = std::max(mc, cond[i] / t);
         double sum_c = 0, cross = 0;
-        for (int64_t i = 0; i < vocab; ++i) {
-            const float yc = cond[i] / t - mc;
-            sum_c += std::exp(static_cast<double>(yc));
-            cross += static_cast<double>(p[i]) * ((g[i] / t - mx) - yc);
-        }
+        klTerms(cond, g, p, vocab, t, st.mx, sum_c, cross);
         kl = static_cast<float>(std::max(0.0, cross - log_sum + std::log(sum_c)));
     }
     out.guidance_kl[r] = kl;
 
-    RankedView& v = s.view;
-    v.build(p, vocab);
     const int k = out.report_k;
     for (int i = 0; i < k; ++i) {
         const bool in = i < vocab;
