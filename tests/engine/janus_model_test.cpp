@@ -246,6 +246,23 @@ TEST(JanusModel, ConfigOfTheTinyCheckpoint) {
     EXPECT_EQ(m->lm().config().hidden, 64);
 }
 
+TEST(JanusModel, GenerationOnlyLoadSkipsTheEncodersAndDecodesTheSame) {
+    auto be = cpu();
+    auto ckpt = Checkpoint::open(kRef + "janus_tiny");
+    ASSERT_TRUE(ckpt.ok());
+    auto full = JanusModel::load(*ckpt, *be);
+    auto gen = JanusModel::load(*ckpt, *be, /*generation_only=*/true);
+    ASSERT_TRUE(full.ok() && gen.ok()) << (full.ok() ? gen.error() : full.error());
+    EXPECT_LT((*gen)->weightBytes(), (*full)->weightBytes());
+    const Tensor ids = be->fromI64({1, 5, 9, 63, 0, 2, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18}, {1, 16});
+    EXPECT_EQ(be->readF32((*gen)->decodeImageTokens(ids, 4, 4)), be->readF32((*full)->decodeImageTokens(ids, 4, 4)));
+    const Tensor h = be->fromF32(std::vector<float>(64, 0.1f), {1, 1, 64});
+    EXPECT_EQ(be->readF32((*gen)->genHead(h)), be->readF32((*full)->genHead(h)));
+    const Tensor pixels = be->fromF32(std::vector<float>(3 * 8 * 8, 0.0f), {1, 3, 8, 8});
+    EXPECT_THROW((*gen)->encodeImage(pixels), Error);
+    EXPECT_THROW((*gen)->imageFeatures(pixels), Error);
+}
+
 // ---- the original layout -----------------------------------------------------------------------------
 
 TEST(JanusModel, DeepSeekLayoutGivesIdenticalOutputs) {

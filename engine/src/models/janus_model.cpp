@@ -295,11 +295,16 @@ public:
     }
     Tensor encodeImage(const Tensor& pixels) override { return encode(pixels).indices; }
     JanusEncoding encode(const Tensor& pixels) override {
+        requireFull("the VQ encoder");
         janus::VqEncoding e = vq_.encode(*be_, pixels);
         return {e.pre_quant, e.quantized, e.indices};
     }
     Tensor imageFeatures(const Tensor& pixel_values) override {
+        requireFull("the understanding vision tower");
         return aligner_.forward(*be_, vision_.forward(*be_, pixel_values));
+    }
+    void requireFull(const char* what) const {
+        TS_CHECK(!generation_only_, std::string(what) + " was not loaded (the model was loaded for generation only)");
     }
     Tensor understandingEmbeds(const Tensor& input_ids, const Tensor& pixel_values) override;
     size_t weightBytes() const override { return lm_->weightBytes() + own_bytes_; }
@@ -312,11 +317,13 @@ public:
     janus::VqModel vq_;
     janus::VisionTower vision_;
     size_t own_bytes_ = 0;
+    bool generation_only_ = false;
 };
 
 // Placeholders take the image features in order, across the whole batch (masked_scatter semantics):
 // one gather over [text rows; feature rows].
 Tensor JanusModelImpl::understandingEmbeds(const Tensor& input_ids, const Tensor& pixel_values) {
+    requireFull("the understanding vision tower");
     Backend& be = *be_;
     TS_CHECK(input_ids.rank() == 2,
              "input_ids must be [batch, tokens], got " + shapeString(input_ids.shape()));
@@ -361,7 +368,7 @@ Expected<std::unique_ptr<CausalLM>> loadLm(const Checkpoint& ckpt, Backend& be, 
 
 // ---- load -----------------------------------------------------------------------------------------------
 
-Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, Backend& backend) {
+Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, Backend& backend, bool generation_only) {
     try {
         Layout layout;
         if (ckpt.has("model.language_model.embed_tokens.weight"))
@@ -382,7 +389,8 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         const int64_t d = m->lm_->config().hidden;
 
         Binder wb(ckpt, backend, layout);
-        m->vq_.load(wb, backend);
+        m->vq_.load(wb, backend, !generation_only);
+        m->generation_only_ = generation_only;
         m->vq_.setCodebookL2Norm(s.codebook_l2_norm);
         const int64_t codes = m->vq_.codebookSize(), code_dim = m->vq_.codeDim();
         m->gen_embed_ = wb.get("model.generation_embeddings.weight", {codes, code_dim});
@@ -402,8 +410,10 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         };
         m->gen_aligner_ = mlp("model.generation_aligner", "fc", code_dim, d, s.gen_act);
         m->gen_head_ = mlp("model.generation_head", "proj", d, codes, s.gen_act);
-        m->vision_.load(wb, backend, s.vision);
-        m->aligner_ = mlp("model.aligner", "fc", m->vision_.hidden(), d, s.vision.act);
+        if (!generation_only) {
+            m->vision_.load(wb, backend, s.vision);
+            m->aligner_ = mlp("model.aligner", "fc", m->vision_.hidden(), d, s.vision.act);
+        }
         Status st = wb.finish();
         if (!st.ok()) return Status::error(ckpt.dir() + ": " + st.message());
         m->own_bytes_ = wb.boundBytes();
@@ -416,7 +426,7 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         const int64_t f = m->vq_.downsample();
         c.grid = s.grid > 0 ? s.grid : (s.image_size > 0 ? s.image_size : 384) / f;
         c.image_size = c.grid * f;
-        c.vision_tokens = m->vision_.tokens();
+        c.vision_tokens = generation_only ? 0 : m->vision_.tokens();
         if (c.grid <= 0) return Status::error(ckpt.dir() + ": generated image grid is empty");
         return std::unique_ptr<JanusModel>(std::move(m));
     } catch (const Error& e) {

@@ -47,7 +47,10 @@ struct JanusEncoding {
 
 class JanusModel {
 public:
-    static Expected<std::unique_ptr<JanusModel>> load(const Checkpoint& ckpt, Backend& backend);
+    // generation_only: skip what text→image generation never runs (the SigLIP understanding tower and
+    // its aligner, the VQ encoder); encode()/imageFeatures()/understandingEmbeds() then throw Error.
+    static Expected<std::unique_ptr<JanusModel>> load(const Checkpoint& ckpt, Backend& backend,
+                                                      bool generation_only = false);
     virtual ~JanusModel() = default;
 
     virtual const JanusConfig& config() const = 0;

@@ -90,7 +90,8 @@ class VqModel {
 public:
     // Binds encoder, quantiser and decoder; the architecture (levels, blocks, channels) is read off
     // the tensors, so it needs no config fields beyond what both layouts share.
-    void load(Binder& wb, Backend& be);
+    // with_encoder = false binds only what decoding needs (the codebook, post_quant_conv, decoder).
+    void load(Binder& wb, Backend& be, bool with_encoder = true);
     int64_t codebookSize() const { return codebook_size_; }
     int64_t codeDim() const { return code_dim_; }
     int64_t downsample() const { return int64_t{1} << (decoder_.levels.size() - 1); }

@@ -105,7 +105,7 @@ void VqModel::loadCoder(Binder& wb, const std::string& prefix, bool decoder, VqC
     loadConv(wb, prefix + ".conv_out", out_ch, ch, 3, c.conv_out_w, c.conv_out_b);
 }
 
-void VqModel::load(Binder& wb, Backend& be) {
+void VqModel::load(Binder& wb, Backend& be, bool with_encoder) {
     const std::string p = "model.vqmodel";
     Shape cb = wb.shapeOf(p + ".quantize.embedding.weight");
     codebook_ = wb.get(p + ".quantize.embedding.weight");
@@ -115,11 +115,11 @@ void VqModel::load(Binder& wb, Backend& be) {
     } else if (!cb.empty()) {
         wb.problem("tensor quantize.embedding.weight must be [codes, dim], got " + shapeString(cb));
     }
-    loadCoder(wb, p + ".encoder", false, encoder_);
+    if (with_encoder) loadCoder(wb, p + ".encoder", false, encoder_);
     loadCoder(wb, p + ".decoder", true, decoder_);
     const int64_t latent = decoder_.conv_in_w.defined() ? decoder_.conv_in_w.dim(1) : 0;
     const int64_t enc_latent = encoder_.conv_out_w.defined() ? encoder_.conv_out_w.dim(0) : 0;
-    loadConv(wb, p + ".quant_conv", code_dim_, enc_latent, 1, quant_conv_w_, quant_conv_b_);
+    if (with_encoder) loadConv(wb, p + ".quant_conv", code_dim_, enc_latent, 1, quant_conv_w_, quant_conv_b_);
     loadConv(wb, p + ".post_quant_conv", latent, code_dim_, 1, post_quant_w_, post_quant_b_);
     if (!codebook_.defined() || code_dim_ <= 0) return;
     // The decoder looks codes up L2-normalised. x/|x| = rmsNorm(x) / sqrt(dim); the tiny eps only keeps an

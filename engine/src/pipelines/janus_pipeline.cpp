@@ -39,7 +39,8 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
         return Status::error(dir + " is not a Janus checkpoint (architecture '" + arch + "', model_type '" + type + "')");
     auto tok = Tokenizer::load(dir);
     if (!tok) return Status::error(dir + ": " + tok.error());
-    auto model = JanusModel::load(*ckpt, backend);
+    // Generation never runs the understanding tower or the VQ encoder: they are not loaded.
+    auto model = JanusModel::load(*ckpt, backend, /*generation_only=*/true);
     if (!model) return model.status();
 
     std::unique_ptr<JanusPipeline> p(new JanusPipeline());
