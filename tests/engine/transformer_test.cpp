@@ -177,3 +177,39 @@ TEST(WeightOverlay, UnknownNamesAndWrongShapesAreNamedInTheError) {
 
 } // namespace
 } // namespace tessera
+
+namespace tessera {
+namespace {
+
+// A warm decode step (embed, forward, LM head, sampling) makes no system allocation and copies only
+// the sampled ids and statistics to the host — counted, not timed.
+TEST(DecodeStep, WarmStepsAllocateNothingAndReadBackOnlyResults) {
+    auto be = createBackend("cpu", 2);
+    ASSERT_TRUE(be.ok());
+    Backend& b = **be;
+    auto ckpt = Checkpoint::open(kRef + "llama_tiny");
+    auto lm = loadCausalLM(*ckpt, b);
+    ASSERT_TRUE(lm.ok());
+    const int64_t rows = 4;
+    KvCache cache = (*lm)->newCache(rows, 64);
+    std::vector<int64_t> prompt(static_cast<size_t>(rows * 6), 3);
+    Tensor h = (*lm)->forward((*lm)->embed(b.fromI64(prompt, {rows, 6})), cache);
+    std::vector<SampleRow> sr;
+    for (int64_t r = 0; r < rows; ++r) sr.push_back({r, -1, 1.0f, static_cast<uint64_t>(r), 0, -1});
+    SampleParams sp;
+    SampleResult out;
+    Tensor last = b.slice(h, 1, 5, 6);
+    auto step = [&](int64_t i) {
+        for (auto& r : sr) r.index = static_cast<uint64_t>(i);
+        b.sample((*lm)->logits(last), sr, sp, out);
+        last = (*lm)->forward((*lm)->embed(b.fromI64(std::vector<int64_t>(out.token.begin(), out.token.end()), {rows, 1})), cache);
+    };
+    for (int64_t i = 0; i < 4; ++i) step(i);
+    const uint64_t allocs = b.systemAllocations(), read = b.hostReadBytes();
+    for (int64_t i = 4; i < 12; ++i) step(i);
+    EXPECT_EQ(b.systemAllocations(), allocs);
+    EXPECT_EQ(b.hostReadBytes() - read, 8 * out.bytes());
+}
+
+} // namespace
+} // namespace tessera
