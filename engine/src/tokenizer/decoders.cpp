@@ -1,24 +1,18 @@
 // Decoders (ids' token strings → text) and the post-processor (special tokens around a sequence).
+// Decoders: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, WordPiece, BPEDecoder, CTC, Sequence.
+// Post-processors: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence.
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
 #include <cctype>
+#include <optional>
 
 namespace tessera::tok {
 namespace {
 
 const char* const kMetaspaceChar = "\xE2\x96\x81"; // U+2581 '▁'
-
-void replaceAll(std::string& text, const std::string& from, const std::string& to) {
-    if (from.empty()) return;
-    std::string out;
-    size_t pos = 0;
-    for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
-        out.append(text, pos, hit - pos).append(to);
-    out.append(text, pos, std::string::npos);
-    text = std::move(out);
-}
 
 class SequenceDecoder : public Decoder {
 public:
@@ -63,8 +57,68 @@ public:
 class ReplaceDecoder : public Decoder {
 public:
     std::string from, to;
+    std::optional<Regex> regex;
     void decodeChain(std::vector<std::string>& tokens) const override {
-        for (std::string& t : tokens) replaceAll(t, from, to);
+        for (std::string& t : tokens) {
+            if (!regex) {
+                replaceAll(t, from, to);
+                continue;
+            }
+            std::string out;
+            size_t pos = 0;
+            for (auto [b, e] : regex->findAll(t)) out.append(t, pos, b - pos).append(to), pos = e;
+            t = out.append(t, pos, std::string::npos);
+        }
+    }
+};
+
+// The `tokenizers` library's WordPiece cleanup: no space before punctuation and contractions.
+std::string cleanup(std::string text) {
+    static const std::pair<const char*, const char*> kRules[] = {
+        {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"}, {" n't", "n't"},
+        {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+    for (auto [from, to] : kRules) replaceAll(text, from, to);
+    return text;
+}
+
+// WordPiece: continuation tokens lose their prefix, other tokens after the first get a space.
+class WordPieceDecoder : public Decoder {
+public:
+    std::string prefix;
+    bool cleanup_text = true;
+    void decodeChain(std::vector<std::string>& tokens) const override {
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            std::string& t = tokens[i];
+            if (i > 0) t = t.compare(0, prefix.size(), prefix) == 0 ? t.substr(prefix.size()) : " " + t;
+            if (cleanup_text) t = cleanup(t);
+        }
+    }
+};
+
+// BPEDecoder: the end-of-word suffix becomes a space (nothing after the last token).
+class BpeSuffixDecoder : public Decoder {
+public:
+    std::string suffix;
+    void decodeChain(std::vector<std::string>& tokens) const override {
+        for (size_t i = 0; i < tokens.size(); ++i) replaceAll(tokens[i], suffix, i + 1 == tokens.size() ? "" : " ");
+    }
+};
+
+// CTC: repeated tokens collapse, the pad token disappears, the word delimiter becomes a space.
+class CtcDecoder : public Decoder {
+public:
+    std::string pad, delimiter;
+    bool cleanup_text = true;
+    void decodeChain(std::vector<std::string>& tokens) const override {
+        std::vector<std::string> out;
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            if (i > 0 && tokens[i] == tokens[i - 1]) continue;
+            std::string t = tokens[i];
+            replaceAll(t, pad, "");
+            if (cleanup_text) t = cleanup(t), replaceAll(t, delimiter, " ");
+            if (!t.empty()) out.push_back(std::move(t));
+        }
+        tokens = std::move(out);
     }
 };
 
@@ -133,22 +187,6 @@ public:
     }
 };
 
-const nlohmann::json& listField(const nlohmann::json& node, const char* key, const std::string& type) {
-    const nlohmann::json* list = field(node, key);
-    TS_CHECK(list && list->is_array(), type + " needs a list \"" + key + "\"");
-    return *list;
-}
-
-std::string replacePattern(const nlohmann::json& node) {
-    const nlohmann::json* pattern = field(node, "pattern");
-    TS_CHECK(pattern && pattern->is_object(), "Replace decoder has no \"pattern\"");
-    if (const nlohmann::json* s = field(*pattern, "String")) {
-        TS_CHECK(s->is_string(), "Replace decoder: pattern.String should be a string");
-        return s->get<std::string>();
-    }
-    throw Error("Replace decoder with a Regex pattern is not supported (only literal String patterns)");
-}
-
 // The ids a TemplateProcessing "SpecialToken" item stands for.
 std::vector<int32_t> templateSpecialIds(const nlohmann::json& processor, const std::string& name) {
     const nlohmann::json* specials = field(processor, "special_tokens");
@@ -196,13 +234,13 @@ int32_t pairId(const nlohmann::json& node, const char* key, const std::string& t
 
 } // namespace
 
-std::unique_ptr<Decoder> makeDecoder(const nlohmann::json& node) {
+std::unique_ptr<Decoder> makeDecoder(const nlohmann::json& node, int depth) {
     if (node.is_null()) return nullptr;
-    const std::string type = typeOf(node, "decoder");
+    const std::string type = typeOf(node, "decoder", depth, kMaxNesting);
     if (type == "Sequence") {
         auto seq = std::make_unique<SequenceDecoder>();
         for (const auto& child : listField(node, "decoders", type))
-            if (auto d = makeDecoder(child)) seq->steps.push_back(std::move(d));
+            if (auto d = makeDecoder(child, depth + 1)) seq->steps.push_back(std::move(d));
         return seq;
     }
     if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
@@ -215,10 +253,31 @@ std::unique_ptr<Decoder> makeDecoder(const nlohmann::json& node) {
     }
     if (type == "Replace") {
         auto d = std::make_unique<ReplaceDecoder>();
-        d->from = replacePattern(node);
+        bool is_regex = false;
+        d->from = patternField(node, "Replace decoder", is_regex);
+        if (is_regex) d->regex = Regex::compile(d->from);
         d->to = stringField(node, "content");
         return d;
     }
+    if (type == "WordPiece") {
+        auto d = std::make_unique<WordPieceDecoder>();
+        d->prefix = stringField(node, "prefix", "##");
+        d->cleanup_text = boolField(node, "cleanup", true);
+        return d;
+    }
+    if (type == "BPEDecoder") {
+        auto d = std::make_unique<BpeSuffixDecoder>();
+        d->suffix = stringField(node, "suffix", "</w>");
+        return d;
+    }
+    if (type == "CTC") {
+        auto d = std::make_unique<CtcDecoder>();
+        d->pad = stringField(node, "pad_token", "<pad>");
+        d->delimiter = stringField(node, "word_delimiter_token", "|");
+        d->cleanup_text = boolField(node, "cleanup", true);
+        return d;
+    }
+
     if (type == "ByteFallback") return std::make_unique<ByteFallbackDecoder>();
     if (type == "Fuse") return std::make_unique<FuseDecoder>();
     if (type == "Strip") {
@@ -234,12 +293,12 @@ std::unique_ptr<Decoder> makeDecoder(const nlohmann::json& node) {
     }
     throw Error("decoder type \"" + type +
                 "\" is not supported (supported: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, "
-                "Sequence)");
+                "WordPiece, BPEDecoder, CTC, Sequence)");
 }
 
-PostProcessor makePostProcessor(const nlohmann::json& node) {
+PostProcessor makePostProcessor(const nlohmann::json& node, int depth) {
     if (node.is_null()) return {};
-    const std::string type = typeOf(node, "post_processor");
+    const std::string type = typeOf(node, "post_processor", depth, kMaxNesting);
     if (type == "TemplateProcessing") return templateProcessing(node);
     if (type == "ByteLevel") return {}; // only adjusts offsets, which Tessera does not report
     if (type == "RobertaProcessing" || type == "BertProcessing")
@@ -248,7 +307,7 @@ PostProcessor makePostProcessor(const nlohmann::json& node) {
         // Each processor wraps what the previous one produced.
         PostProcessor all;
         for (const auto& child : listField(node, "processors", type)) {
-            PostProcessor p = makePostProcessor(child);
+            PostProcessor p = makePostProcessor(child, depth + 1);
             all.prefix.insert(all.prefix.begin(), p.prefix.begin(), p.prefix.end());
             all.suffix.insert(all.suffix.end(), p.suffix.begin(), p.suffix.end());
         }
