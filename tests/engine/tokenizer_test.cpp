@@ -62,7 +62,12 @@ TEST_P(TokenizerReference, VerifyRunsTheSet) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, TokenizerReference,
-                         ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe"));
+                         ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe", "tok_gpt2_bytelevel",
+                                           "tok_llama3_split", "tok_qwen2_nfc", "tok_sp_bpe_bytefallback",
+                                           "tok_unigram_metaspace", "tok_unigram_bytefallback",
+                                           "tok_wordpiece_bert", "tok_wordpiece_digits",
+                                           "tok_wordlevel_punctuation", "tok_bpe_scripts_suffix",
+                                           "tok_bpe_split_behaviors", "tok_bpe_added_tokens"));
 
 TEST(Tokenizer, JanusTokenizerMatchesLibraryAndAutoTokenizer) {
     const std::string dir = kRef + "janus_tiny";

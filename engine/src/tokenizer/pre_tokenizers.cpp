@@ -284,7 +284,8 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
     if (type == "Digits")
         return splitByChar(isNumber, boolField(node, "individual_digits", false) ? Behavior::kIsolated
                                                                                 : Behavior::kContiguous);
-    if (type == "Whitespace") return splitByRegex(R"(\w+|[^\w\s]+)", Behavior::kRemoved, true);
+    if (type == "Whitespace") // \w as the Rust regex crate reads it: Oniguruma's plus Join_Control
+        return splitByRegex("[\\w\u200C\u200D]+|[^\\w\\s\u200C\u200D]+", Behavior::kRemoved, true);
     if (type == "WhitespaceSplit") return splitByChar(isWhitespace, Behavior::kRemoved);
     if (type == "Punctuation")
         return splitByChar(isPunctuationChar, parseBehavior(stringField(node, "behavior", "Isolated")));

@@ -103,6 +103,10 @@ bool isWhitespace(char32_t cp) {
     return ONIGENC_IS_CODE_SPACE(ONIG_ENCODING_UTF8, static_cast<OnigCodePoint>(cp));
 }
 
+bool isWordChar(char32_t cp) {
+    return cp == 0x200C || cp == 0x200D || ONIGENC_IS_CODE_WORD(ONIG_ENCODING_UTF8, static_cast<OnigCodePoint>(cp));
+}
+
 std::string normalizeForm(std::string_view text, NormalForm form) {
     int options = UTF8PROC_STABLE;
     options |= form == NormalForm::kNfc || form == NormalForm::kNfkc ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE;

@@ -28,10 +28,8 @@ bool isMark(char32_t cp);        // general category M*
 bool isNonspacingMark(char32_t cp); // general category Mn
 bool isOther(char32_t cp);       // general category C* (control, format, unassigned, private, surrogate)
 bool isWhitespace(char32_t cp);  // White_Space property
-// Word character as Hugging Face's added-token boundary check sees it (alphanumeric or '_').
-inline bool isWordChar(char32_t cp) {
-    return cp == U'_' || isLetter(cp) || isNumber(cp);
-}
+// \w of the Rust regex crate (Alphabetic, M, Nd, Pc, Join_Control): the added-token boundary check.
+bool isWordChar(char32_t cp);
 
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 // `text` must be valid UTF-8 (sanitizeUtf8); anything utf8proc rejects is returned unchanged.
