@@ -3,8 +3,8 @@
 #include "tessera/engine/bench.h"
 
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tessera::cli {
@@ -16,7 +16,8 @@ void printUsage() {
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
-        "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S] [--python PY]\n\n"
+        "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S] [--python "
+        "PY]\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"

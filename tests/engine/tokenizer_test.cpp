@@ -224,7 +224,8 @@ std::string llama3(const char* digits) {
 
 TEST(TokenizerPatterns, Gpt2Split) { // expected pieces worked out by hand from the pattern
     using V = std::vector<std::string>;
-    EXPECT_EQ(regexPieces(kGpt2, "Hello world's  test 123!?"), (V{"Hello", " world", "'s", " ", " test", " 123", "!?"}));
+    EXPECT_EQ(regexPieces(kGpt2, "Hello world's  test 123!?"),
+              (V{"Hello", " world", "'s", " ", " test", " 123", "!?"}));
     EXPECT_EQ(regexPieces(kGpt2, "a\n\nb  "), (V{"a", "\n", "\n", "b", "  "}));
     EXPECT_EQ(regexPieces(kGpt2, " naïve 東京"), (V{" naïve", " 東京"}));
 }
@@ -311,7 +312,8 @@ TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
     // characters that make the ranges descending.
     const nlohmann::json splits = nlohmann::json::array(
         {"[\r\n]",
-         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-"
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-"
+         "ᏽᲐ-"
          "ᲺᲽ-"
          "Ჿᴀ-"
          "ᴫᵫ-"

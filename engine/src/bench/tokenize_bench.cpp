@@ -19,11 +19,46 @@ namespace {
 
 // Deterministic paragraphs of ~2 KB: words from several scripts, numbers, emoji, odd whitespace.
 std::vector<std::string> makeCorpus(size_t bytes) {
-    static const char* const kWords[] = {
-        "the", "quick", "brown", "fox", "image", "token", "studio", "render", "don't", "we'll", "Grüße",
-        "Straße", "café", "naïve", "İstanbul", "привет", "мир", "γειά", "κόσμε", "مرحبا", "नमस्ते", "你好",
-        "世界", "图像", "こんにちは", "カメラ", "안녕하세요", "สวัสดี", "🚀", "✨", "👍🏽", "👨‍👩‍👧", "—", "½",
-        "2048x2048", "3.14159", "1,000,000", "C++", "std::vector<int>", "https://example.org/a?b=1"};
+    static const char* const kWords[] = {"the",
+                                         "quick",
+                                         "brown",
+                                         "fox",
+                                         "image",
+                                         "token",
+                                         "studio",
+                                         "render",
+                                         "don't",
+                                         "we'll",
+                                         "Grüße",
+                                         "Straße",
+                                         "café",
+                                         "naïve",
+                                         "İstanbul",
+                                         "привет",
+                                         "мир",
+                                         "γειά",
+                                         "κόσμε",
+                                         "مرحبا",
+                                         "नमस्ते",
+                                         "你好",
+                                         "世界",
+                                         "图像",
+                                         "こんにちは",
+                                         "カメラ",
+                                         "안녕하세요",
+                                         "สวัสดี",
+                                         "🚀",
+                                         "✨",
+                                         "👍🏽",
+                                         "👨‍👩‍👧",
+                                         "—",
+                                         "½",
+                                         "2048x2048",
+                                         "3.14159",
+                                         "1,000,000",
+                                         "C++",
+                                         "std::vector<int>",
+                                         "https://example.org/a?b=1"};
     static const char* const kSpaces[] = {" ", " ", " ", " ", "  ", "\n", "\t", "\n\n", "\u3000"};
     std::mt19937 rng(20240611);
     std::vector<std::string> out;
@@ -97,9 +132,9 @@ Expected<nlohmann::ordered_json> runTokenizeBench(const std::string& tokenizer_p
         }
         best = std::max(best, bytes / 1e6 / std::chrono::duration<double>(Clock::now() - t0).count());
     }
-    nlohmann::ordered_json j{{"bench", "tokenize"},    {"tokenizer", tokenizer_path},
-                             {"corpus_bytes", bytes},  {"paragraphs", corpus.size()},
-                             {"passes", passes},       {"tokens", tokens},
+    nlohmann::ordered_json j{{"bench", "tokenize"},        {"tokenizer", tokenizer_path},
+                             {"corpus_bytes", bytes},      {"paragraphs", corpus.size()},
+                             {"passes", passes},           {"tokens", tokens},
                              {"engine_mb_s", round3(best)}};
     if (python.empty()) return j;
 
@@ -113,10 +148,10 @@ Expected<nlohmann::ordered_json> runTokenizeBench(const std::string& tokenizer_p
         std::ofstream out(dir / "corpus.txt", std::ios::binary);
         for (size_t i = 0; i < corpus.size(); ++i) out << (i ? "\x1e" : "") << corpus[i];
     }
-    const std::string cmd = "TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 " + shellQuote(python) + " " +
-                            shellQuote((dir / "bench.py").string()) + " " + shellQuote(fs::absolute(file).string()) +
-                            " " + shellQuote((dir / "corpus.txt").string()) + " " + std::to_string(seconds) +
-                            " 2>&1";
+    const std::string cmd =
+        "TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 " + shellQuote(python) + " " +
+        shellQuote((dir / "bench.py").string()) + " " + shellQuote(fs::absolute(file).string()) + " " +
+        shellQuote((dir / "corpus.txt").string()) + " " + std::to_string(seconds) + " 2>&1";
     std::string output;
     if (FILE* pipe = popen(cmd.c_str(), "r")) {
         char buf[512];

@@ -15,7 +15,7 @@
 
 namespace tessera::tok {
 
-constexpr int kMaxNesting = 16;          // Sequence inside Sequence …
+constexpr int kMaxNesting = 16;                // Sequence inside Sequence …
 constexpr long long kMaxTokenId = 100'000'000; // ids at or above this are rejected before allocating
 
 // A stretch of text on its way to the model. `at_start` marks the piece that begins the user's text
@@ -74,6 +74,8 @@ PostProcessor makePostProcessor(const nlohmann::json& node, int depth = 0);
 const std::string& byteToUnicode(unsigned char b); // UTF-8 of the mapped code point
 int byteFromUnicode(char32_t cp);                  // -1 for code points outside the alphabet
 
+class Regex;
 void replaceAll(std::string& text, const std::string& from, const std::string& to);
+void regexReplace(std::string& text, const Regex& regex, const std::string& content); // every match
 
 } // namespace tessera::tok

@@ -118,7 +118,8 @@ BpeModel::BpeModel(const nlohmann::json& model) {
         else
             merged += b;
         const int32_t id = tokenId(merged);
-        TS_CHECK(id >= 0, "model.merges: the merge of \"" + a + "\" + \"" + b + "\" is not in the vocabulary");
+        TS_CHECK(id >= 0,
+                 "model.merges: the merge of \"" + a + "\" + \"" + b + "\" is not in the vocabulary");
         merges_[pairKey(ia, ib)] = {rank++, id}; // a repeated pair keeps its last rank, as in `tokenizers`
     }
 }
@@ -210,10 +211,13 @@ public:
         }
         unk_score_ = min_score - 10.0;
         const long long unk = intField(model, "unk_id", -1);
-        TS_CHECK(unk < static_cast<long long>(vocab.size()), "Unigram model: unk_id is beyond the vocabulary");
+        TS_CHECK(unk < static_cast<long long>(vocab.size()),
+                 "Unigram model: unk_id is beyond the vocabulary");
         unk_id_ = static_cast<int32_t>(unk);
-        if (boolField(model, "byte_fallback", false)) byte_ids_ = byteTokenIds(*this);
-        else byte_ids_.fill(-1);
+        if (boolField(model, "byte_fallback", false))
+            byte_ids_ = byteTokenIds(*this);
+        else
+            byte_ids_.fill(-1);
     }
 
     void tokenize(std::string_view s, std::vector<int32_t>& out) const override {
@@ -226,7 +230,8 @@ public:
         best[0].start = 0;
         auto offer = [&](size_t from, size_t to, int32_t id, double score) {
             Best& b = best[to];
-            if (b.start == SIZE_MAX || best[from].score + score > b.score) b = {best[from].score + score, from, id};
+            if (b.start == SIZE_MAX || best[from].score + score > b.score)
+                b = {best[from].score + score, from, id};
         };
         for (size_t pos = 0; pos < s.size();) {
             const size_t char_len = utf8Length(s, pos);
@@ -253,9 +258,12 @@ public:
         }
         for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
             const std::string_view piece = s.substr(it->first, it->second - it->first);
-            if (int32_t id = tokenId(piece); id >= 0) out.push_back(id);
-            else if (appendBytes(byte_ids_, piece, out)) continue;
-            else if (unk_id_ >= 0) out.push_back(unk_id_);
+            if (int32_t id = tokenId(piece); id >= 0)
+                out.push_back(id);
+            else if (appendBytes(byte_ids_, piece, out))
+                continue;
+            else if (unk_id_ >= 0)
+                out.push_back(unk_id_);
         }
     }
 
@@ -284,7 +292,8 @@ public:
             int32_t id = -1;
             size_t end = word.size();
             for (; end > start; end = previousBoundary(word, end))
-                if ((id = tokenId((start ? prefix_ : std::string()) + std::string(word.substr(start, end - start)))) >= 0)
+                if ((id = tokenId((start ? prefix_ : std::string()) +
+                                  std::string(word.substr(start, end - start)))) >= 0)
                     break;
             if (id < 0) {
                 out.resize(mark);

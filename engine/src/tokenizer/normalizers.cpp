@@ -54,8 +54,8 @@ void removeMarks(std::string& text, bool nonspacing_only) {
 
 bool isChineseChar(char32_t c) { // the CJK ideograph blocks BERT pads with spaces
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
-           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
-           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+           (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) ||
+           (c >= 0x2B920 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
 void bertNormalize(std::string& text, bool clean, bool chinese, bool accents, bool lower) {
@@ -63,13 +63,17 @@ void bertNormalize(std::string& text, bool clean, bool chinese, bool accents, bo
         mapChars(text, [](char32_t cp, std::string_view raw, std::string& out) {
             const bool control = cp != '\t' && cp != '\n' && cp != '\r' && isOther(cp);
             if (cp == 0 || cp == kReplacementChar || control) return;
-            if (isWhitespace(cp)) out += ' ';
-            else out += raw;
+            if (isWhitespace(cp))
+                out += ' ';
+            else
+                out += raw;
         });
     if (chinese)
         mapChars(text, [](char32_t cp, std::string_view raw, std::string& out) {
-            if (isChineseChar(cp)) out.append(" ").append(raw).append(" ");
-            else out += raw;
+            if (isChineseChar(cp))
+                out.append(" ").append(raw).append(" ");
+            else
+                out += raw;
         });
     if (accents) {
         text = normalizeForm(text, NormalForm::kNfd);
@@ -81,27 +85,27 @@ void bertNormalize(std::string& text, bool clean, bool chinese, bool accents, bo
 // The NMT normalizer: drops some control characters and reads a few spaces and separators as ' '.
 void nmtNormalize(std::string& text) {
     mapChars(text, [](char32_t c, std::string_view raw, std::string& out) {
-        if ((c >= 1 && c <= 8) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F || c == 0x9F)
+        if ((c >= 1 && c <= 8) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F || c == 0x8F ||
+            c == 0x9F)
             return;
         const bool space = c == 0x09 || c == 0x0A || c == 0x0C || c == 0x0D || c == 0x1680 ||
                            (c >= 0x200B && c <= 0x200F) || c == 0x2028 || c == 0x2029 || c == 0x2581 ||
                            c == 0xFEFF || c == 0xFFFD;
-        if (space) out += ' ';
-        else out += raw;
+        if (space)
+            out += ' ';
+        else
+            out += raw;
     });
 }
+
+} // namespace
 
 void regexReplace(std::string& text, const Regex& regex, const std::string& content) {
     std::string out;
     size_t pos = 0;
-    for (auto [b, e] : regex.findAll(text)) {
-        out.append(text, pos, b - pos).append(content);
-        pos = e;
-    }
+    for (auto [b, e] : regex.findAll(text)) out.append(text, pos, b - pos).append(content), pos = e;
     text = out.append(text, pos, std::string::npos);
 }
-
-} // namespace
 
 void replaceAll(std::string& text, const std::string& from, const std::string& to) {
     if (from.empty()) return;
@@ -134,11 +138,12 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node, int depth
         const std::string pattern = patternField(node, "Replace normalizer", is_regex);
         const std::string content = stringField(node, "content");
         if (!is_regex) return make([pattern, content](std::string& t) { replaceAll(t, pattern, content); });
-        return make([re = Regex::compile(pattern), content](std::string& t) { regexReplace(t, re, content); });
+        return make(
+            [re = Regex::compile(pattern), content](std::string& t) { regexReplace(t, re, content); });
     }
     if (type == "Strip")
-        return make([l = boolField(node, "strip_left", true), r = boolField(node, "strip_right", true)](
-                        std::string& t) { strip(t, l, r); });
+        return make([l = boolField(node, "strip_left", true),
+                     r = boolField(node, "strip_right", true)](std::string& t) { strip(t, l, r); });
     if (type == "StripAccents") return make([](std::string& t) { removeMarks(t, false); });
     for (auto [name, form] : {std::pair{"NFC", NormalForm::kNfc}, std::pair{"NFD", NormalForm::kNfd},
                               std::pair{"NFKC", NormalForm::kNfkc}, std::pair{"NFKD", NormalForm::kNfkd}})
@@ -146,7 +151,8 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node, int depth
     if (type == "Lowercase") return make([](std::string& t) { t = lowercase(t); });
     if (type == "BertNormalizer") {
         const bool lower = boolField(node, "lowercase", true);
-        const bool clean = boolField(node, "clean_text", true), chinese = boolField(node, "handle_chinese_chars", true);
+        const bool clean = boolField(node, "clean_text", true),
+                   chinese = boolField(node, "handle_chinese_chars", true);
         const bool accents = boolField(node, "strip_accents", lower); // unset: follows lowercase
         return make([=](std::string& t) { bertNormalize(t, clean, chinese, accents, lower); });
     }
@@ -157,9 +163,10 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node, int depth
             for (char c : t) mapped += byteToUnicode(static_cast<unsigned char>(c));
             t = std::move(mapped);
         });
-    throw Error("normalizer type \"" + type +
-                "\" is not supported (supported: Sequence, Prepend, Replace, Strip, StripAccents, NFC, NFD, NFKC, "
-                "NFKD, Lowercase, BertNormalizer, Nmt, ByteLevel)");
+    throw Error(
+        "normalizer type \"" + type +
+        "\" is not supported (supported: Sequence, Prepend, Replace, Strip, StripAccents, NFC, NFD, NFKC, "
+        "NFKD, Lowercase, BertNormalizer, Nmt, ByteLevel)");
 }
 
 } // namespace tessera::tok

@@ -61,7 +61,8 @@ std::vector<Span> coverWithGaps(size_t size, const Ranges& matches, bool invert 
 Ranges literalMatches(std::string_view text, const std::string& literal) {
     Ranges out;
     if (literal.empty()) return out;
-    for (size_t pos = 0, hit; (hit = text.find(literal, pos)) != std::string_view::npos; pos = hit + literal.size())
+    for (size_t pos = 0, hit; (hit = text.find(literal, pos)) != std::string_view::npos;
+         pos = hit + literal.size())
         out.emplace_back(hit, hit + literal.size());
     return out;
 }
@@ -140,8 +141,10 @@ std::unique_ptr<PreTokenizer> splitBy(std::function<Ranges(std::string_view)> ma
     });
 }
 
-std::unique_ptr<PreTokenizer> splitByRegex(const std::string& pattern, Behavior behavior, bool invert = false) {
-    return splitBy([re = Regex::compile(pattern)](std::string_view t) { return re.findAll(t); }, behavior, invert);
+std::unique_ptr<PreTokenizer> splitByRegex(const std::string& pattern, Behavior behavior,
+                                           bool invert = false) {
+    return splitBy([re = Regex::compile(pattern)](std::string_view t) { return re.findAll(t); }, behavior,
+                   invert);
 }
 
 std::unique_ptr<PreTokenizer> splitByChar(std::function<bool(char32_t)> pred, Behavior behavior) {
@@ -162,7 +165,8 @@ public:
     }
 };
 
-const char* const kGpt2Pattern = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+const char* const kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
 class ByteLevelPreTokenizer : public PreTokenizer {
 public:
@@ -194,7 +198,8 @@ PrependScheme parsePrependScheme(const nlohmann::json& node) {
     throw Error("Metaspace prepend_scheme \"" + scheme + "\" is unknown (expected always, first or never)");
 }
 
-std::string singleChar(const nlohmann::json& node, const char* key, const char* fallback, const std::string& what) {
+std::string singleChar(const nlohmann::json& node, const char* key, const char* fallback,
+                       const std::string& what) {
     const std::string r = stringField(node, key, fallback);
     TS_CHECK(!r.empty() && sanitizeUtf8(r) == r && utf8Length(r, 0) == r.size(),
              what + " " + key + " should be a single character");
@@ -210,7 +215,8 @@ public:
         for (Piece& p : pieces) {
             replaceAll(p.text, " ", replacement);
             const bool starts = p.text.compare(0, replacement.size(), replacement) == 0;
-            if (!starts && (scheme == PrependScheme::kAlways || (scheme == PrependScheme::kFirst && p.at_start)))
+            if (!starts &&
+                (scheme == PrependScheme::kAlways || (scheme == PrependScheme::kFirst && p.at_start)))
                 p.text = replacement + p.text;
         }
         if (words) words->split(pieces);
@@ -279,11 +285,12 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
         const Behavior behavior = parseBehavior(stringField(node, "behavior", "Isolated"));
         const bool invert = boolField(node, "invert", false);
         if (is_regex) return splitByRegex(pattern, behavior, invert);
-        return splitBy([pattern](std::string_view t) { return literalMatches(t, pattern); }, behavior, invert);
+        return splitBy([pattern](std::string_view t) { return literalMatches(t, pattern); }, behavior,
+                       invert);
     }
     if (type == "Digits")
         return splitByChar(isNumber, boolField(node, "individual_digits", false) ? Behavior::kIsolated
-                                                                                : Behavior::kContiguous);
+                                                                                 : Behavior::kContiguous);
     if (type == "Whitespace") // \w as the Rust regex crate reads it: Oniguruma's plus Join_Control
         return splitByRegex("[\\w\u200C\u200D]+|[^\\w\\s\u200C\u200D]+", Behavior::kRemoved, true);
     if (type == "WhitespaceSplit") return splitByChar(isWhitespace, Behavior::kRemoved);
@@ -297,7 +304,8 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
     }
     if (type == "CharDelimiterSplit") {
         const std::string delimiter = singleChar(node, "delimiter", "", type);
-        return splitBy([delimiter](std::string_view t) { return literalMatches(t, delimiter); }, Behavior::kRemoved);
+        return splitBy([delimiter](std::string_view t) { return literalMatches(t, delimiter); },
+                       Behavior::kRemoved);
     }
     if (type == "UnicodeScripts") return std::make_unique<FunctionPreTokenizer>(scriptRanges);
     if (type == "FixedLength") {
@@ -317,9 +325,10 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
             return out;
         });
     }
-    throw Error("pre-tokenizer type \"" + type +
-                "\" is not supported (supported: ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, "
-                "Punctuation, BertPreTokenizer, CharDelimiterSplit, UnicodeScripts, FixedLength, Sequence)");
+    throw Error(
+        "pre-tokenizer type \"" + type +
+        "\" is not supported (supported: ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, "
+        "Punctuation, BertPreTokenizer, CharDelimiterSplit, UnicodeScripts, FixedLength, Sequence)");
 }
 
 } // namespace tessera::tok

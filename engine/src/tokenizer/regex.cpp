@@ -2,6 +2,7 @@
 #include "tokenizer/regex.h"
 
 #include "tessera/engine/status.h"
+#include "tokenizer/unicode.h"
 
 #include <algorithm>
 #include <mutex>
@@ -52,6 +53,8 @@ Regex Regex::compile(std::string_view pattern) {
 }
 
 std::vector<std::pair<size_t, size_t>> Regex::findAll(std::string_view text) const {
+    // Oniguruma trusts its input to be well-formed; everything here is sanitized, but check anyway.
+    TS_CHECK(sanitizeUtf8(text) == text, "regex search on malformed UTF-8");
     std::vector<std::pair<size_t, size_t>> out;
     const auto* begin = reinterpret_cast<const OnigUChar*>(text.data());
     const auto* end = begin + text.size();
@@ -87,7 +90,8 @@ std::vector<std::pair<size_t, size_t>> Regex::findAll(std::string_view text) con
 int scriptOf(char32_t cp) {
     // Script names Oniguruma knows (Unicode 14); each gets its index + 1. Sorted ranges, searched.
     static const char* const kNames =
-        "Common Inherited Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak Bengali "
+        "Common Inherited Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah "
+        "Batak Bengali "
         "Bhaiksuki Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian Caucasian_Albanian "
         "Chakma Cham Cherokee Chorasmian Coptic Cuneiform Cypriot Cypro_Minoan Cyrillic Deseret Devanagari "
         "Dives_Akuru Dogra Duployan Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian Glagolitic Gothic "
@@ -120,10 +124,13 @@ int scriptOf(char32_t cp) {
             const int ctype = ONIGENC_PROPERTY_NAME_TO_CTYPE(ONIG_ENCODING_UTF8, p, p + name.size());
             OnigCodePoint sb_out = 0;
             const OnigCodePoint* list = nullptr;
-            if (ctype < 0 || ONIGENC_GET_CTYPE_CODE_RANGE(ONIG_ENCODING_UTF8, static_cast<OnigCtype>(ctype),
-                                                          &sb_out, &list) != 0 || !list)
+            if (ctype < 0 ||
+                ONIGENC_GET_CTYPE_CODE_RANGE(ONIG_ENCODING_UTF8, static_cast<OnigCtype>(ctype), &sb_out,
+                                             &list) != 0 ||
+                !list)
                 continue;
-            for (OnigCodePoint i = 0; i < list[0]; ++i) ranges.push_back({list[1 + 2 * i], list[2 + 2 * i], index});
+            for (OnigCodePoint i = 0; i < list[0]; ++i)
+                ranges.push_back({list[1 + 2 * i], list[2 + 2 * i], index});
         }
         std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
         return ranges;

@@ -180,7 +180,8 @@ void Tokenizer::Impl::build(const nlohmann::json& j, const nlohmann::json& confi
         for (const auto& t : *list) {
             AddedToken a;
             const long long id = tok::intField(t, "id", -1);
-            TS_CHECK(id >= 0 && id < tok::kMaxTokenId, "added_tokens: every entry needs an \"id\" from 0 to 99999999");
+            TS_CHECK(id >= 0 && id < tok::kMaxTokenId,
+                     "added_tokens: every entry needs an \"id\" from 0 to 99999999");
             a.id = static_cast<int32_t>(id);
             a.content = tok::stringField(t, "content");
             TS_CHECK(!a.content.empty(), "added_tokens: token " + std::to_string(id) + " has no content");

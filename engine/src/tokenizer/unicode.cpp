@@ -104,7 +104,8 @@ bool isWhitespace(char32_t cp) {
 }
 
 bool isWordChar(char32_t cp) {
-    return cp == 0x200C || cp == 0x200D || ONIGENC_IS_CODE_WORD(ONIG_ENCODING_UTF8, static_cast<OnigCodePoint>(cp));
+    return cp == 0x200C || cp == 0x200D ||
+           ONIGENC_IS_CODE_WORD(ONIG_ENCODING_UTF8, static_cast<OnigCodePoint>(cp));
 }
 
 std::string normalizeForm(std::string_view text, NormalForm form) {

@@ -21,13 +21,13 @@ void appendUtf8(std::string& out, char32_t cp);
 // Replaces malformed sequences by U+FFFD; valid text is returned unchanged.
 std::string sanitizeUtf8(std::string_view s);
 
-bool isLetter(char32_t cp);      // general category L*
-bool isNumber(char32_t cp);      // general category N*
-bool isPunctuation(char32_t cp); // general category P*
-bool isMark(char32_t cp);        // general category M*
+bool isLetter(char32_t cp);         // general category L*
+bool isNumber(char32_t cp);         // general category N*
+bool isPunctuation(char32_t cp);    // general category P*
+bool isMark(char32_t cp);           // general category M*
 bool isNonspacingMark(char32_t cp); // general category Mn
-bool isOther(char32_t cp);       // general category C* (control, format, unassigned, private, surrogate)
-bool isWhitespace(char32_t cp);  // White_Space property
+bool isOther(char32_t cp);          // general category C* (control, format, unassigned, private, surrogate)
+bool isWhitespace(char32_t cp);     // White_Space property
 // \w of the Rust regex crate (Alphabetic, M, Nd, Pc, Join_Control): the added-token boundary check.
 bool isWordChar(char32_t cp);
 
