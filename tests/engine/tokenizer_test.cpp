@@ -65,6 +65,7 @@ INSTANTIATE_TEST_SUITE_P(Sets, TokenizerReference,
                          ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe", "tok_gpt2_bytelevel",
                                            "tok_llama3_split", "tok_qwen2_nfc", "tok_sp_bpe_bytefallback",
                                            "tok_unigram_metaspace", "tok_unigram_bytefallback",
+                                           "tok_unigram_precompiled",
                                            "tok_wordpiece_bert", "tok_wordpiece_digits",
                                            "tok_wordlevel_punctuation", "tok_bpe_scripts_suffix",
                                            "tok_bpe_split_behaviors", "tok_bpe_added_tokens"));
@@ -375,8 +376,16 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
     expectLoadError(j, "Markov");
 
     j = byteLevelJson();
+    j["normalizer"] = {{"type", "Unicode2Ascii"}};
+    expectLoadError(j, "Unicode2Ascii");
+
+    j = byteLevelJson(); // a charsmap too short to hold its own trie size
     j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "AAAA"}};
-    expectLoadError(j, "Precompiled");
+    expectLoadError(j, "Precompiled normalizer");
+
+    j = byteLevelJson(); // a trie size beyond the data
+    j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "/////w=="}};
+    expectLoadError(j, "truncated");
 
     j = byteLevelJson();
     j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(a"}}}, {"behavior", "Isolated"}};

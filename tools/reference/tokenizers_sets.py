@@ -71,7 +71,8 @@ EDGE_TEXTS = [
     "Numbers 1234567890 and 3.14159, 1,000,000 and ٣٤٥ and ²³",
     "don't WE'LL it's They're I'M",
     "naïve café — 東京 🚀 emoji",
-    "e\u0301 vs \u00e9, Å vs \u212b, ﬁne ﬂow ½ Ⅻ ①",
+    "e\u0301 vs \u00e9, Å vs \u212b, A\u030a, ﬁne ﬂow ½ Ⅻ Ⅳ ① ②",
+    "ＦＵＬＬＷＩＤＴＨ　ｔｅｘｔ！ Ｅ\u0301",
     "İstanbul ILIK ılık",
     "Straße GRÜSSE ß",
     "привет, МИР! γειά σου ΚΌΣΜΕ",
@@ -188,6 +189,42 @@ def set_unigram_bytefallback():
     return Tokenizer.from_str(json.dumps(j))
 
 
+def precompiled_charsmap():
+    """A small SentencePiece charsmap from rules written here: case folding of ASCII and fullwidth
+    letters, ligatures, fractions, circled numbers, two multi-character graphemes."""
+    import io
+    import tempfile
+
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2
+
+    rules = [(f"{c:X}", f"{c + 32:X}") for c in range(0x41, 0x5B)]
+    rules += [(f"{c:X}", f"{c - 0xFEE0:X}") for c in range(0xFF01, 0xFF5F)]
+    rules += [("FB01", "66 69"), ("FB02", "66 6C"), ("BD", "31 2044 32"), ("2460", "31"), ("2461", "32"),
+              ("3000", "20"), ("65 301", "E9"), ("41 30A", "E5"), ("2163", "69 76"), ("DF", "73 73")]
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as f:
+        f.write("".join(f"{a}\t{b}\n" for a, b in rules))
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus(200)), model_writer=model, vocab_size=400,
+                                   normalization_rule_tsv=f.name, minloglevel=3)
+    os.unlink(f.name)
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(model.getvalue())
+    return proto.normalizer_spec.precompiled_charsmap
+
+
+def set_unigram_precompiled():
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.Sequence([normalizers.Precompiled(precompiled_charsmap()),
+                                           normalizers.Replace(Regex(" {2,}"), "▁")])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=["<unk>"], unk_token="<unk>",
+                                      show_progress=False)
+    tok.train_from_iterator(corpus(), trainer)
+    return tok
+
+
 def set_wordpiece_bert():
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=30))
     tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, lowercase=True)
@@ -291,6 +328,7 @@ SETS = {
     "sp_bpe_bytefallback": set_sp_bpe,
     "unigram_metaspace": set_metaspace_unigram,
     "unigram_bytefallback": set_unigram_bytefallback,
+    "unigram_precompiled": set_unigram_precompiled,
     "wordpiece_bert": set_wordpiece_bert,
     "wordpiece_digits": set_wordpiece_cased,
     "wordlevel_punctuation": set_wordlevel,

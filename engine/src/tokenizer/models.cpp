@@ -70,7 +70,7 @@ private:
 
     std::unordered_map<uint64_t, Merge> merges_;
     int32_t unk_id_ = -1;
-    bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
+    bool fuse_unk_ = false, ignore_merges_ = false;
     std::string continuing_prefix_, end_suffix_;
     std::array<int32_t, 256> byte_ids_{};
 };
@@ -80,14 +80,14 @@ BpeModel::BpeModel(const nlohmann::json& model) {
     continuing_prefix_ = stringField(model, "continuing_subword_prefix");
     end_suffix_ = stringField(model, "end_of_word_suffix");
     fuse_unk_ = boolField(model, "fuse_unk", false);
-    byte_fallback_ = boolField(model, "byte_fallback", false);
     ignore_merges_ = boolField(model, "ignore_merges", false);
     const std::string unk = stringField(model, "unk_token");
     if (!unk.empty()) {
         unk_id_ = tokenId(unk);
         TS_CHECK(unk_id_ >= 0, "model.unk_token \"" + unk + "\" is not in the vocabulary");
     }
-    byte_ids_ = byteTokenIds(*this);
+    byte_ids_ = byteTokenIds(*this); // all -1 without byte fallback
+    if (!boolField(model, "byte_fallback", false)) byte_ids_.fill(-1);
     const nlohmann::json* merges = field(model, "merges");
     if (!merges) return;
     TS_CHECK(merges->is_array(), "model.merges should be a list");
@@ -141,7 +141,7 @@ void BpeModel::tokenize(std::string_view piece, std::vector<int32_t>& out) const
             continue;
         }
         // The `tokenizers` library emits byte tokens ahead of a still pending unknown token.
-        if (byte_fallback_ && appendBytes(byte_ids_, ch, symbols)) continue;
+        if (appendBytes(byte_ids_, ch, symbols)) continue;
         if (unk_id_ < 0) continue; // no unknown token: the character is dropped
         if (pending_unk >= 0 && !fuse_unk_) symbols.push_back(pending_unk);
         pending_unk = unk_id_;
@@ -214,10 +214,8 @@ public:
         TS_CHECK(unk < static_cast<long long>(vocab.size()),
                  "Unigram model: unk_id is beyond the vocabulary");
         unk_id_ = static_cast<int32_t>(unk);
-        if (boolField(model, "byte_fallback", false))
-            byte_ids_ = byteTokenIds(*this);
-        else
-            byte_ids_.fill(-1);
+        byte_ids_ = byteTokenIds(*this);
+        if (!boolField(model, "byte_fallback", false)) byte_ids_.fill(-1);
     }
 
     void tokenize(std::string_view s, std::vector<int32_t>& out) const override {
@@ -250,10 +248,8 @@ public:
         bool last_unk = false;
         for (size_t end = s.size(); end > 0; end = best[end].start) {
             const bool unk = best[end].id == unk_id_;
-            if (unk && last_unk)
-                pieces.back().first = best[end].start;
-            else
-                pieces.push_back({best[end].start, end});
+            if (!unk || !last_unk) pieces.push_back({end, end});
+            pieces.back().first = best[end].start;
             last_unk = unk;
         }
         for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {

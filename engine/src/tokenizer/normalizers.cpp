@@ -1,5 +1,5 @@
 // Normalizers of tokenizer.json: Sequence, Prepend, Replace, Strip, StripAccents, NFC, NFD, NFKC, NFKD,
-// Lowercase, BertNormalizer, Nmt and ByteLevel. Unicode work goes through tokenizer/unicode.h
+// Lowercase, BertNormalizer, Nmt, Precompiled and ByteLevel. Unicode work goes through tokenizer/unicode.h
 // (utf8proc), regex replacement through tokenizer/regex.h (Oniguruma).
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
@@ -7,6 +7,7 @@
 #include "tokenizer/unicode.h"
 
 #include <functional>
+#include <openssl/evp.h>
 #include <optional>
 
 namespace tessera::tok {
@@ -98,6 +99,63 @@ void nmtNormalize(std::string& text) {
     });
 }
 
+// SentencePiece's precompiled charsmap: a Darts double-array trie over UTF-8 bytes whose leaves index
+// NUL-terminated replacements. Whole graphemes (under 6 bytes) are looked up first, then characters;
+// the shortest prefix the trie holds wins, as in the `tokenizers` library.
+class PrecompiledNormalizer : public Normalizer {
+public:
+    explicit PrecompiledNormalizer(const std::string& base64) {
+        std::string blob(base64.size() / 4 * 3 + 3, '\0');
+        const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(blob.data()),
+                                      reinterpret_cast<const unsigned char*>(base64.data()),
+                                      static_cast<int>(base64.size()));
+        TS_CHECK(n >= 4 && base64.size() % 4 == 0,
+                 "Precompiled normalizer: precompiled_charsmap is not base64");
+        blob.resize(static_cast<size_t>(n) - (base64.ends_with("==") ? 2 : base64.ends_with("=") ? 1 : 0));
+        auto le32 = [&](size_t at) {
+            uint32_t v = 0;
+            for (int i = 3; i >= 0; --i)
+                v = v << 8 | static_cast<unsigned char>(blob[at + static_cast<size_t>(i)]);
+            return v;
+        };
+        const size_t trie_bytes = le32(0);
+        TS_CHECK(trie_bytes % 4 == 0 && trie_bytes <= blob.size() - 4,
+                 "Precompiled normalizer: charsmap is truncated");
+        for (size_t i = 0; i < trie_bytes / 4; ++i) trie_.push_back(le32(4 + 4 * i));
+        strings_ = blob.substr(4 + trie_bytes);
+    }
+    void normalize(std::string& text) const override {
+        std::string out;
+        for (size_t pos = 0, end; pos < text.size(); pos = end) {
+            end = graphemeEnd(text, pos);
+            if (end - pos < 6 && lookUp(std::string_view(text).substr(pos, end - pos), out)) continue;
+            for (size_t c = pos, next; c < end; c = next)
+                if (next = c + utf8Length(text, c); !lookUp(std::string_view(text).substr(c, next - c), out))
+                    out.append(text, c, next - c);
+        }
+        text = sanitizeUtf8(out); // a corrupt charsmap may index into the middle of a character
+    }
+
+private:
+    bool lookUp(std::string_view key, std::string& out) const {
+        size_t node = trie_.empty() ? 0 : offset(trie_[0]);
+        for (unsigned char c : key) {
+            if (c == 0 || (node ^= c) >= trie_.size() || (trie_[node] & 0x800000FFu) != c) return false;
+            const uint32_t unit = trie_[node];
+            if ((node ^= offset(unit)) >= trie_.size()) return false;
+            if (!(unit >> 8 & 1)) continue;
+            const size_t at = trie_[node] & 0x7FFFFFFFu;
+            if (at >= strings_.size()) return false;
+            out.append(strings_, at, strings_.find('\0', at) - at);
+            return true;
+        }
+        return false;
+    }
+    static size_t offset(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
+    std::vector<uint32_t> trie_;
+    std::string strings_;
+};
+
 } // namespace
 
 void regexReplace(std::string& text, const Regex& regex, const std::string& content) {
@@ -157,6 +215,8 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node, int depth
         return make([=](std::string& t) { bertNormalize(t, clean, chinese, accents, lower); });
     }
     if (type == "Nmt") return make(nmtNormalize);
+    if (type == "Precompiled")
+        return std::make_unique<PrecompiledNormalizer>(stringField(node, "precompiled_charsmap"));
     if (type == "ByteLevel")
         return make([](std::string& t) {
             std::string mapped;
@@ -166,7 +226,7 @@ std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node, int depth
     throw Error(
         "normalizer type \"" + type +
         "\" is not supported (supported: Sequence, Prepend, Replace, Strip, StripAccents, NFC, NFD, NFKC, "
-        "NFKD, Lowercase, BertNormalizer, Nmt, ByteLevel)");
+        "NFKD, Lowercase, BertNormalizer, Nmt, Precompiled, ByteLevel)");
 }
 
 } // namespace tessera::tok

@@ -80,14 +80,10 @@ Ranges charMatches(std::string_view text, const std::function<bool(char32_t)>& p
 enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
 
 Behavior parseBehavior(const std::string& name) {
-    constexpr std::pair<const char*, Behavior> kNames[] = {
-        {"Removed", Behavior::kRemoved},
-        {"Isolated", Behavior::kIsolated},
-        {"MergedWithPrevious", Behavior::kMergedWithPrevious},
-        {"MergedWithNext", Behavior::kMergedWithNext},
-        {"Contiguous", Behavior::kContiguous}};
-    for (auto [n, b] : kNames)
-        if (name == n) return b;
+    const char* const kNames[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
+                                  "Contiguous"};
+    for (size_t i = 0; i < std::size(kNames); ++i)
+        if (name == kNames[i]) return static_cast<Behavior>(i);
     throw Error("split behavior \"" + name + "\" is unknown");
 }
 
@@ -145,6 +141,10 @@ std::unique_ptr<PreTokenizer> splitByRegex(const std::string& pattern, Behavior 
                                            bool invert = false) {
     return splitBy([re = Regex::compile(pattern)](std::string_view t) { return re.findAll(t); }, behavior,
                    invert);
+}
+
+std::unique_ptr<PreTokenizer> splitByLiteral(std::string s, Behavior behavior, bool invert = false) {
+    return splitBy([s](std::string_view t) { return literalMatches(t, s); }, behavior, invert);
 }
 
 std::unique_ptr<PreTokenizer> splitByChar(std::function<bool(char32_t)> pred, Behavior behavior) {
@@ -275,8 +275,7 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
         p->replacement = singleChar(node, "replacement", "\xE2\x96\x81", "Metaspace"); // U+2581 '▁'
         p->scheme = parsePrependScheme(node);
         if (boolField(node, "split", true))
-            p->words = splitBy([r = p->replacement](std::string_view t) { return literalMatches(t, r); },
-                               Behavior::kMergedWithNext);
+            p->words = splitByLiteral(p->replacement, Behavior::kMergedWithNext);
         return p;
     }
     if (type == "Split") {
@@ -284,9 +283,7 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
         const std::string pattern = patternField(node, "Split pre-tokenizer", is_regex);
         const Behavior behavior = parseBehavior(stringField(node, "behavior", "Isolated"));
         const bool invert = boolField(node, "invert", false);
-        if (is_regex) return splitByRegex(pattern, behavior, invert);
-        return splitBy([pattern](std::string_view t) { return literalMatches(t, pattern); }, behavior,
-                       invert);
+        return is_regex ? splitByRegex(pattern, behavior, invert) : splitByLiteral(pattern, behavior, invert);
     }
     if (type == "Digits")
         return splitByChar(isNumber, boolField(node, "individual_digits", false) ? Behavior::kIsolated
@@ -302,11 +299,8 @@ std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int d
         seq->steps.push_back(splitByChar(isPunctuationChar, Behavior::kIsolated));
         return seq;
     }
-    if (type == "CharDelimiterSplit") {
-        const std::string delimiter = singleChar(node, "delimiter", "", type);
-        return splitBy([delimiter](std::string_view t) { return literalMatches(t, delimiter); },
-                       Behavior::kRemoved);
-    }
+    if (type == "CharDelimiterSplit")
+        return splitByLiteral(singleChar(node, "delimiter", "", type), Behavior::kRemoved);
     if (type == "UnicodeScripts") return std::make_unique<FunctionPreTokenizer>(scriptRanges);
     if (type == "FixedLength") {
         const long long length = intField(node, "length", 5);

@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
+#include <unordered_set>
 
 namespace fs = std::filesystem;
 
@@ -84,32 +84,24 @@ public:
     }
 
 private:
+    static char32_t charAt(const std::string& s, size_t pos) { return tok::decodeUtf8(s, pos); }
+    static size_t previousChar(const std::string& s, size_t pos) { // pos > 0; s is valid UTF-8
+        do --pos;
+        while (pos > 0 && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80);
+        return pos;
+    }
     static bool wordCharBefore(const std::string& s, size_t pos) {
-        if (pos == 0) return false;
-        size_t b = pos - 1;
-        while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
-        return tok::isWordChar(tok::decodeUtf8(s, b));
+        return pos > 0 && tok::isWordChar(charAt(s, previousChar(s, pos)));
     }
     static bool wordCharAfter(const std::string& s, size_t pos) {
-        return pos < s.size() && tok::isWordChar(tok::decodeUtf8(s, pos));
+        return pos < s.size() && tok::isWordChar(charAt(s, pos));
     }
-    // Start of the whitespace run that ends at `pos`.
-    static size_t spaceBefore(const std::string& s, size_t pos) {
-        while (pos > 0) {
-            size_t b = pos - 1;
-            while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
-            size_t probe = b;
-            if (!tok::isWhitespace(tok::decodeUtf8(s, probe)) || probe != pos) break;
-            pos = b;
-        }
+    static size_t spaceBefore(const std::string& s, size_t pos) { // start of the whitespace run ending at pos
+        while (pos > 0 && tok::isWhitespace(charAt(s, previousChar(s, pos)))) pos = previousChar(s, pos);
         return pos;
     }
     static size_t spaceAfter(const std::string& s, size_t pos) {
-        while (pos < s.size()) {
-            size_t next = pos;
-            if (!tok::isWhitespace(tok::decodeUtf8(s, next))) break;
-            pos = next;
-        }
+        while (pos < s.size() && tok::isWhitespace(charAt(s, pos))) pos += tok::utf8Length(s, pos);
         return pos;
     }
 
@@ -149,7 +141,7 @@ struct Tokenizer::Impl {
     std::unordered_map<std::string, int32_t> added_ids;
     AddedMatcher raw_matcher, normalized_matcher;
     std::unordered_map<int32_t, std::string> id_to_token; // sparse: ids come from the file
-    std::unordered_map<int32_t, bool> special;
+    std::unordered_set<int32_t> special;
     size_t size = 0; // one past the largest id
     int32_t bos = -1, eos = -1, pad = -1;
 
@@ -201,21 +193,16 @@ void Tokenizer::Impl::build(const nlohmann::json& j, const nlohmann::json& confi
         const AddedToken& a = added[i];
         added_ids[a.content] = a.id;
         id_to_token[a.id] = a.content;
-        special[a.id] = a.special;
+        if (a.special) special.insert(a.id);
         size = std::max(size, static_cast<size_t>(a.id) + 1);
-        if (!a.normalized) {
-            raw_matcher.add(a.content, i);
-        } else {
-            std::string pattern = a.content;
-            if (normalizer) normalizer->normalize(pattern);
-            normalized_matcher.add(pattern, i);
-        }
+        std::string pattern = a.content;
+        if (a.normalized && normalizer) normalizer->normalize(pattern);
+        (a.normalized ? normalized_matcher : raw_matcher).add(pattern, i);
     }
-    for (const tok::PostProcessor* pp : {&post_processor})
-        for (const auto* side : {&pp->prefix, &pp->suffix})
-            for (int32_t id : *side)
-                TS_CHECK(static_cast<size_t>(id) < size,
-                         "post_processor adds id " + std::to_string(id) + ", beyond the vocabulary");
+    for (const auto* side : {&post_processor.prefix, &post_processor.suffix})
+        for (int32_t id : *side)
+            TS_CHECK(static_cast<size_t>(id) < size,
+                     "post_processor adds id " + std::to_string(id) + ", beyond the vocabulary");
 
     auto configId = [&](const char* key) {
         const std::string token = configToken(config, key);
@@ -248,17 +235,13 @@ Expected<Tokenizer> Tokenizer::fromJson(std::string_view tokenizer_json,
                                         std::string_view tokenizer_config_json) {
     try {
         nlohmann::json j, config;
+        const char* file = "tokenizer.json";
         try {
             j = nlohmann::json::parse(tokenizer_json);
+            file = "tokenizer_config.json";
+            if (!tokenizer_config_json.empty()) config = nlohmann::json::parse(tokenizer_config_json);
         } catch (const nlohmann::json::parse_error& e) {
-            return Status::error(std::string("tokenizer.json is not valid JSON: ") + e.what());
-        }
-        if (!tokenizer_config_json.empty()) {
-            try {
-                config = nlohmann::json::parse(tokenizer_config_json);
-            } catch (const nlohmann::json::parse_error& e) {
-                return Status::error(std::string("tokenizer_config.json is not valid JSON: ") + e.what());
-            }
+            return Status::error(std::string(file) + " is not valid JSON: " + e.what());
         }
         auto impl = std::make_shared<Impl>();
         impl->build(j, config);
@@ -368,8 +351,7 @@ std::string Tokenizer::idToToken(int32_t id) const {
 }
 
 bool Tokenizer::isSpecial(int32_t id) const {
-    auto it = impl_->special.find(id);
-    return it != impl_->special.end() && it->second;
+    return impl_->special.count(id) != 0;
 }
 
 size_t Tokenizer::vocabSize() const {

@@ -121,6 +121,17 @@ std::string normalizeForm(std::string_view text, NormalForm form) {
     return std::string(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
 }
 
+size_t graphemeEnd(std::string_view text, size_t pos) {
+    utf8proc_int32_t state = 0;
+    auto prev = static_cast<utf8proc_int32_t>(decodeUtf8(text, pos));
+    for (size_t next = pos; pos < text.size(); pos = next) {
+        const auto cp = static_cast<utf8proc_int32_t>(decodeUtf8(text, next));
+        if (utf8proc_grapheme_break_stateful(prev, cp, &state)) break;
+        prev = cp;
+    }
+    return pos;
+}
+
 std::string lowercase(std::string_view text) {
     std::string out;
     out.reserve(text.size());

@@ -34,6 +34,8 @@ bool isWordChar(char32_t cp);
 enum class NormalForm { kNfc, kNfd, kNfkc, kNfkd };
 // `text` must be valid UTF-8 (sanitizeUtf8); anything utf8proc rejects is returned unchanged.
 std::string normalizeForm(std::string_view text, NormalForm form);
+// End of the extended grapheme cluster that starts at text[pos] (text valid UTF-8).
+size_t graphemeEnd(std::string_view text, size_t pos);
 // Per-character full lowercase mapping (U+0130 becomes "i\u0307"), as Rust's char::to_lowercase.
 std::string lowercase(std::string_view text);
 

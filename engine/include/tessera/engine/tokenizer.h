@@ -3,11 +3,11 @@
 // Supported: every component a tokenizer.json names in the `tokenizers` library — the models BPE
 // (byte fallback, ignore_merges; dropout is treated as off), Unigram, WordPiece and WordLevel; the
 // normalizers Sequence/Prepend/Replace/Strip/StripAccents/NFC/NFD/NFKC/NFKD/Lowercase/BertNormalizer/
-// Nmt/ByteLevel; the pre-tokenizers ByteLevel/Metaspace/Split/Digits/Whitespace/WhitespaceSplit/
+// Nmt/Precompiled/ByteLevel; the pre-tokenizers ByteLevel/Metaspace/Split/Digits/Whitespace/WhitespaceSplit/
 // Punctuation/BertPreTokenizer/CharDelimiterSplit/UnicodeScripts/FixedLength/Sequence; the
 // post-processors TemplateProcessing/ByteLevel/Roberta/Bert/Sequence; the decoders ByteLevel/
 // Metaspace/Replace/ByteFallback/Fuse/Strip/WordPiece/BPEDecoder/CTC/Sequence; added tokens with
-// single_word/lstrip/rstrip/normalized — except the Precompiled (SentencePiece charsmap) normalizer.
+// single_word/lstrip/rstrip/normalized.
 // Any other component makes load() fail with a message naming it, rather than tokenizing differently
 // from the reference library. Regexes run on Oniguruma, Unicode on utf8proc.
 // `truncation` and `padding` settings are ignored: encode() works on one text at full length.
