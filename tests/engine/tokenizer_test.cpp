@@ -65,10 +65,10 @@ INSTANTIATE_TEST_SUITE_P(Sets, TokenizerReference,
                          ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe", "tok_gpt2_bytelevel",
                                            "tok_llama3_split", "tok_qwen2_nfc", "tok_sp_bpe_bytefallback",
                                            "tok_unigram_metaspace", "tok_unigram_bytefallback",
-                                           "tok_unigram_precompiled",
-                                           "tok_wordpiece_bert", "tok_wordpiece_digits",
-                                           "tok_wordlevel_punctuation", "tok_bpe_scripts_suffix",
-                                           "tok_bpe_split_behaviors", "tok_bpe_added_tokens"));
+                                           "tok_unigram_precompiled", "tok_wordpiece_bert",
+                                           "tok_wordpiece_digits", "tok_wordlevel_punctuation",
+                                           "tok_bpe_scripts_suffix", "tok_bpe_split_behaviors",
+                                           "tok_bpe_added_tokens"));
 
 TEST(Tokenizer, JanusTokenizerMatchesLibraryAndAutoTokenizer) {
     const std::string dir = kRef + "janus_tiny";
@@ -209,6 +209,35 @@ TEST(Tokenizer, MetaspaceByteFallbackAndUnknown) {
     EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{1}));
 }
 
+// ---- Models on hand-worked examples ----------------------------------------------------------------
+
+TEST(TokenizerModels, UnigramPicksTheBestScoringSegmentation) {
+    auto tok = Tokenizer::fromJson(R"({"model": {"type": "Unigram", "unk_id": 0, "vocab":
+        [["<unk>", 0.0], ["a", -1.0], ["b", -1.0], ["ab", -1.5], ["abc", -9.0]]}})");
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->encode("ab"), (std::vector<int32_t>{3}));      // -1.5 beats a + b = -2
+    EXPECT_EQ(tok->encode("abab"), (std::vector<int32_t>{3, 3})); // -3 beats every other split
+    EXPECT_EQ(tok->encode("abc"), (std::vector<int32_t>{4}));     // -9 beats ab + unknown c = -1.5 - 19
+    EXPECT_EQ(tok->encode("abd"), (std::vector<int32_t>{3, 0}));  // d unknown at min score - 10
+    EXPECT_EQ(tok->encode("xy"), (std::vector<int32_t>{0}));      // neighbouring unknowns fuse into one
+}
+
+TEST(TokenizerModels, WordPieceGreedyLongestPrefix) {
+    nlohmann::json j = {
+        {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+        {"model",
+         {{"type", "WordPiece"},
+          {"unk_token", "[UNK]"},
+          {"max_input_chars_per_word", 8},
+          {"vocab", {{"[UNK]", 0}, {"un", 1}, {"##aff", 2}, {"##able", 3}, {"u", 4}, {"##n", 5}}}}}};
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->encode("unaffable"),
+              (std::vector<int32_t>{0})); // 9 characters > 8: the whole word is unknown
+    EXPECT_EQ(tok->encode("unaff un"), (std::vector<int32_t>{1, 2, 1}));
+    EXPECT_EQ(tok->encode("unx"), (std::vector<int32_t>{0})); // one part missing: the whole word is unknown
+}
+
 // ---- Unicode (utf8proc) and regexes (Oniguruma) --------------------------------------------------
 
 std::vector<std::string> regexPieces(const std::string& pattern, const std::string& text) {
@@ -313,7 +342,9 @@ TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
     // characters that make the ranges descending.
     const nlohmann::json splits = nlohmann::json::array(
         {"[\r\n]",
-         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-"
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-"
+         "ჅᎠ-"
+         "Ᏽᏸ-"
          "ᏽᲐ-"
          "ᲺᲽ-"
          "Ჿᴀ-"
