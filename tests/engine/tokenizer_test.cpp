@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 namespace tessera {
 namespace {
@@ -207,6 +208,27 @@ TEST(Tokenizer, MetaspaceByteFallbackAndUnknown) {
     EXPECT_EQ(tok->encode("<s>hi", false), (std::vector<int32_t>{1, 8}));
     EXPECT_EQ(tok->encode("hi<s>hi", false), (std::vector<int32_t>{9, 1, 8}));
     EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{1}));
+}
+
+TEST(Tokenizer, ConcurrentEncodesAgreeWithOneThread) {
+    // One loaded tokenizer shared by several threads (regexes on Oniguruma, scripts, normalizers).
+    for (const char* set : {"tok_llama3_split", "tok_bpe_scripts_suffix", "tok_unigram_precompiled"}) {
+        auto tok = Tokenizer::load(kRef + set);
+        ASSERT_TRUE(tok.ok()) << tok.error();
+        const nlohmann::json golden = readJson(kRef + set + "/golden.json");
+        std::vector<std::vector<int32_t>> want;
+        for (const auto& e : golden) want.push_back(tok->encode(e["text"].get<std::string>()));
+        std::vector<int> mismatches(4, 0);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (int round = 0; round < 20; ++round)
+                    for (size_t i = 0; i < golden.size(); ++i)
+                        mismatches[t] += tok->encode(golden[i]["text"].get<std::string>()) != want[i];
+            });
+        for (auto& th : threads) th.join();
+        EXPECT_EQ(mismatches, std::vector<int>(4, 0)) << set;
+    }
 }
 
 // ---- Models on hand-worked examples ----------------------------------------------------------------
