@@ -336,6 +336,9 @@ TEST(TokenizerRegex, OnigurumaSemantics) {
     EXPECT_EQ(regexPieces("(?<=a)b", "ab cb"), (V{"b"}));
     EXPECT_EQ(regexPieces(R"(\d+?)", "12"), (V{"1", "2"}));
     EXPECT_EQ(regexPieces("x*", "axb"), (V{"", "x", ""})); // empty matches, none right after a match
+    // Oniguruma syntax, not Ruby's: the (?W) option (ASCII \w) compiles, as in the `tokenizers` library,
+    // which splits "aab xé" with it into the matches "aab" and "x".
+    EXPECT_EQ(regexPieces(R"((?W:\w+))", "aab xé"), (V{"aab", "x"}));
     for (const char* bad : {"(a", "[b-a]", "*a", R"(\p{NoSuchClass})"})
         EXPECT_THROW(tok::Regex::compile(bad), Error) << bad;
 }

@@ -42,7 +42,7 @@ Regex Regex::compile(std::string_view pattern) {
     OnigErrorInfo info{};
     const auto* p = reinterpret_cast<const OnigUChar*>(pattern.data());
     const int r = onig_new(&c->regex, p, p + pattern.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8,
-                           ONIG_SYNTAX_RUBY, &info);
+                           ONIG_SYNTAX_ONIGURUMA, &info);
     if (r != ONIG_NORMAL) {
         c->regex = nullptr;
         throw Error("regex \"" + std::string(pattern) + "\": " + onigMessage(r, &info));

@@ -1,6 +1,6 @@
 // Regular expressions for tokenizer.json patterns (Split pre-tokenizer, Replace normalizer and
-// decoder, the ByteLevel split), on Oniguruma: the engine the `tokenizers` library uses, with the same
-// syntax (Ruby) and options (none), so a pattern means here what it means there.
+// decoder, the ByteLevel split), on Oniguruma, the engine the `tokenizers` library uses, with the syntax
+// (ONIG_SYNTAX_ONIGURUMA) and options (none) its Rust binding picks: a pattern means the same here.
 //
 // Each search runs under a backtracking step limit: a pathological pattern or input (`(a+)+$` on a
 // long run of "a" ending in "!") makes findAll throw tessera::Error after a bounded amount of work
