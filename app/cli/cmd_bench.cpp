@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace tessera::cli {
@@ -14,7 +15,9 @@ void printUsage() {
     std::printf(
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
-        "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n\n"
+        "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
+        "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
+        "                                  [--python PY]\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -33,7 +36,34 @@ void printUsage() {
         "  --dtype T           f32 (default), bf16 or f16: how the weights are stored (and kept)\n"
         "  --kv-dtype T        f32 (default) or bf16 KV cache\n"
         "  --compare-batch B   also time batch B on the same model and print its cost as a ratio\n"
-        "  --json              one JSON line on stdout (the default and only format)\n");
+        "  --json              one JSON line on stdout (the default and only format)\n\n"
+        "tokenize: encodes a fixed generated corpus (multilingual, emoji, digits, whitespace) on one\n"
+        "thread and prints MB/s; with a Python that has the `tokenizers` package, that library's MB/s\n"
+        "on the same corpus and file in the same run, as a ratio.\n\n"
+        "  --tokenizer PATH    tokenizer.json or its folder (default: the tok_gpt2_bytelevel\n"
+        "                      reference set)\n"
+        "  --corpus-mb MB      corpus size (default 1)\n"
+        "  --seconds S         keep the best pass over at least S seconds (default 2)\n"
+        "  --python PY         interpreter for the comparison (default: $TESSERA_TOKENIZERS_PYTHON;\n"
+        "                      none: engine only)\n");
+}
+
+// `bench tokenize`, self-contained.
+int benchTokenize(const Args& args) {
+    if (auto bad = args.unknown({"tokenizer", "corpus-mb", "seconds", "python", "json"}); !bad.empty()) {
+        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
+        return 2;
+    }
+    const char* env_python = std::getenv("TESSERA_TOKENIZERS_PYTHON");
+    auto r = bench::runTokenizeBench(args.get("tokenizer", dataDir() + "/reference/tok_gpt2_bytelevel"),
+                                     args.getDouble("corpus-mb", 1.0), args.getDouble("seconds", 2.0),
+                                     args.get("python", env_python ? env_python : ""));
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->dump().c_str());
+    return 0;
 }
 
 } // namespace
@@ -46,6 +76,7 @@ int cmdBench(int argc, char** argv) {
         printUsage();
         return args.has("help") ? 0 : 2;
     }
+    if (what == "tokenize") return benchTokenize(args);
     const long long bw_mb = args.getInt("bandwidth-mb", 1024);
     if (bw_mb < 1) {
         std::fprintf(stderr, "error: --bandwidth-mb must be at least 1\n");
@@ -71,7 +102,7 @@ int cmdBench(int argc, char** argv) {
         return 0;
     }
     if (what != "decode") {
-        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth)\n", what.c_str());
+        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize)\n", what.c_str());
         return 2;
     }
     if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",

@@ -4,15 +4,16 @@
 #include "tessera/engine/tokenizer.h"
 #include "tessera/engine/verify.h"
 #include "tokenizer/components.h"
-#include "tokenizer/normalization.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 #include "verify/verify_internal.h"
 
+#include <chrono>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 namespace tessera {
 namespace {
@@ -62,7 +63,13 @@ TEST_P(TokenizerReference, VerifyRunsTheSet) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sets, TokenizerReference,
-                         ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe"));
+                         ::testing::Values("tok_bytelevel_bpe", "tok_metaspace_bpe", "tok_gpt2_bytelevel",
+                                           "tok_llama3_split", "tok_qwen2_nfc", "tok_sp_bpe_bytefallback",
+                                           "tok_unigram_metaspace", "tok_unigram_bytefallback",
+                                           "tok_unigram_precompiled", "tok_wordpiece_bert",
+                                           "tok_wordpiece_digits", "tok_wordlevel_punctuation",
+                                           "tok_bpe_scripts_suffix", "tok_bpe_split_behaviors",
+                                           "tok_bpe_added_tokens"));
 
 TEST(Tokenizer, JanusTokenizerMatchesLibraryAndAutoTokenizer) {
     const std::string dir = kRef + "janus_tiny";
@@ -105,10 +112,9 @@ TEST(Tokenizer, ByteLevelRoundTripsAnyText) {
     for (std::string text : {"Grüße, 世界! ✨ x²+y²", "line one\n\n  line two\t\tend  ", "don't WE'LL it's",
                              "<|User|>hi<|Assistant|>"})
         EXPECT_EQ(tok->decode(tok->encode(text)), text);
-    // Malformed UTF-8 still encodes (its raw bytes) and decodes to replacement characters.
-    const auto ids = tok->encode("\xff\xfe");
-    EXPECT_EQ(ids.size(), 2u);
-    EXPECT_EQ(tok->decode(ids), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    // Malformed UTF-8 is read as U+FFFD, one per maximal broken sequence.
+    EXPECT_EQ(tok->decode(tok->encode("\xff\xfe")), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(tok->encode("\xff"), tok->encode("\xEF\xBF\xBD"));
     // Ids no token has are skipped rather than trusted.
     EXPECT_EQ(tok->decode({-5, 100000}), "");
 }
@@ -204,28 +210,84 @@ TEST(Tokenizer, MetaspaceByteFallbackAndUnknown) {
     EXPECT_EQ(tok->encode("", true), (std::vector<int32_t>{1}));
 }
 
-// ---- Unicode and the split patterns --------------------------------------------------------------
+TEST(Tokenizer, ConcurrentEncodesAgreeWithOneThread) {
+    // One loaded tokenizer shared by several threads (regexes on Oniguruma, scripts, normalizers).
+    for (const char* set : {"tok_llama3_split", "tok_bpe_scripts_suffix", "tok_unigram_precompiled"}) {
+        auto tok = Tokenizer::load(kRef + set);
+        ASSERT_TRUE(tok.ok()) << tok.error();
+        const nlohmann::json golden = readJson(kRef + set + "/golden.json");
+        std::vector<std::vector<int32_t>> want;
+        for (const auto& e : golden) want.push_back(tok->encode(e["text"].get<std::string>()));
+        std::vector<int> mismatches(4, 0);
+        std::vector<std::thread> threads;
+        for (int t = 0; t < 4; ++t)
+            threads.emplace_back([&, t] {
+                for (int round = 0; round < 20; ++round)
+                    for (size_t i = 0; i < golden.size(); ++i)
+                        mismatches[t] += tok->encode(golden[i]["text"].get<std::string>()) != want[i];
+            });
+        for (auto& th : threads) th.join();
+        EXPECT_EQ(mismatches, std::vector<int>(4, 0)) << set;
+    }
+}
 
-std::vector<std::string> splitWith(const std::string& text, tok::SplitPattern p, int max_digits = 3) {
+// ---- Models on hand-worked examples ----------------------------------------------------------------
+
+TEST(TokenizerModels, UnigramPicksTheBestScoringSegmentation) {
+    auto tok = Tokenizer::fromJson(R"({"model": {"type": "Unigram", "unk_id": 0, "vocab":
+        [["<unk>", 0.0], ["a", -1.0], ["b", -1.0], ["ab", -1.5], ["abc", -9.0]]}})");
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->encode("ab"), (std::vector<int32_t>{3}));      // -1.5 beats a + b = -2
+    EXPECT_EQ(tok->encode("abab"), (std::vector<int32_t>{3, 3})); // -3 beats every other split
+    EXPECT_EQ(tok->encode("abc"), (std::vector<int32_t>{4}));     // -9 beats ab + unknown c = -1.5 - 19
+    EXPECT_EQ(tok->encode("abd"), (std::vector<int32_t>{3, 0}));  // d unknown at min score - 10
+    EXPECT_EQ(tok->encode("xy"), (std::vector<int32_t>{0}));      // neighbouring unknowns fuse into one
+}
+
+TEST(TokenizerModels, WordPieceGreedyLongestPrefix) {
+    nlohmann::json j = {
+        {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+        {"model",
+         {{"type", "WordPiece"},
+          {"unk_token", "[UNK]"},
+          {"max_input_chars_per_word", 8},
+          {"vocab", {{"[UNK]", 0}, {"un", 1}, {"##aff", 2}, {"##able", 3}, {"u", 4}, {"##n", 5}}}}}};
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->encode("unaffable"),
+              (std::vector<int32_t>{0})); // 9 characters > 8: the whole word is unknown
+    EXPECT_EQ(tok->encode("unaff un"), (std::vector<int32_t>{1, 2, 1}));
+    EXPECT_EQ(tok->encode("unx"), (std::vector<int32_t>{0})); // one part missing: the whole word is unknown
+}
+
+// ---- Unicode (utf8proc) and regexes (Oniguruma) --------------------------------------------------
+
+std::vector<std::string> regexPieces(const std::string& pattern, const std::string& text) {
     std::vector<std::string> out;
-    for (auto [b, e] : tok::patternMatches(text, p, max_digits)) out.push_back(text.substr(b, e - b));
+    for (auto [b, e] : tok::Regex::compile(pattern).findAll(text)) out.push_back(text.substr(b, e - b));
     return out;
 }
 
-TEST(TokenizerPatterns, Gpt2Split) {
+const std::string kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+std::string llama3(const char* digits) {
+    return std::string(R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|)") + digits +
+           R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+}
+
+TEST(TokenizerPatterns, Gpt2Split) { // expected pieces worked out by hand from the pattern
     using V = std::vector<std::string>;
-    EXPECT_EQ(splitWith("Hello world's  test 123!?", tok::SplitPattern::kGpt2),
+    EXPECT_EQ(regexPieces(kGpt2, "Hello world's  test 123!?"),
               (V{"Hello", " world", "'s", " ", " test", " 123", "!?"}));
-    EXPECT_EQ(splitWith("a\n\nb  ", tok::SplitPattern::kGpt2), (V{"a", "\n", "\n", "b", "  "}));
-    EXPECT_EQ(splitWith(" naïve 東京", tok::SplitPattern::kGpt2), (V{" naïve", " 東京"}));
+    EXPECT_EQ(regexPieces(kGpt2, "a\n\nb  "), (V{"a", "\n", "\n", "b", "  "}));
+    EXPECT_EQ(regexPieces(kGpt2, " naïve 東京"), (V{" naïve", " 東京"}));
 }
 
 TEST(TokenizerPatterns, Llama3Split) {
     using V = std::vector<std::string>;
-    EXPECT_EQ(splitWith("I'LL pay 12345 (now)\n\n", tok::SplitPattern::kLlama3),
+    EXPECT_EQ(regexPieces(llama3(R"(\p{N}{1,3})"), "I'LL pay 12345 (now)\n\n"),
               (V{"I", "'LL", " pay", " ", "123", "45", " (", "now", ")\n\n"}));
-    EXPECT_EQ(splitWith("x  \n y", tok::SplitPattern::kLlama3), (V{"x", "  \n", " y"}));
-    EXPECT_EQ(splitWith("2024", tok::SplitPattern::kLlama3, 1), (V{"2", "0", "2", "4"}));
+    EXPECT_EQ(regexPieces(llama3(R"(\p{N}{1,3})"), "x  \n y"), (V{"x", "  \n", " y"}));
+    EXPECT_EQ(regexPieces(llama3(R"(\p{N})"), "2024"), (V{"2", "0", "2", "4"}));
 }
 
 TEST(TokenizerUnicode, CategoriesAndUtf8) {
@@ -237,6 +299,8 @@ TEST(TokenizerUnicode, CategoriesAndUtf8) {
     EXPECT_FALSE(tok::isNumber(U'x'));
     EXPECT_TRUE(tok::isWhitespace(U'\u3000'));
     EXPECT_FALSE(tok::isWhitespace(U'\u200B')); // zero width space is not White_Space
+    EXPECT_TRUE(tok::isMark(U'\u0301'));
+    EXPECT_TRUE(tok::isOther(U'\u200B')); // Cf
     size_t pos = 0;
     EXPECT_EQ(tok::decodeUtf8("\xE6\x9D", pos), tok::kReplacementChar); // truncated 東
     EXPECT_EQ(pos, 2u);
@@ -244,40 +308,22 @@ TEST(TokenizerUnicode, CategoriesAndUtf8) {
                                 "b"),
               "a\xEF\xBF\xBD\xEF\xBF\xBD"
               "b"); // overlong: two bad bytes
+    EXPECT_EQ(tok::lowercase("ÀB\u0130"), "àbi\u0307");
+    EXPECT_NE(tok::scriptOf(U'a'), tok::scriptOf(U'東'));
+    EXPECT_EQ(tok::scriptOf(U'a'), tok::scriptOf(U'é'));
 }
 
-TEST(TokenizerUnicode, CanonicalNormalization) {
-    EXPECT_EQ(tok::toNfc("e\u0301"), "\u00E9"); // e + acute composes
-    EXPECT_EQ(tok::toNfd("\u00E9"), "e\u0301");
-    EXPECT_EQ(tok::toNfc("\u1E0A\u0323"), "\u1E0C\u0307"); // marks reordered, then the dot below composes
-    EXPECT_EQ(tok::toNfc("\u212B"), "\u00C5");             // ANGSTROM SIGN is a singleton
-    EXPECT_EQ(tok::toNfc("\u0958"), "\u0915\u093C");       // composition exclusion stays decomposed
-    EXPECT_EQ(tok::toNfc("\u1100\u1161\u11A8"), "\uAC01"); // Hangul L V T
-    EXPECT_EQ(tok::toNfd("\uAC01"), "\u1100\u1161\u11A8");
-    EXPECT_EQ(tok::toNfc("a\u0301\u0301"), "\u00E1\u0301"); // the second acute is blocked
-    EXPECT_EQ(tok::toNfc("plain ascii"), "plain ascii");
-}
-
-// ---- The general regex engine (Split patterns beyond the known ones) -----------------------------
-
-std::vector<std::string> regexPieces(const std::string& pattern, const std::string& text) {
-    std::vector<std::string> out;
-    for (auto [b, e] : tok::Regex::compile(pattern).findAll(text)) out.push_back(text.substr(b, e - b));
-    return out;
-}
-
-TEST(TokenizerRegex, AgreesWithTheHandWrittenPatterns) {
-    const std::string gpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-    const std::string llama3 =
-        R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-    for (std::string text : {"Hello world's  test 123!?", "a\n\nb  ", "I'LL pay 12345 (now)\n\n  x  \n y",
-                             "naïve café — 東京 🚀 emoji\t\r\n", "  leading and  double  spaces"}) {
-        // Both cover the text; compare the matched spans of the engine with the hand-written ones.
-        const auto engine_gpt2 = tok::Regex::compile(gpt2).findAll(text);
-        EXPECT_EQ(engine_gpt2, tok::patternMatches(text, tok::SplitPattern::kGpt2)) << text;
-        const auto engine_llama = tok::Regex::compile(llama3).findAll(text);
-        EXPECT_EQ(engine_llama, tok::patternMatches(text, tok::SplitPattern::kLlama3, 3)) << text;
-    }
+TEST(TokenizerUnicode, NormalForms) { // values from the Unicode normalization charts
+    using tok::NormalForm;
+    EXPECT_EQ(tok::normalizeForm("e\u0301", NormalForm::kNfc), "\u00E9");
+    EXPECT_EQ(tok::normalizeForm("\u00E9", NormalForm::kNfd), "e\u0301");
+    EXPECT_EQ(tok::normalizeForm("\u1E0A\u0323", NormalForm::kNfc), "\u1E0C\u0307");
+    EXPECT_EQ(tok::normalizeForm("\u212B", NormalForm::kNfc), "\u00C5");
+    EXPECT_EQ(tok::normalizeForm("\u0958", NormalForm::kNfc), "\u0915\u093C");
+    EXPECT_EQ(tok::normalizeForm("\uAC01", NormalForm::kNfd), "\u1100\u1161\u11A8");
+    EXPECT_EQ(tok::normalizeForm("\uFB01", NormalForm::kNfc), "\uFB01"); // ligature fi: compatibility only
+    EXPECT_EQ(tok::normalizeForm("\uFB01", NormalForm::kNfkc), "fi");
+    EXPECT_EQ(tok::normalizeForm("\u00BD", NormalForm::kNfkd), "1\u20442");
 }
 
 TEST(TokenizerRegex, OnigurumaSemantics) {
@@ -287,10 +333,32 @@ TEST(TokenizerRegex, OnigurumaSemantics) {
     EXPECT_EQ(regexPieces("(?i:hello)", "HeLLo hello"), (V{"HeLLo", "hello"}));
     EXPECT_EQ(regexPieces("x{2,3}", "xxxxx"), (V{"xxx", "xx"}));
     EXPECT_EQ(regexPieces("a(?=b)", "ab ac"), (V{"a"}));
-    EXPECT_EQ(regexPieces(R"([^\s\p{L}]+)", "ab, 12!"), (V{",", "12!"}));
-    EXPECT_EQ(regexPieces("[!-/]+", "a-b/!c"), (V{"-", "/!"}));
-    for (const char* bad : {"(?<=a)b", "a+?", R"(\d)", "[[a]]", "(a", "[b-a]", "*a"})
+    EXPECT_EQ(regexPieces("(?<=a)b", "ab cb"), (V{"b"}));
+    EXPECT_EQ(regexPieces(R"(\d+?)", "12"), (V{"1", "2"}));
+    EXPECT_EQ(regexPieces("x*", "axb"), (V{"", "x", ""})); // empty matches, none right after a match
+    // Oniguruma syntax, not Ruby's: the (?W) option (ASCII \w) compiles, as in the `tokenizers` library,
+    // which splits "aab xé" with it into the matches "aab" and "x".
+    EXPECT_EQ(regexPieces(R"((?W:\w+))", "aab xé"), (V{"aab", "x"}));
+    for (const char* bad : {"(a", "[b-a]", "*a", R"(\p{NoSuchClass})"})
         EXPECT_THROW(tok::Regex::compile(bad), Error) << bad;
+}
+
+TEST(TokenizerRegex, CatastrophicBacktrackingIsAnErrorInBoundedTime) {
+    nlohmann::json j = readJson(kRef + "tok_bytelevel_bpe/tokenizer.json");
+    j["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers",
+                           {{{"type", "Split"}, {"pattern", {{"Regex", "(a+)+$"}}}, {"behavior", "Isolated"}},
+                            j["pre_tokenizer"]}}};
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_TRUE(tok->tryEncode("aaaa").ok()); // harmless input
+    const auto start = std::chrono::steady_clock::now();
+    auto ids = tok->tryEncode(std::string(30, 'a') + "!");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_FALSE(ids.ok());
+    EXPECT_NE(ids.error().find("regex"), std::string::npos) << ids.error();
+    EXPECT_LT(seconds, 20.0); // 2^30 backtracking steps without the limit
+    EXPECT_TRUE(tok->encode(std::string(30, 'a') + "!").empty());
 }
 
 TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
@@ -299,7 +367,10 @@ TEST(TokenizerRegex, DeepSeekLlmSplitSequence) {
     // characters that make the ranges descending.
     const nlohmann::json splits = nlohmann::json::array(
         {"[\r\n]",
-         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-"
+         "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-"
+         "ჅᎠ-"
+         "Ᏽᏸ-"
+         "ᏽᲐ-"
          "ᲺᲽ-"
          "Ჿᴀ-"
          "ᴫᵫ-"
@@ -357,24 +428,57 @@ TEST(TokenizerErrors, MalformedJson) {
 
 TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
     nlohmann::json j = byteLevelJson();
-    j["model"]["type"] = "WordPiece";
-    expectLoadError(j, "WordPiece");
+    j["model"]["type"] = "Markov";
+    expectLoadError(j, "Markov");
 
     j = byteLevelJson();
-    j["normalizer"] = {{"type", "NFKC"}};
-    expectLoadError(j, "NFKC");
+    j["normalizer"] = {{"type", "Unicode2Ascii"}};
+    expectLoadError(j, "Unicode2Ascii");
+
+    j = byteLevelJson(); // a charsmap too short to hold its own trie size
+    j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "AAAA"}};
+    expectLoadError(j, "Precompiled normalizer");
+
+    j = byteLevelJson(); // a trie size beyond the data
+    j["normalizer"] = {{"type", "Precompiled"}, {"precompiled_charsmap", "/////w=="}};
+    expectLoadError(j, "truncated");
 
     j = byteLevelJson();
-    j["normalizer"] = {{"type", "Lowercase"}};
-    expectLoadError(j, "Lowercase");
+    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(a"}}}, {"behavior", "Isolated"}};
+    expectLoadError(j, "regex \"(a\"");
 
     j = byteLevelJson();
-    j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(?<=a)b"}}}, {"behavior", "Isolated"}};
-    expectLoadError(j, "not supported");
+    j["decoder"] = {{"type", "Telepathy"}};
+    expectLoadError(j, "decoder type \"Telepathy\"");
+}
+
+TEST(TokenizerErrors, BoundsOnWhatTheFileSays) {
+    nlohmann::json j = byteLevelJson();
+    nlohmann::json pre = j["pre_tokenizer"];
+    for (int i = 0; i < 40; ++i) pre = {{"type", "Sequence"}, {"pretokenizers", {pre}}};
+    j["pre_tokenizer"] = pre;
+    expectLoadError(j, "nest more than 16 deep");
 
     j = byteLevelJson();
-    j["decoder"] = {{"type", "WordPiece"}};
-    expectLoadError(j, "decoder type \"WordPiece\"");
+    nlohmann::json norm = {{"type", "NFC"}};
+    for (int i = 0; i < 17; ++i) norm = {{"type", "Sequence"}, {"normalizers", {norm}}};
+    j["normalizer"] = norm;
+    expectLoadError(j, "nest more than 16 deep");
+
+    j = byteLevelJson();
+    j["model"]["vocab"]["huge"] = 100000000;
+    expectLoadError(j, "out of range");
+
+    j = byteLevelJson();
+    j["added_tokens"][0]["id"] = 2000000000;
+    expectLoadError(j, "added_tokens");
+
+    j = byteLevelJson(); // the largest allowed id does not allocate a table of that size
+    j["model"]["vocab"]["huge"] = 99999999;
+    auto tok = Tokenizer::fromJson(j.dump());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->vocabSize(), 100000000u);
+    EXPECT_EQ(tok->idToToken(99999999), "huge");
 }
 
 TEST(TokenizerErrors, InconsistentModel) {

@@ -1,65 +1,65 @@
-// Normalizers and pre-tokenizers of tokenizer.json.
+// Pre-tokenizers of tokenizer.json and the byte-level alphabet.
 //
-//   1. Pattern helpers (literal or regex → matched spans; split behaviours)
-//   2. Normalizers: Sequence, Prepend, Replace, Strip, NFC, NFD
-//   3. Pre-tokenizers: ByteLevel, Metaspace, Split, Digits, WhitespaceSplit, Sequence
+//   1. Spans and split behaviours (how matched delimiters become pieces)
+//   2. Pre-tokenizers: ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, Punctuation,
+//      BertPreTokenizer, CharDelimiterSplit, UnicodeScripts, FixedLength, Sequence
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
-#include "tokenizer/normalization.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode.h"
 
 #include <algorithm>
-#include <optional>
+#include <array>
+#include <functional>
 
 namespace tessera::tok {
 namespace {
 
-// ---- 1. Pattern helpers ----------------------------------------------------------------------------
+// ---- 1. Spans and split behaviours -----------------------------------------------------------------
+
+struct ByteAlphabet {
+    std::array<std::string, 256> to_unicode;
+    std::array<int, 512> from_unicode{}; // every mapped code point is below 512
+    ByteAlphabet() {
+        from_unicode.fill(-1);
+        int extra = 0;
+        for (int b = 0; b < 256; ++b) {
+            // Printable Latin-1 bytes keep their code point; the rest move past U+00FF, in byte order.
+            const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+            const char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+            appendUtf8(to_unicode[static_cast<size_t>(b)], cp);
+            from_unicode[cp] = b;
+        }
+    }
+};
+
+const ByteAlphabet& alphabet() {
+    static const ByteAlphabet a;
+    return a;
+}
+
+using Ranges = std::vector<std::pair<size_t, size_t>>;
 
 struct Span {
     size_t begin, end;
     bool match;
 };
 
-std::string literalPattern(const nlohmann::json& node, const char* what) {
-    const nlohmann::json* pattern = field(node, "pattern");
-    TS_CHECK(pattern && pattern->is_object(), std::string(what) + " has no \"pattern\"");
-    if (const nlohmann::json* s = field(*pattern, "String")) {
-        TS_CHECK(s->is_string(), std::string(what) + ": pattern.String should be a string");
-        return s->get<std::string>();
-    }
-    if (field(*pattern, "Regex"))
-        throw Error(std::string(what) +
-                    " with a Regex pattern is not supported (only literal String patterns)");
-    throw Error(std::string(what) + ": pattern should hold \"String\" or \"Regex\"");
-}
-
-void replaceAll(std::string& text, const std::string& from, const std::string& to) {
-    if (from.empty()) return;
-    std::string out;
-    size_t pos = 0;
-    for (size_t hit; (hit = text.find(from, pos)) != std::string::npos; pos = hit + from.size())
-        out.append(text, pos, hit - pos).append(to);
-    out.append(text, pos, std::string::npos);
-    text = std::move(out);
-}
-
 // Turns matched ranges into spans covering the whole text, matches and gaps alternating.
-std::vector<Span> coverWithGaps(size_t size, const std::vector<std::pair<size_t, size_t>>& matches) {
+std::vector<Span> coverWithGaps(size_t size, const Ranges& matches, bool invert = false) {
     std::vector<Span> spans;
     size_t pos = 0;
     for (auto [b, e] : matches) {
-        if (b > pos) spans.push_back({pos, b, false});
-        spans.push_back({b, e, true});
+        if (b > pos) spans.push_back({pos, b, invert});
+        spans.push_back({b, e, !invert});
         pos = e;
     }
-    if (pos < size) spans.push_back({pos, size, false});
+    if (pos < size) spans.push_back({pos, size, invert});
     return spans;
 }
 
-std::vector<std::pair<size_t, size_t>> literalMatches(std::string_view text, const std::string& literal) {
-    std::vector<std::pair<size_t, size_t>> out;
+Ranges literalMatches(std::string_view text, const std::string& literal) {
+    Ranges out;
     if (literal.empty()) return out;
     for (size_t pos = 0, hit; (hit = text.find(literal, pos)) != std::string_view::npos;
          pos = hit + literal.size())
@@ -67,135 +67,95 @@ std::vector<std::pair<size_t, size_t>> literalMatches(std::string_view text, con
     return out;
 }
 
-enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
-
-Behavior parseBehavior(const std::string& name) {
-    if (name == "Removed") return Behavior::kRemoved;
-    if (name == "Isolated") return Behavior::kIsolated;
-    if (name == "MergedWithPrevious") return Behavior::kMergedWithPrevious;
-    if (name == "MergedWithNext") return Behavior::kMergedWithNext;
-    if (name == "Contiguous") return Behavior::kContiguous;
-    throw Error("Split behavior \"" + name + "\" is unknown");
-}
-
-// The `tokenizers` library's split semantics: a delimiter is dropped, kept alone, glued to its
-// neighbour, or runs of delimiters are glued together.
-std::vector<std::pair<size_t, size_t>> applyBehavior(std::vector<Span> spans, Behavior behavior) {
-    std::vector<std::pair<size_t, size_t>> out;
-    bool previous_match = false;
-    switch (behavior) {
-    case Behavior::kRemoved:
-        for (const Span& s : spans)
-            if (!s.match) out.emplace_back(s.begin, s.end);
-        break;
-    case Behavior::kIsolated:
-        for (const Span& s : spans) out.emplace_back(s.begin, s.end);
-        break;
-    case Behavior::kMergedWithPrevious:
-        for (const Span& s : spans) {
-            if (s.match && !previous_match && !out.empty())
-                out.back().second = s.end;
-            else
-                out.emplace_back(s.begin, s.end);
-            previous_match = s.match;
-        }
-        break;
-    case Behavior::kMergedWithNext:
-        for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-            if (it->match && !previous_match && !out.empty())
-                out.back().first = it->begin;
-            else
-                out.emplace_back(it->begin, it->end);
-            previous_match = it->match;
-        }
-        std::reverse(out.begin(), out.end());
-        break;
-    case Behavior::kContiguous:
-        for (const Span& s : spans) {
-            if (s.match == previous_match && !out.empty())
-                out.back().second = s.end;
-            else
-                out.emplace_back(s.begin, s.end);
-            previous_match = s.match;
-        }
-        break;
+// Every character `pred` accepts is a match of its own.
+Ranges charMatches(std::string_view text, const std::function<bool(char32_t)>& pred) {
+    Ranges out;
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t b = pos;
+        if (pred(decodeUtf8(text, pos))) out.emplace_back(b, pos);
     }
     return out;
 }
 
-// Replaces each piece by its sub-pieces. `ranges` gives [begin, end) byte ranges of one piece's text.
-template <class RangesFn> void splitPieces(std::vector<Piece>& pieces, RangesFn ranges) {
-    std::vector<Piece> out;
-    for (Piece& p : pieces) {
-        for (auto [b, e] : ranges(p)) {
-            if (e <= b) continue;
-            out.push_back({p.text.substr(b, e - b), p.at_start && b == 0});
-        }
-    }
-    pieces = std::move(out);
+enum class Behavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWithNext, kContiguous };
+
+Behavior parseBehavior(const std::string& name) {
+    const char* const kNames[] = {"Removed", "Isolated", "MergedWithPrevious", "MergedWithNext",
+                                  "Contiguous"};
+    for (size_t i = 0; i < std::size(kNames); ++i)
+        if (name == kNames[i]) return static_cast<Behavior>(i);
+    throw Error("split behavior \"" + name + "\" is unknown");
 }
 
-// ---- 2. Normalizers --------------------------------------------------------------------------------
-
-class SequenceNormalizer : public Normalizer {
-public:
-    std::vector<std::unique_ptr<Normalizer>> steps;
-    void normalize(std::string& text) const override {
-        for (const auto& s : steps) s->normalize(text);
+// The `tokenizers` library's split semantics: a delimiter is dropped, kept alone, glued to its
+// neighbour, or runs of delimiters are glued together.
+Ranges applyBehavior(std::vector<Span> spans, Behavior behavior) {
+    Ranges out;
+    bool previous_match = false;
+    if (behavior == Behavior::kMergedWithNext) std::reverse(spans.begin(), spans.end());
+    for (const Span& s : spans) {
+        const bool glue = !out.empty() && (behavior == Behavior::kContiguous ? s.match == previous_match
+                                           : behavior == Behavior::kMergedWithPrevious ||
+                                                   behavior == Behavior::kMergedWithNext
+                                               ? s.match && !previous_match
+                                               : false);
+        previous_match = s.match;
+        if (behavior == Behavior::kRemoved && s.match) continue;
+        if (!glue)
+            out.emplace_back(s.begin, s.end);
+        else if (behavior == Behavior::kMergedWithNext)
+            out.back().first = s.begin;
+        else
+            out.back().second = s.end;
     }
-};
+    if (behavior == Behavior::kMergedWithNext) std::reverse(out.begin(), out.end());
+    return out;
+}
 
-class PrependNormalizer : public Normalizer {
+// Replaces each piece by its sub-pieces; `ranges` gives [begin, end) byte ranges of one piece's text.
+using RangesFn = std::function<Ranges(const std::string&)>;
+
+class FunctionPreTokenizer : public PreTokenizer {
 public:
-    std::string prefix;
-    void normalize(std::string& text) const override {
-        if (!text.empty()) text = prefix + text;
+    explicit FunctionPreTokenizer(RangesFn fn) : fn_(std::move(fn)) {}
+    void split(std::vector<Piece>& pieces) const override {
+        std::vector<Piece> out;
+        for (Piece& p : pieces)
+            for (auto [b, e] : fn_(p.text))
+                if (e > b) out.push_back({p.text.substr(b, e - b), p.at_start && b == 0});
+        pieces = std::move(out);
     }
+
+private:
+    RangesFn fn_;
 };
 
-class ReplaceNormalizer : public Normalizer {
-public:
-    std::string from, to;
-    void normalize(std::string& text) const override { replaceAll(text, from, to); }
-};
+std::unique_ptr<PreTokenizer> splitBy(std::function<Ranges(std::string_view)> matches, Behavior behavior,
+                                      bool invert = false) {
+    return std::make_unique<FunctionPreTokenizer>([=](const std::string& text) {
+        return applyBehavior(coverWithGaps(text.size(), matches(text), invert), behavior);
+    });
+}
 
-class StripNormalizer : public Normalizer {
-public:
-    bool left = true, right = true;
-    void normalize(std::string& text) const override {
-        size_t b = 0, e = text.size();
-        if (left) {
-            while (b < e) {
-                size_t next = b;
-                if (!isWhitespace(decodeUtf8(text, next))) break;
-                b = next;
-            }
-        }
-        if (right) {
-            // Walk forward to find the last non-space character (UTF-8 cannot be decoded backwards
-            // without re-synchronising, and texts here are short).
-            size_t last_end = b;
-            for (size_t pos = b; pos < e;) {
-                const char32_t c = decodeUtf8(text, pos);
-                if (!isWhitespace(c)) last_end = pos;
-            }
-            e = last_end;
-        }
-        text = text.substr(b, e - b);
-    }
-};
+std::unique_ptr<PreTokenizer> splitByRegex(const std::string& pattern, Behavior behavior,
+                                           bool invert = false) {
+    return splitBy([re = Regex::compile(pattern)](std::string_view t) { return re.findAll(t); }, behavior,
+                   invert);
+}
 
-class NfcNormalizer : public Normalizer {
-public:
-    void normalize(std::string& text) const override { text = toNfc(text); }
-};
+std::unique_ptr<PreTokenizer> splitByLiteral(std::string s, Behavior behavior, bool invert = false) {
+    return splitBy([s](std::string_view t) { return literalMatches(t, s); }, behavior, invert);
+}
 
-class NfdNormalizer : public Normalizer {
-public:
-    void normalize(std::string& text) const override { text = toNfd(text); }
-};
+std::unique_ptr<PreTokenizer> splitByChar(std::function<bool(char32_t)> pred, Behavior behavior) {
+    return splitBy([pred](std::string_view t) { return charMatches(t, pred); }, behavior);
+}
 
-// ---- 3. Pre-tokenizers -----------------------------------------------------------------------------
+bool isPunctuationChar(char32_t c) { // ASCII punctuation (symbols included) or Unicode P*
+    return (c < 0x80 && c > 0x20 && c != 0x7F && !std::isalnum(static_cast<int>(c))) || isPunctuation(c);
+}
+
+// ---- 2. Pre-tokenizers -----------------------------------------------------------------------------
 
 class SequencePreTokenizer : public PreTokenizer {
 public:
@@ -205,15 +165,18 @@ public:
     }
 };
 
+const char* const kGpt2Pattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
 class ByteLevelPreTokenizer : public PreTokenizer {
 public:
-    bool add_prefix_space = false, use_regex = true;
+    bool add_prefix_space = false;
+    std::unique_ptr<PreTokenizer> regex; // null: use_regex false
     void split(std::vector<Piece>& pieces) const override {
         if (add_prefix_space)
             for (Piece& p : pieces)
                 if (p.text.empty() || p.text[0] != ' ') p.text = " " + p.text;
-        if (use_regex)
-            splitPieces(pieces, [](const Piece& p) { return patternMatches(p.text, SplitPattern::kGpt2); });
+        if (regex) regex->split(pieces);
         for (Piece& p : pieces) {
             std::string mapped;
             mapped.reserve(p.text.size() * 2);
@@ -235,10 +198,11 @@ PrependScheme parsePrependScheme(const nlohmann::json& node) {
     throw Error("Metaspace prepend_scheme \"" + scheme + "\" is unknown (expected always, first or never)");
 }
 
-std::string replacementOf(const nlohmann::json& node) {
-    const std::string r = stringField(node, "replacement", "\xE2\x96\x81"); // U+2581 '▁'
-    TS_CHECK(!r.empty() && utf8Length(r, 0) == r.size(),
-             "Metaspace replacement should be a single character");
+std::string singleChar(const nlohmann::json& node, const char* key, const char* fallback,
+                       const std::string& what) {
+    const std::string r = stringField(node, key, fallback);
+    TS_CHECK(!r.empty() && sanitizeUtf8(r) == r && utf8Length(r, 0) == r.size(),
+             what + " " + key + " should be a single character");
     return r;
 }
 
@@ -246,7 +210,7 @@ class MetaspacePreTokenizer : public PreTokenizer {
 public:
     std::string replacement;
     PrependScheme scheme = PrependScheme::kAlways;
-    bool split_words = true;
+    std::unique_ptr<PreTokenizer> words; // null: "split": false
     void split(std::vector<Piece>& pieces) const override {
         for (Piece& p : pieces) {
             replaceAll(p.text, " ", replacement);
@@ -255,180 +219,110 @@ public:
                 (scheme == PrependScheme::kAlways || (scheme == PrependScheme::kFirst && p.at_start)))
                 p.text = replacement + p.text;
         }
-        if (!split_words) return;
-        splitPieces(pieces, [&](const Piece& p) {
-            const auto spans = coverWithGaps(p.text.size(), literalMatches(p.text, replacement));
-            return applyBehavior(spans, Behavior::kMergedWithNext);
-        });
+        if (words) words->split(pieces);
     }
 };
 
-class SplitPreTokenizer : public PreTokenizer {
-public:
-    std::string literal;
-    bool is_regex = false, is_known = false; // a known pattern runs on the hand-written matcher
-    std::optional<Regex> regex;
-    SplitPattern pattern = SplitPattern::kGpt2;
-    int max_digits = 3;
-    Behavior behavior = Behavior::kIsolated;
-    bool invert = false;
-    void split(std::vector<Piece>& pieces) const override {
-        splitPieces(pieces, [&](const Piece& p) {
-            auto spans = coverWithGaps(p.text.size(), !is_regex  ? literalMatches(p.text, literal)
-                                                      : is_known ? patternMatches(p.text, pattern, max_digits)
-                                                                 : regex->findAll(p.text));
-            if (invert)
-                for (Span& s : spans) s.match = !s.match;
-            return applyBehavior(std::move(spans), behavior);
-        });
+// Splits where the Unicode script changes; spaces belong to either side, Hiragana and Katakana count
+// as Han (Japanese text stays one piece), as the `tokenizers` library's UnicodeScripts does. Text
+// before the first character with a script (leading spaces) is dropped, as there.
+Ranges scriptRanges(std::string_view text) {
+    static const int kHan = scriptOf(U'\u4E00');
+    static const int kHiragana = scriptOf(U'\u3042'), kKatakana = scriptOf(U'\u30A2');
+    std::vector<size_t> cuts;
+    int last = -1; // -1: none yet
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t begin = pos;
+        const char32_t cp = decodeUtf8(text, pos);
+        int script = cp == U' ' ? -2 : cp == 0x30FC ? kHan : scriptOf(cp); // -2: any script
+        if (script == kHiragana || script == kKatakana) script = kHan;
+        if (script != -2 && script != last) cuts.push_back(begin);
+        if (script != -2) last = script;
     }
-};
-
-// Regexes known by their exact text; anything else would need a general regex engine.
-bool knownRegex(const std::string& regex, SplitPattern& pattern, int& max_digits) {
-    static const std::string kGpt2 =
-        R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-    if (regex == kGpt2) {
-        pattern = SplitPattern::kGpt2;
-        return true;
-    }
-    for (int n = 1; n <= 9; ++n) {
-        const std::string digits = n == 1 ? R"(\p{N})" : R"(\p{N}{1,)" + std::to_string(n) + "}";
-        const std::string llama3 = R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|)" + digits +
-                                   R"(| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-        if (regex == llama3) {
-            pattern = SplitPattern::kLlama3;
-            max_digits = n;
-            return true;
-        }
-    }
-    return false;
-}
-
-class DigitsPreTokenizer : public PreTokenizer {
-public:
-    bool individual = false;
-    void split(std::vector<Piece>& pieces) const override {
-        splitPieces(pieces, [&](const Piece& p) {
-            std::vector<std::pair<size_t, size_t>> matches;
-            for (size_t pos = 0; pos < p.text.size();) {
-                const size_t b = pos;
-                if (!isNumber(decodeUtf8(p.text, pos))) continue;
-                if (!individual && !matches.empty() && matches.back().second == b)
-                    matches.back().second = pos;
-                else
-                    matches.emplace_back(b, pos);
-            }
-            return applyBehavior(coverWithGaps(p.text.size(), matches), Behavior::kIsolated);
-        });
-    }
-};
-
-class WhitespaceSplitPreTokenizer : public PreTokenizer {
-public:
-    void split(std::vector<Piece>& pieces) const override {
-        splitPieces(pieces, [](const Piece& p) {
-            std::vector<std::pair<size_t, size_t>> matches;
-            for (size_t pos = 0; pos < p.text.size();) {
-                const size_t b = pos;
-                if (!isWhitespace(decodeUtf8(p.text, pos))) continue;
-                if (!matches.empty() && matches.back().second == b)
-                    matches.back().second = pos;
-                else
-                    matches.emplace_back(b, pos);
-            }
-            return applyBehavior(coverWithGaps(p.text.size(), matches), Behavior::kRemoved);
-        });
-    }
-};
-
-const nlohmann::json& listField(const nlohmann::json& node, const char* key, const std::string& type) {
-    const nlohmann::json* list = field(node, key);
-    TS_CHECK(list && list->is_array(), type + " needs a list \"" + key + "\"");
-    return *list;
+    cuts.push_back(text.size());
+    Ranges out;
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) out.emplace_back(cuts[i], cuts[i + 1]);
+    return out;
 }
 
 } // namespace
 
-std::unique_ptr<Normalizer> makeNormalizer(const nlohmann::json& node) {
-    if (node.is_null()) return nullptr;
-    const std::string type = typeOf(node, "normalizer");
-    if (type == "Sequence") {
-        auto seq = std::make_unique<SequenceNormalizer>();
-        for (const auto& child : listField(node, "normalizers", type))
-            if (auto n = makeNormalizer(child)) seq->steps.push_back(std::move(n));
-        return seq;
-    }
-    if (type == "Prepend") {
-        auto n = std::make_unique<PrependNormalizer>();
-        n->prefix = stringField(node, "prepend");
-        return n;
-    }
-    if (type == "Replace") {
-        auto n = std::make_unique<ReplaceNormalizer>();
-        n->from = literalPattern(node, "Replace normalizer");
-        n->to = stringField(node, "content");
-        return n;
-    }
-    if (type == "Strip") {
-        auto n = std::make_unique<StripNormalizer>();
-        n->left = boolField(node, "strip_left", true);
-        n->right = boolField(node, "strip_right", true);
-        return n;
-    }
-    if (type == "NFC") return std::make_unique<NfcNormalizer>();
-    if (type == "NFD") return std::make_unique<NfdNormalizer>();
-    throw Error("normalizer type \"" + type +
-                "\" is not supported (supported: Sequence, Prepend, Replace, Strip, NFC, NFD)");
+const std::string& byteToUnicode(unsigned char b) {
+    return alphabet().to_unicode[b];
 }
 
-std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node) {
+int byteFromUnicode(char32_t cp) {
+    return cp < 512 ? alphabet().from_unicode[cp] : -1;
+}
+
+std::unique_ptr<PreTokenizer> makePreTokenizer(const nlohmann::json& node, int depth) {
     if (node.is_null()) return nullptr;
-    const std::string type = typeOf(node, "pre_tokenizer");
+    const std::string type = typeOf(node, "pre_tokenizer", depth, kMaxNesting);
     if (type == "Sequence") {
         auto seq = std::make_unique<SequencePreTokenizer>();
         for (const auto& child : listField(node, "pretokenizers", type))
-            if (auto p = makePreTokenizer(child)) seq->steps.push_back(std::move(p));
+            if (auto p = makePreTokenizer(child, depth + 1)) seq->steps.push_back(std::move(p));
         return seq;
     }
     if (type == "ByteLevel") {
         auto p = std::make_unique<ByteLevelPreTokenizer>();
         p->add_prefix_space = boolField(node, "add_prefix_space", true);
-        p->use_regex = boolField(node, "use_regex", true);
+        if (boolField(node, "use_regex", true)) p->regex = splitByRegex(kGpt2Pattern, Behavior::kIsolated);
         return p;
     }
     if (type == "Metaspace") {
         auto p = std::make_unique<MetaspacePreTokenizer>();
-        p->replacement = replacementOf(node);
+        p->replacement = singleChar(node, "replacement", "\xE2\x96\x81", "Metaspace"); // U+2581 '▁'
         p->scheme = parsePrependScheme(node);
-        p->split_words = boolField(node, "split", true);
+        if (boolField(node, "split", true))
+            p->words = splitByLiteral(p->replacement, Behavior::kMergedWithNext);
         return p;
     }
     if (type == "Split") {
-        auto p = std::make_unique<SplitPreTokenizer>();
-        const nlohmann::json* pattern = field(node, "pattern");
-        TS_CHECK(pattern && pattern->is_object(), "Split pre-tokenizer has no \"pattern\"");
-        if (const nlohmann::json* regex = field(*pattern, "Regex")) {
-            TS_CHECK(regex->is_string(), "Split pre-tokenizer: pattern.Regex should be a string");
-            p->is_regex = true;
-            p->is_known = knownRegex(regex->get<std::string>(), p->pattern, p->max_digits);
-            if (!p->is_known) p->regex = Regex::compile(regex->get<std::string>());
-        } else {
-            p->literal = literalPattern(node, "Split pre-tokenizer");
-        }
-        p->behavior = parseBehavior(stringField(node, "behavior", "Isolated"));
-        p->invert = boolField(node, "invert", false);
-        return p;
+        bool is_regex = false;
+        const std::string pattern = patternField(node, "Split pre-tokenizer", is_regex);
+        const Behavior behavior = parseBehavior(stringField(node, "behavior", "Isolated"));
+        const bool invert = boolField(node, "invert", false);
+        return is_regex ? splitByRegex(pattern, behavior, invert) : splitByLiteral(pattern, behavior, invert);
     }
-    if (type == "Digits") {
-        auto p = std::make_unique<DigitsPreTokenizer>();
-        p->individual = boolField(node, "individual_digits", false);
-        return p;
+    if (type == "Digits")
+        return splitByChar(isNumber, boolField(node, "individual_digits", false) ? Behavior::kIsolated
+                                                                                 : Behavior::kContiguous);
+    if (type == "Whitespace") // \w as the Rust regex crate reads it: Oniguruma's plus Join_Control
+        return splitByRegex("[\\w\u200C\u200D]+|[^\\w\\s\u200C\u200D]+", Behavior::kRemoved, true);
+    if (type == "WhitespaceSplit") return splitByChar(isWhitespace, Behavior::kRemoved);
+    if (type == "Punctuation")
+        return splitByChar(isPunctuationChar, parseBehavior(stringField(node, "behavior", "Isolated")));
+    if (type == "BertPreTokenizer") {
+        auto seq = std::make_unique<SequencePreTokenizer>();
+        seq->steps.push_back(splitByChar(isWhitespace, Behavior::kRemoved));
+        seq->steps.push_back(splitByChar(isPunctuationChar, Behavior::kIsolated));
+        return seq;
     }
-    if (type == "WhitespaceSplit") return std::make_unique<WhitespaceSplitPreTokenizer>();
+    if (type == "CharDelimiterSplit")
+        return splitByLiteral(singleChar(node, "delimiter", "", type), Behavior::kRemoved);
+    if (type == "UnicodeScripts") return std::make_unique<FunctionPreTokenizer>(scriptRanges);
+    if (type == "FixedLength") {
+        const long long length = intField(node, "length", 5);
+        TS_CHECK(length > 0, "FixedLength pre-tokenizer: length should be positive");
+        return std::make_unique<FunctionPreTokenizer>([length](const std::string& text) {
+            Ranges out;
+            long long chars = 0;
+            for (size_t pos = 0; pos < text.size(); ++chars) {
+                const size_t b = pos;
+                pos += utf8Length(text, pos);
+                if (chars % length == 0)
+                    out.emplace_back(b, pos);
+                else
+                    out.back().second = pos;
+            }
+            return out;
+        });
+    }
     throw Error(
         "pre-tokenizer type \"" + type +
-        "\" is not supported (supported: ByteLevel, Metaspace, Split, Digits, WhitespaceSplit, Sequence)");
+        "\" is not supported (supported: ByteLevel, Metaspace, Split, Digits, Whitespace, WhitespaceSplit, "
+        "Punctuation, BertPreTokenizer, CharDelimiterSplit, UnicodeScripts, FixedLength, Sequence)");
 }
 
 } // namespace tessera::tok

@@ -5,7 +5,6 @@
 //   3. encode / decode
 #include "tessera/engine/tokenizer.h"
 
-#include "tokenizer/bpe_model.h"
 #include "tokenizer/components.h"
 #include "tokenizer/json_fields.h"
 #include "tokenizer/unicode.h"
@@ -13,8 +12,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
+#include <unordered_set>
 
 namespace fs = std::filesystem;
 
@@ -85,32 +84,24 @@ public:
     }
 
 private:
+    static char32_t charAt(const std::string& s, size_t pos) { return tok::decodeUtf8(s, pos); }
+    static size_t previousChar(const std::string& s, size_t pos) { // pos > 0; s is valid UTF-8
+        do --pos;
+        while (pos > 0 && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80);
+        return pos;
+    }
     static bool wordCharBefore(const std::string& s, size_t pos) {
-        if (pos == 0) return false;
-        size_t b = pos - 1;
-        while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
-        return tok::isWordChar(tok::decodeUtf8(s, b));
+        return pos > 0 && tok::isWordChar(charAt(s, previousChar(s, pos)));
     }
     static bool wordCharAfter(const std::string& s, size_t pos) {
-        return pos < s.size() && tok::isWordChar(tok::decodeUtf8(s, pos));
+        return pos < s.size() && tok::isWordChar(charAt(s, pos));
     }
-    // Start of the whitespace run that ends at `pos`.
-    static size_t spaceBefore(const std::string& s, size_t pos) {
-        while (pos > 0) {
-            size_t b = pos - 1;
-            while (b > 0 && (static_cast<unsigned char>(s[b]) & 0xC0) == 0x80) --b;
-            size_t probe = b;
-            if (!tok::isWhitespace(tok::decodeUtf8(s, probe)) || probe != pos) break;
-            pos = b;
-        }
+    static size_t spaceBefore(const std::string& s, size_t pos) { // start of the whitespace run ending at pos
+        while (pos > 0 && tok::isWhitespace(charAt(s, previousChar(s, pos)))) pos = previousChar(s, pos);
         return pos;
     }
     static size_t spaceAfter(const std::string& s, size_t pos) {
-        while (pos < s.size()) {
-            size_t next = pos;
-            if (!tok::isWhitespace(tok::decodeUtf8(s, next))) break;
-            pos = next;
-        }
+        while (pos < s.size() && tok::isWhitespace(charAt(s, pos))) pos += tok::utf8Length(s, pos);
         return pos;
     }
 
@@ -140,7 +131,7 @@ std::string configToken(const nlohmann::json& config, const char* key) {
 // ---- 2. Loading ------------------------------------------------------------------------------------
 
 struct Tokenizer::Impl {
-    tok::BpeModel model;
+    std::unique_ptr<tok::Model> model;
     std::unique_ptr<tok::Normalizer> normalizer;
     std::unique_ptr<tok::PreTokenizer> pre_tokenizer;
     std::unique_ptr<tok::Decoder> decoder;
@@ -149,13 +140,14 @@ struct Tokenizer::Impl {
     std::vector<AddedToken> added;
     std::unordered_map<std::string, int32_t> added_ids;
     AddedMatcher raw_matcher, normalized_matcher;
-    std::vector<std::string> id_to_token;
-    std::vector<bool> special;
+    std::unordered_map<int32_t, std::string> id_to_token; // sparse: ids come from the file
+    std::unordered_set<int32_t> special;
+    size_t size = 0; // one past the largest id
     int32_t bos = -1, eos = -1, pad = -1;
 
     int32_t tokenId(std::string_view token) const {
         auto it = added_ids.find(std::string(token));
-        return it != added_ids.end() ? it->second : model.tokenId(token);
+        return it != added_ids.end() ? it->second : model ? model->tokenId(token) : -1;
     }
 
     void build(const nlohmann::json& j, const nlohmann::json& config);
@@ -164,16 +156,12 @@ struct Tokenizer::Impl {
 
 void Tokenizer::Impl::build(const nlohmann::json& j, const nlohmann::json& config) {
     TS_CHECK(j.is_object(), "tokenizer.json should hold a JSON object");
-    const nlohmann::json* m = tok::field(j, "model");
-    TS_CHECK(m && m->is_object(), "tokenizer.json has no \"model\"");
-    const std::string type = tok::stringField(*m, "type", tok::field(*m, "merges") ? "BPE" : "");
-    TS_CHECK(type == "BPE", "tokenizer model type \"" + type + "\" is not supported (Tessera supports BPE)");
-    model = tok::BpeModel::fromJson(*m);
     const nlohmann::json kNull;
     auto part = [&](const char* key) -> const nlohmann::json& {
         const nlohmann::json* p = tok::field(j, key);
         return p ? *p : kNull;
     };
+    model = tok::makeModel(part("model"));
     normalizer = tok::makeNormalizer(part("normalizer"));
     pre_tokenizer = tok::makePreTokenizer(part("pre_tokenizer"));
     decoder = tok::makeDecoder(part("decoder"));
@@ -184,7 +172,8 @@ void Tokenizer::Impl::build(const nlohmann::json& j, const nlohmann::json& confi
         for (const auto& t : *list) {
             AddedToken a;
             const long long id = tok::intField(t, "id", -1);
-            TS_CHECK(id >= 0 && id < INT32_MAX, "added_tokens: every entry needs a non-negative \"id\"");
+            TS_CHECK(id >= 0 && id < tok::kMaxTokenId,
+                     "added_tokens: every entry needs an \"id\" from 0 to 99999999");
             a.id = static_cast<int32_t>(id);
             a.content = tok::stringField(t, "content");
             TS_CHECK(!a.content.empty(), "added_tokens: token " + std::to_string(id) + " has no content");
@@ -196,30 +185,24 @@ void Tokenizer::Impl::build(const nlohmann::json& j, const nlohmann::json& confi
             added.push_back(a);
         }
     }
-    size_t size = 0;
-    for (const auto& [token, id] : model.vocab()) size = std::max(size, static_cast<size_t>(id) + 1);
-    for (const AddedToken& a : added) size = std::max(size, static_cast<size_t>(a.id) + 1);
-    id_to_token.assign(size, std::string());
-    special.assign(size, false);
-    for (const auto& [token, id] : model.vocab()) id_to_token[static_cast<size_t>(id)] = token;
+    for (const auto& [token, id] : model->vocab()) {
+        size = std::max(size, static_cast<size_t>(id) + 1);
+        id_to_token[id] = token;
+    }
     for (size_t i = 0; i < added.size(); ++i) {
         const AddedToken& a = added[i];
         added_ids[a.content] = a.id;
-        id_to_token[static_cast<size_t>(a.id)] = a.content;
-        special[static_cast<size_t>(a.id)] = a.special;
-        if (!a.normalized) {
-            raw_matcher.add(a.content, i);
-        } else {
-            std::string pattern = a.content;
-            if (normalizer) normalizer->normalize(pattern);
-            normalized_matcher.add(pattern, i);
-        }
+        id_to_token[a.id] = a.content;
+        if (a.special) special.insert(a.id);
+        size = std::max(size, static_cast<size_t>(a.id) + 1);
+        std::string pattern = a.content;
+        if (a.normalized && normalizer) normalizer->normalize(pattern);
+        (a.normalized ? normalized_matcher : raw_matcher).add(pattern, i);
     }
-    for (const tok::PostProcessor* pp : {&post_processor})
-        for (const auto* side : {&pp->prefix, &pp->suffix})
-            for (int32_t id : *side)
-                TS_CHECK(static_cast<size_t>(id) < size,
-                         "post_processor adds id " + std::to_string(id) + ", beyond the vocabulary");
+    for (const auto* side : {&post_processor.prefix, &post_processor.suffix})
+        for (int32_t id : *side)
+            TS_CHECK(static_cast<size_t>(id) < size,
+                     "post_processor adds id " + std::to_string(id) + ", beyond the vocabulary");
 
     auto configId = [&](const char* key) {
         const std::string token = configToken(config, key);
@@ -252,17 +235,13 @@ Expected<Tokenizer> Tokenizer::fromJson(std::string_view tokenizer_json,
                                         std::string_view tokenizer_config_json) {
     try {
         nlohmann::json j, config;
+        const char* file = "tokenizer.json";
         try {
             j = nlohmann::json::parse(tokenizer_json);
+            file = "tokenizer_config.json";
+            if (!tokenizer_config_json.empty()) config = nlohmann::json::parse(tokenizer_config_json);
         } catch (const nlohmann::json::parse_error& e) {
-            return Status::error(std::string("tokenizer.json is not valid JSON: ") + e.what());
-        }
-        if (!tokenizer_config_json.empty()) {
-            try {
-                config = nlohmann::json::parse(tokenizer_config_json);
-            } catch (const nlohmann::json::parse_error& e) {
-                return Status::error(std::string("tokenizer_config.json is not valid JSON: ") + e.what());
-            }
+            return Status::error(std::string(file) + " is not valid JSON: " + e.what());
         }
         auto impl = std::make_shared<Impl>();
         impl->build(j, config);
@@ -304,7 +283,7 @@ void Tokenizer::Impl::tokenizeText(Segment segment, std::vector<int32_t>& ids) c
         }
         std::vector<tok::Piece> pieces{{std::move(part.text), part.at_start}};
         if (pre_tokenizer) pre_tokenizer->split(pieces);
-        for (const tok::Piece& p : pieces) model.tokenize(p.text, ids);
+        for (const tok::Piece& p : pieces) model->tokenize(p.text, ids);
     }
 }
 
@@ -313,18 +292,27 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_t
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, SpecialTokens special) const {
+    auto ids = tryEncode(text, special);
+    return ids ? std::move(*ids) : std::vector<int32_t>();
+}
+
+Expected<std::vector<int32_t>> Tokenizer::tryEncode(std::string_view text, SpecialTokens special) const {
     const Impl& im = *impl_;
     std::vector<int32_t> ids;
     const tok::PostProcessor* pp = special == SpecialTokens::kPostProcessor  ? &im.post_processor
                                    : special == SpecialTokens::kTransformers ? &im.transformers_special
                                                                              : nullptr;
     if (pp) ids = pp->prefix;
-    const std::string input(text);
-    for (Segment& s : im.raw_matcher.split(input, true, im.added)) {
-        if (s.id >= 0)
-            ids.push_back(s.id);
-        else
-            im.tokenizeText(std::move(s), ids);
+    try {
+        if (im.model)
+            for (Segment& s : im.raw_matcher.split(tok::sanitizeUtf8(text), true, im.added)) {
+                if (s.id >= 0)
+                    ids.push_back(s.id);
+                else
+                    im.tokenizeText(std::move(s), ids);
+            }
+    } catch (const std::exception& e) {
+        return Status::error(std::string("cannot tokenize this text: ") + e.what());
     }
     if (pp) ids.insert(ids.end(), pp->suffix.begin(), pp->suffix.end());
     return ids;
@@ -335,18 +323,20 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     std::vector<std::string> tokens;
     tokens.reserve(ids.size());
     for (int32_t id : ids) {
-        if (id < 0 || static_cast<size_t>(id) >= im.id_to_token.size() ||
-            im.id_to_token[static_cast<size_t>(id)].empty())
-            continue;
-        if (skip_special_tokens && im.special[static_cast<size_t>(id)]) continue;
-        tokens.push_back(im.id_to_token[static_cast<size_t>(id)]);
+        auto it = im.id_to_token.find(id);
+        if (it == im.id_to_token.end() || (skip_special_tokens && isSpecial(id))) continue;
+        tokens.push_back(it->second);
     }
     std::string out;
-    if (im.decoder) {
-        im.decoder->decodeChain(tokens);
-        for (const std::string& t : tokens) out += t;
-    } else {
-        for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+    try {
+        if (im.decoder) {
+            im.decoder->decodeChain(tokens);
+            for (const std::string& t : tokens) out += t;
+        } else {
+            for (size_t i = 0; i < tokens.size(); ++i) out += (i ? " " : "") + tokens[i];
+        }
+    } catch (const std::exception&) {
+        out.clear(); // a Replace decoder's regex gave up
     }
     return tok::sanitizeUtf8(out);
 }
@@ -356,18 +346,16 @@ int32_t Tokenizer::tokenId(std::string_view token) const {
 }
 
 std::string Tokenizer::idToToken(int32_t id) const {
-    return id >= 0 && static_cast<size_t>(id) < impl_->id_to_token.size()
-               ? impl_->id_to_token[static_cast<size_t>(id)]
-               : std::string();
+    auto it = impl_->id_to_token.find(id);
+    return it == impl_->id_to_token.end() ? std::string() : it->second;
 }
 
 bool Tokenizer::isSpecial(int32_t id) const {
-    return id >= 0 && static_cast<size_t>(id) < impl_->special.size() &&
-           impl_->special[static_cast<size_t>(id)];
+    return impl_->special.count(id) != 0;
 }
 
 size_t Tokenizer::vocabSize() const {
-    return impl_->id_to_token.size();
+    return impl_->size;
 }
 const std::vector<AddedToken>& Tokenizer::addedTokens() const {
     return impl_->added;

@@ -127,5 +127,16 @@ struct SamplingBenchResult {
 };
 Expected<SamplingBenchResult> runSamplingBench(int64_t sequences, int64_t positions, int64_t vocab, int threads,
                                                int repeats = 3, const std::string& backend = "cpu");
+// ---- tokenize ----------------------------------------------------------------------------------------
+
+// Encodes a fixed, generated corpus (multilingual text, emoji, digits, whitespace; `corpus_mb` MB, in
+// paragraphs) with the tokenizer at `tokenizer_path` (a tokenizer.json or its folder) on one thread,
+// best of passes over at least `seconds`, and returns one JSON object: MB/s, tokens/s, token count.
+// When `python` names an interpreter with the `tokenizers` package (dev-time only), the same corpus
+// is encoded by that library in a child process (one thread, one encode() per paragraph) and the JSON
+// adds its MB/s, the ratio engine/library and whether both produced the same number of tokens. A
+// failing child only adds an error field. Temporary files go to the system temp folder and are removed.
+Expected<nlohmann::ordered_json> runTokenizeBench(const std::string& tokenizer_path, double corpus_mb = 1.0,
+                                                  double seconds = 2.0, const std::string& python = {});
 
 } // namespace tessera::bench

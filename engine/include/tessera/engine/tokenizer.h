@@ -1,12 +1,15 @@
 // Text ↔ token ids for the language models, from a Hugging Face `tokenizer.json`.
 //
-// Supported: the BPE model (byte-level, as GPT-2 / Llama-3 / DeepSeek-Janus ship it, and
-// SentencePiece-style with '▁', <unk> and <0xNN> byte fallback), added and special tokens, the
-// normalizers Sequence/Prepend/Replace/Strip/NFC/NFD, the pre-tokenizers ByteLevel/Metaspace/Split (literal
-// patterns, and regexes within what engine/src/tokenizer/regex.h supports)/Digits/WhitespaceSplit/Sequence,
-// the post-processors TemplateProcessing/ByteLevel/Roberta/Bert/Sequence and the decoders
-// ByteLevel/Metaspace/Replace/ByteFallback/Fuse/Strip/Sequence. Any other component makes load() fail
-// with a message naming it, rather than tokenizing differently from the reference library.
+// Supported: every component a tokenizer.json names in the `tokenizers` library — the models BPE
+// (byte fallback, ignore_merges; dropout is treated as off), Unigram, WordPiece and WordLevel; the
+// normalizers Sequence/Prepend/Replace/Strip/StripAccents/NFC/NFD/NFKC/NFKD/Lowercase/BertNormalizer/
+// Nmt/Precompiled/ByteLevel; the pre-tokenizers ByteLevel/Metaspace/Split/Digits/Whitespace/WhitespaceSplit/
+// Punctuation/BertPreTokenizer/CharDelimiterSplit/UnicodeScripts/FixedLength/Sequence; the
+// post-processors TemplateProcessing/ByteLevel/Roberta/Bert/Sequence; the decoders ByteLevel/
+// Metaspace/Replace/ByteFallback/Fuse/Strip/WordPiece/BPEDecoder/CTC/Sequence; added tokens with
+// single_word/lstrip/rstrip/normalized.
+// Any other component makes load() fail with a message naming it, rather than tokenizing differently
+// from the reference library. Regexes run on Oniguruma, Unicode on utf8proc.
 // `truncation` and `padding` settings are ignored: encode() works on one text at full length.
 //
 // Ownership and threads: a Tokenizer is immutable once loaded; copies share the same tables, and
@@ -59,13 +62,17 @@ public:
     static Expected<Tokenizer> fromJson(std::string_view tokenizer_json,
                                         std::string_view tokenizer_config_json = {});
 
-    // Never fails: characters the vocabulary cannot express become <unk> / byte tokens, or are
-    // dropped when the file defines neither. Malformed UTF-8 is read as U+FFFD (byte-level files
-    // keep the raw bytes).
+    // Characters the vocabulary cannot express become <unk> / byte tokens, or are dropped when the
+    // file defines neither. Malformed UTF-8 is read as U+FFFD. Fails only when a regex of the file
+    // gives up at its backtracking step limit (a pathological pattern or input): tryEncode returns that
+    // error, encode an empty list.
+    Expected<std::vector<int32_t>> tryEncode(std::string_view text,
+                                             SpecialTokens special = SpecialTokens::kPostProcessor) const;
     std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const;
     std::vector<int32_t> encode(std::string_view text, SpecialTokens special) const;
 
-    // Ids no token has are skipped. The result is valid UTF-8 (broken sequences become U+FFFD).
+    // Ids no token has are skipped. The result is valid UTF-8 (broken sequences become U+FFFD); empty
+    // when a Replace decoder's regex gives up at its step limit.
     std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
 
     int32_t tokenId(std::string_view token) const; // -1 when absent
