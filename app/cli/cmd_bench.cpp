@@ -14,7 +14,8 @@ void printUsage() {
     std::printf(
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
-        "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n\n"
+        "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
+        "       tessera-cli bench batch [--items N] [--cores C]  (1 shard vs C shards; bench batch --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -36,6 +37,7 @@ void printUsage() {
 
 int cmdBench(int argc, char** argv) {
     if (argc > 0 && std::string(argv[0]) == "janus") return cmdBenchJanus(argc - 1, argv + 1);
+    if (argc > 0 && std::string(argv[0]) == "batch") return cmdBenchBatch(argc - 1, argv + 1);
     Args args(argc, argv, {"help", "json"});
     const std::string what = args.positional().empty() ? "" : args.positional()[0];
     if (args.has("help") || what.empty()) {

@@ -27,7 +27,8 @@ const char* kUsage =
     "  show DIR ID             one generation: recipe, tokens, media, branches (--job: a job)\n"
     "  search DIR QUERY        full-text search over prompts, tags and notes\n"
     "  export DIR ID OUT       copy a generation's media and its recipe into OUT\n"
-    "  recover DIR             clean up after a crash (temporary and orphan files, dead jobs)\n\n"
+    "  recover DIR             clean up after a crash (temporary and orphan files, dead jobs)\n"
+    "  merge OUT SHARD...      merge projects (batch shards) into OUT (merge --help)\n\n"
     "Every command takes --json (machine-readable output) and --help.\n"
     "Exit status: 0 done, 1 failed (message on stderr), 2 bad usage.\n";
 
@@ -375,6 +376,7 @@ int cmdRecover(const Args& args, pj::Project& p) {
 // ---------------------------------------------------------------- dispatch
 
 int cmdProject(int argc, char** argv) {
+    if (argc > 0 && std::string(argv[0]) == "merge") return cmdProjectMerge(argc - 1, argv + 1);
     Args args(argc, argv, {"help", "json", "dry-run", "job"});
     const auto& pos = args.positional();
     if (pos.empty()) {
