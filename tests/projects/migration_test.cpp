@@ -37,6 +37,8 @@ void fillAtVersion(detail::Db& db, int v) {
     // v3 stores an explicit queue order that differs from id order.
     db.exec("UPDATE jobs SET queue_pos = 10 WHERE id = 1");
     db.exec("UPDATE jobs SET queue_pos = 5 WHERE id = 4");
+    db.exec("UPDATE jobs SET queue_pos = 20 WHERE id = 2"); // v3 gave every submitted job a position
+    db.exec("UPDATE jobs SET queue_pos = 30 WHERE id = 3");
 }
 
 std::vector<int64_t> searchIds(Project& p, const std::string& q) {
