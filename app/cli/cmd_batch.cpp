@@ -354,6 +354,7 @@ int runBatch(const BatchOptions& o) {
     std::mutex project_mutex, report_mutex;
     std::atomic<size_t> next{0};
     int done = 0;
+    double last_line_s = -1;
     const bool tty = ::isatty(2);
     const auto t0 = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -368,6 +369,9 @@ int runBatch(const BatchOptions& o) {
             }
             ++done;
             const double t = seconds(), rate = done / std::max(t, 1e-9);
+            // A terminal gets every update in place; a log file (Slurm output) one line a second.
+            if (!tty && t - last_line_s < 1.0 && static_cast<size_t>(done) != todo.size()) continue;
+            last_line_s = t;
             std::fprintf(stderr, "%sshard %d/%d: %d/%zu done, %zu failed, %d skipped, %.2f items/s, ETA %.0f s%s",
                          tty ? "\r" : "", o.shard, o.shards, done, todo.size(), failures.size(), skipped, rate,
                          (static_cast<double>(todo.size()) - done) / std::max(rate, 1e-9), tty ? " " : "\n");
@@ -489,8 +493,7 @@ pid_t spawnSelf(const std::vector<std::string>& args, const fs::path& log) {
     argv.push_back(self.data());
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    FILE* f = std::freopen(log.c_str(), "w", stdout);
-    (void)f;
+    if (!std::freopen(log.c_str(), "w", stdout) || ::dup2(::fileno(stdout), 2) < 0) ::_exit(126);
     ::execv(self.c_str(), argv.data());
     ::_exit(127);
 }
