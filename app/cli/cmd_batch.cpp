@@ -143,8 +143,9 @@ Item parseItem(int line, const std::string& text, const json& defaults, const st
     it.settings = defaults;
     it.settings["seed"] = defaults["seed"].get<int64_t>() + line;
     for (const auto& [k, v] : j.items()) {
-        if (k != "prompt" && !v.is_number()) {
-            it.error = "\"" + k + "\" must be a number";
+        const bool integer = k == "seed" || k == "top_k" || k == "images";
+        if (k != "prompt" && (integer ? !v.is_number_integer() : !v.is_number())) {
+            it.error = "\"" + k + "\" must be " + (integer ? "an integer" : "a number");
             return it;
         }
         it.settings[k] = v;
@@ -175,8 +176,9 @@ struct Stored {
 
 // Generates one item and stores each image as a generation (media written durably first, then one
 // transaction per generation: a kill at any moment leaves either the whole generation or none).
+// Images in `already` (indices stored by an earlier, interrupted run) are not stored again.
 Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::string& model_hash, int64_t model_id,
-               int64_t job_id, pj::Project& project, std::mutex& project_mutex) {
+               int64_t job_id, pj::Project& project, std::mutex& project_mutex, const std::set<int>& already) {
     JanusRequest req;
     const json& s = it.settings;
     req.prompt = s["prompt"].get<std::string>();
@@ -197,6 +199,7 @@ Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::stri
     if (!r) return r.status();
     const BackendInfo bi = w.backend->info();
     for (int i = 0; i < req.images; ++i) {
+        if (already.count(i)) continue;
         Recipe rec;
         rec.model_dir = o.model;
         rec.model_name = fs::path(o.model).filename().string();
@@ -255,9 +258,9 @@ Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::stri
     return {};
 }
 
-// Keys of items the project holds already for this batch, each with its image count.
-Expected<std::map<std::string, int>> storedKeys(pj::Project& p, const std::string& batch) {
-    std::map<std::string, int> out;
+// Keys of items the project holds already for this batch, each with the image indices stored.
+Expected<std::map<std::string, std::set<int>>> storedKeys(pj::Project& p, const std::string& batch) {
+    std::map<std::string, std::set<int>> out;
     pj::HistoryFilter f;
     f.batch = batch;
     f.limit = 1000;
@@ -266,7 +269,7 @@ Expected<std::map<std::string, int>> storedKeys(pj::Project& p, const std::strin
         if (!h) return Status::error(h.error());
         for (const auto& g : *h)
             if (g.state == pj::GenerationState::kComplete && g.params.contains("batch"))
-                ++out[g.params["batch"].value("key", std::string())];
+                out[g.params["batch"].value("key", std::string())].insert(g.params.value("image_index", 0));
         if (static_cast<int>(h->size()) < f.limit) break;
     }
     return out;
@@ -307,7 +310,7 @@ int runBatch(const BatchOptions& o) {
     for (const auto& it : items) {
         if (!it.error.empty())
             failures.push_back("line " + std::to_string(it.line + 1) + ": " + it.error);
-        else if (stored->count(it.key) && (*stored)[it.key] >= it.settings["images"].get<int>())
+        else if (stored->count(it.key) && static_cast<int>((*stored)[it.key].size()) >= it.settings["images"].get<int>())
             ++skipped;
         else
             todo.push_back(&it);
@@ -361,7 +364,9 @@ int runBatch(const BatchOptions& o) {
     auto work = [&](Worker& w) {
         for (size_t i; (i = next++) < todo.size();) {
             const Item& it = *todo[i];
-            Status s = runItem(w, it, o, *hash, *model_id, *job, *project, project_mutex);
+            const auto prior = stored->find(it.key);
+            Status s = runItem(w, it, o, *hash, *model_id, *job, *project, project_mutex,
+                               prior == stored->end() ? std::set<int>{} : prior->second);
             std::lock_guard<std::mutex> lock(report_mutex);
             if (!s.ok()) {
                 failures.push_back("line " + std::to_string(it.line + 1) + ": " + s.message());

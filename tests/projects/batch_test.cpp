@@ -106,7 +106,7 @@ std::set<int> range(int n, int shard = 0, int shards = 1) {
 TEST(Batch, AShardKilledMidwayAndRunAgainStoresEachItemOnce) {
     if (!fs::exists(cliPath())) GTEST_SKIP() << "tessera-cli not built at " << cliPath();
     TempDir dir;
-    const int n = 400;
+    const int n = 600;
     fs::path prompts = writePrompts(dir.path(), n);
     fs::path project = dir.path() / "shard";
     std::vector<std::string> args = {"batch", "--prompts", prompts.string(), "--project", project.string(),
@@ -167,4 +167,29 @@ TEST(Batch, ShardsMergeIntoOneProjectFilteredByShard) {
         r.insert(31);
         return r;
     }());
+}
+
+TEST(Batch, ParallelJobsStoreEveryImageOfEveryItemOnce) {
+    if (!fs::exists(cliPath())) GTEST_SKIP() << "tessera-cli not built at " << cliPath();
+    TempDir dir;
+    fs::create_directories(dir.path());
+    fs::path prompts = dir.path() / "two.jsonl";
+    {
+        std::ofstream f(prompts);
+        for (int i = 0; i < 12; ++i) f << "{\"prompt\": \"item " << i << " of the batch\", \"images\": 2}\n";
+        f << "{\"prompt\": \"item 12 of the batch\", \"seed\": 1.5}\n"; // not an integer: a failed item
+    }
+    fs::path project = dir.path() / "p";
+    EXPECT_EQ(waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", project.string(), "--jobs", "2",
+                              "--threads", "2"})),
+              1);
+    auto gens = batchHistory(project, "two");
+    std::map<std::pair<int, int>, int> seen;
+    for (const auto& g : gens) ++seen[{g.params["batch"]["line"].get<int>(), g.params["image_index"].get<int>()}];
+    EXPECT_EQ(gens.size(), 24u);
+    for (int i = 0; i < 12; ++i)
+        for (int k = 0; k < 2; ++k) EXPECT_EQ((seen[{i, k}]), 1) << "line " << i << " image " << k;
+    // Running again generates nothing new (the bad line fails again).
+    EXPECT_EQ(waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", project.string()})), 1);
+    EXPECT_EQ(batchHistory(project, "two").size(), 24u);
 }

@@ -33,7 +33,8 @@ gpu_opts=()
 [ -n "$gpus" ] && gpu_opts=(--gpus-per-task="$gpus")
 # shellcheck disable=SC2206  # EXTRA SBATCH OPTIONS are split on spaces on purpose
 extra_opts=($extra)
-array_id=$(sbatch --parsable --chdir="$out" --array="0-$((shards - 1))" "${gpu_opts[@]}" "${extra_opts[@]}" \
+array_id=$(sbatch --parsable --chdir="$out" --array="0-$((shards - 1))" --export="ALL,TESSERA_SHARDS=$shards" \
+  "${gpu_opts[@]}" "${extra_opts[@]}" \
   "$here/tessera-batch.sbatch" "$prompts" "$out" "$@")
 array_id=${array_id%%;*}
 merge_id=$(sbatch --parsable --chdir="$out" --dependency="afterok:$array_id" "${extra_opts[@]}" \
