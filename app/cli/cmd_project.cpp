@@ -42,9 +42,11 @@ const SubHelp kSubHelp[] = {
                "Creates DIR with an empty project.db (latest schema) and media/. Fails if DIR already\n"
                "holds a project.\n"},
     {"list",
-     "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R] [--json]\n\n"
+     "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
+     "                                [--batch ID] [--shard I] [--json]\n\n"
      "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
-     "the job queue in the order it will run.\n"},
+     "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
+     "stored under that batch name and shard index (also after `project merge`).\n"},
     {"show", "Usage: tessera-cli project show DIR ID [--job] [--json]\n\n"
              "Prints generation ID: prompt, seed, parameters, model, token count and statistics,\n"
              "media file, tags, notes, and its branch tree. With --job, ID names a job instead.\n"},
@@ -173,6 +175,8 @@ int cmdList(const Args& args, pj::Project& p) {
     if (args.has("model")) f.model_id = args.getInt("model", 0);
     if (args.has("tag")) f.tag = args.get("tag");
     if (args.has("min-rating")) f.min_rating = static_cast<int>(args.getInt("min-rating", 0));
+    if (args.has("batch")) f.batch = args.get("batch");
+    if (args.has("shard")) f.shard = static_cast<int>(args.getInt("shard", 0));
     auto gens = p.history(f);
     if (!gens) return fail(gens.error());
     auto jobs = p.listJobs();
@@ -400,7 +404,7 @@ int cmdProject(int argc, char** argv) {
         return 2;
     };
     std::vector<std::string> known = {"help", "json"};
-    if (sub == "list") known.insert(known.end(), {"limit", "model", "tag", "min-rating"});
+    if (sub == "list") known.insert(known.end(), {"limit", "model", "tag", "min-rating", "batch", "shard"});
     if (sub == "show") known.push_back("job");
     if (sub == "search") known.push_back("limit");
     if (sub == "recover") known.push_back("dry-run");

@@ -149,5 +149,10 @@ if awk '$1 != 1' "$tmp/media_prompts" | grep -q .; then fail "a prompt has more 
 for k in 0 1 2 3; do
   c=$("$cli" project list "$tmp/out/shards/shard-$k" --json --limit 1000 | grep -c '"prompt": "slurm prompt')
   [ "$c" = $((n / 4)) ] || fail "shard $k stored $c generations, expected $((n / 4))"
+  # The merged project's history, filtered by batch and shard, gives back the same quarter.
+  got=$("$cli" project list "$project" --batch prompts --shard "$k" --json --limit 1000 |
+    grep -o '"prompt": "slurm prompt [0-9]*' | grep -o '[0-9]*$' | sort -n | tr '\n' ' ')
+  want=$(seq "$k" 4 $((n - 1)) | tr '\n' ' ')
+  [ "$got" = "$want" ] || fail "merged history for shard $k lists prompts '$got', expected '$want'"
 done
 echo "PASS: $n prompts over 4 Slurm array tasks, merged once each with their media"
