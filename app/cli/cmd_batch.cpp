@@ -8,9 +8,6 @@
 #include "tessera/projects/merge.h"
 #include "tessera/projects/project.h"
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -20,7 +17,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 
 namespace tessera::cli {
 
@@ -95,7 +94,8 @@ int parseBatchOptions(int argc, char** argv, BatchOptions& o, bool& done) {
     const std::string shard = args.get("shard", "0/1");
     if (std::sscanf(shard.c_str(), "%d/%d", &o.shard, &o.shards) != 2 || o.shards < 1 || o.shard < 0 ||
         o.shard >= o.shards || shard.find_first_not_of("0123456789/") != std::string::npos) {
-        std::fprintf(stderr, "tessera-cli batch: --shard expects I/N with 0 <= I < N, got '%s'\n", shard.c_str());
+        std::fprintf(stderr, "tessera-cli batch: --shard expects I/N with 0 <= I < N, got '%s'\n",
+                     shard.c_str());
         return 2;
     }
     if (o.jobs < 1 || o.threads < 0) {
@@ -115,8 +115,8 @@ int parseBatchOptions(int argc, char** argv, BatchOptions& o, bool& done) {
 // ---------------------------------------------------------------- items
 
 struct Item {
-    int line = 0;   // 0-based line number in the file
-    json settings;  // prompt, seed, cfg, temperature, top_k, top_p, min_p, images (all present)
+    int line = 0;    // 0-based line number in the file
+    json settings;   // prompt, seed, cfg, temperature, top_k, top_p, min_p, images (all present)
     std::string key; // canonical settings + model identity: what "already stored" compares
     std::string error;
 };
@@ -129,7 +129,7 @@ Item parseItem(int line, const std::string& text, const json& defaults, const st
         it.error = "not a JSON object";
         return it;
     }
-    static const std::set<std::string> kFields = {"prompt", "seed", "cfg", "temperature",
+    static const std::set<std::string> kFields = {"prompt", "seed",  "cfg",   "temperature",
                                                   "top_k",  "top_p", "min_p", "images"};
     for (const auto& [k, v] : j.items())
         if (!kFields.count(k)) {
@@ -177,8 +177,9 @@ struct Stored {
 // Generates one item and stores each image as a generation (media written durably first, then one
 // transaction per generation: a kill at any moment leaves either the whole generation or none).
 // Images in `already` (indices stored by an earlier, interrupted run) are not stored again.
-Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::string& model_hash, int64_t model_id,
-               int64_t job_id, pj::Project& project, std::mutex& project_mutex, const std::set<int>& already) {
+Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::string& model_hash,
+               int64_t model_id, int64_t job_id, pj::Project& project, std::mutex& project_mutex,
+               const std::set<int>& already) {
     JanusRequest req;
     const json& s = it.settings;
     req.prompt = s["prompt"].get<std::string>();
@@ -192,9 +193,13 @@ Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::stri
     req.previews = false;
     std::vector<std::vector<TokenSampled>> events(static_cast<size_t>(req.images));
     std::atomic<bool> never{false};
-    JobContext ctx(0, [&](const Event& e) {
-        if (const auto* t = std::get_if<TokenSampled>(&e)) events[static_cast<size_t>(t->image)].push_back(*t);
-    }, &never);
+    JobContext ctx(
+        0,
+        [&](const Event& e) {
+            if (const auto* t = std::get_if<TokenSampled>(&e))
+                events[static_cast<size_t>(t->image)].push_back(*t);
+        },
+        &never);
     auto r = w.pipeline->generate(req, ctx);
     if (!r) return r.status();
     const BackendInfo bi = w.backend->info();
@@ -217,9 +222,9 @@ Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::stri
         rec.threads = bi.threads;
         rec.tokens = r->tokens[static_cast<size_t>(i)];
         // The PNG goes through a private file (writePng's format, recipe chunks included) into media.
-        const fs::path tmp = fs::temp_directory_path() /
-                             ("tessera-batch-" + std::to_string(::getpid()) + "-" + std::to_string(it.line) + "-" +
-                              std::to_string(i) + ".png");
+        const fs::path tmp =
+            fs::temp_directory_path() / ("tessera-batch-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(it.line) + "-" + std::to_string(i) + ".png");
         if (Status st = writePng(tmp.string(), r->images[static_cast<size_t>(i)], rec.toPngText()); !st.ok())
             return st;
         pj::MediaPayload media;
@@ -242,8 +247,8 @@ Status runItem(Worker& w, const Item& it, const BatchOptions& o, const std::stri
         g.params["backend"] = bi.name;
         g.params["image_index"] = i;
         g.params["grid"] = {r->grid_h, r->grid_w};
-        g.params["batch"] = {{"id", o.batch}, {"shard", o.shard}, {"shards", o.shards}, {"line", it.line},
-                             {"key", it.key}};
+        g.params["batch"] = {
+            {"id", o.batch}, {"shard", o.shard}, {"shards", o.shards}, {"line", it.line}, {"key", it.key}};
         g.tokens = rec.tokens;
         json top = json::array();
         for (const auto& t : events[static_cast<size_t>(i)]) {
@@ -294,9 +299,10 @@ int runBatch(const BatchOptions& o) {
     }
 
     auto project = fs::exists(fs::path(o.project) / "project.db") ? pj::Project::open(o.project)
-                                                                   : pj::Project::create(o.project);
+                                                                  : pj::Project::create(o.project);
     if (!project) {
-        std::fprintf(stderr, "tessera-cli batch: project %s: %s\n", o.project.c_str(), project.error().c_str());
+        std::fprintf(stderr, "tessera-cli batch: project %s: %s\n", o.project.c_str(),
+                     project.error().c_str());
         return 1;
     }
     auto stored = storedKeys(*project, o.batch);
@@ -310,7 +316,8 @@ int runBatch(const BatchOptions& o) {
     for (const auto& it : items) {
         if (!it.error.empty())
             failures.push_back("line " + std::to_string(it.line + 1) + ": " + it.error);
-        else if (stored->count(it.key) && static_cast<int>((*stored)[it.key].size()) >= it.settings["images"].get<int>())
+        else if (stored->count(it.key) &&
+                 static_cast<int>((*stored)[it.key].size()) >= it.settings["images"].get<int>())
             ++skipped;
         else
             todo.push_back(&it);
@@ -320,10 +327,13 @@ int runBatch(const BatchOptions& o) {
     size_t model_bytes = 0;
     for (const auto& e : fs::directory_iterator(o.model, ec))
         if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
-    auto model_id = project->addModel({0, fs::absolute(o.model).string(), "janus", *hash,
-                                       static_cast<int64_t>(model_bytes), 0});
-    json job_params = {{"batch", o.batch}, {"shard", o.shard}, {"shards", o.shards},
-                       {"prompts", fs::absolute(o.prompts).string()}, {"model", fs::absolute(o.model).string()},
+    auto model_id = project->addModel(
+        {0, fs::absolute(o.model).string(), "janus", *hash, static_cast<int64_t>(model_bytes), 0});
+    json job_params = {{"batch", o.batch},
+                       {"shard", o.shard},
+                       {"shards", o.shards},
+                       {"prompts", fs::absolute(o.prompts).string()},
+                       {"model", fs::absolute(o.model).string()},
                        {"items", items.size()}};
     if (!model_id) {
         std::fprintf(stderr, "tessera-cli batch: %s\n", model_id.error().c_str());
@@ -331,7 +341,8 @@ int runBatch(const BatchOptions& o) {
     }
     auto job = project->submitJob("batch", job_params);
     if (!job || !project->updateJobState(*job, pj::JobState::kRunning).ok()) {
-        std::fprintf(stderr, "tessera-cli batch: %s\n", job ? "cannot start the batch job" : job.error().c_str());
+        std::fprintf(stderr, "tessera-cli batch: %s\n",
+                     job ? "cannot start the batch job" : job.error().c_str());
         return 1;
     }
 
@@ -360,7 +371,9 @@ int runBatch(const BatchOptions& o) {
     double last_line_s = -1;
     const bool tty = ::isatty(2);
     const auto t0 = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    auto seconds = [&] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     auto work = [&](Worker& w) {
         for (size_t i; (i = next++) < todo.size();) {
             const Item& it = *todo[i];
@@ -377,9 +390,10 @@ int runBatch(const BatchOptions& o) {
             // A terminal gets every update in place; a log file (Slurm output) one line a second.
             if (!tty && t - last_line_s < 1.0 && static_cast<size_t>(done) != todo.size()) continue;
             last_line_s = t;
-            std::fprintf(stderr, "%sshard %d/%d: %d/%zu done, %zu failed, %d skipped, %.2f items/s, ETA %.0f s%s",
-                         tty ? "\r" : "", o.shard, o.shards, done, todo.size(), failures.size(), skipped, rate,
-                         (static_cast<double>(todo.size()) - done) / std::max(rate, 1e-9), tty ? " " : "\n");
+            std::fprintf(
+                stderr, "%sshard %d/%d: %d/%zu done, %zu failed, %d skipped, %.2f items/s, ETA %.0f s%s",
+                tty ? "\r" : "", o.shard, o.shards, done, todo.size(), failures.size(), skipped, rate,
+                (static_cast<double>(todo.size()) - done) / std::max(rate, 1e-9), tty ? " " : "\n");
         }
     };
     std::vector<std::thread> threads;
@@ -389,22 +403,28 @@ int runBatch(const BatchOptions& o) {
     if (tty && done > 0) std::fprintf(stderr, "\n");
     const double elapsed = seconds();
 
-    project->setJobResult(*job, {{"generated", done - run_failures}, {"skipped", skipped},
-                                 {"failed", failures}});
+    project->setJobResult(*job,
+                          {{"generated", done - run_failures}, {"skipped", skipped}, {"failed", failures}});
     project->updateJobState(*job, failures.empty() ? pj::JobState::kDone : pj::JobState::kFailed,
                             failures.empty() ? "" : std::to_string(failures.size()) + " item(s) failed");
     const int stored_now = static_cast<int>(todo.size()) - run_failures;
     if (o.json_out) {
-        std::printf("%s\n", json{{"batch", o.batch}, {"shard", o.shard}, {"shards", o.shards},
-                                 {"items", items.size()}, {"generated", stored_now}, {"skipped", skipped},
-                                 {"failed", failures}, {"seconds", elapsed},
+        std::printf("%s\n", json{{"batch", o.batch},
+                                 {"shard", o.shard},
+                                 {"shards", o.shards},
+                                 {"items", items.size()},
+                                 {"generated", stored_now},
+                                 {"skipped", skipped},
+                                 {"failed", failures},
+                                 {"seconds", elapsed},
                                  {"items_per_s", elapsed > 0 ? stored_now / elapsed : 0.0}}
                                 .dump()
                                 .c_str());
     } else {
-        std::printf("shard %d/%d of batch '%s': %zu items, %d generated, %d skipped (stored before), %zu failed "
-                    "in %.2f s\n",
-                    o.shard, o.shards, o.batch.c_str(), items.size(), stored_now, skipped, failures.size(), elapsed);
+        std::printf(
+            "shard %d/%d of batch '%s': %zu items, %d generated, %d skipped (stored before), %zu failed "
+            "in %.2f s\n",
+            o.shard, o.shards, o.batch.c_str(), items.size(), stored_now, skipped, failures.size(), elapsed);
     }
     for (const auto& f : failures) std::fprintf(stderr, "failed: %s\n", f.c_str());
     return failures.empty() ? 0 : 1;
@@ -443,7 +463,8 @@ int parseMergeOptions(int argc, char** argv, std::string& out, std::vector<fs::p
         return 0;
     }
     if (auto bad = args.unknown({"help", "json"}); !bad.empty() || args.positional().size() < 2) {
-        std::fprintf(stderr, "%s%s", bad.empty() ? "" : ("unknown option " + bad[0] + "\n\n").c_str(), kMergeUsage);
+        std::fprintf(stderr, "%s%s", bad.empty() ? "" : ("unknown option " + bad[0] + "\n\n").c_str(),
+                     kMergeUsage);
         return 2;
     }
     out = args.positional()[0];
@@ -465,10 +486,14 @@ int cmdProjectMerge(int argc, char** argv) {
         return 1;
     }
     if (json_out)
-        std::printf("%s\n", json{{"out", out}, {"shards", r->shards}, {"generations_added", r->generations_added},
+        std::printf("%s\n", json{{"out", out},
+                                 {"shards", r->shards},
+                                 {"generations_added", r->generations_added},
                                  {"generations_duplicate", r->generations_duplicate},
-                                 {"media_copied", r->media_copied}, {"jobs_added", r->jobs_added},
-                                 {"models_added", r->models_added}, {"created", r->created}}
+                                 {"media_copied", r->media_copied},
+                                 {"jobs_added", r->jobs_added},
+                                 {"models_added", r->models_added},
+                                 {"created", r->created}}
                                 .dump()
                                 .c_str());
     else
@@ -517,7 +542,8 @@ int cmdBenchBatch(int argc, char** argv) {
         return 0;
     }
     if (auto bad = args.unknown({"model", "items", "cores", "json"}); !bad.empty()) {
-        std::fprintf(stderr, "tessera-cli bench batch: unknown option %s\n\n%s", bad[0].c_str(), kBenchBatchUsage);
+        std::fprintf(stderr, "tessera-cli bench batch: unknown option %s\n\n%s", bad[0].c_str(),
+                     kBenchBatchUsage);
         return 2;
     }
     const std::string model = args.get("model", defaultModelDir());
@@ -533,10 +559,12 @@ int cmdBenchBatch(int argc, char** argv) {
     const fs::path prompts = dir / "prompts.jsonl";
     {
         std::ofstream f(prompts);
-        static const char* kSubjects[] = {"a red fox", "a lighthouse", "a bowl of ramen", "a snowy pass", "a robot"};
+        static const char* kSubjects[] = {"a red fox", "a lighthouse", "a bowl of ramen", "a snowy pass",
+                                          "a robot"};
         static const char* kStyles[] = {"at dawn", "in watercolour", "as a woodcut", "under neon light"};
         for (int i = 0; i < items; ++i)
-            f << json{{"prompt", std::string(kSubjects[i % 5]) + " " + kStyles[(i / 5) % 4] + " #" + std::to_string(i)}}
+            f << json{{"prompt",
+                       std::string(kSubjects[i % 5]) + " " + kStyles[(i / 5) % 4] + " #" + std::to_string(i)}}
                      .dump()
               << "\n";
     }
@@ -565,7 +593,8 @@ int cmdBenchBatch(int argc, char** argv) {
         return 1;
     }
     std::vector<fs::path> parts;
-    for (int s = 0; s < cores; ++s) parts.push_back(dir / ("p" + std::to_string(cores) + "-" + std::to_string(s)));
+    for (int s = 0; s < cores; ++s)
+        parts.push_back(dir / ("p" + std::to_string(cores) + "-" + std::to_string(s)));
     const auto m0 = std::chrono::steady_clock::now();
     auto merged = pj::mergeProjects(dir / "merged", parts);
     const double merge_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - m0).count();

@@ -15,7 +15,7 @@ void printUsage() {
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
-        "       tessera-cli bench batch [--items N] [--cores C]  (1 shard vs C shards; bench batch --help)\n\n"
+        "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"

@@ -41,12 +41,11 @@ const SubHelp kSubHelp[] = {
     {"create", "Usage: tessera-cli project create DIR [--json]\n\n"
                "Creates DIR with an empty project.db (latest schema) and media/. Fails if DIR already\n"
                "holds a project.\n"},
-    {"list",
-     "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
-     "                                [--batch ID] [--shard I] [--json]\n\n"
-     "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
-     "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
-     "stored under that batch name and shard index (also after `project merge`).\n"},
+    {"list", "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
+             "                                [--batch ID] [--shard I] [--json]\n\n"
+             "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
+             "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
+             "stored under that batch name and shard index (also after `project merge`).\n"},
     {"show", "Usage: tessera-cli project show DIR ID [--job] [--json]\n\n"
              "Prints generation ID: prompt, seed, parameters, model, token count and statistics,\n"
              "media file, tags, notes, and its branch tree. With --job, ID names a job instead.\n"},

@@ -126,12 +126,14 @@ Shard readShard(const fs::path& dir) {
     try {
         Stmt m = db.prepare("SELECT id, path, family, content_hash, size_bytes, added_at FROM models");
         while (m.step()) sh.models[m.i64(0)] = {m.text(1), m.text(2), m.text(3), m.i64(4), m.i64(5)};
-        Stmt j = db.prepare("SELECT id, kind, params, state, error, result, priority, created_at, started_at, "
-                            "finished_at FROM jobs");
+        Stmt j =
+            db.prepare("SELECT id, kind, params, state, error, result, priority, created_at, started_at, "
+                       "finished_at FROM jobs");
         while (j.step())
-            sh.jobs[j.i64(0)] = {j.text(1),          j.text(2),  j.text(3),   j.text(4),   optText(j, 5),
-                                 int(j.i64(6)),      j.i64(7),   j.optI64(8), j.optI64(9)};
-        Stmt a = db.prepare("SELECT id, rel_path, sha256, kind, meta, state, size_bytes, created_at FROM assets");
+            sh.jobs[j.i64(0)] = {j.text(1),     j.text(2), j.text(3),   j.text(4),  optText(j, 5),
+                                 int(j.i64(6)), j.i64(7),  j.optI64(8), j.optI64(9)};
+        Stmt a =
+            db.prepare("SELECT id, rel_path, sha256, kind, meta, state, size_bytes, created_at FROM assets");
         while (a.step())
             sh.assets[a.i64(0)] = {a.text(1), a.text(2), a.text(3), a.text(4), a.text(5), a.i64(6), a.i64(7)};
         Stmt g = db.prepare((std::string(kGenCols) + " ORDER BY id").c_str());
@@ -197,14 +199,16 @@ public:
         static thread_local std::mt19937_64 rng(std::random_device{}());
         char tag[32];
         std::snprintf(tag, sizeof tag, "%016llx", static_cast<unsigned long long>(rng()));
-        fs::path temp = dir_ / detail::kMediaDir / (std::string(detail::kTempPrefix) + "merge-" + tag + ".part");
+        fs::path temp =
+            dir_ / detail::kMediaDir / (std::string(detail::kTempPrefix) + "merge-" + tag + ".part");
         std::error_code ec;
         fs::copy_file(src, temp, ec);
         if (ec) throw UsageError("copying " + src.string() + " into " + temp.string() + ": " + ec.message());
         temps_.emplace_back(temp, final_path);
         if (detail::sha256File(temp) != sha256)
-            throw UsageError(src.string() + " does not match its recorded SHA-256 (the shard's media is damaged; "
-                                            "run `tessera-cli project recover` on it)");
+            throw UsageError(src.string() +
+                             " does not match its recorded SHA-256 (the shard's media is damaged; "
+                             "run `tessera-cli project recover` on it)");
         int fd = ::open(temp.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0 || ::fsync(fd) != 0) {
             std::string why = std::strerror(errno);
@@ -220,7 +224,8 @@ public:
     void place() {
         for (const auto& [temp, final_path] : temps_) {
             if (::rename(temp.c_str(), final_path.c_str()) != 0)
-                throw UsageError("moving media into place at " + final_path.string() + ": " + std::strerror(errno));
+                throw UsageError("moving media into place at " + final_path.string() + ": " +
+                                 std::strerror(errno));
             placed_.push_back(final_path);
         }
         temps_.clear();
@@ -247,7 +252,8 @@ int64_t idOf(Stmt& s, const char* what) {
 
 class Merger {
 public:
-    Merger(Db& db, const fs::path& out_dir, MergeReport& report) : db_(db), out_dir_(out_dir), report_(report) {
+    Merger(Db& db, const fs::path& out_dir, MergeReport& report)
+        : db_(db), out_dir_(out_dir), report_(report) {
         // Hashes of what the output already holds, parents first.
         std::map<int64_t, std::string> model_hash;
         Stmt m = db_.prepare("SELECT id, content_hash FROM models");
@@ -270,7 +276,8 @@ public:
         for (const auto& [id, j] : sh.jobs) job_map[id] = job(j);
         for (const auto& [id, a] : sh.assets) asset_map[id] = asset(a);
         for (const auto& g : sh.generations) {
-            std::string mh = g.model_id && sh.models.count(*g.model_id) ? sh.models.at(*g.model_id).content_hash : "";
+            std::string mh =
+                g.model_id && sh.models.count(*g.model_id) ? sh.models.at(*g.model_id).content_hash : "";
             std::string ph = g.parent_id && shard_hash.count(*g.parent_id) ? shard_hash[*g.parent_id] : "";
             std::string h = contentHash(g, mh, ph);
             shard_hash[g.id] = h;
@@ -287,9 +294,10 @@ public:
                 ++report_.generations_duplicate;
                 continue;
             }
-            Stmt s = db_.prepare("INSERT INTO generations(job_id, model_id, parent_id, branch_token, seed, prompt, "
-                                 "params, tokens, token_stats, top_k, state, rating, notes, asset_id, created_at) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            Stmt s = db_.prepare(
+                "INSERT INTO generations(job_id, model_id, parent_id, branch_token, seed, prompt, "
+                "params, tokens, token_stats, top_k, state, rating, notes, asset_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             s.bind(1, remap(job_map, g.job_id)).bind(2, remap(model_map, g.model_id));
             s.bind(3, remap(gen_map, g.parent_id)).bind(4, g.branch_token).bind(5, g.seed).bind(6, g.prompt);
             s.bind(7, g.params).bindBlob(8, g.tokens.data(), g.tokens.size());
@@ -298,7 +306,11 @@ public:
                 s.bind(10, *g.top_k);
             else
                 s.bindNull(10);
-            s.bind(11, g.state).bind(12, g.rating).bind(13, g.notes).bind(14, asset_id).bind(15, g.created_at);
+            s.bind(11, g.state)
+                .bind(12, g.rating)
+                .bind(13, g.notes)
+                .bind(14, asset_id)
+                .bind(15, g.created_at);
             s.run();
             int64_t id = db_.lastInsertId();
             for (const auto& t : g.tags) addTag(id, t);
@@ -329,10 +341,14 @@ private:
         // A job that was running in a shard belongs to a process that is gone (or still running
         // elsewhere): in the merged project it is interrupted, never claimed by this machine's runner.
         const bool was_running = j.state == "running";
-        Stmt s = db_.prepare("INSERT INTO jobs(kind, params, priority, state, created_at, started_at, finished_at, "
-                             "error, result, queue_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                             "(SELECT coalesce(max(queue_pos), 0) + 1 FROM jobs))");
-        s.bind(1, j.kind).bind(2, j.params).bind(3, j.priority).bind(4, was_running ? "interrupted" : j.state);
+        Stmt s = db_.prepare(
+            "INSERT INTO jobs(kind, params, priority, state, created_at, started_at, finished_at, "
+            "error, result, queue_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "(SELECT coalesce(max(queue_pos), 0) + 1 FROM jobs))");
+        s.bind(1, j.kind)
+            .bind(2, j.params)
+            .bind(3, j.priority)
+            .bind(4, was_running ? "interrupted" : j.state);
         s.bind(5, j.created_at).bind(6, j.started_at).bind(7, j.finished_at);
         s.bind(8, was_running ? std::string("was running in its shard when the shard was merged") : j.error);
         if (j.result)
@@ -346,9 +362,10 @@ private:
 
     int64_t asset(const AssetRow& a) {
         const bool present = fs::exists(out_dir_ / a.rel_path);
-        Stmt s = db_.prepare("INSERT INTO assets(rel_path, sha256, kind, size_bytes, meta, state, created_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rel_path) DO UPDATE SET state = "
-                             "excluded.state WHERE excluded.state = 'ok' AND state <> 'ok'");
+        Stmt s =
+            db_.prepare("INSERT INTO assets(rel_path, sha256, kind, size_bytes, meta, state, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(rel_path) DO UPDATE SET state = "
+                        "excluded.state WHERE excluded.state = 'ok' AND state <> 'ok'");
         s.bind(1, a.rel_path).bind(2, a.sha256).bind(3, a.kind).bind(4, a.size_bytes).bind(5, a.meta);
         s.bind(6, present ? "ok" : "missing").bind(7, a.created_at);
         s.run();
@@ -446,7 +463,9 @@ Result<MergeReport> mergeProjects(const fs::path& out, const std::vector<fs::pat
             std::error_code ec;
             if (fs::exists(out)) fs::remove(out, ec); // an empty folder named as the output
             fs::rename(work, out, ec);
-            if (ec) throw UsageError("moving the merged project into place at " + out.string() + ": " + ec.message());
+            if (ec)
+                throw UsageError("moving the merged project into place at " + out.string() + ": " +
+                                 ec.message());
             cleanup.keep = true;
         }
         return report;

@@ -21,7 +21,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path cliPath() { return fs::path(TESSERA_BINARY_DIR) / "bin" / "tessera-cli"; }
+fs::path cliPath() {
+    return fs::path(TESSERA_BINARY_DIR) / "bin" / "tessera-cli";
+}
 
 pid_t spawn(std::vector<std::string> args) {
     pid_t pid = ::fork();
@@ -65,7 +67,8 @@ std::vector<GenerationRecord> batchHistory(const fs::path& project, const std::s
 }
 
 // Every line in `want` appears exactly once, with its own prompt, and has a media file on disk.
-void expectEachLineOnce(const fs::path& project, const std::vector<GenerationRecord>& gens, const std::set<int>& want) {
+void expectEachLineOnce(const fs::path& project, const std::vector<GenerationRecord>& gens,
+                        const std::set<int>& want) {
     auto p = Project::open(project);
     ASSERT_TRUE(p.ok()) << p.error();
     std::map<int, int> count;
@@ -109,8 +112,9 @@ TEST(Batch, AShardKilledMidwayAndRunAgainStoresEachItemOnce) {
     const int n = 600;
     fs::path prompts = writePrompts(dir.path(), n);
     fs::path project = dir.path() / "shard";
-    std::vector<std::string> args = {"batch", "--prompts", prompts.string(), "--project", project.string(),
-                                     "--threads", "1", "--batch", "kill"};
+    std::vector<std::string> args = {"batch",     "--prompts",      prompts.string(),
+                                     "--project", project.string(), "--threads",
+                                     "1",         "--batch",        "kill"};
     pid_t pid = spawn(args);
     // Kill it once some, but not all, items are stored.
     int stored_at_kill = 0;
@@ -161,7 +165,9 @@ TEST(Batch, ShardsMergeIntoOneProjectFilteredByShard) {
     std::ofstream(prompts, std::ios::app) << "{\"prompt\": \"item 30 of the batch\", \"colour\": 1}\n"
                                           << "{\"prompt\": \"item 31 of the batch\"}\n";
     fs::path p = dir.path() / "s-all";
-    EXPECT_EQ(waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", p.string(), "--threads", "1"})), 1);
+    EXPECT_EQ(
+        waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", p.string(), "--threads", "1"})),
+        1);
     expectEachLineOnce(p, batchHistory(p, "prompts"), [] {
         auto r = range(30);
         r.insert(31);
@@ -180,12 +186,13 @@ TEST(Batch, ParallelJobsStoreEveryImageOfEveryItemOnce) {
         f << "{\"prompt\": \"item 12 of the batch\", \"seed\": 1.5}\n"; // not an integer: a failed item
     }
     fs::path project = dir.path() / "p";
-    EXPECT_EQ(waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", project.string(), "--jobs", "2",
-                              "--threads", "2"})),
+    EXPECT_EQ(waitExit(spawn({"batch", "--prompts", prompts.string(), "--project", project.string(), "--jobs",
+                              "2", "--threads", "2"})),
               1);
     auto gens = batchHistory(project, "two");
     std::map<std::pair<int, int>, int> seen;
-    for (const auto& g : gens) ++seen[{g.params["batch"]["line"].get<int>(), g.params["image_index"].get<int>()}];
+    for (const auto& g : gens)
+        ++seen[{g.params["batch"]["line"].get<int>(), g.params["image_index"].get<int>()}];
     EXPECT_EQ(gens.size(), 24u);
     for (int i = 0; i < 12; ++i)
         for (int k = 0; k < 2; ++k) EXPECT_EQ((seen[{i, k}]), 1) << "line " << i << " image " << k;

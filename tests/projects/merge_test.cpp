@@ -119,11 +119,15 @@ TEST(Merge, CombinesShardsDeduplicatingByContent) {
     auto snap = snapshot(out.path());
     ASSERT_EQ(snap.size(), 3u);
     // The duplicate's tags and rating joined the copy that was kept; the branch kept its parent.
-    const std::string root = "a red fox|7|{\"cfg\":5,\"prompt\":\"a red fox\"}|1,2,3,4,|tags=keeper,winter,|rating=4|"
-                             "notes=|media=fox-bytes";
-    const std::string branch = "a red fox|11|{\"cfg\":3,\"prompt\":\"a red fox\"}|1,2,9,9,|parent=a red fox/7@2|"
-                               "tags=|rating=0|notes=";
-    EXPECT_NE(std::find(snap.begin(), snap.end(), root), snap.end()) << snap[0] << "\n" << snap[1] << "\n" << snap[2];
+    const std::string root =
+        "a red fox|7|{\"cfg\":5,\"prompt\":\"a red fox\"}|1,2,3,4,|tags=keeper,winter,|rating=4|"
+        "notes=|media=fox-bytes";
+    const std::string branch =
+        "a red fox|11|{\"cfg\":3,\"prompt\":\"a red fox\"}|1,2,9,9,|parent=a red fox/7@2|"
+        "tags=|rating=0|notes=";
+    EXPECT_NE(std::find(snap.begin(), snap.end(), root), snap.end()) << snap[0] << "\n"
+                                                                     << snap[1] << "\n"
+                                                                     << snap[2];
     EXPECT_NE(std::find(snap.begin(), snap.end(), branch), snap.end()) << snap[0] << "\n" << snap[1];
     auto p = Project::open(out.path());
     EXPECT_TRUE(p->integrityCheck().ok()) << p->integrityCheck().message();
@@ -194,7 +198,8 @@ TEST(Merge, AFailedMergeLeavesTheOutputAsItWas) {
     ASSERT_FALSE(r2.ok());
     EXPECT_FALSE(fs::exists(bad.path()));
     for (const auto& e : fs::directory_iterator(bad.path().parent_path()))
-        EXPECT_EQ(e.path().filename().string().find(bad.path().filename().string() + ".merging"), std::string::npos);
+        EXPECT_EQ(e.path().filename().string().find(bad.path().filename().string() + ".merging"),
+                  std::string::npos);
 }
 
 TEST(Merge, RefusesBadInputWithAReason) {

@@ -36,7 +36,8 @@ void fill(const QString& folder) {
         ASSERT_TRUE(p->addGeneration(g).ok());
     };
     for (int line = 0; line < 6; ++line)
-        add("eval " + std::to_string(line), {{"id", "eval"}, {"shard", line % 3}, {"shards", 3}, {"line", line}});
+        add("eval " + std::to_string(line),
+            {{"id", "eval"}, {"shard", line % 3}, {"shards", 3}, {"line", line}});
     for (int line = 0; line < 2; ++line)
         add("other " + std::to_string(line), {{"id", "other"}, {"shard", 0}, {"shards", 1}, {"line", line}});
     add("by hand", nullptr);

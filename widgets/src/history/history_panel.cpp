@@ -145,12 +145,14 @@ void HistoryPanel::offerBatches(const std::vector<HistoryEntry>& entries) {
         for (int shard : {-1, e.shard}) {
             const QVariantList key{e.batch, shard};
             if (batch_->findData(key) >= 0) continue;
-            const QString label = shard < 0 ? tr("batch %1").arg(e.batch) : tr("batch %1 · shard %2").arg(e.batch).arg(shard);
+            const QString label =
+                shard < 0 ? tr("batch %1").arg(e.batch) : tr("batch %1 · shard %2").arg(e.batch).arg(shard);
             // Keep a batch's shards right after it, in order.
             int at = batch_->count();
             for (int i = 1; i < batch_->count(); ++i) {
                 const QVariantList k = batch_->itemData(i).toList();
-                if (k.value(0).toString() > e.batch || (k.value(0).toString() == e.batch && k.value(1).toInt() > shard)) {
+                if (k.value(0).toString() > e.batch ||
+                    (k.value(0).toString() == e.batch && k.value(1).toInt() > shard)) {
                     at = i;
                     break;
                 }

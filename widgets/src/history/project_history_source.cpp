@@ -205,7 +205,8 @@ public:
                     e.shard = b->value("shard", -1);
                 }
                 // Search results are not filtered by the query: batch and shard are checked here.
-                if (!q.batch.isEmpty() && (e.batch != q.batch || (q.shard >= 0 && e.shard != q.shard))) continue;
+                if (!q.batch.isEmpty() && (e.batch != q.batch || (q.shard >= 0 && e.shard != q.shard)))
+                    continue;
                 e.id = r.id;
                 e.parent_id = r.parent_id.value_or(0);
                 e.branch_token = static_cast<int>(r.branch_token);
