@@ -40,6 +40,9 @@ int cmdProject(int argc, char** argv);
 int cmdGenerate(int argc, char** argv);
 int cmdInspect(int argc, char** argv);
 int cmdReplay(int argc, char** argv);
+int cmdBatch(int argc, char** argv);        // cmd_batch.cpp
+int cmdProjectMerge(int argc, char** argv); // cmd_batch.cpp: `project merge`
+int cmdBenchBatch(int argc, char** argv);   // cmd_batch.cpp: `bench batch`
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();

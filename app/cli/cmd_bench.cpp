@@ -17,7 +17,8 @@ void printUsage() {
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
-        "                                  [--python PY]\n\n"
+        "                                  [--python PY]\n"
+        "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -70,6 +71,7 @@ int benchTokenize(const Args& args) {
 
 int cmdBench(int argc, char** argv) {
     if (argc > 0 && std::string(argv[0]) == "janus") return cmdBenchJanus(argc - 1, argv + 1);
+    if (argc > 0 && std::string(argv[0]) == "batch") return cmdBenchBatch(argc - 1, argv + 1);
     Args args(argc, argv, {"help", "json"});
     const std::string what = args.positional().empty() ? "" : args.positional()[0];
     if (args.has("help") || what.empty()) {
@@ -102,7 +104,7 @@ int cmdBench(int argc, char** argv) {
         return 0;
     }
     if (what != "decode") {
-        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize)\n", what.c_str());
+        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize, janus, batch)\n", what.c_str());
         return 2;
     }
     if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",

@@ -27,7 +27,8 @@ const char* kUsage =
     "  show DIR ID             one generation: recipe, tokens, media, branches (--job: a job)\n"
     "  search DIR QUERY        full-text search over prompts, tags and notes\n"
     "  export DIR ID OUT       copy a generation's media and its recipe into OUT\n"
-    "  recover DIR             clean up after a crash (temporary and orphan files, dead jobs)\n\n"
+    "  recover DIR             clean up after a crash (temporary and orphan files, dead jobs)\n"
+    "  merge OUT SHARD...      merge projects (batch shards) into OUT (merge --help)\n\n"
     "Every command takes --json (machine-readable output) and --help.\n"
     "Exit status: 0 done, 1 failed (message on stderr), 2 bad usage.\n";
 
@@ -40,10 +41,11 @@ const SubHelp kSubHelp[] = {
     {"create", "Usage: tessera-cli project create DIR [--json]\n\n"
                "Creates DIR with an empty project.db (latest schema) and media/. Fails if DIR already\n"
                "holds a project.\n"},
-    {"list",
-     "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R] [--json]\n\n"
-     "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
-     "the job queue in the order it will run.\n"},
+    {"list", "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
+             "                                [--batch ID] [--shard I] [--json]\n\n"
+             "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
+             "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
+             "stored under that batch name and shard index (also after `project merge`).\n"},
     {"show", "Usage: tessera-cli project show DIR ID [--job] [--json]\n\n"
              "Prints generation ID: prompt, seed, parameters, model, token count and statistics,\n"
              "media file, tags, notes, and its branch tree. With --job, ID names a job instead.\n"},
@@ -172,6 +174,8 @@ int cmdList(const Args& args, pj::Project& p) {
     if (args.has("model")) f.model_id = args.getInt("model", 0);
     if (args.has("tag")) f.tag = args.get("tag");
     if (args.has("min-rating")) f.min_rating = static_cast<int>(args.getInt("min-rating", 0));
+    if (args.has("batch")) f.batch = args.get("batch");
+    if (args.has("shard")) f.shard = static_cast<int>(args.getInt("shard", 0));
     auto gens = p.history(f);
     if (!gens) return fail(gens.error());
     auto jobs = p.listJobs();
@@ -375,6 +379,7 @@ int cmdRecover(const Args& args, pj::Project& p) {
 // ---------------------------------------------------------------- dispatch
 
 int cmdProject(int argc, char** argv) {
+    if (argc > 0 && std::string(argv[0]) == "merge") return cmdProjectMerge(argc - 1, argv + 1);
     Args args(argc, argv, {"help", "json", "dry-run", "job"});
     const auto& pos = args.positional();
     if (pos.empty()) {
@@ -398,7 +403,7 @@ int cmdProject(int argc, char** argv) {
         return 2;
     };
     std::vector<std::string> known = {"help", "json"};
-    if (sub == "list") known.insert(known.end(), {"limit", "model", "tag", "min-rating"});
+    if (sub == "list") known.insert(known.end(), {"limit", "model", "tag", "min-rating", "batch", "shard"});
     if (sub == "show") known.push_back("job");
     if (sub == "search") known.push_back("limit");
     if (sub == "recover") known.push_back("dry-run");

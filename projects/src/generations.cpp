@@ -363,6 +363,8 @@ Result<std::vector<GenerationRecord>> Project::history(const HistoryFilter& f) {
             if (f.min_rating) sql += " AND g.rating >= :rating";
             if (f.tag)
                 sql += " AND EXISTS (SELECT 1 FROM tags t WHERE t.generation_id = g.id AND t.tag = :tag)";
+            if (f.batch) sql += " AND g.batch_id = :batch";
+            if (f.shard) sql += " AND g.batch_shard = :shard";
             sql += " ORDER BY g.created_at DESC, g.id DESC LIMIT :limit OFFSET :offset";
             Stmt s = impl_->db->prepare(sql.c_str());
             int i = 1;
@@ -371,6 +373,8 @@ Result<std::vector<GenerationRecord>> Project::history(const HistoryFilter& f) {
             if (f.until_ms) s.bind(i++, *f.until_ms);
             if (f.min_rating) s.bind(i++, *f.min_rating);
             if (f.tag) s.bind(i++, *f.tag);
+            if (f.batch) s.bind(i++, *f.batch);
+            if (f.shard) s.bind(i++, *f.shard);
             s.bind(i, f.limit);
             s.bind(i + 1, f.offset);
             std::vector<GenerationRecord> out;

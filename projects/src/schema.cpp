@@ -94,6 +94,15 @@ UPDATE jobs SET queue_pos = id;
 ALTER TABLE jobs ADD COLUMN runner TEXT;
 CREATE INDEX jobs_queue ON jobs(state, priority DESC, queue_pos);
 )sql"},
+    // v4: the batch and shard a generation came from (tessera-cli batch writes params.batch), as
+    // indexed columns computed from params, so history filters by them without a scan.
+    {4, R"sql(
+ALTER TABLE generations ADD COLUMN batch_id TEXT
+  GENERATED ALWAYS AS (json_extract(params, '$.batch.id')) VIRTUAL;
+ALTER TABLE generations ADD COLUMN batch_shard INTEGER
+  GENERATED ALWAYS AS (json_extract(params, '$.batch.shard')) VIRTUAL;
+CREATE INDEX generations_batch ON generations(batch_id, batch_shard);
+)sql"},
 };
 
 } // namespace

@@ -37,6 +37,8 @@ void fillAtVersion(detail::Db& db, int v) {
     // v3 stores an explicit queue order that differs from id order.
     db.exec("UPDATE jobs SET queue_pos = 10 WHERE id = 1");
     db.exec("UPDATE jobs SET queue_pos = 5 WHERE id = 4");
+    db.exec("UPDATE jobs SET queue_pos = 20 WHERE id = 2"); // v3 gave every submitted job a position
+    db.exec("UPDATE jobs SET queue_pos = 30 WHERE id = 3");
 }
 
 std::vector<int64_t> searchIds(Project& p, const std::string& q) {
@@ -51,9 +53,9 @@ std::vector<int64_t> searchIds(Project& p, const std::string& q) {
 
 } // namespace
 
-TEST(Migrations, LatestVersionIsThree) {
+TEST(Migrations, LatestVersionIsFour) {
     // Bumping the schema means adding a case below; this keeps the two in step.
-    EXPECT_EQ(Project::latestSchemaVersion(), 3);
+    EXPECT_EQ(Project::latestSchemaVersion(), 4);
 }
 
 class MigrateFrom : public ::testing::TestWithParam<int> {};
@@ -120,7 +122,7 @@ TEST_P(MigrateFrom, OpensWithEverythingKept) {
     EXPECT_EQ(searchIds(*p, "snow"), (std::vector<int64_t>{1, 2})); // prompt of both, tag of 1
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(0, 1, 2),
+INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(0, 1, 2, 3),
                          [](const ::testing::TestParamInfo<int>& i) {
                              std::string name = "v";
                              name += std::to_string(i.param);
@@ -129,7 +131,7 @@ INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(0, 1,
 
 TEST(Migrations, EveryVersionUpToLatestIsCovered) {
     // The parameter list above must name every version below the latest.
-    std::vector<int> covered = {0, 1, 2};
+    std::vector<int> covered = {0, 1, 2, 3};
     ASSERT_EQ(static_cast<int>(covered.size()), Project::latestSchemaVersion());
     for (int v = 0; v < Project::latestSchemaVersion(); ++v) EXPECT_EQ(covered[v], v);
 }

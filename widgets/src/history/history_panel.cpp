@@ -41,6 +41,10 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     state_->addItem(tr("Any state"), QString());
     for (const char* s : {"finished", "failed", "cancelled"})
         state_->addItem(QString::fromLatin1(s), QString::fromLatin1(s));
+    batch_ = new QComboBox(this);
+    batch_->setObjectName("historyBatch");
+    batch_->addItem(tr("Any batch"), QVariant());
+    batch_->setVisible(false);
     tree_ = new QTreeWidget(this);
     tree_->setObjectName("historyTree");
     tree_->setColumnCount(2);
@@ -74,6 +78,7 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     auto* filters = new QHBoxLayout;
     filters->addWidget(model_, 1);
     filters->addWidget(state_, 1);
+    filters->addWidget(batch_, 1);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(restore_);
     buttons->addWidget(rerun_);
@@ -96,6 +101,7 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     connect(search_, &QLineEdit::textChanged, this, &HistoryPanel::queryChanged);
     connect(model_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
     connect(state_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
+    connect(batch_, &QComboBox::currentIndexChanged, this, &HistoryPanel::queryChanged);
     connect(tree_, &QTreeWidget::itemActivated, this,
             [this](QTreeWidgetItem* item) { Q_EMIT opened(item->data(0, kIdRole).toLongLong()); });
     connect(tree_, &QTreeWidget::itemClicked, this,
@@ -130,7 +136,36 @@ HistoryPanel::HistoryPanel(QWidget* parent) : QWidget(parent) {
     });
 }
 
+void HistoryPanel::offerBatches(const std::vector<HistoryEntry>& entries) {
+    // Items are only added (a filtered query shows one batch, the others stay on offer); their data
+    // is {batch, shard} with shard -1 for the whole batch.
+    batch_->blockSignals(true);
+    for (const HistoryEntry& e : entries) {
+        if (e.batch.isEmpty()) continue;
+        for (int shard : {-1, e.shard}) {
+            const QVariantList key{e.batch, shard};
+            if (batch_->findData(key) >= 0) continue;
+            const QString label =
+                shard < 0 ? tr("batch %1").arg(e.batch) : tr("batch %1 · shard %2").arg(e.batch).arg(shard);
+            // Keep a batch's shards right after it, in order.
+            int at = batch_->count();
+            for (int i = 1; i < batch_->count(); ++i) {
+                const QVariantList k = batch_->itemData(i).toList();
+                if (k.value(0).toString() > e.batch ||
+                    (k.value(0).toString() == e.batch && k.value(1).toInt() > shard)) {
+                    at = i;
+                    break;
+                }
+            }
+            batch_->insertItem(at, label, key);
+        }
+    }
+    batch_->setVisible(batch_->count() > 1);
+    batch_->blockSignals(false);
+}
+
 void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_tree) {
+    offerBatches(entries);
     const int64_t keep = selected();
     shown_notes_.clear();
     for (const HistoryEntry& e : entries) shown_notes_[e.id] = e.annotations();
@@ -202,6 +237,11 @@ HistoryQuery HistoryPanel::query() const {
     q.text = search_->text().trimmed();
     q.model = model_->currentData().toString();
     q.state = state_->currentData().toString();
+    const QVariantList batch = batch_->currentData().toList();
+    if (batch.size() == 2) {
+        q.batch = batch[0].toString();
+        q.shard = batch[1].toInt();
+    }
     return q;
 }
 

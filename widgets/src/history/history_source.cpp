@@ -37,6 +37,7 @@ void MemoryHistorySource::query(const HistoryQuery& q, EntriesFn done) {
         const Generation& g = it->generation;
         if (!q.model.isEmpty() && g.settings.model != q.model) continue;
         if (!q.state.isEmpty() && QString::fromLatin1(jobStateName(g.state)) != q.state) continue;
+        if (!q.batch.isEmpty()) continue; // the session's own generations belong to no batch
         if (!std::all_of(words.begin(), words.end(), [&](const QString& w) {
                 return g.settings.prompt.contains(w, Qt::CaseInsensitive) ||
                        it->notes.notes.contains(w, Qt::CaseInsensitive) ||

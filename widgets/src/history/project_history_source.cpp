@@ -191,6 +191,8 @@ public:
             } else {
                 pj::HistoryFilter f;
                 f.limit = q.limit;
+                if (!q.batch.isEmpty()) f.batch = q.batch.toStdString();
+                if (!q.batch.isEmpty() && q.shard >= 0) f.shard = q.shard;
                 auto h = p.history(f);
                 if (!h) return fail(h.error());
                 records = std::move(*h);
@@ -198,6 +200,13 @@ public:
             for (const auto& r : records) {
                 if (std::find(r.tags.begin(), r.tags.end(), kTrashTag) != r.tags.end()) continue;
                 HistoryEntry e;
+                if (const auto b = r.params.find("batch"); b != r.params.end() && b->is_object()) {
+                    e.batch = QString::fromStdString(b->value("id", std::string()));
+                    e.shard = b->value("shard", -1);
+                }
+                // Search results are not filtered by the query: batch and shard are checked here.
+                if (!q.batch.isEmpty() && (e.batch != q.batch || (q.shard >= 0 && e.shard != q.shard)))
+                    continue;
                 e.id = r.id;
                 e.parent_id = r.parent_id.value_or(0);
                 e.branch_token = static_cast<int>(r.branch_token);

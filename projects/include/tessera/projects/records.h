@@ -134,6 +134,8 @@ struct HistoryFilter {
     std::optional<int64_t> until_ms; // created_at < until
     std::optional<int> min_rating;
     std::optional<std::string> tag;
+    std::optional<std::string> batch; // params.batch.id, as `tessera-cli batch` stores it
+    std::optional<int> shard;         // params.batch.shard (0-based shard index)
     int limit = 100;
     int offset = 0;
 };

@@ -40,6 +40,9 @@ public:
     QTreeWidget* tree() const { return tree_; }
     QLineEdit* search() const { return search_; }
     QComboBox* stateFilter() const { return state_; }
+    // Batch / shard filter: hidden until an entry from a batch (tessera-cli batch, project merge)
+    // has been shown; then it offers every batch and shard seen so far.
+    QComboBox* batchFilter() const { return batch_; }
     int count() const; // entries shown, at every depth
     // Rating, notes and tags of a shown entry as last queried (empty when not shown).
     HistoryNotes notesOf(int64_t id) const;
@@ -60,6 +63,7 @@ private:
     QLineEdit* search_;
     QComboBox* model_;
     QComboBox* state_;
+    QComboBox* batch_;
     QTreeWidget* tree_;
     QPushButton* restore_;
     QPushButton* rerun_;
@@ -72,6 +76,7 @@ private:
     int64_t editor_id_ = -1; // what the editor was last filled from
     HistoryNotes editor_notes_;
     void fillEditor();
+    void offerBatches(const std::vector<HistoryEntry>& entries);
 };
 
 class HistoryController : public QObject {

@@ -39,6 +39,9 @@ struct HistoryEntry {
     QStringList tags;
     int rating = 0;
     QString notes;
+    // For generations `tessera-cli batch` stored: the batch name and shard index (-1 = none).
+    QString batch;
+    int shard = -1;
     HistoryNotes annotations() const { return {rating, notes, tags}; }
 };
 
@@ -46,6 +49,8 @@ struct HistoryQuery {
     QString text;  // full-text search over prompts (and tags/notes where the source has them)
     QString model; // empty = any
     QString state; // empty = any
+    QString batch; // empty = any (sources without batches then return everything)
+    int shard = -1; // with batch: -1 = every shard
     int limit = 200;
 };
 
