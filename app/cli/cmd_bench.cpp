@@ -2,7 +2,9 @@
 #include "cli/cli.h"
 #include "tessera/engine/bench.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -18,7 +20,8 @@ void printUsage() {
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
         "                                  [--python PY]\n"
-        "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n\n"
+        "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n"
+        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -46,7 +49,17 @@ void printUsage() {
         "  --corpus-mb MB      corpus size (default 1)\n"
         "  --seconds S         keep the best pass over at least S seconds (default 2)\n"
         "  --python PY         interpreter for the comparison (default: $TESSERA_TOKENIZERS_PYTHON;\n"
-        "                      none: engine only)\n");
+        "                      none: engine only)\n\n"
+        "vq: Janus-Pro's VQ-16 image decoder with random weights (a scratch safetensors file, removed\n"
+        "afterwards) decoding one random token grid per size on the CPU backend; grids larger than a\n"
+        "tile decode in overlapping tiles. Prints one JSON line with, per size: ms per image, peak\n"
+        "conv scratch bytes and peak resident bytes.\n\n"
+        "  --size S[,S...]     image sides in pixels, multiples of 16 (default 384,2048)\n"
+        "  --threads T         CPU threads (default: all)\n"
+        "  --tile N            tokens per tile side for tiled decodes (default 24)\n"
+        "  --halo N            context tokens around each tile (default 8)\n"
+        "  --seed N            weights and tokens (default 1)\n"
+        "  --scratch-dir DIR   where the random weights are written (default: system temp)\n");
 }
 
 // `bench tokenize`, self-contained.
@@ -67,6 +80,44 @@ int benchTokenize(const Args& args) {
     return 0;
 }
 
+int benchVq(const Args& args) {
+    if (auto bad = args.unknown({"size", "threads", "tile", "halo", "seed", "scratch-dir", "json"}); !bad.empty()) {
+        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
+        return 2;
+    }
+    bench::VqBenchOptions o;
+    if (args.has("size")) {
+        o.sizes.clear();
+        const std::string list = args.get("size");
+        size_t begin = 0;
+        while (begin <= list.size()) {
+            const size_t end = std::min(list.find(',', begin), list.size());
+            const std::string item = list.substr(begin, end - begin);
+            char* stop = nullptr;
+            const long long v = std::strtoll(item.c_str(), &stop, 10);
+            if (item.empty() || *stop != '\0' || v <= 0) {
+                std::fprintf(stderr, "error: --size takes pixel sides separated by commas, got '%s'\n",
+                             list.c_str());
+                return 2;
+            }
+            o.sizes.push_back(v);
+            begin = end + 1;
+        }
+    }
+    o.threads = static_cast<int>(args.getInt("threads", 0));
+    o.tile = args.getInt("tile", o.tile);
+    o.halo = args.getInt("halo", o.halo);
+    o.seed = static_cast<uint64_t>(args.getInt("seed", 1));
+    o.scratch_dir = args.get("scratch-dir");
+    auto r = bench::runVqBench(o);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->toJson().dump().c_str());
+    return 0;
+}
+
 } // namespace
 
 int cmdBench(int argc, char** argv) {
@@ -79,6 +130,7 @@ int cmdBench(int argc, char** argv) {
         return args.has("help") ? 0 : 2;
     }
     if (what == "tokenize") return benchTokenize(args);
+    if (what == "vq") return benchVq(args);
     const long long bw_mb = args.getInt("bandwidth-mb", 1024);
     if (bw_mb < 1) {
         std::fprintf(stderr, "error: --bandwidth-mb must be at least 1\n");
@@ -104,7 +156,7 @@ int cmdBench(int argc, char** argv) {
         return 0;
     }
     if (what != "decode") {
-        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize, janus, batch)\n", what.c_str());
+        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize, janus, batch, vq)\n", what.c_str());
         return 2;
     }
     if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",

@@ -24,7 +24,7 @@ const Command kCommands[] = {
      tessera::cli::cmdReplay},
     {"verify", "run a reference set (checkpoint + goldens) and compare: verify DIR [--backend B]",
      tessera::cli::cmdVerify},
-    {"bench", "benchmarks printing one JSON line: bench decode|janus|bandwidth|tokenize|batch (bench --help)",
+    {"bench", "benchmarks printing one JSON line: bench decode|janus|vq|bandwidth|tokenize|batch (bench --help)",
      tessera::cli::cmdBench},
     {"batch", "many generations from a JSONL file, one shard per process (batch --help)",
      tessera::cli::cmdBatch},

@@ -73,6 +73,19 @@ public:
 
     // Counts bytes handed to the host by ops that return results directly (sampling).
     void countHostRead(size_t bytes) { host_read_bytes_ += bytes; }
+    // conv2d scratch. Output pixels are cut into tiles of convTileColumns(kdim, pixels) columns, a
+    // function of the conv's shape alone (kdim = Cin·kh·kw); each pool thread holds at most one im2col
+    // block of kdim × tile floats, which is at most convScratchBoundBytes(kdim) =
+    // max(kConvScratchBudgetBytes, kdim · 64 · 4) bytes. A call therefore holds at most
+    // threads() × convScratchBoundBytes(kdim) bytes of scratch besides its input and output; 1x1
+    // stride-1 unpadded convs hold none.
+    static constexpr size_t kConvScratchBudgetBytes = size_t{8} << 20;
+    static int64_t convTileColumns(int64_t kdim, int64_t pixels);
+    static size_t convScratchBoundBytes(int64_t kdim);
+    // Most conv2d scratch bytes held at once (all threads together) since construction or the last
+    // resetConvScratchPeak(). Call both from the backend's driver thread, between ops.
+    size_t convScratchPeakBytes() const { return conv_scratch_peak_.load(); }
+    void resetConvScratchPeak();
 
 private:
     friend class HostBuffer;
@@ -88,6 +101,7 @@ private:
     std::multimap<size_t, void*> free_blocks_;
     size_t cached_bytes_ = 0;
     DType kv_dtype_ = DType::F32;
+    std::atomic<size_t> conv_scratch_now_{0}, conv_scratch_peak_{0};
 };
 
 } // namespace tessera::cpu

@@ -86,6 +86,16 @@ struct VqEncoding {
     Tensor indices;   // [B, h*w] i64
 };
 
+// How decodeCodesTiled cuts a token grid: square tiles of `tile` tokens per side, each decoded with
+// `halo` tokens of context on every side (clipped at the image border); neighbouring windows are
+// blended linearly where they overlap. The default tile is the grid
+// the VQ-16 decoder was trained at (24 tokens, 384²); a window of 24 + 2·8 tokens decodes in about
+// 1 GB on the CPU backend, whatever the image size.
+struct VqTiling {
+    int64_t tile = 24;
+    int64_t halo = 8;
+};
+
 class VqModel {
 public:
     // Binds encoder, quantiser and decoder; the architecture (levels, blocks, channels) is read off
@@ -101,6 +111,13 @@ public:
 
     Tensor codesFor(Backend& be, const Tensor& ids, int64_t h, int64_t w) const;
     Tensor decodeCodes(Backend& be, const Tensor& codes) const;
+    // decodeCodes in bounded memory for large grids (2048² = 128x128 tokens): the grid is decoded in
+    // overlapping windows (see VqTiling), cross-faded over the 2·halo tokens around each tile border. Not
+    // bit-identical to decodeCodes: the decoder's attention and GroupNorm statistics see one window, not
+    // the whole image, so pixels differ slightly, most near tile borders; a halo reaching past every
+    // border (halo >= grid) reproduces decodeCodes exactly. A grid that fits in one tile is decoded
+    // whole. Errors (bad shape, tile < 1, halo < 0) throw tessera::Error.
+    Tensor decodeCodesTiled(Backend& be, const Tensor& codes, const VqTiling& tiling = {}) const;
     VqEncoding encode(Backend& be, const Tensor& pixels) const;
 
 private:

@@ -2,6 +2,7 @@
 // VQ-16). Sections: loading (architecture read off tensor shapes) · blocks · encode · decode.
 #include "models/janus_parts.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -204,6 +205,65 @@ Tensor VqModel::decodeCodes(Backend& be, const Tensor& codes) const {
                                                                  shapeString(codes.shape()));
     Tensor x = be.conv2d(codes, post_quant_w_, &post_quant_b_, 1, 0);
     return runCoder(be, decoder_, x, true);
+}
+
+// Windows of tile + 2·halo tokens (clipped at the image border) are decoded one at a time and blended
+// into a host image: along each axis a window's weight ramps linearly from 0 at an inner edge to 1 at
+// 2·halo tokens from it (1 throughout along the image border), and every pixel is the weighted mean of
+// the windows covering it. Two neighbours thus cross-fade over the 2·halo tokens around their tile
+// border, where each is only half a halo from its own edge, so no hard seam is left. Peak memory is one
+// window's decode plus the output image and its weights on the host, whatever the grid.
+Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTiling& tiling) const {
+    TS_CHECK(codes.rank() == 4 && codes.dim(1) == code_dim_, "codes must be [batch, " +
+                                                                 std::to_string(code_dim_) + ", h, w], got " +
+                                                                 shapeString(codes.shape()));
+    TS_CHECK(tiling.tile >= 1 && tiling.halo >= 0,
+             "tiled VQ decode: the tile must be at least 1 token and the halo must not be negative (got tile " +
+                 std::to_string(tiling.tile) + ", halo " + std::to_string(tiling.halo) + ")");
+    const int64_t b = codes.dim(0), h = codes.dim(2), w = codes.dim(3), f = downsample(), t = tiling.tile,
+                  halo = tiling.halo;
+    if (t >= h && t >= w) return decodeCodes(be, codes);
+    const int64_t ph = h * f, pw = w * f;
+    int64_t ch = 0;
+    std::vector<float> sum, weight(static_cast<size_t>(ph * pw), 0.0f);
+    // Weight of pixel p in window [lo, hi) (pixels) of a side of `side` pixels.
+    const double ramp = static_cast<double>(2 * halo * f);
+    auto axisWeight = [&](int64_t p, int64_t lo, int64_t hi, int64_t side) {
+        double d = 1e30;
+        if (lo > 0) d = std::min(d, static_cast<double>(p - lo) + 0.5);
+        if (hi < side) d = std::min(d, static_cast<double>(hi - p) - 0.5);
+        return ramp <= 0 ? 1.0 : std::min(1.0, d / ramp);
+    };
+    for (int64_t y0 = 0; y0 < h; y0 += t) {
+        const int64_t wy0 = std::max<int64_t>(0, y0 - halo), wy1 = std::min(h, y0 + t + halo);
+        const Tensor rows = be.slice(codes, 2, wy0, wy1);
+        for (int64_t x0 = 0; x0 < w; x0 += t) {
+            const int64_t wx0 = std::max<int64_t>(0, x0 - halo), wx1 = std::min(w, x0 + t + halo);
+            const Tensor pixels = decodeCodes(be, be.slice(rows, 3, wx0, wx1));
+            if (ch == 0) {
+                ch = pixels.dim(1);
+                sum.assign(static_cast<size_t>(b * ch * ph * pw), 0.0f);
+            }
+            const std::vector<float> win = be.readF32(pixels);
+            const int64_t oy = wy0 * f, ox = wx0 * f, wh = (wy1 - wy0) * f, ww = (wx1 - wx0) * f;
+            std::vector<float> wx(static_cast<size_t>(ww));
+            for (int64_t x = 0; x < ww; ++x)
+                wx[static_cast<size_t>(x)] = static_cast<float>(axisWeight(ox + x, ox, ox + ww, pw));
+            for (int64_t y = 0; y < wh; ++y) {
+                const float wy = static_cast<float>(axisWeight(oy + y, oy, oy + wh, ph));
+                for (int64_t x = 0; x < ww; ++x)
+                    weight[static_cast<size_t>((oy + y) * pw + ox + x)] += wy * wx[static_cast<size_t>(x)];
+                for (int64_t plane = 0; plane < b * ch; ++plane) {
+                    const float* src = win.data() + (plane * wh + y) * ww;
+                    float* dst = sum.data() + (plane * ph + oy + y) * pw + ox;
+                    for (int64_t x = 0; x < ww; ++x) dst[x] += wy * wx[static_cast<size_t>(x)] * src[x];
+                }
+            }
+        }
+    }
+    for (int64_t plane = 0; plane < b * ch; ++plane)
+        for (int64_t i = 0; i < ph * pw; ++i) sum[static_cast<size_t>(plane * ph * pw + i)] /= weight[static_cast<size_t>(i)];
+    return be.fromF32(sum, {b, ch, ph, pw});
 }
 
 // ---- encode ---------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-// Benchmarks that print figures: decode speed against the machine's memory-bandwidth floor.
+// Benchmarks that print figures: decode speed against the machine's memory-bandwidth floor, VQ image
+// decode time and memory (runVqBench, below).
 //
 // Decoding one token reads every weight once, so on a CPU a step can be no faster than
 // weight bytes / memory bandwidth. runDecodeBench measures both in the same process, on the same
@@ -138,5 +139,45 @@ Expected<SamplingBenchResult> runSamplingBench(int64_t sequences, int64_t positi
 // failing child only adds an error field. Temporary files go to the system temp folder and are removed.
 Expected<nlohmann::ordered_json> runTokenizeBench(const std::string& tokenizer_path, double corpus_mb = 1.0,
                                                   double seconds = 2.0, const std::string& python = {});
+// ---- VQ decode ---------------------------------------------------------------------------------------
+
+// Janus-Pro's VQ-16 image tokenizer (random f32 weights written to a scratch safetensors file, removed
+// afterwards) decoding one random token grid per image size on the CPU backend. A grid larger than
+// `tile` tokens goes through the tiled decode (VqModel::decodeCodesTiled), so memory stays bounded at
+// 2048² (128x128 tokens); smaller grids decode whole. Sizes are pixel sides, multiples of 16.
+struct VqBenchOptions {
+    std::vector<int64_t> sizes = {384, 2048};
+    int threads = 0; // 0 = all hardware threads
+    int64_t tile = 24, halo = 8;
+    uint64_t seed = 1;
+    std::string scratch_dir; // default: the system temp folder
+};
+
+struct VqBenchSize {
+    int64_t size = 0, grid = 0; // pixels and tokens per side
+    bool tiled = false;
+    int64_t windows = 1;      // decoder runs for the image
+    double ms_per_image = 0;  // decode, blend and read back
+    size_t peak_scratch_bytes = 0;    // most conv2d im2col scratch held at once (all threads)
+    size_t peak_resident_bytes = 0;   // the process's peak resident set during this decode (VmHWM)
+    size_t resident_before_bytes = 0; // resident set just before it (weights, codes)
+    double mean_abs_pixel = 0;        // mean |pixel| of the output, a check that it is real work
+};
+
+struct VqBenchResult {
+    std::string model;
+    int64_t params = 0;
+    size_t weight_bytes = 0;
+    int threads = 0;
+    int64_t tile = 0, halo = 0;
+    size_t conv_scratch_bound_bytes = 0; // threads × the per-thread bound for the widest conv
+    double load_ms = 0;                  // binding the weights and an untimed 8x8-token decode
+    std::vector<VqBenchSize> sizes;
+    double load_avg_1m = -1;
+    // One JSON object (the line `tessera-cli bench vq` prints).
+    nlohmann::ordered_json toJson() const;
+};
+
+Expected<VqBenchResult> runVqBench(const VqBenchOptions& options);
 
 } // namespace tessera::bench
