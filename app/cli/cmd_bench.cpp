@@ -10,8 +10,7 @@ namespace tessera::cli {
 
 namespace {
 
-void printUsage() {
-    std::printf(
+const char* const kUsage =
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n\n"
@@ -29,68 +28,55 @@ void printUsage() {
         "  --backend NAME      cpu (default), cuda, auto\n"
         "  --scratch-dir DIR   where the random checkpoint is written (default: system temp)\n"
         "  --bandwidth-mb MB   bandwidth buffer size (default 1024)\n"
-        "  --json              one JSON line on stdout (the default and only format)\n");
+        "  --json              one JSON line on stdout (the default and only format)\n";
+
+// `bench bandwidth`: read bandwidth of this machine's memory.
+int benchBandwidth(int argc, char** argv) {
+    CLI::App app;
+    int threads = 0;
+    long long bw_mb = 1024;
+    bool json = false;
+    addInt(app, "--threads", threads, 0, 4096);
+    addInt(app, "--bandwidth-mb", bw_mb, 1, 1 << 20);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench bandwidth", kUsage, argc, argv)) return *rc;
+    auto r = bench::measureReadBandwidth(static_cast<size_t>(bw_mb) << 20, threads);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    nlohmann::ordered_json j{{"bench", "bandwidth"},
+                             {"bytes", r->bytes},
+                             {"threads", r->threads},
+                             {"passes", r->passes},
+                             {"bandwidth_gbs", std::round(r->gb_per_s * 1000.0) / 1000.0}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
 }
 
-} // namespace
-
-int cmdBench(int argc, char** argv) {
-    if (argc > 0 && std::string(argv[0]) == "janus") return cmdBenchJanus(argc - 1, argv + 1);
-    Args args(argc, argv, {"help", "json"});
-    const std::string what = args.positional().empty() ? "" : args.positional()[0];
-    if (args.has("help") || what.empty()) {
-        printUsage();
-        return args.has("help") ? 0 : 2;
-    }
-    const long long bw_mb = args.getInt("bandwidth-mb", 1024);
-    if (bw_mb < 1) {
-        std::fprintf(stderr, "error: --bandwidth-mb must be at least 1\n");
-        return 2;
-    }
-    const size_t bw_bytes = static_cast<size_t>(bw_mb) << 20;
-    if (what == "bandwidth") {
-        if (auto bad = args.unknown({"threads", "bandwidth-mb", "json"}); !bad.empty()) {
-            std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
-            return 2;
-        }
-        auto r = bench::measureReadBandwidth(bw_bytes, static_cast<int>(args.getInt("threads", 0)));
-        if (!r) {
-            std::fprintf(stderr, "error: %s\n", r.error().c_str());
-            return 1;
-        }
-        nlohmann::ordered_json j{{"bench", "bandwidth"},
-                                 {"bytes", r->bytes},
-                                 {"threads", r->threads},
-                                 {"passes", r->passes},
-                                 {"bandwidth_gbs", std::round(r->gb_per_s * 1000.0) / 1000.0}};
-        std::printf("%s\n", j.dump().c_str());
-        return 0;
-    }
-    if (what != "decode") {
-        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth)\n", what.c_str());
-        return 2;
-    }
-    if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",
-                                 "backend", "scratch-dir", "bandwidth-mb", "json"});
-        !bad.empty()) {
-        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
-        return 2;
-    }
-    if (args.has("preset") && args.has("config")) {
+// `bench decode`: decode steps of a random-weight model in a real shape.
+int benchDecode(int argc, char** argv) {
+    CLI::App app;
+    bench::DecodeBenchOptions o;
+    long long bw_mb = 1024;
+    bool json = false;
+    app.add_option("--preset", o.preset);
+    app.add_option("--config", o.config_path);
+    addInt(app, "--batch", o.batch, 1, 1024);
+    addInt(app, "--steps", o.steps, 1, 1 << 20);
+    addInt(app, "--warmup", o.warmup, 0, 1 << 20);
+    addInt(app, "--prompt-len", o.prompt_len, 1, 1 << 20);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    app.add_option("--backend", o.backend);
+    app.add_option("--scratch-dir", o.scratch_dir);
+    addInt(app, "--bandwidth-mb", bw_mb, 1, 1 << 20);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench decode", kUsage, argc, argv)) return *rc;
+    if (app.count("--preset") && app.count("--config")) {
         std::fprintf(stderr, "error: give --preset or --config, not both\n");
         return 2;
     }
-    bench::DecodeBenchOptions o;
-    o.preset = args.get("preset");
-    o.config_path = args.get("config");
-    o.batch = args.getInt("batch", o.batch);
-    o.steps = args.getInt("steps", o.steps);
-    o.warmup = args.getInt("warmup", o.warmup);
-    o.prompt_len = args.getInt("prompt-len", o.prompt_len);
-    o.threads = static_cast<int>(args.getInt("threads", 0));
-    o.backend = args.get("backend", o.backend);
-    o.scratch_dir = args.get("scratch-dir");
-    o.bandwidth_bytes = bw_bytes;
+    o.bandwidth_bytes = static_cast<size_t>(bw_mb) << 20;
     auto r = bench::runDecodeBench(o);
     if (!r) {
         std::fprintf(stderr, "error: %s\n", r.error().c_str());
@@ -98,6 +84,37 @@ int cmdBench(int argc, char** argv) {
     }
     std::printf("%s\n", r->toJson().dump().c_str());
     return 0;
+}
+
+// The benchmarks, by name: a new one is a function above and a line here.
+struct Benchmark {
+    const char* name;
+    int (*run)(int argc, char** argv);
+};
+const Benchmark kBenchmarks[] = {
+    {"decode", benchDecode},
+    {"bandwidth", benchBandwidth},
+    {"janus", cmdBenchJanus},
+};
+
+} // namespace
+
+int cmdBench(int argc, char** argv) {
+    const std::string what = argc > 0 ? argv[0] : "";
+    if (what == "--help" || what == "-h") {
+        std::printf("%s", kUsage);
+        return 0;
+    }
+    for (const auto& b : kBenchmarks)
+        if (what == b.name) return b.run(argc - 1, argv + 1);
+    if (what.empty() || what[0] == '-') {
+        std::fprintf(stderr, "%s", kUsage);
+        return 2;
+    }
+    std::string names;
+    for (const auto& b : kBenchmarks) names += (names.empty() ? "" : ", ") + std::string(b.name);
+    std::fprintf(stderr, "error: unknown benchmark '%s' (%s)\n", what.c_str(), names.c_str());
+    return 2;
 }
 
 } // namespace tessera::cli

@@ -1,5 +1,5 @@
 // `tessera-cli project …` end to end: the commands run on a project filled through the API and their
-// --json output is checked. Skipped when tessera-cli was not built in this build folder.
+// --json output is checked. Fails when tessera-cli was not built in this build folder.
 #include "projects/test_util.h"
 #include "tessera/projects/project.h"
 
