@@ -49,6 +49,9 @@ std::optional<long long> parseInt(const std::string& text, long long min, long l
 std::optional<uint64_t> parseUint64(const std::string& text);
 std::optional<double> parseNumber(const std::string& text, double min, double max);
 
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool validUtf8(const std::string& text);
+
 // Where the built-in reference data lives (source tree, or next to an installed binary).
 std::string dataDir();
 

@@ -67,6 +67,10 @@ int cmdGenerate(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
         return 2;
     }
+    if (!validUtf8(run.request.prompt)) {
+        std::fprintf(stderr, "tessera-cli generate: --prompt is not valid UTF-8 text\n");
+        return 2;
+    }
     if (!seed->count()) run.request.seed = std::random_device{}();
     run.progress = !json;
 

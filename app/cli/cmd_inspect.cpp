@@ -102,11 +102,26 @@ int cmdReplay(int argc, char** argv) {
     run.request.sampler = recipe->sampler;
     run.request.images = recipe->images;
     run.out_path = app.count("--out") ? out : (std::filesystem::path(src).parent_path() / "replay.png").string();
+    // The replay must never overwrite what it is checking: a mismatch would destroy the original.
+    for (int i = 0; i < recipe->images; ++i) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(outputPathFor(run.out_path, i), src, ec)) {
+            std::fprintf(stderr, "tessera-cli replay: %s would overwrite %s, the file being replayed; give another --out\n",
+                         outputPathFor(run.out_path, i).c_str(), src.c_str());
+            return 2;
+        }
+    }
     run.progress = true;
     // A cancelled original stops where it stopped: replay the same prefix.
     auto r = runJanus(run);
     if (!r) {
         std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
+        return 1;
+    }
+    if (recipe->image_index < 0 || static_cast<size_t>(recipe->image_index) >= r->result.tokens.size() ||
+        static_cast<size_t>(recipe->image_index) >= r->written.size()) {
+        std::fprintf(stderr, "tessera-cli replay: the recipe's image %d is not in a batch of %zu\n", recipe->image_index,
+                     r->result.tokens.size());
         return 1;
     }
     const auto& tokens = r->result.tokens[static_cast<size_t>(recipe->image_index)];
