@@ -58,7 +58,9 @@ const SubHelp kSubHelp[] = {
     {"recover", "Usage: tessera-cli project recover DIR [--dry-run] [--json]\n\n"
                 "The recovery scan after a crash: removes unfinished temporary files, puts back media\n"
                 "found under another name, marks rows whose file is gone as missing, deletes media no\n"
-                "row refers to, interrupts jobs whose process died, then runs the integrity check.\n"
+                "row refers to (only files Tessera provably wrote: named by their own sha256; others\n"
+                "are left in place and listed), interrupts jobs whose process died, then runs the\n"
+                "integrity check.\n"
                 "--dry-run reports without changing anything.\n"},
 };
 
@@ -364,6 +366,7 @@ int cmdRecover(const ProjectArgs& a, pj::Project& p) {
         printJson({{"dry_run", dry},
                    {"temp_files_removed", r->temp_files_removed},
                    {"orphan_files_removed", r->orphan_files_removed},
+                   {"foreign_files_kept", r->foreign_files_kept},
                    {"assets_relinked", r->assets_relinked},
                    {"assets_marked_missing", r->assets_marked_missing},
                    {"jobs_interrupted", r->jobs_interrupted},

@@ -42,5 +42,17 @@ check '[ $rc -eq 1 ] && grep -q "File too large" "$work/o.txt" && [ -z "$(ls -A 
 check '[ $rc -eq 2 ] && grep -q "not valid UTF-8" "$work/o.txt" && ! grep -q "json.exception" "$work/o.txt"' \
   "invalid UTF-8 prompt (exit $rc): $(cat "$work/o.txt")"
 
+# generate --project never adopts a folder that is not a project, nor an empty project.db.
+mkdir -p "$work/photos/media"; echo "holiday" > "$work/photos/media/photo.jpg"
+"$cli" generate --prompt x --seed 1 --out "$work/p.png" --project "$work/photos" > "$work/o.txt" 2>&1; rc=$?
+check '[ $rc -eq 1 ] && [ ! -e "$work/photos/project.db" ] && grep -q "not an empty folder" "$work/o.txt"' \
+  "generate --project onto a folder of photos (exit $rc): $(cat "$work/o.txt")"
+: > "$work/photos/project.db"
+"$cli" generate --prompt x --seed 1 --out "$work/p.png" --project "$work/photos" > "$work/o.txt" 2>&1; rc=$?
+check '[ $rc -eq 1 ] && [ ! -s "$work/photos/project.db" ] && grep -q "empty" "$work/o.txt"' \
+  "generate --project with a 0-byte project.db (exit $rc): $(cat "$work/o.txt")"
+"$cli" project recover "$work/photos" > "$work/o.txt" 2>&1; rc=$?
+check '[ $rc -eq 1 ] && [ -f "$work/photos/media/photo.jpg" ]' "recover on a 0-byte project.db (exit $rc)"
+
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "cli hostile inputs OK"
