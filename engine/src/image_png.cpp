@@ -106,6 +106,7 @@ Status writePng(const std::string& path, const ImageRgb8& image, const std::map<
         png_destroy_write_struct(&png, nullptr);
         return Status::error("libpng: out of memory");
     }
+    std::vector<png_text> chunks; // before setjmp: see readPng
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
         f.reset();
@@ -119,7 +120,6 @@ Status writePng(const std::string& path, const ImageRgb8& image, const std::map<
     png_init_io(png, f.get());
     png_set_IHDR(png, info, static_cast<png_uint_32>(image.width), static_cast<png_uint_32>(image.height), 8,
                  PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    std::vector<png_text> chunks;
     for (const auto& [k, v] : text) {
         png_text t{};
         t.compression = PNG_ITXT_COMPRESSION_NONE; // iTXt: UTF-8 prompts survive
@@ -178,7 +178,10 @@ Expected<ImageRgb8> readPng(const std::string& path, std::map<std::string, std::
     png_set_user_limits(png, kMaxPngSide, kMaxPngSide);
     png_set_chunk_malloc_max(png, kMaxPngChunkBytes);
     png_set_chunk_cache_max(png, kMaxPngChunks);
+    // Everything libpng may longjmp past is declared before setjmp, so that the jump back lands in
+    // its scope and its destructor runs (objects declared after setjmp would leak).
     ImageRgb8 img;
+    std::vector<png_bytep> rows;
     std::map<std::string, std::string> chunks_read;
     std::string duplicate;
     if (setjmp(png_jmpbuf(png))) {
@@ -201,7 +204,7 @@ Expected<ImageRgb8> readPng(const std::string& path, std::map<std::string, std::
                              " pixels is more than Tessera reads");
     }
     img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
-    std::vector<png_bytep> rows(static_cast<size_t>(img.height));
+    rows.resize(static_cast<size_t>(img.height));
     for (int y = 0; y < img.height; ++y) rows[static_cast<size_t>(y)] = img.rgb.data() + static_cast<size_t>(y) * img.width * 3;
     png_read_image(png, rows.data());
     png_read_end(png, info);
