@@ -19,12 +19,24 @@ function(tessera_add_library name alias)
   tessera_project_defaults(${name})
 endfunction()
 
+# Exit status of a test executable whose only non-passes are skips (tests/support/gtest_main.cpp);
+# ctest shows such a run as skipped, never as passed.
+set(TESSERA_TEST_SKIP_EXIT_CODE 77)
+
+# tessera_gtest_main(TARGET) — link the shared GoogleTest main and report its skips to ctest.
+function(tessera_gtest_main target)
+  target_sources(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests/support/gtest_main.cpp)
+  target_compile_definitions(${target} PRIVATE TESSERA_TEST_SKIP_EXIT_CODE=${TESSERA_TEST_SKIP_EXIT_CODE})
+  target_link_libraries(${target} PRIVATE GTest::gtest)
+endfunction()
+
 # tessera_add_test(NAME SOURCES... LIBS ... [LABELS ...] [ENV ...]) — one gtest executable, one ctest entry.
 function(tessera_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS;ENV" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   tessera_project_defaults(${name})
-  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${T_LIBS})
+  tessera_gtest_main(${name})
   target_compile_definitions(${name} PRIVATE
     TESSERA_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data"
     TESSERA_BINARY_DIR="${PROJECT_BINARY_DIR}")
@@ -32,7 +44,8 @@ function(tessera_add_test name)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
-  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT})
+  # A GoogleTest skip (GTEST_SKIP: no GPU, no display) shows as skipped in ctest's summary, not as passed.
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} SKIP_RETURN_CODE ${TESSERA_TEST_SKIP_EXIT_CODE})
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
   endif()

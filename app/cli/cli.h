@@ -1,26 +1,70 @@
-// tessera-cli: shared command-line plumbing. Each subcommand lives in its own cmd_<name>.cpp and is
-// listed once in main.cpp's table.
+// tessera-cli: shared command-line plumbing. Each subcommand lives in its own cmd_<name>.cpp, declares
+// its options on a CLI::App (CLI11) and is listed once in main.cpp's table; adding a command is a new
+// file and one line there.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
 #include <map>
+#include <vector>
 #include <optional>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 namespace tessera::cli {
 
-// Parsed arguments: --key value / --key=value options, --flag switches, and positionals.
+// Parses a command's arguments (argv holds them without the program and command names). `command` is
+// its name as typed ("generate", "project show"), `usage` what --help prints. Every declared option
+// takes exactly what it declares; anything else is a usage error.
+// Returns std::nullopt when the command should run, otherwise the exit status to return at once:
+// 0 after --help (usage on stdout); 2 after an unknown option, a stray argument, an option without its
+// value or a value that does not parse (one line on stderr naming the command and the problem).
+std::optional<int> parseCommandLine(CLI::App& app, const std::string& command, const std::string& usage, int argc,
+                                    char** argv);
+
+// Options checked more strictly than CLI11's own conversions (which take "-1" for an unsigned number,
+// octal and hexadecimal spellings, and nan/inf): a decimal integer in [min, max]; a seed, a decimal
+// integer in [0, 2^64 - 1]; a finite decimal number in [min, max]. A bad value is a usage error naming
+// the option, the value and the range.
+CLI::Option* addIntOption(CLI::App& app, const std::string& name, std::function<void(long long)> set, long long min,
+                          long long max);
+CLI::Option* addSeed(CLI::App& app, const std::string& name, uint64_t& target);
+CLI::Option* addNumberOption(CLI::App& app, const std::string& name, std::function<void(double)> set, double min,
+                             double max);
+
+template <typename T>
+CLI::Option* addInt(CLI::App& app, const std::string& name, T& target, long long min, long long max) {
+    static_assert(std::is_integral_v<T>);
+    return addIntOption(app, name, [&target](long long v) { target = static_cast<T>(v); }, min, max);
+}
+template <typename T>
+CLI::Option* addNumber(CLI::App& app, const std::string& name, T& target, double min, double max) {
+    static_assert(std::is_floating_point_v<T>);
+    return addNumberOption(app, name, [&target](double v) { target = static_cast<T>(v); }, min, max);
+}
+
+// Strict parsers behind the options above (also for positionals such as ids): nullopt when `text`
+// is not a plain decimal number in range.
+std::optional<long long> parseInt(const std::string& text, long long min, long long max);
+std::optional<uint64_t> parseUint64(const std::string& text);
+std::optional<double> parseNumber(const std::string& text, double min, double max);
+
+// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool validUtf8(const std::string& text);
+
+// The older key/value parser, kept only for the batch commands (cmd_batch.cpp) until they move to
+// CLI11 like the rest: --key value / --key=value options, --flag switches, positionals; unknown()
+// lists options given but not known so typos are errors.
 class Args {
 public:
-    // `flags` names options that take no value.
     Args(int argc, char** argv, std::vector<std::string> flags = {});
-
     bool has(const std::string& key) const { return options_.count(key) != 0; }
     std::string get(const std::string& key, const std::string& fallback = "") const;
     long long getInt(const std::string& key, long long fallback) const;
     double getDouble(const std::string& key, double fallback) const;
     const std::vector<std::string>& positional() const { return positional_; }
-    // Options that were given but never read: reported as errors so typos don't pass silently.
     std::vector<std::string> unknown(const std::vector<std::string>& known) const;
 
 private:

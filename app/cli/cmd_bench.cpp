@@ -6,15 +6,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 namespace tessera::cli {
 
 namespace {
 
-void printUsage() {
-    std::printf(
+const char* const kUsage =
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
@@ -59,19 +57,85 @@ void printUsage() {
         "  --tile N            tokens per tile side for tiled decodes (default 24)\n"
         "  --halo N            context tokens around each tile (default 8)\n"
         "  --seed N            weights and tokens (default 1)\n"
-        "  --scratch-dir DIR   where the random weights are written (default: system temp)\n");
+        "  --scratch-dir DIR   where the random weights are written (default: system temp)\n";
+
+// `bench bandwidth`: read bandwidth of this machine's memory.
+int benchBandwidth(int argc, char** argv) {
+    CLI::App app;
+    int threads = 0;
+    long long bw_mb = 1024;
+    bool json = false;
+    addInt(app, "--threads", threads, 0, 4096);
+    addInt(app, "--bandwidth-mb", bw_mb, 1, 1 << 20);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench bandwidth", kUsage, argc, argv)) return *rc;
+    auto r = bench::measureReadBandwidth(static_cast<size_t>(bw_mb) << 20, threads);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    nlohmann::ordered_json j{{"bench", "bandwidth"},
+                             {"bytes", r->bytes},
+                             {"threads", r->threads},
+                             {"passes", r->passes},
+                             {"bandwidth_gbs", std::round(r->gb_per_s * 1000.0) / 1000.0}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
 }
 
-// `bench tokenize`, self-contained.
-int benchTokenize(const Args& args) {
-    if (auto bad = args.unknown({"tokenizer", "corpus-mb", "seconds", "python", "json"}); !bad.empty()) {
-        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
+// `bench decode`: decode steps of a random-weight model in a real shape.
+int benchDecode(int argc, char** argv) {
+    CLI::App app;
+    bench::DecodeBenchOptions o;
+    long long bw_mb = 1024;
+    bool json = false;
+    app.add_option("--preset", o.preset);
+    app.add_option("--config", o.config_path);
+    addInt(app, "--batch", o.batch, 1, 1024);
+    addInt(app, "--steps", o.steps, 1, 1 << 20);
+    addInt(app, "--warmup", o.warmup, 0, 1 << 20);
+    addInt(app, "--prompt-len", o.prompt_len, 1, 1 << 20);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    app.add_option("--backend", o.backend);
+    app.add_option("--scratch-dir", o.scratch_dir);
+    addInt(app, "--bandwidth-mb", bw_mb, 1, 1 << 20);
+    addInt(app, "--compare-batch", o.compare_batch, 0, 1024);
+    std::string dtype = "f32", kv_dtype = "f32";
+    app.add_option("--dtype", dtype)->check(CLI::IsMember({"f32", "bf16", "f16"}));
+    app.add_option("--kv-dtype", kv_dtype)->check(CLI::IsMember({"f32", "bf16"}));
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench decode", kUsage, argc, argv)) return *rc;
+    o.dtype = dtype == "bf16" ? DType::BF16 : dtype == "f16" ? DType::F16 : DType::F32;
+    o.kv_dtype = kv_dtype == "bf16" ? DType::BF16 : DType::F32;
+    if (app.count("--preset") && app.count("--config")) {
+        std::fprintf(stderr, "error: give --preset or --config, not both\n");
         return 2;
     }
+    o.bandwidth_bytes = static_cast<size_t>(bw_mb) << 20;
+    auto r = bench::runDecodeBench(o);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->toJson().dump().c_str());
+    return 0;
+}
+
+// `bench tokenize`: tokenizer MB/s (and the tokenizers library's, given a Python).
+int benchTokenize(int argc, char** argv) {
+    CLI::App app;
+    std::string tokenizer = dataDir() + "/reference/tok_gpt2_bytelevel";
     const char* env_python = std::getenv("TESSERA_TOKENIZERS_PYTHON");
-    auto r = bench::runTokenizeBench(args.get("tokenizer", dataDir() + "/reference/tok_gpt2_bytelevel"),
-                                     args.getDouble("corpus-mb", 1.0), args.getDouble("seconds", 2.0),
-                                     args.get("python", env_python ? env_python : ""));
+    std::string python = env_python ? env_python : "";
+    double corpus_mb = 1.0, seconds = 2.0;
+    bool json = false;
+    app.add_option("--tokenizer", tokenizer);
+    addNumber(app, "--corpus-mb", corpus_mb, 0.001, 1024);
+    addNumber(app, "--seconds", seconds, 0.0, 3600);
+    app.add_option("--python", python);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench tokenize", kUsage, argc, argv)) return *rc;
+    auto r = bench::runTokenizeBench(tokenizer, corpus_mb, seconds, python);
     if (!r) {
         std::fprintf(stderr, "error: %s\n", r.error().c_str());
         return 1;
@@ -80,35 +144,34 @@ int benchTokenize(const Args& args) {
     return 0;
 }
 
-int benchVq(const Args& args) {
-    if (auto bad = args.unknown({"size", "threads", "tile", "halo", "seed", "scratch-dir", "json"}); !bad.empty()) {
-        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
-        return 2;
-    }
+// `bench vq`: the Janus VQ-16 decoder per image size.
+int benchVq(int argc, char** argv) {
+    CLI::App app;
     bench::VqBenchOptions o;
-    if (args.has("size")) {
+    std::string sizes;
+    bool json = false;
+    app.add_option("--size", sizes);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    addInt(app, "--tile", o.tile, 1, 1 << 16);
+    addInt(app, "--halo", o.halo, 0, 1 << 16);
+    addSeed(app, "--seed", o.seed);
+    app.add_option("--scratch-dir", o.scratch_dir);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench vq", kUsage, argc, argv)) return *rc;
+    if (!sizes.empty()) {
         o.sizes.clear();
-        const std::string list = args.get("size");
         size_t begin = 0;
-        while (begin <= list.size()) {
-            const size_t end = std::min(list.find(',', begin), list.size());
-            const std::string item = list.substr(begin, end - begin);
-            char* stop = nullptr;
-            const long long v = std::strtoll(item.c_str(), &stop, 10);
-            if (item.empty() || *stop != '\0' || v <= 0) {
-                std::fprintf(stderr, "error: --size takes pixel sides separated by commas, got '%s'\n",
-                             list.c_str());
+        while (begin <= sizes.size()) {
+            const size_t end = std::min(sizes.find(',', begin), sizes.size());
+            auto v = parseInt(sizes.substr(begin, end - begin), 16, 1 << 16);
+            if (!v) {
+                std::fprintf(stderr, "error: --size takes pixel sides separated by commas, got '%s'\n", sizes.c_str());
                 return 2;
             }
-            o.sizes.push_back(v);
+            o.sizes.push_back(*v);
             begin = end + 1;
         }
     }
-    o.threads = static_cast<int>(args.getInt("threads", 0));
-    o.tile = args.getInt("tile", o.tile);
-    o.halo = args.getInt("halo", o.halo);
-    o.seed = static_cast<uint64_t>(args.getInt("seed", 1));
-    o.scratch_dir = args.get("scratch-dir");
     auto r = bench::runVqBench(o);
     if (!r) {
         std::fprintf(stderr, "error: %s\n", r.error().c_str());
@@ -118,93 +181,38 @@ int benchVq(const Args& args) {
     return 0;
 }
 
+// The benchmarks, by name: a new one is a function above and a line here.
+struct Benchmark {
+    const char* name;
+    int (*run)(int argc, char** argv);
+};
+const Benchmark kBenchmarks[] = {
+    {"decode", benchDecode},
+    {"bandwidth", benchBandwidth},
+    {"janus", cmdBenchJanus},
+    {"tokenize", benchTokenize},
+    {"vq", benchVq},
+    {"batch", cmdBenchBatch},
+};
+
 } // namespace
 
 int cmdBench(int argc, char** argv) {
-    if (argc > 0 && std::string(argv[0]) == "janus") return cmdBenchJanus(argc - 1, argv + 1);
-    if (argc > 0 && std::string(argv[0]) == "batch") return cmdBenchBatch(argc - 1, argv + 1);
-    Args args(argc, argv, {"help", "json"});
-    const std::string what = args.positional().empty() ? "" : args.positional()[0];
-    if (args.has("help") || what.empty()) {
-        printUsage();
-        return args.has("help") ? 0 : 2;
-    }
-    if (what == "tokenize") return benchTokenize(args);
-    if (what == "vq") return benchVq(args);
-    const long long bw_mb = args.getInt("bandwidth-mb", 1024);
-    if (bw_mb < 1) {
-        std::fprintf(stderr, "error: --bandwidth-mb must be at least 1\n");
-        return 2;
-    }
-    const size_t bw_bytes = static_cast<size_t>(bw_mb) << 20;
-    if (what == "bandwidth") {
-        if (auto bad = args.unknown({"threads", "bandwidth-mb", "json"}); !bad.empty()) {
-            std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
-            return 2;
-        }
-        auto r = bench::measureReadBandwidth(bw_bytes, static_cast<int>(args.getInt("threads", 0)));
-        if (!r) {
-            std::fprintf(stderr, "error: %s\n", r.error().c_str());
-            return 1;
-        }
-        nlohmann::ordered_json j{{"bench", "bandwidth"},
-                                 {"bytes", r->bytes},
-                                 {"threads", r->threads},
-                                 {"passes", r->passes},
-                                 {"bandwidth_gbs", std::round(r->gb_per_s * 1000.0) / 1000.0}};
-        std::printf("%s\n", j.dump().c_str());
+    const std::string what = argc > 0 ? argv[0] : "";
+    if (what == "--help" || what == "-h") {
+        std::printf("%s", kUsage);
         return 0;
     }
-    if (what != "decode") {
-        std::fprintf(stderr, "error: unknown benchmark '%s' (decode, bandwidth, tokenize, janus, batch, vq)\n", what.c_str());
+    for (const auto& b : kBenchmarks)
+        if (what == b.name) return b.run(argc - 1, argv + 1);
+    if (what.empty() || what[0] == '-') {
+        std::fprintf(stderr, "%s", kUsage);
         return 2;
     }
-    if (auto bad = args.unknown({"preset", "config", "batch", "steps", "warmup", "prompt-len", "threads",
-                                 "backend", "scratch-dir", "bandwidth-mb", "dtype", "kv-dtype", "compare-batch", "json"});
-        !bad.empty()) {
-        std::fprintf(stderr, "error: unknown option %s (see bench --help)\n", bad[0].c_str());
-        return 2;
-    }
-    if (args.has("preset") && args.has("config")) {
-        std::fprintf(stderr, "error: give --preset or --config, not both\n");
-        return 2;
-    }
-    bench::DecodeBenchOptions o;
-    o.preset = args.get("preset");
-    o.config_path = args.get("config");
-    o.batch = args.getInt("batch", o.batch);
-    o.steps = args.getInt("steps", o.steps);
-    o.warmup = args.getInt("warmup", o.warmup);
-    o.prompt_len = args.getInt("prompt-len", o.prompt_len);
-    o.threads = static_cast<int>(args.getInt("threads", 0));
-    o.backend = args.get("backend", o.backend);
-    o.scratch_dir = args.get("scratch-dir");
-    o.bandwidth_bytes = bw_bytes;
-    o.compare_batch = args.getInt("compare-batch", 0);
-    const std::string dtype = args.get("dtype", "f32");
-    if (dtype == "f32") {
-        o.dtype = DType::F32;
-    } else if (dtype == "bf16") {
-        o.dtype = DType::BF16;
-    } else if (dtype == "f16") {
-        o.dtype = DType::F16;
-    } else {
-        std::fprintf(stderr, "error: --dtype must be f32, bf16 or f16\n");
-        return 2;
-    }
-    const std::string kv = args.get("kv-dtype", "f32");
-    if (kv != "f32" && kv != "bf16") {
-        std::fprintf(stderr, "error: --kv-dtype must be f32 or bf16\n");
-        return 2;
-    }
-    o.kv_dtype = kv == "bf16" ? DType::BF16 : DType::F32;
-    auto r = bench::runDecodeBench(o);
-    if (!r) {
-        std::fprintf(stderr, "error: %s\n", r.error().c_str());
-        return 1;
-    }
-    std::printf("%s\n", r->toJson().dump().c_str());
-    return 0;
+    std::string names;
+    for (const auto& b : kBenchmarks) names += (names.empty() ? "" : ", ") + std::string(b.name);
+    std::fprintf(stderr, "error: unknown benchmark '%s' (%s)\n", what.c_str(), names.c_str());
+    return 2;
 }
 
 } // namespace tessera::cli

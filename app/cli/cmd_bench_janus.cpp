@@ -10,8 +10,7 @@ namespace tessera::cli {
 
 namespace {
 
-void printJanusUsage() {
-    std::printf(
+const char* const kJanusUsage =
         "Usage: tessera-cli bench janus [--preset NAME] [--grid N] [OPTIONS]\n\n"
         "Writes a random-weight Janus checkpoint in a real shape (transformers layout, tokenizer of the\n"
         "janus_tiny reference), loads it like any model and generates twice with the same seed: live\n"
@@ -29,44 +28,35 @@ void printJanusUsage() {
         "  --backend NAME      cpu (default), cuda, auto\n"
         "  --keep DIR          write the checkpoint to DIR and keep it (default: scratch, removed)\n"
         "  --no-sampling       skip timing the sampling op alone (a 16-image Janus step and a\n"
-        "                      Lumos-1-shaped step of 4,032 positions x 64,000 codes; ~2 GB)\n");
-}
+        "                      Lumos-1-shaped step of 4,032 positions x 64,000 codes; ~2 GB)\n";
 
 } // namespace
 
 int cmdBenchJanus(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json", "no-sampling"});
-    if (args.has("help")) {
-        printJanusUsage();
-        return 0;
-    }
-    if (auto bad = args.unknown(
-            {"preset", "grid", "images", "threads", "preview-every", "seed", "keep", "backend", "json", "no-sampling"});
-        !bad.empty()) {
-        std::fprintf(stderr, "error: unknown option %s (see bench janus --help)\n", bad[0].c_str());
-        return 2;
-    }
+    CLI::App app;
     bench::JanusBenchOptions o;
-    o.preset = args.get("preset", o.preset);
     o.reference_dir = dataDir() + "/reference/janus_tiny";
-    const long long grid = args.getInt("grid", 0), images = args.getInt("images", 1),
-                    every = args.getInt("preview-every", 0), seed = args.getInt("seed", 1);
-    if (args.has("grid") && (grid < 1 || grid > 64)) {
-        std::fprintf(stderr, "error: --grid must be between 1 and 64\n");
-        return 2;
-    }
-    if (images < 1 || images > 64 || every < 0 || seed < 0) {
-        std::fprintf(stderr, "error: --images must be 1..64, --preview-every and --seed at least 0\n");
-        return 2;
-    }
+    long long grid = 0;
+    int images = 1, every = 0;
+    uint64_t seed = 1;
+    bool json = false;
+    app.add_option("--preset", o.preset);
+    addInt(app, "--grid", grid, 1, 64);
+    addInt(app, "--images", images, 1, 64);
+    addInt(app, "--preview-every", every, 0, 1 << 20);
+    addSeed(app, "--seed", seed);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    app.add_option("--backend", o.backend);
+    app.add_option("--keep", o.keep_dir);
+    app.add_flag("--json", json);
+    bool no_sampling = false;
+    app.add_flag("--no-sampling", no_sampling);
+    if (auto rc = parseCommandLine(app, "bench janus", kJanusUsage, argc, argv)) return *rc;
     o.grid = grid;
-    o.images = static_cast<int>(images);
-    o.preview_every = static_cast<int>(every);
-    o.seed = static_cast<uint64_t>(seed);
-    o.threads = static_cast<int>(args.getInt("threads", 0));
-    o.backend = args.get("backend", o.backend);
-    o.keep_dir = args.get("keep");
-    o.sampling = !args.has("no-sampling");
+    o.images = images;
+    o.preview_every = every;
+    o.seed = seed;
+    o.sampling = !no_sampling;
     if (o.preset == "janus-pro-1b")
         std::fprintf(stderr, "note: janus-pro-1b writes about 8 GB of f32 weights and generates slowly on a "
                              "CPU; meant for large machines\n");

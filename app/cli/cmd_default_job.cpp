@@ -10,18 +10,22 @@ namespace fs = std::filesystem;
 namespace tessera::cli {
 
 int cmdDefaultJob(int argc, char** argv) {
-    Args args(argc, argv, {"help"});
-    if (args.has("help")) {
-        std::printf("Usage: tessera-cli default-job [--out-dir DIR] [--model DIR] [--prompt TEXT] [--seed N]\n\n"
-                    "Runs the studio's default job headless — a Janus generation with the default model —\n"
-                    "and prints the paths it wrote (default folder: out/).\n");
-        return 0;
-    }
-    const std::string out_dir = args.get("out-dir", "out");
+    CLI::App app;
+    std::string out_dir = "out";
     JanusRun run;
-    run.model_dir = args.get("model", defaultModelDir());
-    run.request.prompt = args.get("prompt", "a red cube on a blue floor");
-    run.request.seed = static_cast<uint64_t>(args.getInt("seed", 0));
+    run.model_dir = defaultModelDir();
+    run.request.prompt = "a red cube on a blue floor";
+    run.request.seed = 0;
+    app.add_option("--out-dir", out_dir);
+    app.add_option("--model", run.model_dir);
+    app.add_option("--prompt", run.request.prompt);
+    addSeed(app, "--seed", run.request.seed);
+    if (auto rc = parseCommandLine(app, "default-job",
+                                   "Usage: tessera-cli default-job [--out-dir DIR] [--model DIR] [--prompt TEXT] [--seed N]\n\n"
+                                   "Runs the studio's default job headless — a Janus generation with the default model —\n"
+                                   "and prints the paths it wrote (default folder: out/).\n",
+                                   argc, argv))
+        return *rc;
     run.out_path = (fs::path(out_dir) / "tessera-default.png").string();
     run.preview_dir = (fs::path(out_dir) / "previews").string();
     if (run.model_dir == defaultModelDir())

@@ -17,12 +17,12 @@ extern "C" {
 namespace tessera::cli {
 
 int cmdDoctor(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json"});
-    if (args.has("help")) {
-        std::printf("Usage: tessera-cli doctor\n\nPrints the compute backends (CPU features, CUDA devices), the Vulkan\n"
-                    "devices, FFmpeg encoders, the Qt platform the studio would use, and library versions.\n");
-        return 0;
-    }
+    CLI::App app;
+    if (auto rc = parseCommandLine(app, "doctor",
+                                   "Usage: tessera-cli doctor\n\nPrints the compute backends (CPU features, CUDA devices), the Vulkan\n"
+                                   "devices, FFmpeg encoders, the Qt platform the studio would use, and library versions.\n",
+                                   argc, argv))
+        return *rc;
     std::printf("Tessera %s\n\n", engineVersion());
 
     CpuInfo cpu = cpuInfo();

@@ -40,37 +40,38 @@ const char* kUsage =
 std::string defaultModelDir() { return dataDir() + "/reference/janus_tiny"; }
 
 int cmdGenerate(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json"});
-    if (args.has("help")) {
-        std::printf("%s", kUsage);
-        return 0;
-    }
-    auto unknown = args.unknown({"model", "prompt", "seed", "cfg", "temperature", "top-k", "top-p", "min-p", "images", "out",
-                                 "preview-dir", "preview-every", "backend", "threads", "json", "project"});
-    if (!unknown.empty()) {
-        std::fprintf(stderr, "tessera-cli generate: unknown option %s (see --help)\n", unknown[0].c_str());
-        return 2;
-    }
-    if (!args.has("prompt")) {
+    CLI::App app;
+    JanusRun run;
+    run.model_dir = defaultModelDir();
+    run.out_path = "out/tessera.png";
+    std::string project;
+    bool json = false;
+    app.add_option("--model", run.model_dir);
+    app.add_option("--prompt", run.request.prompt);
+    auto* seed = addSeed(app, "--seed", run.request.seed);
+    addNumber(app, "--cfg", run.request.sampler.cfg, -1e4, 1e4);
+    addNumber(app, "--temperature", run.request.sampler.temperature, 0, 1e4);
+    addInt(app, "--top-k", run.request.sampler.top_k, 0, 1 << 30);
+    addNumber(app, "--top-p", run.request.sampler.top_p, 0, 1);
+    addNumber(app, "--min-p", run.request.sampler.min_p, 0, 1);
+    addInt(app, "--images", run.request.images, 1, 64);
+    app.add_option("--out", run.out_path);
+    app.add_option("--preview-dir", run.preview_dir);
+    addInt(app, "--preview-every", run.request.preview_every, 0, 1 << 20);
+    app.add_option("--backend", run.backend);
+    addInt(app, "--threads", run.threads, 0, 4096);
+    app.add_option("--project", project);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
+    if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
         return 2;
     }
-    JanusRun run;
-    run.model_dir = args.get("model", defaultModelDir());
-    run.backend = args.get("backend", "cpu");
-    run.threads = static_cast<int>(args.getInt("threads", 0));
-    run.request.prompt = args.get("prompt");
-    run.request.seed = args.has("seed") ? static_cast<uint64_t>(args.getInt("seed", 0)) : std::random_device{}();
-    run.request.sampler.cfg = static_cast<float>(args.getDouble("cfg", 5.0));
-    run.request.sampler.temperature = static_cast<float>(args.getDouble("temperature", 1.0));
-    run.request.sampler.top_k = static_cast<int>(args.getInt("top-k", 0));
-    run.request.sampler.top_p = static_cast<float>(args.getDouble("top-p", 1.0));
-    run.request.sampler.min_p = static_cast<float>(args.getDouble("min-p", 0.0));
-    run.request.images = static_cast<int>(args.getInt("images", 1));
-    run.request.preview_every = static_cast<int>(args.getInt("preview-every", 0));
-    run.out_path = args.get("out", "out/tessera.png");
-    run.preview_dir = args.get("preview-dir", "");
-    const bool json = args.has("json");
+    if (!validUtf8(run.request.prompt)) {
+        std::fprintf(stderr, "tessera-cli generate: --prompt is not valid UTF-8 text\n");
+        return 2;
+    }
+    if (!seed->count()) run.request.seed = std::random_device{}();
     run.progress = !json;
 
     auto r = runJanus(run);
@@ -79,8 +80,8 @@ int cmdGenerate(int argc, char** argv) {
         return 1;
     }
     std::vector<int64_t> generation_ids;
-    if (args.has("project")) {
-        Status s = storeInProject(args.get("project"), run, *r, &generation_ids);
+    if (app.count("--project")) {
+        Status s = storeInProject(project, run, *r, &generation_ids);
         if (!s.ok()) {
             std::fprintf(stderr, "tessera-cli generate: images written, but %s\n", s.message().c_str());
             return 1;
@@ -107,7 +108,7 @@ int cmdGenerate(int argc, char** argv) {
                     static_cast<unsigned long long>(run.request.seed), run.request.images, r->result.grid_h, r->result.grid_w,
                     r->result.generate_ms, preview_pct);
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
-        for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), args.get("project").c_str());
+        for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
     }
     return 0;
 }

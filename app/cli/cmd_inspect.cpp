@@ -23,14 +23,16 @@ Expected<Recipe> readRecipe(const std::string& path, ImageRgb8* pixels = nullptr
 } // namespace
 
 int cmdInspect(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json"});
-    if (args.has("help") || args.positional().size() != 1) {
-        std::printf("Usage: tessera-cli inspect FILE.png [--json]\n\nPrints the recipe a Tessera PNG carries: model "
-                    "identity and hash, prompt, seed,\nsampler settings, backend, precision and the token stream.\n");
-        return args.has("help") ? 0 : 2;
-    }
+    const char* usage = "Usage: tessera-cli inspect FILE.png [--json]\n\nPrints the recipe a Tessera PNG carries: model "
+                        "identity and hash, prompt, seed,\nsampler settings, backend, precision and the token stream.\n";
+    CLI::App app;
+    std::string file;
+    bool json = false;
+    app.add_option("FILE", file)->required();
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "inspect", usage, argc, argv)) return *rc;
     std::map<std::string, std::string> text;
-    auto img = readPng(args.positional()[0], &text);
+    auto img = readPng(file, &text);
     if (!img) {
         std::fprintf(stderr, "tessera-cli inspect: %s\n", img.error().c_str());
         return 1;
@@ -40,7 +42,7 @@ int cmdInspect(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli inspect: %s\n", r.error().c_str());
         return 1;
     }
-    if (args.has("json")) {
+    if (json) {
         std::printf("%s\n", nlohmann::json::parse(text["tessera"]).dump(2).c_str());
         return 0;
     }
@@ -60,16 +62,21 @@ int cmdInspect(int argc, char** argv) {
 }
 
 int cmdReplay(int argc, char** argv) {
-    Args args(argc, argv, {"help", "force"});
-    if (args.has("help") || args.positional().size() != 1) {
-        std::printf("Usage: tessera-cli replay FILE.png [--out OTHER.png] [--model DIR] [--threads N] [--force]\n\n"
-                    "Regenerates an image from the recipe in FILE.png with the same model, settings and seed,\n"
-                    "and checks that tokens and pixels are identical. --model points at the checkpoint when it\n"
-                    "moved; --force replays even when the model's identity hash differs.\n"
-                    "Exit status 0 only when tokens and pixels match.\n");
-        return args.has("help") ? 0 : 2;
-    }
-    const std::string src = args.positional()[0];
+    const char* usage = "Usage: tessera-cli replay FILE.png [--out OTHER.png] [--model DIR] [--threads N] [--force]\n\n"
+                        "Regenerates an image from the recipe in FILE.png with the same model, settings and seed,\n"
+                        "and checks that tokens and pixels are identical. --model points at the checkpoint when it\n"
+                        "moved; --force replays even when the model's identity hash differs.\n"
+                        "Exit status 0 only when tokens and pixels match.\n";
+    CLI::App app;
+    std::string src, out, model;
+    int threads = 0;
+    bool force = false;
+    app.add_option("FILE", src)->required();
+    app.add_option("--out", out);
+    app.add_option("--model", model);
+    addInt(app, "--threads", threads, 0, 4096);
+    app.add_flag("--force", force);
+    if (auto rc = parseCommandLine(app, "replay", usage, argc, argv)) return *rc;
     ImageRgb8 original;
     auto recipe = readRecipe(src, &original);
     if (!recipe) {
@@ -77,29 +84,44 @@ int cmdReplay(int argc, char** argv) {
         return 1;
     }
     JanusRun run;
-    run.model_dir = args.get("model", recipe->model_dir);
+    run.model_dir = app.count("--model") ? model : recipe->model_dir;
     auto hash = modelIdentityHash(run.model_dir);
     if (!hash) {
         std::fprintf(stderr, "tessera-cli replay: %s (use --model DIR if the checkpoint moved)\n", hash.error().c_str());
         return 1;
     }
-    if (*hash != recipe->model_hash && !args.has("force")) {
+    if (*hash != recipe->model_hash && !force) {
         std::fprintf(stderr, "tessera-cli replay: %s is not the model that made this image (hash %s, recipe says %s); "
                              "use --force to replay anyway\n", run.model_dir.c_str(), hash->substr(0, 12).c_str(),
                      recipe->model_hash.substr(0, 12).c_str());
         return 1;
     }
-    run.threads = static_cast<int>(args.getInt("threads", 0));
+    run.threads = threads;
     run.request.prompt = recipe->prompt;
     run.request.seed = recipe->seed;
     run.request.sampler = recipe->sampler;
     run.request.images = recipe->images;
-    run.out_path = args.get("out", (std::filesystem::path(src).parent_path() / "replay.png").string());
+    run.out_path = app.count("--out") ? out : (std::filesystem::path(src).parent_path() / "replay.png").string();
+    // The replay must never overwrite what it is checking: a mismatch would destroy the original.
+    for (int i = 0; i < recipe->images; ++i) {
+        std::error_code ec;
+        if (std::filesystem::equivalent(outputPathFor(run.out_path, i), src, ec)) {
+            std::fprintf(stderr, "tessera-cli replay: %s would overwrite %s, the file being replayed; give another --out\n",
+                         outputPathFor(run.out_path, i).c_str(), src.c_str());
+            return 2;
+        }
+    }
     run.progress = true;
     // A cancelled original stops where it stopped: replay the same prefix.
     auto r = runJanus(run);
     if (!r) {
         std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
+        return 1;
+    }
+    if (recipe->image_index < 0 || static_cast<size_t>(recipe->image_index) >= r->result.tokens.size() ||
+        static_cast<size_t>(recipe->image_index) >= r->written.size()) {
+        std::fprintf(stderr, "tessera-cli replay: the recipe's image %d is not in a batch of %zu\n", recipe->image_index,
+                     r->result.tokens.size());
         return 1;
     }
     const auto& tokens = r->result.tokens[static_cast<size_t>(recipe->image_index)];

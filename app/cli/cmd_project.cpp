@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <ctime>
+#include <limits>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,11 +43,12 @@ const SubHelp kSubHelp[] = {
     {"create", "Usage: tessera-cli project create DIR [--json]\n\n"
                "Creates DIR with an empty project.db (latest schema) and media/. Fails if DIR already\n"
                "holds a project.\n"},
-    {"list", "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
-             "                                [--batch ID] [--shard I] [--json]\n\n"
-             "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
-             "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
-             "stored under that batch name and shard index (also after `project merge`).\n"},
+    {"list",
+     "Usage: tessera-cli project list DIR [--limit N] [--model ID] [--tag T] [--min-rating R]\n"
+     "                                [--batch ID] [--shard I] [--json]\n\n"
+     "Prints a summary (counts), the newest generations (default 20) matching the filters, and\n"
+     "the job queue in the order it will run. --batch and --shard select what `tessera-cli batch`\n"
+     "stored under that batch name and shard index (also after `project merge`).\n"},
     {"show", "Usage: tessera-cli project show DIR ID [--job] [--json]\n\n"
              "Prints generation ID: prompt, seed, parameters, model, token count and statistics,\n"
              "media file, tags, notes, and its branch tree. With --job, ID names a job instead.\n"},
@@ -58,8 +61,21 @@ const SubHelp kSubHelp[] = {
     {"recover", "Usage: tessera-cli project recover DIR [--dry-run] [--json]\n\n"
                 "The recovery scan after a crash: removes unfinished temporary files, puts back media\n"
                 "found under another name, marks rows whose file is gone as missing, deletes media no\n"
-                "row refers to, interrupts jobs whose process died, then runs the integrity check.\n"
+                "row refers to (only files Tessera provably wrote: named by their own sha256; others\n"
+                "are left in place and listed), interrupts jobs whose process died, then runs the\n"
+                "integrity check.\n"
                 "--dry-run reports without changing anything.\n"},
+};
+
+// ---------------------------------------------------------------- arguments
+
+struct ProjectArgs {
+    std::string dir, id, query, out;
+    bool json = false, dry_run = false, job = false;
+    std::optional<int> limit, min_rating;
+    std::optional<int64_t> model;
+    std::optional<std::string> tag, batch;
+    std::optional<int> shard;
 };
 
 // ---------------------------------------------------------------- JSON views
@@ -157,25 +173,25 @@ std::optional<int64_t> parseId(const std::string& text, const char* what) {
 
 // ---------------------------------------------------------------- subcommands
 
-int cmdCreate(const Args& args, const std::string& dir) {
+int cmdCreate(const ProjectArgs& a, const std::string& dir) {
     auto p = pj::Project::create(dir);
     if (!p) return fail(p.error());
     int version = p->schemaVersion().ok() ? *p->schemaVersion() : 0;
-    if (args.has("json"))
+    if (a.json)
         printJson({{"created", dir}, {"schema_version", version}});
     else
         std::printf("created project %s (schema version %d)\n", dir.c_str(), version);
     return 0;
 }
 
-int cmdList(const Args& args, pj::Project& p) {
+int cmdList(const ProjectArgs& a, pj::Project& p) {
     pj::HistoryFilter f;
-    f.limit = static_cast<int>(args.getInt("limit", 20));
-    if (args.has("model")) f.model_id = args.getInt("model", 0);
-    if (args.has("tag")) f.tag = args.get("tag");
-    if (args.has("min-rating")) f.min_rating = static_cast<int>(args.getInt("min-rating", 0));
-    if (args.has("batch")) f.batch = args.get("batch");
-    if (args.has("shard")) f.shard = static_cast<int>(args.getInt("shard", 0));
+    f.limit = a.limit ? *a.limit : 20;
+    if (a.model) f.model_id = *a.model;
+    if (a.tag) f.tag = *a.tag;
+    if (a.min_rating) f.min_rating = *a.min_rating;
+    if (a.batch) f.batch = *a.batch;
+    if (a.shard) f.shard = *a.shard;
     auto gens = p.history(f);
     if (!gens) return fail(gens.error());
     auto jobs = p.listJobs();
@@ -193,7 +209,7 @@ int cmdList(const Args& args, pj::Project& p) {
     for (const auto& j : *jobs)
         pending += j.state == pj::JobState::kQueued || j.state == pj::JobState::kPaused;
 
-    if (args.has("json")) {
+    if (a.json) {
         json out = {{"dir", p.dir().string()},
                     {"schema_version", *p.schemaVersion()},
                     {"counts",
@@ -232,10 +248,10 @@ int cmdList(const Args& args, pj::Project& p) {
     return 0;
 }
 
-int cmdShowJob(const Args& args, pj::Project& p, int64_t id) {
+int cmdShowJob(const ProjectArgs& a, pj::Project& p, int64_t id) {
     auto j = p.job(id);
     if (!j) return fail(j.error());
-    if (args.has("json")) {
+    if (a.json) {
         printJson(jobJson(*j));
         return 0;
     }
@@ -248,8 +264,8 @@ int cmdShowJob(const Args& args, pj::Project& p, int64_t id) {
     return 0;
 }
 
-int cmdShow(const Args& args, pj::Project& p, int64_t id) {
-    if (args.has("job")) return cmdShowJob(args, p, id);
+int cmdShow(const ProjectArgs& a, pj::Project& p, int64_t id) {
+    if (a.job) return cmdShowJob(a, p, id);
     auto g = p.generation(id);
     if (!g) return fail(g.error());
     auto tree = p.tree(id);
@@ -275,7 +291,7 @@ int cmdShow(const Args& args, pj::Project& p, int64_t id) {
                                  {"seed", n.generation.seed},
                                  {"token_count", n.token_count}});
     }
-    if (args.has("json")) {
+    if (a.json) {
         printJson(j);
         return 0;
     }
@@ -319,10 +335,10 @@ int cmdShow(const Args& args, pj::Project& p, int64_t id) {
     return 0;
 }
 
-int cmdSearch(const Args& args, pj::Project& p, const std::string& query) {
-    auto hits = p.search(query, static_cast<int>(args.getInt("limit", 50)));
+int cmdSearch(const ProjectArgs& a, pj::Project& p, const std::string& query) {
+    auto hits = p.search(query, a.limit ? *a.limit : 50);
     if (!hits) return fail(hits.error());
-    if (args.has("json")) {
+    if (a.json) {
         json out = json::array();
         for (const auto& h : *hits)
             out.push_back(
@@ -337,25 +353,26 @@ int cmdSearch(const Args& args, pj::Project& p, const std::string& query) {
     return 0;
 }
 
-int cmdExport(const Args& args, pj::Project& p, int64_t id, const std::string& out_dir) {
+int cmdExport(const ProjectArgs& a, pj::Project& p, int64_t id, const std::string& out_dir) {
     auto recipe = p.exportGeneration(id, out_dir);
     if (!recipe) return fail(recipe.error());
-    if (args.has("json"))
+    if (a.json)
         printJson({{"generation", id}, {"recipe", recipe->string()}, {"out", out_dir}});
     else
         std::printf("exported generation %lld: %s\n", static_cast<long long>(id), recipe->c_str());
     return 0;
 }
 
-int cmdRecover(const Args& args, pj::Project& p) {
-    bool dry = args.has("dry-run");
+int cmdRecover(const ProjectArgs& a, pj::Project& p) {
+    bool dry = a.dry_run;
     auto r = p.recover(dry);
     if (!r) return fail(r.error());
     pj::Status integrity = p.integrityCheck();
-    if (args.has("json")) {
+    if (a.json) {
         printJson({{"dry_run", dry},
                    {"temp_files_removed", r->temp_files_removed},
                    {"orphan_files_removed", r->orphan_files_removed},
+                   {"foreign_files_kept", r->foreign_files_kept},
                    {"assets_relinked", r->assets_relinked},
                    {"assets_marked_missing", r->assets_marked_missing},
                    {"jobs_interrupted", r->jobs_interrupted},
@@ -379,14 +396,12 @@ int cmdRecover(const Args& args, pj::Project& p) {
 // ---------------------------------------------------------------- dispatch
 
 int cmdProject(int argc, char** argv) {
-    if (argc > 0 && std::string(argv[0]) == "merge") return cmdProjectMerge(argc - 1, argv + 1);
-    Args args(argc, argv, {"help", "json", "dry-run", "job"});
-    const auto& pos = args.positional();
-    if (pos.empty()) {
+    const std::string sub = argc > 0 ? argv[0] : "";
+    if (sub == "merge") return cmdProjectMerge(argc - 1, argv + 1);
+    if (sub.empty() || sub == "--help" || sub == "-h") {
         std::printf("%s", kUsage);
-        return args.has("help") ? 0 : 2;
+        return sub.empty() ? 2 : 0;
     }
-    const std::string& sub = pos[0];
     const char* help = nullptr;
     for (const auto& h : kSubHelp)
         if (sub == h.name) help = h.text;
@@ -394,37 +409,50 @@ int cmdProject(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli project: unknown command '%s'\n\n%s", sub.c_str(), kUsage);
         return 2;
     }
-    if (args.has("help")) {
-        std::printf("%s", help);
-        return 0;
+    // Each command's arguments: the positionals it names, --json, and its own options.
+    CLI::App app;
+    ProjectArgs a;
+    app.add_option("DIR", a.dir)->required();
+    if (sub == "show" || sub == "export") app.add_option("ID", a.id)->required();
+    if (sub == "search") app.add_option("QUERY", a.query)->required();
+    if (sub == "export") app.add_option("OUT", a.out)->required();
+    app.add_flag("--json", a.json);
+    int limit = 0, min_rating = 0;
+    int64_t model = 0;
+    std::string tag, batch;
+    int shard = 0;
+    if (sub == "list" || sub == "search") addInt(app, "--limit", limit, 1, 1 << 30);
+    if (sub == "list") {
+        addInt(app, "--model", model, 1, std::numeric_limits<int64_t>::max());
+        app.add_option("--tag", tag);
+        addInt(app, "--min-rating", min_rating, 0, 5);
+        app.add_option("--batch", batch);
+        addInt(app, "--shard", shard, 0, 1 << 20);
     }
-    auto usage = [&] {
-        std::fprintf(stderr, "%s", help);
-        return 2;
+    if (sub == "show") app.add_flag("--job", a.job);
+    if (sub == "recover") app.add_flag("--dry-run", a.dry_run);
+    if (auto rc = parseCommandLine(app, "project " + sub, help, argc - 1, argv + 1)) return *rc;
+    auto given = [&](const char* name) {
+        const CLI::Option* o = app.get_option_no_throw(name);
+        return o && o->count() > 0;
     };
-    std::vector<std::string> known = {"help", "json"};
-    if (sub == "list") known.insert(known.end(), {"limit", "model", "tag", "min-rating", "batch", "shard"});
-    if (sub == "show") known.push_back("job");
-    if (sub == "search") known.push_back("limit");
-    if (sub == "recover") known.push_back("dry-run");
-    if (auto bad = args.unknown(known); !bad.empty()) {
-        std::fprintf(stderr, "tessera-cli project %s: unknown option %s\n\n", sub.c_str(), bad[0].c_str());
-        return usage();
-    }
-    size_t want = sub == "export" ? 4 : (sub == "show" || sub == "search") ? 3 : 2;
-    if (pos.size() != want) return usage();
-    const std::string& dir = pos[1];
-    if (sub == "create") return cmdCreate(args, dir);
+    if (given("--limit")) a.limit = limit;
+    if (given("--min-rating")) a.min_rating = min_rating;
+    if (given("--model")) a.model = model;
+    if (given("--tag")) a.tag = tag;
+    if (given("--batch")) a.batch = batch;
+    if (given("--shard")) a.shard = shard;
 
-    auto p = pj::Project::open(dir);
+    if (sub == "create") return cmdCreate(a, a.dir);
+    auto p = pj::Project::open(a.dir);
     if (!p) return fail(p.error());
-    if (sub == "list") return cmdList(args, *p);
-    if (sub == "recover") return cmdRecover(args, *p);
-    if (sub == "search") return cmdSearch(args, *p, pos[2]);
-    auto id = parseId(pos[2], "ID");
+    if (sub == "list") return cmdList(a, *p);
+    if (sub == "recover") return cmdRecover(a, *p);
+    if (sub == "search") return cmdSearch(a, *p, a.query);
+    auto id = parseId(a.id, "ID");
     if (!id) return 2;
-    if (sub == "show") return cmdShow(args, *p, *id);
-    return cmdExport(args, *p, *id, pos[3]);
+    if (sub == "show") return cmdShow(a, *p, *id);
+    return cmdExport(a, *p, *id, a.out);
 }
 
 } // namespace tessera::cli

@@ -1,5 +1,7 @@
 // `tessera-cli verify DIR`: run a reference set and print max |Δ| per golden with PASS/FAIL.
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "cli/cli.h"
 #include "tessera/engine/engine.h"
@@ -8,21 +10,29 @@
 namespace tessera::cli {
 
 int cmdVerify(int argc, char** argv) {
-    Args args(argc, argv, {"help"});
-    if (args.has("help") || args.positional().empty()) {
-        std::printf("Usage: tessera-cli verify DIR... [--backend cpu|cuda|auto] [--threads N]\n\n"
-                    "Runs each reference set (checkpoint + golden.safetensors, or tokenizer.json +\n"
-                    "golden.json) and prints the max |delta| per golden tensor with PASS/FAIL.\n"
-                    "Exit status 0 only when every check of every set is within tolerance.\n");
-        return args.has("help") ? 0 : 2;
+    const char* usage = "Usage: tessera-cli verify DIR... [--backend cpu|cuda|auto] [--threads N]\n\n"
+                        "Runs each reference set (checkpoint + golden.safetensors, or tokenizer.json +\n"
+                        "golden.json) and prints the max |delta| per golden tensor with PASS/FAIL.\n"
+                        "Exit status 0 only when every check of every set is within tolerance.\n";
+    CLI::App app;
+    std::vector<std::string> dirs;
+    std::string backend_name = "cpu";
+    int threads = 0;
+    app.add_option("DIR", dirs);
+    app.add_option("--backend", backend_name);
+    addInt(app, "--threads", threads, 0, 4096);
+    if (auto rc = parseCommandLine(app, "verify", usage, argc, argv)) return *rc;
+    if (dirs.empty()) {
+        std::fprintf(stderr, "%s", usage);
+        return 2;
     }
-    auto backend = createBackend(args.get("backend", "cpu"), static_cast<int>(args.getInt("threads", 0)));
+    auto backend = createBackend(backend_name, threads);
     if (!backend) {
         std::fprintf(stderr, "error: %s\n", backend.error().c_str());
         return 1;
     }
     bool all_ok = true;
-    for (const auto& dir : args.positional()) {
+    for (const auto& dir : dirs) {
         auto report = verifyReferenceSet(dir, **backend);
         if (!report) {
             std::printf("%s: ERROR %s\n", dir.c_str(), report.error().c_str());
@@ -34,6 +44,7 @@ int cmdVerify(int argc, char** argv) {
             std::printf("  %-24s max|d| %-12.3g tol %-8.1g %s %s\n", c.name.c_str(), c.max_abs_diff, c.tolerance,
                         c.passed ? "PASS" : "FAIL", c.detail.c_str());
         }
+        for (const auto& n : report->notes) std::printf("  note: %s\n", n.c_str());
         std::printf("  %s\n", report->passed() ? "PASS" : "FAIL");
         all_ok = all_ok && report->passed();
     }

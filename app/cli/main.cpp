@@ -1,4 +1,5 @@
 // tessera-cli: everything the studio does, headless.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -44,6 +45,9 @@ void printHelp() {
 } // namespace
 
 int main(int argc, char** argv) {
+    // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported as errors, instead of
+    // killing the process by SIGXFSZ with files half written.
+    std::signal(SIGXFSZ, SIG_IGN);
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         printHelp();
         return argc < 2 ? 2 : 0;

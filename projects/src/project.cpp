@@ -95,6 +95,11 @@ Result<Project> Project::openOrCreate(const fs::path& dir, const OpenOptions& op
         if (create) {
             if (fs::exists(db_file, ec))
                 return Status::error(dir.string() + " already holds a project (project.db exists); use open");
+            // A project is made in a new or empty folder, never over files it did not write (recover
+            // would later take them for its own leftovers).
+            if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
+                return Status::error(dir.string() + " exists and is not an empty folder; a project is created in a "
+                                                    "new or empty folder");
             fs::create_directories(dir / detail::kMediaDir, ec);
             if (ec)
                 return Status::error("cannot create " + (dir / detail::kMediaDir).string() + ": " +
@@ -105,13 +110,20 @@ Result<Project> Project::openOrCreate(const fs::path& dir, const OpenOptions& op
                                      " is not a Tessera project (no project.db); create one with "
                                      "`tessera-cli project create " +
                                      dir.string() + "`");
-            fs::create_directories(dir / detail::kMediaDir, ec);
+            // An empty project.db is no project (SQLite would happily start a new database in it).
+            if (fs::is_regular_file(db_file, ec) && fs::file_size(db_file, ec) == 0)
+                return Status::error(db_file.string() + " is empty: not a Tessera project database");
         }
         auto impl = std::make_unique<Impl>();
         impl->dir = dir;
         impl->options = options;
         impl->db = std::make_unique<detail::Db>(db_file, create, options.busy_timeout_ms);
+        if (!create) {
+            detail::requireTesseraDatabase(*impl->db, db_file);
+            fs::create_directories(dir / detail::kMediaDir, ec);
+        }
         detail::migrate(*impl->db, detail::latestSchemaVersion());
+        detail::stampApplicationId(*impl->db);
         if (create) detail::syncDirectory(dir);
         impl->interruptDeadJobs(options.interrupted_jobs);
         return Project(std::move(impl));

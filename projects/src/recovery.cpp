@@ -8,6 +8,7 @@
 #include "project_impl.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <fcntl.h>
 #include <map>
@@ -60,6 +61,24 @@ int Project::Impl::interruptDeadJobs(InterruptedJobPolicy policy) {
         return n;
     });
 }
+
+namespace {
+
+// "<64 lowercase hex>.<ext>" whose content's sha256 is the name.
+bool provablyOwnMedia(const fs::path& file) {
+    const std::string name = file.filename().string();
+    const size_t dot = name.find('.');
+    if (dot != 64) return false;
+    for (size_t i = 0; i < 64; ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(name[i])) || std::isupper(static_cast<unsigned char>(name[i]))) return false;
+    try {
+        return detail::sha256File(file) == name.substr(0, 64);
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+} // namespace
 
 Result<RecoveryReport> Project::recover(bool dry_run) {
     return detail::guardResult<RecoveryReport>("recovering the project", [&] {
@@ -140,7 +159,16 @@ Result<RecoveryReport> Project::recover(bool dry_run) {
                     if (!dry_run) mark.bind(1, "missing").bind(2, r.id).run(), mark.reset();
                 }
             }
+            // Only what is provably Tessera's own leftover is deleted: a file named after its content
+            // ("<sha256>.<ext>", as media writes name them) whose bytes hash to that name. Anything
+            // else in media/ is left where it is and reported.
             for (const auto& o : orphans) {
+                if (!provablyOwnMedia(impl_->dir / o)) {
+                    ++report.foreign_files_kept;
+                    report.notes.push_back("left " + o + " in place: no record refers to it and it was not written by "
+                                           "Tessera");
+                    continue;
+                }
                 ++report.orphan_files_removed;
                 report.notes.push_back("removed " + o + " (no record refers to it)");
                 if (!dry_run) fs::remove(impl_->dir / o, ec);

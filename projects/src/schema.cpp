@@ -119,6 +119,39 @@ int userVersion(Db& db) {
     });
 }
 
+namespace {
+
+int applicationId(Db& db) {
+    return db.read([&] {
+        Stmt s = db.prepare("PRAGMA application_id");
+        s.step();
+        return static_cast<int>(s.i64(0));
+    });
+}
+
+} // namespace
+
+void requireTesseraDatabase(Db& db, const std::filesystem::path& file) {
+    const int id = applicationId(db);
+    if (id == kApplicationId) return;
+    if (id != 0)
+        throw UsageError(file.string() + " is another application's database (application_id " + std::to_string(id) +
+                         "), not a Tessera project");
+    const bool has_tables = db.read([&] {
+        Stmt s = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('generations', 'jobs', "
+                            "'assets')");
+        s.step();
+        return s.i64(0) == 3;
+    });
+    if (userVersion(db) < 1 || !has_tables)
+        throw UsageError(file.string() + " holds no Tessera project (an empty or foreign SQLite database)");
+}
+
+void stampApplicationId(Db& db) {
+    if (applicationId(db) == kApplicationId) return;
+    db.write([&] { db.exec("PRAGMA application_id = " + std::to_string(kApplicationId)); });
+}
+
 void migrate(Db& db, int target) {
     // Most opens find the schema current: a read then, so that opening takes no write lock.
     if (userVersion(db) == target) return;

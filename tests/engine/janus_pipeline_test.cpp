@@ -1,12 +1,17 @@
 // Janus-Pro generation end to end on the janus_tiny reference checkpoint.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <mutex>
 
+#include "models/janus_model.h"
+#include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus.h"
+#include "tessera/engine/tokenizer.h"
 
 namespace tessera {
 
@@ -89,16 +94,119 @@ TEST(JanusPipeline, SameSeedSameTokensWhateverTheThreadCount) {
     EXPECT_NE(a->tokens, c->tokens); // 2 x 16 tokens from a 64-code book: a collision would be astronomically unlikely
 }
 
-TEST(JanusPipeline, GreedyIsArgmaxOfTheGuidedDistribution) {
-    JanusRequest r = request(5);
-    r.sampler.temperature = 0;
-    Collected ev;
-    auto res = run(r, 2, &ev);
-    ASSERT_TRUE(res.ok());
-    for (const auto& t : ev.tokens) {
-        EXPECT_EQ(t.rank, 0);
-        EXPECT_EQ(t.token, t.top_ids[0]);
+// ---- guidance, recomputed by hand ------------------------------------------------------------------
+//
+// The official Janus-Pro generation script, written out step by step with the model's parts and none of
+// the pipeline's or sampler's code: the conditional row is the templated prompt; the unconditional row is
+// the same with every token but the first and last replaced by the pad token; each row runs through the
+// LM on its own (batch 1, its own cache); guided logits are u + w (c - u); greedy takes their argmax.
+
+namespace {
+
+enum class Guidance { kOfficial, kRowsSwapped, kConditionalPadded, kWeightIgnored };
+
+struct HandStep {
+    int32_t token = -1;
+    std::vector<double> probs; // softmax of the guided logits
+};
+
+std::vector<HandStep> greedyByHand(const std::string& prompt, float weight, Guidance variant) {
+    std::vector<HandStep> out;
+    auto be = createBackend("cpu", 1);
+    EXPECT_TRUE(be.ok());
+    if (!be) return out;
+    auto ckpt = Checkpoint::open(kModel);
+    auto tok = Tokenizer::load(kModel);
+    EXPECT_TRUE(ckpt.ok() && tok.ok());
+    if (!ckpt || !tok) return out;
+    auto model = JanusModel::load(*ckpt, **be);
+    EXPECT_TRUE(model.ok()) << model.error();
+    if (!model) return out;
+    Backend& b = **be;
+    JanusModel& m = **model;
+    CausalLM& lm = m.lm();
+    const int32_t pad = tok->padId();
+    EXPECT_GE(pad, 0);
+
+    const std::vector<int32_t> ids =
+        tok->encode("<|User|>: " + prompt + "\n\n<|Assistant|>:<begin_of_image>", SpecialTokens::kTransformers);
+    const int64_t len = static_cast<int64_t>(ids.size());
+    std::vector<int64_t> cond(ids.begin(), ids.end()), uncond = cond;
+    for (int64_t i = 1; i + 1 < len; ++i) uncond[static_cast<size_t>(i)] = pad;
+    if (variant == Guidance::kConditionalPadded) cond = uncond;
+    if (variant == Guidance::kRowsSwapped) std::swap(cond, uncond);
+    const float w = variant == Guidance::kWeightIgnored ? 1.0f : weight;
+
+    const int64_t cells = m.config().grid * m.config().grid, vocab = m.config().codebook_size;
+    KvCache cache_c = lm.newCache(1, len + cells), cache_u = lm.newCache(1, len + cells);
+    Tensor hc = lm.forward(lm.embed(b.fromI64(cond, {1, len})), cache_c);
+    Tensor hu = lm.forward(lm.embed(b.fromI64(uncond, {1, len})), cache_u);
+    hc = b.slice(hc, 1, len - 1, len);
+    hu = b.slice(hu, 1, len - 1, len);
+    for (int64_t step = 0; step < cells; ++step) {
+        const std::vector<float> c = b.readF32(m.genHead(hc)), u = b.readF32(m.genHead(hu));
+        HandStep s;
+        std::vector<double> guided(static_cast<size_t>(vocab));
+        double best = -1e300, max = -1e300;
+        for (int64_t v = 0; v < vocab; ++v) {
+            const size_t i = static_cast<size_t>(v);
+            guided[i] = static_cast<double>(u[i]) + static_cast<double>(w) * (static_cast<double>(c[i]) - u[i]);
+            if (guided[i] > best) {
+                best = guided[i];
+                s.token = static_cast<int32_t>(v);
+            }
+            max = std::max(max, guided[i]);
+        }
+        double sum = 0;
+        for (double g : guided) sum += std::exp(g - max);
+        for (double g : guided) s.probs.push_back(std::exp(g - max) / sum);
+        out.push_back(std::move(s));
+        if (step + 1 == cells) break;
+        const Tensor next = b.fromI64({out.back().token}, {1, 1});
+        hc = lm.forward(m.imageTokenEmbeds(next), cache_c);
+        hu = lm.forward(m.imageTokenEmbeds(next), cache_u);
     }
+    return out;
+}
+
+std::vector<int32_t> tokensOf(const std::vector<HandStep>& steps) {
+    std::vector<int32_t> t;
+    for (const auto& s : steps) t.push_back(s.token);
+    return t;
+}
+
+} // namespace
+
+// Greedy generation is the argmax of the guided logits, and every reported probability is the one the
+// guided distribution gives, for two guidance weights and two images per batch (rows interleaved).
+TEST(JanusPipeline, GreedyTokensAreTheArgmaxOfGuidanceRecomputedByHand) {
+    for (float weight : {5.0f, 2.0f}) {
+        const std::vector<HandStep> hand = greedyByHand("a red cube", weight, Guidance::kOfficial);
+        ASSERT_FALSE(hand.empty());
+        JanusRequest r = request(5, 2);
+        r.sampler.temperature = 0;
+        r.sampler.cfg = weight;
+        Collected ev;
+        auto res = run(r, 2, &ev);
+        ASSERT_TRUE(res.ok()) << res.error();
+        for (const auto& image : res->tokens) EXPECT_EQ(image, tokensOf(hand)) << "cfg " << weight;
+        ASSERT_EQ(ev.tokens.size(), 2 * hand.size());
+        for (const auto& t : ev.tokens) {
+            const HandStep& h = hand[static_cast<size_t>(t.position)];
+            EXPECT_NEAR(t.probability, h.probs[static_cast<size_t>(h.token)], 1e-4) << "cfg " << weight;
+            for (size_t k = 0; k < t.top_ids.size(); ++k)
+                EXPECT_NEAR(t.top_probs[k], h.probs[static_cast<size_t>(t.top_ids[k])], 1e-4);
+        }
+    }
+}
+
+// The comparison above has the power to see the classic guidance mistakes: each gives other tokens.
+TEST(JanusPipeline, GuidanceMistakesChangeTheRecomputedTokens) {
+    const auto official = tokensOf(greedyByHand("a red cube", 5.0f, Guidance::kOfficial));
+    ASSERT_FALSE(official.empty());
+    EXPECT_NE(tokensOf(greedyByHand("a red cube", 5.0f, Guidance::kRowsSwapped)), official);
+    EXPECT_NE(tokensOf(greedyByHand("a red cube", 5.0f, Guidance::kConditionalPadded)), official);
+    EXPECT_NE(tokensOf(greedyByHand("a red cube", 5.0f, Guidance::kWeightIgnored)), official);
 }
 
 TEST(JanusPipeline, ForcedTokensAreKeptAndTheRestResampled) {

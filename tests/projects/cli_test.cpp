@@ -1,5 +1,6 @@
 // `tessera-cli project …` end to end: the commands run on a project filled through the API and their
-// --json output is checked. Skipped when tessera-cli was not built in this build folder.
+// --json output is checked. Fails when tessera-cli was not built in this build folder.
+#include "media.h"
 #include "projects/test_util.h"
 #include "tessera/projects/project.h"
 
@@ -47,7 +48,7 @@ nlohmann::json runJson(const std::string& args) {
 } // namespace
 
 TEST(Cli, ProjectCommandsWorkOnARealProject) {
-    if (!fs::exists(cliPath())) GTEST_SKIP() << "tessera-cli not built at " << cliPath();
+    ASSERT_TRUE(fs::exists(cliPath())) << "tessera-cli not built at " << cliPath();
     TempDir dir, out;
     std::string d = dir.path().string();
     auto created = runJson("create " + d);
@@ -100,12 +101,17 @@ TEST(Cli, ProjectCommandsWorkOnARealProject) {
 
     // A stray temporary file and an orphan, as a crash would leave them.
     std::ofstream(dir.path() / "media" / ".tmp-0000.part") << "half";
-    std::ofstream(dir.path() / "media" / "deadbeef.png") << "orphan";
+    std::ofstream(dir.path() / "media" / "orphan.part") << "orphan";
+    const fs::path own = dir.path() / "media" / (detail::sha256File(dir.path() / "media" / "orphan.part") + ".png");
+    fs::rename(dir.path() / "media" / "orphan.part", own);
+    std::ofstream(dir.path() / "media" / "photo.jpg") << "someone else's";
     auto rec = runJson("recover " + d);
     EXPECT_EQ(rec["temp_files_removed"], 1);
     EXPECT_EQ(rec["orphan_files_removed"], 1);
+    EXPECT_EQ(rec["foreign_files_kept"], 1);
     EXPECT_EQ(rec["integrity_ok"], true);
-    EXPECT_FALSE(fs::exists(dir.path() / "media" / "deadbeef.png"));
+    EXPECT_FALSE(fs::exists(own));
+    EXPECT_TRUE(fs::exists(dir.path() / "media" / "photo.jpg"));
 
     EXPECT_EQ(run("show " + d + " 12345").code, 1);
     EXPECT_EQ(run("show " + d + " abc").code, 2);

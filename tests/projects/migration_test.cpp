@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 using namespace tessera::projects;
 using tessera::projects::testing::TempDir;
 
@@ -74,10 +76,6 @@ TEST_P(MigrateFrom, OpensWithEverythingKept) {
     ASSERT_TRUE(p.ok()) << p.error();
     EXPECT_EQ(*p->schemaVersion(), Project::latestSchemaVersion());
     EXPECT_TRUE(p->integrityCheck().ok()) << p->integrityCheck().message();
-    if (from == 0) {
-        EXPECT_TRUE(p->listJobs()->empty());
-        return;
-    }
 
     auto g = p->generation(1);
     ASSERT_TRUE(g.ok()) << g.error();
@@ -122,7 +120,7 @@ TEST_P(MigrateFrom, OpensWithEverythingKept) {
     EXPECT_EQ(searchIds(*p, "snow"), (std::vector<int64_t>{1, 2})); // prompt of both, tag of 1
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(0, 1, 2, 3),
+INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(1, 2, 3),
                          [](const ::testing::TestParamInfo<int>& i) {
                              std::string name = "v";
                              name += std::to_string(i.param);
@@ -161,4 +159,63 @@ TEST(Migrations, LatestSchemaHasTheQueueColumns) {
     while (s.step()) cols.push_back(s.text(0));
     EXPECT_NE(std::find(cols.begin(), cols.end(), "queue_pos"), cols.end());
     EXPECT_NE(std::find(cols.begin(), cols.end(), "runner"), cols.end());
+}
+
+// A project is recognised by its own marks, never adopted: an empty database (a 0-byte project.db,
+// or one with no schema) and another application's database are refused and left as they were, and
+// a project is created only in a new or empty folder.
+TEST(ProjectIdentity, AnEmptyProjectDbIsNoProject) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() / "media");
+    std::ofstream(dir.path() / "media" / "photo.jpg") << "someone else's";
+    std::ofstream(dir.path() / "project.db").flush(); // 0 bytes
+    auto p = Project::open(dir.path());
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().find("empty"), std::string::npos) << p.error();
+    EXPECT_EQ(std::filesystem::file_size(dir.path() / "project.db"), 0u);
+    EXPECT_TRUE(std::filesystem::exists(dir.path() / "media" / "photo.jpg"));
+}
+
+TEST(ProjectIdentity, ADatabaseWithoutTesserasSchemaIsRefused) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path());
+    {
+        detail::Db db(dir.path() / "project.db", true, 5000);
+        db.exec("CREATE TABLE photos(id INTEGER PRIMARY KEY, path TEXT)");
+    }
+    auto p = Project::open(dir.path());
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().find("holds no Tessera project"), std::string::npos) << p.error();
+    {
+        detail::Db db(dir.path() / "project.db", false, 5000);
+        db.exec("PRAGMA application_id = 1234");
+    }
+    p = Project::open(dir.path());
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().find("another application's database"), std::string::npos) << p.error();
+}
+
+TEST(ProjectIdentity, CreatedProjectsCarryTesserasApplicationId) {
+    TempDir dir;
+    ASSERT_TRUE(Project::create(dir.path()).ok());
+    detail::Db db(dir.path() / "project.db", false, 5000);
+    int id = db.read([&] {
+        detail::Stmt s = db.prepare("PRAGMA application_id");
+        s.step();
+        return static_cast<int>(s.i64(0));
+    });
+    EXPECT_EQ(id, 0x54535241); // "TSRA"
+}
+
+TEST(ProjectIdentity, ProjectsAreCreatedOnlyInNewOrEmptyFolders) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() / "media");
+    std::ofstream(dir.path() / "media" / "photo.jpg") << "someone else's";
+    auto p = Project::create(dir.path());
+    ASSERT_FALSE(p.ok());
+    EXPECT_NE(p.error().find("not an empty folder"), std::string::npos) << p.error();
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "project.db"));
+    TempDir empty;
+    std::filesystem::create_directories(empty.path());
+    EXPECT_TRUE(Project::create(empty.path()).ok());
 }

@@ -54,7 +54,11 @@ TEST(Recovery, RemovesTempAndOrphansRelinksMovedAndMarksLost) {
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     fs::path media = dir.path() / "media";
     std::ofstream(media / ".tmp-abc.part") << "half written";
-    std::ofstream(media / "0000.png") << "no row names me";
+    std::ofstream(media / "0000.png") << "not written by Tessera: kept";
+    // What a crash between the rename and the commit leaves: a file named after its own sha256.
+    std::ofstream(media / "orphan.tmp") << "no row names me";
+    const std::string own = detail::sha256File(media / "orphan.tmp") + ".png";
+    fs::rename(media / "orphan.tmp", media / own);
     fs::rename(p->assetPath(*b), media / "moved-by-hand.png"); // same bytes, other name
     fs::remove(p->assetPath(*c));                              // gone for good
 
@@ -62,9 +66,10 @@ TEST(Recovery, RemovesTempAndOrphansRelinksMovedAndMarksLost) {
     ASSERT_TRUE(dry.ok()) << dry.error();
     EXPECT_EQ(dry->temp_files_removed, 1);
     EXPECT_EQ(dry->orphan_files_removed, 1);
+    EXPECT_EQ(dry->foreign_files_kept, 1);
     EXPECT_EQ(dry->assets_relinked, 1);
     EXPECT_EQ(dry->assets_marked_missing, 1);
-    EXPECT_EQ(fileCount(media), 4) << "a dry run changes nothing";
+    EXPECT_EQ(fileCount(media), 5) << "a dry run changes nothing";
     EXPECT_EQ(p->asset(c->id)->state, AssetState::kOk);
 
     auto r = p->recover();
@@ -75,7 +80,9 @@ TEST(Recovery, RemovesTempAndOrphansRelinksMovedAndMarksLost) {
     EXPECT_EQ(r->assets_marked_missing, 1);
     EXPECT_TRUE(fs::exists(p->assetPath(*b)));
     EXPECT_FALSE(fs::exists(media / "moved-by-hand.png"));
-    EXPECT_FALSE(fs::exists(media / "0000.png"));
+    EXPECT_FALSE(fs::exists(media / own));
+    EXPECT_TRUE(fs::exists(media / "0000.png")) << "recover deleted a file Tessera never wrote";
+    EXPECT_EQ(r->foreign_files_kept, 1);
     EXPECT_FALSE(fs::exists(media / ".tmp-abc.part"));
     EXPECT_EQ(p->asset(c->id)->state, AssetState::kMissing);
     EXPECT_EQ(p->asset(a->id)->state, AssetState::kOk);

@@ -16,6 +16,7 @@
 
 #include <QElapsedTimer>
 #include <QHBoxLayout>
+#include <QPointer>
 #include <QSignalSpy>
 #include <QTimer>
 #include <QUndoStack>
@@ -113,13 +114,19 @@ TEST(StudioController, DestroyingTheBridgeMidGenerationIsSafe) {
     test::app();
     auto* bridge = new EngineBridge;
     auto* studio = new StudioController(bridge);
-    studio->setGenerator(std::make_shared<SyntheticGenerator>(32, 32, 64, 500));
-    studio->generate(GenerationSettings{});
-    QTest::qWait(20);
+    auto generator = std::make_shared<SyntheticGenerator>(32, 32, 64, 500);
+    std::weak_ptr<SyntheticGenerator> watch = generator;
+    studio->setGenerator(std::move(generator));
+    const int64_t id = studio->generate(GenerationSettings{});
+    // Really mid-generation: tokens have arrived and most of the 1024 are still to come.
+    ASSERT_TRUE(waitFor([&] { return studio->generation(id)->sampled() >= 3; }));
+    ASSERT_FALSE(done(studio->generation(id)));
+    QPointer<StudioController> studio_alive(studio);
     delete studio;
     delete bridge; // joins the worker; queued drains to it are dropped
-    QTest::qWait(20);
-    SUCCEED();
+    QTest::qWait(20); // any drain still queued to the event loop runs (and must find nothing)
+    EXPECT_TRUE(studio_alive.isNull());
+    EXPECT_TRUE(watch.expired()) << "the generator outlived the studio and the bridge that held it";
 }
 
 // The GUI thread must keep turning while a job floods it with events: a timer that should fire every

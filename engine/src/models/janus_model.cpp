@@ -424,6 +424,14 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         c.codebook_size = codes;
         c.code_dim = code_dim;
         const int64_t f = m->vq_.downsample();
+        // Sizes from config.json are bounded before anything is computed from them (a grid of 2^32
+        // would truncate to 0 in int and divide by zero further on).
+        constexpr int64_t kMaxGrid = 1024, kMaxImageSize = 16384;
+        if (s.grid > kMaxGrid || s.image_size > kMaxImageSize || f <= 0)
+            return Status::error(ckpt.dir() + ": config.json asks for a generated image of " +
+                                 (s.grid > 0 ? std::to_string(s.grid) + " tokens" : std::to_string(s.image_size) + " pixels") +
+                                 " a side; Tessera supports up to " + std::to_string(kMaxGrid) + " tokens (" +
+                                 std::to_string(kMaxImageSize) + " pixels)");
         c.grid = s.grid > 0 ? s.grid : (s.image_size > 0 ? s.image_size : 384) / f;
         c.image_size = c.grid * f;
         c.vision_tokens = generation_only ? 0 : m->vision_.tokens();

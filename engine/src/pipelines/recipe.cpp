@@ -1,6 +1,8 @@
 #include "tessera/engine/recipe.h"
 
 #include <algorithm>
+#include <cmath>
+#include <stdexcept>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -52,13 +54,41 @@ std::map<std::string, std::string> Recipe::toPngText() const {
     return {{"parameters", parametersLine()}, {"tessera", j.dump()}, {"Software", "Tessera"}};
 }
 
+namespace {
+
+// Field readers that refuse what a plain get<T>() would convert silently (1.5 -> 1, 2^64 -> 0, -1 -> 2^64-1).
+uint64_t unsignedField(const nlohmann::json& v, const char* name) {
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
+        throw std::runtime_error(std::string(name) + " must be a whole number from 0 to 2^64-1, got " + v.dump());
+    return v.get<uint64_t>();
+}
+
+int intField(const nlohmann::json& v, const char* name, int min, int max) {
+    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
+        throw std::runtime_error(std::string(name) + " must be a whole number from " + std::to_string(min) + " to " +
+                                 std::to_string(max) + ", got " + v.dump());
+    return static_cast<int>(v.get<int64_t>());
+}
+
+float finiteField(const nlohmann::json& v, const char* name) {
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || std::fabs(v.get<double>()) > 1e6)
+        throw std::runtime_error(std::string(name) + " must be a finite number, got " + v.dump());
+    return static_cast<float>(v.get<double>());
+}
+
+constexpr int kMaxGridSide = 1024;
+constexpr int kMaxImages = 64;
+
+} // namespace
+
 Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& text) {
     auto it = text.find("tessera");
     if (it == text.end()) return Status::error("no Tessera recipe in this file (no 'tessera' text chunk)");
+    auto j = nlohmann::json::parse(it->second, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Status::error("malformed Tessera recipe: the 'tessera' chunk is not a JSON object");
     try {
-        auto j = nlohmann::json::parse(it->second);
         Recipe r;
-        r.version = j.at("version").get<int>();
+        r.version = intField(j.at("version"), "version", 0, 1 << 30);
         if (r.version != 1) return Status::error("recipe version " + std::to_string(r.version) + " is newer than this Tessera");
         r.method = j.at("method").get<std::string>();
         r.model_name = j.at("model").at("name").get<std::string>();
@@ -66,25 +96,29 @@ Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& t
         r.model_hash = j.at("model").at("hash").get<std::string>();
         r.model_layout = j.at("model").value("layout", "");
         r.prompt = j.at("prompt").get<std::string>();
-        r.seed = j.at("seed").get<uint64_t>();
+        r.seed = unsignedField(j.at("seed"), "seed");
         const auto& s = j.at("sampler");
-        r.sampler.temperature = s.at("temperature").get<float>();
-        r.sampler.top_k = s.at("top_k").get<int>();
-        r.sampler.top_p = s.at("top_p").get<float>();
-        r.sampler.min_p = s.at("min_p").get<float>();
-        r.sampler.cfg = s.at("cfg").get<float>();
-        r.images = j.at("images").get<int>();
-        r.image_index = j.at("image_index").get<int>();
-        r.grid_h = j.at("grid").at(0).get<int>();
-        r.grid_w = j.at("grid").at(1).get<int>();
+        r.sampler.temperature = finiteField(s.at("temperature"), "sampler.temperature");
+        r.sampler.top_k = intField(s.at("top_k"), "sampler.top_k", 0, 1 << 30);
+        r.sampler.top_p = finiteField(s.at("top_p"), "sampler.top_p");
+        r.sampler.min_p = finiteField(s.at("min_p"), "sampler.min_p");
+        r.sampler.cfg = finiteField(s.at("cfg"), "sampler.cfg");
+        r.images = intField(j.at("images"), "images", 1, kMaxImages);
+        r.image_index = intField(j.at("image_index"), "image_index", 0, r.images - 1);
+        r.grid_h = intField(j.at("grid").at(0), "grid[0]", 1, kMaxGridSide);
+        r.grid_w = intField(j.at("grid").at(1), "grid[1]", 1, kMaxGridSide);
         r.backend = j.at("backend").get<std::string>();
         r.precision = j.at("precision").get<std::string>();
-        r.threads = j.value("threads", 0);
+        r.threads = j.contains("threads") ? intField(j.at("threads"), "threads", 0, 1 << 16) : 0;
         r.cancelled = j.value("cancelled", false);
+        const uint64_t count = unsignedField(j.at("token_count"), "token_count");
+        if (count > static_cast<uint64_t>(r.grid_h) * static_cast<uint64_t>(r.grid_w))
+            return Status::error("recipe holds " + std::to_string(count) + " tokens, more than its " + std::to_string(r.grid_h) +
+                                 "x" + std::to_string(r.grid_w) + " grid");
         auto tokens = util::unpackTokens(j.at("tokens").get<std::string>());
         if (!tokens) return tokens.status();
         r.tokens = std::move(*tokens);
-        if (r.tokens.size() != j.at("token_count").get<size_t>()) return Status::error("recipe token count does not match its stream");
+        if (r.tokens.size() != count) return Status::error("recipe token count does not match its stream");
         return r;
     } catch (const std::exception& e) {
         return Status::error(std::string("malformed Tessera recipe: ") + e.what());

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "tessera/engine/causal_lm.h"
 #include "tessera/engine/checkpoint.h"
@@ -61,8 +62,17 @@ Expected<Goldens> Goldens::open(const std::string& dir) {
     return g;
 }
 
+namespace {
+// Golden tensors read while one verifyReferenceSet() call runs on this thread (null outside one).
+thread_local std::set<std::string>* t_goldens_read = nullptr;
+} // namespace
+
+void recordGoldensInto(std::set<std::string>* names) { t_goldens_read = names; }
+void resetGoldenRecorder() { t_goldens_read = nullptr; }
+
 Expected<Tensor> Goldens::tensor(const std::string& name, Backend& backend) const {
     if (!ckpt.has(name)) return Status::error("golden.safetensors has no tensor " + name);
+    if (t_goldens_read) t_goldens_read->insert(name);
     return ckpt.load(name, backend);
 }
 
@@ -129,7 +139,37 @@ Expected<VerifyReport> verifyCausalLm(const std::string& dir, Backend& be) {
 
 } // namespace verify
 
+namespace {
+Expected<VerifyReport> runReferenceSet(const std::string& dir, Backend& backend);
+} // namespace
+
+// Runs the set, then fails every golden tensor of golden.safetensors that no check read.
 Expected<VerifyReport> verifyReferenceSet(const std::string& dir, Backend& backend) {
+    std::set<std::string> read;
+    verify::recordGoldensInto(&read);
+    struct Reset {
+        ~Reset() { verify::resetGoldenRecorder(); }
+    } reset;
+    auto report = runReferenceSet(dir, backend);
+    if (!report) return report;
+    const fs::path golden = fs::path(dir) / "golden.safetensors";
+    if (!fs::exists(golden)) return report;
+    auto all = Checkpoint::openFiles({golden.string()});
+    if (!all) return all.status();
+    for (const std::string& name : all->names()) {
+        if (read.count(name)) continue;
+        VerifyCheck c;
+        c.name = "unknown golden " + name;
+        c.max_abs_diff = INFINITY;
+        c.detail = "golden.safetensors carries " + name + ", which no check of a " + report->kind + " set compares";
+        report->checks.push_back(std::move(c));
+    }
+    return report;
+}
+
+namespace {
+
+Expected<VerifyReport> runReferenceSet(const std::string& dir, Backend& backend) {
     try {
         if (!fs::is_directory(dir)) return Status::error(dir + " is not a folder");
         const bool has_config = fs::exists(fs::path(dir) / "config.json");
@@ -167,5 +207,7 @@ Expected<VerifyReport> verifyReferenceSet(const std::string& dir, Backend& backe
         return Status::error(dir + ": unexpected error: " + e.what());
     }
 }
+
+} // namespace
 
 } // namespace tessera

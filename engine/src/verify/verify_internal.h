@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,10 @@ namespace tessera::verify {
 VerifyCheck compareF32(const std::string& name, const std::vector<float>& got, const std::vector<float>& want,
                        double tolerance);
 VerifyCheck compareIds(const std::string& name, const std::vector<int64_t>& got, const std::vector<int64_t>& want);
+
+// While set, every name Goldens::tensor() reads on this thread is added to `names`.
+void recordGoldensInto(std::set<std::string>* names);
+void resetGoldenRecorder();
 
 struct Goldens {
     Checkpoint ckpt;

@@ -22,11 +22,16 @@ struct VerifyCheck {
 struct VerifyReport {
     std::string kind; // "causal-lm", "tokenizer", …
     std::vector<VerifyCheck> checks;
+    // What the set did not carry, so what was not verified ("no understanding goldens (und_logits, …):
+    // the understanding path was not verified"). Informational: a set need not cover every path.
+    std::vector<std::string> notes;
     bool passed() const;
 };
 
 // Runs the reference set in `dir`. Fails (Status) when the folder is not a set of a supported kind or
-// its files are broken; a set that runs but mismatches returns a report with failed checks.
+// its files are broken; a set that runs but mismatches returns a report with failed checks. Every
+// tensor in a set's golden.safetensors must be compared by some check: one that no check of the set's
+// kind reads is a failed check ("unknown golden"), never silently ignored.
 Expected<VerifyReport> verifyReferenceSet(const std::string& dir, Backend& backend);
 
 } // namespace tessera
