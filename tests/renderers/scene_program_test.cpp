@@ -145,3 +145,75 @@ TEST(SceneProgram, RoundTripKeepsAwkwardDoublesExactly) {
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(r.scene, s);
 }
+
+TEST(SceneJson, RedCubeJsonMatchesRedCubeProgram) {
+    auto from_json = parseSceneJson(readFile(examplesDir() / "red_cube.json"));
+    ASSERT_TRUE(from_json.ok) << from_json.error;
+    auto from_program = parseSceneProgram(readFile(examplesDir() / "red_cube.scene"));
+    ASSERT_TRUE(from_program.ok) << from_program.error;
+    EXPECT_EQ(from_json.scene, from_program.scene);
+    ASSERT_EQ(from_json.scene.objects.size(), 1u);
+    EXPECT_EQ(from_json.scene.objects[0].color, Color::Red);
+    EXPECT_EQ(from_json.scene.objects[0].position, (Vec3{0, 0, 0.35}));
+    EXPECT_EQ(from_json.scene.camera, Camera{});
+    EXPECT_EQ(from_json.scene.light, Light{});
+}
+
+TEST(SceneJson, EveryExampleRoundTripsThroughJson) {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(examplesDir())) {
+        if (entry.path().extension() != ".scene") continue;
+        ++count;
+        auto program = parseSceneProgram(readFile(entry.path()));
+        ASSERT_TRUE(program.ok) << program.error;
+        std::string json = writeSceneJson(program.scene);
+        auto back = parseSceneJson(json);
+        ASSERT_TRUE(back.ok) << back.error << "\n" << json;
+        EXPECT_EQ(back.scene, program.scene) << entry.path();
+        auto again = parseSceneProgram(writeSceneProgram(back.scene));
+        ASSERT_TRUE(again.ok) << again.error;
+        EXPECT_EQ(again.scene, program.scene);
+    }
+    EXPECT_GE(count, 3);
+}
+
+TEST(SceneJson, AwkwardDoublesSurviveJson) {
+    Scene s;
+    SceneObject o;
+    o.size = 0.1 + 0.2;
+    o.position = {-123.456789012345678, 1e-300, 999.999999999999};
+    o.rotation = 1.0 / 3.0;
+    s.objects.push_back(o);
+    s.light.ambient = 2.0 / 3.0;
+    auto r = parseSceneJson(writeSceneJson(s));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.scene, s);
+}
+
+TEST(SceneJson, ErrorsNameThePath) {
+    struct Case {
+        const char* json;
+        const char* expected;
+    };
+    const Case cases[] = {
+        {"{", "not valid JSON"},
+        {"[]", "scene: expected an object"},
+        {"{}", "missing key 'objects'"},
+        {R"({"objects": [], "colour": 1})", "unknown key 'colour'"},
+        {R"({"objects": [{"shape": "cone", "color": "red", "material": "rubber", "size": 1,
+             "position": [0,0,1], "rotation": 0}]})", "objects[0].shape: unknown value 'cone'"},
+        {R"({"objects": [{"shape": "cube", "color": "red", "material": "rubber", "size": 1,
+             "position": [0,0], "rotation": 0}]})", "objects[0].position: expected an array of 3"},
+        {R"({"objects": [{"shape": "cube", "color": "red", "material": "rubber", "size": "1",
+             "position": [0,0,1], "rotation": 0}]})", "objects[0].size: expected a number"},
+        {R"({"objects": [{"shape": "cube", "color": "red", "material": "rubber", "size": 1,
+             "position": [0,0,1]}]})", "objects[0]: missing key 'rotation'"},
+        {R"({"objects": [], "camera": {"fov": 500}})", "camera.fov: value out of range"},
+        {R"({"objects": [], "light": {"direction": [0,0,0]}})", "zero vector"},
+    };
+    for (const Case& c : cases) {
+        auto r = parseSceneJson(c.json);
+        ASSERT_FALSE(r.ok) << c.json;
+        EXPECT_NE(r.error.find(c.expected), std::string::npos) << r.error;
+    }
+}

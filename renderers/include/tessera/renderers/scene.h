@@ -65,6 +65,13 @@ SceneParseResult parseSceneProgram(std::string_view program);
 // reads back to the same double, so parseSceneProgram(writeSceneProgram(s)).scene == s for a valid s.
 std::string writeSceneProgram(const Scene& scene);
 
+// Scene JSON (the second form in docs/scene-programs.md). Omitted camera/light fields take defaults;
+// unknown keys, wrong types and out-of-range values are errors naming the JSON path. Never throws.
+SceneParseResult parseSceneJson(std::string_view json);
+
+// Scene JSON with every field written out; numbers read back to the same doubles.
+std::string writeSceneJson(const Scene& scene);
+
 std::string_view shapeName(Shape shape);
 std::string_view colorName(Color color);
 std::string_view materialName(Material material);
