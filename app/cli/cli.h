@@ -40,6 +40,7 @@ int cmdProject(int argc, char** argv);
 int cmdGenerate(int argc, char** argv);
 int cmdInspect(int argc, char** argv);
 int cmdReplay(int argc, char** argv);
+int cmdEvalScenes(int argc, char** argv);
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();
