@@ -31,6 +31,8 @@ const Command kCommands[] = {
      tessera::cli::cmdBatch},
     {"project", "project databases: project create|list|show|search|export|recover|merge DIR ...",
      tessera::cli::cmdProject},
+    {"eval-scenes", "score predicted scenes against true ones: eval-scenes PRED_DIR TRUTH_DIR (JSON line)",
+     tessera::cli::cmdEvalScenes},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };

@@ -1,0 +1,28 @@
+// Scene metrics: predicted vs true objects matched one-to-one by the Hungarian method on centre
+// distance, then scored. Pure functions; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "tessera/renderers/scene.h"
+
+namespace tessera::renderers {
+
+// Minimum-cost assignment for a rows x cols cost matrix (row-major, finite values). Returns, for each
+// row, the matched column or -1 when rows > cols. Every column is used at most once.
+std::vector<int> minCostAssignment(const std::vector<double>& cost, std::size_t rows, std::size_t cols);
+
+struct SceneScore {
+    bool count_correct = false;
+    std::size_t matched = 0;     // pairs formed: min(predicted, true)
+    std::size_t true_count = 0;
+    // Fraction of true objects whose matched prediction has the same attribute (unmatched = wrong).
+    double shape_accuracy = 0, color_accuracy = 0, material_accuracy = 0, size_accuracy = 0;
+    double mean_position_error = 0; // mean centre distance over matched pairs (0 when none)
+    double mean_rotation_error = 0; // mean |angle difference| in degrees, wrapped to [0, 180]
+};
+
+SceneScore scoreScene(const Scene& predicted, const Scene& truth);
+
+} // namespace tessera::renderers
