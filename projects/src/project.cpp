@@ -95,6 +95,15 @@ Result<Project> Project::openOrCreate(const fs::path& dir, const OpenOptions& op
         if (create) {
             if (fs::exists(db_file, ec))
                 return Status::error(dir.string() + " already holds a project (project.db exists); use open");
+            // What an interrupted create leaves (see below) is ours to clear: the half-made database
+            // under its temporary name, and the empty media folder.
+            const std::string tmp_prefix = std::string(detail::kDbFile) + ".creating-";
+            if (fs::is_directory(dir, ec)) {
+                for (const auto& e : fs::directory_iterator(dir, ec))
+                    if (e.path().filename().string().rfind(tmp_prefix, 0) == 0) fs::remove(e.path(), ec);
+                if (fs::is_directory(dir / detail::kMediaDir, ec) && fs::is_empty(dir / detail::kMediaDir, ec))
+                    fs::remove(dir / detail::kMediaDir, ec);
+            }
             // A project is made in a new or empty folder, never over files it did not write (recover
             // would later take them for its own leftovers).
             if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec)))
@@ -104,6 +113,20 @@ Result<Project> Project::openOrCreate(const fs::path& dir, const OpenOptions& op
             if (ec)
                 return Status::error("cannot create " + (dir / detail::kMediaDir).string() + ": " +
                                      ec.message());
+            // The database is built under a temporary name and renamed into place once its schema and
+            // mark are written, so a process killed while creating never leaves a project.db that is
+            // not a project (which open would then refuse).
+            const fs::path tmp = dir / (tmp_prefix + std::to_string(::getpid()));
+            {
+                detail::Db fresh(tmp, true, options.busy_timeout_ms);
+                detail::migrate(fresh, detail::latestSchemaVersion());
+                detail::stampApplicationId(fresh);
+                fresh.exec("PRAGMA journal_mode = DELETE"); // fold the WAL into the file before the rename
+            }
+            fs::rename(tmp, db_file, ec);
+            if (ec) return Status::error("cannot create " + db_file.string() + ": " + ec.message());
+            detail::syncDirectory(dir);
+            create = false;
         } else {
             if (!fs::exists(db_file, ec))
                 return Status::error(dir.string() +
