@@ -265,8 +265,9 @@ bool haveAvx512() {
 template <class W>
 void gemvRange(const float* x, int64_t m, const W* w, int64_t n, int64_t k, float* y, int64_t begin, int64_t end) {
 #if TESSERA_GEMV_AVX2
-    // Same bits either way; the blocked kernel only pays off once several rows share each weight row.
-    if (m >= 4 && haveAvx512()) return gemvRangeAvx512(x, m, w, n, k, y, begin, end);
+    // Same bits either way. Even for one or two rows the 16-lane loop wins: it widens 16-bit weights
+    // sixteen at a time, where the 8-lane loop ran out of instructions before memory did.
+    if (haveAvx512()) return gemvRangeAvx512(x, m, w, n, k, y, begin, end);
     if (haveAvx2()) return gemvRangeAvx2(x, m, w, n, k, y, begin, end);
 #endif
     for (int64_t j = begin; j < end; ++j) {
