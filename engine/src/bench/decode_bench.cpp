@@ -1,4 +1,5 @@
 // The decode benchmark: random weights in a real shape, the real loader, the real decode loop.
+#include "bench/bench_scratch.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 
@@ -52,23 +53,6 @@ nlohmann::ordered_json DecodeBenchResult::toJson() const {
 
 namespace {
 
-// Removes the scratch checkpoint however the benchmark ends.
-struct ScratchDir {
-    fs::path path;
-    ~ScratchDir() {
-        std::error_code ec;
-        if (!path.empty()) fs::remove_all(path, ec);
-    }
-};
-
-fs::path scratchPath(const std::string& base) {
-    static std::atomic<int> counter{0};
-    std::error_code ec;
-    fs::path root = base.empty() ? fs::temp_directory_path(ec) : fs::path(base);
-    if (ec) root = "/tmp";
-    return root / ("tessera-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-}
-
 // Greedy next token per row through the backend's sampling op: only ids come back, as in generation.
 std::vector<int64_t> greedy(Backend& be, const Tensor& logits, int64_t batch, SampleResult& out) {
     std::vector<SampleRow> rows(static_cast<size_t>(batch));
@@ -78,13 +62,6 @@ std::vector<int64_t> greedy(Backend& be, const Tensor& logits, int64_t batch, Sa
     sp.report_k = 0;
     be.sample(logits, rows, sp, out);
     return std::vector<int64_t>(out.token.begin(), out.token.end());
-}
-
-double loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    double v = -1;
-    if (!(in >> v)) v = -1;
-    return v;
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
@@ -125,7 +102,7 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     r.kv_dtype = dtypeName(o.kv_dtype);
     r.threads = be.info().threads;
 
-    ScratchDir scratch{scratchPath(o.scratch_dir)};
+    ScratchDir scratch{scratchPath(o.scratch_dir, "tessera-bench")};
     Status written = writeRandomCheckpoint(config, scratch.path.string(), 1, o.dtype);
     if (!written.ok()) return written;
     auto ckpt = Checkpoint::open(scratch.path.string());

@@ -1,5 +1,6 @@
 // The Janus generation benchmark. Sections: presets · tensors of a shape · writing a checkpoint ·
 // the benchmark (previews off, then on).
+#include "bench/bench_scratch.h"
 #include "tessera/engine/janus_bench.h"
 
 #include "tessera/engine/engine.h"
@@ -416,33 +417,6 @@ double msSince(Clock::time_point t) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-double loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    double v = -1;
-    if (!(in >> v)) v = -1;
-    return v;
-}
-
-// Removes a scratch checkpoint however the benchmark ends (an empty path keeps everything).
-struct ScratchFolder {
-    fs::path path;
-    ScratchFolder() = default;
-    ScratchFolder(const ScratchFolder&) = delete;
-    ScratchFolder& operator=(const ScratchFolder&) = delete;
-    ~ScratchFolder() {
-        std::error_code ec;
-        if (!path.empty()) fs::remove_all(path, ec);
-    }
-};
-
-fs::path scratchFolder(const std::string& base) {
-    static std::atomic<int> counter{0};
-    std::error_code ec;
-    fs::path root = base.empty() ? fs::temp_directory_path(ec) : fs::path(base);
-    if (ec) root = "/tmp";
-    return root / ("tessera-janus-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-}
-
 struct Run {
     JanusResult result;
     double wall_ms = 0;
@@ -469,9 +443,9 @@ Expected<Run> generateOnce(JanusPipeline& pipe, const JanusRequest& req) {
 }
 
 // The checkpoint folder to load: the reference itself, or a written one (removed afterwards unless kept).
-Expected<std::string> prepareCheckpoint(const JanusBenchOptions& o, ScratchFolder& scratch,
+Expected<std::string> prepareCheckpoint(const JanusBenchOptions& o, ScratchDir& scratch,
                                         double& write_ms) {
-    const fs::path dir = o.keep_dir.empty() ? scratchFolder(o.scratch_dir) : fs::path(o.keep_dir);
+    const fs::path dir = o.keep_dir.empty() ? scratchPath(o.scratch_dir, "tessera-janus-bench") : fs::path(o.keep_dir);
     if (o.keep_dir.empty()) scratch.path = dir;
     const auto t0 = Clock::now();
     if (o.preset == "janus-tiny") {
@@ -522,7 +496,7 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     r.preset = o.preset;
     r.images = o.images;
 
-    ScratchFolder scratch;
+    ScratchDir scratch;
     auto dir = prepareCheckpoint(o, scratch, r.write_ms);
     if (!dir) return dir.status();
 

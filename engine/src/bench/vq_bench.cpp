@@ -3,6 +3,7 @@
 // Sections: a scratch checkpoint · peak memory · the benchmark.
 #include "cpu/cpu_backend.h"
 #include "models/janus_parts.h"
+#include "bench/bench_scratch.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus_bench.h"
@@ -54,14 +55,6 @@ nlohmann::ordered_json VqBenchResult::toJson() const {
 namespace {
 
 // ---- a scratch checkpoint ------------------------------------------------------------------------------
-
-struct ScratchDir {
-    fs::path path;
-    ~ScratchDir() {
-        std::error_code ec;
-        if (!path.empty()) fs::remove_all(path, ec);
-    }
-};
 
 // The VQ tensors of a Janus checkpoint (`model.vqmodel.*`) as one safetensors file: f32, uniform in
 // ±1/sqrt(fan-in) for convs and the codebook, norm weights 1, biases 0.
@@ -122,13 +115,6 @@ bool resetPeakResident() {
     return std::fclose(f) == 0 && ok;
 }
 
-double loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    double v = -1;
-    if (!(in >> v)) v = -1;
-    return v;
-}
-
 } // namespace
 
 // ---- the benchmark -----------------------------------------------------------------------------------
@@ -162,10 +148,8 @@ Expected<VqBenchResult> runVqBench(const VqBenchOptions& o) {
         if (t.shape.size() == 4) widest_kdim = std::max(widest_kdim, t.shape[1] * t.shape[2] * t.shape[3]);
     r.conv_scratch_bound_bytes = static_cast<size_t>(r.threads) * cpu::CpuBackend::convScratchBoundBytes(widest_kdim);
 
-    ScratchDir dir;
+    ScratchDir dir{scratchPath(o.scratch_dir, "tessera-bench-vq")};
     std::error_code ec;
-    const fs::path root = o.scratch_dir.empty() ? fs::temp_directory_path(ec) : fs::path(o.scratch_dir);
-    dir.path = (ec ? fs::path("/tmp") : root) / ("tessera-bench-vq-" + std::to_string(::getpid()));
     fs::create_directories(dir.path, ec);
     if (ec) return Status::error("cannot create " + dir.path.string() + ": " + ec.message());
     const std::string file = (dir.path / "model.safetensors").string();
