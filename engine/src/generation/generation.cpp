@@ -58,7 +58,7 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
     if (s.branches < 1 || s.cond_branch < 0 || s.cond_branch >= s.branches || s.uncond_branch >= s.branches)
         return Status::error("generation: branch layout out of range");
     if (!std::isfinite(s.cfg)) return Status::error("the guidance weight must be a finite number");
-    const bool positional = order_.name() != "frame-maskgit";
+    const bool positional = order_.commitsEverySample();
     for (const auto& f : s.forced)
         if (!f.empty() && !positional) return Status::error("forced tokens need a raster or window decode order");
     if (static_cast<int64_t>(s.forced.size()) > seqs) return Status::error("forced tokens for more sequences than the batch");

@@ -32,6 +32,9 @@ public:
     // log_probs[i]. Writes the cells that are now final into the grid; returns how many.
     virtual int64_t commit(int64_t seq, const std::vector<int64_t>& positions, const int32_t* tokens,
                            const float* log_probs) = 0;
+    // Whether every sample a step draws becomes final, in a fixed cell order (raster, windows): then
+    // forced tokens can be given in decode order, and a cell's random draw is keyed by the cell alone.
+    virtual bool commitsEverySample() const { return true; }
     // Called by the loop once every sequence has committed the step.
     virtual void advance() { ++step_; }
     // Steps taken so far and the number a full run takes.
@@ -96,6 +99,7 @@ class FrameMaskOrder final : public DecodeOrder {
 public:
     FrameMaskOrder(int64_t sequences, int64_t frames, int64_t height, int64_t width, FrameMaskSettings settings);
     std::string name() const override { return "frame-maskgit"; }
+    bool commitsEverySample() const override { return false; }
     // Every cell of the current frame (known cells are re-predicted and kept, as the reference does).
     std::vector<int64_t> next() override;
     int64_t commit(int64_t seq, const std::vector<int64_t>& positions, const int32_t* tokens,
