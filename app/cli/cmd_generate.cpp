@@ -31,6 +31,8 @@ const char* kUsage =
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
     "  --backend B          cpu | cuda | auto (default cpu)\n"
     "  --threads N          CPU threads (default: all)\n"
+    "  --precision P        f32 (default) or bf16: activations rounded to bf16 where they meet bf16\n"
+    "                       weights, on bf16 hardware (AMX) where present; recorded in the recipe\n"
     "  --project DIR        also store the generation (tokens, statistics, image) in that project\n"
     "                       folder, creating it when absent\n"
     "  --json               print a JSON summary on stdout\n";
@@ -60,6 +62,7 @@ int cmdGenerate(int argc, char** argv) {
     addInt(app, "--preview-every", run.request.preview_every, 0, 1 << 20);
     app.add_option("--backend", run.backend);
     addInt(app, "--threads", run.threads, 0, 4096);
+    app.add_option("--precision", run.precision)->check(CLI::IsMember({"f32", "bf16"}));
     app.add_option("--project", project);
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;

@@ -97,6 +97,7 @@ int cmdReplay(int argc, char** argv) {
         return 1;
     }
     run.threads = threads;
+    run.precision = recipe->precision.empty() ? "f32" : recipe->precision;
     run.request.prompt = recipe->prompt;
     run.request.seed = recipe->seed;
     run.request.sampler = recipe->sampler;

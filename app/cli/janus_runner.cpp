@@ -81,6 +81,13 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
     const auto t0 = std::chrono::steady_clock::now();
     auto backend = createBackend(run.backend, run.threads);
     if (!backend) return backend.status();
+    if (run.precision != "f32" && run.precision != "bf16")
+        return Status::error("precision must be f32 or bf16, not '" + run.precision + "'");
+    try {
+        (*backend)->setActivationDtype(run.precision == "bf16" ? DType::BF16 : DType::F32);
+    } catch (const Error& e) {
+        return Status::error(e.what());
+    }
     auto pipeline = JanusPipeline::load(run.model_dir, **backend);
     if (!pipeline) return pipeline.status();
     auto hash = modelIdentityHash(run.model_dir);
@@ -131,7 +138,7 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
         r.grid_h = result->grid_h;
         r.grid_w = result->grid_w;
         r.backend = bi.name;
-        r.precision = "f32";
+        r.precision = run.precision;
         r.threads = bi.threads;
         r.cancelled = result->cancelled;
         r.tokens = result->tokens[static_cast<size_t>(i)];

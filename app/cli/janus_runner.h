@@ -14,6 +14,9 @@ struct JanusRun {
     std::string model_dir;
     std::string backend = "cpu";
     int threads = 0;
+    // "f32" or "bf16": the dtype activations enter products with bf16 weights in
+    // (Backend::setActivationDtype); recorded in the recipe, since tokens can differ.
+    std::string precision = "f32";
     JanusRequest request;
     std::string out_path;    // image i > 0 goes to <stem>-<i><ext>
     std::string preview_dir; // empty: no preview files

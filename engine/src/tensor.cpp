@@ -170,6 +170,10 @@ void Backend::setKvCacheDtype(DType dtype) {
     TS_CHECK(dtype == DType::F32, std::string("the ") + info().name + " backend keeps KV caches in f32 only");
 }
 
+void Backend::setActivationDtype(DType dtype) {
+    TS_CHECK(dtype == DType::F32, std::string("the ") + info().name + " backend takes f32 activations only");
+}
+
 Tensor Backend::adopt(std::shared_ptr<const void>, const void* host, DType dtype, const Shape& shape) {
     return upload(host, dtype, shape);
 }

@@ -38,6 +38,8 @@ nlohmann::ordered_json DecodeBenchResult::toJson() const {
     if (load_avg_1m >= 0) j["load_avg_1m"] = load_avg_1m;
     j["dtype"] = dtype;
     j["kv_dtype"] = kv_dtype;
+    j["act_dtype"] = act_dtype;
+    if (!matmul_path.empty()) j["matmul_path"] = matmul_path;
     j["resident_bytes"] = resident_bytes;
     j["kv_cache_bytes"] = kv_cache_bytes;
     j["workspace_bytes"] = workspace_bytes;
@@ -96,10 +98,13 @@ Expected<DecodeBenchResult> runDecodeBench(const DecodeBenchOptions& o) {
     r.backend = be.info().name;
     try {
         be.setKvCacheDtype(o.kv_dtype);
+        be.setActivationDtype(o.act_dtype);
     } catch (const Error& e) {
         return Status::error(e.what());
     }
     r.kv_dtype = dtypeName(o.kv_dtype);
+    r.act_dtype = dtypeName(o.act_dtype);
+    if (o.act_dtype == DType::BF16) r.matmul_path = be.info().bf16_matmul;
     r.threads = be.info().threads;
 
     ScratchDir scratch{scratchPath(o.scratch_dir, "tessera-bench")};

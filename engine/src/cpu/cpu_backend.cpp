@@ -91,6 +91,11 @@ void CpuBackend::setKvCacheDtype(DType dtype) {
     kv_dtype_ = dtype;
 }
 
+void CpuBackend::setActivationDtype(DType dtype) {
+    TS_CHECK(dtype == DType::F32 || dtype == DType::BF16, "the CPU backend takes f32 or bf16 activations");
+    act_dtype_ = dtype;
+}
+
 void CpuBackend::releaseCached() {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     for (auto& [size, p] : free_blocks_) {
@@ -127,6 +132,7 @@ BackendInfo CpuBackend::info() const {
     bi.name = "cpu";
     bi.device = "CPU (f32, OpenBLAS)";
     bi.threads = const_cast<ThreadPool&>(pool_).threads();
+    bi.bf16_matmul = bf16MatmulPath();
     return bi;
 }
 
@@ -196,7 +202,9 @@ Tensor CpuBackend::matmul(const Tensor& x, const Tensor& w, const Tensor* bias) 
     Tensor y = alloc(DType::F32, out_shape);
     float* yp = y.data<float>();
     const float* xp = x.data<float>();
-    if (m <= gemvMaxRows()) {
+    if (act_dtype_ == DType::BF16 && w.dtype() == DType::BF16) {
+        bf16MatmulRows(pool_, xp, m, w.data<Bf16>(), n, k, yp, bf16_scratch_);
+    } else if (m <= gemvMaxRows()) {
         switch (w.dtype()) {
         case DType::BF16: gemvRows(pool_, xp, m, w.data<Bf16>(), n, k, yp); break;
         case DType::F16: gemvRows(pool_, xp, m, w.data<F16>(), n, k, yp); break;

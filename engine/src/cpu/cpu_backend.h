@@ -3,6 +3,7 @@
 // GEMV/GEMM kernels; activations are f32.
 #pragma once
 
+#include "cpu/cpu_bf16_matmul.h"
 #include "cpu/thread_pool.h"
 #include "tessera/engine/backend.h"
 
@@ -35,6 +36,8 @@ public:
     void releaseCached() override;
     DType kvCacheDtype() const override { return kv_dtype_; }
     void setKvCacheDtype(DType dtype) override;
+    DType activationDtype() const override { return act_dtype_; }
+    void setActivationDtype(DType dtype) override;
 
     Tensor matmul(const Tensor& x, const Tensor& w, const Tensor* bias) override;
     Tensor embedding(const Tensor& table, const Tensor& ids) override;
@@ -101,6 +104,8 @@ private:
     std::multimap<size_t, void*> free_blocks_;
     size_t cached_bytes_ = 0;
     DType kv_dtype_ = DType::F32;
+    DType act_dtype_ = DType::F32;
+    Bf16Scratch bf16_scratch_; // driver thread only (matmul)
     std::atomic<size_t> conv_scratch_now_{0}, conv_scratch_peak_{0};
 };
 

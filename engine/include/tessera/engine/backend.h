@@ -35,6 +35,7 @@ struct BackendInfo {
     std::string device;      // human-readable device description
     int threads = 1;         // CPU worker threads
     size_t memory_bytes = 0; // device memory (0 = host)
+    std::string bf16_matmul; // how products with bf16 activations run ("amx", "f32"; empty: not offered)
 };
 
 class Backend {
@@ -83,6 +84,12 @@ public:
     // backend cannot attend over.
     virtual DType kvCacheDtype() const { return DType::F32; }
     virtual void setKvCacheDtype(DType dtype);
+    // The dtype activations enter matrix products with 16-bit weights in (f32 by default). bf16 rounds
+    // them to bf16 (nearest even) at each product's input, as a bf16 reference run does, and lets the
+    // backend use bf16 dot-product hardware; activations stored between ops keep their dtype. Tokens can
+    // differ from an f32 run, so a recipe records it. Throws Error for a dtype the backend cannot use.
+    virtual DType activationDtype() const { return DType::F32; }
+    virtual void setActivationDtype(DType dtype);
 
     // ---- dense ---------------------------------------------------------------------------------------
     // y = x · wᵀ (+ bias). x [..., K], w [N, K] (PyTorch Linear layout), bias [N]. Returns [..., N].

@@ -76,6 +76,7 @@ struct DecodeBenchOptions {
     size_t bandwidth_bytes = size_t(1) << 30;
     DType dtype = DType::F32; // how the random checkpoint stores its weights (bf16 stays bf16 in memory)
     DType kv_dtype = DType::F32; // KV cache dtype (Backend::setKvCacheDtype)
+    DType act_dtype = DType::F32; // activations entering products (Backend::setActivationDtype)
     // > 0: also time this batch on the same loaded model and report its per-step cost as a ratio
     // (weights are read once per step for all rows, so 32 rows should cost far less than 16 × 2).
     int64_t compare_batch = 0;
@@ -99,7 +100,8 @@ struct DecodeBenchResult {
     // 1-minute load average when the run ended (-1 where unknown): other processes share the cores and
     // the memory bus, so figures from a busy machine are not comparable.
     double load_avg_1m = -1;
-    std::string dtype, kv_dtype;
+    std::string dtype, kv_dtype, act_dtype;
+    std::string matmul_path; // the CPU's bf16 product path ("amx", "f32") when act_dtype is bf16
     size_t resident_bytes = 0;  // weights as resident + KV cache + backend workspace after the run
     size_t kv_cache_bytes = 0;
     size_t workspace_bytes = 0; // backend memory beyond weights and cache (activations, logits, cached blocks)
