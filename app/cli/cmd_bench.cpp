@@ -37,8 +37,9 @@ const char* const kUsage =
         "  --bandwidth-mb MB   bandwidth buffer size (default 1024)\n"
         "  --dtype T           f32 (default), bf16 or f16: how the weights are stored (and kept)\n"
         "  --kv-dtype T        f32 (default) or bf16 KV cache\n"
-        "  --act-dtype T       f32 (default) or bf16: activations rounded to bf16 where they enter\n"
-        "                      products with bf16 weights (bf16 dot-product hardware where present)\n"
+        "  --act-dtype T       auto (default), f32 or bf16: activations rounded to bf16 where they enter\n"
+        "                      products with bf16 weights (bf16 dot-product hardware where present);\n"
+        "                      auto = bf16 for bf16 weights, as a bf16 reference run computes, else f32\n"
         "  --compare-batch B   also time batch B on the same model and print its cost as a ratio\n"
         "  --json              one JSON line on stdout (the default and only format)\n\n"
         "tokenize: encodes a fixed generated corpus (multilingual, emoji, digits, whitespace) on one\n"
@@ -102,15 +103,15 @@ int benchDecode(int argc, char** argv) {
     app.add_option("--scratch-dir", o.scratch_dir);
     addInt(app, "--bandwidth-mb", bw_mb, 1, 1 << 20);
     addInt(app, "--compare-batch", o.compare_batch, 0, 1024);
-    std::string dtype = "f32", kv_dtype = "f32", act_dtype = "f32";
+    std::string dtype = "f32", kv_dtype = "f32", act_dtype = "auto";
     app.add_option("--dtype", dtype)->check(CLI::IsMember({"f32", "bf16", "f16"}));
     app.add_option("--kv-dtype", kv_dtype)->check(CLI::IsMember({"f32", "bf16"}));
-    app.add_option("--act-dtype", act_dtype)->check(CLI::IsMember({"f32", "bf16"}));
+    app.add_option("--act-dtype", act_dtype)->check(CLI::IsMember({"auto", "f32", "bf16"}));
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "bench decode", kUsage, argc, argv)) return *rc;
     o.dtype = dtype == "bf16" ? DType::BF16 : dtype == "f16" ? DType::F16 : DType::F32;
     o.kv_dtype = kv_dtype == "bf16" ? DType::BF16 : DType::F32;
-    o.act_dtype = act_dtype == "bf16" ? DType::BF16 : DType::F32;
+    o.act_dtype = act_dtype == "bf16" || (act_dtype == "auto" && o.dtype == DType::BF16) ? DType::BF16 : DType::F32;
     if (app.count("--preset") && app.count("--config")) {
         std::fprintf(stderr, "error: give --preset or --config, not both\n");
         return 2;
