@@ -1,5 +1,6 @@
 // tessera: the studio window. Opens on the default model with a first generation already running.
 #include "studio/main_window.h"
+#include "studio/stall_bench.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -22,8 +23,19 @@ int main(int argc, char** argv) {
     QCommandLineOption project({"p", "project"}, "Project folder whose history to open.", "dir");
     QCommandLineOption prompt("prompt", "Prompt of the first generation.", "text");
     QCommandLineOption no_start("no-autostart", "Do not start a first generation.");
-    parser.addOptions({model, project, prompt, no_start});
+    QCommandLineOption stall("bench-stall",
+                             "Benchmark: open the studio on a random-weight checkpoint of the given shape "
+                             "(janus-small: 384², real VQ decoder), generate once, print the GUI event "
+                             "loop's gaps (p50/p99/max, waits for a CPU included) as JSON and quit.",
+                             "preset");
+    parser.addOptions({model, project, prompt, no_start, stall});
     parser.process(app);
+    if (parser.isSet(stall)) {
+        tessera::studio::StallBenchOptions bench;
+        bench.preset = parser.value(stall);
+        bench.reference_dir = default_model;
+        return tessera::studio::runStallBench(bench);
+    }
 
     tessera::studio::StudioOptions options;
     options.model = parser.value(model);

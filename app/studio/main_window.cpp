@@ -18,6 +18,7 @@
 #include "tessera/widgets/token_mosaic.h"
 
 #include <QAction>
+#include <algorithm>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -29,6 +30,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTimer>
 #include <QUndoStack>
 
 namespace tessera::studio {
@@ -129,7 +131,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
         settings_->restore(store);
         shortcuts_->load(store);
         mosaic_view_->setOverlay(static_cast<MosaicOverlay>(store.value("mosaic/overlay", 0).toInt()));
-        for (const QString& f : store.value("models/folders").toStringList()) models_->addFolder(f);
+        for (const QString& f : store.value("models/folders").toStringList()) models_->addFolderAsync(f);
     }
     if (settings_->settings().prompt.isEmpty()) {
         GenerationSettings s = settings_->settings();
@@ -159,15 +161,22 @@ QDockWidget* MainWindow::dock(const QString& object_name) const {
     return findChild<QDockWidget*>(object_name);
 }
 
-bool MainWindow::openProject(const QString& folder) {
-    auto source = openProjectHistory(folder);
-    if (!source) {
-        statusBar()->showMessage(source.error().c_str());
-        return false;
-    }
-    history_->setSource(source->release());
-    if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
-    return true;
+void MainWindow::openProject(const QString& folder) {
+    // Opening (and migrating) a project runs on a pool thread; the dock switches when it is open.
+    statusBar()->showMessage(tr("Opening project %1…").arg(QDir(folder).dirName()));
+    const int64_t request = ++project_request_;
+    openProjectHistoryAsync(folder, false, this, [this, folder, request](Expected<std::unique_ptr<HistorySource>> source) {
+        if (request != project_request_) return; // a later open superseded this one
+        if (!source) {
+            statusBar()->showMessage(tr("Could not open project %1: %2").arg(folder, QString::fromStdString(source.error())));
+            Q_EMIT projectOpened(folder, false);
+            return;
+        }
+        history_->setSource(source->release());
+        if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
+        statusBar()->showMessage(tr("Opened project %1").arg(QDir(folder).dirName()), 3000);
+        Q_EMIT projectOpened(folder, true);
+    });
 }
 
 void MainWindow::buildMenus() {
@@ -261,9 +270,23 @@ void MainWindow::saveState() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    saveState();
-    studio_->bridge()->scheduler().cancelAll();
-    event->accept();
+    if (!closing_) {
+        saveState();
+        closing_ = true;
+    }
+    Scheduler& scheduler = studio_->bridge()->scheduler();
+    scheduler.cancelAll();
+    const auto jobs = scheduler.jobs();
+    const bool busy = std::any_of(jobs.begin(), jobs.end(), [](const JobInfo& j) {
+        return j.state == JobState::Running || j.state == JobState::Queued;
+    });
+    if (!busy) return event->accept();
+    // A cancelled job stops at its next step, and a step can take seconds on a CPU (the final image
+    // decode): the window goes away now and the close completes once the engine is idle, so the GUI
+    // thread never joins a running job.
+    hide();
+    event->ignore();
+    QTimer::singleShot(20, this, [this] { close(); });
 }
 
 void MainWindow::changeEvent(QEvent* event) {

@@ -67,8 +67,12 @@ public:
     QUndoStack* undoStack() const { return undo_; }
     QDockWidget* dock(const QString& object_name) const;
     QWidget* engineView() const { return engine_view_; }
-    // Opens a project folder's history in the History dock.
-    bool openProject(const QString& folder);
+    // Opens a project folder's history in the History dock, off the GUI thread; projectOpened()
+    // reports the outcome (errors also go to the status bar).
+    void openProject(const QString& folder);
+
+signals:
+    void projectOpened(const QString& folder, bool ok);
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -83,6 +87,8 @@ private:
     void saveState();
 
     StudioOptions options_;
+    int64_t project_request_ = 0;
+    bool closing_ = false; // a close waits (window hidden) for running jobs to stop
     QUndoStack* undo_;
     widgets::EngineBridge* bridge_;
     widgets::StudioController* studio_;

@@ -7,10 +7,12 @@
 #include "tessera/projects/project.h"
 
 #include <QBuffer>
+#include <QCoreApplication>
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QMetaObject>
 #include <QPointer>
+#include <QThreadPool>
 #include <algorithm>
 #include <cmath>
 #include <condition_variable>
@@ -136,19 +138,19 @@ public:
         wake_.notify_all();
         thread_.join(); // finishes the task in hand; pending writes are done first (see loop)
     }
-    void run(std::function<void(pj::Project&)> task) {
+    using Task = std::function<void(pj::Project&, std::map<int64_t, int64_t>& stored_ids)>;
+    void run(Task task) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
             tasks_.push_back(std::move(task));
         }
         wake_.notify_one();
     }
-    std::map<int64_t, int64_t>& storedIds() { return stored_; } // worker thread only
 
 private:
     void loop() {
         for (;;) {
-            std::function<void(pj::Project&)> task;
+            Task task;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
                 wake_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
@@ -156,13 +158,13 @@ private:
                 task = std::move(tasks_.front());
                 tasks_.pop_front();
             }
-            task(project_);
+            task(project_, stored_);
         }
     }
     pj::Project project_;
     std::mutex mutex_;
     std::condition_variable wake_;
-    std::deque<std::function<void(pj::Project&)>> tasks_;
+    std::deque<Task> tasks_;
     bool stop_ = false;
     std::map<int64_t, int64_t> stored_; // studio id → project generation id
     std::thread thread_;
@@ -173,19 +175,26 @@ private:
 class ProjectHistorySource : public HistorySource {
 public:
     ProjectHistorySource(pj::Project project, QString folder)
-        : folder_(std::move(folder)), worker_(std::make_unique<ProjectWorker>(std::move(project))) {}
-    ~ProjectHistorySource() override { worker_.reset(); } // joins before QObject teardown
+        : folder_(std::move(folder)), worker_(std::make_shared<ProjectWorker>(std::move(project))),
+          self_(this) {}
+    // Closing never waits for the database: the worker (and the writes still queued to it) is handed
+    // to the global thread pool, which finishes them and closes the project; QCoreApplication waits
+    // for that pool before the process exits. Results of tasks still running are dropped (see post).
+    ~ProjectHistorySource() override {
+        std::shared_ptr<ProjectWorker> worker = std::move(worker_);
+        QThreadPool::globalInstance()->start([worker]() mutable { worker.reset(); });
+    }
 
     QString title() const override { return QFileInfo(folder_).fileName(); }
 
     void query(const HistoryQuery& q, EntriesFn done) override {
-        worker_->run([this, q, done](pj::Project& p) {
+        worker_->run([self = self_, q, done](pj::Project& p, std::map<int64_t, int64_t>&) {
             std::vector<HistoryEntry> out;
             const auto models = modelPaths(p);
             std::vector<pj::GenerationRecord> records;
             if (!q.text.isEmpty()) {
                 auto hits = p.search(q.text.toStdString(), q.limit);
-                if (!hits) return fail(hits.error());
+                if (!hits) return fail(self, hits.error());
                 for (const auto& h : *hits)
                     if (auto g = p.generation(h.generation_id)) records.push_back(std::move(*g));
             } else {
@@ -194,7 +203,7 @@ public:
                 if (!q.batch.isEmpty()) f.batch = q.batch.toStdString();
                 if (!q.batch.isEmpty() && q.shard >= 0) f.shard = q.shard;
                 auto h = p.history(f);
-                if (!h) return fail(h.error());
+                if (!h) return fail(self, h.error());
                 records = std::move(*h);
             }
             for (const auto& r : records) {
@@ -229,22 +238,22 @@ public:
                 e.notes = QString::fromStdString(r.notes);
                 out.push_back(std::move(e));
             }
-            post([done, out = std::move(out)]() mutable { done(std::move(out)); });
+            post(self, [done, out = std::move(out)]() mutable { done(std::move(out)); });
         });
     }
 
     void load(int64_t id, GenerationFn done) override {
-        worker_->run([this, id, done](pj::Project& p) {
+        worker_->run([self = self_, id, done](pj::Project& p, std::map<int64_t, int64_t>&) {
             auto r = p.generation(id);
             std::optional<Generation> g;
             if (r) g = generationFrom(p, *r, modelPaths(p));
-            post([done, g] { done(g); });
+            post(self, [done, g] { done(g); });
         });
     }
 
     void record(const Generation& g, RecordedFn done) override {
         // Encoding the PNG happens on the worker too.
-        worker_->run([this, g, done](pj::Project& p) {
+        worker_->run([self = self_, g, done](pj::Project& p, std::map<int64_t, int64_t>& stored_ids) {
             pj::GenerationRecord r;
             r.seed = g.settings.seed;
             r.prompt = g.settings.prompt.toStdString();
@@ -281,8 +290,8 @@ public:
             }
             int64_t parent = g.parent_stored_id;
             if (!parent && g.parent_id) {
-                auto it = worker_->storedIds().find(g.parent_id);
-                if (it != worker_->storedIds().end()) parent = it->second;
+                auto it = stored_ids.find(g.parent_id);
+                if (it != stored_ids.end()) parent = it->second;
             }
             int64_t stored = 0;
             if (parent) {
@@ -291,43 +300,43 @@ public:
                 spec.params = r.params;
                 spec.prompt = r.prompt;
                 auto child = p.branch(parent, g.branch_token, spec);
-                if (!child) return fail(child.error());
+                if (!child) return fail(self, child.error());
                 stored = *child;
                 auto st = p.finishGeneration(stored, r.tokens, r.stats, media_ptr, r.top_k);
-                if (!st) return fail(st.message());
+                if (!st) return fail(self, st.message());
             } else {
                 auto id = p.addGeneration(r, media_ptr);
-                if (!id) return fail(id.error());
+                if (!id) return fail(self, id.error());
                 stored = *id;
             }
-            worker_->storedIds()[g.id] = stored;
-            post([this, done, stored] {
+            stored_ids[g.id] = stored;
+            post(self, [self, done, stored] {
                 done(stored);
-                Q_EMIT changed();
+                Q_EMIT self->changed();
             });
         });
     }
 
     void setHidden(int64_t id, bool hidden, DoneFn done) override {
-        worker_->run([this, id, hidden, done](pj::Project& p) {
+        worker_->run([self = self_, id, hidden, done](pj::Project& p, std::map<int64_t, int64_t>&) {
             auto st = hidden ? p.addTag(id, kTrashTag) : p.removeTag(id, kTrashTag);
             const bool ok = st.ok();
             const QString msg = QString::fromStdString(st.message());
-            post([this, done, ok, msg] {
+            post(self, [self, done, ok, msg] {
                 done(ok, msg);
-                Q_EMIT changed();
+                Q_EMIT self->changed();
             });
         });
     }
 
     void annotate(int64_t id, const HistoryNotes& notes, DoneFn done) override {
-        worker_->run([this, id, n = normalized(notes), done](pj::Project& p) {
+        worker_->run([self = self_, id, n = normalized(notes), done](pj::Project& p, std::map<int64_t, int64_t>&) {
             const std::string error = writeNotes(p, id, n);
             const bool ok = error.empty();
             const QString msg = QString::fromStdString(error);
-            post([this, done, ok, msg] {
+            post(self, [self, done, ok, msg] {
                 done(ok, msg);
-                Q_EMIT changed();
+                Q_EMIT self->changed();
             });
         });
     }
@@ -352,14 +361,20 @@ private:
         return {};
     }
 
-    // Worker → GUI thread. The worker is joined in the destructor, before this object's QObject part
-    // goes away, and Qt drops calls posted to a destroyed object.
-    void post(std::function<void()> fn) {
-        QMetaObject::invokeMethod(this, std::move(fn), Qt::QueuedConnection);
+    // Worker → GUI thread. Tasks hold a guarded pointer, never `this`: the source may be gone (closed
+    // while its worker finishes), and then the result is dropped on the GUI thread. The application
+    // object outlives every source and is the queued call's context.
+    static void post(const QPointer<ProjectHistorySource>& self, std::function<void()> fn) {
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, fn = std::move(fn)] {
+                if (self) fn();
+            },
+            Qt::QueuedConnection);
     }
-    void fail(const std::string& message) {
+    static void fail(const QPointer<ProjectHistorySource>& self, const std::string& message) {
         const QString m = QString::fromStdString(message);
-        post([this, m] { Q_EMIT failed(m); });
+        post(self, [self, m] { Q_EMIT self->failed(m); });
     }
     static std::map<int64_t, std::string> modelPaths(pj::Project& p) {
         std::map<int64_t, std::string> out;
@@ -369,7 +384,8 @@ private:
     }
 
     QString folder_;
-    std::unique_ptr<ProjectWorker> worker_;
+    std::shared_ptr<ProjectWorker> worker_;
+    QPointer<ProjectHistorySource> self_;
 };
 
 } // namespace
@@ -381,6 +397,25 @@ Expected<std::unique_ptr<HistorySource>> openProjectHistory(const QString& folde
     std::unique_ptr<HistorySource> source =
         std::make_unique<ProjectHistorySource>(std::move(*project), folder);
     return source;
+}
+
+void openProjectHistoryAsync(const QString& folder, bool create, QObject* receiver, OpenedFn done) {
+    QPointer<QObject> guard(receiver);
+    QThreadPool::globalInstance()->start([folder, create, guard, done = std::move(done)] {
+        const std::filesystem::path dir(folder.toStdString());
+        auto project = std::make_shared<pj::Result<pj::Project>>(create ? pj::Project::create(dir)
+                                                                       : pj::Project::open(dir));
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [folder, guard, done, project] {
+                if (!guard) return; // the receiver is gone: the project closes with this functor
+                if (!*project) return done(Status::error(project->error()));
+                std::unique_ptr<HistorySource> source =
+                    std::make_unique<ProjectHistorySource>(std::move(project->value()), folder);
+                done(std::move(source));
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 } // namespace tessera::widgets

@@ -3,6 +3,7 @@
 #include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/studio_controller.h"
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QFile>
 #include <QFileDialog>
@@ -15,6 +16,7 @@
 #include <QListWidget>
 #include <QPointer>
 #include <QPushButton>
+#include <QThreadPool>
 #include <QVBoxLayout>
 #include <cmath>
 
@@ -125,8 +127,29 @@ ModelProbe probeModel(const QString& folder) {
 ModelManagerController::ModelManagerController(StudioController* studio, Loader loader, QObject* parent)
     : QObject(parent), studio_(studio), loader_(std::move(loader)) {}
 
-bool ModelManagerController::addFolder(const QString& folder) {
-    ModelProbe m = probeModel(folder);
+bool ModelManagerController::addFolder(const QString& folder) { return adopt(probeModel(folder)); }
+
+void ModelManagerController::addFolderAsync(const QString& folder) {
+    probeAsync(folder, [this](const ModelProbe& m) { adopt(m); });
+}
+
+void ModelManagerController::probeAsync(const QString& folder, std::function<void(const ModelProbe&)> then) {
+    QPointer<ModelManagerController> self(this);
+    ++probes_running_;
+    QThreadPool::globalInstance()->start([folder, self, then = std::move(then)] {
+        ModelProbe m = probeModel(folder);
+        QMetaObject::invokeMethod(
+            QCoreApplication::instance(),
+            [self, m, then] {
+                if (!self) return;
+                --self->probes_running_;
+                then(m);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+bool ModelManagerController::adopt(const ModelProbe& m) {
     if (!m.error.isEmpty()) {
         Q_EMIT message(m.summary());
         return false;
@@ -144,10 +167,19 @@ bool ModelManagerController::addFolder(const QString& folder) {
 void ModelManagerController::load(const QString& folder) {
     if (!loader_) return Q_EMIT loadFailed(folder, tr("This build cannot load models."));
     if (loading_job_) studio_->bridge()->scheduler().cancel(loading_job_);
-    if (std::none_of(models_.begin(), models_.end(),
-                     [&](const ModelProbe& p) { return p.folder == QDir(folder).absolutePath(); }))
-        if (!addFolder(folder))
-            return Q_EMIT loadFailed(folder, tr("%1 is not a usable checkpoint").arg(folder));
+    const int64_t request = ++load_request_;
+    if (std::any_of(models_.begin(), models_.end(),
+                    [&](const ModelProbe& p) { return p.folder == QDir(folder).absolutePath(); }))
+        return startLoad(folder);
+    // An unknown folder is probed first, off the GUI thread (it reads every shard's header).
+    probeAsync(folder, [this, folder, request](const ModelProbe& m) {
+        if (request != load_request_) return; // a later load() superseded this one
+        if (!adopt(m)) return Q_EMIT loadFailed(folder, tr("%1 is not a usable checkpoint").arg(folder));
+        startLoad(folder);
+    });
+}
+
+void ModelManagerController::startLoad(const QString& folder) {
     const QString abs = QDir(folder).absolutePath();
     QPointer<ModelManagerController> self(this);
     EngineBridge* bridge = studio_->bridge();
@@ -207,7 +239,7 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
     layout->addLayout(buttons);
     connect(add_, &QPushButton::clicked, this, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Checkpoint folder"));
-        if (!dir.isEmpty()) controller_->addFolder(dir);
+        if (!dir.isEmpty()) controller_->addFolderAsync(dir);
     });
     connect(load_, &QPushButton::clicked, this, [this] {
         if (!selectedFolder().isEmpty()) controller_->load(selectedFolder());

@@ -2,8 +2,9 @@
 // load and unload it. ModelManagerController does the work (loading runs as a scheduler job);
 // ModelManagerPanel shows the list.
 //
-// Thread affinity: GUI thread only. probeModel() reads config.json and the safetensors headers
-// (a few KiB), never the weights.
+// Thread affinity: GUI thread only, except probeModel(), which reads config.json and the safetensors
+// headers (a few KiB each, never the weights) and may run on any thread; the controller runs it on
+// the global thread pool.
 #pragma once
 
 #include "tessera/engine/status.h"
@@ -47,12 +48,16 @@ public:
     ModelManagerController(StudioController* studio, Loader loader, QObject* parent = nullptr);
 
     const std::vector<ModelProbe>& models() const { return models_; }
-    // Probes and adds a folder; returns false (with a message) when it is not a checkpoint.
+    // Probes and adds a folder on the calling thread; returns false (with a message) when it is not
+    // a checkpoint. For tests and tools: the studio uses addFolderAsync.
     bool addFolder(const QString& folder);
-    void load(const QString& folder); // asynchronous: loaded() or loadFailed()
+    // The same with the probe on a pool thread; modelsChanged() or message() follow.
+    void addFolderAsync(const QString& folder);
+    // Asynchronous (an unknown folder is probed first, off the GUI thread): loaded() or loadFailed().
+    void load(const QString& folder);
     void unload();
     QString loadedFolder() const { return loaded_; }
-    bool loading() const { return loading_job_ != 0; }
+    bool loading() const { return loading_job_ != 0 || probes_running_ > 0; }
 
 signals:
     void modelsChanged();
@@ -66,7 +71,13 @@ private:
     Loader loader_;
     std::vector<ModelProbe> models_;
     QString loaded_;
+    void probeAsync(const QString& folder, std::function<void(const ModelProbe&)> then);
+    bool adopt(const ModelProbe& m);
+    void startLoad(const QString& folder);
+
     int64_t loading_job_ = 0;
+    int64_t load_request_ = 0;
+    int probes_running_ = 0;
 };
 
 class ModelManagerPanel : public QWidget {
