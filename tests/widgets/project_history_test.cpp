@@ -7,11 +7,17 @@
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
+#include <QElapsedTimer>
 #include <QLineEdit>
+#include <QThread>
+#include <QThreadPool>
+#include <QtTest/QTest>
+#include <QTimer>
 #include <QTemporaryDir>
 #include <QTreeWidget>
 #include <QUndoStack>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 using namespace tessera;
 using namespace tessera::widgets;
@@ -47,6 +53,80 @@ TEST(ProjectHistory, RefusesAFolderThatIsNoProject) {
     auto s = openProjectHistory(dir.filePath("nothing-here"));
     EXPECT_FALSE(s.ok());
     EXPECT_FALSE(s.error().empty());
+}
+
+// The studio opens projects on a pool thread: a project whose database another process holds locked
+// (Project::open then waits up to its busy timeout) must not stop the GUI event loop, and the result
+// arrives on the GUI thread once the lock goes.
+TEST(ProjectHistory, OpeningALockedProjectNeverBlocksTheGuiThread) {
+    test::app();
+    QTemporaryDir dir;
+    const QString folder = dir.filePath("p");
+    ASSERT_TRUE(openProjectHistory(folder, true).ok());
+    QThreadPool::globalInstance()->waitForDone(); // that source closes its project on the pool
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((folder + "/project.db").toUtf8().constData(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    // In WAL mode only the exclusive locking mode keeps readers out as well.
+    ASSERT_EQ(sqlite3_exec(db, "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+    QObject receiver;
+    bool answered = false, opened = false;
+    QThread* answered_on = nullptr;
+    openProjectHistoryAsync(folder, false, &receiver, [&](Expected<std::unique_ptr<HistorySource>> s) {
+        answered = true;
+        opened = s.ok();
+        answered_on = QThread::currentThread();
+    });
+    // The event loop keeps turning while the open waits on the lock.
+    QElapsedTimer clock;
+    clock.start();
+    qint64 last = 0, worst = 0;
+    QTimer tick;
+    tick.setInterval(5);
+    QObject::connect(&tick, &QTimer::timeout, [&] {
+        worst = std::max(worst, clock.elapsed() - last);
+        last = clock.elapsed();
+    });
+    tick.start();
+    // An exclusive-mode connection keeps its lock until it closes.
+    QTimer::singleShot(400, [&] {
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        db = nullptr;
+    });
+    ASSERT_TRUE(waitFor([&] { return answered; }, 20000));
+    tick.stop();
+    if (db) sqlite3_close(db);
+    EXPECT_GE(clock.elapsed(), 400) << "the open did not wait for the lock: the test proves nothing";
+    EXPECT_TRUE(opened);
+    EXPECT_EQ(answered_on, QThread::currentThread());
+    EXPECT_LE(worst, 100) << "the GUI thread stalled " << worst << " ms while the project opened";
+}
+
+TEST(ProjectHistory, AsyncOpenReportsErrorsAndDropsAnswersForAGoneReceiver) {
+    test::app();
+    QTemporaryDir dir;
+    QObject receiver;
+    bool answered = false;
+    std::string error;
+    openProjectHistoryAsync(dir.filePath("nothing-here"), false, &receiver,
+                            [&](Expected<std::unique_ptr<HistorySource>> s) {
+                                answered = true;
+                                if (!s) error = s.error();
+                            });
+    ASSERT_TRUE(waitFor([&] { return answered; }));
+    EXPECT_FALSE(error.empty());
+
+    bool late = false;
+    {
+        QObject gone;
+        openProjectHistoryAsync(dir.filePath("p"), true, &gone,
+                                [&](Expected<std::unique_ptr<HistorySource>>) { late = true; });
+    }
+    QThreadPool::globalInstance()->waitForDone();
+    QTest::qWait(50);
+    EXPECT_FALSE(late);
 }
 
 TEST(ProjectHistory, RecordsLoadsSearchesBranchesAndHides) {
