@@ -90,6 +90,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(bridge_, &EngineBridge::stepTiming, perf_, &PerfStrip::onTiming);
     connect(mosaic_, &MosaicController::cellSelected, inspector_, &InspectorController::inspect);
     connect(studio_, &StudioController::currentChanged, inspector_view_, &CellInspector::clear);
+    connect(studio_, &StudioController::generatorChanged, this, &MainWindow::applyEngineThreads);
     connect(settings_, &SettingsPanel::generateRequested, this,
             [this](const GenerationSettings& s) { studio_->generate(s); });
     connect(settings_, &SettingsPanel::modelChosen, models_, &ModelManagerController::load);
@@ -289,7 +290,20 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     QTimer::singleShot(20, this, [this] { close(); });
 }
 
+void MainWindow::applyEngineThreads() {
+    const std::shared_ptr<Generator> gen = studio_->generator();
+    if (!gen) {
+        engine_yields_ = false;
+        return perf_->setEngineThreads(0, 0, false);
+    }
+    const int available = gen->engineThreads().second;
+    engine_yields_ = isActiveWindow() && available > 1 && available <= kYieldCores;
+    gen->setEngineThreads(engine_yields_ ? available - 1 : 0);
+    perf_->setEngineThreads(gen->engineThreads().first, available, engine_yields_);
+}
+
 void MainWindow::changeEvent(QEvent* event) {
+    if (event->type() == QEvent::ActivationChange) applyEngineThreads();
     // Follow the system's light/dark switch: every widget paints from palette(); docks repaint here.
     if (event->type() == QEvent::PaletteChange || event->type() == QEvent::ApplicationPaletteChange)
         for (QWidget* w : findChildren<QWidget*>()) w->update();

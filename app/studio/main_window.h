@@ -63,6 +63,7 @@ public:
     widgets::SettingsPanel* settingsPanel() const { return settings_; }
     widgets::ModelManagerController* models() const { return models_; }
     widgets::PerfStrip* perfStrip() const { return perf_; }
+    bool engineYieldsCore() const { return engine_yields_; }
     widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
     QUndoStack* undoStack() const { return undo_; }
     QDockWidget* dock(const QString& object_name) const;
@@ -85,10 +86,15 @@ private:
     void exportCurrent();
     void generate();
     void saveState();
+    // While the window is in front on a machine with at most kYieldCores cores, the engine computes
+    // on one thread fewer, so the GUI thread always finds a free core; all threads otherwise.
+    void applyEngineThreads();
+    static constexpr int kYieldCores = 2;
 
     StudioOptions options_;
     int64_t project_request_ = 0;
-    bool closing_ = false; // a close waits (window hidden) for running jobs to stop
+    bool closing_ = false;
+    bool engine_yields_ = false; // a close waits (window hidden) for running jobs to stop
     QUndoStack* undo_;
     widgets::EngineBridge* bridge_;
     widgets::StudioController* studio_;

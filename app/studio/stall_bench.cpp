@@ -112,6 +112,8 @@ int runStallBench(const StallBenchOptions& o) {
     j["tokens"] = g->sampled();
     j["generation_ms"] = round2(static_cast<double>(run_clock.elapsed()));
     j["ticks"] = gaps.size();
+    j["window_active"] = window.isActiveWindow();
+    j["engine_yields_core"] = window.engineYieldsCore();
     j["gap_p50_ms"] = round2(p50);
     j["gap_p99_ms"] = round2(p99);
     j["gap_max_ms"] = round2(worst);

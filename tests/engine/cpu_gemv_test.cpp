@@ -4,6 +4,9 @@
 #include "tessera/engine/engine.h"
 
 #include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <cmath>
 #include <gtest/gtest.h>
 #include <random>
@@ -112,6 +115,41 @@ TEST(ThreadPool, EveryIndexExactlyOnce) {
             }
         }
     }
+}
+
+// The studio leaves a core to the GUI by lowering the active thread count while a job runs: loops
+// then run on that many threads (the caller alone at 1), and results keep their bits.
+TEST(ThreadPool, ActiveThreadsLimitWhoRunsALoop) {
+    cpu::ThreadPool pool(3);
+    EXPECT_EQ(pool.activeThreads(), 3);
+    pool.setActiveThreads(1);
+    EXPECT_EQ(pool.activeThreads(), 1);
+    std::mutex m;
+    std::set<std::thread::id> ran_on;
+    for (int rep = 0; rep < 20; ++rep)
+        pool.parallelFor(1000, 1, [&](int64_t, int64_t) {
+            std::lock_guard<std::mutex> lock(m);
+            ran_on.insert(std::this_thread::get_id());
+        });
+    EXPECT_EQ(ran_on, std::set<std::thread::id>{std::this_thread::get_id()});
+    pool.setActiveThreads(0);
+    EXPECT_EQ(pool.activeThreads(), 3);
+    pool.setActiveThreads(99);
+    EXPECT_EQ(pool.activeThreads(), 3);
+}
+
+TEST(CpuMatmul, SameBitsWithFewerActiveThreads) {
+    const int64_t m = 2, n = 300, k = 513;
+    auto x = randomValues(static_cast<size_t>(m * k), 4);
+    auto w = randomValues(static_cast<size_t>(n * k), 5);
+    auto be = createBackend("cpu", 3);
+    ASSERT_TRUE(be.ok());
+    Tensor xt = (*be)->fromF32(x, {m, k});
+    Tensor wt = (*be)->fromF32(w, {n, k});
+    auto all = (*be)->readF32((*be)->matmul(xt, wt));
+    (*be)->setActiveThreads(1);
+    EXPECT_EQ((*be)->activeThreads(), 1);
+    EXPECT_EQ((*be)->readF32((*be)->matmul(xt, wt)), all);
 }
 
 } // namespace tessera

@@ -36,6 +36,8 @@ public:
     void releaseCached() override;
     DType kvCacheDtype() const override { return kv_dtype_; }
     void setKvCacheDtype(DType dtype) override;
+    void setActiveThreads(int threads) override { pool_.setActiveThreads(threads); }
+    int activeThreads() const override { return pool_.activeThreads(); }
     DType activationDtype() const override { return act_dtype_; }
     void setActivationDtype(DType dtype) override;
 

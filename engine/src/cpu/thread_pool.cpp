@@ -53,7 +53,7 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     if (n <= 0) return;
     int chunks =
-        static_cast<int>(std::min<int64_t>(threads(), std::max<int64_t>(1, n / std::max<int64_t>(1, grain))));
+        static_cast<int>(std::min<int64_t>(activeThreads(), std::max<int64_t>(1, n / std::max<int64_t>(1, grain))));
     if (chunks <= 1) {
         fn(0, n);
         return;

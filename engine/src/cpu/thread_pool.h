@@ -29,6 +29,14 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int threads() const { return static_cast<int>(workers_.size()) + 1; }
+    // How many threads (the caller included) a loop is split over from the next parallelFor on:
+    // 1..threads(); 0 or more than threads() = all. The others sleep. Any thread may call it; results
+    // do not change (chunks never change an element's arithmetic).
+    void setActiveThreads(int n) { active_.store(n, std::memory_order_relaxed); }
+    int activeThreads() const {
+        const int a = active_.load(std::memory_order_relaxed);
+        return a <= 0 || a > threads() ? threads() : a;
+    }
     // Calls fn(begin, end) on chunks of [0, n); returns when all are done. `grain` is the smallest
     // chunk worth a thread.
     void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
@@ -53,6 +61,7 @@ private:
     const std::function<void(int64_t, int64_t)>* job_ = nullptr;
     int64_t job_n_ = 0;
     std::atomic<bool> stop_{false};
+    std::atomic<int> active_{0};
     // Sleeping workers wait here; sleepers_ lets the caller skip the notify syscall when all spin.
     std::mutex mutex_;
     std::condition_variable wake_;

@@ -52,6 +52,11 @@ public:
         };
     }
 
+    void setEngineThreads(int threads) override { state_->backend->setActiveThreads(threads); }
+    std::pair<int, int> engineThreads() const override {
+        return {state_->backend->activeThreads(), state_->backend->info().threads};
+    }
+
     Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens) override {
         std::lock_guard<std::mutex> lock(state_->mutex);
         return state_->pipeline->decode(tokens);

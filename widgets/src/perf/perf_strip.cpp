@@ -30,6 +30,10 @@ PerfStrip::PerfStrip(QWidget* parent) : QWidget(parent) {
     first_ = add(tr("Time from the job's start to its first preview"));
     model_ = add(tr("Memory held by the model's weights"));
     kv_ = add(tr("Memory held by the KV cache"));
+    threads_ = add(tr("CPU threads the engine computes on; while the window is in front on a machine with "
+                      "few cores, one core is left to the interface so it never stalls"));
+    threads_->setFixedWidth(
+        threads_->fontMetrics().horizontalAdvance(QStringLiteral("engine 00 of 00 threads (1 core left to the window)")) + 8);
     layout->addStretch(1);
     clear();
 }
@@ -40,6 +44,13 @@ void PerfStrip::clear() {
     first_->setText(tr("first preview —"));
     model_->setText(tr("model —"));
     kv_->setText(tr("KV cache —"));
+    threads_->setText(tr("engine threads —"));
+}
+
+void PerfStrip::setEngineThreads(int active, int available, bool yielded) {
+    if (available <= 0) return threads_->setText(tr("engine threads —"));
+    threads_->setText(yielded ? tr("engine %1 of %2 threads (1 core left to the window)").arg(active).arg(available)
+                              : tr("engine %1 of %2 threads").arg(active).arg(available));
 }
 
 void PerfStrip::onTiming(const StepTiming& t) {
@@ -52,7 +63,7 @@ void PerfStrip::onTiming(const StepTiming& t) {
 }
 
 QString PerfStrip::text() const {
-    return QStringList{tps_->text(), ms_->text(), first_->text(), model_->text(), kv_->text()}.join("  ·  ");
+    return QStringList{tps_->text(), ms_->text(), first_->text(), model_->text(), kv_->text(), threads_->text()}.join("  ·  ");
 }
 
 } // namespace tessera::widgets

@@ -88,6 +88,12 @@ public:
     // them to bf16 (nearest even) at each product's input, as a bf16 reference run does, and lets the
     // backend use bf16 dot-product hardware; activations stored between ops keep their dtype. Tokens can
     // differ from an f32 run, so a recipe records it. Throws Error for a dtype the backend cannot use.
+    // CPU threads the backend's loops use from the next op on (0 = all it was created with). Any
+    // thread may call it, also while a job runs: the studio leaves a core to the GUI this way.
+    // Results never depend on it. Backends without host threads ignore it.
+    virtual void setActiveThreads(int threads) { (void)threads; }
+    virtual int activeThreads() const { return info().threads; }
+
     virtual DType activationDtype() const { return DType::F32; }
     virtual void setActivationDtype(DType dtype);
 

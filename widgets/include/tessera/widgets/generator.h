@@ -41,6 +41,11 @@ public:
     virtual JobFn makeJob(const GenerationRequest& request) = 0;
     // Decodes a full or partial grid (raster order, -1 = missing). Runs on a worker.
     virtual Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens) = 0;
+    // CPU threads the engine uses from its next op on (0 = all), also while a job runs; the studio
+    // leaves a core to the GUI while its window is in front. Results never depend on it. Any thread.
+    virtual void setEngineThreads(int threads) { (void)threads; }
+    // (active, available) engine threads; (0, 0) where the generator has no CPU threads.
+    virtual std::pair<int, int> engineThreads() const { return {0, 0}; }
 };
 
 } // namespace tessera::widgets

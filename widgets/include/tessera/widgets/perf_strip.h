@@ -19,6 +19,8 @@ public:
 public slots:
     void onTiming(const tessera::StepTiming& timing);
     void clear();
+    // The engine's CPU threads: `active` of `available`, and whether one core is left to the window.
+    void setEngineThreads(int active, int available, bool yielded);
 
 private:
     QLabel* tps_;
@@ -26,6 +28,7 @@ private:
     QLabel* first_;
     QLabel* model_;
     QLabel* kv_;
+    QLabel* threads_;
 };
 
 QString formatBytes(size_t bytes);
