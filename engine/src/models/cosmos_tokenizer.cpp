@@ -87,8 +87,9 @@ std::vector<float> haarLevel(const std::vector<float>& in, int64_t t, int64_t g,
                 for (int64_t x = 0; x < w2; ++x) {
                     float v[8];
                     for (int p = 0; p < 8; ++p)
-                        v[p] = in[static_cast<size_t>((((2 * ti + (p >> 2)) * g + c) * h + 2 * y + ((p >> 1) & 1)) * w +
-                                                      2 * x + (p & 1))];
+                        v[p] = in[static_cast<size_t>(
+                            (((2 * ti + (p >> 2)) * g + c) * h + 2 * y + ((p >> 1) & 1)) * w + 2 * x +
+                            (p & 1))];
                     for (int k = 0; k < 8; ++k) {
                         float s = 0;
                         for (int p = 0; p < 8; ++p) s += haarSign(k, p) * v[p];
@@ -98,7 +99,8 @@ std::vector<float> haarLevel(const std::vector<float>& in, int64_t t, int64_t g,
     return out;
 }
 
-std::vector<float> inverseHaarLevel(const std::vector<float>& in, int64_t t, int64_t g, int64_t h, int64_t w) {
+std::vector<float> inverseHaarLevel(const std::vector<float>& in, int64_t t, int64_t g, int64_t h,
+                                    int64_t w) {
     const int64_t h2 = 2 * h, w2 = 2 * w;
     std::vector<float> out(static_cast<size_t>(2 * t * g * h2 * w2));
     for (int64_t ti = 0; ti < t; ++ti)
@@ -111,8 +113,9 @@ std::vector<float> inverseHaarLevel(const std::vector<float>& in, int64_t t, int
                     for (int p = 0; p < 8; ++p) {
                         float s = 0;
                         for (int k = 0; k < 8; ++k) s += haarSign(k, p) * coef[k];
-                        out[static_cast<size_t>((((2 * ti + (p >> 2)) * g + c) * h2 + 2 * y + ((p >> 1) & 1)) * w2 +
-                                                2 * x + (p & 1))] = s;
+                        out[static_cast<size_t>(
+                            (((2 * ti + (p >> 2)) * g + c) * h2 + 2 * y + ((p >> 1) & 1)) * w2 + 2 * x +
+                            (p & 1))] = s;
                     }
                 }
     return out;
@@ -135,7 +138,8 @@ std::vector<float> haarPatch(const std::vector<float>& fchw, int64_t frames, int
     const size_t frame = static_cast<size_t>(c * h * w);
     std::vector<float> x;
     x.reserve(frame * static_cast<size_t>(frames + patch - 1));
-    for (int64_t i = 0; i < patch; ++i) x.insert(x.end(), fchw.begin(), fchw.begin() + static_cast<ptrdiff_t>(frame));
+    for (int64_t i = 0; i < patch; ++i)
+        x.insert(x.end(), fchw.begin(), fchw.begin() + static_cast<ptrdiff_t>(frame));
     x.insert(x.end(), fchw.begin() + static_cast<ptrdiff_t>(frame), fchw.end());
     int64_t t = frames + patch - 1, g = c;
     for (int l = log2Exact(patch); l > 0; --l) {
@@ -186,36 +190,49 @@ Expected<Config> parseConfig(const nlohmann::json& j, const std::string& src) {
         return true;
     };
     Config c;
-    if (!list("levels", 2, 1 << 10, c.levels)) return bad("levels must be a list of integers >= 2 (FSQ levels)");
-    if (!list("channels_mult", 1, 64, c.mult)) return bad("channels_mult must be a list of positive integers");
+    if (!list("levels", 2, 1 << 10, c.levels))
+        return bad("levels must be a list of integers >= 2 (FSQ levels)");
+    if (!list("channels_mult", 1, 64, c.mult))
+        return bad("channels_mult must be a list of positive integers");
     if (!integer("channels", 1, 1 << 14, c.channels)) return bad("channels must be a positive integer");
-    if (!integer("num_res_blocks", 1, 64, c.res_blocks)) return bad("num_res_blocks must be a positive integer");
+    if (!integer("num_res_blocks", 1, 64, c.res_blocks))
+        return bad("num_res_blocks must be a positive integer");
     if (!integer("z_channels", 1, 1 << 14, c.z_channels)) return bad("z_channels must be a positive integer");
-    if (!integer("embedding_dim", 1, 16, c.embedding_dim)) return bad("embedding_dim must be a positive integer");
+    if (!integer("embedding_dim", 1, 16, c.embedding_dim))
+        return bad("embedding_dim must be a positive integer");
     if (!integer("patch_size", 1, 64, c.patch)) return bad("patch_size must be a positive integer");
-    if (!integer("spatial_compression", 1, 1 << 10, c.spatial)) return bad("spatial_compression must be a positive integer");
-    if (!integer("temporal_compression", 1, 64, c.temporal)) return bad("temporal_compression must be a positive integer");
-    if (!integer("in_channels", 1, 16, c.in_channels, false)) return bad("in_channels must be a small positive integer");
-    if (!integer("out_channels", 1, 16, c.out_channels, false)) return bad("out_channels must be a small positive integer");
+    if (!integer("spatial_compression", 1, 1 << 10, c.spatial))
+        return bad("spatial_compression must be a positive integer");
+    if (!integer("temporal_compression", 1, 64, c.temporal))
+        return bad("temporal_compression must be a positive integer");
+    if (!integer("in_channels", 1, 16, c.in_channels, false))
+        return bad("in_channels must be a small positive integer");
+    if (!integer("out_channels", 1, 16, c.out_channels, false))
+        return bad("out_channels must be a small positive integer");
     if (c.embedding_dim != static_cast<int64_t>(c.levels.size()))
         return bad("embedding_dim " + std::to_string(c.embedding_dim) + " differs from the " +
                    std::to_string(c.levels.size()) + " FSQ levels");
     int64_t codes = 1;
     for (int64_t l : c.levels) {
         codes *= l;
-        if (codes > std::numeric_limits<int32_t>::max()) return bad("FSQ levels give more codes than int32 indices hold");
+        if (codes > std::numeric_limits<int32_t>::max())
+            return bad("FSQ levels give more codes than int32 indices hold");
     }
-    if (j.value("patch_method", std::string("haar")) != "haar") return bad("only patch_method \"haar\" is supported");
+    if (j.value("patch_method", std::string("haar")) != "haar")
+        return bad("only patch_method \"haar\" is supported");
     if (j.contains("quantizer") && j["quantizer"] != "FSQ") return bad("only the FSQ quantizer is supported");
     for (const char* key : {"encoder", "decoder"})
-        if (j.contains(key) && j[key] != "FACTORIZED") return bad(std::string(key) + ": only FACTORIZED is supported");
+        if (j.contains(key) && j[key] != "FACTORIZED")
+            return bad(std::string(key) + ": only FACTORIZED is supported");
     if (j.contains("num_groups") && j["num_groups"] != 1)
         return bad("num_groups must be 1 (the per-frame normalisation of the official DV models)");
     const int lp = log2Exact(c.patch), ls = log2Exact(c.spatial), lt = log2Exact(c.temporal);
     if (lp < 0 || ls < 0 || lt < 0) return bad("patch_size and the compressions must be powers of two");
     if (lt != lp)
-        return bad("temporal_compression " + std::to_string(c.temporal) + " needs temporal resampling inside the "
-                   "network, which is not implemented (only temporal_compression == patch_size, as in DV4x8x8)");
+        return bad(
+            "temporal_compression " + std::to_string(c.temporal) +
+            " needs temporal resampling inside the "
+            "network, which is not implemented (only temporal_compression == patch_size, as in DV4x8x8)");
     c.spatial_steps = ls - lp;
     if (c.spatial_steps < 0 || c.spatial_steps > static_cast<int>(c.mult.size()) - 1)
         return bad("spatial_compression " + std::to_string(c.spatial) + " does not fit patch_size " +
@@ -239,7 +256,8 @@ struct Loader {
         if (kt == 1) {
             c.w = w.reshape({cout, cin, k, k});
         } else {
-            for (int64_t j = 0; j < kt; ++j) c.taps.push_back(be.slice(w, 2, j, j + 1).reshape({cout, cin, 1, 1}));
+            for (int64_t j = 0; j < kt; ++j)
+                c.taps.push_back(be.slice(w, 2, j, j + 1).reshape({cout, cin, 1, 1}));
         }
         return c;
     }
@@ -352,7 +370,8 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& dir, Backend& be
                         std::vector<float> w = be.readF32(lv.resample_conv.w);
                         for (int64_t o = 0; o < ch; ++o)
                             for (int64_t ky = 0; ky < 2; ++ky)
-                                for (int64_t kx = 0; kx < 2; ++kx) w[static_cast<size_t>(((o * ch + o) * 3 + ky) * 3 + kx)] += 0.25f;
+                                for (int64_t kx = 0; kx < 2; ++kx)
+                                    w[static_cast<size_t>(((o * ch + o) * 3 + ky) * 3 + kx)] += 0.25f;
                         lv.resample_conv.w = be.fromF32(w, {ch, ch, 3, 3});
                     }
                 }
@@ -503,11 +522,12 @@ Expected<VideoF32> Model::decodeProbed(Backend& be, const std::vector<int32_t>& 
                                        int64_t h, int64_t w, const Probe& probe) const {
     constexpr int64_t kMaxSide = 1 << 12, kMaxFrames = 1 << 12;
     if (latent_frames < 1 || h < 1 || w < 1 || latent_frames > kMaxFrames || h > kMaxSide || w > kMaxSide)
-        return Status::error("Cosmos decode: latent grid " + std::to_string(latent_frames) + "×" + std::to_string(h) +
-                             "×" + std::to_string(w) + " out of range");
+        return Status::error("Cosmos decode: latent grid " + std::to_string(latent_frames) + "×" +
+                             std::to_string(h) + "×" + std::to_string(w) + " out of range");
     if (static_cast<int64_t>(codes.size()) != latent_frames * h * w)
-        return Status::error("Cosmos decode: " + std::to_string(codes.size()) + " codes for a latent grid of " +
-                             std::to_string(latent_frames) + "×" + std::to_string(h) + "×" + std::to_string(w));
+        return Status::error("Cosmos decode: " + std::to_string(codes.size()) +
+                             " codes for a latent grid of " + std::to_string(latent_frames) + "×" +
+                             std::to_string(h) + "×" + std::to_string(w));
     const int64_t dim = static_cast<int64_t>(fsq_.levels.size()), n = fsq_.codebookSize(), hw = h * w;
     std::vector<float> lat(static_cast<size_t>(latent_frames * dim * hw));
     std::vector<float> code(static_cast<size_t>(dim));
@@ -516,9 +536,11 @@ Expected<VideoF32> Model::decodeProbed(Backend& be, const std::vector<int32_t>& 
             const int64_t idx = codes[static_cast<size_t>(t * hw + i)];
             if (idx < 0 || idx >= n)
                 return Status::error("Cosmos decode: code " + std::to_string(idx) + " at latent frame " +
-                                     std::to_string(t) + " outside the codebook [0, " + std::to_string(n) + ")");
+                                     std::to_string(t) + " outside the codebook [0, " + std::to_string(n) +
+                                     ")");
             fsq_.indexToCode(idx, code.data());
-            for (int64_t c = 0; c < dim; ++c) lat[static_cast<size_t>((t * dim + c) * hw + i)] = code[static_cast<size_t>(c)];
+            for (int64_t c = 0; c < dim; ++c)
+                lat[static_cast<size_t>((t * dim + c) * hw + i)] = code[static_cast<size_t>(c)];
         }
     try {
         Tensor x = be.fromF32(lat, {latent_frames, dim, h, w});
@@ -531,12 +553,14 @@ Expected<VideoF32> Model::decodeProbed(Backend& be, const std::vector<int32_t>& 
         v.height = hh * patch_;
         v.width = ww * patch_;
         const int64_t oc = channels_out_, plane = v.height * v.width;
-        TS_CHECK(oc == 3, "Cosmos decode: the decoder has " + std::to_string(oc) + " output channels, RGB needs 3");
+        TS_CHECK(oc == 3,
+                 "Cosmos decode: the decoder has " + std::to_string(oc) + " output channels, RGB needs 3");
         v.rgb.resize(static_cast<size_t>(v.frames * plane * 3));
         for (int64_t f = 0; f < v.frames; ++f)
             for (int64_t c = 0; c < 3; ++c)
                 for (int64_t p = 0; p < plane; ++p)
-                    v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)] = frames[static_cast<size_t>((f * 3 + c) * plane + p)];
+                    v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)] =
+                        frames[static_cast<size_t>((f * 3 + c) * plane + p)];
         return v;
     } catch (const Error& e) {
         return Status::error(std::string("Cosmos decode: ") + e.what());
@@ -568,38 +592,46 @@ Tensor Model::runEncoder(Backend& be, Tensor x, const Probe& probe) const {
     return x;
 }
 
-Expected<std::vector<int32_t>> Model::encodeProbed(Backend& be, const VideoF32& video, const Probe& probe) const {
+Expected<std::vector<int32_t>> Model::encodeProbed(Backend& be, const VideoF32& video,
+                                                   const Probe& probe) const {
     if (!has_encoder_) return Status::error("Cosmos encode: the tokenizer was loaded without its encoder");
     const int64_t f = video.frames, hh = video.height, ww = video.width;
     if (f < 1 || (f - 1) % temporal_ != 0 || hh < spatial_ || ww < spatial_ || hh % spatial_ != 0 ||
         ww % spatial_ != 0 || f > (1 << 14) || hh > (1 << 15) || ww > (1 << 15))
-        return Status::error("Cosmos encode: a video of " + std::to_string(f) + " frames of " + std::to_string(ww) + "×" +
-                             std::to_string(hh) + " is not 1 + " + std::to_string(temporal_) +
-                             "·k frames of a size that is a multiple of " + std::to_string(spatial_));
+        return Status::error("Cosmos encode: a video of " + std::to_string(f) + " frames of " +
+                             std::to_string(ww) + "×" + std::to_string(hh) + " is not 1 + " +
+                             std::to_string(temporal_) + "·k frames of a size that is a multiple of " +
+                             std::to_string(spatial_));
     const int64_t plane = hh * ww;
     if (static_cast<int64_t>(video.rgb.size()) != f * plane * 3)
-        return Status::error("Cosmos encode: " + std::to_string(video.rgb.size()) + " values for " + std::to_string(f) +
-                             " RGB frames of " + std::to_string(ww) + "×" + std::to_string(hh));
+        return Status::error("Cosmos encode: " + std::to_string(video.rgb.size()) + " values for " +
+                             std::to_string(f) + " RGB frames of " + std::to_string(ww) + "×" +
+                             std::to_string(hh));
     std::vector<float> fchw(video.rgb.size());
     for (int64_t i = 0; i < f; ++i)
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t p = 0; p < plane; ++p)
-                fchw[static_cast<size_t>((i * 3 + c) * plane + p)] = video.rgb[static_cast<size_t>((i * plane + p) * 3 + c)];
+                fchw[static_cast<size_t>((i * 3 + c) * plane + p)] =
+                    video.rgb[static_cast<size_t>((i * plane + p) * 3 + c)];
     const int64_t t = 1 + (f - 1) / patch_, p3 = patch_ * patch_ * patch_;
     try {
         Tensor x = be.fromF32(haarPatch(fchw, f, 3, hh, ww, patch_), {t, 3 * p3, hh / patch_, ww / patch_});
         if (probe) probe("encode_patched", x);
         x = runEncoder(be, x, probe);
         const int64_t dim = x.dim(1), h = x.dim(2), w = x.dim(3), hw = h * w;
-        TS_CHECK(dim == static_cast<int64_t>(fsq_.levels.size()), "Cosmos encode: latent width differs from the FSQ levels");
+        TS_CHECK(dim == static_cast<int64_t>(fsq_.levels.size()),
+                 "Cosmos encode: latent width differs from the FSQ levels");
         const std::vector<float> z = be.readF32(x);
         std::vector<int32_t> ids(static_cast<size_t>(t * hw));
         std::vector<float> codes(z.size()), zi(static_cast<size_t>(dim)), ci(static_cast<size_t>(dim));
         for (int64_t ti = 0; ti < t; ++ti)
             for (int64_t i = 0; i < hw; ++i) {
-                for (int64_t c = 0; c < dim; ++c) zi[static_cast<size_t>(c)] = z[static_cast<size_t>((ti * dim + c) * hw + i)];
-                ids[static_cast<size_t>(ti * hw + i)] = static_cast<int32_t>(fsq_.quantize(zi.data(), ci.data()));
-                for (int64_t c = 0; c < dim; ++c) codes[static_cast<size_t>((ti * dim + c) * hw + i)] = ci[static_cast<size_t>(c)];
+                for (int64_t c = 0; c < dim; ++c)
+                    zi[static_cast<size_t>(c)] = z[static_cast<size_t>((ti * dim + c) * hw + i)];
+                ids[static_cast<size_t>(ti * hw + i)] =
+                    static_cast<int32_t>(fsq_.quantize(zi.data(), ci.data()));
+                for (int64_t c = 0; c < dim; ++c)
+                    codes[static_cast<size_t>((ti * dim + c) * hw + i)] = ci[static_cast<size_t>(c)];
             }
         if (probe) probe("encode_codes", be.fromF32(codes, {t, dim, h, w}));
         return ids;

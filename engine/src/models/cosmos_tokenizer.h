@@ -48,8 +48,8 @@ struct AttnBlock {
 struct Level {
     std::vector<ResBlock> blocks;
     bool resample = false; // spatial ×2 up (decoder) or ÷2 down (encoder)
-    Conv3d resample_conv;  // up: conv2 (1,3,3) in a residual; down: conv1 stride 2 with the 2×2 mean folded in
-    Conv3d resample_out;   // conv3 (1×1×1)
+    Conv3d resample_conv; // up: conv2 (1,3,3) in a residual; down: conv1 stride 2 with the 2×2 mean folded in
+    Conv3d resample_out;  // conv3 (1×1×1)
 };
 
 struct Coder {
@@ -70,8 +70,8 @@ public:
     int64_t temporalCompression() const override { return temporal_; }
     int64_t spatialCompression() const override { return spatial_; }
     bool hasEncoder() const override { return has_encoder_; }
-    Expected<VideoF32> decode(Backend& be, const std::vector<int32_t>& codes, int64_t latent_frames, int64_t h,
-                              int64_t w) const override {
+    Expected<VideoF32> decode(Backend& be, const std::vector<int32_t>& codes, int64_t latent_frames,
+                              int64_t h, int64_t w) const override {
         return decodeProbed(be, codes, latent_frames, h, w, {});
     }
     Expected<std::vector<int32_t>> encode(Backend& be, const VideoF32& video) const override {

@@ -2,12 +2,12 @@
 // FSQ both ways and the quantiser's forward pass, the decoder's intermediates and frames, causality
 // (a latent frame never changes the frames of earlier latent frames) and, when the set has them, the
 // encoder's intermediates and indices.
+#include "models/cosmos_tokenizer.h"
+#include "verify/verify_internal.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
-#include "models/cosmos_tokenizer.h"
-#include "verify/verify_internal.h"
 
 namespace tessera::verify {
 
@@ -37,7 +37,8 @@ std::vector<float> videoToCfhw(const VideoF32& v) {
     for (int64_t f = 0; f < v.frames; ++f)
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t p = 0; p < plane; ++p)
-                out[static_cast<size_t>((c * v.frames + f) * plane + p)] = v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)];
+                out[static_cast<size_t>((c * v.frames + f) * plane + p)] =
+                    v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)];
     return out;
 }
 
@@ -49,7 +50,8 @@ VideoF32 videoFromCfhw(const std::vector<float>& x, const Shape& s) {
     for (int64_t f = 0; f < v.frames; ++f)
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t p = 0; p < plane; ++p)
-                v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)] = x[static_cast<size_t>((c * v.frames + f) * plane + p)];
+                v.rgb[static_cast<size_t>((f * plane + p) * 3 + c)] =
+                    x[static_cast<size_t>((c * v.frames + f) * plane + p)];
     return v;
 }
 
@@ -106,7 +108,9 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     };
 
     // ---- FSQ
-    if (Status s = need({"fsq_indices", "fsq_codes", "fsq_codes_to_indices", "fsq_z", "fsq_z_codes", "fsq_z_indices"}); !s.ok())
+    if (Status s = need(
+            {"fsq_indices", "fsq_codes", "fsq_codes_to_indices", "fsq_z", "fsq_z_codes", "fsq_z_indices"});
+        !s.ok())
         return s;
     {
         const std::vector<int64_t> idx = be.readI64(g["fsq_indices"]);
@@ -147,7 +151,9 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     if (!video) return video.status();
     auto compareProbes = [&](const char* prefix, std::initializer_list<const char*> skip) {
         for (const auto& [name, t] : g) {
-            if (name.rfind(prefix, 0) != 0 || std::find_if(skip.begin(), skip.end(), [&](const char* s) { return name == s; }) != skip.end())
+            if (name.rfind(prefix, 0) != 0 || std::find_if(skip.begin(), skip.end(), [&](const char* s) {
+                                                  return name == s;
+                                              }) != skip.end())
                 continue;
             if (!seen.count(name)) {
                 VerifyCheck c;
@@ -165,14 +171,16 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     r.checks.push_back(compareF32("decode_video", got_video, be.readF32(g["decode_video"]), kTolerance));
     auto first = m.decode(be, std::vector<int32_t>(codes.begin(), codes.begin() + lh * lw), 1, lh, lw);
     if (!first) return first.status();
-    r.checks.push_back(compareF32("decode_first_frame_video", videoToCfhw(*first), be.readF32(g["decode_first_frame_video"]), kTolerance));
+    r.checks.push_back(compareF32("decode_first_frame_video", videoToCfhw(*first),
+                                  be.readF32(g["decode_first_frame_video"]), kTolerance));
 
     // ---- causality: change latent frame k; the frames of latent frames < k stay, later ones move.
     const size_t frame_values = static_cast<size_t>(video->height * video->width * 3);
     for (int64_t k = 1; k < tl; ++k) {
         std::vector<int32_t> changed = codes;
         for (int64_t i = k * lh * lw; i < (k + 1) * lh * lw; ++i)
-            changed[static_cast<size_t>(i)] = static_cast<int32_t>((changed[static_cast<size_t>(i)] + 31337) % fsq.codebookSize());
+            changed[static_cast<size_t>(i)] =
+                static_cast<int32_t>((changed[static_cast<size_t>(i)] + 31337) % fsq.codebookSize());
         auto v2 = m.decode(be, changed, tl, lh, lw);
         if (!v2) return v2.status();
         const size_t kept = static_cast<size_t>(1 + 4 * (k - 1)) * frame_values;
@@ -183,11 +191,13 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
         const double moved = maxAbsDiff(video->rgb, v2->rgb, kept, video->rgb.size());
         c.passed = c.max_abs_diff <= kCausalSame && moved > kCausalMoved;
         c.detail = "earlier frames max |Δ| " + std::to_string(c.max_abs_diff) + ", later frames max |Δ| " +
-                   std::to_string(moved) + (moved > kCausalMoved ? "" : " (the change did not reach the later frames)");
+                   std::to_string(moved) +
+                   (moved > kCausalMoved ? "" : " (the change did not reach the later frames)");
         r.checks.push_back(c);
     }
     if (tl > 1) {
-        auto prefix = m.decode(be, std::vector<int32_t>(codes.begin(), codes.end() - lh * lw), tl - 1, lh, lw);
+        auto prefix =
+            m.decode(be, std::vector<int32_t>(codes.begin(), codes.end() - lh * lw), tl - 1, lh, lw);
         if (!prefix) return prefix.status();
         const int64_t nf = prefix->frames;
         r.checks.push_back(compareF32("causality_prefix_" + std::to_string(tl - 1) + "_latent_frames",
@@ -201,7 +211,8 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     }
     if (Status s = need({"encode_indices", "encode_first_frame_indices"}); !s.ok()) return s;
     const Shape vs = g["encode_video"].shape();
-    if (vs.size() != 5 || vs[0] != 1 || vs[1] != 3) return Status::error(dir + ": encode_video must be [1, 3, F, H, W]");
+    if (vs.size() != 5 || vs[0] != 1 || vs[1] != 3)
+        return Status::error(dir + ": encode_video must be [1, 3, F, H, W]");
     const VideoF32 in = videoFromCfhw(be.readF32(g["encode_video"]), vs);
     seen.clear();
     auto ids = m.encodeProbed(be, in, probe);
@@ -210,7 +221,8 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     r.checks.push_back(compareIds("encode_indices", toI64(*ids), be.readI64(g["encode_indices"])));
     auto first_ids = m.encode(be, firstFrames(in, 1));
     if (!first_ids) return first_ids.status();
-    r.checks.push_back(compareIds("encode_first_frame_indices", toI64(*first_ids), be.readI64(g["encode_first_frame_indices"])));
+    r.checks.push_back(compareIds("encode_first_frame_indices", toI64(*first_ids),
+                                  be.readI64(g["encode_first_frame_indices"])));
     return r;
 }
 
