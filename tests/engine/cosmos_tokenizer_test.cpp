@@ -34,7 +34,8 @@ std::unique_ptr<Backend> cpu() {
 
 struct RawTensor {
     Shape shape;
-    std::string bytes; // f32, row-major
+    std::string bytes; // row-major, `dtype`
+    std::string dtype = "F32";
 };
 using RawFile = std::map<std::string, RawTensor>;
 
@@ -48,7 +49,7 @@ RawFile readSafetensors(const std::string& path) {
     for (auto it = h.begin(); it != h.end(); ++it) {
         if (it.key() == "__metadata__") continue;
         const size_t b = it.value()["data_offsets"][0], e = it.value()["data_offsets"][1];
-        out[it.key()] = {it.value()["shape"].get<Shape>(), all.substr(8 + n + b, e - b)};
+        out[it.key()] = {it.value()["shape"].get<Shape>(), all.substr(8 + n + b, e - b), it.value()["dtype"]};
     }
     return out;
 }
@@ -57,7 +58,7 @@ void writeSafetensors(const std::string& path, const RawFile& tensors) {
     nlohmann::json h = nlohmann::json::object();
     std::string data;
     for (const auto& [name, t] : tensors) {
-        h[name] = {{"dtype", "F32"},
+        h[name] = {{"dtype", t.dtype},
                    {"shape", t.shape},
                    {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
         data += t.bytes;
@@ -293,6 +294,34 @@ TEST(CosmosTokenizer, TensorsTheForwardPassNeverUsesAreOptional) {
     auto ib = (*lean)->encode(*be, goldenVideo("encode_video"));
     ASSERT_TRUE(ia.ok() && ib.ok());
     EXPECT_EQ(*ia, *ib);
+    fs::remove_all(dir);
+}
+
+// What `convert_cosmos.py --dtype bfloat16` writes: bf16 weights, widened at load.
+TEST(CosmosTokenizer, Bf16CheckpointDecodesCloseToTheF32One) {
+    const fs::path dir = copyOfSet("bf16");
+    RawFile f = readSafetensors(kSet + "/model.safetensors");
+    for (auto& [name, t] : f) {
+        std::string half;
+        for (float v : values<float>(t)) {
+            uint32_t bits = 0;
+            std::memcpy(&bits, &v, 4);
+            bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
+            const uint16_t top = static_cast<uint16_t>(bits >> 16);
+            half.append(reinterpret_cast<const char*>(&top), 2);
+        }
+        t.bytes = half;
+        t.dtype = "BF16";
+    }
+    writeSafetensors((dir / "model.safetensors").string(), f);
+    auto be = cpu();
+    auto tok = CosmosTokenizer::load(dir.string(), *be, false);
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    auto v = (*tok)->decode(*be, decodeIndices(), 3, 4, 4);
+    ASSERT_TRUE(v.ok()) << v.error();
+    const double d = maxAbsDiff(v->rgb, goldenVideo("decode_video").rgb);
+    EXPECT_GT(d, 0.0); // the weights did change
+    EXPECT_LT(d, 0.1); // bf16 rounding of every weight, decoded std 0.55
     fs::remove_all(dir);
 }
 
