@@ -23,9 +23,10 @@ Options: --encoder/--decoder name the files one by one; --temporal-compression (
 of every DV release);
 --dtype float32|bfloat16|keep (float32: the engine computes in float32 anyway).
 
-Needs PyTorch (any version that loads the release, 1.13 or later) and nothing else: the safetensors
-file is written directly (8-byte little-endian header length, JSON header, raw little-endian data).
-Dev-time only: nothing in Tessera's build or runtime runs Python.
+Needs PyTorch and nothing else (tried with 1.13): the safetensors file is written directly (8-byte
+little-endian header length, JSON header, raw little-endian data). Dev-time only: nothing in Tessera's
+build or runtime runs Python. tools/reference/cosmos_convert_check.py makes TorchScript files of the
+release's kind from the official modules to try it on.
 """
 
 import argparse

@@ -374,6 +374,7 @@ TEST(CosmosTokenizer, BadConfigsGiveAClearStatus) {
         {"embedding_dim", 5, "embedding_dim"},
         {"temporal_compression", 8, "temporal_compression"},
         {"spatial_compression", 12, "powers of two"},
+        {"out_channels", 4, "out_channels"},
         {"spatial_compression", 64, "spatial_compression"},
         {"patch_method", "rearrange", "patch_method"},
         {"num_groups", 32, "num_groups"},

@@ -209,6 +209,8 @@ Expected<Config> parseConfig(const nlohmann::json& j, const std::string& src) {
         return bad("in_channels must be a small positive integer");
     if (!integer("out_channels", 1, 16, c.out_channels, false))
         return bad("out_channels must be a small positive integer");
+    if (c.in_channels != 3 || c.out_channels != 3)
+        return bad("in_channels and out_channels must be 3 (RGB video)");
     if (c.embedding_dim != static_cast<int64_t>(c.levels.size()))
         return bad("embedding_dim " + std::to_string(c.embedding_dim) + " differs from the " +
                    std::to_string(c.levels.size()) + " FSQ levels");
@@ -307,7 +309,6 @@ Expected<std::unique_ptr<Model>> Model::load(const std::string& dir, Backend& be
         m->temporal_ = c.temporal;
         m->spatial_ = c.spatial;
         m->patch_ = c.patch;
-        m->channels_out_ = c.out_channels;
         m->has_encoder_ = with_encoder;
 
         WeightBinder wb(*ckpt, be);
@@ -552,9 +553,7 @@ Expected<VideoF32> Model::decodeProbed(Backend& be, const std::vector<int32_t>& 
         v.frames = latent_frames * patch_ - (patch_ - 1);
         v.height = hh * patch_;
         v.width = ww * patch_;
-        const int64_t oc = channels_out_, plane = v.height * v.width;
-        TS_CHECK(oc == 3,
-                 "Cosmos decode: the decoder has " + std::to_string(oc) + " output channels, RGB needs 3");
+        const int64_t plane = v.height * v.width;
         v.rgb.resize(static_cast<size_t>(v.frames * plane * 3));
         for (int64_t f = 0; f < v.frames; ++f)
             for (int64_t c = 0; c < 3; ++c)

@@ -87,7 +87,7 @@ private:
     Tensor runEncoder(Backend& be, Tensor x, const Probe& probe) const;
 
     CosmosFsq fsq_;
-    int64_t temporal_ = 4, spatial_ = 8, patch_ = 4, channels_out_ = 3;
+    int64_t temporal_ = 4, spatial_ = 8, patch_ = 4;
     bool has_encoder_ = false;
     Conv3d quant_conv_, post_quant_conv_;
     Coder encoder_, decoder_;
