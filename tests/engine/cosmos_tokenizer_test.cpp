@@ -420,6 +420,9 @@ TEST(CosmosTokenizer, BadInputGivesAStatus) {
     idx[5] = -1;
     EXPECT_FALSE((*tok)->decode(*be, idx, 3, 4, 4).ok());
 
+    auto other = cpu(); // the weights live on *be
+    EXPECT_FALSE((*tok)->decode(*other, decodeIndices(), 3, 4, 4).ok());
+
     VideoF32 video = goldenVideo("encode_video");
     auto no_encoder = (*tok)->encode(*be, video);
     ASSERT_FALSE(no_encoder.ok());

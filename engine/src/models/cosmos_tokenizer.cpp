@@ -521,6 +521,9 @@ Tensor Model::runDecoder(Backend& be, Tensor x, const Probe& probe) const {
 
 Expected<VideoF32> Model::decodeProbed(Backend& be, const std::vector<int32_t>& codes, int64_t latent_frames,
                                        int64_t h, int64_t w, const Probe& probe) const {
+    if (&post_quant_conv_.w.backend() != &be)
+        return Status::error(
+            "Cosmos decode: called with a backend other than the one the weights were loaded on");
     constexpr int64_t kMaxSide = 1 << 12, kMaxFrames = 1 << 12;
     if (latent_frames < 1 || h < 1 || w < 1 || latent_frames > kMaxFrames || h > kMaxSide || w > kMaxSide)
         return Status::error("Cosmos decode: latent grid " + std::to_string(latent_frames) + "×" +
@@ -594,6 +597,9 @@ Tensor Model::runEncoder(Backend& be, Tensor x, const Probe& probe) const {
 Expected<std::vector<int32_t>> Model::encodeProbed(Backend& be, const VideoF32& video,
                                                    const Probe& probe) const {
     if (!has_encoder_) return Status::error("Cosmos encode: the tokenizer was loaded without its encoder");
+    if (&quant_conv_.w.backend() != &be)
+        return Status::error(
+            "Cosmos encode: called with a backend other than the one the weights were loaded on");
     const int64_t f = video.frames, hh = video.height, ww = video.width;
     if (f < 1 || (f - 1) % temporal_ != 0 || hh < spatial_ || ww < spatial_ || hh % spatial_ != 0 ||
         ww % spatial_ != 0 || f > (1 << 14) || hh > (1 << 15) || ww > (1 << 15))

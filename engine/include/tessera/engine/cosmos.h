@@ -7,8 +7,8 @@
 //
 // Loaded natively from safetensors with the official parameter names (`encoder.*`, `quant_conv.*`,
 // `post_quant_conv.*`, `decoder.*`) plus config.json; the official TorchScript release converts with
-// tools/convert_cosmos.py. Thread affinity: one job's worker thread per instance; const methods may
-// run concurrently on different backends.
+// tools/convert_cosmos.py. Thread affinity: one job's worker thread per instance. The weights live on
+// the backend given to load(): decode/encode must be given that backend (another gives a Status).
 #pragma once
 
 #include "tessera/engine/status.h"
