@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "tessera/engine/platform.h"
 
 namespace {
 
@@ -47,6 +48,7 @@ void printHelp() {
 } // namespace
 
 int main(int argc, char** argv) {
+    tessera::tuneBlasForThisCpu(argv);
     // A file-size limit (ulimit -f) makes writes fail with EFBIG, reported as errors, instead of
     // killing the process by SIGXFSZ with files half written.
     std::signal(SIGXFSZ, SIG_IGN);

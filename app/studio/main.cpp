@@ -1,12 +1,14 @@
 // tessera: the studio window. Opens on the default model with a first generation already running.
 #include "studio/main_window.h"
 #include "studio/stall_bench.h"
+#include "tessera/engine/platform.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
 
 int main(int argc, char** argv) {
+    tessera::tuneBlasForThisCpu(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName("Tessera");
     QApplication::setOrganizationName("Tessera");
