@@ -11,6 +11,9 @@ Expected<VerifyReport> verifyJanusVqEncode(const std::string& dir, Backend& back
 // verify_llava.cpp
 bool isLlavaConfig(const ModelConfig& cfg);
 Expected<VerifyReport> verifyLlava(const std::string& dir, Backend& backend);
+// verify_cosmos.cpp
+bool isCosmosConfig(const ModelConfig& cfg);
+Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& backend);
 // verify_mmrope.cpp
 bool isMmRopeSet(const std::string& dir);
 Expected<VerifyReport> verifyMmRope(const std::string& dir, Backend& backend);
@@ -19,6 +22,8 @@ const std::vector<Kind>& extraKinds() {
     static const std::vector<Kind> kinds = {
         {"janus", isJanusConfig, verifyJanus},
         {"llava", isLlavaConfig, verifyLlava},
+        // The Cosmos video tokenizer (Lumos-1): FSQ, decode with intermediates, causality, encode.
+        {"cosmos", isCosmosConfig, verifyCosmos},
         // Goldens only (pixels -> pre_quant, indices, quantized); the checkpoint is ../janus_tiny.
         {"janus-vq-encode", [](const ModelConfig&) { return false; }, verifyJanusVqEncode,
          isJanusVqEncodeSet},

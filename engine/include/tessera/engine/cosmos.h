@@ -35,8 +35,12 @@ struct CosmosFsq {
     int64_t codebookSize() const;
     // index → `levels.size()` values in [-1, 1]
     void indexToCode(int64_t index, float* code) const;
-    // code (each value on its level's grid) → index
+    // code (each value on its level's grid) → index; −1 when a value lies outside its level's range
     int64_t codeToIndex(const float* code) const;
+    // The quantiser's forward pass on one continuous `levels.size()`-vector (float32, as the official
+    // module): bound(z) = tanh(z + atanh(off/half_l))·half_l − off, rounded half to even. Writes the
+    // code to `code` (may be null) and returns its index.
+    int64_t quantize(const float* z, float* code) const;
 };
 
 class CosmosTokenizer {
