@@ -105,7 +105,7 @@ TEST_F(LumosPipelineTest, ScheduleLeavesTheCosineCountMaskedAfterEachStep) {
             ASSERT_EQ(p.sampled.size(), static_cast<size_t>(kCells));
             for (int64_t i = 0; i < kCells; ++i) {
                 EXPECT_GE(p.sampled[static_cast<size_t>(i)], 0);
-                EXPECT_LT(p.sampled[static_cast<size_t>(i)], 64);
+                EXPECT_LT(p.sampled[static_cast<size_t>(i)], 64000);
                 if (p.grid[static_cast<size_t>(i)] >= 0) {
                     EXPECT_EQ(p.sampled[static_cast<size_t>(i)], p.grid[static_cast<size_t>(i)]);
                 }
@@ -115,7 +115,7 @@ TEST_F(LumosPipelineTest, ScheduleLeavesTheCosineCountMaskedAfterEachStep) {
     ASSERT_EQ(r->codes.size(), static_cast<size_t>(2 * kCells));
     for (int32_t k : r->codes) {
         EXPECT_GE(k, 0);
-        EXPECT_LT(k, 64);
+        EXPECT_LT(k, 64000);
     }
 }
 
@@ -271,10 +271,10 @@ TEST_F(LumosPipelineTest, ImageToVideoKeepsTheGivenFrameAndCommitsItMasked) {
     EXPECT_EQ(r->committed[0].cond[4], 9003);                 // round(1.44) = 1
     EXPECT_EQ(r->committed[0].cond[5], 65536 + 10);           // offset 2 is kept: cell 2, code 2·5
     EXPECT_EQ(r->committed[0].uncond, r->committed[0].cond);  // both branches alike
-    req.first_frame_codes[0] = 64;                            // outside the tiny model's 64 codes
+    req.first_frame_codes[0] = 64000;                         // past the 64,000 Cosmos codes
     auto bad = run(req, 1);
     ASSERT_FALSE(bad.ok());
-    EXPECT_NE(bad.error().find("64"), std::string::npos);
+    EXPECT_NE(bad.error().find("64000"), std::string::npos);
 }
 
 TEST_F(LumosPipelineTest, TextToImageIsOneFrame) {

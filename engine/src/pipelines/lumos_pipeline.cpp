@@ -386,6 +386,7 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
     gs.branches = 2;
     gs.cond_branch = 0;
     gs.uncond_branch = 1;
+    gs.capture_guided_steps = req.capture_guided_steps;
     GenerationLoop loop(be, order, step, gs, ctx);
 
     LumosProgress progress;
@@ -430,6 +431,7 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
     res.steps = outcome->steps;
     res.decode_ms = outcome->decode_ms;
     res.preview_ms = outcome->after_ms;
+    res.guided_logits = std::move(outcome->guided_logits);
     res.codes = req.first_frame_codes;
     res.codes.insert(res.codes.end(), order.grid(0).begin(), order.grid(0).end());
     try {

@@ -137,8 +137,8 @@ Expected<nlohmann::json> lumosPresetConfig(const std::string& name) {
                               {"mm_rope", true},
                               {"torch_dtype", "float32"}};
     };
-    // d 32, two heads of 16 (the smallest MM-RoPE head), 64 video codes: a few MB, for tests.
-    if (name == "lumos-tiny") return chameleon(LumosVocab::kCodeBase + 64, 32, 2, 2, 1, 64);
+    // d 32, two heads of 16 (the smallest MM-RoPE head), the full vocabulary (so Cosmos codes fit): 33 MB.
+    if (name == "lumos-tiny") return chameleon(129536, 32, 2, 2, 1, 64);
     // Llama-3.2-1B dimensions with Lumos-1's full vocabulary.
     if (name == "lumos-1b") return chameleon(129536, 2048, 16, 32, 8, 8192);
     std::string known;

@@ -76,6 +76,8 @@ struct LumosRequest {
     double history_mask_ratio = 0.7;          // share of a committed frame's positions written as MASK
     // I2V: the first latent frame's codes (h_lat·w_lat, row-major), from the Cosmos encoder.
     std::vector<int32_t> first_frame_codes;
+    // For oracles: the guided logits of the first N steps come back in LumosResult::guided_logits.
+    int capture_guided_steps = 0;
 };
 
 // Derived sizes of a request (validated by lumosShape).
@@ -143,6 +145,7 @@ struct LumosResult {
     bool cancelled = false;
     int64_t steps = 0;
     double decode_ms = 0, preview_ms = 0;
+    std::vector<std::vector<float>> guided_logits; // [step][cell · codes + k] (capture_guided_steps)
 };
 
 // A coarse picture of a code grid for live previews: each cell painted from its code's first three
@@ -194,8 +197,25 @@ Expected<LumosRecipe> parseLumosRecipe(const nlohmann::json& recipe);
 // ---- random checkpoints ----------------------------------------------------------------------------
 
 // Chameleon + MM-RoPE configs in Lumos-1 shapes for tests and benchmarks: "lumos-tiny" (2 layers,
-// d 32, 64 video codes) and "lumos-1b" (Llama-3.2-1B dimensions, the full 129,536-token vocabulary).
+// d 32, the full 129,536-token vocabulary) and "lumos-1b" (Llama-3.2-1B dimensions, the full 129,536-token vocabulary).
 std::vector<std::string> lumosPresets();
 Expected<nlohmann::json> lumosPresetConfig(const std::string& name);
+
+// ---- benchmark -------------------------------------------------------------------------------------
+
+// Random weights in a preset's shape (a scratch checkpoint, removed afterwards), one T2V run: prints
+// time per AR-DF step (both branches' frame forwards, guidance, sampling, re-masking) and the preview
+// work (code-digit colours of the whole grid every step, events) as a share of the same run.
+struct LumosBenchOptions {
+    std::string preset = "lumos-tiny";
+    int width = 0, height = 0;   // 0: the preset's default (64x32 tiny, 128x64 for lumos-1b)
+    int64_t latent_frames = 2;
+    int64_t steps = 8;
+    int threads = 0;
+    DType dtype = DType::F32;    // how the random weights are stored (bf16 halves the scratch file)
+    std::string scratch_dir;
+    uint64_t seed = 1;
+};
+Expected<nlohmann::json> runLumosBench(const LumosBenchOptions& options);
 
 } // namespace tessera
