@@ -1,5 +1,12 @@
 // `tessera-cli generate-video`: Lumos-1 text→video, text→image and image→video by AR-DF decoding.
 // Writes the recipe (codes included) and, with a Cosmos tokenizer, the decoded frames as PNGs.
+#include "cli/cli.h"
+#include "tessera/engine/cosmos.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/image.h"
+#include "tessera/engine/lumos.h"
+#include "tessera/engine/recipe.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -9,13 +16,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
-
-#include "cli/cli.h"
-#include "tessera/engine/cosmos.h"
-#include "tessera/engine/engine.h"
-#include "tessera/engine/image.h"
-#include "tessera/engine/lumos.h"
-#include "tessera/engine/recipe.h"
 
 namespace fs = std::filesystem;
 
@@ -33,11 +33,13 @@ const char* kUsage =
     "  --tokenizer DIR        Cosmos DV4x8x8 tokenizer folder (config.json + model.safetensors): decode the\n"
     "                         frames to PNGs; needed by --first-frame\n"
     "  --prompt TEXT          what to show\n"
-    "  --prompt-ids IDS       the prompt as comma-separated text token ids (checkpoints without a tokenizer)\n"
+    "  --prompt-ids IDS       the prompt as comma-separated text token ids (checkpoints without a "
+    "tokenizer)\n"
     "  --size WxH             pixels, multiples of 32 (default 448x256)\n"
     "  --fps N                frames per second (default 12)\n"
     "  --frames N             video frames, a multiple of --fps (default 24 = 2 s)\n"
-    "  --latent-frames N      latent frames to generate (default ceil((frames-1)/4)+1; fewer for quick runs)\n"
+    "  --latent-frames N      latent frames to generate (default ceil((frames-1)/4)+1; fewer for quick "
+    "runs)\n"
     "  --image-mode           text->image: one latent frame, fps = duration = 1, guidance 16\n"
     "  --first-frame FILE     image->video from this PNG (--size must match it; needs --tokenizer)\n"
     "  --steps S              MaskGIT steps per latent frame (default 50)\n"
@@ -48,7 +50,8 @@ const char* kUsage =
     "                         which leaves it 0 after the first frame)\n"
     "  --out DIR              output folder (default out/video): recipe.json, code-digits-fNN.png (a coarse\n"
     "                         code->colour map, not a decode) and, with --tokenizer, frame-NNN.png\n"
-    "  --replay FILE          regenerate from a recipe.json and check the codes are identical (exit 1 if not)\n"
+    "  --replay FILE          regenerate from a recipe.json and check the codes are identical (exit 1 if "
+    "not)\n"
     "  --backend B            cpu | cuda | auto (default cpu)\n"
     "  --threads N            CPU threads (default: all)\n"
     "  --json                 print a JSON summary on stdout\n";
@@ -103,8 +106,8 @@ Expected<std::vector<int32_t>> parseIds(const std::string& text) {
     return ids;
 }
 
-Expected<std::vector<int32_t>> encodeFirstFrame(const std::string& png, const CosmosTokenizer& tok, Backend& be,
-                                                const LumosRequest& req) {
+Expected<std::vector<int32_t>> encodeFirstFrame(const std::string& png, const CosmosTokenizer& tok,
+                                                Backend& be, const LumosRequest& req) {
     auto img = readPng(png);
     if (!img) return img.status();
     if (img->width != req.width || img->height != req.height)
@@ -170,7 +173,8 @@ int cmdGenerateVideo(int argc, char** argv) {
         if (!app.count("--out")) out = (fs::path(replay).parent_path() / "replay").string();
     } else {
         if (model.empty()) return fail("--model is required (see --help)", 2);
-        if (!app.count("--prompt") && prompt_ids.empty()) return fail("--prompt or --prompt-ids is required (see --help)", 2);
+        if (!app.count("--prompt") && prompt_ids.empty())
+            return fail("--prompt or --prompt-ids is required (see --help)", 2);
         if (!validUtf8(req.prompt)) return fail("--prompt is not valid UTF-8 text", 2);
         if (!prompt_ids.empty()) {
             auto ids = parseIds(prompt_ids);
@@ -179,18 +183,23 @@ int cmdGenerateVideo(int argc, char** argv) {
         }
         int w = 0, h = 0;
         char tail = 0;
-        if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &tail) != 2) return fail("--size must look like 448x256", 2);
+        if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &tail) != 2)
+            return fail("--size must look like 448x256", 2);
         req.width = w;
         req.height = h;
-        if (image_mode && !first_frame.empty()) return fail("--image-mode and --first-frame exclude each other", 2);
-        req.task = image_mode ? LumosTask::TextToImage : (first_frame.empty() ? LumosTask::TextToVideo : LumosTask::ImageToVideo);
+        if (image_mode && !first_frame.empty())
+            return fail("--image-mode and --first-frame exclude each other", 2);
+        req.task = image_mode ? LumosTask::TextToImage
+                              : (first_frame.empty() ? LumosTask::TextToVideo : LumosTask::ImageToVideo);
         if (!image_mode) {
             if (frames % req.fps != 0)
                 return fail("--frames " + std::to_string(frames) + " is not a whole number of seconds at " +
-                                std::to_string(req.fps) + " fps", 2);
+                                std::to_string(req.fps) + " fps",
+                            2);
             req.duration_s = frames / req.fps;
         }
-        if (!first_frame.empty() && tokenizer_dir.empty()) return fail("--first-frame needs --tokenizer (the Cosmos encoder)", 2);
+        if (!first_frame.empty() && tokenizer_dir.empty())
+            return fail("--first-frame needs --tokenizer (the Cosmos encoder)", 2);
         if (!seed->count()) req.seed = std::random_device{}();
     }
 
@@ -218,7 +227,8 @@ int cmdGenerateVideo(int argc, char** argv) {
         if (json) return;
         if (p.frame != last_frame || p.step == p.steps) {
             std::fprintf(stderr, "\rframe %lld/%lld step %lld/%lld", static_cast<long long>(p.frame + 1),
-                         static_cast<long long>(p.frames), static_cast<long long>(p.step), static_cast<long long>(p.steps));
+                         static_cast<long long>(p.frames), static_cast<long long>(p.step),
+                         static_cast<long long>(p.steps));
             last_frame = p.frame;
         }
     });
@@ -244,7 +254,8 @@ int cmdGenerateVideo(int argc, char** argv) {
     if (!st.ok()) return fail(st.message(), 1);
     int64_t decoded = 0;
     if (tok && !result->cancelled) {
-        auto video = tok->decode(be, result->codes, result->shape.latent_frames, result->shape.lat_h, result->shape.lat_w);
+        auto video = tok->decode(be, result->codes, result->shape.latent_frames, result->shape.lat_h,
+                                 result->shape.lat_w);
         if (!video) return fail("decoding: " + video.error(), 1);
         auto n = writeDecodedFrames(out, *video);
         if (!n) return fail(n.error(), 1);
@@ -254,24 +265,26 @@ int cmdGenerateVideo(int argc, char** argv) {
     if (recipe) identical = recipe->codes == result->codes;
     const double total = result->decode_ms + result->preview_ms;
     if (json) {
-        nlohmann::json j = {{"out", out},
-                            {"seed", req.seed},
-                            {"task", lumosTaskName(req.task)},
-                            {"latent_frames", result->shape.latent_frames},
-                            {"latent_grid", {result->shape.lat_h, result->shape.lat_w}},
-                            {"steps", result->steps},
-                            {"decode_ms", result->decode_ms},
-                            {"preview_ms", result->preview_ms},
-                            {"preview_overhead_percent", total > 0 ? 100.0 * result->preview_ms / total : 0.0},
-                            {"decoded_frames", decoded},
-                            {"cancelled", result->cancelled}};
+        nlohmann::json j = {
+            {"out", out},
+            {"seed", req.seed},
+            {"task", lumosTaskName(req.task)},
+            {"latent_frames", result->shape.latent_frames},
+            {"latent_grid", {result->shape.lat_h, result->shape.lat_w}},
+            {"steps", result->steps},
+            {"decode_ms", result->decode_ms},
+            {"preview_ms", result->preview_ms},
+            {"preview_overhead_percent", total > 0 ? 100.0 * result->preview_ms / total : 0.0},
+            {"decoded_frames", decoded},
+            {"cancelled", result->cancelled}};
         if (recipe) j["replay_identical"] = identical;
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %s, %lld latent frame(s) of %lldx%lld codes, %lld steps in %.0f ms\n",
                     static_cast<unsigned long long>(req.seed), lumosTaskName(req.task),
-                    static_cast<long long>(result->shape.latent_frames), static_cast<long long>(result->shape.lat_w),
-                    static_cast<long long>(result->shape.lat_h), static_cast<long long>(result->steps), total);
+                    static_cast<long long>(result->shape.latent_frames),
+                    static_cast<long long>(result->shape.lat_w), static_cast<long long>(result->shape.lat_h),
+                    static_cast<long long>(result->steps), total);
         std::printf("wrote %s/recipe.json%s\n", out.c_str(),
                     decoded ? (" and " + std::to_string(decoded) + " decoded frame(s)").c_str() : "");
         if (recipe) std::printf("replay: codes %s\n", identical ? "identical" : "DIFFER");

@@ -1,18 +1,17 @@
 // The pipeline's cached, cropped two-branch frame steps against whole-sequence forwards without a cache
 // (the reference's "no KV cache" path): every step's guided logits must equal l_u + g·(l_c − l_u) computed
 // from fresh forwards of each branch's full sequence with the frame-causal mask and full MM-RoPE tables.
-#include <gtest/gtest.h>
-
-#include <atomic>
-#include <cmath>
-#include <filesystem>
-#include <unistd.h>
-
 #include "tessera/engine/bench.h"
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/lumos.h"
 #include "tessera/engine/mm_rope.h"
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -25,7 +24,8 @@ constexpr int64_t kSteps = 4, kCells = 32, kCodes = 64000, kPrefix = 8, kVideoSt
 // Logits [T, V] of a whole sequence, from nothing cached. MM-RoPE positions come from the sequence as
 // generated (`layout`): the reference computes them before a committed frame is history-masked, and a
 // MASK written over a newline must not move the columns.
-std::vector<float> wholeForward(CausalLM& lm, Backend& be, const std::vector<int64_t>& ids, const std::vector<int64_t>& layout) {
+std::vector<float> wholeForward(CausalLM& lm, Backend& be, const std::vector<int64_t>& ids,
+                                const std::vector<int64_t>& layout) {
     const int64_t t = static_cast<int64_t>(ids.size());
     EXPECT_EQ(layout.size(), ids.size());
     auto pos = mmRopePositions(layout);
@@ -41,10 +41,12 @@ std::vector<float> wholeForward(CausalLM& lm, Backend& be, const std::vector<int
 }
 
 // Guided logits over the codes at the frame whose [8197] is at `cond_start` (uncond: minus kVideoStart).
-std::vector<float> guided(CausalLM& lm, Backend& be, const std::vector<int64_t>& cond, const std::vector<int64_t>& uncond,
-                          const std::vector<int64_t>& layout, int64_t cond_start, float g) {
+std::vector<float> guided(CausalLM& lm, Backend& be, const std::vector<int64_t>& cond,
+                          const std::vector<int64_t>& uncond, const std::vector<int64_t>& layout,
+                          int64_t cond_start, float g) {
     const std::vector<float> lc = wholeForward(lm, be, cond, layout);
-    const std::vector<float> lu = wholeForward(lm, be, uncond, std::vector<int64_t>(layout.begin() + kVideoStart, layout.end()));
+    const std::vector<float> lu =
+        wholeForward(lm, be, uncond, std::vector<int64_t>(layout.begin() + kVideoStart, layout.end()));
     const int64_t vocab = lm.config().vocab;
     std::vector<float> out;
     for (int64_t r = 0; r < 4; ++r)
@@ -63,14 +65,16 @@ void expectClose(const std::vector<float>& got, const std::vector<float>& want, 
     ASSERT_EQ(got.size(), want.size()) << what;
     double worst = 0;
     for (size_t i = 0; i < got.size(); ++i)
-        worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]) / std::max(1.0, std::fabs(static_cast<double>(want[i]))));
+        worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]) /
+                                    std::max(1.0, std::fabs(static_cast<double>(want[i]))));
     EXPECT_LT(worst, 1e-4) << what;
 }
 
 } // namespace
 
 TEST(LumosForward, CachedFrameStepsEqualWholeSequenceForwards) {
-    const std::string dir = (fs::temp_directory_path() / ("tessera_lumos_fwd_" + std::to_string(::getpid()))).string();
+    const std::string dir =
+        (fs::temp_directory_path() / ("tessera_lumos_fwd_" + std::to_string(::getpid()))).string();
     auto cfg = lumosPresetConfig("lumos-tiny");
     ASSERT_TRUE(cfg.ok());
     ASSERT_TRUE(bench::writeRandomCheckpoint(*cfg, dir, 3).ok());
@@ -132,14 +136,16 @@ TEST(LumosForward, CachedFrameStepsEqualWholeSequenceForwards) {
     const int64_t frame1 = kPrefix + 40;
     std::vector<int64_t> layout(r->sequence.begin(), r->sequence.begin() + frame1);
     layout.insert(layout.end(), masked.begin(), masked.end());
-    expectClose(r->guided_logits[kSteps], guided(**lm, **be, c2, u2, layout, frame1, 15.0f), "frame 1 step 0");
+    expectClose(r->guided_logits[kSteps], guided(**lm, **be, c2, u2, layout, frame1, 15.0f),
+                "frame 1 step 0");
     // Frame 1, step 1.
     std::vector<int64_t> ct1 = r->committed[0].cond, ut1 = r->committed[0].uncond;
     const auto kept1 = lumosFrameSegment(pr[kSteps].grid.data(), 4, 8, 32, 64);
     ct1.insert(ct1.end(), kept1.begin(), kept1.end());
     ut1.insert(ut1.end(), kept1.begin(), kept1.end());
     auto [c3, u3] = branches(ct1, ut1);
-    expectClose(r->guided_logits[kSteps + 1], guided(**lm, **be, c3, u3, layout, frame1, 15.0f), "frame 1 step 1");
+    expectClose(r->guided_logits[kSteps + 1], guided(**lm, **be, c3, u3, layout, frame1, 15.0f),
+                "frame 1 step 1");
     (void)kCells;
 }
 

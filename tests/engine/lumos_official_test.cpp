@@ -1,13 +1,12 @@
 // Lumos-1's sequence builder, unconditional branch, frame mask and history mask against the official
 // code's own helpers (run by tools/reference/lumos_sequence_oracle.py; outputs, with the commit and
 // torch version, in tests/data/lumos_official/sequence.json).
-#include <gtest/gtest.h>
-
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "tessera/engine/lumos.h"
 #include "tessera/engine/mm_rope.h"
+
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace tessera {
 

@@ -2,17 +2,16 @@
 // the schedule, the temperature quirk, the two branches' caches and P0s, the committed frames' history
 // mask, determinism across threads, cancel, recipes, I2V and T2I. Expected values are worked out here
 // from the spec's formulas and by hand, not read from the pipeline.
-#include <gtest/gtest.h>
+#include "tessera/engine/bench.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/lumos.h"
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
+#include <gtest/gtest.h>
 #include <numbers>
 #include <unistd.h>
-
-#include "tessera/engine/bench.h"
-#include "tessera/engine/engine.h"
-#include "tessera/engine/lumos.h"
 
 namespace fs = std::filesystem;
 
@@ -52,7 +51,8 @@ protected:
         return r;
     }
 
-    static Expected<LumosResult> run(const LumosRequest& r, int threads, std::vector<LumosProgress>* progress = nullptr,
+    static Expected<LumosResult> run(const LumosRequest& r, int threads,
+                                     std::vector<LumosProgress>* progress = nullptr,
                                      const std::atomic<bool>* cancel = nullptr,
                                      std::function<void(const LumosProgress&)> extra = {}) {
         auto be = createBackend("cpu", threads);
@@ -76,7 +76,9 @@ std::string LumosPipelineTest::dir_;
 // [1, unknown − 1], 0 after the last step.
 int64_t maskedAfterSpec(int64_t n, int64_t unknown, int64_t s, int64_t steps) {
     if (s == steps - 1) return 0;
-    const double v = std::floor(static_cast<double>(n) * std::cos(std::numbers::pi / 2 * static_cast<double>(s + 1) / static_cast<double>(steps)));
+    const double v =
+        std::floor(static_cast<double>(n) *
+                   std::cos(std::numbers::pi / 2 * static_cast<double>(s + 1) / static_cast<double>(steps)));
     return std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(v), unknown - 1));
 }
 
@@ -158,7 +160,8 @@ TEST_F(LumosPipelineTest, CommittedFrameIsWrittenWithSeventyPercentMaskedEvenlyI
     // n = round(0.7·36) = round(25.2) = 25 positions, at round(k·36/25) = round(1.44·k).
     std::vector<bool> masked(kContent, false);
     for (int k = 0; k < 25; ++k) masked[static_cast<size_t>(std::lround(1.44 * k))] = true;
-    const std::vector<int64_t> actual(r->sequence.begin() + kPrefix, r->sequence.begin() + kPrefix + kSegment);
+    const std::vector<int64_t> actual(r->sequence.begin() + kPrefix,
+                                      r->sequence.begin() + kPrefix + kSegment);
     for (const auto* fed : {&c.cond, &c.uncond}) {
         ASSERT_EQ(fed->size(), static_cast<size_t>(kSegment));
         EXPECT_EQ((*fed)[0], 8197);
@@ -199,7 +202,8 @@ TEST_F(LumosPipelineTest, GumbelTemperatureDecaysAndIsNeverResetUnlessAsked) {
     for (int s = 0; s < kSteps; ++s) {
         EXPECT_EQ(ref[static_cast<size_t>(kSteps + s)].gumbel_temperature, 0.0);
         if (s < kSteps - 1) {
-            EXPECT_NEAR(reset[static_cast<size_t>(kSteps + s)].gumbel_temperature, frame0[static_cast<size_t>(s)], 1e-12);
+            EXPECT_NEAR(reset[static_cast<size_t>(kSteps + s)].gumbel_temperature,
+                        frame0[static_cast<size_t>(s)], 1e-12);
         }
     }
     // Frame 0 is the same draw either way; frame 1 re-masks with noise only when reset.
@@ -256,7 +260,8 @@ TEST_F(LumosPipelineTest, ImageToVideoKeepsTheGivenFrameAndCommitsItMasked) {
     LumosRequest req = request(51);
     req.task = LumosTask::ImageToVideo;
     req.first_frame_codes.resize(kCells);
-    for (int64_t i = 0; i < kCells; ++i) req.first_frame_codes[static_cast<size_t>(i)] = static_cast<int32_t>((i * 5) % 64);
+    for (int64_t i = 0; i < kCells; ++i)
+        req.first_frame_codes[static_cast<size_t>(i)] = static_cast<int32_t>((i * 5) % 64);
     std::vector<LumosProgress> pr;
     auto r = run(req, 1, &pr);
     ASSERT_TRUE(r.ok()) << r.error();
@@ -267,11 +272,11 @@ TEST_F(LumosPipelineTest, ImageToVideoKeepsTheGivenFrameAndCommitsItMasked) {
     EXPECT_EQ(pr[0].cond_cache_length, kPrefix + kSegment);
     ASSERT_EQ(r->committed.size(), 1u);
     EXPECT_EQ(r->committed[0].frame, 0);
-    EXPECT_EQ(r->committed[0].cond[3], 9003);                 // content offset 0 is masked
-    EXPECT_EQ(r->committed[0].cond[4], 9003);                 // round(1.44) = 1
-    EXPECT_EQ(r->committed[0].cond[5], 65536 + 10);           // offset 2 is kept: cell 2, code 2·5
-    EXPECT_EQ(r->committed[0].uncond, r->committed[0].cond);  // both branches alike
-    req.first_frame_codes[0] = 64000;                         // past the 64,000 Cosmos codes
+    EXPECT_EQ(r->committed[0].cond[3], 9003);                // content offset 0 is masked
+    EXPECT_EQ(r->committed[0].cond[4], 9003);                // round(1.44) = 1
+    EXPECT_EQ(r->committed[0].cond[5], 65536 + 10);          // offset 2 is kept: cell 2, code 2·5
+    EXPECT_EQ(r->committed[0].uncond, r->committed[0].cond); // both branches alike
+    req.first_frame_codes[0] = 64000;                        // past the 64,000 Cosmos codes
     auto bad = run(req, 1);
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().find("64000"), std::string::npos);

@@ -1,11 +1,11 @@
 // `tessera-cli bench lumos`: Lumos-1 AR-DF steps on random weights in a preset's shape.
-#include <atomic>
-#include <chrono>
-
 #include "bench/bench_scratch.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/lumos.h"
+
+#include <atomic>
+#include <chrono>
 
 namespace tessera {
 

@@ -1,17 +1,16 @@
 // Lumos-1 AR-DF generation. Sections: request validation; the sequence builder; the two-branch frame
 // step (LumosStep); the pipeline (load, generate).
-#include "tessera/engine/lumos.h"
-
-#include <algorithm>
-#include <cmath>
-#include <filesystem>
-
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/decode_order.h"
 #include "tessera/engine/events.h"
 #include "tessera/engine/generation.h"
+#include "tessera/engine/lumos.h"
 #include "tessera/engine/mm_rope.h"
 #include "tessera/engine/tokenizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
 
 namespace fs = std::filesystem;
 
@@ -21,9 +20,12 @@ using V = LumosVocab;
 
 const char* lumosTaskName(LumosTask task) {
     switch (task) {
-    case LumosTask::TextToImage: return "t2i";
-    case LumosTask::TextToVideo: return "t2v";
-    case LumosTask::ImageToVideo: return "i2v";
+    case LumosTask::TextToImage:
+        return "t2i";
+    case LumosTask::TextToVideo:
+        return "t2v";
+    case LumosTask::ImageToVideo:
+        return "i2v";
     }
     return "t2v";
 }
@@ -33,36 +35,42 @@ const char* lumosTaskName(LumosTask task) {
 Expected<LumosShape> lumosShape(const LumosRequest& r) {
     auto multiple = [](int v) { return v > 0 && v % V::kPixelsPerGrid == 0 && v <= 8192; };
     if (!multiple(r.width) || !multiple(r.height))
-        return Status::error("Lumos-1 sizes are multiples of 32 pixels up to 8192; got " + std::to_string(r.width) +
-                             "x" + std::to_string(r.height));
+        return Status::error("Lumos-1 sizes are multiples of 32 pixels up to 8192; got " +
+                             std::to_string(r.width) + "x" + std::to_string(r.height));
     LumosShape s;
     s.lat_h = r.height / V::kSpatialCompression;
     s.lat_w = r.width / V::kSpatialCompression;
     s.fps = r.task == LumosTask::TextToImage ? 1 : r.fps;
     s.duration_s = r.task == LumosTask::TextToImage ? 1 : r.duration_s;
-    if (s.fps < 1 || s.fps > 120) return Status::error("fps must be from 1 to 120, got " + std::to_string(s.fps));
+    if (s.fps < 1 || s.fps > 120)
+        return Status::error("fps must be from 1 to 120, got " + std::to_string(s.fps));
     if (s.duration_s < 1 || s.duration_s > 60)
         return Status::error("duration must be from 1 to 60 seconds, got " + std::to_string(s.duration_s));
     const int64_t frames = static_cast<int64_t>(s.fps) * s.duration_s;
     const int64_t natural = (frames - 1 + V::kTemporalCompression - 1) / V::kTemporalCompression + 1;
-    s.latent_frames = r.task == LumosTask::TextToImage ? 1 : (r.latent_frames > 0 ? r.latent_frames : natural);
+    s.latent_frames =
+        r.task == LumosTask::TextToImage ? 1 : (r.latent_frames > 0 ? r.latent_frames : natural);
     if (r.task == LumosTask::TextToImage && r.latent_frames > 1)
-        return Status::error("text-to-image makes one latent frame; got latent_frames " + std::to_string(r.latent_frames));
+        return Status::error("text-to-image makes one latent frame; got latent_frames " +
+                             std::to_string(r.latent_frames));
     if (s.latent_frames < 1 || s.latent_frames > 256)
         return Status::error("latent frames must be from 1 to 256, got " + std::to_string(s.latent_frames));
     s.given_frames = r.task == LumosTask::ImageToVideo ? 1 : 0;
     if (r.task == LumosTask::ImageToVideo) {
         if (s.latent_frames < 2) return Status::error("image-to-video needs at least 2 latent frames");
         if (static_cast<int64_t>(r.first_frame_codes.size()) != s.frameCells())
-            return Status::error("image-to-video: the first frame has " + std::to_string(r.first_frame_codes.size()) +
-                                 " codes, a " + std::to_string(s.lat_w) + "x" + std::to_string(s.lat_h) +
+            return Status::error("image-to-video: the first frame has " +
+                                 std::to_string(r.first_frame_codes.size()) + " codes, a " +
+                                 std::to_string(s.lat_w) + "x" + std::to_string(s.lat_h) +
                                  " latent frame needs " + std::to_string(s.frameCells()));
     } else if (!r.first_frame_codes.empty()) {
         return Status::error("first-frame codes are only for image-to-video");
     }
-    if (r.steps < 1 || r.steps > 1000) return Status::error("steps must be from 1 to 1000, got " + std::to_string(r.steps));
+    if (r.steps < 1 || r.steps > 1000)
+        return Status::error("steps must be from 1 to 1000, got " + std::to_string(r.steps));
     s.cfg = r.cfg != 0 ? r.cfg : (r.task == LumosTask::TextToImage ? 16.0f : 15.0f);
-    if (!std::isfinite(s.cfg) || std::fabs(s.cfg) > 1e4f) return Status::error("the guidance weight must be a finite number");
+    if (!std::isfinite(s.cfg) || std::fabs(s.cfg) > 1e4f)
+        return Status::error("the guidance weight must be a finite number");
     if (!(r.gumbel_temperature >= 0) || r.gumbel_temperature > 1e4)
         return Status::error("the re-masking temperature must be from 0 to 1e4");
     if (!(r.history_mask_ratio > 0) || r.history_mask_ratio > 1)
@@ -90,7 +98,8 @@ std::vector<int64_t> lumosPrefix(const std::vector<int32_t>& text_ids, int durat
     return ids;
 }
 
-std::vector<int64_t> lumosFrameSegment(const int32_t* codes, int64_t lat_h, int64_t lat_w, int height, int width) {
+std::vector<int64_t> lumosFrameSegment(const int32_t* codes, int64_t lat_h, int64_t lat_w, int height,
+                                       int width) {
     std::vector<int64_t> ids;
     ids.reserve(static_cast<size_t>(lat_h * (lat_w + 1) + 4));
     ids.push_back(V::kFrameStart);
@@ -110,12 +119,14 @@ std::vector<int64_t> lumosFrameSegment(const int32_t* codes, int64_t lat_h, int6
 std::vector<int64_t> lumosHistoryMask(int64_t length, double ratio) {
     TS_ASSERT(length > 0, "history mask of an empty frame");
     // std::nearbyint rounds half to even in the default rounding mode, as Python's round() does.
-    const auto n = std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(ratio * static_cast<double>(length))));
+    const auto n =
+        std::max<int64_t>(1, static_cast<int64_t>(std::nearbyint(ratio * static_cast<double>(length))));
     const double step = static_cast<double>(length) / static_cast<double>(n);
     std::vector<int64_t> idx;
     idx.reserve(static_cast<size_t>(n));
     for (int64_t k = 0; k < n; ++k)
-        idx.push_back(std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(static_cast<double>(k) * step)), 0, length - 1));
+        idx.push_back(std::clamp<int64_t>(static_cast<int64_t>(std::nearbyint(static_cast<double>(k) * step)),
+                                          0, length - 1));
     // step >= 1, so the rounded offsets are strictly increasing: no duplicates to drop.
     return idx;
 }
@@ -169,11 +180,13 @@ struct Branch {
 
 class LumosStep final : public StepModel {
 public:
-    LumosStep(CausalLM& lm, const LumosShape& shape, const LumosRequest& req, int64_t codes, std::vector<int64_t> prefix)
+    LumosStep(CausalLM& lm, const LumosShape& shape, const LumosRequest& req, int64_t codes,
+              std::vector<int64_t> prefix)
         : lm_(lm), be_(lm.backend()), shape_(shape), req_(req), codes_(codes),
           history_(lumosHistoryMask(shape.frameContent(), req.history_mask_ratio)) {
         const int64_t vs = std::find(prefix.begin(), prefix.end(), V::kVideoStart) - prefix.begin();
-        const int64_t capacity = static_cast<int64_t>(prefix.size()) + shape.latent_frames * shape.frameSegment() + 1;
+        const int64_t capacity =
+            static_cast<int64_t>(prefix.size()) + shape.latent_frames * shape.frameSegment() + 1;
         branches_[0].ids = prefix;
         branches_[0].offset = 0;
         branches_[0].cache = lm.newCache(1, capacity);
@@ -190,8 +203,10 @@ public:
         if (f != order_frame_) startFrame(f, order);
         // The frame as it stands: known cells their codes, the rest MASK.
         const std::vector<int32_t>& grid = order.grid(0);
-        std::vector<int64_t> seg = lumosFrameSegment(grid.data() + f * n, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
-        for (Branch& b : branches_) std::copy(seg.begin(), seg.end(), b.ids.begin() + (frame_start_ - b.offset));
+        std::vector<int64_t> seg =
+            lumosFrameSegment(grid.data() + f * n, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
+        for (Branch& b : branches_)
+            std::copy(seg.begin(), seg.end(), b.ids.begin() + (frame_start_ - b.offset));
 
         std::vector<int64_t> rows;
         rows.reserve(static_cast<size_t>(n));
@@ -217,8 +232,8 @@ public:
     std::vector<int64_t> finish(const DecodeOrder& order, bool complete) {
         if (order_frame_ >= 0) {
             const int64_t n = shape_.frameCells();
-            std::vector<int64_t> seg = lumosFrameSegment(order.grid(0).data() + order_frame_ * n, shape_.lat_h,
-                                                         shape_.lat_w, req_.height, req_.width);
+            std::vector<int64_t> seg = lumosFrameSegment(order.grid(0).data() + order_frame_ * n,
+                                                         shape_.lat_h, shape_.lat_w, req_.height, req_.width);
             std::copy(seg.begin(), seg.end(), branches_[0].ids.begin() + frame_start_);
         }
         std::vector<int64_t> out = branches_[0].ids;
@@ -240,7 +255,9 @@ private:
         auto pos = mmRopePositions(upto);
         if (!pos) throw Error(pos.error());
         MmRopePositions sub;
-        auto cut = [&](const std::vector<int64_t>& v) { return std::vector<int64_t>(v.begin() + begin, v.begin() + end); };
+        auto cut = [&](const std::vector<int64_t>& v) {
+            return std::vector<int64_t>(v.begin() + begin, v.begin() + end);
+        };
         sub.text = cut(pos->text);
         sub.t = cut(pos->t);
         sub.h = cut(pos->h);
@@ -257,7 +274,8 @@ private:
 
     // Writes a complete frame (codes, -1 never) into both caches with the history mask.
     void commitFrame(int64_t frame, const int32_t* codes) {
-        std::vector<int64_t> seg = lumosFrameSegment(codes, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
+        std::vector<int64_t> seg =
+            lumosFrameSegment(codes, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
         LumosCommittedFrame record;
         record.frame = frame;
         for (int i = 0; i < 2; ++i) {
@@ -267,13 +285,15 @@ private:
             std::vector<int64_t> feed = b.ids;
             for (int64_t k : history_) feed[static_cast<size_t>(begin + 3 + k)] = V::kMask;
             forward(b, feed, begin, begin + shape_.frameSegment(), /*frame=*/true);
-            (i == 0 ? record.cond : record.uncond).assign(feed.begin() + begin, feed.begin() + begin + shape_.frameSegment());
+            (i == 0 ? record.cond : record.uncond)
+                .assign(feed.begin() + begin, feed.begin() + begin + shape_.frameSegment());
         }
         committed_.push_back(std::move(record));
     }
 
     void appendFrame() {
-        std::vector<int64_t> masked = lumosFrameSegment(nullptr, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
+        std::vector<int64_t> masked =
+            lumosFrameSegment(nullptr, shape_.lat_h, shape_.lat_w, req_.height, req_.width);
         frame_start_ = static_cast<int64_t>(branches_[0].ids.size());
         for (Branch& b : branches_) b.ids.insert(b.ids.end(), masked.begin(), masked.end());
     }
@@ -281,14 +301,16 @@ private:
     void startFrame(int64_t f, const DecodeOrder& order) {
         if (order_frame_ < 0) {
             // The prompt (and I2V's given frame) go into both caches once.
-            for (Branch& b : branches_) forward(b, b.ids, 0, static_cast<int64_t>(b.ids.size()), /*frame=*/false);
+            for (Branch& b : branches_)
+                forward(b, b.ids, 0, static_cast<int64_t>(b.ids.size()), /*frame=*/false);
             if (shape_.given_frames > 0) {
                 appendFrame();
                 commitFrame(0, req_.first_frame_codes.data());
             }
         } else {
             TS_ASSERT(f == order_frame_ + 1, "Lumos-1 frames run in order");
-            commitFrame(shape_.given_frames + order_frame_, order.grid(0).data() + order_frame_ * shape_.frameCells());
+            commitFrame(shape_.given_frames + order_frame_,
+                        order.grid(0).data() + order_frame_ * shape_.frameCells());
         }
         appendFrame();
         order_frame_ = f;
@@ -318,8 +340,12 @@ struct LumosPipeline::Impl {
 
 LumosPipeline::~LumosPipeline() = default;
 
-const TransformerConfig& LumosPipeline::config() const { return impl_->lm->config(); }
-bool LumosPipeline::hasTokenizer() const { return impl_->tokenizer.has_value(); }
+const TransformerConfig& LumosPipeline::config() const {
+    return impl_->lm->config();
+}
+bool LumosPipeline::hasTokenizer() const {
+    return impl_->tokenizer.has_value();
+}
 
 Expected<std::unique_ptr<LumosPipeline>> LumosPipeline::load(const std::string& model_dir, Backend& backend) {
     auto ckpt = Checkpoint::open(model_dir);
@@ -328,9 +354,11 @@ Expected<std::unique_ptr<LumosPipeline>> LumosPipeline::load(const std::string& 
     if (!lm) return lm.status();
     const TransformerConfig& c = (*lm)->config();
     if (c.family != "chameleon")
-        return Status::error(model_dir + ": Lumos-1 runs on a Chameleon checkpoint; this one is '" + c.family + "'");
+        return Status::error(model_dir + ": Lumos-1 runs on a Chameleon checkpoint; this one is '" +
+                             c.family + "'");
     if (c.head_dim % 16 != 0)
-        return Status::error(model_dir + ": MM-RoPE needs head_dim to be a multiple of 16, got " + std::to_string(c.head_dim));
+        return Status::error(model_dir + ": MM-RoPE needs head_dim to be a multiple of 16, got " +
+                             std::to_string(c.head_dim));
     if (c.vocab <= V::kCodeBase)
         return Status::error(model_dir + ": vocabulary of " + std::to_string(c.vocab) +
                              " tokens has no video codes (they start at 65536)");
@@ -360,11 +388,12 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
     if (text.empty()) {
         if (!impl_->tokenizer)
             return Status::error("the checkpoint has no tokenizer.json: give the prompt as token ids");
-        text = impl_->tokenizer->encode(lumosPromptText(req.prompt, req.width, req.height, shape->fps, shape->duration_s),
-                                        false);
+        text = impl_->tokenizer->encode(
+            lumosPromptText(req.prompt, req.width, req.height, shape->fps, shape->duration_s), false);
     }
     for (int32_t t : text)
-        if (t < 0 || t >= V::kCodeBase) return Status::error("prompt token " + std::to_string(t) + " is not a text token");
+        if (t < 0 || t >= V::kCodeBase)
+            return Status::error("prompt token " + std::to_string(t) + " is not a text token");
 
     Backend& be = *impl_->backend;
     const int64_t n = shape->frameCells();
@@ -407,7 +436,8 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
         progress.sampled.resize(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) {
             const int32_t known = progress.grid[static_cast<size_t>(i)];
-            progress.sampled[static_cast<size_t>(i)] = known >= 0 ? known : sampled.token[static_cast<size_t>(i)];
+            progress.sampled[static_cast<size_t>(i)] =
+                known >= 0 ? known : sampled.token[static_cast<size_t>(i)];
         }
         PreviewReady pr;
         pr.job_id = ctx.id();

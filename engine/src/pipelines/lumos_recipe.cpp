@@ -1,9 +1,9 @@
 // Lumos-1 recipes (method "lumos-1") and the random-checkpoint presets in Lumos-1 shapes.
-#include <cmath>
-#include <stdexcept>
-
 #include "tessera/engine/lumos.h"
 #include "util/encoding.h"
+
+#include <cmath>
+#include <stdexcept>
 
 namespace tessera {
 
@@ -44,8 +44,8 @@ int64_t intIn(const nlohmann::json& j, const char* key, int64_t min, int64_t max
     if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
     const auto& v = j.at(key);
     if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a whole number from " + std::to_string(min) +
-                                 " to " + std::to_string(max) + ", got " + v.dump());
+        throw std::runtime_error(std::string("recipe: '") + key + "' must be a whole number from " +
+                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
     return v.get<int64_t>();
 }
 
@@ -53,13 +53,14 @@ double numberIn(const nlohmann::json& j, const char* key, double min, double max
     if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
     const auto& v = j.at(key);
     if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a number from " + std::to_string(min) +
-                                 " to " + std::to_string(max) + ", got " + v.dump());
+        throw std::runtime_error(std::string("recipe: '") + key + "' must be a number from " +
+                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
     return v.get<double>();
 }
 
 std::vector<int32_t> unpack(const nlohmann::json& j, const char* key) {
-    if (!j.contains(key) || !j.at(key).is_string()) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
+    if (!j.contains(key) || !j.at(key).is_string())
+        throw std::runtime_error(std::string("recipe: missing '") + key + "'");
     auto t = util::unpackTokens(j.at(key).get<std::string>());
     if (!t) throw std::runtime_error(std::string("recipe: '") + key + "': " + t.error());
     return *t;
@@ -74,10 +75,14 @@ Expected<LumosRecipe> parseLumosRecipe(const nlohmann::json& j) {
         LumosRecipe out;
         LumosRequest& r = out.request;
         const std::string task = j.value("task", "");
-        if (task == "t2i") r.task = LumosTask::TextToImage;
-        else if (task == "t2v") r.task = LumosTask::TextToVideo;
-        else if (task == "i2v") r.task = LumosTask::ImageToVideo;
-        else return Status::error("recipe: unknown task '" + task + "' (t2i, t2v, i2v)");
+        if (task == "t2i")
+            r.task = LumosTask::TextToImage;
+        else if (task == "t2v")
+            r.task = LumosTask::TextToVideo;
+        else if (task == "i2v")
+            r.task = LumosTask::ImageToVideo;
+        else
+            return Status::error("recipe: unknown task '" + task + "' (t2i, t2v, i2v)");
         if (j.contains("model") && j["model"].is_object()) {
             out.info.model_dir = j["model"].value("dir", "");
             out.info.model_hash = j["model"].value("hash", "");
@@ -87,7 +92,8 @@ Expected<LumosRecipe> parseLumosRecipe(const nlohmann::json& j) {
         r.prompt = j.value("prompt", "");
         if (j.contains("prompt_ids")) {
             for (const auto& v : j.at("prompt_ids")) {
-                if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= LumosVocab::kCodeBase)
+                if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+                    v.get<int64_t>() >= LumosVocab::kCodeBase)
                     return Status::error("recipe: prompt_ids must be text token ids, got " + v.dump());
                 r.prompt_ids.push_back(static_cast<int32_t>(v.get<int64_t>()));
             }
@@ -117,7 +123,9 @@ Expected<LumosRecipe> parseLumosRecipe(const nlohmann::json& j) {
 
 // ---- presets -------------------------------------------------------------------------------------------
 
-std::vector<std::string> lumosPresets() { return {"lumos-tiny", "lumos-1b"}; }
+std::vector<std::string> lumosPresets() {
+    return {"lumos-tiny", "lumos-1b"};
+}
 
 Expected<nlohmann::json> lumosPresetConfig(const std::string& name) {
     auto chameleon = [](int64_t vocab, int64_t hidden, int64_t layers, int64_t heads, int64_t kv_heads,

@@ -22,17 +22,17 @@
 // before every step (so a run stops within one step).
 #pragma once
 
+#include "tessera/engine/backend.h"
+#include "tessera/engine/causal_lm.h"
+#include "tessera/engine/scheduler.h"
+#include "tessera/engine/status.h"
+
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include "tessera/engine/backend.h"
-#include "tessera/engine/causal_lm.h"
-#include "tessera/engine/scheduler.h"
-#include "tessera/engine/status.h"
 
 namespace tessera {
 
@@ -68,8 +68,8 @@ struct LumosRequest {
     int fps = 12, duration_s = 2;  // T2I: both 1
     // Latent frames to generate, counting an I2V first frame; 0 = ceil((fps·duration − 1)/4) + 1.
     int64_t latent_frames = 0;
-    int64_t steps = 50;  // MaskGIT steps per latent frame
-    float cfg = 0;       // 0 = the reference's weight: 15 for video, 16 for T2I
+    int64_t steps = 50; // MaskGIT steps per latent frame
+    float cfg = 0;      // 0 = the reference's weight: 15 for video, 16 for T2I
     uint64_t seed = 0;
     double gumbel_temperature = 1.0;
     bool reset_temperature_per_frame = false; // false = the reference (decayed to 0 after frame 0)
@@ -83,8 +83,8 @@ struct LumosRequest {
 // Derived sizes of a request (validated by lumosShape).
 struct LumosShape {
     int64_t lat_h = 0, lat_w = 0;
-    int64_t latent_frames = 0;  // in the sequence, I2V's given frame included
-    int64_t given_frames = 0;   // 1 for I2V
+    int64_t latent_frames = 0; // in the sequence, I2V's given frame included
+    int64_t given_frames = 0;  // 1 for I2V
     int fps = 0, duration_s = 0;
     float cfg = 0;
     int64_t frameCells() const { return lat_h * lat_w; }
@@ -103,7 +103,8 @@ std::string lumosPromptText(const std::string& caption, int width, int height, i
 std::vector<int64_t> lumosPrefix(const std::vector<int32_t>& text_ids, int duration_s, int fps);
 // One frame segment: [8197] [8804+H/32] [8804+W/32] (rows of lat_w ids then 8803) [8196]. codes[i] < 0
 // is MASK, otherwise the id 65536 + codes[i]. codes may be null (all MASK).
-std::vector<int64_t> lumosFrameSegment(const int32_t* codes, int64_t lat_h, int64_t lat_w, int height, int width);
+std::vector<int64_t> lumosFrameSegment(const int32_t* codes, int64_t lat_h, int64_t lat_w, int height,
+                                       int width);
 // Content offsets (0-based inside the L = h·(w+1) content positions) written as MASK when a frame is
 // committed: round(k·L/n) for k < n, n = max(1, round(ratio·L)), rounding half to even.
 std::vector<int64_t> lumosHistoryMask(int64_t content_length, double ratio);
@@ -126,7 +127,7 @@ struct LumosProgress {
     int64_t masked = 0;            // cells of the frame still masked after the step
     double gumbel_temperature = 0; // the re-masking temperature carried into the next step
     int64_t cond_cache_length = 0, uncond_cache_length = 0; // after the crop back to the frame start
-    int64_t cond_frame_start = 0;  // index of this frame's [8197] in the conditional sequence
+    int64_t cond_frame_start = 0; // index of this frame's [8197] in the conditional sequence
     std::vector<int32_t> sampled, grid;
 };
 
@@ -138,8 +139,8 @@ struct LumosCommittedFrame {
 
 struct LumosResult {
     LumosShape shape;
-    std::vector<int32_t> codes;      // latent_frames·lat_h·lat_w codes k (fewer cells final if cancelled)
-    std::vector<int64_t> sequence;   // the final conditional sequence, [9005] included when complete
+    std::vector<int32_t> codes;    // latent_frames·lat_h·lat_w codes k (fewer cells final if cancelled)
+    std::vector<int64_t> sequence; // the final conditional sequence, [9005] included when complete
     std::vector<LumosCommittedFrame> committed;
     int64_t cond_p0 = -1, uncond_p0 = -1;
     bool cancelled = false;
@@ -185,7 +186,8 @@ struct LumosRecipeInfo {
     std::string model_dir, model_hash, backend;
     int threads = 0;
 };
-nlohmann::json lumosRecipe(const LumosRequest& request, const LumosResult& result, const LumosRecipeInfo& info);
+nlohmann::json lumosRecipe(const LumosRequest& request, const LumosResult& result,
+                           const LumosRecipeInfo& info);
 struct LumosRecipe {
     LumosRequest request;
     LumosRecipeInfo info;
@@ -197,7 +199,8 @@ Expected<LumosRecipe> parseLumosRecipe(const nlohmann::json& recipe);
 // ---- random checkpoints ----------------------------------------------------------------------------
 
 // Chameleon + MM-RoPE configs in Lumos-1 shapes for tests and benchmarks: "lumos-tiny" (2 layers,
-// d 32, the full 129,536-token vocabulary) and "lumos-1b" (Llama-3.2-1B dimensions, the full 129,536-token vocabulary).
+// d 32, the full 129,536-token vocabulary) and "lumos-1b" (Llama-3.2-1B dimensions, the full 129,536-token
+// vocabulary).
 std::vector<std::string> lumosPresets();
 Expected<nlohmann::json> lumosPresetConfig(const std::string& name);
 
@@ -208,11 +211,11 @@ Expected<nlohmann::json> lumosPresetConfig(const std::string& name);
 // work (code-digit colours of the whole grid every step, events) as a share of the same run.
 struct LumosBenchOptions {
     std::string preset = "lumos-tiny";
-    int width = 0, height = 0;   // 0: the preset's default (64x32 tiny, 128x64 for lumos-1b)
+    int width = 0, height = 0; // 0: the preset's default (64x32 tiny, 128x64 for lumos-1b)
     int64_t latent_frames = 2;
     int64_t steps = 8;
     int threads = 0;
-    DType dtype = DType::F32;    // how the random weights are stored (bf16 halves the scratch file)
+    DType dtype = DType::F32; // how the random weights are stored (bf16 halves the scratch file)
     std::string scratch_dir;
     uint64_t seed = 1;
 };
