@@ -82,6 +82,7 @@ int cmdBenchJanus(int argc, char** argv);
 int cmdDefaultJob(int argc, char** argv);
 int cmdProject(int argc, char** argv);
 int cmdGenerate(int argc, char** argv);
+int cmdGenerateVideo(int argc, char** argv); // cmd_generate_video.cpp (Lumos-1)
 int cmdInspect(int argc, char** argv);
 int cmdReplay(int argc, char** argv);
 int cmdBatch(int argc, char** argv);        // cmd_batch.cpp

@@ -1,6 +1,7 @@
 // `tessera-cli bench`: benchmarks that print one JSON line each (the logic lives in the engine).
 #include "cli/cli.h"
 #include "tessera/engine/bench.h"
+#include "tessera/engine/lumos.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +20,10 @@ const char* const kUsage =
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
         "                                  [--python PY]\n"
         "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n"
-        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n\n"
+        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n"
+        "       tessera-cli bench lumos [--preset lumos-tiny|lumos-1b] [--size WxH] [--latent-frames N]\n"
+        "                               [--steps S] [--threads T] [--dtype f32|bf16] [--scratch-dir DIR]\n"
+        "                               [--write-checkpoint DIR]\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -60,7 +64,12 @@ const char* const kUsage =
         "  --tile N            tokens per tile side for tiled decodes (default 24)\n"
         "  --halo N            context tokens around each tile (default 8)\n"
         "  --seed N            weights and tokens (default 1)\n"
-        "  --scratch-dir DIR   where the random weights are written (default: system temp)\n";
+        "  --scratch-dir DIR   where the random weights are written (default: system temp)\n\n"
+        "lumos: Lumos-1 text->video on random weights in a preset's shape (lumos-tiny: default 64x32;\n"
+        "lumos-1b: Llama-3.2-1B dimensions, default 128x64), 2 latent frames of 8 AR-DF steps by default.\n"
+        "Prints one JSON line: ms per AR-DF step (both guidance branches) and the preview work (the whole\n"
+        "grid's code-digit colours every step) as a percentage of the same run. --write-checkpoint DIR only\n"
+        "writes the preset's random checkpoint there (kept; for generate-video smoke runs) and exits.\n";
 
 // `bench bandwidth`: read bandwidth of this machine's memory.
 int benchBandwidth(int argc, char** argv) {
@@ -187,6 +196,54 @@ int benchVq(int argc, char** argv) {
 }
 
 // The benchmarks, by name: a new one is a function above and a line here.
+// `bench lumos`: Lumos-1 AR-DF steps and preview overhead.
+int benchLumos(int argc, char** argv) {
+    CLI::App app;
+    LumosBenchOptions o;
+    std::string size, dtype = "f32", write_to;
+    bool json = false;
+    app.add_option("--preset", o.preset);
+    app.add_option("--write-checkpoint", write_to);
+    app.add_option("--size", size);
+    addInt(app, "--latent-frames", o.latent_frames, 1, 256);
+    addInt(app, "--steps", o.steps, 1, 1000);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    app.add_option("--dtype", dtype);
+    app.add_option("--scratch-dir", o.scratch_dir);
+    addSeed(app, "--seed", o.seed);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench lumos", kUsage, argc, argv)) return *rc;
+    if (!size.empty()) {
+        char tail = 0;
+        if (std::sscanf(size.c_str(), "%dx%d%c", &o.width, &o.height, &tail) != 2) {
+            std::fprintf(stderr, "error: --size must look like 64x32, got '%s'\n", size.c_str());
+            return 2;
+        }
+    }
+    if (dtype == "bf16") o.dtype = DType::BF16;
+    else if (dtype != "f32") {
+        std::fprintf(stderr, "error: --dtype is f32 or bf16, got '%s'\n", dtype.c_str());
+        return 2;
+    }
+    if (!write_to.empty()) {
+        auto cfg = lumosPresetConfig(o.preset);
+        Status st = cfg ? bench::writeRandomCheckpoint(*cfg, write_to, o.seed, o.dtype) : cfg.status();
+        if (!st.ok()) {
+            std::fprintf(stderr, "error: %s\n", st.message().c_str());
+            return 1;
+        }
+        std::printf("wrote %s (%s, random weights)\n", write_to.c_str(), o.preset.c_str());
+        return 0;
+    }
+    auto r = runLumosBench(o);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->dump().c_str());
+    return 0;
+}
+
 struct Benchmark {
     const char* name;
     int (*run)(int argc, char** argv);
@@ -197,6 +254,7 @@ const Benchmark kBenchmarks[] = {
     {"janus", cmdBenchJanus},
     {"tokenize", benchTokenize},
     {"vq", benchVq},
+    {"lumos", benchLumos},
     {"batch", cmdBenchBatch},
 };
 

@@ -21,6 +21,8 @@ const Command kCommands[] = {
      tessera::cli::cmdDoctor},
     {"generate", "text->image with a Janus-Pro checkpoint, token by token (generate --help)",
      tessera::cli::cmdGenerate},
+    {"generate-video", "text->video, text->image, image->video with a Lumos-1 checkpoint (generate-video --help)",
+     tessera::cli::cmdGenerateVideo},
     {"inspect", "print the recipe a Tessera PNG carries: inspect FILE.png", tessera::cli::cmdInspect},
     {"replay", "regenerate a PNG from its recipe and check tokens and pixels: replay FILE.png",
      tessera::cli::cmdReplay},

@@ -66,7 +66,7 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
     GenerationOutcome out;
     start_ms_ = nowMs();
     std::vector<SampleRow> rows;
-    SampleResult sampled;
+    SampleResult& sampled = sampled_;
     std::vector<int32_t> tokens;
     std::vector<float> log_probs;
     std::vector<int32_t> before;

@@ -81,6 +81,9 @@ public:
         if (first_preview_ms_ < 0) first_preview_ms_ = since_start_ms;
     }
     double elapsedMs() const;
+    // The last step's draw for every position it predicted (kept or not), for previews of orders that
+    // re-mask (MaskGIT shows the whole grid sharpening). Valid inside after_step.
+    const SampleResult& lastSampled() const { return sampled_; }
 
 private:
     Backend& backend_;
@@ -90,6 +93,7 @@ private:
     JobContext& ctx_;
     double first_preview_ms_ = -1;
     double start_ms_ = 0;
+    SampleResult sampled_;
 };
 
 } // namespace tessera

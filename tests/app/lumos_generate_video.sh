@@ -1,0 +1,24 @@
+#!/bin/sh
+# tessera-cli generate-video end to end on a random lumos-tiny checkpoint and the cosmos_tiny tokenizer:
+# T2V writes a recipe and 1 + 4·(2 − 1) = 5 decoded frames, replay reproduces the codes, I2V from the
+# first decoded frame and T2I run, bad input is a usage error.
+set -eu
+CLI=$1
+DATA=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+"$CLI" bench lumos --preset lumos-tiny --write-checkpoint tiny >/dev/null
+"$CLI" generate-video --model tiny --tokenizer "$DATA/reference/cosmos_tiny" --prompt-ids 5,6,7 --size 64x32 \
+    --fps 4 --frames 4 --steps 6 --seed 3 --threads 2 --out t2v --json >/dev/null
+test "$(ls t2v/frame-*.png | wc -l)" -eq 5
+test "$(ls t2v/code-digits-f*.png | wc -l)" -eq 2
+grep -q '"method": "lumos-1"' t2v/recipe.json
+"$CLI" generate-video --replay t2v/recipe.json --threads 1 --json | grep -q '"replay_identical":true'
+"$CLI" generate-video --model tiny --tokenizer "$DATA/reference/cosmos_tiny" --prompt-ids 5,6,7 --size 64x32 \
+    --fps 4 --frames 4 --first-frame t2v/frame-000.png --steps 4 --seed 4 --out i2v --json | grep -q '"task":"i2v"'
+"$CLI" generate-video --model tiny --prompt-ids 5,6,7 --size 64x32 --image-mode --steps 4 --out t2i --json \
+    | grep -q '"latent_frames":1'
+if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --size 65x32 --out bad 2>/dev/null; then exit 1; fi
+if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --frames 5 --fps 4 --out bad 2>/dev/null; then exit 1; fi
+echo "generate-video: t2v, replay, i2v, t2i and bad input behave"
