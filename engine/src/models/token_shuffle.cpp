@@ -198,6 +198,13 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
                 return Status::error(vq_path.string() + ": the VQ codebook has " + std::to_string(m->vq_.codebookSize()) +
                                      " codes, token_shuffle.image_vocab_size says " + std::to_string(s.image_vocab_size));
             m->vq_bytes_ = vb.boundBytes();
+            const Shape cin = vb.shapeOf("model.vqmodel.decoder.conv_in.weight");
+            m->vq_in_channels_ = cin.empty() ? 0 : cin[0];
+            for (size_t l = 0;; ++l) {
+                const Shape c = vb.shapeOf("model.vqmodel.decoder.up." + std::to_string(l) + ".block.0.conv1.weight");
+                if (c.empty()) break;
+                m->vq_level_channels_.push_back(c[0]);
+            }
             m->has_vq_ = true;
         }
         return m;
@@ -208,6 +215,26 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
     } catch (const std::exception& e) {
         return Status::error(ckpt.dir() + ": malformed checkpoint: " + e.what());
     }
+}
+
+size_t TokenShuffleModel::vqWindowBoundBytes(int64_t tokens, int threads) const {
+    if (!has_vq_) return 0;
+    // Level l's maps: its input channels (the previous level's, or conv_in's) and its own, at 2^l × the
+    // token resolution; its upsample writes its channels at twice that.
+    double largest = static_cast<double>(vq_in_channels_) * static_cast<double>(tokens * tokens);
+    int64_t prev = vq_in_channels_;
+    for (size_t l = 0; l < vq_level_channels_.size(); ++l) {
+        const double side = static_cast<double>(tokens) * static_cast<double>(int64_t{1} << l);
+        const int64_t c = std::max(prev, vq_level_channels_[l]);
+        largest = std::max(largest, static_cast<double>(c) * side * side);
+        if (l + 1 < vq_level_channels_.size())
+            largest = std::max(largest, static_cast<double>(vq_level_channels_[l]) * 4.0 * side * side);
+        prev = vq_level_channels_[l];
+    }
+    const double maps = 4.0 * largest * 4.0;                                 // four f32 maps
+    const double attention = static_cast<double>(tokens * tokens) * static_cast<double>(tokens * tokens) * 4.0;
+    const double scratch = static_cast<double>(std::max(1, threads)) * 8.0 * 1024 * 1024;
+    return static_cast<size_t>(maps + attention + scratch);
 }
 
 // ---- shuffle and unshuffle -----------------------------------------------------------------------------

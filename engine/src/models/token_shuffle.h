@@ -67,6 +67,11 @@ public:
     // Resident bytes: the LM plus the Token-Shuffle tensors (the VQ decoder not counted).
     size_t weightBytes() const { return lm_->weightBytes() + own_bytes_; }
     size_t vqBytes() const { return vq_bytes_; }
+    // Upper bound on the activations one VQ decode of a `tokens`×`tokens` window holds at once: the
+    // four largest feature maps a decoder level keeps alive (block input, normalised copy, two conv
+    // outputs), the middle attention's score matrix, and `threads` conv scratch blocks of at most 8 MiB
+    // (engine/README.md, CPU convolution memory). 0 without a VQ decoder.
+    size_t vqWindowBoundBytes(int64_t tokens, int threads) const;
 
 private:
     TokenShuffleSettings s_;
@@ -78,6 +83,8 @@ private:
     size_t own_bytes_ = 0, vq_bytes_ = 0;
     janus::VqModel vq_;
     bool has_vq_ = false;
+    int64_t vq_in_channels_ = 0;             // decoder conv_in output channels (at the token resolution)
+    std::vector<int64_t> vq_level_channels_; // decoder level l runs at 2^l × the token resolution
 };
 
 } // namespace tessera::models
