@@ -1,5 +1,6 @@
 // `tessera-cli bench`: benchmarks that print one JSON line each (the logic lives in the engine).
 #include "cli/cli.h"
+#include "cli/tshuffle_runner.h"
 #include "tessera/engine/bench.h"
 
 #include <algorithm>
@@ -19,7 +20,8 @@ const char* const kUsage =
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
         "                                  [--python PY]\n"
         "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n"
-        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n\n"
+        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n"
+        "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -198,6 +200,7 @@ const Benchmark kBenchmarks[] = {
     {"tokenize", benchTokenize},
     {"vq", benchVq},
     {"batch", cmdBenchBatch},
+    {"tshuffle", cmdBenchTokenShuffle},
 };
 
 } // namespace
