@@ -64,7 +64,9 @@ struct TokenShuffleEstimate {
     size_t kv_cache_bytes = 0;     // 2 CFG rows per image, prompt + steps positions
     size_t vq_window_bytes = 0;    // bound on one VQ decode window's activations (see token_shuffle_pipeline.cpp)
     size_t output_bytes = 0;       // the decoded image(s), f32 and RGB8
-    size_t peak_bytes_bound = 0;   // all of the above together
+    // All of the above together: what is live at once. The CPU backend's caching allocator keeps freed
+    // decoder blocks on top of this (docs/TOKEN_SHUFFLE.md, "Memory, time and seams").
+    size_t peak_bytes_bound = 0;
     double step_floor_ms = 0;      // weights read once per step at `bandwidth_gbs`
     double bandwidth_gbs = 0;
     double decode_floor_ms = 0;    // steps × step_floor_ms
