@@ -1,18 +1,17 @@
 #include "cli/tshuffle_runner.h"
 
-#include <unistd.h>
+#include "cli/cli.h"
+#include "cli/janus_runner.h"
+#include "tessera/engine/bench.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/recipe.h"
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-
-#include "cli/cli.h"
-#include "cli/janus_runner.h"
-#include "tessera/engine/bench.h"
-#include "tessera/engine/engine.h"
-#include "tessera/engine/recipe.h"
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -37,14 +36,17 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
     if (!est) return est.status();
     if (run.progress)
         std::fprintf(stderr,
-                     "token-shuffle: %lldx%lld px, window %lld, %lld steps; memory bound %.1f MB (weights %.1f, KV cache %.1f, "
+                     "token-shuffle: %lldx%lld px, window %lld, %lld steps; memory bound %.1f MB (weights "
+                     "%.1f, KV cache %.1f, "
                      "VQ window %.1f, image %.1f); decode floor %.0f ms at %.0f GB/s\n",
                      static_cast<long long>(est->image_size), static_cast<long long>(est->image_size),
-                     static_cast<long long>(est->window), static_cast<long long>(est->steps), est->peak_bytes_bound / 1e6,
-                     (est->weight_bytes + est->vq_weight_bytes) / 1e6, est->kv_cache_bytes / 1e6, est->vq_window_bytes / 1e6,
-                     est->output_bytes / 1e6, est->decode_floor_ms, est->bandwidth_gbs);
+                     static_cast<long long>(est->window), static_cast<long long>(est->steps),
+                     est->peak_bytes_bound / 1e6, (est->weight_bytes + est->vq_weight_bytes) / 1e6,
+                     est->kv_cache_bytes / 1e6, est->vq_window_bytes / 1e6, est->output_bytes / 1e6,
+                     est->decode_floor_ms, est->bandwidth_gbs);
     if (!run.preview_dir.empty()) fs::create_directories(run.preview_dir);
-    if (fs::path(run.out_path).has_parent_path()) fs::create_directories(fs::path(run.out_path).parent_path());
+    if (fs::path(run.out_path).has_parent_path())
+        fs::create_directories(fs::path(run.out_path).parent_path());
 
     const bool bar = run.progress && ::isatty(2);
     // Previews are written after the run (they are few: the budget keeps them within 3% of the time).
@@ -53,8 +55,9 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         if (const auto* t = std::get_if<StepTiming>(&e)) {
             if (bar) {
                 const int width = 30, filled = t->total ? width * t->step / t->total : 0;
-                std::fprintf(stderr, "\r[%.*s%*s] %d/%d windows  %.1f tok/s ", filled, "##############################",
-                             width - filled, "", t->step, t->total, t->tokens_per_s);
+                std::fprintf(stderr, "\r[%.*s%*s] %d/%d windows  %.1f tok/s ", filled,
+                             "##############################", width - filled, "", t->step, t->total,
+                             t->tokens_per_s);
                 if (t->step == t->total) std::fprintf(stderr, "\n");
             }
         } else if (const auto* p = std::get_if<PreviewReady>(&e)) {
@@ -68,7 +71,9 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
     for (const PreviewReady& p : previews) {
         char name[64];
         std::snprintf(name, sizeof name, "preview-img%d-%06d.png", p.image, p.tokens_done);
-        if (Status s = writePng((fs::path(run.preview_dir) / name).string(), ImageRgb8{p.width, p.height, *p.rgb}); !s.ok())
+        if (Status s =
+                writePng((fs::path(run.preview_dir) / name).string(), ImageRgb8{p.width, p.height, *p.rgb});
+            !s.ok())
             return s;
     }
 
@@ -96,12 +101,13 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         auto text = r.toPngText();
         // What the recipe record has no field for: the window, the schedule, and that `tokens` are in
         // decode (window) order — what TokenShuffleRequest::forced takes to replay them.
-        text["tessera-token-shuffle"] = nlohmann::json{{"window", result->window},
-                                                       {"cfg_schedule", cfgScheduleName(run.request.cfg_schedule)},
-                                                       {"token_order", "window"},
-                                                       {"vq_tile", run.request.vq_tile},
-                                                       {"vq_halo", run.request.vq_halo}}
-                                            .dump();
+        text["tessera-token-shuffle"] = nlohmann::json{
+            {"window", result->window},
+            {"cfg_schedule", cfgScheduleName(run.request.cfg_schedule)},
+            {"token_order", "window"},
+            {"vq_tile", run.request.vq_tile},
+            {"vq_halo",
+             run.request.vq_halo}}.dump();
         const std::string path = outputPathFor(run.out_path, i);
         if (Status s = writePng(path, result->images[static_cast<size_t>(i)], text); !s.ok()) return s;
         out.written.push_back(path);
@@ -152,7 +158,9 @@ int cmdBenchTokenShuffle(int argc, char** argv) {
         for (char c : windows) {
             if (c == ',') continue;
             if (c != '1' && c != '2' && c != '4') {
-                std::fprintf(stderr, "error: --windows takes sizes from 1, 2, 4 separated by commas, got '%s'\n", windows.c_str());
+                std::fprintf(stderr,
+                             "error: --windows takes sizes from 1, 2, 4 separated by commas, got '%s'\n",
+                             windows.c_str());
                 return 2;
             }
             o.windows.push_back(c - '0');
@@ -160,8 +168,8 @@ int cmdBenchTokenShuffle(int argc, char** argv) {
     }
     for (int64_t s : o.windows)
         if (o.grid % s != 0) {
-            std::fprintf(stderr, "error: --grid %lld is not a multiple of window %lld\n", static_cast<long long>(o.grid),
-                         static_cast<long long>(s));
+            std::fprintf(stderr, "error: --grid %lld is not a multiple of window %lld\n",
+                         static_cast<long long>(o.grid), static_cast<long long>(s));
             return 2;
         }
     if (o.large_grid % 2 != 0) {

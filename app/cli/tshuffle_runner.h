@@ -3,10 +3,10 @@
 // their recipe (plus a `tessera-token-shuffle` text chunk: window, CFG schedule, token order).
 #pragma once
 
+#include "tessera/engine/token_shuffle.h"
+
 #include <string>
 #include <vector>
-
-#include "tessera/engine/token_shuffle.h"
 
 namespace tessera::cli {
 

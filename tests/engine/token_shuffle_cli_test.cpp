@@ -23,7 +23,8 @@ struct CliRun {
 };
 
 CliRun cli(const std::string& args) {
-    const std::string cmd = (fs::path(TESSERA_BINARY_DIR) / "bin" / "tessera-cli").string() + " " + args + " 2>/dev/null";
+    const std::string cmd =
+        (fs::path(TESSERA_BINARY_DIR) / "bin" / "tessera-cli").string() + " " + args + " 2>/dev/null";
     CliRun r;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) return r;
@@ -46,9 +47,10 @@ TEST(TokenShuffleCli, GenerateDispatchesOnTheConfig) {
     s.codebook = 256;
     s.window = 2;
     s.grid = 8; // 128²
-    ASSERT_TRUE(bench::writeRandomTokenShuffleCheckpoint(s, (dir / "model").string(),
-                                                         std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny", 3)
-                    .ok());
+    ASSERT_TRUE(
+        bench::writeRandomTokenShuffleCheckpoint(
+            s, (dir / "model").string(), std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny", 3)
+            .ok());
     const std::string model = " --model " + (dir / "model").string();
 
     CliRun e = cli("generate" + model + " --prompt 'a cat' --grid 128 --estimate");
@@ -59,7 +61,8 @@ TEST(TokenShuffleCli, GenerateDispatchesOnTheConfig) {
     EXPECT_GT(ej["peak_bytes_bound"].get<int64_t>(), 0);
 
     const std::string png = (dir / "out.png").string();
-    CliRun g = cli("generate" + model + " --prompt 'a cat' --seed 4 --cfg-schedule cosine --threads 2 --json --out " + png);
+    CliRun g = cli("generate" + model +
+                   " --prompt 'a cat' --seed 4 --cfg-schedule cosine --threads 2 --json --out " + png);
     ASSERT_EQ(g.status, 0) << g.out;
     auto gj = nlohmann::json::parse(g.out);
     EXPECT_EQ(gj["method"], "token-shuffle");

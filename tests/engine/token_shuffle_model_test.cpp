@@ -27,7 +27,8 @@ std::unique_ptr<TokenShuffleModel> loadModel(const fs::path& dir, Backend& be) {
 
 // Text ids through the LM's embedding, then image codes through the shuffle; logits of every position
 // through the unshuffle.
-std::vector<float> prefillLogits(TokenShuffleModel& m, const std::vector<int64_t>& text, const std::vector<int64_t>& codes) {
+std::vector<float> prefillLogits(TokenShuffleModel& m, const std::vector<int64_t>& text,
+                                 const std::vector<int64_t>& codes) {
     Backend& be = m.backend();
     KvCache cache = m.lm().newCache(1, 64);
     Tensor e = m.lm().embed(be.fromI64(text, {1, static_cast<int64_t>(text.size())}));
@@ -52,7 +53,8 @@ TEST(TokenShuffleModel, WindowOneReproducesTheLlamaReference) {
     ASSERT_EQ(ids.size(), 10u);
 
     // The first token as text, the other nine as image codes through the shuffle path.
-    const std::vector<float> got = prefillLogits(*m, {ids[0]}, std::vector<int64_t>(ids.begin() + 1, ids.end()));
+    const std::vector<float> got =
+        prefillLogits(*m, {ids[0]}, std::vector<int64_t>(ids.begin() + 1, ids.end()));
     ASSERT_EQ(got.size(), want.size());
     double max_diff = 0, max_ref = 0;
     for (size_t i = 0; i < got.size(); ++i) {
@@ -67,7 +69,8 @@ TEST(TokenShuffleModel, WindowOneReproducesTheLlamaReference) {
     auto plain = loadCausalLM(*ckpt, **be);
     ASSERT_TRUE(plain.ok()) << plain.error();
     KvCache cache = (*plain)->newCache(1, 16);
-    const std::vector<float> llama = (*be)->readF32((*plain)->logits((*plain)->forward((*plain)->embed((*be)->fromI64(ids, {1, 10})), cache)));
+    const std::vector<float> llama = (*be)->readF32(
+        (*plain)->logits((*plain)->forward((*plain)->embed((*be)->fromI64(ids, {1, 10})), cache)));
     EXPECT_EQ(got, llama);
     fs::remove_all(dir);
 }
@@ -97,7 +100,8 @@ class TokenShuffleWindows : public ::testing::TestWithParam<int> {};
 TEST_P(TokenShuffleWindows, WindowsNeverSeeLaterWindows) {
     const int s = GetParam();
     const int64_t ss = s * s, windows = 5;
-    const fs::path dir = test::makeLlamaTinyTokenShuffle("causal" + std::to_string(s), s, /*identity_weights=*/false);
+    const fs::path dir =
+        test::makeLlamaTinyTokenShuffle("causal" + std::to_string(s), s, /*identity_weights=*/false);
     auto be = createBackend("cpu", 2);
     auto m = loadModel(dir, **be);
     ASSERT_TRUE(m);
@@ -108,7 +112,8 @@ TEST_P(TokenShuffleWindows, WindowsNeverSeeLaterWindows) {
     const int64_t v = 256, row = ss * v; // logits per position
     for (int64_t k = 0; k < windows; ++k) {
         std::vector<int64_t> changed = codes;
-        for (int64_t j = 0; j < ss; ++j) changed[static_cast<size_t>(k * ss + j)] = (changed[static_cast<size_t>(k * ss + j)] + 101) % 256;
+        for (int64_t j = 0; j < ss; ++j)
+            changed[static_cast<size_t>(k * ss + j)] = (changed[static_cast<size_t>(k * ss + j)] + 101) % 256;
         const std::vector<float> other = prefillLogits(*m, text, changed);
         // Window w is predicted at position text.size() - 1 + w.
         for (int64_t w = 0; w <= windows; ++w) {
@@ -150,7 +155,8 @@ TEST_P(TokenShuffleWindows, StepByStepMatchesPrefill) {
     ASSERT_EQ(static_cast<int64_t>(steps.size()), (windows + 1) * row);
     double diff = 0;
     for (int64_t i = 0; i < (windows + 1) * row; ++i)
-        diff = std::max(diff, static_cast<double>(std::fabs(steps[static_cast<size_t>(i)] - whole[static_cast<size_t>(2 * row + i)])));
+        diff = std::max(diff, static_cast<double>(std::fabs(steps[static_cast<size_t>(i)] -
+                                                            whole[static_cast<size_t>(2 * row + i)])));
     EXPECT_LT(diff, 1e-4);
     fs::remove_all(dir);
 }
@@ -159,8 +165,11 @@ INSTANTIATE_TEST_SUITE_P(Sizes, TokenShuffleWindows, ::testing::Values(1, 2, 4))
 
 TEST(TokenShuffleModel, BadConfigsAreClearErrors) {
     auto be = createBackend("cpu", 1);
-    for (const auto& [key, value] : std::vector<std::pair<std::string, nlohmann::json>>{
-             {"window", 3}, {"image_vocab_size", 1000}, {"mlp_act", "swish9"}, {"image_start_token_id", nullptr}}) {
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, nlohmann::json>>{{"window", 3},
+                                                             {"image_vocab_size", 1000},
+                                                             {"mlp_act", "swish9"},
+                                                             {"image_start_token_id", nullptr}}) {
         const fs::path dir = test::makeLlamaTinyTokenShuffle("bad", 2, false);
         nlohmann::json cfg = nlohmann::json::parse(std::ifstream(dir / "config.json"));
         if (value.is_null())

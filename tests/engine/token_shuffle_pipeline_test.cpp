@@ -58,14 +58,17 @@ TEST_F(TokenShufflePipelineTest, Generates512WithEventsForEveryWindow) {
     req.seed = 3;
     req.preview_every = 4;
     Events ev;
-    JobContext ctx(1, [&](const Event& e) {
-        if (auto* t = std::get_if<TokenSampled>(&e)) {
-            ++ev.tokens;
-            ev.positions.push_back(t->position);
-        }
-        if (std::holds_alternative<StepTiming>(e)) ++ev.timings;
-        if (auto* pr = std::get_if<PreviewReady>(&e)) (pr->final ? ev.finals : ev.previews)++;
-    }, nullptr);
+    JobContext ctx(
+        1,
+        [&](const Event& e) {
+            if (auto* t = std::get_if<TokenSampled>(&e)) {
+                ++ev.tokens;
+                ev.positions.push_back(t->position);
+            }
+            if (std::holds_alternative<StepTiming>(e)) ++ev.timings;
+            if (auto* pr = std::get_if<PreviewReady>(&e)) (pr->final ? ev.finals : ev.previews)++;
+        },
+        nullptr);
     auto r = (*p)->generate(req, ctx);
     ASSERT_TRUE(r.ok()) << r.error();
     EXPECT_FALSE(r->cancelled);
@@ -78,7 +81,8 @@ TEST_F(TokenShufflePipelineTest, Generates512WithEventsForEveryWindow) {
     EXPECT_EQ(ev.finals, 1);
     // The first window's four cells come first: (0,0), (0,1), (1,0), (1,1) of the 32-wide grid.
     ASSERT_GE(ev.positions.size(), 8u);
-    EXPECT_EQ(std::vector<int>(ev.positions.begin(), ev.positions.begin() + 8), (std::vector<int>{0, 1, 32, 33, 2, 3, 34, 35}));
+    EXPECT_EQ(std::vector<int>(ev.positions.begin(), ev.positions.begin() + 8),
+              (std::vector<int>{0, 1, 32, 33, 2, 3, 34, 35}));
     ASSERT_EQ(r->images.size(), 1u);
     EXPECT_EQ(r->images[0].width, 512);
     EXPECT_EQ(r->images[0].height, 512);
@@ -134,9 +138,12 @@ TEST_F(TokenShufflePipelineTest, CancelStopsBetweenWindowsAndLeavesThePartialIma
     ASSERT_TRUE(p.ok());
     std::atomic<bool> cancel{false};
     int steps = 0;
-    JobContext ctx(1, [&](const Event& e) {
-        if (std::holds_alternative<StepTiming>(e) && ++steps == 10) cancel = true;
-    }, &cancel);
+    JobContext ctx(
+        1,
+        [&](const Event& e) {
+            if (std::holds_alternative<StepTiming>(e) && ++steps == 10) cancel = true;
+        },
+        &cancel);
     TokenShuffleRequest req;
     req.prompt = "x";
     req.grid = 16;
@@ -175,10 +182,10 @@ TEST_F(TokenShufflePipelineTest, CfgScheduleReachesTheGuidedLogits) {
     const auto half = run(CfgSchedule::HalfLinear, 5.0f);
     const auto full = run(CfgSchedule::Constant, 5.0f);
     ASSERT_EQ(cond.size(), 16u);
-    EXPECT_EQ(half[0], cond[0]);  // t = 0: w = 1
-    EXPECT_EQ(half[8], full[8]);  // t = T/2: w = 5
+    EXPECT_EQ(half[0], cond[0]); // t = 0: w = 1
+    EXPECT_EQ(half[8], full[8]); // t = T/2: w = 5
     EXPECT_EQ(half[15], full[15]);
-    EXPECT_NE(half[4], full[4]);  // t = T/4: w = 3
+    EXPECT_NE(half[4], full[4]); // t = T/4: w = 3
     EXPECT_NE(half[4], cond[4]);
 }
 
@@ -238,8 +245,10 @@ TEST_F(TokenShufflePipelineTest, TiledDecodeIsCloseToWholeDecodeWithoutSeams) {
                 worst = std::max(worst, d);
             }
     const double mean = sum / static_cast<double>(whole.size());
-    std::printf("tiled (tile %lld, halo %lld) vs whole at %lld² tokens: range %.4f, max |d| interior %.4f, seam %.4f, mean %.4f\n",
-                static_cast<long long>(tile), static_cast<long long>(halo), static_cast<long long>(g), range, interior, seam, mean);
+    std::printf("tiled (tile %lld, halo %lld) vs whole at %lld² tokens: range %.4f, max |d| interior %.4f, "
+                "seam %.4f, mean %.4f\n",
+                static_cast<long long>(tile), static_cast<long long>(halo), static_cast<long long>(g), range,
+                interior, seam, mean);
     ASSERT_GT(range, 1e-3);
     EXPECT_GT(std::max(interior, seam), 0.0); // the tiles really were decoded apart
     EXPECT_LT(std::max(interior, seam), 0.40 * range);

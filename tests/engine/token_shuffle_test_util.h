@@ -35,7 +35,9 @@ inline void writeF32Safetensors(const std::string& path, const F32File& tensors)
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(&n), 8);
     out << header;
-    for (const auto& [name, t] : tensors) out.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(t.values.size() * 4));
+    for (const auto& [name, t] : tensors)
+        out.write(reinterpret_cast<const char*>(t.values.data()),
+                  static_cast<std::streamsize>(t.values.size() * 4));
 }
 
 // Deterministic values in ±scale.
@@ -58,16 +60,18 @@ inline std::vector<float> identity(int64_t n) {
 // A Token-Shuffle folder over llama_tiny (D = 64, vocabulary 256, all of it used as image codes).
 // identity = true: MLP_in and MLP_out are the identity and every fc2 is zero (fc1 random), so s = 1
 // must reproduce the plain Llama LM exactly. Otherwise every tensor is random.
-inline std::filesystem::path makeLlamaTinyTokenShuffle(const std::string& name, int64_t window, bool identity_weights) {
+inline std::filesystem::path makeLlamaTinyTokenShuffle(const std::string& name, int64_t window,
+                                                       bool identity_weights) {
     namespace fs = std::filesystem;
     const fs::path src = fs::path(TESSERA_TEST_DATA_DIR) / "reference" / "llama_tiny";
-    const fs::path dir = fs::temp_directory_path() / ("tessera_tshuffle_" + name + "_" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tessera_tshuffle_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::copy_file(src / "model.safetensors", dir / "model.safetensors");
     nlohmann::json cfg = nlohmann::json::parse(std::ifstream(src / "config.json"));
-    cfg["token_shuffle"] = {{"window", window}, {"image_vocab_start", 0}, {"image_vocab_size", 256},
-                            {"image_start_token_id", 1}, {"grid", 4 * window}, {"mlp_ratio", 2.0}};
+    cfg["token_shuffle"] = {{"window", window},          {"image_vocab_start", 0}, {"image_vocab_size", 256},
+                            {"image_start_token_id", 1}, {"grid", 4 * window},     {"mlp_ratio", 2.0}};
     std::ofstream(dir / "config.json") << cfg.dump(2);
     const int64_t d = 64, slot = d / (window * window), r = 128;
     F32File f;

@@ -49,7 +49,8 @@ Status writeShuffleTensors(const std::vector<TensorSpec>& tensors, const std::st
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
     if (!f) return Status::error("cannot write " + path);
     const uint64_t len = text.size();
-    bool ok = std::fwrite(&len, 8, 1, f.get()) == 1 && std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
+    bool ok = std::fwrite(&len, 8, 1, f.get()) == 1 &&
+              std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
     Rng rng{seed};
     for (const auto& t : tensors) {
         std::vector<float> v(static_cast<size_t>(shapeNumel(t.shape)), 0.0f);
@@ -67,7 +68,8 @@ Status writeShuffleTensors(const std::vector<TensorSpec>& tensors, const std::st
 
 } // namespace
 
-nlohmann::json tokenShuffleConfig(const TokenShuffleShape& s, int64_t text_vocab, int64_t image_start, int64_t image_end) {
+nlohmann::json tokenShuffleConfig(const TokenShuffleShape& s, int64_t text_vocab, int64_t image_start,
+                                  int64_t image_end) {
     return {{"architectures", {"LlamaForCausalLM"}},
             {"model_type", "llama"},
             {"vocab_size", text_vocab + s.codebook},
@@ -102,9 +104,12 @@ nlohmann::json tokenShuffleConfig(const TokenShuffleShape& s, int64_t text_vocab
 
 std::vector<TensorSpec> tokenShuffleTensors(const TokenShuffleShape& s) {
     const int64_t d = s.hidden, slot = d / (s.window * s.window);
-    const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(d) * s.mlp_ratio)));
-    std::vector<TensorSpec> t = {{"token_shuffle.mlp_in.weight", {slot, d}}, {"token_shuffle.mlp_in.bias", {slot}},
-                                 {"token_shuffle.mlp_out.weight", {d, slot}}, {"token_shuffle.mlp_out.bias", {d}}};
+    const int64_t r =
+        std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(d) * s.mlp_ratio)));
+    std::vector<TensorSpec> t = {{"token_shuffle.mlp_in.weight", {slot, d}},
+                                 {"token_shuffle.mlp_in.bias", {slot}},
+                                 {"token_shuffle.mlp_out.weight", {d, slot}},
+                                 {"token_shuffle.mlp_out.bias", {d}}};
     for (const char* kind : {"in_blocks", "out_blocks"})
         for (int i = 0; i < 2; ++i) {
             const std::string p = std::string("token_shuffle.") + kind + "." + std::to_string(i) + ".";
@@ -116,27 +121,32 @@ std::vector<TensorSpec> tokenShuffleTensors(const TokenShuffleShape& s) {
     return t;
 }
 
-Status writeRandomTokenShuffleCheckpoint(const TokenShuffleShape& s, const std::string& dir, const std::string& tokenizer_dir,
-                                         uint64_t seed) {
+Status writeRandomTokenShuffleCheckpoint(const TokenShuffleShape& s, const std::string& dir,
+                                         const std::string& tokenizer_dir, uint64_t seed) {
     if (s.window != 1 && s.window != 2 && s.window != 4) return Status::error("the window must be 1, 2 or 4");
     if (s.hidden % (s.window * s.window) != 0) return Status::error("hidden must be a multiple of window²");
     auto tok = Tokenizer::load(tokenizer_dir);
     if (!tok) return Status::error(tokenizer_dir + ": " + tok.error());
     const int64_t text_vocab = static_cast<int64_t>(tok->vocabSize());
     const int32_t start = tok->tokenId(s.image_start_token), end = tok->tokenId(s.image_end_token);
-    if (start < 0) return Status::error(tokenizer_dir + ": the tokenizer has no " + s.image_start_token + " token");
+    if (start < 0)
+        return Status::error(tokenizer_dir + ": the tokenizer has no " + s.image_start_token + " token");
     // The LM (same seed → same backbone whatever the window).
-    if (Status st = writeRandomCheckpoint(tokenShuffleConfig(s, text_vocab, start, end), dir, seed); !st.ok()) return st;
+    if (Status st = writeRandomCheckpoint(tokenShuffleConfig(s, text_vocab, start, end), dir, seed); !st.ok())
+        return st;
     for (const char* name : {"tokenizer.json", "tokenizer_config.json"}) {
         std::error_code ec;
         const fs::path from = fs::path(tokenizer_dir) / name;
-        if (fs::exists(from)) fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec);
+        if (fs::exists(from))
+            fs::copy_file(from, fs::path(dir) / name, fs::copy_options::overwrite_existing, ec);
         if (ec) return Status::error("cannot copy " + from.string() + ": " + ec.message());
     }
-    if (Status st = writeShuffleTensors(tokenShuffleTensors(s), (fs::path(dir) / "token_shuffle.safetensors").string(), seed + 1);
+    if (Status st = writeShuffleTensors(tokenShuffleTensors(s),
+                                        (fs::path(dir) / "token_shuffle.safetensors").string(), seed + 1);
         !st.ok())
         return st;
-    // The VQ decoder: a random Janus checkpoint whose language model is minimal (only its VQ tensors are read).
+    // The VQ decoder: a random Janus checkpoint whose language model is minimal (only its VQ tensors are
+    // read).
     JanusShape j;
     j.vocab = text_vocab;
     j.hidden = 32;
@@ -182,9 +192,11 @@ bool resetPeakResident() {
 // ---- the benchmark -------------------------------------------------------------------------------------
 
 Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOptions& o) {
-    if (o.reference_dir.empty()) return Status::error("no tokenizer folder (tests/data/reference/janus_tiny)");
-    const fs::path root = fs::path(o.scratch_dir.empty() ? fs::temp_directory_path() : fs::path(o.scratch_dir)) /
-                          ("tessera_tshuffle_bench_" + std::to_string(::getpid()));
+    if (o.reference_dir.empty())
+        return Status::error("no tokenizer folder (tests/data/reference/janus_tiny)");
+    const fs::path root =
+        fs::path(o.scratch_dir.empty() ? fs::temp_directory_path() : fs::path(o.scratch_dir)) /
+        ("tessera_tshuffle_bench_" + std::to_string(::getpid()));
     struct Cleanup {
         fs::path p;
         ~Cleanup() {
@@ -197,7 +209,10 @@ Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOpt
     nlohmann::ordered_json out;
     out["bench"] = "tshuffle";
     TokenShuffleShape shape = o.shape;
-    out["backbone"] = {{"hidden", shape.hidden}, {"layers", shape.layers}, {"heads", shape.heads}, {"codebook", shape.codebook}};
+    out["backbone"] = {{"hidden", shape.hidden},
+                       {"layers", shape.layers},
+                       {"heads", shape.heads},
+                       {"codebook", shape.codebook}};
     out["threads"] = (*be)->info().threads;
     out["grid"] = o.grid;
     out["image_size"] = o.grid * 16;
@@ -207,7 +222,9 @@ Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOpt
         shape.window = s;
         shape.grid = o.grid;
         const fs::path dir = root / fs::path("s").concat(std::to_string(s));
-        if (Status st = writeRandomTokenShuffleCheckpoint(shape, dir.string(), o.reference_dir, o.seed); !st.ok()) return st;
+        if (Status st = writeRandomTokenShuffleCheckpoint(shape, dir.string(), o.reference_dir, o.seed);
+            !st.ok())
+            return st;
         auto p = TokenShufflePipeline::load(dir.string(), **be);
         if (!p) return p.status();
         TokenShuffleRequest req;
@@ -238,7 +255,9 @@ Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOpt
         shape.window = 2;
         shape.grid = o.large_grid;
         const fs::path dir = root / "large";
-        if (Status st = writeRandomTokenShuffleCheckpoint(shape, dir.string(), o.reference_dir, o.seed); !st.ok()) return st;
+        if (Status st = writeRandomTokenShuffleCheckpoint(shape, dir.string(), o.reference_dir, o.seed);
+            !st.ok())
+            return st;
         auto p = TokenShufflePipeline::load(dir.string(), **be);
         if (!p) return p.status();
         TokenShuffleRequest req;
@@ -261,7 +280,8 @@ Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOpt
         large["window"] = 2;
         large["steps"] = r->steps;
         large["generate_ms"] = r->generate_ms;
-        large["tokens_per_s"] = static_cast<double>(o.large_grid * o.large_grid) * 1000.0 / std::max(1e-9, r->generate_ms);
+        large["tokens_per_s"] =
+            static_cast<double>(o.large_grid * o.large_grid) * 1000.0 / std::max(1e-9, r->generate_ms);
         large["vq_decode_ms"] = r->vq_decode_ms;
         large["resident_before_bytes"] = before;
         large["peak_resident_bytes"] = peak;
@@ -272,7 +292,8 @@ Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOpt
         // The bound covers what the run adds to the process, not the process itself (code, libraries).
         large["within_bound"] = peak <= before + est->peak_bytes_bound;
         // The CPU backend rounds blocks up to their size class (at most 12.5%) and keeps freed blocks for
-        // reuse up to a cap of 2 GiB (cpu_backend.cpp): the bound that holds there whatever the allocator keeps.
+        // reuse up to a cap of 2 GiB (cpu_backend.cpp): the bound that holds there whatever the allocator
+        // keeps.
         if ((*be)->info().name == "cpu") {
             const size_t with_cache = est->peak_bytes_bound + est->peak_bytes_bound / 8 + (size_t(2) << 30);
             large["cpu_bound_with_allocator_cache_bytes"] = with_cache;

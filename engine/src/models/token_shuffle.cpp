@@ -2,10 +2,10 @@
 // Llama LM of llama.cpp. Sections: settings · residual MLP · loading · shuffle and unshuffle.
 #include "models/token_shuffle.h"
 
+#include "models/transformer.h"
+
 #include <cmath>
 #include <filesystem>
-
-#include "models/transformer.h"
 
 namespace fs = std::filesystem;
 
@@ -18,23 +18,27 @@ bool isTokenShuffleConfig(const ModelConfig& config) {
     return j.is_object() && j.contains("token_shuffle") && j["token_shuffle"].is_object();
 }
 
-Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& config, int64_t hidden, int64_t vocab) {
+Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& config, int64_t hidden,
+                                                        int64_t vocab) {
     if (!isTokenShuffleConfig(config)) return Status::error("config.json has no \"token_shuffle\" object");
     const nlohmann::json& o = config.json()["token_shuffle"];
     TokenShuffleSettings s;
     auto integer = [&](const char* key, int64_t fallback, bool required) -> Expected<int64_t> {
         auto it = o.find(key);
         if (it == o.end() || it->is_null()) {
-            if (required) return Status::error(std::string("config.json: token_shuffle.") + key + " is missing");
+            if (required)
+                return Status::error(std::string("config.json: token_shuffle.") + key + " is missing");
             return fallback;
         }
-        if (!it->is_number_integer()) return Status::error(std::string("config.json: token_shuffle.") + key + " must be an integer");
+        if (!it->is_number_integer())
+            return Status::error(std::string("config.json: token_shuffle.") + key + " must be an integer");
         return it->get<int64_t>();
     };
     auto text = [&](const char* key, const std::string& fallback) -> Expected<std::string> {
         auto it = o.find(key);
         if (it == o.end() || it->is_null()) return fallback;
-        if (!it->is_string()) return Status::error(std::string("config.json: token_shuffle.") + key + " must be a string");
+        if (!it->is_string())
+            return Status::error(std::string("config.json: token_shuffle.") + key + " must be a string");
         return it->get<std::string>();
     };
     struct IntField {
@@ -42,11 +46,12 @@ Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& confi
         int64_t* out;
         bool required;
     };
-    for (const IntField& f : {IntField{"window", &s.window, false}, IntField{"image_vocab_start", &s.image_vocab_start, true},
-                              IntField{"image_vocab_size", &s.image_vocab_size, true}, IntField{"grid", &s.grid, false},
-                              IntField{"in_blocks", &s.in_blocks, false}, IntField{"out_blocks", &s.out_blocks, false},
-                              IntField{"image_start_token_id", &s.image_start_id, true},
-                              IntField{"image_end_token_id", &s.image_end_id, false}}) {
+    for (const IntField& f :
+         {IntField{"window", &s.window, false}, IntField{"image_vocab_start", &s.image_vocab_start, true},
+          IntField{"image_vocab_size", &s.image_vocab_size, true}, IntField{"grid", &s.grid, false},
+          IntField{"in_blocks", &s.in_blocks, false}, IntField{"out_blocks", &s.out_blocks, false},
+          IntField{"image_start_token_id", &s.image_start_id, true},
+          IntField{"image_end_token_id", &s.image_end_id, false}}) {
         auto v = integer(f.key, *f.out, f.required);
         if (!v) return v.status();
         *f.out = *v;
@@ -62,35 +67,47 @@ Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& confi
     auto vq = text("vq", s.vq);
     for (auto* e : {&act, &norm, &classifier, &weights, &vq})
         if (!*e) return e->status();
-    if (*act == "gelu") s.act = Activation::Gelu;
-    else if (*act == "gelu_tanh" || *act == "gelu_pytorch_tanh") s.act = Activation::GeluTanh;
-    else if (*act == "silu") s.act = Activation::Silu;
-    else if (*act == "relu") s.act = Activation::Relu;
-    else return Status::error("config.json: token_shuffle.mlp_act '" + *act + "' is not one of gelu, gelu_tanh, silu, relu");
+    if (*act == "gelu")
+        s.act = Activation::Gelu;
+    else if (*act == "gelu_tanh" || *act == "gelu_pytorch_tanh")
+        s.act = Activation::GeluTanh;
+    else if (*act == "silu")
+        s.act = Activation::Silu;
+    else if (*act == "relu")
+        s.act = Activation::Relu;
+    else
+        return Status::error("config.json: token_shuffle.mlp_act '" + *act +
+                             "' is not one of gelu, gelu_tanh, silu, relu");
     if (*norm != "none" && *norm != "rms")
         return Status::error("config.json: token_shuffle.residual_norm '" + *norm + "' is not none or rms");
     s.rms_norm = *norm == "rms";
     if (*classifier != "lm_head" && *classifier != "own")
-        return Status::error("config.json: token_shuffle.classifier '" + *classifier + "' is not lm_head or own");
+        return Status::error("config.json: token_shuffle.classifier '" + *classifier +
+                             "' is not lm_head or own");
     s.own_classifier = *classifier == "own";
     s.weights = *weights;
     s.vq = *vq;
 
     if (s.window != 1 && s.window != 2 && s.window != 4)
-        return Status::error("config.json: token_shuffle.window is " + std::to_string(s.window) + "; Tessera supports 1, 2 and 4");
+        return Status::error("config.json: token_shuffle.window is " + std::to_string(s.window) +
+                             "; Tessera supports 1, 2 and 4");
     if (hidden % (s.window * s.window) != 0)
-        return Status::error("config.json: hidden_size " + std::to_string(hidden) + " is not a multiple of window² = " +
-                             std::to_string(s.window * s.window));
+        return Status::error("config.json: hidden_size " + std::to_string(hidden) +
+                             " is not a multiple of window² = " + std::to_string(s.window * s.window));
     if (s.image_vocab_size < 1 || s.image_vocab_start < 0 || s.image_vocab_start + s.image_vocab_size > vocab)
-        return Status::error("config.json: token_shuffle.image_vocab_start/image_vocab_size: codes [" + std::to_string(s.image_vocab_start) + ", +" +
-                             std::to_string(s.image_vocab_size) + ") does not fit the LM vocabulary of " + std::to_string(vocab));
+        return Status::error("config.json: token_shuffle.image_vocab_start/image_vocab_size: codes [" +
+                             std::to_string(s.image_vocab_start) + ", +" +
+                             std::to_string(s.image_vocab_size) + ") does not fit the LM vocabulary of " +
+                             std::to_string(vocab));
     if (s.image_start_id < 0 || s.image_start_id >= vocab)
         return Status::error("config.json: token_shuffle.image_start_token_id is outside the LM vocabulary");
     if (s.grid < s.window || s.grid % s.window != 0 || s.grid > 1024)
-        return Status::error("config.json: token_shuffle.grid must be a multiple of the window, at most 1024");
+        return Status::error(
+            "config.json: token_shuffle.grid must be a multiple of the window, at most 1024");
     if (s.in_blocks < 0 || s.out_blocks < 0 || s.in_blocks > 64 || s.out_blocks > 64)
         return Status::error("config.json: token_shuffle in_blocks/out_blocks must be between 0 and 64");
-    if (!(s.mlp_ratio > 0 && s.mlp_ratio <= 64)) return Status::error("config.json: token_shuffle.mlp_ratio must be in (0, 64]");
+    if (!(s.mlp_ratio > 0 && s.mlp_ratio <= 64))
+        return Status::error("config.json: token_shuffle.mlp_ratio must be in (0, 64]");
     return s;
 }
 
@@ -113,13 +130,15 @@ Expected<Checkpoint> openVq(const fs::path& path) {
     if (!fs::is_directory(path, ec))
         return Status::error("the VQ decoder " + path.string() + " (token_shuffle.vq) does not exist");
     if (fs::exists(path / "config.json", ec)) return Checkpoint::open(path.string());
-    if (fs::exists(path / "model.safetensors", ec)) return Checkpoint::openFiles({(path / "model.safetensors").string()});
+    if (fs::exists(path / "model.safetensors", ec))
+        return Checkpoint::openFiles({(path / "model.safetensors").string()});
     return Status::error(path.string() + " (token_shuffle.vq) holds no model.safetensors");
 }
 
 } // namespace
 
-Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Checkpoint& ckpt, Backend& backend, bool with_vq) {
+Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Checkpoint& ckpt, Backend& backend,
+                                                                     bool with_vq) {
     try {
         auto tc = llamaConfig(ckpt.config());
         if (!tc) return Status::error(ckpt.dir() + ": " + tc.error());
@@ -139,13 +158,15 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
         if (!ckpt.has("token_shuffle.mlp_in.weight")) {
             const fs::path p = fs::path(ckpt.dir()) / s.weights;
             auto c = Checkpoint::openFiles({p.string()});
-            if (!c) return Status::error(ckpt.dir() + ": no token_shuffle.* tensors in model.safetensors, and " + s.weights +
-                                         ": " + c.error());
+            if (!c)
+                return Status::error(ckpt.dir() + ": no token_shuffle.* tensors in model.safetensors, and " +
+                                     s.weights + ": " + c.error());
             side = std::move(*c);
         }
         const Checkpoint& src = side ? *side : ckpt;
         const int64_t d = tc->hidden, slot = d / (s.window * s.window);
-        const int64_t r = std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(d) * s.mlp_ratio)));
+        const int64_t r =
+            std::max<int64_t>(1, static_cast<int64_t>(std::llround(static_cast<double>(d) * s.mlp_ratio)));
         WeightBinder wb(src, backend);
         m->mlp_in_w_ = wb.matrix("token_shuffle.mlp_in.weight", {slot, d});
         m->mlp_in_b_ = wb.optional("token_shuffle.mlp_in.bias", {slot});
@@ -165,22 +186,26 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
         };
         blocks("in_blocks", s.in_blocks, m->in_blocks_);
         blocks("out_blocks", s.out_blocks, m->out_blocks_);
-        if (s.own_classifier) m->classifier_ = wb.matrix("token_shuffle.classifier.weight", {s.image_vocab_size, d});
+        if (s.own_classifier)
+            m->classifier_ = wb.matrix("token_shuffle.classifier.weight", {s.image_vocab_size, d});
         if (Status st = wb.finish(); !st.ok()) return Status::error(ckpt.dir() + ": " + st.message());
         m->own_bytes_ = wb.residentBytes();
         if (!s.own_classifier) {
             // The LM head's rows of the VQ codes (the embedding's when the head is tied), shared with the LM.
-            const std::string head = ckpt.has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
+            const std::string head =
+                ckpt.has("lm_head.weight") ? "lm_head.weight" : "model.embed_tokens.weight";
             auto t = ckpt.load(head, backend, /*matrix=*/true);
             if (!t) return Status::error(ckpt.dir() + ": " + t.error());
             if (t->rank() != 2 || t->dim(0) != tc->vocab || t->dim(1) != d)
-                return Status::error(ckpt.dir() + ": " + head + " has shape " + shapeString(t->shape()) + ", expected [" +
-                                     std::to_string(tc->vocab) + ", " + std::to_string(d) + "]");
+                return Status::error(ckpt.dir() + ": " + head + " has shape " + shapeString(t->shape()) +
+                                     ", expected [" + std::to_string(tc->vocab) + ", " + std::to_string(d) +
+                                     "]");
             m->classifier_ = t->rows(s.image_vocab_start, s.image_vocab_start + s.image_vocab_size);
         }
 
         if (with_vq) {
-            const fs::path vq_path = fs::path(s.vq).is_absolute() ? fs::path(s.vq) : fs::path(ckpt.dir()) / s.vq;
+            const fs::path vq_path =
+                fs::path(s.vq).is_absolute() ? fs::path(s.vq) : fs::path(ckpt.dir()) / s.vq;
             auto vc = openVq(vq_path);
             if (!vc) return Status::error(ckpt.dir() + ": " + vc.error());
             janus::Layout layout;
@@ -189,19 +214,23 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
             else if (vc->has("gen_vision_model.quantize.embedding.weight"))
                 layout = janus::Layout::DeepSeek;
             else
-                return Status::error(vq_path.string() + ": no VQ-16 codebook (model.vqmodel.quantize.embedding.weight or "
-                                                        "gen_vision_model.quantize.embedding.weight)");
+                return Status::error(vq_path.string() +
+                                     ": no VQ-16 codebook (model.vqmodel.quantize.embedding.weight or "
+                                     "gen_vision_model.quantize.embedding.weight)");
             janus::Binder vb(*vc, backend, layout);
             m->vq_.load(vb, backend, /*with_encoder=*/false);
-            if (Status st = vb.finish(); !st.ok()) return Status::error(vq_path.string() + ": " + st.message());
+            if (Status st = vb.finish(); !st.ok())
+                return Status::error(vq_path.string() + ": " + st.message());
             if (m->vq_.codebookSize() != s.image_vocab_size)
-                return Status::error(vq_path.string() + ": the VQ codebook has " + std::to_string(m->vq_.codebookSize()) +
-                                     " codes, token_shuffle.image_vocab_size says " + std::to_string(s.image_vocab_size));
+                return Status::error(
+                    vq_path.string() + ": the VQ codebook has " + std::to_string(m->vq_.codebookSize()) +
+                    " codes, token_shuffle.image_vocab_size says " + std::to_string(s.image_vocab_size));
             m->vq_bytes_ = vb.boundBytes();
             const Shape cin = vb.shapeOf("model.vqmodel.decoder.conv_in.weight");
             m->vq_in_channels_ = cin.empty() ? 0 : cin[0];
             for (size_t l = 0;; ++l) {
-                const Shape c = vb.shapeOf("model.vqmodel.decoder.up." + std::to_string(l) + ".block.0.conv1.weight");
+                const Shape c =
+                    vb.shapeOf("model.vqmodel.decoder.up." + std::to_string(l) + ".block.0.conv1.weight");
                 if (c.empty()) break;
                 m->vq_level_channels_.push_back(c[0]);
             }
@@ -231,8 +260,9 @@ size_t TokenShuffleModel::vqWindowBoundBytes(int64_t tokens, int threads) const 
             largest = std::max(largest, static_cast<double>(vq_level_channels_[l]) * 4.0 * side * side);
         prev = vq_level_channels_[l];
     }
-    const double maps = 4.0 * largest * 4.0;                                 // four f32 maps
-    const double attention = static_cast<double>(tokens * tokens) * static_cast<double>(tokens * tokens) * 4.0;
+    const double maps = 4.0 * largest * 4.0; // four f32 maps
+    const double attention =
+        static_cast<double>(tokens * tokens) * static_cast<double>(tokens * tokens) * 4.0;
     const double scratch = static_cast<double>(std::max(1, threads)) * 8.0 * 1024 * 1024;
     return static_cast<size_t>(maps + attention + scratch);
 }
@@ -243,18 +273,19 @@ Tensor TokenShuffleModel::shuffleIn(const std::vector<int64_t>& codes, int64_t b
     Backend& be = *be_;
     const int64_t ss = s_.window * s_.window, d = lm_->config().hidden;
     TS_CHECK(batch > 0 && static_cast<int64_t>(codes.size()) % (batch * ss) == 0,
-             "token shuffle: " + std::to_string(codes.size()) + " codes do not make whole windows for " + std::to_string(batch) +
-                 " row(s)");
+             "token shuffle: " + std::to_string(codes.size()) + " codes do not make whole windows for " +
+                 std::to_string(batch) + " row(s)");
     const int64_t n = static_cast<int64_t>(codes.size()) / (batch * ss);
     std::vector<int64_t> ids(codes.size());
     for (size_t i = 0; i < codes.size(); ++i) {
-        TS_CHECK(codes[i] >= 0 && codes[i] < s_.image_vocab_size, "token shuffle: code " + std::to_string(codes[i]) +
-                                                                    " outside the codebook of " + std::to_string(s_.image_vocab_size));
+        TS_CHECK(codes[i] >= 0 && codes[i] < s_.image_vocab_size,
+                 "token shuffle: code " + std::to_string(codes[i]) + " outside the codebook of " +
+                     std::to_string(s_.image_vocab_size));
         ids[i] = codes[i] + s_.image_vocab_start;
     }
-    Tensor e = lm_->embed(be.fromI64(ids, {batch, n * ss}));                                // [B, n·s², D]
-    Tensor m = be.matmul(e, mlp_in_w_, mlp_in_b_.defined() ? &mlp_in_b_ : nullptr);        // [B, n·s², D/s²]
-    Tensor x = m.reshape({batch, n, d});                                                    // slots side by side
+    Tensor e = lm_->embed(be.fromI64(ids, {batch, n * ss}));                        // [B, n·s², D]
+    Tensor m = be.matmul(e, mlp_in_w_, mlp_in_b_.defined() ? &mlp_in_b_ : nullptr); // [B, n·s², D/s²]
+    Tensor x = m.reshape({batch, n, d});                                            // slots side by side
     for (const ResidualMlp& b : in_blocks_) x = b.forward(be, x, s_.act, eps_);
     return x;
 }
@@ -268,7 +299,7 @@ Tensor TokenShuffleModel::unshuffleLogits(const Tensor& hidden) {
     for (const ResidualMlp& blk : out_blocks_) h = blk.forward(be, h, s_.act, eps_);
     Tensor slots = h.reshape({b, n * ss, d / ss});
     Tensor up = be.matmul(slots, mlp_out_w_, mlp_out_b_.defined() ? &mlp_out_b_ : nullptr); // [B, n·s², D]
-    return be.matmul(up, classifier_);                                                       // [B, n·s², V]
+    return be.matmul(up, classifier_);                                                      // [B, n·s², V]
 }
 
 } // namespace tessera::models

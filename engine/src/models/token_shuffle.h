@@ -10,11 +10,11 @@
 // as a Status naming the folder, the file and the tensor.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include "models/janus_parts.h"
 #include "tessera/engine/causal_lm.h"
+
+#include <memory>
+#include <string>
 
 namespace tessera::models {
 
@@ -36,7 +36,8 @@ struct TokenShuffleSettings {
 // Whether config.json carries a "token_shuffle" object.
 bool isTokenShuffleConfig(const ModelConfig& config);
 // Reads and checks the "token_shuffle" object (throws nothing; errors name the field).
-Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& config, int64_t hidden, int64_t vocab);
+Expected<TokenShuffleSettings> readTokenShuffleSettings(const ModelConfig& config, int64_t hidden,
+                                                        int64_t vocab);
 
 // x + fc2(act(fc1(norm(x)))).
 struct ResidualMlp {
@@ -48,7 +49,8 @@ class TokenShuffleModel {
 public:
     // Binds the LM (Llama family), the token_shuffle.* tensors (model.safetensors or the `weights`
     // file) and, with with_vq, the VQ decoder of the `vq` folder.
-    static Expected<std::unique_ptr<TokenShuffleModel>> load(const Checkpoint& ckpt, Backend& backend, bool with_vq);
+    static Expected<std::unique_ptr<TokenShuffleModel>> load(const Checkpoint& ckpt, Backend& backend,
+                                                             bool with_vq);
 
     const TokenShuffleSettings& settings() const { return s_; }
     CausalLM& lm() { return *lm_; }

@@ -2,15 +2,14 @@
 // per-step schedule, previews of the partial grid, final decode through the tiled VQ decoder.
 //
 // Sections: loading · prompt · estimate · decode · the step model · generation.
+#include "models/token_shuffle.h"
 #include "tessera/engine/token_shuffle.h"
+#include "tessera/engine/tokenizer.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-
-#include "models/token_shuffle.h"
-#include "tessera/engine/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -35,7 +34,9 @@ using Clock = std::chrono::steady_clock;
 constexpr double kPreviewBudget = 0.03; // share of generation time previews may take
 constexpr int64_t kCalibrationGrid = 4;
 
-double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double msSince(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 } // namespace
 
@@ -46,11 +47,13 @@ bool TokenShufflePipeline::isTokenShuffleFolder(const std::string& dir) {
     return cfg.ok() && models::isTokenShuffleConfig(*cfg);
 }
 
-Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const std::string& dir, Backend& backend) {
+Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const std::string& dir,
+                                                                           Backend& backend) {
     auto ckpt = Checkpoint::open(dir);
     if (!ckpt) return ckpt.status();
     if (!models::isTokenShuffleConfig(ckpt->config()))
-        return Status::error(dir + " is not a Token-Shuffle checkpoint (config.json has no \"token_shuffle\" object)");
+        return Status::error(
+            dir + " is not a Token-Shuffle checkpoint (config.json has no \"token_shuffle\" object)");
     auto tok = Tokenizer::load(dir);
     if (!tok) return Status::error(dir + ": " + tok.error());
     auto model = TokenShuffleModel::load(*ckpt, backend, /*with_vq=*/true);
@@ -64,8 +67,9 @@ Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const
     const int64_t config_pad = (*model)->lm().config().pad_id;
     im.pad_id = tok->padId() >= 0 ? tok->padId() : static_cast<int32_t>(config_pad);
     if (im.pad_id < 0)
-        return Status::error(dir + ": no pad token (no pad_token in tokenizer_config.json, no pad_token_id in config.json); "
-                                   "classifier-free guidance needs one for its unconditional rows");
+        return Status::error(
+            dir + ": no pad token (no pad_token in tokenizer_config.json, no pad_token_id in config.json); "
+                  "classifier-free guidance needs one for its unconditional rows");
     const auto& s = (*model)->settings();
     const janus::VqModel* vq = (*model)->vq();
     TokenShuffleInfo& info = p->info_;
@@ -83,7 +87,8 @@ Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const
     im.model = std::move(*model);
     // Times one small decode so that the first preview's cost can be predicted.
     std::vector<int32_t> calib(static_cast<size_t>(kCalibrationGrid * kCalibrationGrid));
-    for (size_t i = 0; i < calib.size(); ++i) calib[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(info.codebook));
+    for (size_t i = 0; i < calib.size(); ++i)
+        calib[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(info.codebook));
     const auto t0 = Clock::now();
     auto img = p->decode(calib, kCalibrationGrid);
     if (!img) return img.status();
@@ -96,7 +101,8 @@ Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const
 namespace {
 
 // `[BOS] text… <start_of_image>`: BOS as the tokenizer's settings add it.
-Expected<std::vector<int64_t>> promptIds(const Tokenizer& tok, const std::string& prompt, int64_t image_start) {
+Expected<std::vector<int64_t>> promptIds(const Tokenizer& tok, const std::string& prompt,
+                                         int64_t image_start) {
     auto ids = tok.tryEncode(prompt, SpecialTokens::kTransformers);
     if (!ids) return ids.status();
     std::vector<int64_t> out(ids->begin(), ids->end());
@@ -107,13 +113,16 @@ Expected<std::vector<int64_t>> promptIds(const Tokenizer& tok, const std::string
 Status checkRequest(const TokenShuffleRequest& r, int64_t window) {
     if (r.images < 1 || r.images > 64) return Status::error("images must be between 1 and 64");
     if (r.grid < 0 || r.grid > 1024 || (r.grid > 0 && r.grid % window != 0))
-        return Status::error("the grid must be a multiple of the window (" + std::to_string(window) + ") and at most 1024 tokens");
-    if (!(r.sampler.temperature >= 0) || !(r.sampler.top_p > 0 && r.sampler.top_p <= 1) || r.sampler.top_k < 0 ||
-        !(r.sampler.min_p >= 0 && r.sampler.min_p < 1))
-        return Status::error("sampler settings out of range (temperature >= 0, 0 < top-p <= 1, top-k >= 0, 0 <= min-p < 1)");
+        return Status::error("the grid must be a multiple of the window (" + std::to_string(window) +
+                             ") and at most 1024 tokens");
+    if (!(r.sampler.temperature >= 0) || !(r.sampler.top_p > 0 && r.sampler.top_p <= 1) ||
+        r.sampler.top_k < 0 || !(r.sampler.min_p >= 0 && r.sampler.min_p < 1))
+        return Status::error(
+            "sampler settings out of range (temperature >= 0, 0 < top-p <= 1, top-k >= 0, 0 <= min-p < 1)");
     if (!std::isfinite(r.sampler.cfg) || !std::isfinite(r.sampler.temperature))
         return Status::error("the guidance weight and temperature must be finite numbers");
-    if (r.vq_tile < 1 || r.vq_halo < 0) return Status::error("VQ tiles must be at least 1 token with a halo >= 0");
+    if (r.vq_tile < 1 || r.vq_halo < 0)
+        return Status::error("VQ tiles must be at least 1 token with a halo >= 0");
     return {};
 }
 
@@ -123,7 +132,8 @@ Status checkRequest(const TokenShuffleRequest& r, int64_t window) {
 
 // Everything a run holds at its peak: the weights, the KV cache of 2 rows per image over prompt + steps
 // positions, one VQ decode window (TokenShuffleModel::vqWindowBoundBytes), and the decoded images.
-Expected<TokenShuffleEstimate> TokenShufflePipeline::estimate(const TokenShuffleRequest& r, double bandwidth_gbs) {
+Expected<TokenShuffleEstimate> TokenShufflePipeline::estimate(const TokenShuffleRequest& r,
+                                                              double bandwidth_gbs) {
     if (Status s = checkRequest(r, info_.window); !s.ok()) return s;
     auto ids = promptIds(impl_->tokenizer, r.prompt, impl_->model->settings().image_start_id);
     if (!ids) return ids.status();
@@ -137,29 +147,36 @@ Expected<TokenShuffleEstimate> TokenShufflePipeline::estimate(const TokenShuffle
     e.weight_bytes = info_.weight_bytes;
     e.vq_weight_bytes = info_.vq_weight_bytes;
     const size_t kv_elem = dtypeSize(impl_->backend->kvCacheDtype());
-    e.kv_cache_bytes = static_cast<size_t>(2 * r.images) * static_cast<size_t>(c.layers) * 2 * static_cast<size_t>(c.kv_heads) *
-                       static_cast<size_t>(e.prompt_tokens + e.steps) * static_cast<size_t>(c.head_dim) * kv_elem;
+    e.kv_cache_bytes = static_cast<size_t>(2 * r.images) * static_cast<size_t>(c.layers) * 2 *
+                       static_cast<size_t>(c.kv_heads) * static_cast<size_t>(e.prompt_tokens + e.steps) *
+                       static_cast<size_t>(c.head_dim) * kv_elem;
     const int64_t tokens = e.grid <= r.vq_tile ? e.grid : std::min(e.grid, r.vq_tile + 2 * r.vq_halo);
     e.vq_window_bytes = impl_->model->vqWindowBoundBytes(tokens, impl_->backend->info().threads);
     // The blended f32 image on the backend, its host copy, and the RGB8 result.
-    e.output_bytes = static_cast<size_t>(r.images) * static_cast<size_t>(e.image_size * e.image_size) * (3 * 4 * 2 + 3);
-    e.peak_bytes_bound = e.weight_bytes + e.vq_weight_bytes + e.kv_cache_bytes + e.vq_window_bytes + e.output_bytes;
+    e.output_bytes =
+        static_cast<size_t>(r.images) * static_cast<size_t>(e.image_size * e.image_size) * (3 * 4 * 2 + 3);
+    e.peak_bytes_bound =
+        e.weight_bytes + e.vq_weight_bytes + e.kv_cache_bytes + e.vq_window_bytes + e.output_bytes;
     e.bandwidth_gbs = bandwidth_gbs;
-    e.step_floor_ms = bandwidth_gbs > 0 ? static_cast<double>(e.weight_bytes) / (bandwidth_gbs * 1e9) * 1e3 : 0;
+    e.step_floor_ms =
+        bandwidth_gbs > 0 ? static_cast<double>(e.weight_bytes) / (bandwidth_gbs * 1e9) * 1e3 : 0;
     e.decode_floor_ms = e.step_floor_ms * static_cast<double>(e.steps);
     if (e.prompt_tokens + e.steps > info_.context)
-        return Status::error("prompt is " + std::to_string(e.prompt_tokens) + " tokens; with " + std::to_string(e.steps) +
-                             " windows that exceeds the model's context of " + std::to_string(info_.context) + " — shorten the prompt");
+        return Status::error("prompt is " + std::to_string(e.prompt_tokens) + " tokens; with " +
+                             std::to_string(e.steps) + " windows that exceeds the model's context of " +
+                             std::to_string(info_.context) + " — shorten the prompt");
     return e;
 }
 
 // ---- decode --------------------------------------------------------------------------------------------
 
-Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& raster, int64_t g, int64_t tile, int64_t halo) {
+Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& raster, int64_t g, int64_t tile,
+                                                 int64_t halo) {
     Backend& be = *impl_->backend;
     const janus::VqModel& vq = *impl_->model->vq();
     const int64_t n = g * g;
-    if (g < 1 || static_cast<int64_t>(raster.size()) != n) return Status::error("the token grid is not " + std::to_string(g) + "²");
+    if (g < 1 || static_cast<int64_t>(raster.size()) != n)
+        return Status::error("the token grid is not " + std::to_string(g) + "²");
     for (int32_t t : raster)
         if (t >= info_.codebook) return Status::error("token " + std::to_string(t) + " outside the codebook");
     try {
@@ -179,7 +196,8 @@ Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& ras
                     if (raster[static_cast<size_t>(i)] >= 0) mask[static_cast<size_t>(c * n + i)] = 1.0f;
             codes = be.mul(codes, be.fromF32(mask, {dim, g, g}));
         }
-        Tensor px = g > tile ? vq.decodeCodesTiled(be, codes, janus::VqTiling{tile, halo}) : vq.decodeCodes(be, codes);
+        Tensor px = g > tile ? vq.decodeCodesTiled(be, codes, janus::VqTiling{tile, halo})
+                             : vq.decodeCodes(be, codes);
         const int64_t h = px.dim(2), w = px.dim(3);
         const std::vector<float> v = be.readF32(px);
         ImageRgb8 img;
@@ -189,13 +207,14 @@ Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& ras
         // clip((x + 1) / 2 · 255, 0, 255), truncated, as the reference scripts map pixels.
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t i = 0; i < h * w; ++i)
-                img.rgb[static_cast<size_t>(i * 3 + c)] =
-                    static_cast<uint8_t>(std::clamp((v[static_cast<size_t>(c * h * w + i)] + 1.0f) / 2.0f * 255.0f, 0.0f, 255.0f));
+                img.rgb[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(
+                    std::clamp((v[static_cast<size_t>(c * h * w + i)] + 1.0f) / 2.0f * 255.0f, 0.0f, 255.0f));
         const int64_t cell = h / g;
         for (int64_t i = 0; i < n; ++i) {
             if (raster[static_cast<size_t>(i)] >= 0) continue;
             for (int64_t y = (i / g) * cell; y < (i / g + 1) * cell; ++y)
-                std::fill(img.rgb.begin() + (y * w + (i % g) * cell) * 3, img.rgb.begin() + (y * w + (i % g + 1) * cell) * 3, 128);
+                std::fill(img.rgb.begin() + (y * w + (i % g) * cell) * 3,
+                          img.rgb.begin() + (y * w + (i % g + 1) * cell) * 3, 128);
         }
         return img;
     } catch (const std::bad_alloc&) {
@@ -226,7 +245,8 @@ public:
             for (int64_t im = 0; im < images_; ++im)
                 for (int64_t j = 0; j < ss; ++j) {
                     const int32_t c = order.grid(im)[static_cast<size_t>(cells[static_cast<size_t>(j)])];
-                    codes_[static_cast<size_t>((2 * im) * ss + j)] = codes_[static_cast<size_t>((2 * im + 1) * ss + j)] = c;
+                    codes_[static_cast<size_t>((2 * im) * ss + j)] =
+                        codes_[static_cast<size_t>((2 * im + 1) * ss + j)] = c;
                 }
             last_ = model_.lm().forward(model_.shuffleIn(codes_, 2 * images_), cache_);
         }
@@ -253,11 +273,14 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
     auto est = estimate(req);
     if (!est) return est.status();
     const int64_t images = req.images, rows = 2 * images, g = est->grid, s = est->window, n_tokens = g * g;
-    if (static_cast<int64_t>(req.forced.size()) > images) return Status::error("forced tokens for more images than the batch");
+    if (static_cast<int64_t>(req.forced.size()) > images)
+        return Status::error("forced tokens for more images than the batch");
     for (const auto& f : req.forced) {
-        if (static_cast<int64_t>(f.size()) > n_tokens) return Status::error("more forced tokens than the image grid holds");
+        if (static_cast<int64_t>(f.size()) > n_tokens)
+            return Status::error("more forced tokens than the image grid holds");
         for (int32_t t : f)
-            if (t < 0 || t >= info_.codebook) return Status::error("forced token " + std::to_string(t) + " outside the codebook");
+            if (t < 0 || t >= info_.codebook)
+                return Status::error("forced token " + std::to_string(t) + " outside the codebook");
     }
     auto ids = promptIds(impl_->tokenizer, req.prompt, model.settings().image_start_id);
     if (!ids) return ids.status();
@@ -266,7 +289,8 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
     std::vector<int64_t> batch(static_cast<size_t>(rows * len));
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = 0; i < len; ++i)
-            batch[static_cast<size_t>(r * len + i)] = (r % 2 == 1 && i > 0 && i < len - 1) ? impl_->pad_id : (*ids)[static_cast<size_t>(i)];
+            batch[static_cast<size_t>(r * len + i)] =
+                (r % 2 == 1 && i > 0 && i < len - 1) ? impl_->pad_id : (*ids)[static_cast<size_t>(i)];
 
     TokenShuffleResult result;
     result.grid = g;
@@ -300,9 +324,10 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
         // calibration's scaled by cells) keeps previews within 3% of the generation time so far.
         auto previews = [&](int64_t step) -> Status {
             if (!req.previews || step % preview_every != 0 || step >= est->steps) return Status();
-            const double predicted = last_full_ms > 0 ? last_full_ms
-                                                      : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
-                                                            static_cast<double>(kCalibrationGrid * kCalibrationGrid);
+            const double predicted = last_full_ms > 0
+                                         ? last_full_ms
+                                         : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
+                                               static_cast<double>(kCalibrationGrid * kCalibrationGrid);
             const double loop_ms = loop.elapsedMs() - preview_ms;
             if (preview_ms + predicted > kPreviewBudget * loop_ms) return Status();
             const auto t0 = Clock::now();
@@ -336,7 +361,8 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
             result.grids.push_back(grid);
             std::vector<int32_t> decode_order;
             for (int64_t w = 0; w < order.step(); ++w)
-                for (int64_t cell : order.windowCells(w)) decode_order.push_back(grid[static_cast<size_t>(cell)]);
+                for (int64_t cell : order.windowCells(w))
+                    decode_order.push_back(grid[static_cast<size_t>(cell)]);
             result.tokens.push_back(std::move(decode_order));
         }
         const auto t_final = Clock::now();

@@ -6,10 +6,6 @@
 // emitted on it. Failures (bad folder, bad request, out of memory) come back as a Status, never an abort.
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "tessera/engine/backend.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/image.h"
@@ -17,12 +13,16 @@
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/status.h"
 
+#include <memory>
+#include <string>
+#include <vector>
+
 namespace tessera {
 
 struct TokenShuffleRequest {
     std::string prompt;
     uint64_t seed = 0;
-    SamplerSettings sampler;                          // cfg is the schedule's final weight w
+    SamplerSettings sampler;                            // cfg is the schedule's final weight w
     CfgSchedule cfg_schedule = CfgSchedule::HalfLinear; // the paper's default
     int images = 1;
     int64_t grid = 0; // tokens per image side, a multiple of the window (0 = the config's grid)
@@ -57,19 +57,20 @@ struct TokenShuffleResult {
 // What a run will cost, known before it starts.
 struct TokenShuffleEstimate {
     int64_t grid = 0, window = 0, image_size = 0;
-    int64_t steps = 0;             // decoder steps: (grid / window)²
+    int64_t steps = 0; // decoder steps: (grid / window)²
     int64_t prompt_tokens = 0;
-    size_t weight_bytes = 0;       // LM + shuffle tensors as resident
+    size_t weight_bytes = 0; // LM + shuffle tensors as resident
     size_t vq_weight_bytes = 0;
-    size_t kv_cache_bytes = 0;     // 2 CFG rows per image, prompt + steps positions
-    size_t vq_window_bytes = 0;    // bound on one VQ decode window's activations (see token_shuffle_pipeline.cpp)
-    size_t output_bytes = 0;       // the decoded image(s), f32 and RGB8
+    size_t kv_cache_bytes = 0; // 2 CFG rows per image, prompt + steps positions
+    size_t vq_window_bytes =
+        0;                   // bound on one VQ decode window's activations (see token_shuffle_pipeline.cpp)
+    size_t output_bytes = 0; // the decoded image(s), f32 and RGB8
     // All of the above together: what is live at once. The CPU backend's caching allocator keeps freed
     // decoder blocks on top of this (docs/TOKEN_SHUFFLE.md, "Memory, time and seams").
     size_t peak_bytes_bound = 0;
-    double step_floor_ms = 0;      // weights read once per step at `bandwidth_gbs`
+    double step_floor_ms = 0; // weights read once per step at `bandwidth_gbs`
     double bandwidth_gbs = 0;
-    double decode_floor_ms = 0;    // steps × step_floor_ms
+    double decode_floor_ms = 0; // steps × step_floor_ms
 };
 
 struct TokenShuffleInfo {
@@ -99,7 +100,8 @@ public:
     // step when cancelled (the partial result comes back with cancelled = true, unsampled cells grey).
     Expected<TokenShuffleResult> generate(const TokenShuffleRequest& request, JobContext& ctx);
     // Decodes a raster grid (cells < 0 painted mid-grey) of side `grid`, tiled above one tile.
-    Expected<ImageRgb8> decode(const std::vector<int32_t>& raster, int64_t grid, int64_t tile = 24, int64_t halo = 8);
+    Expected<ImageRgb8> decode(const std::vector<int32_t>& raster, int64_t grid, int64_t tile = 24,
+                               int64_t halo = 8);
 
 private:
     TokenShufflePipeline() = default;
