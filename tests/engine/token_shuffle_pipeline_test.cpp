@@ -44,6 +44,7 @@ fs::path TokenShufflePipelineTest::dir_;
 
 struct Events {
     int tokens = 0, timings = 0, previews = 0, finals = 0;
+    std::vector<int> preview_cells; // tokens_done of each live preview
     std::vector<int> positions;
 };
 
@@ -66,7 +67,10 @@ TEST_F(TokenShufflePipelineTest, Generates512WithEventsForEveryWindow) {
                 ev.positions.push_back(t->position);
             }
             if (std::holds_alternative<StepTiming>(e)) ++ev.timings;
-            if (auto* pr = std::get_if<PreviewReady>(&e)) (pr->final ? ev.finals : ev.previews)++;
+            if (auto* pr = std::get_if<PreviewReady>(&e)) {
+                (pr->final ? ev.finals : ev.previews)++;
+                if (!pr->final) ev.preview_cells.push_back(pr->tokens_done);
+            }
         },
         nullptr);
     auto r = (*p)->generate(req, ctx);
@@ -79,6 +83,10 @@ TEST_F(TokenShufflePipelineTest, Generates512WithEventsForEveryWindow) {
     EXPECT_EQ(ev.tokens, 1024);
     EXPECT_EQ(ev.timings, 256);
     EXPECT_EQ(ev.finals, 1);
+    // Live previews (mosaics where a decode does not fit the budget) show whole s×s windows.
+    EXPECT_GT(ev.previews, 0);
+    EXPECT_EQ(ev.previews, r->previews_decoded + r->previews_approximate);
+    for (int cells : ev.preview_cells) EXPECT_EQ(cells % 4, 0) << cells;
     // The first window's four cells come first: (0,0), (0,1), (1,0), (1,1) of the 32-wide grid.
     ASSERT_GE(ev.positions.size(), 8u);
     EXPECT_EQ(std::vector<int>(ev.positions.begin(), ev.positions.begin() + 8),

@@ -24,6 +24,8 @@ struct TokenShufflePipeline::Impl {
     std::unique_ptr<TokenShuffleModel> model;
     int32_t pad_id = -1;
     double calibration_ms = 0; // a 4×4-token decode, timed at load: the first preview's predicted cost
+    // Fast previews: RGB per code (codebook × 3) under a linear code→colour map fitted on that decode.
+    std::vector<uint8_t> code_rgb;
 };
 
 TokenShufflePipeline::~TokenShufflePipeline() = default;
@@ -93,7 +95,105 @@ Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const
     auto img = p->decode(calib, kCalibrationGrid);
     if (!img) return img.status();
     im.calibration_ms = msSince(t0);
+    if (Status st = p->fitColourMap(*img, calib); !st.ok()) return st;
     return p;
+}
+
+namespace {
+
+// Solves (XᵀX + λI) a = Xᵀy by Gauss-Jordan with partial pivoting (a handful of unknowns).
+std::vector<double> ridgeSolve(const std::vector<std::vector<double>>& x, const std::vector<double>& y,
+                               double lambda) {
+    const size_t n = x.empty() ? 0 : x[0].size();
+    std::vector<std::vector<double>> m(n, std::vector<double>(n + 1, 0.0));
+    for (size_t r = 0; r < x.size(); ++r)
+        for (size_t i = 0; i < n; ++i) {
+            for (size_t j = 0; j < n; ++j) m[i][j] += x[r][i] * x[r][j];
+            m[i][n] += x[r][i] * y[r];
+        }
+    for (size_t i = 0; i < n; ++i) m[i][i] += lambda;
+    for (size_t c = 0; c < n; ++c) {
+        size_t piv = c;
+        for (size_t r = c + 1; r < n; ++r)
+            if (std::fabs(m[r][c]) > std::fabs(m[piv][c])) piv = r;
+        std::swap(m[c], m[piv]);
+        if (std::fabs(m[c][c]) < 1e-12) continue;
+        for (size_t r = 0; r < n; ++r) {
+            if (r == c) continue;
+            const double f = m[r][c] / m[c][c];
+            for (size_t k = c; k <= n; ++k) m[r][k] -= f * m[c][k];
+        }
+    }
+    std::vector<double> a(n, 0.0);
+    for (size_t i = 0; i < n; ++i) a[i] = std::fabs(m[i][i]) < 1e-12 ? 0.0 : m[i][n] / m[i][i];
+    return a;
+}
+
+} // namespace
+
+// Each calibration cell's mean colour (its central half, away from the neighbours' bleed) regressed on its
+// code vector; every code's colour is then that linear map of its vector.
+Status TokenShufflePipeline::fitColourMap(const ImageRgb8& img, const std::vector<int32_t>& cells) {
+    Backend& be = *impl_->backend;
+    try {
+        const int64_t codebook = info_.codebook, cg = kCalibrationGrid;
+        std::vector<int64_t> all(static_cast<size_t>(codebook));
+        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
+        const std::vector<float> book =
+            be.readF32(impl_->model->vq()->codesFor(be, be.fromI64(all, {1, codebook}), 1, codebook));
+        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [1, dim, 1, codebook]
+        auto code = [&](int64_t id, int64_t d) {
+            return static_cast<double>(book[static_cast<size_t>(d * codebook + id)]);
+        };
+        const int64_t cell = img.height / cg;
+        std::vector<std::vector<double>> x;
+        std::vector<std::vector<double>> y(3);
+        for (int64_t i = 0; i < cg * cg; ++i) {
+            std::vector<double> row;
+            for (int64_t d = 0; d < dim; ++d) row.push_back(code(cells[static_cast<size_t>(i)], d));
+            row.push_back(1.0);
+            x.push_back(std::move(row));
+            const int64_t y0 = (i / cg) * cell + cell / 4, x0 = (i % cg) * cell + cell / 4,
+                          half = std::max<int64_t>(1, cell / 2);
+            for (int c = 0; c < 3; ++c) {
+                double sum = 0;
+                for (int64_t yy = y0; yy < y0 + half; ++yy)
+                    for (int64_t xx = x0; xx < x0 + half; ++xx)
+                        sum += img.rgb[static_cast<size_t>((yy * img.width + xx) * 3 + c)];
+                y[static_cast<size_t>(c)].push_back(sum / static_cast<double>(half * half));
+            }
+        }
+        std::vector<std::vector<double>> coef;
+        for (int c = 0; c < 3; ++c) coef.push_back(ridgeSolve(x, y[static_cast<size_t>(c)], 1e-3));
+        impl_->code_rgb.resize(static_cast<size_t>(codebook * 3));
+        for (int64_t id = 0; id < codebook; ++id)
+            for (int c = 0; c < 3; ++c) {
+                double v = coef[static_cast<size_t>(c)][static_cast<size_t>(dim)];
+                for (int64_t d = 0; d < dim; ++d)
+                    v += coef[static_cast<size_t>(c)][static_cast<size_t>(d)] * code(id, d);
+                impl_->code_rgb[static_cast<size_t>(id * 3 + c)] =
+                    static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
+            }
+    } catch (const std::exception& e) {
+        return Status::error(std::string("fitting the preview colour map failed: ") + e.what());
+    }
+    return {};
+}
+
+ImageRgb8 TokenShufflePipeline::mosaic(const std::vector<int32_t>& raster, int64_t g) const {
+    const int64_t cell = info_.downsample;
+    ImageRgb8 img;
+    img.width = img.height = static_cast<int>(g * cell);
+    img.rgb.assign(static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 3, 128);
+    for (int64_t i = 0; i < g * g && i < static_cast<int64_t>(raster.size()); ++i) {
+        const int32_t t = raster[static_cast<size_t>(i)];
+        if (t < 0 || t >= info_.codebook) continue;
+        const uint8_t* c = &impl_->code_rgb[static_cast<size_t>(t) * 3];
+        for (int64_t y = (i / g) * cell; y < (i / g + 1) * cell; ++y)
+            for (int64_t x = (i % g) * cell; x < (i % g + 1) * cell; ++x)
+                std::copy(c, c + 3, img.rgb.begin() + (y * img.width + x) * 3);
+    }
+    return img;
 }
 
 // ---- prompt --------------------------------------------------------------------------------------------
@@ -320,8 +420,12 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
         gs.capture_guided_steps = std::max(0, req.capture_logits_steps);
         GenerationLoop loop(be, order, step_model, gs, ctx);
 
-        // A partial decode on the cadence when its predicted cost (the last one's, or the load-time
-        // calibration's scaled by cells) keeps previews within 3% of the generation time so far.
+        // On the cadence: a partial decode when its predicted cost (the last one's, or the load-time
+        // calibration's scaled by cells) keeps previews within 3% of the generation time so far; otherwise
+        // the colour mosaic (each sampled cell painted with its code's fitted colour, so s×s blocks fill in),
+        // which also waits while the budget is spent.
+        double last_mosaic_ms = 0;
+        bool previewed = false;
         auto previews = [&](int64_t step) -> Status {
             if (!req.previews || step % preview_every != 0 || step >= est->steps) return Status();
             const double predicted = last_full_ms > 0
@@ -329,24 +433,34 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
                                          : impl_->calibration_ms * static_cast<double>(n_tokens * images) /
                                                static_cast<double>(kCalibrationGrid * kCalibrationGrid);
             const double loop_ms = loop.elapsedMs() - preview_ms;
-            if (preview_ms + predicted > kPreviewBudget * loop_ms) return Status();
+            const bool full = preview_ms + predicted <= kPreviewBudget * loop_ms;
+            if (!full && previewed && preview_ms + last_mosaic_ms > kPreviewBudget * loop_ms) return Status();
             const auto t0 = Clock::now();
             for (int64_t im = 0; im < images; ++im) {
-                auto img = decode(order.grid(im), g, req.vq_tile, req.vq_halo);
-                if (!img) return img.status();
+                ImageRgb8 img;
+                if (full) {
+                    auto d = decode(order.grid(im), g, req.vq_tile, req.vq_halo);
+                    if (!d) return d.status();
+                    img = std::move(*d);
+                } else {
+                    img = mosaic(order.grid(im), g);
+                }
                 PreviewReady pr;
                 pr.job_id = ctx.id();
                 pr.image = static_cast<int>(im);
                 pr.tokens_done = static_cast<int>(order.known(im));
-                pr.width = img->width;
-                pr.height = img->height;
-                pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img->rgb));
+                pr.width = img.width;
+                pr.height = img.height;
+                pr.approximate = !full;
+                pr.rgb = std::make_shared<const std::vector<uint8_t>>(std::move(img.rgb));
                 ctx.emit(pr);
             }
-            last_full_ms = msSince(t0);
-            preview_ms += last_full_ms;
-            ++result.previews_decoded;
-            loop.notePreview(loop.elapsedMs());
+            const double cost = msSince(t0);
+            (full ? last_full_ms : last_mosaic_ms) = cost;
+            ++(full ? result.previews_decoded : result.previews_approximate);
+            preview_ms += cost;
+            if (!previewed) loop.notePreview(loop.elapsedMs());
+            previewed = true;
             return Status();
         };
         auto outcome = loop.run(previews);

@@ -27,7 +27,7 @@ struct TokenShuffleRequest {
     int images = 1;
     int64_t grid = 0; // tokens per image side, a multiple of the window (0 = the config's grid)
     // Preview cadence in windows (0 = once per row of windows); previews are partial VQ decodes when
-    // they fit 3% of the generation time so far, otherwise skipped.
+    // they fit 3% of the generation time so far, otherwise colour mosaics (PreviewReady::approximate).
     int preview_every = 0;
     bool previews = true;
     int report_top_k = 5;
@@ -49,8 +49,9 @@ struct TokenShuffleResult {
     int64_t grid = 0, window = 0, steps = 0;
     double generate_ms = 0; // the decode loop, previews excluded
     double preview_ms = 0;
-    double vq_decode_ms = 0; // final decodes
-    int previews_decoded = 0;
+    double vq_decode_ms = 0;      // final decodes
+    int previews_decoded = 0;     // partial VQ decodes shown
+    int previews_approximate = 0; // colour mosaics shown
     std::vector<std::vector<float>> guided_logits;
 };
 
@@ -103,8 +104,13 @@ public:
     Expected<ImageRgb8> decode(const std::vector<int32_t>& raster, int64_t grid, int64_t tile = 24,
                                int64_t halo = 8);
 
+    // Fast approximate preview: every sampled cell painted with its code's colour under a linear
+    // code→RGB map fitted at load on a 4×4-token calibration decode; cells < 0 mid-grey.
+    ImageRgb8 mosaic(const std::vector<int32_t>& raster, int64_t grid) const;
+
 private:
     TokenShufflePipeline() = default;
+    Status fitColourMap(const ImageRgb8& calibration, const std::vector<int32_t>& cells);
     TokenShuffleInfo info_;
     struct Impl;
     std::unique_ptr<Impl> impl_;
