@@ -1,5 +1,6 @@
 // `tessera-cli bench`: benchmarks that print one JSON line each (the logic lives in the engine).
 #include "cli/cli.h"
+#include "cli/tshuffle_runner.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/lumos.h"
 
@@ -23,7 +24,8 @@ const char* const kUsage =
         "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n"
         "       tessera-cli bench lumos [--preset lumos-tiny|lumos-1b] [--size WxH] [--latent-frames N]\n"
         "                               [--steps S] [--threads T] [--dtype f32|bf16] [--scratch-dir DIR]\n"
-        "                               [--write-checkpoint DIR]\n\n"
+        "                               [--write-checkpoint DIR]\n"
+        "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -256,6 +258,7 @@ const Benchmark kBenchmarks[] = {
     {"vq", benchVq},
     {"lumos", benchLumos},
     {"batch", cmdBenchBatch},
+    {"tshuffle", cmdBenchTokenShuffle},
 };
 
 } // namespace

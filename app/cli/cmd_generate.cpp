@@ -1,4 +1,4 @@
-// `tessera-cli generate`: Janus-Pro text→image with live previews; PNGs carry their recipe.
+// `tessera-cli generate`: Janus-Pro or Token-Shuffle text→image with live previews; PNGs carry their recipe.
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -7,6 +7,8 @@
 #include "cli/cli.h"
 #include "cli/janus_runner.h"
 #include "cli/project_store.h"
+#include "cli/tshuffle_runner.h"
+#include "tessera/engine/engine.h"
 
 namespace tessera::cli {
 
@@ -14,7 +16,8 @@ namespace {
 
 const char* kUsage =
     "Usage: tessera-cli generate --prompt TEXT [options]\n\n"
-    "Generates images with a Janus-Pro checkpoint, token by token.\n\n"
+    "Generates images with a Janus-Pro checkpoint, token by token, or with a Token-Shuffle checkpoint\n"
+    "(config.json with a \"token_shuffle\" object, docs/TOKEN_SHUFFLE.md), one s x s window per step.\n\n"
     "Options:\n"
     "  --model DIR          checkpoint folder (transformers or DeepSeek layout; default: the built-in\n"
     "                       janus_tiny, an untrained smoke-test model)\n"
@@ -35,7 +38,85 @@ const char* kUsage =
     "                       weights, on bf16 hardware (AMX) where present; recorded in the recipe\n"
     "  --project DIR        also store the generation (tokens, statistics, image) in that project\n"
     "                       folder, creating it when absent\n"
-    "  --json               print a JSON summary on stdout\n";
+    "  --json               print a JSON summary on stdout\n"
+    "Token-Shuffle only:\n"
+    "  --grid N             image side in VQ tokens, a multiple of the window (default: the config's;\n"
+    "                       128 = 2048x2048 with a 16x VQ decoder)\n"
+    "  --cfg-schedule S     half-linear (default), constant, linear or cosine; recorded in the PNG\n"
+    "  --estimate           print the time/memory estimate as JSON and exit without generating\n"
+    "  (--preview-every counts windows; --project is not supported for Token-Shuffle yet)\n";
+
+// The Token-Shuffle path of `generate`: the shared options, plus grid, schedule and --estimate.
+int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule, bool estimate_only, bool json) {
+    TokenShuffleRun run;
+    run.model_dir = jr.model_dir;
+    run.backend = jr.backend;
+    run.threads = jr.threads;
+    run.precision = jr.precision;
+    run.out_path = jr.out_path;
+    run.preview_dir = jr.preview_dir;
+    run.progress = jr.progress;
+    run.request.prompt = jr.request.prompt;
+    run.request.seed = jr.request.seed;
+    run.request.sampler = jr.request.sampler;
+    run.request.images = jr.request.images;
+    run.request.preview_every = jr.request.preview_every;
+    run.request.grid = grid;
+    run.request.cfg_schedule = schedule;
+    if (estimate_only) {
+        auto be = createBackend(run.backend, run.threads);
+        if (!be) {
+            std::fprintf(stderr, "tessera-cli generate: %s\n", be.error().c_str());
+            return 1;
+        }
+        auto p = TokenShufflePipeline::load(run.model_dir, **be);
+        auto e = p ? (*p)->estimate(run.request) : Expected<TokenShuffleEstimate>(p.status());
+        if (!e) {
+            std::fprintf(stderr, "tessera-cli generate: %s\n", e.error().c_str());
+            return 1;
+        }
+        nlohmann::json j = {{"image_size", e->image_size}, {"grid", e->grid}, {"window", e->window}, {"steps", e->steps},
+                            {"prompt_tokens", e->prompt_tokens}, {"weight_bytes", e->weight_bytes},
+                            {"vq_weight_bytes", e->vq_weight_bytes}, {"kv_cache_bytes", e->kv_cache_bytes},
+                            {"vq_window_bytes", e->vq_window_bytes}, {"output_bytes", e->output_bytes},
+                            {"peak_bytes_bound", e->peak_bytes_bound}, {"step_floor_ms", e->step_floor_ms},
+                            {"decode_floor_ms", e->decode_floor_ms}, {"bandwidth_gbs", e->bandwidth_gbs}};
+        std::printf("%s\n", j.dump().c_str());
+        return 0;
+    }
+    auto r = runTokenShuffle(run);
+    if (!r) {
+        std::fprintf(stderr, "tessera-cli generate: %s\n", r.error().c_str());
+        return 1;
+    }
+    const double tokens = static_cast<double>(r->result.grid * r->result.grid * run.request.images);
+    if (json) {
+        nlohmann::json j = {{"method", "token-shuffle"},
+                            {"outputs", r->written},
+                            {"seed", run.request.seed},
+                            {"images", run.request.images},
+                            {"grid", {r->result.grid, r->result.grid}},
+                            {"window", r->result.window},
+                            {"cfg_schedule", cfgScheduleName(schedule)},
+                            {"steps", r->result.steps},
+                            {"generate_ms", r->result.generate_ms},
+                            {"tokens_per_s", r->result.generate_ms > 0 ? tokens * 1000.0 / r->result.generate_ms : 0.0},
+                            {"preview_ms", r->result.preview_ms},
+                            {"previews_decoded", r->result.previews_decoded},
+                            {"vq_decode_ms", r->result.vq_decode_ms},
+                            {"peak_bytes_bound", r->estimate.peak_bytes_bound},
+                            {"cancelled", r->result.cancelled},
+                            {"tokens", r->result.tokens}};
+        std::printf("%s\n", j.dump().c_str());
+    } else {
+        std::printf("seed %llu, %d image(s) of %lldx%lld tokens (window %lld, %lld steps) in %.0f ms, VQ decode %.0f ms\n",
+                    static_cast<unsigned long long>(run.request.seed), run.request.images, static_cast<long long>(r->result.grid),
+                    static_cast<long long>(r->result.grid), static_cast<long long>(r->result.window),
+                    static_cast<long long>(r->result.steps), r->result.generate_ms, r->result.vq_decode_ms);
+        for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
+    }
+    return 0;
+}
 
 } // namespace
 
@@ -65,6 +146,12 @@ int cmdGenerate(int argc, char** argv) {
     app.add_option("--precision", run.precision)->check(CLI::IsMember({"f32", "bf16"}));
     app.add_option("--project", project);
     app.add_flag("--json", json);
+    int64_t grid = 0;
+    std::string schedule = "half-linear";
+    bool estimate_only = false;
+    app.add_option("--grid", grid)->check(CLI::Range(int64_t{1}, int64_t{1024}));
+    app.add_option("--cfg-schedule", schedule)->check(CLI::IsMember({"half-linear", "constant", "linear", "cosine"}));
+    app.add_flag("--estimate", estimate_only);
     if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
     if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
@@ -76,6 +163,18 @@ int cmdGenerate(int argc, char** argv) {
     }
     if (!seed->count()) run.request.seed = std::random_device{}();
     run.progress = !json;
+
+    if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
+        if (app.count("--project")) {
+            std::fprintf(stderr, "tessera-cli generate: --project is not supported for Token-Shuffle checkpoints yet\n");
+            return 2;
+        }
+        return generateTokenShuffle(run, grid, *cfgScheduleFromName(schedule), estimate_only, json);
+    }
+    if (app.count("--grid") || app.count("--cfg-schedule") || estimate_only) {
+        std::fprintf(stderr, "tessera-cli generate: --grid, --cfg-schedule and --estimate need a Token-Shuffle checkpoint\n");
+        return 2;
+    }
 
     auto r = runJanus(run);
     if (!r) {

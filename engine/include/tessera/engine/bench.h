@@ -182,4 +182,43 @@ struct VqBenchResult {
 
 Expected<VqBenchResult> runVqBench(const VqBenchOptions& options);
 
+// ---- Token-Shuffle -----------------------------------------------------------------------------------
+
+// A Token-Shuffle checkpoint's shape (docs/TOKEN_SHUFFLE.md): a Llama backbone, the window, and a
+// VQ-16-shaped decoder (16x downsampling) of `vq_base_channels`.
+struct TokenShuffleShape {
+    int64_t hidden = 128, layers = 2, heads = 4, kv_heads = 2, intermediate = 256, max_positions = 8192;
+    int64_t window = 2;
+    int64_t grid = 32; // default image side in tokens
+    int64_t codebook = 1024;
+    double mlp_ratio = 1.0;
+    int64_t vq_base_channels = 32, vq_res_blocks = 1;
+    std::string image_start_token = "<begin_of_image>", image_end_token = "<end_of_image>";
+};
+// config.json of a shape (the LM vocabulary is the tokenizer's plus the codebook).
+nlohmann::json tokenShuffleConfig(const TokenShuffleShape& shape, int64_t text_vocab, int64_t image_start, int64_t image_end);
+// The token_shuffle.* tensors of a shape.
+std::vector<TensorSpec> tokenShuffleTensors(const TokenShuffleShape& shape);
+// Writes config.json, model.safetensors (writeRandomCheckpoint: the same seed gives the same backbone
+// whatever the window), token_shuffle.safetensors, the tokenizer files of `tokenizer_dir`, and vq/ (a
+// random Janus checkpoint with a minimal LM) into `dir`. Deterministic for a given seed.
+Status writeRandomTokenShuffleCheckpoint(const TokenShuffleShape& shape, const std::string& dir,
+                                         const std::string& tokenizer_dir, uint64_t seed = 1);
+
+struct TokenShuffleBenchOptions {
+    TokenShuffleShape shape;
+    std::string reference_dir; // tokenizer source (tests/data/reference/janus_tiny)
+    std::vector<int64_t> windows = {1, 2, 4};
+    int64_t grid = 32;        // tokens per side of the speed runs (32 = 512²)
+    int64_t large_grid = 128; // one s = 2 run at this size with peak memory (128 = 2048²; 0 = skip)
+    uint64_t seed = 1;
+    int threads = 0;
+    std::string backend = "cpu";
+    std::string prompt = "a lighthouse on a cliff at dusk";
+    std::string scratch_dir;
+};
+// Generates on random checkpoints of one backbone for each window (tokens/s, ms/step, speed-up), then
+// one large run whose peak resident memory is measured against the pipeline's estimate. One JSON object.
+Expected<nlohmann::ordered_json> runTokenShuffleBench(const TokenShuffleBenchOptions& options);
+
 } // namespace tessera::bench
