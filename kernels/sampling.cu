@@ -164,6 +164,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, in
     __shared__ int count[kBuckets];
     __shared__ double mass[kBuckets];
     __shared__ float fred[32];
+    __shared__ int ired[32];
     __shared__ double dred[32];
     __shared__ double lanes[16];
     __shared__ int loaded, size, bad;
@@ -268,11 +269,11 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(const float* logits, in
         }
         const int32_t tok = row.forced;
         const float pt = p[tok];
-        float above = 0; // counts stay exact in f32 below 2^24 per thread
+        int above = 0;
         for (int64_t i = threadIdx.x; i < vocab; i += blockDim.x)
-            if (p[i] > pt || (p[i] == pt && i < tok)) above += 1.0f;
-        above = blockReduce(above, fred, SumOp{}, 0.0f);
-        if (threadIdx.x == 0) out[r] = SampleRowOut{tok, pt, entropy, static_cast<int32_t>(above), kl, 0};
+            if (p[i] > pt || (p[i] == pt && i < tok)) ++above;
+        above = blockReduce(above, ired, SumOp{}, 0);
+        if (threadIdx.x == 0) out[r] = SampleRowOut{tok, pt, entropy, above, kl, 0};
         return;
     }
 

@@ -22,7 +22,7 @@ namespace tessera::bench {
 // ---- presets -----------------------------------------------------------------------------------------
 
 std::vector<std::string> janusPresets() {
-    return {"janus-tiny", "janus-small", "janus-pro-1b"};
+    return {"janus-tiny", "janus-small", "janus-pro-1b", "janus-pro-7b"};
 }
 
 Expected<JanusShape> janusPresetShape(const std::string& name) {
@@ -37,6 +37,17 @@ Expected<JanusShape> janusPresetShape(const std::string& name) {
         s.intermediate = 5632;
         s.max_positions = 16384;
         s.gen_projection = 2048;
+        return s;
+    }
+    if (name == "janus-pro-7b") {
+        s.vocab = 102400;
+        s.hidden = 4096;
+        s.layers = 30;
+        s.heads = 32;
+        s.kv_heads = 32;
+        s.intermediate = 11008;
+        s.max_positions = 16384;
+        s.gen_projection = 4096;
         return s;
     }
     if (name == "janus-tiny")
@@ -293,12 +304,14 @@ Expected<int64_t> tokenizerVocab(const fs::path& path) {
 
 // Safetensors: 8-byte little-endian header length, the JSON header, then the f32 data, padded so the
 // data starts 64-byte aligned (the mmap'd weights are used in place).
-Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::string& path, uint64_t seed) {
+Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::string& path, uint64_t seed, DType dtype) {
+    const bool bf16 = dtype == DType::BF16;
+    const size_t elem = bf16 ? 2 : 4;
     nlohmann::ordered_json header;
     size_t offset = 0;
     for (const auto& t : tensors) {
-        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * 4;
-        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * elem;
+        header[t.name] = {{"dtype", bf16 ? "BF16" : "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     header["__metadata__"] = {{"format", "pt"}, {"tessera", "random Janus benchmark weights"}};
@@ -312,6 +325,7 @@ Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::strin
               std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
     NormalRng rng{seed};
     std::vector<float> chunk(size_t{1} << 20);
+    std::vector<uint16_t> narrow(bf16 ? chunk.size() : 0);
     // Small weights keep activations finite through dozens of layers whatever the width.
     constexpr float kStd = 0.02f;
     for (const auto& t : tensors) {
@@ -323,7 +337,12 @@ Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::strin
             for (int64_t i = 0; i < m; ++i)
                 chunk[static_cast<size_t>(i)] =
                     fill == Fill::Normal ? rng.normal() * kStd : (fill == Fill::One ? 1.0f : 0.0f);
-            ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            if (bf16) {
+                for (int64_t i = 0; i < m; ++i) narrow[static_cast<size_t>(i)] = f32ToBf16(chunk[static_cast<size_t>(i)]);
+                ok = std::fwrite(narrow.data(), 2, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            } else {
+                ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            }
             done += m;
         }
     }
@@ -342,8 +361,18 @@ Status copyTokenizer(const fs::path& from, const fs::path& to) {
 
 } // namespace
 
+size_t janusStepWeightBytes(const JanusShape& s, DType dtype) {
+    const int64_t hd = s.hidden / std::max<int64_t>(1, s.heads);
+    const int64_t attn = s.hidden * (2 * s.heads * hd + 2 * s.kv_heads * hd);
+    const int64_t mlp = 3 * s.hidden * s.intermediate;
+    const int64_t aligner = s.hidden * s.code_dim + s.hidden * s.hidden;
+    const int64_t head = s.hidden * s.gen_projection + s.gen_projection * s.codebook;
+    return static_cast<size_t>(s.layers * (attn + mlp) + aligner + head) * dtypeSize(dtype);
+}
+
 Status writeRandomJanusCheckpoint(const JanusShape& s, const std::string& dir,
-                                  const std::string& tokenizer_dir, uint64_t seed) {
+                                  const std::string& tokenizer_dir, uint64_t seed, DType dtype) {
+    if (dtype != DType::F32 && dtype != DType::BF16) return Status::error("random Janus weights are f32 or bf16");
     if (s.hidden <= 0 || s.heads <= 0 || s.hidden % s.heads != 0 || s.kv_heads <= 0 ||
         s.heads % s.kv_heads != 0)
         return Status::error("hidden size must split evenly into heads, and heads into key/value heads");
@@ -363,11 +392,13 @@ Status writeRandomJanusCheckpoint(const JanusShape& s, const std::string& dir,
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
     {
         std::ofstream cfg(fs::path(dir) / "config.json");
-        cfg << janusConfig(s).dump(2) << "\n";
+        nlohmann::json config = janusConfig(s);
+        if (dtype == DType::BF16) config["dtype"] = "bfloat16";
+        cfg << config.dump(2) << "\n";
         if (!cfg) return Status::error("cannot write " + dir + "/config.json");
     }
     if (Status st = copyTokenizer(tokenizer_dir, dir); !st.ok()) return st;
-    return writeSafetensors(janusTensors(s), (fs::path(dir) / "model.safetensors").string(), seed);
+    return writeSafetensors(janusTensors(s), (fs::path(dir) / "model.safetensors").string(), seed, dtype);
 }
 
 // ---- the benchmark -------------------------------------------------------------------------------------
@@ -404,6 +435,14 @@ nlohmann::ordered_json JanusBenchResult::toJson() const {
     j["warmup_ms"] = r3(warmup_ms);
     j["threads"] = threads;
     j["load_avg"] = load_avg_1m;
+    j["dtype"] = dtype;
+    j["seconds_per_image"] = r3(seconds_per_image);
+    if (step_weight_bytes > 0) {
+        j["step_weight_bytes"] = step_weight_bytes;
+        j["copy_gb_per_s"] = r3(copy_gb_per_s);
+        j["floor_ms_per_step"] = r3(floor_ms_per_step);
+        j["fraction_of_floor"] = r3(fraction_of_floor);
+    }
     if (sampling_janus_ms >= 0) j["sampling_janus_16img_16k_ms"] = r3(sampling_janus_ms);
     if (sampling_lumos_ms >= 0) j["sampling_lumos_4032x64k_ms"] = r3(sampling_lumos_ms);
     return j;
@@ -479,8 +518,20 @@ Expected<std::string> prepareCheckpoint(const JanusBenchOptions& o, ScratchDir& 
     if (o.grid > 0) shape->grid = o.grid;
     // Room for the prompt after the image tokens.
     shape->max_positions = std::max<int64_t>(shape->max_positions, shape->grid * shape->grid + 256);
-    Status st = writeRandomJanusCheckpoint(*shape, dir.string(), o.reference_dir, o.seed);
+    // A kept folder written earlier for the same shape, seed and dtype is reused: writing a 7B
+    // checkpoint costs minutes, and the weights are a pure function of these.
+    const nlohmann::json stamp = {{"config", janusConfig(*shape)}, {"seed", o.seed}, {"dtype", dtypeName(o.dtype)}};
+    const fs::path stamp_path = dir / "tessera-bench-stamp.json";
+    if (!o.keep_dir.empty()) {
+        std::ifstream in(stamp_path);
+        if (in && nlohmann::json::parse(in, nullptr, false) == stamp) return dir.string();
+    }
+    Status st = writeRandomJanusCheckpoint(*shape, dir.string(), o.reference_dir, o.seed, o.dtype);
     if (!st.ok()) return st;
+    if (!o.keep_dir.empty()) {
+        std::ofstream out(stamp_path, std::ios::trunc);
+        out << stamp.dump() << "\n";
+    }
     write_ms = msSince(t0);
     return dir.string();
 }
@@ -561,6 +612,16 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     r.preview_decode_ms = cadence_points > 0 ? r.preview_ms / cadence_points : 0;
     r.tokens_identical =
         off->result.tokens == on->result.tokens && !off->result.cancelled && !on->result.cancelled;
+    r.seconds_per_image = off->wall_ms / 1000.0 / o.images;
+    r.dtype = dtypeName(o.dtype);
+    if (auto shape = janusPresetShape(o.preset)) {
+        // The floor: this step's weight bytes at the bandwidth of a copy measured now, on this backend.
+        r.step_weight_bytes = janusStepWeightBytes(*shape, o.dtype);
+        const double bw = (*backend)->copyBandwidth(size_t{1} << 28, 8);
+        r.copy_gb_per_s = bw / 1e9;
+        r.floor_ms_per_step = bw > 0 ? static_cast<double>(r.step_weight_bytes) / bw * 1000.0 : 0;
+        r.fraction_of_floor = r.ms_per_step > 0 ? r.floor_ms_per_step / r.ms_per_step : 0;
+    }
     if (o.sampling) {
         auto sj = runSamplingBench(16, 1, 16384, o.threads, 5, o.backend);
         if (!sj) return sj.status();

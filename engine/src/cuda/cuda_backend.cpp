@@ -222,7 +222,7 @@ void CudaBackend::checkDeviceFlags() {
     }
 }
 
-double CudaBackend::measureCopyBandwidth(size_t bytes, int repeats) {
+double CudaBackend::copyBandwidth(size_t bytes, int repeats) {
     Tensor a = alloc(DType::U8, {static_cast<int64_t>(bytes)});
     Tensor b = alloc(DType::U8, {static_cast<int64_t>(bytes)});
     check(cudaMemsetAsync(a.raw(), 1, bytes, stream_), "memset");

@@ -53,6 +53,7 @@ public:
     uint64_t systemAllocations() const override { return system_allocations_.load(); }
     uint64_t hostReadBytes() const override { return host_read_bytes_.load(); }
     void releaseCached() override;
+    double copyBandwidth(size_t bytes, int repeats) override;
     DType kvCacheDtype() const override { return kv_dtype_; }
     void setKvCacheDtype(DType dtype) override;
 
@@ -88,9 +89,6 @@ public:
     Tensor upsampleNearest2x(const Tensor& x) override;
     Tensor padRightBottom(const Tensor& x, int pad) override;
 
-    // Measured device-to-device copy bandwidth in bytes per second (`bytes` copied `repeats` times):
-    // the floor a weight-streaming decode step can approach.
-    double measureCopyBandwidth(size_t bytes, int repeats);
 
     // For the buffers: allocation and return of rounded blocks.
     void* take(size_t rounded);
