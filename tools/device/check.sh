@@ -7,13 +7,13 @@
 #
 # Needs: the build dependencies of ./tessera, the CUDA toolkit at /usr/local/cuda, python3 with torch
 # and transformers (for the baseline only; without them the baseline figures are null).
-# Environment: OUT (logs and JSON go there; default ./device-check), TESSERA_DEVICE_BUILD (build folder,
+# Environment: OUT (logs go there; default build-device/device-check), TESSERA_DEVICE_BUILD (build folder,
 # default ./build-device), TESSERA_DEVICE_CKPT (scratch for the random checkpoints, default /tmp).
 # Exit status: 0 when the build, every gpu test and every benchmark ran; 1 otherwise (the JSON says what).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out=${OUT:-$root/device-check}
 build=${TESSERA_DEVICE_BUILD:-$root/build-device}
+out=${OUT:-$build/device-check}
 ckpt=${TESSERA_DEVICE_CKPT:-/tmp/tessera-device-ckpt}
 mkdir -p "$out" "$ckpt"
 start=$(date +%s)
