@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <tuple>
 
 namespace tessera::cli {
 
@@ -30,6 +31,7 @@ const char* const kJanusUsage =
         "  --threads T         CPU threads (default: all)\n"
         "  --backend NAME      cpu (default), cuda, auto\n"
         "  --dtype T           f32 (default) or bf16: how the random checkpoint stores its weights\n"
+        "  --kv-dtype T        f32 (default) or bf16: the KV cache's element type\n"
         "  --keep DIR          write the checkpoint to DIR and keep it (default: scratch, removed); a\n"
         "                      DIR written before for the same preset, grid, seed and dtype is reused\n"
         "  --no-sampling       skip timing the sampling op alone (a 16-image Janus step and a\n"
@@ -52,8 +54,9 @@ int cmdBenchJanus(int argc, char** argv) {
     addSeed(app, "--seed", seed);
     addInt(app, "--threads", o.threads, 0, 4096);
     app.add_option("--backend", o.backend);
-    std::string dtype = "f32";
+    std::string dtype = "f32", kv_dtype = "f32";
     app.add_option("--dtype", dtype);
+    app.add_option("--kv-dtype", kv_dtype);
     app.add_option("--keep", o.keep_dir);
     app.add_flag("--json", json);
     bool no_sampling = false;
@@ -64,11 +67,13 @@ int cmdBenchJanus(int argc, char** argv) {
     o.preview_every = every;
     o.seed = seed;
     o.sampling = !no_sampling;
-    if (dtype == "bf16") {
-        o.dtype = DType::BF16;
-    } else if (dtype != "f32") {
-        std::fprintf(stderr, "error: --dtype must be f32 or bf16\n");
-        return 2;
+    for (auto [text, out, flag] : {std::tuple{&dtype, &o.dtype, "--dtype"}, std::tuple{&kv_dtype, &o.kv_dtype, "--kv-dtype"}}) {
+        if (*text == "bf16") {
+            *out = DType::BF16;
+        } else if (*text != "f32") {
+            std::fprintf(stderr, "error: %s must be f32 or bf16\n", flag);
+            return 2;
+        }
     }
     if (o.preset == "janus-pro-1b")
         std::fprintf(stderr, "note: janus-pro-1b writes about 8 GB of f32 weights and generates slowly on a "

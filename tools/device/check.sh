@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One run on an accelerator machine (an H100 or H200): configure and build with CUDA, run the `gpu`
-# tests, the Janus benchmark for Janus-Pro-1B and -7B shapes at 1 and 16 images (bf16 random weights,
-# backend cuda), and the transformers eager baseline (tools/janus_eager_baseline.py) for the same
+# tests, the Janus benchmark for Janus-Pro-1B and -7B shapes at 1 and 16 images (bf16 random weights and
+# KV cache, as the eager baseline runs; backend cuda), and the transformers eager baseline (tools/janus_eager_baseline.py) for the same
 # presets at 1 image; then print one JSON line with the figures and their ratios. Meant to finish in
 # under 8 minutes (build ~2, tests ~1, benchmarks and baselines ~4).
 #
@@ -47,7 +47,7 @@ for preset in janus-pro-1b janus-pro-7b; do
     for images in 1 16; do
         stamp "bench janus $preset, $images image(s)"
         if ! timeout 300 "$cli" bench janus --preset "$preset" --images "$images" --backend cuda --dtype bf16 \
-                --no-sampling --keep "$ckpt/$preset" >"$out/bench_${preset}_${images}.json" \
+                --kv-dtype bf16 --no-sampling --keep "$ckpt/$preset" >"$out/bench_${preset}_${images}.json" \
                 2>"$out/bench_${preset}_${images}.err"; then
             tail -5 "$out/bench_${preset}_${images}.err" >&2
             status=1

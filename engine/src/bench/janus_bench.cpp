@@ -465,6 +465,7 @@ nlohmann::ordered_json JanusBenchResult::toJson() const {
     j["threads"] = threads;
     j["load_avg"] = load_avg_1m;
     j["dtype"] = dtype;
+    j["kv_dtype"] = kv_dtype;
     j["seconds_per_image"] = r3(seconds_per_image);
     if (step_weight_bytes > 0) {
         j["step_weight_bytes"] = step_weight_bytes;
@@ -584,6 +585,12 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     if (!backend) return backend.status();
     r.backend = (*backend)->info().name;
     r.threads = (*backend)->info().threads;
+    try {
+        (*backend)->setKvCacheDtype(o.kv_dtype);
+    } catch (const Error& e) {
+        return Status::error(e.what());
+    }
+    r.kv_dtype = dtypeName(o.kv_dtype);
     const auto t_load = Clock::now();
     auto pipe = JanusPipeline::load(*dir, **backend);
     if (!pipe) return pipe.status();

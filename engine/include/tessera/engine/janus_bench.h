@@ -96,6 +96,7 @@ struct JanusBenchOptions {
     // 2 CFG rows; about 2 GB of logits).
     bool sampling = false;
     DType dtype = DType::F32; // how the random checkpoint stores its weights (F32 or BF16)
+    DType kv_dtype = DType::F32; // KV cache dtype (Backend::setKvCacheDtype)
 };
 
 struct JanusBenchResult {
@@ -130,7 +131,7 @@ struct JanusBenchResult {
     double sampling_lumos_ms = -1; // one step, 4,032 positions × 2 rows × 64,000 codes
     // The weight-streaming floor measured in the same run: bytes one step streams, the backend's copy
     // bandwidth, their quotient, and floor / ms_per_step (1 = at the floor). Generated presets only.
-    std::string dtype;
+    std::string dtype, kv_dtype;
     double seconds_per_image = 0; // previews-off wall time (final decode included) / images
     size_t step_weight_bytes = 0;
     double copy_gb_per_s = 0;
