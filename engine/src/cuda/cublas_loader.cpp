@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <climits>
+#include <vector>
 
 namespace tessera::cuda {
 
@@ -20,11 +21,22 @@ CublasLibrary::~CublasLibrary() {
 }
 
 std::string CublasLibrary::open(cudaStream_t stream) {
+    std::string tried;
     for (const char* name : {"libcublas.so.13", "libcublas.so.12", "libcublas.so"}) {
-        lib_ = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        // The dynamic linker's search path first, then the toolkit this build was configured with.
+        std::vector<std::string> candidates{name};
+#ifdef TESSERA_CUDA_LIBDIR
+        candidates.push_back(std::string(TESSERA_CUDA_LIBDIR) + "/" + name);
+#endif
+        for (const auto& c : candidates) {
+            lib_ = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
+            if (lib_) break;
+            const char* why = dlerror();
+            tried += "\n  " + c + ": " + (why ? why : "not found");
+        }
         if (lib_) break;
     }
-    if (!lib_) return std::string("cannot load cuBLAS (libcublas.so): ") + dlerror();
+    if (!lib_) return "cannot load cuBLAS (the CUDA toolkit's libcublas.so); tried:" + tried;
     create_ = reinterpret_cast<CreateFn>(dlsym(lib_, "cublasCreate_v2"));
     destroy_ = reinterpret_cast<DestroyFn>(dlsym(lib_, "cublasDestroy_v2"));
     set_stream_ = reinterpret_cast<SetStreamFn>(dlsym(lib_, "cublasSetStream_v2"));

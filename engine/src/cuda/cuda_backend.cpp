@@ -103,8 +103,9 @@ void CudaBackend::check(cudaError_t e, const char* what) {
     if (e == cudaSuccess) return;
     cudaGetLastError();
     throw Error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e) +
-                (e == cudaErrorDevicesUnavailable || e == cudaErrorLaunchFailure || e == cudaErrorIllegalAddress
-                         ? " (the GPU stopped responding; restart the job)"
+                (e == cudaErrorDevicesUnavailable || e == cudaErrorLaunchFailure || e == cudaErrorIllegalAddress ||
+                                 e == cudaErrorECCUncorrectable || e == cudaErrorHardwareStackError
+                         ? " (the GPU context is lost: restart Tessera to use the GPU again; --backend cpu still works)"
                          : ""));
 }
 
