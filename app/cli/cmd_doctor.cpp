@@ -32,13 +32,14 @@ int cmdDoctor(int argc, char** argv) {
     for (const auto& b : availableBackends()) std::printf(" %s", b.c_str());
     std::printf("\n");
     auto gpus = cudaDevices();
-#if defined(TESSERA_CLI_HAS_CUDA)
-    (void)0;
-#endif
+    const BackendChoice choice = autoBackend();
     if (gpus.empty()) std::printf("  CUDA devices: none\n");
     for (const auto& g : gpus)
         std::printf("  CUDA device: %s, %.1f GiB, compute %d.%d\n", g.name.c_str(),
                     static_cast<double>(g.memory_bytes) / (1 << 30), g.compute_major, g.compute_minor);
+    if (!choice.cuda_unavailable.empty()) std::printf("  cuda: %s\n", choice.cuda_unavailable.c_str());
+    std::printf("  a job with --backend auto runs on: %s%s\n", choice.name.c_str(),
+                choice.name == "cuda" && !gpus.empty() ? (" (" + gpus.front().name + ")").c_str() : "");
 
     std::string vk_error;
     auto vk = renderers::listVulkanDevices(&vk_error);

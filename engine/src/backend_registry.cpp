@@ -11,6 +11,7 @@
 #endif
 
 #if TESSERA_HAVE_CUDA
+#include "cuda/cuda_backend.h"
 #include "tessera/kernels/device.cuh"
 #endif
 
@@ -26,18 +27,40 @@ std::vector<GpuInfo> cudaDevices() {
     return out;
 }
 
+BackendChoice autoBackend() {
+    BackendChoice c{"cpu", ""};
+#if TESSERA_HAVE_CUDA
+    int n = 0;
+    const std::string why = cuda::probeDevices(&n);
+    if (why.empty()) c.name = "cuda";
+    else c.cuda_unavailable = "no device (" + why + ")";
+#else
+    c.cuda_unavailable = "not part of this build (configure with -DTESSERA_CUDA=ON)";
+#endif
+    return c;
+}
+
 std::vector<std::string> availableBackends() {
     std::vector<std::string> out{"cpu"};
+    if (autoBackend().name == "cuda") out.push_back("cuda");
     return out;
 }
 
 Expected<std::unique_ptr<Backend>> createBackend(const std::string& name, int threads) {
-    if (name == "cpu" || name == "auto") return std::unique_ptr<Backend>(new cpu::CpuBackend(threads));
-    if (name == "cuda") {
-        if (cudaDevices().empty()) return Status::error("no CUDA device available (see `tessera-cli doctor`)");
-        return Status::error("the CUDA backend is not part of this build yet; use --backend cpu");
+    if (name == "cpu") return std::unique_ptr<Backend>(new cpu::CpuBackend(threads));
+    if (name == "auto" || name == "cuda") {
+        const BackendChoice choice = autoBackend();
+        if (choice.name == "cpu") {
+            if (name == "auto") return std::unique_ptr<Backend>(new cpu::CpuBackend(threads));
+            return Status::error("CUDA backend unavailable: " + choice.cuda_unavailable + "; use --backend cpu");
+        }
+#if TESSERA_HAVE_CUDA
+        return cuda::CudaBackend::create(0);
+#endif
     }
-    return Status::error("unknown backend '" + name + "' (available: cpu)");
+    std::string available;
+    for (const auto& b : availableBackends()) available += (available.empty() ? "" : ", ") + b;
+    return Status::error("unknown backend '" + name + "' (available: " + available + ", auto)");
 }
 
 CpuInfo cpuInfo() {

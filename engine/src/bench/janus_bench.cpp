@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ namespace tessera::bench {
 // ---- presets -----------------------------------------------------------------------------------------
 
 std::vector<std::string> janusPresets() {
-    return {"janus-tiny", "janus-small", "janus-pro-1b"};
+    return {"janus-tiny", "janus-small", "janus-pro-1b", "janus-pro-7b"};
 }
 
 Expected<JanusShape> janusPresetShape(const std::string& name) {
@@ -37,6 +38,17 @@ Expected<JanusShape> janusPresetShape(const std::string& name) {
         s.intermediate = 5632;
         s.max_positions = 16384;
         s.gen_projection = 2048;
+        return s;
+    }
+    if (name == "janus-pro-7b") {
+        s.vocab = 102400;
+        s.hidden = 4096;
+        s.layers = 30;
+        s.heads = 32;
+        s.kv_heads = 32;
+        s.intermediate = 11008;
+        s.max_positions = 16384;
+        s.gen_projection = 4096;
         return s;
     }
     if (name == "janus-tiny")
@@ -291,14 +303,48 @@ Expected<int64_t> tokenizerVocab(const fs::path& path) {
     return n;
 }
 
-// Safetensors: 8-byte little-endian header length, the JSON header, then the f32 data, padded so the
+// bf16 data: each 1M-element chunk of a tensor draws from its own generator, seeded from (seed, tensor,
+// chunk), so chunks are filled on all hardware threads and the bytes do not depend on the thread count
+// (a 7B checkpoint is about seven billion normal draws: minutes on one thread).
+bool writeBf16Data(const std::vector<TensorSpec>& tensors, FILE* f, uint64_t seed, float stddev) {
+    constexpr int64_t kChunk = int64_t{1} << 20;
+    const int threads = static_cast<int>(std::max(1u, std::min(32u, std::thread::hardware_concurrency())));
+    std::vector<std::vector<uint16_t>> bufs(static_cast<size_t>(threads), std::vector<uint16_t>(size_t{1} << 20));
+    for (size_t ti = 0; ti < tensors.size(); ++ti) {
+        const int64_t n = shapeNumel(tensors[ti].shape);
+        const Fill fill = fillFor(tensors[ti]);
+        for (int64_t first = 0; first < n; first += kChunk * threads) {
+            std::vector<std::thread> pool;
+            int used = 0;
+            for (int w = 0; w < threads && first + w * kChunk < n; ++w, ++used) {
+                pool.emplace_back([&, w] {
+                    const int64_t begin = first + w * kChunk, m = std::min(kChunk, n - begin);
+                    NormalRng rng{seed ^ (0x9E3779B97F4A7C15ull * (ti + 1)) ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(begin / kChunk + 1))};
+                    uint16_t* out = bufs[static_cast<size_t>(w)].data();
+                    for (int64_t i = 0; i < m; ++i)
+                        out[i] = f32ToBf16(fill == Fill::Normal ? rng.normal() * stddev : (fill == Fill::One ? 1.0f : 0.0f));
+                });
+            }
+            for (auto& th : pool) th.join();
+            for (int w = 0; w < used; ++w) {
+                const size_t m = static_cast<size_t>(std::min(kChunk, n - (first + w * kChunk)));
+                if (std::fwrite(bufs[static_cast<size_t>(w)].data(), 2, m, f) != m) return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Safetensors: 8-byte little-endian header length, the JSON header, then the data, padded so the
 // data starts 64-byte aligned (the mmap'd weights are used in place).
-Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::string& path, uint64_t seed) {
+Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::string& path, uint64_t seed, DType dtype) {
+    const bool bf16 = dtype == DType::BF16;
+    const size_t elem = bf16 ? 2 : 4;
     nlohmann::ordered_json header;
     size_t offset = 0;
     for (const auto& t : tensors) {
-        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * 4;
-        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * elem;
+        header[t.name] = {{"dtype", bf16 ? "BF16" : "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
     header["__metadata__"] = {{"format", "pt"}, {"tessera", "random Janus benchmark weights"}};
@@ -314,7 +360,9 @@ Status writeSafetensors(const std::vector<TensorSpec>& tensors, const std::strin
     std::vector<float> chunk(size_t{1} << 20);
     // Small weights keep activations finite through dozens of layers whatever the width.
     constexpr float kStd = 0.02f;
+    if (bf16 && ok) ok = writeBf16Data(tensors, f.get(), seed, kStd);
     for (const auto& t : tensors) {
+        if (bf16) break;
         if (!ok) break;
         const int64_t n = shapeNumel(t.shape);
         const Fill fill = fillFor(t);
@@ -342,8 +390,18 @@ Status copyTokenizer(const fs::path& from, const fs::path& to) {
 
 } // namespace
 
+size_t janusStepWeightBytes(const JanusShape& s, DType dtype) {
+    const int64_t hd = s.hidden / std::max<int64_t>(1, s.heads);
+    const int64_t attn = s.hidden * (2 * s.heads * hd + 2 * s.kv_heads * hd);
+    const int64_t mlp = 3 * s.hidden * s.intermediate;
+    const int64_t aligner = s.hidden * s.code_dim + s.hidden * s.hidden;
+    const int64_t head = s.hidden * s.gen_projection + s.gen_projection * s.codebook;
+    return static_cast<size_t>(s.layers * (attn + mlp) + aligner + head) * dtypeSize(dtype);
+}
+
 Status writeRandomJanusCheckpoint(const JanusShape& s, const std::string& dir,
-                                  const std::string& tokenizer_dir, uint64_t seed) {
+                                  const std::string& tokenizer_dir, uint64_t seed, DType dtype) {
+    if (dtype != DType::F32 && dtype != DType::BF16) return Status::error("random Janus weights are f32 or bf16");
     if (s.hidden <= 0 || s.heads <= 0 || s.hidden % s.heads != 0 || s.kv_heads <= 0 ||
         s.heads % s.kv_heads != 0)
         return Status::error("hidden size must split evenly into heads, and heads into key/value heads");
@@ -363,11 +421,13 @@ Status writeRandomJanusCheckpoint(const JanusShape& s, const std::string& dir,
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
     {
         std::ofstream cfg(fs::path(dir) / "config.json");
-        cfg << janusConfig(s).dump(2) << "\n";
+        nlohmann::json config = janusConfig(s);
+        if (dtype == DType::BF16) config["dtype"] = "bfloat16";
+        cfg << config.dump(2) << "\n";
         if (!cfg) return Status::error("cannot write " + dir + "/config.json");
     }
     if (Status st = copyTokenizer(tokenizer_dir, dir); !st.ok()) return st;
-    return writeSafetensors(janusTensors(s), (fs::path(dir) / "model.safetensors").string(), seed);
+    return writeSafetensors(janusTensors(s), (fs::path(dir) / "model.safetensors").string(), seed, dtype);
 }
 
 // ---- the benchmark -------------------------------------------------------------------------------------
@@ -404,6 +464,15 @@ nlohmann::ordered_json JanusBenchResult::toJson() const {
     j["warmup_ms"] = r3(warmup_ms);
     j["threads"] = threads;
     j["load_avg"] = load_avg_1m;
+    j["dtype"] = dtype;
+    j["kv_dtype"] = kv_dtype;
+    j["seconds_per_image"] = r3(seconds_per_image);
+    if (step_weight_bytes > 0) {
+        j["step_weight_bytes"] = step_weight_bytes;
+        j["copy_gb_per_s"] = r3(copy_gb_per_s);
+        j["floor_ms_per_step"] = r3(floor_ms_per_step);
+        j["fraction_of_floor"] = r3(fraction_of_floor);
+    }
     if (sampling_janus_ms >= 0) j["sampling_janus_16img_16k_ms"] = r3(sampling_janus_ms);
     if (sampling_lumos_ms >= 0) j["sampling_lumos_4032x64k_ms"] = r3(sampling_lumos_ms);
     return j;
@@ -479,8 +548,20 @@ Expected<std::string> prepareCheckpoint(const JanusBenchOptions& o, ScratchDir& 
     if (o.grid > 0) shape->grid = o.grid;
     // Room for the prompt after the image tokens.
     shape->max_positions = std::max<int64_t>(shape->max_positions, shape->grid * shape->grid + 256);
-    Status st = writeRandomJanusCheckpoint(*shape, dir.string(), o.reference_dir, o.seed);
+    // A kept folder written earlier for the same shape, seed and dtype is reused: writing a 7B
+    // checkpoint costs minutes, and the weights are a pure function of these.
+    const nlohmann::json stamp = {{"config", janusConfig(*shape)}, {"seed", o.seed}, {"dtype", dtypeName(o.dtype)}};
+    const fs::path stamp_path = dir / "tessera-bench-stamp.json";
+    if (!o.keep_dir.empty()) {
+        std::ifstream in(stamp_path);
+        if (in && nlohmann::json::parse(in, nullptr, false) == stamp) return dir.string();
+    }
+    Status st = writeRandomJanusCheckpoint(*shape, dir.string(), o.reference_dir, o.seed, o.dtype);
     if (!st.ok()) return st;
+    if (!o.keep_dir.empty()) {
+        std::ofstream out(stamp_path, std::ios::trunc);
+        out << stamp.dump() << "\n";
+    }
     write_ms = msSince(t0);
     return dir.string();
 }
@@ -504,6 +585,12 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     if (!backend) return backend.status();
     r.backend = (*backend)->info().name;
     r.threads = (*backend)->info().threads;
+    try {
+        (*backend)->setKvCacheDtype(o.kv_dtype);
+    } catch (const Error& e) {
+        return Status::error(e.what());
+    }
+    r.kv_dtype = dtypeName(o.kv_dtype);
     const auto t_load = Clock::now();
     auto pipe = JanusPipeline::load(*dir, **backend);
     if (!pipe) return pipe.status();
@@ -561,6 +648,16 @@ Expected<JanusBenchResult> runJanusBench(const JanusBenchOptions& o) {
     r.preview_decode_ms = cadence_points > 0 ? r.preview_ms / cadence_points : 0;
     r.tokens_identical =
         off->result.tokens == on->result.tokens && !off->result.cancelled && !on->result.cancelled;
+    r.seconds_per_image = off->wall_ms / 1000.0 / o.images;
+    r.dtype = dtypeName(o.dtype);
+    if (auto shape = janusPresetShape(o.preset)) {
+        // The floor: this step's weight bytes at the bandwidth of a copy measured now, on this backend.
+        r.step_weight_bytes = janusStepWeightBytes(*shape, o.dtype);
+        const double bw = (*backend)->copyBandwidth(size_t{1} << 28, 8);
+        r.copy_gb_per_s = bw / 1e9;
+        r.floor_ms_per_step = bw > 0 ? static_cast<double>(r.step_weight_bytes) / bw * 1000.0 : 0;
+        r.fraction_of_floor = r.ms_per_step > 0 ? r.floor_ms_per_step / r.ms_per_step : 0;
+    }
     if (o.sampling) {
         auto sj = runSamplingBench(16, 1, 16384, o.threads, 5, o.backend);
         if (!sj) return sj.status();

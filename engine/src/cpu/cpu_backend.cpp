@@ -7,6 +7,7 @@
 #include "tessera/engine/status.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cblas.h>
 #include <cmath>
 #include <cstdlib>
@@ -84,6 +85,16 @@ void CpuBackend::give(void* p, size_t rounded) {
     }
     std::free(p);
     allocated_ -= rounded;
+}
+
+double CpuBackend::copyBandwidth(size_t bytes, int repeats) {
+    Tensor a = alloc(DType::U8, {static_cast<int64_t>(bytes)}), b = alloc(DType::U8, {static_cast<int64_t>(bytes)});
+    std::memset(a.raw(), 1, bytes);
+    std::memcpy(b.raw(), a.raw(), bytes); // first touch outside the timing
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < repeats; ++i) std::memcpy(b.raw(), a.raw(), bytes);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s > 0 ? 2.0 * static_cast<double>(bytes) * repeats / s : 0.0;
 }
 
 void CpuBackend::setKvCacheDtype(DType dtype) {

@@ -34,6 +34,7 @@ public:
     uint64_t systemAllocations() const override { return system_allocations_.load(); }
     uint64_t hostReadBytes() const override { return host_read_bytes_.load(); }
     void releaseCached() override;
+    double copyBandwidth(size_t bytes, int repeats) override;
     DType kvCacheDtype() const override { return kv_dtype_; }
     void setKvCacheDtype(DType dtype) override;
     void setActiveThreads(int threads) override { pool_.setActiveThreads(threads); }

@@ -79,6 +79,10 @@ public:
     virtual uint64_t hostReadBytes() const { return 0; }
     // Returns memory held for reuse to the system (after a job; the next job re-warms).
     virtual void releaseCached() {}
+    // Memory bandwidth in bytes per second measured by copying `bytes` within the backend's memory
+    // `repeats` times (device-to-device on a GPU, memcpy on the host; reads and writes both count): the
+    // rate a weight-streaming decode step can at best approach. Waits for the copies. 0: not measured.
+    virtual double copyBandwidth(size_t /*bytes*/, int /*repeats*/) { return 0.0; }
     // The dtype new KV caches use on this backend (f32 by default; bf16 halves cache memory and the
     // bytes attention streams, at bf16 rounding of keys and values). Throws Error for a dtype the
     // backend cannot attend over.

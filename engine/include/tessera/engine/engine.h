@@ -35,5 +35,12 @@ struct GpuInfo {
     int compute_major = 0, compute_minor = 0;
 };
 std::vector<GpuInfo> cudaDevices();
+// The backend "auto" picks on this machine ("cuda" or "cpu"), and why the CUDA backend is not in use
+// when it is not ("not part of this build", "no device (CUDA driver version is insufficient ...)").
+struct BackendChoice {
+    std::string name;
+    std::string cuda_unavailable;
+};
+BackendChoice autoBackend();
 
 } // namespace tessera

@@ -13,6 +13,7 @@
 
 #include "tessera/engine/bench.h"
 #include "tessera/engine/status.h"
+#include "tessera/engine/tensor.h"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -54,7 +55,7 @@ struct JanusShape {
     int64_t imageSize() const { return grid * downsample(); }
 };
 
-// "janus-tiny" (the reference folder as it is), "janus-small", "janus-pro-1b".
+// "janus-tiny" (the reference folder as it is), "janus-small", "janus-pro-1b", "janus-pro-7b".
 std::vector<std::string> janusPresets();
 // The shape of a preset; "janus-tiny" has none (it is used as stored) and is rejected here.
 Expected<JanusShape> janusPresetShape(const std::string& name);
@@ -67,8 +68,13 @@ std::vector<TensorSpec> janusTensors(const JanusShape& shape);
 // biases 0) and copies tokenizer.json and tokenizer_config.json from `tokenizer_dir` into `dir`,
 // creating it. Deterministic for a given seed. Fails when the LM vocabulary is smaller than the
 // tokenizer's.
+// dtype BF16 stores every tensor as bf16, like the published Janus-Pro checkpoints.
 Status writeRandomJanusCheckpoint(const JanusShape& shape, const std::string& dir,
-                                  const std::string& tokenizer_dir, uint64_t seed = 1);
+                                  const std::string& tokenizer_dir, uint64_t seed = 1,
+                                  DType dtype = DType::F32);
+// Bytes of weights one decode step streams: the LM layers, the generation aligner and head (the
+// token embedding gathers one row; the understanding tower and VQ model do not run per step).
+size_t janusStepWeightBytes(const JanusShape& shape, DType dtype);
 
 // ---- the benchmark -----------------------------------------------------------------------------------
 
@@ -89,6 +95,8 @@ struct JanusBenchOptions {
     // (32 CFG rows × 16,384 codes) and a Lumos-1-shaped MaskGIT step (4,032 positions × 64,000 codes,
     // 2 CFG rows; about 2 GB of logits).
     bool sampling = false;
+    DType dtype = DType::F32; // how the random checkpoint stores its weights (F32 or BF16)
+    DType kv_dtype = DType::F32; // KV cache dtype (Backend::setKvCacheDtype)
 };
 
 struct JanusBenchResult {
@@ -121,6 +129,14 @@ struct JanusBenchResult {
     double load_avg_1m = -1;
     double sampling_janus_ms = -1; // one step, 16 images × 2 rows × 16,384 codes (-1 = not run)
     double sampling_lumos_ms = -1; // one step, 4,032 positions × 2 rows × 64,000 codes
+    // The weight-streaming floor measured in the same run: bytes one step streams, the backend's copy
+    // bandwidth, their quotient, and floor / ms_per_step (1 = at the floor). Generated presets only.
+    std::string dtype, kv_dtype;
+    double seconds_per_image = 0; // previews-off wall time (final decode included) / images
+    size_t step_weight_bytes = 0;
+    double copy_gb_per_s = 0;
+    double floor_ms_per_step = 0;
+    double fraction_of_floor = 0;
 
     // One JSON object (the line `tessera-cli bench janus` prints).
     nlohmann::ordered_json toJson() const;

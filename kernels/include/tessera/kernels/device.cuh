@@ -19,6 +19,9 @@ struct DeviceInfo {
 // Devices the CUDA runtime can see; empty (not an error) without a driver or device.
 std::vector<DeviceInfo> listDevices();
 
+// Element types of weights and tables the kernels read (tessera::DType's F32 / BF16 / F16).
+enum class Elem : int { F32 = 0, BF16 = 1, F16 = 2 };
+
 struct KernelStatus {
     bool ok = true;
     std::string message;

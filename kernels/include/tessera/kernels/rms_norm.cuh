@@ -11,4 +11,9 @@ namespace tessera::kernels {
 KernelStatus rmsNormF32(const float* x, const float* w, float* y, int64_t rows, int64_t d, float eps,
                         void* stream);
 
+// The pre-norm residual step fused: sum = x + residual (written to `sum`, which may alias x or
+// residual), y = rmsNorm(sum) · w. One pass over the row instead of three.
+KernelStatus addRmsNormF32(const float* x, const float* residual, const float* w, float* sum, float* y,
+                           int64_t rows, int64_t d, float eps, void* stream);
+
 } // namespace tessera::kernels
