@@ -19,7 +19,8 @@ const char* const kUsage =
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
         "                                  [--python PY]\n"
         "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n"
-        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n\n"
+        "       tessera-cli bench vq [--size S[,S...]] [--threads T] [--tile N] [--halo N]\n"
+        "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -193,6 +194,7 @@ const Benchmark kBenchmarks[] = {
     {"tokenize", benchTokenize},
     {"vq", benchVq},
     {"batch", cmdBenchBatch},
+    {"render", cmdBenchRender},
 };
 
 } // namespace
