@@ -1,17 +1,16 @@
 // `tessera-cli bench render`: frames per second of the scene renderer on generated CLEVR-like scenes,
 // against the floor measured in the same run (an empty scene: clear, ground, resolve and readback).
+#include "cli/cli.h"
+#include "tessera/renderers/renderer.h"
+#include "tessera/renderers/scene.h"
+
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "cli/cli.h"
-#include "tessera/renderers/renderer.h"
-#include "tessera/renderers/scene.h"
 
 namespace tessera::cli {
 namespace {
@@ -112,7 +111,9 @@ int cmdBenchRender(int argc, char** argv) {
             return std::chrono::duration<double>(Clock::now() - start).count();
         };
         const double floor_s = timeFrames([&](int) -> const r::Scene& { return empty; });
-        const double scenes_s = floor_s < 0 ? -1 : timeFrames([&](int i) -> const r::Scene& { return scenes[static_cast<std::size_t>(i)]; });
+        const double scenes_s = floor_s < 0 ? -1 : timeFrames([&](int i) -> const r::Scene& {
+            return scenes[static_cast<std::size_t>(i)];
+        });
         if (floor_s < 0 || scenes_s < 0) return 1;
         const double fps = count / scenes_s, floor_fps = count / floor_s;
         results.push_back({{"size", side},

@@ -1,17 +1,16 @@
 // `tessera-cli render`: draws a scene (program or scene JSON) to a PNG with one of the renderers.
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <string>
-
-#include <nlohmann/json.hpp>
-
 #include "cli/cli.h"
 #include "tessera/engine/image.h"
 #include "tessera/renderers/renderer.h"
 #include "tessera/renderers/scene.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
 
 namespace tessera::cli {
 namespace {
@@ -60,7 +59,8 @@ bool loadScene(const fs::path& path, r::Scene& scene, std::string& error) {
         error = "cannot read " + path.string();
         return false;
     }
-    auto parsed = path.extension() == ".json" ? r::parseSceneJson(text.str()) : r::parseSceneProgram(text.str());
+    auto parsed =
+        path.extension() == ".json" ? r::parseSceneJson(text.str()) : r::parseSceneProgram(text.str());
     if (!parsed.ok) {
         error = path.string() + ": " + parsed.error;
         return false;
@@ -89,8 +89,8 @@ int cmdRender(int argc, char** argv) {
     }
     int width = 0, height = 0;
     if (!parseSize(size, width, height)) {
-        std::fprintf(stderr, "tessera-cli render: --size '%s' is not WxH with each side in 1..%d\n", size.c_str(),
-                     r::kMaxImageSide);
+        std::fprintf(stderr, "tessera-cli render: --size '%s' is not WxH with each side in 1..%d\n",
+                     size.c_str(), r::kMaxImageSide);
         return 2;
     }
     r::Scene scene;
@@ -106,7 +106,8 @@ int cmdRender(int argc, char** argv) {
     }
     const auto start = std::chrono::steady_clock::now();
     r::RenderResult frame = created.renderer->render(scene, width, height);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (!frame.ok) {
         std::fprintf(stderr, "tessera-cli render: %s\n", frame.error.c_str());
         return 1;
@@ -117,14 +118,17 @@ int cmdRender(int argc, char** argv) {
         return 1;
     }
     if (json) {
-        nlohmann::json j = {{"output", out},         {"renderer", std::string(created.renderer->name())},
-                            {"device", created.renderer->device()}, {"width", width},
-                            {"height", height},      {"objects", scene.objects.size()},
+        nlohmann::json j = {{"output", out},
+                            {"renderer", std::string(created.renderer->name())},
+                            {"device", created.renderer->device()},
+                            {"width", width},
+                            {"height", height},
+                            {"objects", scene.objects.size()},
                             {"render_ms", ms}};
         std::printf("%s\n", j.dump().c_str());
     } else {
-        std::printf("rendered %zu object(s) at %dx%d on %s in %.1f ms\nwrote %s\n", scene.objects.size(), width, height,
-                    created.renderer->device().c_str(), ms, out.c_str());
+        std::printf("rendered %zu object(s) at %dx%d on %s in %.1f ms\nwrote %s\n", scene.objects.size(),
+                    width, height, created.renderer->device().c_str(), ms, out.c_str());
     }
     return 0;
 }

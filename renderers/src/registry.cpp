@@ -5,7 +5,9 @@
 
 namespace tessera::renderers {
 
-std::vector<std::string> rendererNames() { return {"vulkan", "null"}; }
+std::vector<std::string> rendererNames() {
+    return {"vulkan", "null"};
+}
 
 RendererResult createRenderer(std::string_view name, const RendererOptions& options) {
     RendererResult result;

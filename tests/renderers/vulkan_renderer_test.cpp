@@ -1,13 +1,12 @@
 // The Vulkan renderer checked by image statistics (lavapipe or a GPU); skipped without a Vulkan device.
 // Expected values come from geometry and shading re-derived here, never from the renderer's own code.
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <memory>
-#include <string>
-
 #include "tessera/renderers/renderer.h"
 #include "tessera/renderers/scene.h"
+
+#include <cmath>
+#include <gtest/gtest.h>
+#include <memory>
+#include <string>
 
 namespace tessera::renderers {
 namespace {
@@ -22,9 +21,9 @@ std::unique_ptr<Renderer> vulkanOrSkip(int samples, std::string& why) {
     return std::move(created.renderer);
 }
 
-#define VULKAN_OR_SKIP(var, samples)                                                    \
-    std::string var##_why;                                                              \
-    auto var = vulkanOrSkip(samples, var##_why);                                        \
+#define VULKAN_OR_SKIP(var, samples)                                                                         \
+    std::string var##_why;                                                                                   \
+    auto var = vulkanOrSkip(samples, var##_why);                                                             \
     if (!var) GTEST_SKIP() << "no Vulkan device: " << var##_why;
 
 Image renderOk(Renderer& r, const Scene& s, int w, int h) {
@@ -34,9 +33,13 @@ Image renderOk(Renderer& r, const Scene& s, int w, int h) {
     return result.image;
 }
 
-const std::uint8_t* px(const Image& im, int x, int y) { return &im.rgb[(static_cast<std::size_t>(y) * im.width + x) * 3]; }
+const std::uint8_t* px(const Image& im, int x, int y) {
+    return &im.rgb[(static_cast<std::size_t>(y) * im.width + x) * 3];
+}
 
-bool isRed(const std::uint8_t* p) { return p[0] > 60 && p[0] > 2 * p[1] && p[0] > 2 * p[2]; }
+bool isRed(const std::uint8_t* p) {
+    return p[0] > 60 && p[0] > 2 * p[1] && p[0] > 2 * p[2];
+}
 
 SceneObject object(Shape shape, Color color, Material material, double size, Vec3 position) {
     SceneObject o;
@@ -57,7 +60,8 @@ void project(const Camera& c, const Vec3& p, int w, int h, double& px_x, double&
     Vec3 right{f[1], -f[0], 0}; // f x (0,0,1)
     const double rl = std::hypot(right[0], right[1]);
     right = {right[0] / rl, right[1] / rl, 0};
-    const Vec3 up{right[1] * f[2] - right[2] * f[1], right[2] * f[0] - right[0] * f[2], right[0] * f[1] - right[1] * f[0]};
+    const Vec3 up{right[1] * f[2] - right[2] * f[1], right[2] * f[0] - right[0] * f[2],
+                  right[0] * f[1] - right[1] * f[0]};
     const Vec3 d{p[0] - c.position[0], p[1] - c.position[1], p[2] - c.position[2]};
     const double x = d[0] * right[0] + d[1] * right[1] + d[2] * right[2];
     const double y = d[0] * up[0] + d[1] * up[1] + d[2] * up[2];
@@ -91,7 +95,8 @@ TEST(VulkanRenderer, MetalHasAStrongerSpecularPeakThanRubber) {
     scene.objects.push_back(object(Shape::Sphere, Color::Blue, Material::Rubber, 0.7, {0, 0, 0.7}));
     auto peak = [&](const Image& im) {
         int best = 0;
-        for (std::size_t i = 0; i < im.rgb.size(); i += 3) best = std::max(best, im.rgb[i] + im.rgb[i + 1] + im.rgb[i + 2]);
+        for (std::size_t i = 0; i < im.rgb.size(); i += 3)
+            best = std::max(best, im.rgb[i] + im.rgb[i + 1] + im.rgb[i + 2]);
         return best;
     };
     const int rubber = peak(renderOk(*renderer, scene, 256, 256));
@@ -100,8 +105,12 @@ TEST(VulkanRenderer, MetalHasAStrongerSpecularPeakThanRubber) {
     EXPECT_GT(metal, rubber + 150) << "metal peak " << metal << ", rubber peak " << rubber;
 }
 
-double srgbToLinear(double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); }
-double linearToSrgb(double c) { return c <= 0.0031308 ? c * 12.92 : 1.055 * std::pow(c, 1 / 2.4) - 0.055; }
+double srgbToLinear(double c) {
+    return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+}
+double linearToSrgb(double c) {
+    return c <= 0.0031308 ? c * 12.92 : 1.055 * std::pow(c, 1 / 2.4) - 0.055;
+}
 
 TEST(VulkanRenderer, EmptySceneIsOnlyGroundAndSky) {
     VULKAN_OR_SKIP(renderer, 4);
@@ -170,7 +179,8 @@ TEST(VulkanRenderer, SphereToCubeSilhouetteAreaMatchesGeometry) {
     const double vx = 15, vy = -15, vz = 11 - 0.5, vl = std::sqrt(vx * vx + vy * vy + vz * vz);
     const double expected = kPi / (4 * (std::abs(vx) + std::abs(vy) + std::abs(vz)) / vl);
     ASSERT_GT(cube, 500);
-    EXPECT_NEAR(sphere / cube, expected, 0.05 * expected) << "sphere " << sphere << " px, cube " << cube << " px";
+    EXPECT_NEAR(sphere / cube, expected, 0.05 * expected)
+        << "sphere " << sphere << " px, cube " << cube << " px";
 }
 
 // Pixels whose green/red ratio lies between a red face's and the gray ground's: only a partly covered

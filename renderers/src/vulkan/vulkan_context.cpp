@@ -8,21 +8,31 @@ namespace {
 
 int kindRank(VkPhysicalDeviceType type) {
     switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 0;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 1;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 3;
-    default: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return 1;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return 3;
+    default:
+        return 4;
     }
 }
 
 const char* kindName(VkPhysicalDeviceType type) {
     switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return "CPU";
+    default:
+        return "other";
     }
 }
 
@@ -41,26 +51,42 @@ int graphicsFamily(VkPhysicalDevice device) {
 
 const char* resultName(VkResult r) {
     switch (r) {
-    case VK_SUCCESS: return "VK_SUCCESS";
-    case VK_NOT_READY: return "VK_NOT_READY";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "out of host memory (VK_ERROR_OUT_OF_HOST_MEMORY)";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "out of device memory (VK_ERROR_OUT_OF_DEVICE_MEMORY)";
-    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-    case VK_ERROR_DEVICE_LOST: return "device lost (VK_ERROR_DEVICE_LOST)";
-    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
-    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "no compatible Vulkan driver (VK_ERROR_INCOMPATIBLE_DRIVER)";
-    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
-    default: return "VkResult error";
+    case VK_SUCCESS:
+        return "VK_SUCCESS";
+    case VK_NOT_READY:
+        return "VK_NOT_READY";
+    case VK_TIMEOUT:
+        return "VK_TIMEOUT";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+        return "out of host memory (VK_ERROR_OUT_OF_HOST_MEMORY)";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+        return "out of device memory (VK_ERROR_OUT_OF_DEVICE_MEMORY)";
+    case VK_ERROR_INITIALIZATION_FAILED:
+        return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+        return "device lost (VK_ERROR_DEVICE_LOST)";
+    case VK_ERROR_MEMORY_MAP_FAILED:
+        return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+        return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+        return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+        return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+        return "no compatible Vulkan driver (VK_ERROR_INCOMPATIBLE_DRIVER)";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+        return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED:
+        return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    default:
+        return "VkResult error";
     }
 }
 
 void check(VkResult r, const char* what) {
-    if (r != VK_SUCCESS) throw VulkanError(std::string(what) + " failed: " + resultName(r) + " (" + std::to_string(r) + ")");
+    if (r != VK_SUCCESS)
+        throw VulkanError(std::string(what) + " failed: " + resultName(r) + " (" + std::to_string(r) + ")");
 }
 
 Context::~Context() {
@@ -111,10 +137,11 @@ void Context::create() {
         }
     }
     if (!physical_)
-        throw VulkanError("no Vulkan 1.2 device with graphics" + (rejected.empty() ? std::string(" found") : ": " + rejected));
+        throw VulkanError("no Vulkan 1.2 device with graphics" +
+                          (rejected.empty() ? std::string(" found") : ": " + rejected));
     vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
-    description_ = std::string(properties_.deviceName) + " (" + kindName(properties_.deviceType) + ", Vulkan " +
-                   std::to_string(VK_API_VERSION_MAJOR(properties_.apiVersion)) + "." +
+    description_ = std::string(properties_.deviceName) + " (" + kindName(properties_.deviceType) +
+                   ", Vulkan " + std::to_string(VK_API_VERSION_MAJOR(properties_.apiVersion)) + "." +
                    std::to_string(VK_API_VERSION_MINOR(properties_.apiVersion)) + "." +
                    std::to_string(VK_API_VERSION_PATCH(properties_.apiVersion)) + ")";
 
@@ -140,7 +167,8 @@ void Context::create() {
 
 std::uint32_t Context::memoryType(std::uint32_t type_bits, VkMemoryPropertyFlags properties) const {
     for (std::uint32_t i = 0; i < memory_.memoryTypeCount; ++i)
-        if ((type_bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & properties) == properties) return i;
+        if ((type_bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & properties) == properties)
+            return i;
     return ~0u;
 }
 
@@ -186,8 +214,9 @@ void Context::destroy(GpuBuffer& b) {
     b = GpuBuffer{};
 }
 
-GpuImage Context::createImage(std::uint32_t width, std::uint32_t height, VkFormat format, VkSampleCountFlagBits samples,
-                              VkImageUsageFlags usage, VkImageAspectFlags aspect) {
+GpuImage Context::createImage(std::uint32_t width, std::uint32_t height, VkFormat format,
+                              VkSampleCountFlagBits samples, VkImageUsageFlags usage,
+                              VkImageAspectFlags aspect) {
     GpuImage img;
     VkImageCreateInfo ici{};
     ici.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO;

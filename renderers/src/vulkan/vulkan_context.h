@@ -5,11 +5,10 @@
 // module boundary and returns it as an error value. Threads: a Context is used from one thread at a time.
 #pragma once
 
-#include <vulkan/vulkan.h>
-
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vulkan/vulkan.h>
 
 namespace tessera::renderers::vulkan {
 
@@ -60,8 +59,8 @@ public:
                            VkMemoryPropertyFlags fallback = 0);
     void destroy(GpuBuffer& buffer);
     // A 2D device-local image with one mip level and a view of `aspect`.
-    GpuImage createImage(std::uint32_t width, std::uint32_t height, VkFormat format, VkSampleCountFlagBits samples,
-                         VkImageUsageFlags usage, VkImageAspectFlags aspect);
+    GpuImage createImage(std::uint32_t width, std::uint32_t height, VkFormat format,
+                         VkSampleCountFlagBits samples, VkImageUsageFlags usage, VkImageAspectFlags aspect);
     void destroy(GpuImage& image);
 
 private:

@@ -12,8 +12,9 @@ constexpr std::uint64_t kFenceTimeoutNs = 60ull * 1000 * 1000 * 1000;
 
 void Frame::create(Context& context, const ScenePipeline& pipeline) {
     VkDevice device = context.device();
-    uniforms_ = context.createBuffer(sizeof(FrameUniforms), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT,
-                                     VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+    uniforms_ =
+        context.createBuffer(sizeof(FrameUniforms), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT,
+                             VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
 
     VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1};
     VkDescriptorPoolCreateInfo pci{};
@@ -75,22 +76,26 @@ void Frame::destroy(Context& context) {
     fence_ = VK_NULL_HANDLE;
 }
 
-void Frame::resize(Context& context, const ScenePipeline& pipeline, std::uint32_t width, std::uint32_t height) {
+void Frame::resize(Context& context, const ScenePipeline& pipeline, std::uint32_t width,
+                   std::uint32_t height) {
     if (width == width_ && height == height_ && framebuffer_) return;
     destroyTargets(context);
     const bool msaa = pipeline.samples() != VK_SAMPLE_COUNT_1_BIT;
     try {
         if (msaa) {
             color_ = context.createImage(width, height, kColorFormat, pipeline.samples(),
-                                         VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT,
+                                         VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT |
+                                             VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT,
                                          VK_IMAGE_ASPECT_COLOR_BIT);
-            resolve_ = context.createImage(width, height, kColorFormat, VK_SAMPLE_COUNT_1_BIT,
-                                           VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
-                                           VK_IMAGE_ASPECT_COLOR_BIT);
+            resolve_ =
+                context.createImage(width, height, kColorFormat, VK_SAMPLE_COUNT_1_BIT,
+                                    VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                                    VK_IMAGE_ASPECT_COLOR_BIT);
         } else {
-            color_ = context.createImage(width, height, kColorFormat, VK_SAMPLE_COUNT_1_BIT,
-                                         VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
-                                         VK_IMAGE_ASPECT_COLOR_BIT);
+            color_ =
+                context.createImage(width, height, kColorFormat, VK_SAMPLE_COUNT_1_BIT,
+                                    VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                                    VK_IMAGE_ASPECT_COLOR_BIT);
         }
         depth_ = context.createImage(width, height, pipeline.depthFormat(), pipeline.samples(),
                                      VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT, VK_IMAGE_ASPECT_DEPTH_BIT);
@@ -105,9 +110,10 @@ void Frame::resize(Context& context, const ScenePipeline& pipeline, std::uint32_
         fci.layers = 1;
         check(vkCreateFramebuffer(context.device(), &fci, nullptr, &framebuffer_), "vkCreateFramebuffer");
         // Cached host memory reads back fastest; any host-visible memory will do.
-        readback_ = context.createBuffer(VkDeviceSize(width) * height * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
-                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-                                         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
+        readback_ =
+            context.createBuffer(VkDeviceSize(width) * height * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                                 VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
+                                 VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
     } catch (...) {
         destroyTargets(context);
         throw;
@@ -116,9 +122,10 @@ void Frame::resize(Context& context, const ScenePipeline& pipeline, std::uint32_
     height_ = height;
 }
 
-void Frame::draw(Context& context, const ScenePipeline& pipeline, const Meshes& meshes, const FrameUniforms& uniforms,
-                 const std::vector<DrawItem>& items, const std::uint8_t clear_rgb[3], std::uint32_t width,
-                 std::uint32_t height, std::vector<std::uint8_t>& rgb) {
+void Frame::draw(Context& context, const ScenePipeline& pipeline, const Meshes& meshes,
+                 const FrameUniforms& uniforms, const std::vector<DrawItem>& items,
+                 const std::uint8_t clear_rgb[3], std::uint32_t width, std::uint32_t height,
+                 std::vector<std::uint8_t>& rgb) {
     resize(context, pipeline, width, height);
     std::memcpy(uniforms_.mapped, &uniforms, sizeof(uniforms));
 
@@ -146,14 +153,15 @@ void Frame::draw(Context& context, const ScenePipeline& pipeline, const Meshes& 
     VkRect2D scissor{{0, 0}, {width, height}};
     vkCmdSetViewport(cb, 0, 1, &viewport);
     vkCmdSetScissor(cb, 0, 1, &scissor);
-    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline.layout(), 0, 1, &descriptor_set_, 0, nullptr);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_GRAPHICS, pipeline.layout(), 0, 1, &descriptor_set_, 0,
+                            nullptr);
     VkBuffer vb = meshes.vertexBuffer();
     VkDeviceSize zero = 0;
     vkCmdBindVertexBuffers(cb, 0, 1, &vb, &zero);
     vkCmdBindIndexBuffer(cb, meshes.indexBuffer(), 0, VK_INDEX_TYPE_UINT32);
     for (const DrawItem& item : items) {
-        vkCmdPushConstants(cb, pipeline.layout(), VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT, 0,
-                           sizeof(ObjectConstants), &item.constants);
+        vkCmdPushConstants(cb, pipeline.layout(), VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT,
+                           0, sizeof(ObjectConstants), &item.constants);
         const MeshRange& r = meshes.range(item.mesh);
         vkCmdDrawIndexed(cb, r.index_count, 1, r.first_index, r.vertex_offset, 0);
     }
@@ -172,8 +180,8 @@ void Frame::draw(Context& context, const ScenePipeline& pipeline, const Meshes& 
     to_host.srcQueueFamilyIndex = to_host.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
     to_host.buffer = readback_.buffer;
     to_host.size = VK_WHOLE_SIZE;
-    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1, &to_host, 0,
-                         nullptr);
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 0, nullptr, 1,
+                         &to_host, 0, nullptr);
     check(vkEndCommandBuffer(cb), "vkEndCommandBuffer");
 
     VkSubmitInfo submit{};

@@ -4,12 +4,12 @@
 // Targets are kept between frames and rebuilt only when the size changes. Throws VulkanError.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include "vulkan/vulkan_context.h"
 #include "vulkan/vulkan_meshes.h"
 #include "vulkan/vulkan_pipeline.h"
+
+#include <cstdint>
+#include <vector>
 
 namespace tessera::renderers::vulkan {
 
@@ -24,9 +24,10 @@ public:
     void destroy(Context& context);
 
     // Clears to `clear_rgb` (sRGB bytes), draws `items` in order, reads back into `rgb` (w*h*3 bytes).
-    void draw(Context& context, const ScenePipeline& pipeline, const Meshes& meshes, const FrameUniforms& uniforms,
-              const std::vector<DrawItem>& items, const std::uint8_t clear_rgb[3], std::uint32_t width,
-              std::uint32_t height, std::vector<std::uint8_t>& rgb);
+    void draw(Context& context, const ScenePipeline& pipeline, const Meshes& meshes,
+              const FrameUniforms& uniforms, const std::vector<DrawItem>& items,
+              const std::uint8_t clear_rgb[3], std::uint32_t width, std::uint32_t height,
+              std::vector<std::uint8_t>& rgb);
 
 private:
     void resize(Context& context, const ScenePipeline& pipeline, std::uint32_t width, std::uint32_t height);

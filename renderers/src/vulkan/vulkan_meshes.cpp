@@ -67,14 +67,16 @@ void addSphere(Builder& b) {
         const double theta = kPi * ring / kRings; // from +z down to -z
         for (int seg = 0; seg <= kSegments; ++seg) {
             const double phi = 2 * kPi * seg / kSegments;
-            const double x = std::sin(theta) * std::cos(phi), y = std::sin(theta) * std::sin(phi), z = std::cos(theta);
+            const double x = std::sin(theta) * std::cos(phi), y = std::sin(theta) * std::sin(phi),
+                         z = std::cos(theta);
             b.vertex(x, y, z, x, y, z);
         }
     }
     const std::uint32_t row = kSegments + 1;
     for (std::uint32_t ring = 0; ring < kRings; ++ring)
         for (std::uint32_t seg = 0; seg < kSegments; ++seg)
-            b.quad(ring * row + seg, (ring + 1) * row + seg, (ring + 1) * row + seg + 1, ring * row + seg + 1);
+            b.quad(ring * row + seg, (ring + 1) * row + seg, (ring + 1) * row + seg + 1,
+                   ring * row + seg + 1);
     b.end(MeshKind::Sphere);
 }
 
@@ -122,7 +124,8 @@ MeshData buildMeshes() {
 
 void Meshes::create(Context& context) {
     const MeshData data = buildMeshes();
-    const VkMemoryPropertyFlags host = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const VkMemoryPropertyFlags host =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     const VkDeviceSize vbytes = data.vertices.size() * sizeof(Vertex);
     const VkDeviceSize ibytes = data.indices.size() * sizeof(std::uint32_t);
     vertices_ = context.createBuffer(vbytes, VK_BUFFER_USAGE_VERTEX_BUFFER_BIT, host);

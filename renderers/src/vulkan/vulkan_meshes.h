@@ -3,11 +3,11 @@
 // the ground is the square [-1, 1]^2 at z = 0 facing +z.
 #pragma once
 
+#include "vulkan/vulkan_context.h"
+
 #include <array>
 #include <cstdint>
 #include <vector>
-
-#include "vulkan/vulkan_context.h"
 
 namespace tessera::renderers::vulkan {
 

@@ -1,6 +1,11 @@
 // Sections: scene checks · camera matrices · colours and materials · the Renderer · factory.
 #include "vulkan/vulkan_renderer.h"
 
+#include "vulkan/vulkan_context.h"
+#include "vulkan/vulkan_frame.h"
+#include "vulkan/vulkan_meshes.h"
+#include "vulkan/vulkan_pipeline.h"
+
 #include <array>
 #include <cmath>
 #include <exception>
@@ -8,11 +13,6 @@
 #include <new>
 #include <string>
 #include <vector>
-
-#include "vulkan/vulkan_context.h"
-#include "vulkan/vulkan_frame.h"
-#include "vulkan/vulkan_meshes.h"
-#include "vulkan/vulkan_pipeline.h"
 
 namespace tessera::renderers {
 namespace {
@@ -29,13 +29,21 @@ constexpr double kFar = 12000;
 
 // ---- scene checks -------------------------------------------------------------------------------
 
-bool finite3(const Vec3& v) { return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]); }
-double length(const Vec3& v) { return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
-Vec3 sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
+bool finite3(const Vec3& v) {
+    return std::isfinite(v[0]) && std::isfinite(v[1]) && std::isfinite(v[2]);
+}
+double length(const Vec3& v) {
+    return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+}
+Vec3 sub(const Vec3& a, const Vec3& b) {
+    return {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
+}
 Vec3 cross(const Vec3& a, const Vec3& b) {
     return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
-double dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+double dot(const Vec3& a, const Vec3& b) {
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+}
 Vec3 normalized(const Vec3& v) {
     const double n = length(v);
     return {v[0] / n, v[1] / n, v[2] / n};
@@ -43,9 +51,11 @@ Vec3 normalized(const Vec3& v) {
 
 // The limits of docs/scene-programs.md, for scenes built in code rather than parsed. Empty when valid.
 std::string checkScene(const Scene& scene) {
-    if (scene.objects.size() > kMaxObjects) return "scene has more than " + std::to_string(kMaxObjects) + " objects";
+    if (scene.objects.size() > kMaxObjects)
+        return "scene has more than " + std::to_string(kMaxObjects) + " objects";
     const Camera& c = scene.camera;
-    if (!finite3(c.position) || !finite3(c.look_at) || !std::isfinite(c.fov)) return "camera has a non-finite number";
+    if (!finite3(c.position) || !finite3(c.look_at) || !std::isfinite(c.fov))
+        return "camera has a non-finite number";
     if (c.fov < 1 || c.fov > 170) return "camera fov " + std::to_string(c.fov) + " is outside 1..170";
     if (length(sub(c.look_at, c.position)) == 0) return "camera position equals look_at";
     const Light& l = scene.light;
@@ -91,11 +101,13 @@ std::array<float, 16> viewProjection(const Camera& camera, double aspect) {
 
 // ---- colours and materials ----------------------------------------------------------------------
 
-double srgbToLinear(double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); }
+double srgbToLinear(double c) {
+    return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+}
 
 // The eight named colours of docs/scene-programs.md, sRGB bytes, in the order of enum Color.
-constexpr std::uint8_t kColorSrgb[8][3] = {{87, 87, 87},   {173, 35, 35},  {42, 75, 215},  {29, 105, 20},
-                                           {129, 74, 25},  {129, 38, 192}, {41, 208, 208}, {255, 238, 51}};
+constexpr std::uint8_t kColorSrgb[8][3] = {{87, 87, 87},  {173, 35, 35},  {42, 75, 215},  {29, 105, 20},
+                                           {129, 74, 25}, {129, 38, 192}, {41, 208, 208}, {255, 238, 51}};
 
 void setAlbedo(vulkan::ObjectConstants& k, const std::uint8_t srgb[3], double diffuse_weight) {
     for (int c = 0; c < 3; ++c) k.albedo[c] = static_cast<float>(srgbToLinear(srgb[c] / 255.0));
@@ -104,7 +116,9 @@ void setAlbedo(vulkan::ObjectConstants& k, const std::uint8_t srgb[3], double di
 
 DrawItem objectItem(const SceneObject& o) {
     DrawItem item;
-    item.mesh = o.shape == Shape::Cube ? MeshKind::Cube : o.shape == Shape::Sphere ? MeshKind::Sphere : MeshKind::Cylinder;
+    item.mesh = o.shape == Shape::Cube     ? MeshKind::Cube
+                : o.shape == Shape::Sphere ? MeshKind::Sphere
+                                           : MeshKind::Cylinder;
     auto& k = item.constants;
     for (int c = 0; c < 3; ++c) k.place[c] = static_cast<float>(o.position[static_cast<std::size_t>(c)]);
     k.place[3] = static_cast<float>(o.size);
@@ -161,7 +175,8 @@ public:
             pipeline_.create(context_, static_cast<VkSampleCountFlagBits>(options.samples));
             meshes_.create(context_);
             frame_.create(context_, pipeline_);
-            description_ = context_.description() + ", " + std::to_string(samples_) + "x MSAA";
+            description_ = context_.description() +
+                           (samples_ > 1 ? ", " + std::to_string(samples_) + "x MSAA" : ", no MSAA");
             return {};
         } catch (const std::bad_alloc&) {
             return "out of host memory while starting the Vulkan renderer";
@@ -176,8 +191,8 @@ public:
     RenderResult render(const Scene& scene, int width, int height) override {
         RenderResult result;
         if (width < 1 || height < 1 || width > kMaxImageSide || height > kMaxImageSide) {
-            result.error = "image size " + std::to_string(width) + "x" + std::to_string(height) + " is outside 1.." +
-                           std::to_string(kMaxImageSide);
+            result.error = "image size " + std::to_string(width) + "x" + std::to_string(height) +
+                           " is outside 1.." + std::to_string(kMaxImageSide);
             return result;
         }
         if (std::string bad = checkScene(scene); !bad.empty()) {
@@ -191,8 +206,10 @@ public:
         vulkan::FrameUniforms u{};
         const auto vp = viewProjection(scene.camera, double(width) / double(height));
         for (int i = 0; i < 16; ++i) u.view_proj[i] = vp[static_cast<std::size_t>(i)];
-        for (int c = 0; c < 3; ++c) u.eye[c] = static_cast<float>(scene.camera.position[static_cast<std::size_t>(c)]);
-        const Vec3 to_light = normalized({-scene.light.direction[0], -scene.light.direction[1], -scene.light.direction[2]});
+        for (int c = 0; c < 3; ++c)
+            u.eye[c] = static_cast<float>(scene.camera.position[static_cast<std::size_t>(c)]);
+        const Vec3 to_light =
+            normalized({-scene.light.direction[0], -scene.light.direction[1], -scene.light.direction[2]});
         for (int c = 0; c < 3; ++c) u.to_light[c] = static_cast<float>(to_light[static_cast<std::size_t>(c)]);
         u.light[0] = static_cast<float>(scene.light.intensity);
         u.light[1] = static_cast<float>(scene.light.ambient);
@@ -205,7 +222,8 @@ public:
             frame_.draw(context_, pipeline_, meshes_, u, items, kSkySrgb, static_cast<std::uint32_t>(width),
                         static_cast<std::uint32_t>(height), result.image.rgb);
         } catch (const std::bad_alloc&) {
-            result.error = "out of host memory for a " + std::to_string(width) + "x" + std::to_string(height) + " image";
+            result.error =
+                "out of host memory for a " + std::to_string(width) + "x" + std::to_string(height) + " image";
             return result;
         } catch (const std::exception& e) {
             // Targets may be half built or a submission may still be pending: refuse further frames.
