@@ -25,7 +25,8 @@ const char* const kUsage =
         "       tessera-cli bench lumos [--preset lumos-tiny|lumos-1b] [--size WxH] [--latent-frames N]\n"
         "                               [--steps S] [--threads T] [--dtype f32|bf16] [--scratch-dir DIR]\n"
         "                               [--write-checkpoint DIR]\n"
-        "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n\n"
+        "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n"
+        "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
         "afterwards) and loaded like any model; prefill, then N greedy decode steps. Prints one JSON\n"
         "line: ms/step, tokens/s, weight bytes, the memory bandwidth measured in the same run and the\n"
@@ -259,6 +260,7 @@ const Benchmark kBenchmarks[] = {
     {"lumos", benchLumos},
     {"batch", cmdBenchBatch},
     {"tshuffle", cmdBenchTokenShuffle},
+    {"render", cmdBenchRender},
 };
 
 } // namespace

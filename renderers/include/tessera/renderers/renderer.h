@@ -14,6 +14,16 @@ namespace tessera::renderers {
 
 inline constexpr int kMaxImageSide = 8192;
 
+// The look every pixel-drawing backend shares: the sky is the clear colour; the ground is a matte
+// plane lit like any rubber object (ambient + Lambert), with this albedo. Both sRGB bytes.
+inline constexpr std::uint8_t kSkySrgb[3] = {196, 210, 226};
+inline constexpr std::uint8_t kGroundSrgb[3] = {128, 128, 128};
+
+// Chosen when a renderer is created (a backend without pixels ignores what it cannot use).
+struct RendererOptions {
+    int samples = 4; // MSAA samples per pixel: 1 (off), 2, 4 or 8, as the device supports
+};
+
 // Tightly packed RGB8, rows top to bottom.
 struct Image {
     int width = 0;
@@ -44,6 +54,8 @@ struct RendererResult {
 
 // The backends this build has, by name (the registry lives in src/registry.cpp).
 std::vector<std::string> rendererNames();
-RendererResult createRenderer(std::string_view name);
+// Fails (renderer null, `error` set) for an unknown name, unsupported options, or a backend whose
+// device cannot start (for Vulkan: no driver, no Vulkan 1.2 device, out of memory).
+RendererResult createRenderer(std::string_view name, const RendererOptions& options = {});
 
 } // namespace tessera::renderers
