@@ -88,6 +88,7 @@ int cmdBatch(int argc, char** argv);        // cmd_batch.cpp
 int cmdProjectMerge(int argc, char** argv); // cmd_batch.cpp: `project merge`
 int cmdBenchBatch(int argc, char** argv);   // cmd_batch.cpp: `bench batch`
 int cmdEvalScenes(int argc, char** argv);
+int cmdExport(int argc, char** argv); // cmd_export.cpp
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();
