@@ -79,7 +79,12 @@ int cmdInspect(int argc, char** argv) {
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "inspect", usage, argc, argv)) return *rc;
     std::error_code ec;
-    if (std::filesystem::is_directory(file, ec) || (std::filesystem::exists(file, ec) && !isPngFile(file)))
+    // Videos by extension (a regular file only: a FIFO must not block) or a PNG-sequence folder; all
+    // else is read as a PNG, which reports what is wrong with it.
+    const auto video_format = media::formatFromPath(file);
+    if (std::filesystem::is_directory(file, ec) ||
+        (video_format && *video_format != media::VideoFormat::PngSequence &&
+         std::filesystem::is_regular_file(file, ec) && !isPngFile(file)))
         return inspectVideo(file, json);
     std::map<std::string, std::string> text;
     auto img = readPng(file, &text);

@@ -313,6 +313,7 @@ Expected<VideoInfo> probeVideo(const std::string& path) {
     std::error_code ec;
     if (fs::is_directory(path, ec)) return probePngSequence(path);
     if (!fs::exists(path, ec)) return Status::error(path + " does not exist");
+    if (!fs::is_regular_file(path, ec)) return Status::error(path + " is not a regular file");
     if (isWebp(path)) {
         VideoInfo info;
         if (Status s = decodeWebp(path, info, nullptr, 0); !s) return s;
@@ -325,6 +326,7 @@ Expected<std::vector<ImageRgb8>> readVideoFrames(const std::string& path, int64_
     std::error_code ec;
     if (fs::is_directory(path, ec)) return readPngSequence(path, max_frames);
     if (!fs::exists(path, ec)) return Status::error(path + " does not exist");
+    if (!fs::is_regular_file(path, ec)) return Status::error(path + " is not a regular file");
     if (isWebp(path)) {
         VideoInfo info;
         std::vector<ImageRgb8> frames;
