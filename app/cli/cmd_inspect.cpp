@@ -1,4 +1,4 @@
-// `tessera-cli inspect FILE.png` and `tessera-cli replay FILE.png [--out OTHER.png]`.
+// `tessera-cli inspect FILE.png|VIDEO` and `tessera-cli replay FILE.png [--out OTHER.png]`.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -7,6 +7,7 @@
 #include "cli/janus_runner.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/recipe.h"
+#include "tessera/media/video.h"
 
 namespace tessera::cli {
 
@@ -20,17 +21,71 @@ Expected<Recipe> readRecipe(const std::string& path, ImageRgb8* pixels = nullptr
     return Recipe::fromPngText(text);
 }
 
+bool isPngFile(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    unsigned char sig[8] = {};
+    const bool png = std::fread(sig, 1, 8, f) == 8 && sig[0] == 0x89 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G';
+    std::fclose(f);
+    return png;
+}
+
+// A video file or PNG-sequence folder (tessera::media): its stream and the recipe in its metadata.
+int inspectVideo(const std::string& path, bool json) {
+    auto info = media::probeVideo(path);
+    if (!info) {
+        std::fprintf(stderr, "tessera-cli inspect: %s\n", info.error().c_str());
+        return 1;
+    }
+    auto it = info->metadata.find(media::kRecipeKey);
+    nlohmann::json recipe;
+    if (it != info->metadata.end()) {
+        recipe = nlohmann::json::parse(it->second, nullptr, false);
+        if (recipe.is_discarded()) {
+            std::fprintf(stderr, "tessera-cli inspect: the recipe in %s is not valid JSON\n", path.c_str());
+            return 1;
+        }
+    }
+    if (json) {
+        if (it == info->metadata.end()) {
+            std::fprintf(stderr, "tessera-cli inspect: %s carries no Tessera recipe\n", path.c_str());
+            return 1;
+        }
+        std::printf("%s\n", recipe.dump(2).c_str());
+        return 0;
+    }
+    std::printf("video       %s (%s), %dx%d pixels\n", media::formatName(info->format), info->codec.c_str(), info->width,
+                info->height);
+    std::printf("frames      %lld at %d/%d fps, %.3f s\n", static_cast<long long>(info->frames), info->fps.num,
+                info->fps.den, info->duration_s);
+    for (const auto& [k, v] : info->metadata)
+        if (k != media::kRecipeKey) std::printf("meta        %s = %s\n", k.c_str(), v.c_str());
+    if (it == info->metadata.end()) std::printf("recipe      none\n");
+    else std::printf("recipe\n%s\n", recipe.dump(2).c_str());
+    return 0;
+}
+
 } // namespace
 
 int cmdInspect(int argc, char** argv) {
-    const char* usage = "Usage: tessera-cli inspect FILE.png [--json]\n\nPrints the recipe a Tessera PNG carries: model "
-                        "identity and hash, prompt, seed,\nsampler settings, backend, precision and the token stream.\n";
+    const char* usage = "Usage: tessera-cli inspect FILE.png|VIDEO [--json]\n\nPrints the recipe a Tessera PNG carries: model "
+                        "identity and hash, prompt, seed,\nsampler settings, backend, precision and the token stream.\n"
+                        "For a video (MP4, WebM, GIF, WebP, or a PNG-sequence folder): format, size, frame count,\n"
+                        "frame rate, metadata and the stored recipe. --json prints the recipe alone.\n";
     CLI::App app;
     std::string file;
     bool json = false;
     app.add_option("FILE", file)->required();
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "inspect", usage, argc, argv)) return *rc;
+    std::error_code ec;
+    // Videos by extension (a regular file only: a FIFO must not block) or a PNG-sequence folder; all
+    // else is read as a PNG, which reports what is wrong with it.
+    const auto video_format = media::formatFromPath(file);
+    if (std::filesystem::is_directory(file, ec) ||
+        (video_format && *video_format != media::VideoFormat::PngSequence &&
+         std::filesystem::is_regular_file(file, ec) && !isPngFile(file)))
+        return inspectVideo(file, json);
     std::map<std::string, std::string> text;
     auto img = readPng(file, &text);
     if (!img) {
