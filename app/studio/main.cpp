@@ -30,12 +30,17 @@ int main(int argc, char** argv) {
                              "(janus-small: 384², real VQ decoder), generate once, print the GUI event "
                              "loop's gaps (p50/p99/max, waits for a CPU included) as JSON and quit.",
                              "preset");
-    parser.addOptions({model, project, prompt, no_start, stall});
+    QCommandLineOption software_gl("software-gl",
+                                   "Draw the Dear ImGui engine panel with OpenGL even on a software renderer "
+                                   "(llvmpipe); by default such machines get its text view, which keeps the "
+                                   "window responsive.");
+    parser.addOptions({model, project, prompt, no_start, stall, software_gl});
     parser.process(app);
     if (parser.isSet(stall)) {
         tessera::studio::StallBenchOptions bench;
         bench.preset = parser.value(stall);
         bench.reference_dir = default_model;
+        bench.software_gl = parser.isSet(software_gl);
         return tessera::studio::runStallBench(bench);
     }
 
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
     options.project = parser.value(project);
     options.prompt = parser.value(prompt);
     options.autostart = !parser.isSet(no_start);
+    options.software_gl = parser.isSet(software_gl);
     tessera::studio::MainWindow window(options);
     window.show();
     return app.exec();

@@ -67,7 +67,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     history_ = new HistoryController(studio_, history_view_, undo_, this);
     inspector_view_ = new CellInspector(this);
     inspector_ = new InspectorController(studio_, inspector_view_, this);
-    engine_view_ = createEngineInternalsView(stats_, this, options_.opengl);
+    engine_view_ = createEngineInternalsView(stats_, this, options_.opengl, options_.software_gl);
     perf_ = new PerfStrip(this);
     statusBar()->addPermanentWidget(perf_, 1);
 
@@ -297,13 +297,24 @@ void MainWindow::applyEngineThreads() {
         return perf_->setEngineThreads(0, 0, false);
     }
     const int available = gen->engineThreads().second;
-    engine_yields_ = isActiveWindow() && available > 1 && available <= kYieldCores;
+    // Shown and not minimised: activation alone would miss a desktop without a window manager.
+    engine_yields_ = isVisible() && !isMinimized() && available > 1 && available <= kYieldCores;
     gen->setEngineThreads(engine_yields_ ? available - 1 : 0);
     perf_->setEngineThreads(gen->engineThreads().first, available, engine_yields_);
 }
 
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    applyEngineThreads();
+}
+
+void MainWindow::hideEvent(QHideEvent* event) {
+    QMainWindow::hideEvent(event);
+    applyEngineThreads();
+}
+
 void MainWindow::changeEvent(QEvent* event) {
-    if (event->type() == QEvent::ActivationChange) applyEngineThreads();
+    if (event->type() == QEvent::ActivationChange || event->type() == QEvent::WindowStateChange) applyEngineThreads();
     // Follow the system's light/dark switch: every widget paints from palette(); docks repaint here.
     if (event->type() == QEvent::PaletteChange || event->type() == QEvent::ApplicationPaletteChange)
         for (QWidget* w : findChildren<QWidget*>()) w->update();

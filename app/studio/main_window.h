@@ -43,6 +43,7 @@ struct StudioOptions {
     QString project;       // project folder whose history to show (empty: this session)
     bool persist = true;   // read and write QSettings
     bool opengl = true;    // the Dear ImGui engine panel where OpenGL exists (else its text view)
+    bool software_gl = false; // that panel also on a software OpenGL renderer (slow: see engine_stats.h)
     widgets::ModelManagerController::Loader loader; // empty: the Janus loader
 };
 
@@ -78,6 +79,8 @@ signals:
 protected:
     void closeEvent(QCloseEvent* event) override;
     void changeEvent(QEvent* event) override;
+    void showEvent(QShowEvent* event) override;
+    void hideEvent(QHideEvent* event) override;
 
 private:
     QDockWidget* addDock(const QString& title, const QString& name, QWidget* content,
@@ -86,8 +89,9 @@ private:
     void exportCurrent();
     void generate();
     void saveState();
-    // While the window is in front on a machine with at most kYieldCores cores, the engine computes
-    // on one thread fewer, so the GUI thread always finds a free core; all threads otherwise.
+    // While the window is shown (not minimised or hidden) on a machine with at most kYieldCores
+    // cores, the engine computes on one thread fewer, so the GUI thread always finds a free core;
+    // all threads otherwise.
     void applyEngineThreads();
     static constexpr int kYieldCores = 2;
 

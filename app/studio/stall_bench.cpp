@@ -2,6 +2,7 @@
 
 #include "studio/main_window.h"
 #include "tessera/engine/janus_bench.h"
+#include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/studio_controller.h"
 
 #include <QApplication>
@@ -53,9 +54,14 @@ int runStallBench(const StallBenchOptions& o) {
     options.prompt = "a red apple on a wooden table";
     options.persist = false;
     options.autostart = true;
+    options.software_gl = o.software_gl;
     MainWindow window(options);
     window.resize(1400, 900);
     window.show();
+    // As a user would have it: the window in front (without a window manager, e.g. under Xvfb,
+    // nothing else activates it).
+    window.raise();
+    window.activateWindow();
 
     std::vector<double> gaps;
     QElapsedTimer clock, run_clock;
@@ -79,9 +85,15 @@ int runStallBench(const StallBenchOptions& o) {
         run_clock.start();
         tick.start();
     });
+    bool yielded = false, active = false;
+    QString perf;
     QObject::connect(studio, &widgets::StudioController::finished, &tick, [&](qint64 done) {
         if (done != id) return;
         tick.stop();
+        // Read before quit(): Qt closes the windows on quit.
+        yielded = window.engineYieldsCore();
+        active = window.isActiveWindow();
+        perf = window.perfStrip()->text();
         const widgets::Generation* g = studio->generation(id);
         if (!g || g->state != JobState::Finished) {
             failed = true;
@@ -112,8 +124,9 @@ int runStallBench(const StallBenchOptions& o) {
     j["tokens"] = g->sampled();
     j["generation_ms"] = round2(static_cast<double>(run_clock.elapsed()));
     j["ticks"] = gaps.size();
-    j["window_active"] = window.isActiveWindow();
-    j["engine_yields_core"] = window.engineYieldsCore();
+    j["window_active"] = active;
+    j["engine_yields_core"] = yielded;
+    j["perf_strip"] = perf.toStdString();
     j["gap_p50_ms"] = round2(p50);
     j["gap_p99_ms"] = round2(p99);
     j["gap_max_ms"] = round2(worst);

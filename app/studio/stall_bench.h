@@ -13,6 +13,7 @@ struct StallBenchOptions {
     QString preset = "janus-small";
     QString reference_dir; // janus_tiny (its tokenizer goes into the random checkpoint)
     int images = 1;
+    bool software_gl = false; // the ImGui engine panel on a software OpenGL renderer too
 };
 
 // Runs inside an existing QApplication; returns the process exit status (0 when the run completed,

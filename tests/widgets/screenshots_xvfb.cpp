@@ -5,6 +5,7 @@
 //
 // Registered in tests/CMakeLists.txt under xvfb-run; not part of the offscreen glob.
 #include "imgui/engine_panel.h"
+#include "tessera/widgets/engine_stats.h"
 #include "studio/main_window.h"
 #include "tessera/widgets/cell_inspector.h"
 #include "tessera/widgets/history_panel.h"
@@ -66,6 +67,7 @@ StudioOptions syntheticOptions(int rows, int step_us) {
     o.model = janusTinyDir(); // probed for the model list
     o.persist = false;
     o.autostart = true;
+    o.software_gl = true; // the screenshots show the ImGui panel, on Xvfb's llvmpipe too
     o.prompt = "a lighthouse on a cliff at dawn";
     o.loader = [rows, step_us](const std::string&) -> Expected<std::shared_ptr<Generator>> {
         auto g = std::make_shared<SyntheticGenerator>(rows, rows, 1024, step_us, rows);
@@ -137,6 +139,24 @@ TEST(StudioScreenshots, MidGenerationWithOverlayInspectorAndHistory) {
     save(history, "history.png");
     EXPECT_GT(distinctColours(history), 50);
     save(w.grab().toImage(), "studio_after_branch.png");
+}
+
+// By default a software OpenGL renderer gets the text view (the GL panel would make Qt compose the
+// whole window on the CPU at every repaint); a hardware one gets the ImGui panel.
+TEST(StudioScreenshots, EnginePanelKindFollowsTheOpenGlRenderer) {
+    test::app();
+    const QString renderer = openGlRendererName();
+    ASSERT_FALSE(renderer.isEmpty()) << "no OpenGL context under Xvfb";
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.software_gl = false;
+    o.autostart = false;
+    MainWindow w(o);
+    if (isSoftwareOpenGl(renderer)) {
+        EXPECT_EQ(qobject_cast<EnginePanel*>(w.engineView()), nullptr) << renderer.toStdString();
+        EXPECT_EQ(w.engineView()->objectName(), "engineStatsText");
+    } else {
+        EXPECT_NE(qobject_cast<EnginePanel*>(w.engineView()), nullptr) << renderer.toStdString();
+    }
 }
 
 TEST(StudioScreenshots, ImGuiEnginePanelDrawsWithOpenGL) {

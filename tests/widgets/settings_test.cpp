@@ -130,6 +130,15 @@ TEST(PerfStrip, ShowsTheFiguresOfAStepTiming) {
     EXPECT_TRUE(text.contains("KV cache 512.0 KiB")) << text.toStdString();
 }
 
+TEST(EngineView, SoftwareRenderersAreRecognised) {
+    EXPECT_TRUE(isSoftwareOpenGl("llvmpipe (LLVM 15.0.6, 256 bits)"));
+    EXPECT_TRUE(isSoftwareOpenGl("Software Rasterizer"));
+    EXPECT_TRUE(isSoftwareOpenGl("softpipe"));
+    EXPECT_FALSE(isSoftwareOpenGl("NVIDIA GeForce RTX 4090/PCIe/SSE2"));
+    EXPECT_FALSE(isSoftwareOpenGl("AMD Radeon RX 7900 XTX (radeonsi, navi31, LLVM 15.0.6, DRM 3.49)"));
+    EXPECT_FALSE(isSoftwareOpenGl(""));
+}
+
 TEST(EngineView, FallsBackToTextWithoutOpenGL) {
     test::app();
     ASSERT_EQ(QGuiApplication::platformName(), "offscreen");

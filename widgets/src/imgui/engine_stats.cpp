@@ -6,7 +6,9 @@
 
 #include <QGuiApplication>
 #include <QLabel>
+#include <QOffscreenSurface>
 #include <QOpenGLContext>
+#include <QOpenGLFunctions>
 #include <QTimer>
 #include <QVBoxLayout>
 #include <cmath>
@@ -65,6 +67,24 @@ bool openGlWidgetsAvailable() {
     return probe.create();
 }
 
+QString openGlRendererName() {
+    QOpenGLContext context;
+    QOffscreenSurface surface;
+    surface.setFormat(context.format());
+    surface.create();
+    if (!context.create() || !surface.isValid() || !context.makeCurrent(&surface)) return {};
+    const auto* name = reinterpret_cast<const char*>(context.functions()->glGetString(GL_RENDERER));
+    QString out = name ? QString::fromLatin1(name) : QString();
+    context.doneCurrent();
+    return out;
+}
+
+bool isSoftwareOpenGl(const QString& renderer) {
+    for (const char* s : {"llvmpipe", "softpipe", "swrast", "Software Rasterizer"})
+        if (renderer.contains(QLatin1String(s), Qt::CaseInsensitive)) return true;
+    return false;
+}
+
 namespace {
 // The same figures as text, for platforms without OpenGL.
 class EngineStatsText : public QLabel {
@@ -120,8 +140,9 @@ private:
 };
 } // namespace
 
-QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent, bool allow_opengl) {
-    if (allow_opengl && openGlWidgetsAvailable()) return new EnginePanel(stats, parent);
+QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent, bool allow_opengl, bool allow_software_gl) {
+    if (allow_opengl && openGlWidgetsAvailable() && (allow_software_gl || !isSoftwareOpenGl(openGlRendererName())))
+        return new EnginePanel(stats, parent);
     return new EngineStatsText(stats, parent);
 }
 

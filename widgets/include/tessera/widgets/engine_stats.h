@@ -62,9 +62,16 @@ private:
 // The engine panel: a Dear ImGui view of EngineStats drawn in an OpenGL widget when the platform
 // has OpenGL, or a plain text view of the same figures when it has none (e.g. the offscreen
 // platform, where QOpenGLWidget is not supported).
-// With allow_opengl false the text view is used everywhere (e.g. to keep software OpenGL out of a
-// measurement).
-QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent = nullptr, bool allow_opengl = true);
+// With allow_opengl false the text view is used everywhere. On a software OpenGL renderer (Mesa's
+// llvmpipe, softpipe, swrast) the text view is used too unless allow_software_gl is set: there a
+// QOpenGLWidget makes Qt compose the whole window through the CPU rasteriser at every repaint,
+// which stalls the GUI thread for tens of milliseconds (the stall benchmark measured p99 38 ms with
+// the panel on llvmpipe under Xvfb, 6 ms with the text view).
+QWidget* createEngineInternalsView(EngineStats* stats, QWidget* parent = nullptr, bool allow_opengl = true,
+                                   bool allow_software_gl = false);
 bool openGlWidgetsAvailable();
+// The OpenGL renderer's name (GL_RENDERER), empty where no context can be made current.
+QString openGlRendererName();
+bool isSoftwareOpenGl(const QString& renderer);
 
 } // namespace tessera::widgets
