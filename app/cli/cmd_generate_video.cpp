@@ -6,6 +6,7 @@
 #include "tessera/engine/image.h"
 #include "tessera/engine/lumos.h"
 #include "tessera/engine/recipe.h"
+#include "tessera/media/video.h"
 
 #include <algorithm>
 #include <atomic>
@@ -50,7 +51,10 @@ const char* kUsage =
     "                         which leaves it 0 after the first frame)\n"
     "  --out DIR              output folder (default out/video): recipe.json, code-digits-fNN.png (a coarse\n"
     "                         code->colour map, not a decode) and, with --tokenizer, frame-NNN.png\n"
-    "  --replay FILE          regenerate from a recipe.json and check the codes are identical (exit 1 if "
+    "  --video FILE           also write the decoded frames as a video (.mp4 H.264, .webm VP9, .gif, .webp)\n"
+    "                         at --fps, with the recipe in its metadata (needs --tokenizer)\n"
+    "  --replay FILE          regenerate from a recipe.json, or from a video written by --video, and\n"
+    "                         check the codes are identical (exit 1 if "
     "not)\n"
     "  --backend B            cpu | cuda | auto (default cpu)\n"
     "  --threads N            CPU threads (default: all)\n"
@@ -77,8 +81,10 @@ uint8_t toByte(float v) {
     return static_cast<uint8_t>(std::lround(x));
 }
 
-Expected<int64_t> writeDecodedFrames(const std::string& out, const VideoF32& video) {
+// The decoded frames as 8-bit RGB, written as frame-NNN.png; also returned (for --video).
+Expected<std::vector<ImageRgb8>> writeDecodedFrames(const std::string& out, const VideoF32& video) {
     const size_t frame = static_cast<size_t>(video.height * video.width * 3);
+    std::vector<ImageRgb8> frames;
     for (int64_t f = 0; f < video.frames; ++f) {
         ImageRgb8 img;
         img.width = static_cast<int>(video.width);
@@ -89,8 +95,27 @@ Expected<int64_t> writeDecodedFrames(const std::string& out, const VideoF32& vid
         std::snprintf(name, sizeof name, "frame-%03lld.png", static_cast<long long>(f));
         Status st = writePng((fs::path(out) / name).string(), img);
         if (!st.ok()) return st;
+        frames.push_back(std::move(img));
     }
-    return video.frames;
+    return frames;
+}
+
+// The recipe a --replay names: a recipe.json, or the metadata of a video written with --video.
+Expected<nlohmann::json> readReplaySource(const std::string& path) {
+    if (media::formatFromPath(path) && media::formatFromPath(path) != media::VideoFormat::PngSequence) {
+        auto info = media::probeVideo(path);
+        if (!info) return info.status();
+        auto it = info->metadata.find(media::kRecipeKey);
+        if (it == info->metadata.end()) return Status::error(path + " carries no Tessera recipe");
+        nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+        if (j.is_discarded()) return Status::error(path + ": its recipe is not JSON");
+        return j;
+    }
+    std::ifstream in(path);
+    if (!in) return Status::error("cannot read " + path);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) return Status::error(path + " is not JSON");
+    return j;
 }
 
 Expected<std::vector<int32_t>> parseIds(const std::string& text) {
@@ -148,6 +173,8 @@ int cmdGenerateVideo(int argc, char** argv) {
     app.add_flag("--reset-temperature", req.reset_temperature_per_frame);
     app.add_option("--out", out);
     app.add_option("--replay", replay);
+    std::string video_path;
+    app.add_option("--video", video_path);
     app.add_option("--backend", backend_name);
     addInt(app, "--threads", threads, 0, 4096);
     app.add_flag("--json", json);
@@ -159,11 +186,9 @@ int cmdGenerateVideo(int argc, char** argv) {
 
     std::optional<LumosRecipe> recipe;
     if (!replay.empty()) {
-        std::ifstream in(replay);
-        if (!in) return fail("cannot read " + replay, 1);
-        nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-        if (j.is_discarded()) return fail(replay + " is not JSON", 1);
-        auto r = parseLumosRecipe(j);
+        auto j = readReplaySource(replay);
+        if (!j) return fail(j.error(), 1);
+        auto r = parseLumosRecipe(*j);
         if (!r) return fail(replay + ": " + r.error(), 1);
         recipe = std::move(*r);
         req = recipe->request;
@@ -200,6 +225,14 @@ int cmdGenerateVideo(int argc, char** argv) {
         }
         if (!first_frame.empty() && tokenizer_dir.empty())
             return fail("--first-frame needs --tokenizer (the Cosmos encoder)", 2);
+    }
+    if (!video_path.empty()) {
+        auto format = media::formatFromPath(video_path);
+        if (!format || *format == media::VideoFormat::PngSequence)
+            return fail("--video " + video_path + ": use a .mp4, .webm, .gif or .webp name", 2);
+        if (tokenizer_dir.empty()) return fail("--video needs --tokenizer (the Cosmos decoder)", 2);
+    }
+    if (recipe == std::nullopt) {
         if (!seed->count()) req.seed = std::random_device{}();
     }
 
@@ -257,9 +290,17 @@ int cmdGenerateVideo(int argc, char** argv) {
         auto video = tok->decode(be, result->codes, result->shape.latent_frames, result->shape.lat_h,
                                  result->shape.lat_w);
         if (!video) return fail("decoding: " + video.error(), 1);
-        auto n = writeDecodedFrames(out, *video);
-        if (!n) return fail(n.error(), 1);
-        decoded = *n;
+        auto frames = writeDecodedFrames(out, *video);
+        if (!frames) return fail(frames.error(), 1);
+        decoded = static_cast<int64_t>(frames->size());
+        if (!video_path.empty()) {
+            media::VideoExportOptions vo;
+            vo.format = *media::formatFromPath(video_path);
+            vo.fps = {req.fps, 1};
+            vo.metadata[media::kRecipeKey] = rj.dump();
+            Status vs = media::writeVideo(video_path, *frames, vo);
+            if (!vs.ok()) return fail(vs.message(), 1);
+        }
     }
     bool identical = true;
     if (recipe) identical = recipe->codes == result->codes;
@@ -287,6 +328,7 @@ int cmdGenerateVideo(int argc, char** argv) {
                     static_cast<long long>(result->steps), total);
         std::printf("wrote %s/recipe.json%s\n", out.c_str(),
                     decoded ? (" and " + std::to_string(decoded) + " decoded frame(s)").c_str() : "");
+        if (!video_path.empty() && decoded) std::printf("wrote %s\n", video_path.c_str());
         if (recipe) std::printf("replay: codes %s\n", identical ? "identical" : "DIFFER");
     }
     return identical ? 0 : 1;

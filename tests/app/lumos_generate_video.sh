@@ -1,7 +1,7 @@
 #!/bin/sh
 # tessera-cli generate-video end to end on a random lumos-tiny checkpoint and the cosmos_tiny tokenizer:
 # T2V writes a recipe and 1 + 4·(2 − 1) = 5 decoded frames, replay reproduces the codes, I2V from the
-# first decoded frame and T2I run, bad input is a usage error.
+# first decoded frame and T2I run, bad input is a usage error; an MP4 carries the recipe and replays.
 set -eu
 CLI=$1
 DATA=$2
@@ -15,10 +15,28 @@ test "$(ls t2v/frame-*.png | wc -l)" -eq 5
 test "$(ls t2v/code-digits-f*.png | wc -l)" -eq 2
 grep -q '"method": "lumos-1"' t2v/recipe.json
 "$CLI" generate-video --replay t2v/recipe.json --threads 1 --json | grep -q '"replay_identical":true'
+# The same clip as an MP4: FFmpeg's own reader sees 5 frames of 64x32 at 4 fps and the recipe; replay
+# from the MP4 alone reproduces the codes.
+"$CLI" generate-video --model tiny --tokenizer "$DATA/reference/cosmos_tiny" --prompt-ids 5,6,7 --size 64x32 \
+    --fps 4 --frames 4 --steps 6 --seed 3 --threads 2 --out mp4 --video mp4/clip.mp4 --json >/dev/null
+if command -v ffprobe >/dev/null 2>&1; then
+  probe=$(ffprobe -v error -count_packets -select_streams v:0 \
+      -show_entries stream=width,height,avg_frame_rate,nb_read_packets:format_tags=tessera -of default=nw=1 mp4/clip.mp4)
+  echo "$probe" | grep -qx 'width=64'
+  echo "$probe" | grep -qx 'height=32'
+  echo "$probe" | grep -qx 'avg_frame_rate=4/1'
+  echo "$probe" | grep -qx 'nb_read_packets=5'
+  echo "$probe" | grep -q '^TAG:tessera={.*"method":"lumos-1"'
+else
+  echo "ffprobe not installed: MP4 checked with Tessera's reader only"
+  "$CLI" inspect mp4/clip.mp4 | grep -q 'lumos-1'
+fi
+cmp t2v/recipe.json mp4/recipe.json
+"$CLI" generate-video --replay mp4/clip.mp4 --threads 1 --out mp4replay --json | grep -q '"replay_identical":true'
 "$CLI" generate-video --model tiny --tokenizer "$DATA/reference/cosmos_tiny" --prompt-ids 5,6,7 --size 64x32 \
     --fps 4 --frames 4 --first-frame t2v/frame-000.png --steps 4 --seed 4 --out i2v --json | grep -q '"task":"i2v"'
 "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --size 64x32 --image-mode --steps 4 --out t2i --json \
     | grep -q '"latent_frames":1'
 if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --size 65x32 --out bad 2>/dev/null; then exit 1; fi
 if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --frames 5 --fps 4 --out bad 2>/dev/null; then exit 1; fi
-echo "generate-video: t2v, replay, i2v, t2i and bad input behave"
+echo "generate-video: t2v, replay, mp4 + replay from it, i2v, t2i and bad input behave"
