@@ -2,6 +2,7 @@
 #include <functional>
 
 #include "models/transformer.h"
+#include "tessera/engine/platform.h"
 
 namespace tessera {
 
@@ -44,6 +45,7 @@ std::vector<std::string> supportedCausalLmArchitectures() {
 }
 
 Expected<std::unique_ptr<CausalLM>> loadCausalLM(const Checkpoint& ckpt, Backend& backend, const LmLayout& layout) {
+    if (Status fits = requireMemoryFor(ckpt.totalBytes(), ckpt.dir()); !fits.ok()) return fits;
     const ModelConfig& cfg = ckpt.config();
     const std::string arch = cfg.architecture();
     // A nested text_config names its own model_type (Janus, LLaVA: "llama").

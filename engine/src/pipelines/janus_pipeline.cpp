@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/janus_model.h"
+#include "tessera/engine/platform.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/sampler.h"
@@ -37,6 +38,7 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
     if (arch.find("Janus") == std::string::npos && type.find("janus") == std::string::npos &&
         type != "multi_modality")
         return Status::error(dir + " is not a Janus checkpoint (architecture '" + arch + "', model_type '" + type + "')");
+    if (Status fits = requireMemoryFor(ckpt->totalBytes(), dir); !fits.ok()) return fits;
     auto tok = Tokenizer::load(dir);
     if (!tok) return Status::error(dir + ": " + tok.error());
     // Generation never runs the understanding tower or the VQ encoder: they are not loaded.
