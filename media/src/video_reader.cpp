@@ -116,6 +116,9 @@ Expected<std::vector<ImageRgb8>> readPngSequence(const std::string& dir, int64_t
 
 // ---- WebP ------------------------------------------------------------------------------------------
 
+// 8192 × 8192: four times the largest picture Tessera makes, 256 MiB as RGBA.
+constexpr uint64_t kMaxWebpPixels = uint64_t{8192} * 8192;
+
 struct WebpDecoderDeleter {
     void operator()(WebPAnimDecoder* d) const { WebPAnimDecoderDelete(d); }
 };
@@ -129,6 +132,18 @@ Status decodeWebp(const std::string& path, VideoInfo& info, std::vector<ImageRgb
     if (!WebPAnimDecoderOptionsInit(&opts)) return Status::error("libwebp: version mismatch");
     opts.color_mode = MODE_RGBA;
     opts.use_threads = 0;
+    // The decoder allocates the whole canvas up front, and a few hundred bytes can claim a canvas of
+    // 16M × 16M pixels: the header's size is checked first.
+    {
+        WebPDemuxer* demux = WebPDemux(&wd);
+        if (!demux) return Status::error(path + " is not a readable WebP file");
+        const uint64_t w = WebPDemuxGetI(demux, WEBP_FF_CANVAS_WIDTH), h = WebPDemuxGetI(demux, WEBP_FF_CANVAS_HEIGHT);
+        WebPDemuxDelete(demux);
+        if (w == 0 || h == 0 || w * h > kMaxWebpPixels)
+            return Status::error(path + ": a WebP canvas of " + std::to_string(w) + "x" + std::to_string(h) +
+                                 " pixels is beyond what Tessera reads (at most " + std::to_string(kMaxWebpPixels) +
+                                 " pixels)");
+    }
     std::unique_ptr<WebPAnimDecoder, WebpDecoderDeleter> dec(WebPAnimDecoderNew(&wd, &opts));
     if (!dec) return Status::error(path + " is not a readable WebP file");
     WebPAnimInfo ai;

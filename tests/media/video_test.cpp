@@ -281,3 +281,15 @@ TEST(VideoWriter, FullDiskGivesErrorAndLeavesNothing) {
     }
     EXPECT_EQ(s.entries(), 0u);
 }
+
+// A 388-byte WebP (found by fuzzing) whose header claims a canvas of billions of pixels: libwebp's
+// decoder would allocate the whole canvas (8 GB) before looking further. It is refused by its size.
+TEST(VideoReader, RefusesAWebpCanvasBeyondTheBound) {
+    const std::string path = std::string(TESSERA_TEST_DATA_DIR) + "/../fuzz/seeds/video/huge-canvas.webp";
+    ASSERT_TRUE(fs::exists(path));
+    auto info = probeVideo(path);
+    ASSERT_FALSE(info.ok());
+    EXPECT_NE(info.error().find("beyond what Tessera reads"), std::string::npos) << info.error();
+    auto frames = readVideoFrames(path, 1);
+    EXPECT_FALSE(frames.ok());
+}

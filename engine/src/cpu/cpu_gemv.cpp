@@ -11,6 +11,7 @@
 #include "tessera/engine/tensor.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define TESSERA_GEMV_AVX2 1
 #endif
@@ -134,9 +135,14 @@ __attribute__((target("avx2,fma,f16c"))) void gemvRangeAvx2(const float* x, int6
     }
 }
 
+// F16C through CPUID (leaf 1, ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
+bool haveF16c() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 bool haveAvx2() {
-    static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                             __builtin_cpu_supports("f16c");
+    static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && haveF16c();
     return have;
 }
 #endif
@@ -146,7 +152,9 @@ bool haveAvx2() {
 // which -Wuninitialized reports once they are inlined; the values are never used.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__) // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // ---- AVX-512: several weight rows × several activation rows per pass --------------------------------
 //
 // Batches of 8–64 rows (16 images with guidance) are compute-bound, not memory-bound: register blocking

@@ -63,7 +63,9 @@ void gatherBucketScalar(const uint16_t* bucket, int64_t n, int b, std::vector<in
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__) // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void gatherBucketAvx512(const uint16_t* bucket, int64_t n, int b,
                                                                              std::vector<int32_t>& out) {
     const __m512i want = _mm512_set1_epi16(static_cast<int16_t>(b));
@@ -292,7 +294,9 @@ void klTermsScalar(const float* c, const float* g, const float* p, int64_t n, fl
 // -Wuninitialized reports once inlined; the values are never used.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__) // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #define TS_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
 
 TS_AVX512 inline __m512 expV(__m512 x) {

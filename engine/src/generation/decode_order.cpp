@@ -48,7 +48,7 @@ int64_t RasterOrder::commit(int64_t seq, const std::vector<int64_t>& positions, 
 // ---- windows -----------------------------------------------------------------------------------------
 
 WindowOrder::WindowOrder(int64_t sequences, int64_t height, int64_t width, int64_t window)
-    : DecodeOrder(sequences, height * width), height_(height), width_(width), window_(window) {
+    : DecodeOrder(sequences, height * width), width_(width), window_(window) {
     TS_CHECK(window >= 1 && height % window == 0 && width % window == 0,
              "window order: the grid (" + std::to_string(height) + "x" + std::to_string(width) +
                  ") must be a multiple of the window size " + std::to_string(window));

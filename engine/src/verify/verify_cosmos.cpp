@@ -150,7 +150,9 @@ Expected<VerifyReport> verifyCosmos(const std::string& dir, Backend& be) {
     auto video = m.decodeProbed(be, codes, tl, lh, lw, probe);
     if (!video) return video.status();
     auto compareProbes = [&](const char* prefix, std::initializer_list<const char*> skip) {
-        for (const auto& [name, t] : g) {
+        for (const auto& entry : g) { // not a structured binding: the lambda below captures the name
+            const std::string& name = entry.first;
+            const Tensor& t = entry.second;
             if (name.rfind(prefix, 0) != 0 || std::find_if(skip.begin(), skip.end(), [&](const char* s) {
                                                   return name == s;
                                               }) != skip.end())

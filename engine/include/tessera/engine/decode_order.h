@@ -83,7 +83,7 @@ public:
     std::vector<int64_t> windowCells(int64_t w) const;
 
 private:
-    int64_t height_, width_, window_;
+    int64_t width_, window_;
 };
 
 struct FrameMaskSettings {
