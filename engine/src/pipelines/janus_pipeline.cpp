@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "models/janus_model.h"
+#include "pipelines/code_colours.h"
 #include "tessera/engine/platform.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
@@ -166,37 +167,6 @@ Expected<ImageRgb8> JanusPipeline::decode(const std::vector<int32_t>& tokens) {
     }
 }
 
-namespace {
-
-// Solves the normal equations (XᵀX + λI) a = Xᵀy for a 9-unknown least-squares fit by Gauss-Jordan.
-std::vector<double> ridgeSolve(const std::vector<std::vector<double>>& x, const std::vector<double>& y, double lambda) {
-    const size_t n = x.empty() ? 0 : x[0].size();
-    std::vector<std::vector<double>> m(n, std::vector<double>(n + 1, 0.0));
-    for (size_t r = 0; r < x.size(); ++r)
-        for (size_t i = 0; i < n; ++i) {
-            for (size_t j = 0; j < n; ++j) m[i][j] += x[r][i] * x[r][j];
-            m[i][n] += x[r][i] * y[r];
-        }
-    for (size_t i = 0; i < n; ++i) m[i][i] += lambda;
-    for (size_t c = 0; c < n; ++c) {
-        size_t piv = c;
-        for (size_t r = c + 1; r < n; ++r)
-            if (std::fabs(m[r][c]) > std::fabs(m[piv][c])) piv = r;
-        std::swap(m[c], m[piv]);
-        if (std::fabs(m[c][c]) < 1e-12) continue;
-        for (size_t r = 0; r < n; ++r) {
-            if (r == c) continue;
-            const double f = m[r][c] / m[c][c];
-            for (size_t k = c; k <= n; ++k) m[r][k] -= f * m[c][k];
-        }
-    }
-    std::vector<double> a(n, 0.0);
-    for (size_t i = 0; i < n; ++i) a[i] = std::fabs(m[i][i]) < 1e-12 ? 0.0 : m[i][n] / m[i][i];
-    return a;
-}
-
-} // namespace
-
 // The colour map is fitted on a small calibration grid (at most 4×4 cells of spread-out codes) decoded
 // by the real decoder: each cell's mean colour (over its central half, away from neighbours' bleed) is
 // regressed on its normalised code vector.
@@ -209,39 +179,27 @@ Status JanusPipeline::fitColourMap() {
         std::vector<int64_t> all(static_cast<size_t>(codebook));
         for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
         const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
-        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [1, dim, 1, codebook]
-        auto code = [&](int64_t id, int64_t d) { return static_cast<double>(book[static_cast<size_t>(d * codebook + id)]); };
+        pipelines::CodeColourFit fit(book, codebook);
 
         std::vector<int64_t> ids(static_cast<size_t>(cells));
         for (int64_t i = 0; i < cells; ++i) ids[static_cast<size_t>(i)] = (i * 7919 + 13) % codebook;
         Tensor px = model_->decodeImageTokens(be.fromI64(ids, {1, cells}), cg, cg);
         const std::vector<float> pix = be.readF32(px);
         const int64_t h = px.dim(2), w = px.dim(3), ch = h / cg, cw = w / cg;
-        std::vector<std::vector<double>> x;
-        std::vector<std::vector<double>> y(3);
         for (int64_t i = 0; i < cells; ++i) {
-            std::vector<double> row;
-            for (int64_t d = 0; d < dim; ++d) row.push_back(code(ids[static_cast<size_t>(i)], d));
-            row.push_back(1.0);
-            x.push_back(row);
             const int64_t y0 = (i / cg) * ch + ch / 4, x0 = (i % cg) * cw + cw / 4;
+            double rgb[3];
             for (int64_t c = 0; c < 3; ++c) {
                 double sum = 0;
                 int64_t n = 0;
                 for (int64_t yy = y0; yy < y0 + std::max<int64_t>(1, ch / 2); ++yy)
                     for (int64_t xx = x0; xx < x0 + std::max<int64_t>(1, cw / 2); ++xx, ++n) sum += pix[static_cast<size_t>((c * h + yy) * w + xx)];
-                y[static_cast<size_t>(c)].push_back(sum / static_cast<double>(n));
+                rgb[c] = sum / static_cast<double>(n);
             }
+            fit.add(ids[static_cast<size_t>(i)], rgb);
         }
-        std::vector<std::vector<double>> coef;
-        for (int c = 0; c < 3; ++c) coef.push_back(ridgeSolve(x, y[static_cast<size_t>(c)], 1e-3));
-        impl_->code_rgb.resize(static_cast<size_t>(codebook * 3));
-        for (int64_t id = 0; id < codebook; ++id)
-            for (int c = 0; c < 3; ++c) {
-                double v = coef[static_cast<size_t>(c)][static_cast<size_t>(dim)];
-                for (int64_t d = 0; d < dim; ++d) v += coef[static_cast<size_t>(c)][static_cast<size_t>(d)] * code(id, d);
-                impl_->code_rgb[static_cast<size_t>(id * 3 + c)] = static_cast<uint8_t>(std::clamp((v + 1.0) / 2.0 * 255.0, 0.0, 255.0));
-            }
+        // The decoder's pixels are in [-1, 1].
+        impl_->code_rgb = fit.colours([](double v) { return (v + 1.0) / 2.0 * 255.0; });
         impl_->calibration_cells = cells;
     } catch (const std::exception& e) {
         return Status::error(std::string("fitting the preview colour map failed: ") + e.what());

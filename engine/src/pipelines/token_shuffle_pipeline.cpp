@@ -3,6 +3,7 @@
 //
 // Sections: loading · prompt · estimate · decode · the step model · generation.
 #include "models/token_shuffle.h"
+#include "pipelines/code_colours.h"
 #include "tessera/engine/token_shuffle.h"
 #include "tessera/engine/tokenizer.h"
 
@@ -99,38 +100,6 @@ Expected<std::unique_ptr<TokenShufflePipeline>> TokenShufflePipeline::load(const
     return p;
 }
 
-namespace {
-
-// Solves (XᵀX + λI) a = Xᵀy by Gauss-Jordan with partial pivoting (a handful of unknowns).
-std::vector<double> ridgeSolve(const std::vector<std::vector<double>>& x, const std::vector<double>& y,
-                               double lambda) {
-    const size_t n = x.empty() ? 0 : x[0].size();
-    std::vector<std::vector<double>> m(n, std::vector<double>(n + 1, 0.0));
-    for (size_t r = 0; r < x.size(); ++r)
-        for (size_t i = 0; i < n; ++i) {
-            for (size_t j = 0; j < n; ++j) m[i][j] += x[r][i] * x[r][j];
-            m[i][n] += x[r][i] * y[r];
-        }
-    for (size_t i = 0; i < n; ++i) m[i][i] += lambda;
-    for (size_t c = 0; c < n; ++c) {
-        size_t piv = c;
-        for (size_t r = c + 1; r < n; ++r)
-            if (std::fabs(m[r][c]) > std::fabs(m[piv][c])) piv = r;
-        std::swap(m[c], m[piv]);
-        if (std::fabs(m[c][c]) < 1e-12) continue;
-        for (size_t r = 0; r < n; ++r) {
-            if (r == c) continue;
-            const double f = m[r][c] / m[c][c];
-            for (size_t k = c; k <= n; ++k) m[r][k] -= f * m[c][k];
-        }
-    }
-    std::vector<double> a(n, 0.0);
-    for (size_t i = 0; i < n; ++i) a[i] = std::fabs(m[i][i]) < 1e-12 ? 0.0 : m[i][n] / m[i][i];
-    return a;
-}
-
-} // namespace
-
 // Each calibration cell's mean colour (its central half, away from the neighbours' bleed) regressed on its
 // code vector; every code's colour is then that linear map of its vector.
 Status TokenShufflePipeline::fitColourMap(const ImageRgb8& img, const std::vector<int32_t>& cells) {
@@ -141,39 +110,23 @@ Status TokenShufflePipeline::fitColourMap(const ImageRgb8& img, const std::vecto
         for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
         const std::vector<float> book =
             be.readF32(impl_->model->vq()->codesFor(be, be.fromI64(all, {1, codebook}), 1, codebook));
-        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [1, dim, 1, codebook]
-        auto code = [&](int64_t id, int64_t d) {
-            return static_cast<double>(book[static_cast<size_t>(d * codebook + id)]);
-        };
+        pipelines::CodeColourFit fit(book, codebook);
         const int64_t cell = img.height / cg;
-        std::vector<std::vector<double>> x;
-        std::vector<std::vector<double>> y(3);
         for (int64_t i = 0; i < cg * cg; ++i) {
-            std::vector<double> row;
-            for (int64_t d = 0; d < dim; ++d) row.push_back(code(cells[static_cast<size_t>(i)], d));
-            row.push_back(1.0);
-            x.push_back(std::move(row));
             const int64_t y0 = (i / cg) * cell + cell / 4, x0 = (i % cg) * cell + cell / 4,
                           half = std::max<int64_t>(1, cell / 2);
+            double rgb[3];
             for (int c = 0; c < 3; ++c) {
                 double sum = 0;
                 for (int64_t yy = y0; yy < y0 + half; ++yy)
                     for (int64_t xx = x0; xx < x0 + half; ++xx)
                         sum += img.rgb[static_cast<size_t>((yy * img.width + xx) * 3 + c)];
-                y[static_cast<size_t>(c)].push_back(sum / static_cast<double>(half * half));
+                rgb[c] = sum / static_cast<double>(half * half);
             }
+            fit.add(cells[static_cast<size_t>(i)], rgb);
         }
-        std::vector<std::vector<double>> coef;
-        for (int c = 0; c < 3; ++c) coef.push_back(ridgeSolve(x, y[static_cast<size_t>(c)], 1e-3));
-        impl_->code_rgb.resize(static_cast<size_t>(codebook * 3));
-        for (int64_t id = 0; id < codebook; ++id)
-            for (int c = 0; c < 3; ++c) {
-                double v = coef[static_cast<size_t>(c)][static_cast<size_t>(dim)];
-                for (int64_t d = 0; d < dim; ++d)
-                    v += coef[static_cast<size_t>(c)][static_cast<size_t>(d)] * code(id, d);
-                impl_->code_rgb[static_cast<size_t>(id * 3 + c)] =
-                    static_cast<uint8_t>(std::clamp(v, 0.0, 255.0));
-            }
+        // Measured on the decoded PNG: already bytes.
+        impl_->code_rgb = fit.colours([](double v) { return v; });
     } catch (const std::exception& e) {
         return Status::error(std::string("fitting the preview colour map failed: ") + e.what());
     }
