@@ -77,17 +77,23 @@ std::string outputPathFor(const std::string& out, int index) {
     return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string())).string();
 }
 
-Expected<JanusRunResult> runJanus(const JanusRun& run) {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto backend = createBackend(run.backend, run.threads);
+Expected<std::unique_ptr<Backend>> createRunBackend(const std::string& name, int threads, const std::string& precision) {
+    auto backend = createBackend(name, threads);
     if (!backend) return backend.status();
-    if (run.precision != "f32" && run.precision != "bf16")
-        return Status::error("precision must be f32 or bf16, not '" + run.precision + "'");
+    if (precision != "f32" && precision != "bf16")
+        return Status::error("precision must be f32 or bf16, not '" + precision + "'");
     try {
-        (*backend)->setActivationDtype(run.precision == "bf16" ? DType::BF16 : DType::F32);
+        (*backend)->setActivationDtype(precision == "bf16" ? DType::BF16 : DType::F32);
     } catch (const Error& e) {
         return Status::error(e.what());
     }
+    return backend;
+}
+
+Expected<JanusRunResult> runJanus(const JanusRun& run) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto backend = createRunBackend(run.backend, run.threads, run.precision);
+    if (!backend) return backend.status();
     auto pipeline = JanusPipeline::load(run.model_dir, **backend);
     if (!pipeline) return pipeline.status();
     auto hash = modelIdentityHash(run.model_dir);

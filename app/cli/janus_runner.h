@@ -2,9 +2,11 @@
 // previews to a folder, PNGs with their recipe.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "tessera/engine/backend.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/recipe.h"
 
@@ -34,6 +36,9 @@ struct JanusRunResult {
 
 // Path of image i for an output path ("out.png" -> "out.png", "out-1.png", …).
 std::string outputPathFor(const std::string& out, int index);
+
+// The backend a CLI run computes on, with its activation precision ("f32" or "bf16") set.
+Expected<std::unique_ptr<Backend>> createRunBackend(const std::string& name, int threads, const std::string& precision);
 
 Expected<JanusRunResult> runJanus(const JanusRun& run);
 

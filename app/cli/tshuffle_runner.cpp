@@ -19,15 +19,8 @@ namespace tessera::cli {
 
 Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto backend = createBackend(run.backend, run.threads);
+    auto backend = createRunBackend(run.backend, run.threads, run.precision);
     if (!backend) return backend.status();
-    if (run.precision != "f32" && run.precision != "bf16")
-        return Status::error("precision must be f32 or bf16, not '" + run.precision + "'");
-    try {
-        (*backend)->setActivationDtype(run.precision == "bf16" ? DType::BF16 : DType::F32);
-    } catch (const Error& e) {
-        return Status::error(e.what());
-    }
     auto pipeline = TokenShufflePipeline::load(run.model_dir, **backend);
     if (!pipeline) return pipeline.status();
     auto hash = modelIdentityHash(run.model_dir);
