@@ -1,7 +1,9 @@
-// What every benchmark shares: a scratch folder removed however the run ends, and the machine's load.
+// What every benchmark shares: a scratch folder removed however the run ends, the machine's load, and
+// this process's resident memory.
 #pragma once
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -38,6 +40,24 @@ inline double loadAverage() {
     double v = -1;
     if (!(in >> v)) v = -1;
     return v;
+}
+
+// VmHWM / VmRSS of this process in bytes (0 where /proc is unavailable).
+inline size_t procStatusBytes(const char* key) {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    const std::string k = std::string(key) + ":";
+    while (std::getline(in, line))
+        if (line.rfind(k, 0) == 0) return static_cast<size_t>(std::stoull(line.substr(k.size()))) * 1024;
+    return 0;
+}
+
+// Resets the peak resident set to the current one (Linux >= 4.0); false where that is refused.
+inline bool resetPeakResident() {
+    std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
+    if (!f) return false;
+    const bool ok = std::fputs("5", f) >= 0;
+    return std::fclose(f) == 0 && ok;
 }
 
 } // namespace tessera::bench

@@ -1,6 +1,7 @@
 // Token-Shuffle: random checkpoints in the docs/TOKEN_SHUFFLE.md layout, and the benchmark behind
 // `tessera-cli bench tshuffle` (tokens/s for s = 1, 2, 4 on one backbone; peak memory of a 2048² run).
-// Sections: writing checkpoints · peak memory · the benchmark.
+// Sections: writing checkpoints · the benchmark (peak memory through bench_scratch.h).
+#include "bench/bench_scratch.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus_bench.h"
@@ -165,29 +166,6 @@ Status writeRandomTokenShuffleCheckpoint(const TokenShuffleShape& s, const std::
     j.grid = 4;
     return writeRandomJanusCheckpoint(j, (fs::path(dir) / "vq").string(), tokenizer_dir, seed + 2);
 }
-
-// ---- peak memory ---------------------------------------------------------------------------------------
-
-namespace {
-
-size_t procStatusBytes(const char* key) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    const std::string k = std::string(key) + ":";
-    while (std::getline(in, line))
-        if (line.rfind(k, 0) == 0) return static_cast<size_t>(std::stoull(line.substr(k.size()))) * 1024;
-    return 0;
-}
-
-// Resets the peak resident set to the current one (Linux >= 4.0); false where refused.
-bool resetPeakResident() {
-    std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
-    if (!f) return false;
-    const bool ok = std::fputs("5", f) >= 0;
-    return std::fclose(f) == 0 && ok;
-}
-
-} // namespace
 
 // ---- the benchmark -------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // The VQ decode benchmark: Janus-Pro's VQ-16 image tokenizer with random weights, decoding random token
 // grids at each requested image size (whole when the grid fits one tile, else in tiles).
-// Sections: a scratch checkpoint · peak memory · the benchmark.
+// Sections: a scratch checkpoint · the benchmark (peak memory through bench_scratch.h).
 #include "cpu/cpu_backend.h"
 #include "models/janus_parts.h"
 #include "bench/bench_scratch.h"
@@ -93,26 +93,6 @@ Status writeVqSafetensors(const std::vector<TensorSpec>& tensors, const std::str
     }
     if (!ok || std::fflush(f.get()) != 0) return Status::error("writing " + path + " failed (disk full?)");
     return {};
-}
-
-// ---- peak memory -------------------------------------------------------------------------------------
-
-// VmHWM / VmRSS of this process in bytes (0 where /proc is unavailable).
-size_t procStatusBytes(const char* key) {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    const std::string k = std::string(key) + ":";
-    while (std::getline(in, line))
-        if (line.rfind(k, 0) == 0) return static_cast<size_t>(std::stoull(line.substr(k.size()))) * 1024;
-    return 0;
-}
-
-// Resets the peak resident set to the current one (Linux >= 4.0); false where that is refused.
-bool resetPeakResident() {
-    std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
-    if (!f) return false;
-    const bool ok = std::fputs("5", f) >= 0;
-    return std::fclose(f) == 0 && ok;
 }
 
 } // namespace
