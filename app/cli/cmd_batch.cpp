@@ -298,8 +298,10 @@ int runBatch(const BatchOptions& o) {
         items.push_back(parseItem(n, line, o.defaults, *hash));
     }
 
-    auto project = fs::exists(fs::path(o.project) / "project.db") ? pj::Project::open(o.project)
-                                                                  : pj::Project::create(o.project);
+    pj::OpenOptions open_options;
+    open_options.check_integrity = true; // never write into a damaged database
+    auto project = fs::exists(fs::path(o.project) / "project.db") ? pj::Project::open(o.project, open_options)
+                                                                  : pj::Project::create(o.project, open_options);
     if (!project) {
         std::fprintf(stderr, "tessera-cli batch: project %s: %s\n", o.project.c_str(),
                      project.error().c_str());

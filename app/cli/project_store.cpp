@@ -17,7 +17,10 @@ Status fromProjects(const projects::Status& s) { return s.ok() ? Status() : Stat
 } // namespace
 
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
-    auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir) : projects::Project::create(dir);
+    projects::OpenOptions options;
+    options.check_integrity = true; // never write into a damaged database
+    auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir, options)
+                                                            : projects::Project::create(dir, options);
     if (!project) return Status::error("project " + dir + ": " + project.error());
     const Recipe& first = r.recipes.at(0);
     std::error_code ec;
@@ -42,38 +45,51 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
     if (!job) return Status::error(job.error());
     if (Status s = fromProjects(project->updateJobState(*job, projects::JobState::kRunning)); !s.ok()) return s;
 
-    for (size_t i = 0; i < r.recipes.size(); ++i) {
-        const Recipe& rec = r.recipes[i];
-        projects::GenerationRecord g;
-        g.job_id = *job;
-        g.model_id = *model_id;
-        g.seed = rec.seed;
-        g.prompt = rec.prompt;
-        g.params = params;
-        g.params["image_index"] = rec.image_index;
-        g.params["grid"] = {rec.grid_h, rec.grid_w};
-        g.tokens = rec.tokens;
-        nlohmann::json top = nlohmann::json::array();
-        for (const auto& t : r.token_events[i]) {
-            g.stats.push_back({t.probability, t.entropy, t.guidance_kl});
-            top.push_back({{"ids", t.top_ids}, {"probs", t.top_probs}, {"rank", t.rank}});
+    // The run's pictures, the job's result and its final state are one transaction: a full disk or
+    // any other failure stores none of them, and the job is then marked failed with the reason.
+    std::vector<int64_t> stored;
+    projects::Status s = project->atomically([&]() -> projects::Status {
+        for (size_t i = 0; i < r.recipes.size(); ++i) {
+            const Recipe& rec = r.recipes[i];
+            projects::GenerationRecord g;
+            g.job_id = *job;
+            g.model_id = *model_id;
+            g.seed = rec.seed;
+            g.prompt = rec.prompt;
+            g.params = params;
+            g.params["image_index"] = rec.image_index;
+            g.params["grid"] = {rec.grid_h, rec.grid_w};
+            g.tokens = rec.tokens;
+            nlohmann::json top = nlohmann::json::array();
+            for (const auto& t : r.token_events[i]) {
+                g.stats.push_back({t.probability, t.entropy, t.guidance_kl});
+                top.push_back({{"ids", t.top_ids}, {"probs", t.top_probs}, {"rank", t.rank}});
+            }
+            g.top_k = top;
+            g.state = projects::GenerationState::kComplete;
+            projects::MediaPayload media;
+            media.kind = "image/png";
+            media.extension = "png";
+            std::ifstream in(r.written[i], std::ios::binary);
+            media.bytes.assign(std::istreambuf_iterator<char>(in), {});
+            if (media.bytes.empty()) return projects::Status::error("cannot read back " + r.written[i]);
+            media.meta = {{"source", fs::absolute(r.written[i]).string()}};
+            auto id = project->addGeneration(g, &media);
+            if (!id) return projects::Status::error("storing generation: " + id.error());
+            stored.push_back(*id);
         }
-        g.top_k = top;
-        g.state = projects::GenerationState::kComplete;
-        projects::MediaPayload media;
-        media.kind = "image/png";
-        media.extension = "png";
-        std::ifstream in(r.written[i], std::ios::binary);
-        media.bytes.assign(std::istreambuf_iterator<char>(in), {});
-        if (media.bytes.empty()) return Status::error("cannot read back " + r.written[i]);
-        media.meta = {{"source", fs::absolute(r.written[i]).string()}};
-        auto id = project->addGeneration(g, &media);
-        if (!id) return Status::error("storing generation: " + id.error());
-        if (ids) ids->push_back(*id);
+        if (auto st = project->setJobResult(*job, {{"generations", stored}}); !st.ok()) return st;
+        return project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
+                                                                : projects::JobState::kDone);
+    });
+    if (!s.ok()) {
+        // Best effort: on a full disk this small update may fail too; the job is then a dead
+        // 'running' one, which the next open marks interrupted.
+        (void)project->updateJobState(*job, projects::JobState::kFailed, s.message());
+        return Status::error(s.message() + " (nothing from this run was stored in " + dir + ")");
     }
-    project->setJobResult(*job, {{"generations", ids ? *ids : std::vector<int64_t>{}}});
-    return fromProjects(project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
-                                                                         : projects::JobState::kDone));
+    if (ids) *ids = stored;
+    return {};
 }
 
 } // namespace tessera::cli

@@ -1,6 +1,8 @@
 #include "db.h"
 
 #include <chrono>
+#include <cstring>
+#include <cerrno>
 #include <random>
 #include <sqlite3.h>
 #include <thread>
@@ -9,9 +11,23 @@ namespace tessera::projects::detail {
 
 namespace {
 
+// SQLite's text for an I/O failure ("disk I/O error") does not say which; the system's does
+// ("No space left on device", "File too large"). SQLite does not record errno for a short write,
+// so errno itself is read for the codes only a full disk or a size limit gives.
+std::string errorText(sqlite3* db, int rc) {
+    const int saved_errno = errno;
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    const int primary = (db ? sqlite3_extended_errcode(db) : rc) & 0xff;
+    if (db && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
+        int e = sqlite3_system_errno(db);
+        if (e == 0 && (saved_errno == ENOSPC || saved_errno == EFBIG || saved_errno == EDQUOT)) e = saved_errno;
+        if (e != 0) msg += std::string(" (") + std::strerror(e) + ")";
+    }
+    return msg;
+}
+
 [[noreturn]] void fail(sqlite3* db, int rc, const std::string& what) {
-    std::string msg = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    throw DbError(msg, rc);
+    throw DbError(what + ": " + errorText(db, rc), rc);
 }
 
 } // namespace
@@ -63,7 +79,7 @@ bool Stmt::step() {
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     int ext = sqlite3_extended_errcode(db_);
-    std::string msg = sqlite3_errmsg(db_);
+    std::string msg = errorText(db_, rc);
     sqlite3_reset(stmt_);
     throw DbError(msg, ext ? ext : rc);
 }
@@ -133,8 +149,8 @@ void Db::exec(const std::string& sql) {
     char* err = nullptr;
     int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
-        std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
+        std::string msg = errorText(db_, rc);
         int ext = sqlite3_extended_errcode(db_);
         throw DbError(msg, ext ? ext : rc);
     }

@@ -143,6 +143,7 @@ Result<Project> Project::openOrCreate(const fs::path& dir, const OpenOptions& op
         impl->db = std::make_unique<detail::Db>(db_file, create, options.busy_timeout_ms);
         if (!create) {
             detail::requireTesseraDatabase(*impl->db, db_file);
+            if (options.check_integrity) detail::quickCheck(*impl->db, db_file);
             fs::create_directories(dir / detail::kMediaDir, ec);
         }
         detail::migrate(*impl->db, detail::latestSchemaVersion());
@@ -369,6 +370,31 @@ Result<std::vector<ErasureRecord>> Project::listErasures() {
             return out;
         });
     });
+}
+
+// ---------------------------------------------------------------- transactions
+
+namespace {
+struct BodyFailed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+} // namespace
+
+Status Project::atomically(const std::function<Status()>& body) {
+    try {
+        detail::MediaLock lock(impl_->dir, false);
+        impl_->db->write([&] {
+            Status s = body();
+            if (!s.ok()) throw BodyFailed(s.message());
+        });
+        return {};
+    } catch (const BodyFailed& e) {
+        return Status::error(e.what());
+    } catch (const UsageError& e) {
+        return Status::error(e.what());
+    } catch (const std::exception& e) {
+        return Status::error(std::string("storing in project ") + impl_->dir.string() + ": " + e.what());
+    }
 }
 
 // ---------------------------------------------------------------- integrity

@@ -2,6 +2,7 @@
 // from every older version (tests/projects/migration_test.cpp).
 #include "schema.h"
 
+#include <algorithm>
 #include <iterator>
 #include <string>
 
@@ -145,6 +146,30 @@ void requireTesseraDatabase(Db& db, const std::filesystem::path& file) {
     });
     if (userVersion(db) < 1 || !has_tables)
         throw UsageError(file.string() + " holds no Tessera project (an empty or foreign SQLite database)");
+}
+
+void quickCheck(Db& db, const std::filesystem::path& file) {
+    std::string problems;
+    int n = 0;
+    try {
+        db.read([&] {
+            Stmt s = db.prepare("PRAGMA quick_check");
+            while (s.step()) {
+                std::string line = s.text(0);
+                if (line == "ok") continue;
+                ++n; // a row may hold several lines, headed by "*** in database main ***"
+                if (problems.size() < 600) problems += "\n  " + line;
+            }
+        });
+    } catch (const DbError& e) {
+        // A damaged file often fails the check itself ("database disk image is malformed").
+        problems = std::string("\n  ") + e.what();
+        n = std::max(n, 1);
+    }
+    if (n > 0)
+        throw UsageError(file.string() + " is damaged (SQLite quick_check found " + std::to_string(n) +
+                         (n == 1 ? " problem" : " problems") + "); nothing was written to it. Copy out what "
+                         "`tessera-cli project list` still reads, or restore a backup:" + problems);
 }
 
 void stampApplicationId(Db& db) {

@@ -20,6 +20,8 @@ inline constexpr int kApplicationId = 0x54535241;
 // before the id was stamped) it is unset and the database holds Tessera's tables at a schema version
 // of at least 1. An empty database or another application's is refused, never migrated into.
 void requireTesseraDatabase(Db& db, const std::filesystem::path& file);
+// PRAGMA quick_check; throws UsageError naming the first problems when the file is damaged.
+void quickCheck(Db& db, const std::filesystem::path& file);
 // Sets application_id when it is not yet set (a write only then).
 void stampApplicationId(Db& db);
 

@@ -54,5 +54,29 @@ check '[ $rc -eq 1 ] && [ ! -s "$work/photos/project.db" ] && grep -q "empty" "$
 "$cli" project recover "$work/photos" > "$work/o.txt" 2>&1; rc=$?
 check '[ $rc -eq 1 ] && [ -f "$work/photos/media/photo.jpg" ]' "recover on a 0-byte project.db (exit $rc)"
 
+# A full disk while storing in a project (a file-size limit stands in for it): exit 1 with the
+# system's reason, nothing from the run stored, the job marked failed (not left 'running'), and
+# recover finds only the run's unnamed media files; the project passes its integrity check.
+"$cli" generate --prompt x --seed 1 --out "$work/q.png" --project "$work/full" > /dev/null 2>&1 || { echo "project setup failed"; exit 1; }
+before=$(stat -c %s "$work/full/project.db")
+(ulimit -f $(( before / 1024 + 8 )); "$cli" generate --prompt x --seed 2 --images 64 --out "$work/q.png" --project "$work/full" > "$work/o.txt" 2>&1); rc=$?
+"$cli" project list "$work/full" > "$work/l.txt" 2>&1
+check '[ $rc -eq 1 ] && grep -q "File too large" "$work/o.txt" && grep -q "nothing from this run was stored" "$work/o.txt"' \
+  "generate --project on a full disk (exit $rc): $(grep -v wrote "$work/o.txt")"
+check 'grep -q "1 generations" "$work/l.txt" && grep -qE "^ +2 +failed" "$work/l.txt" && ! grep -qE "^ +[0-9]+ +running" "$work/l.txt"' \
+  "after a full disk, the project holds the first run only and a failed job: $(cat "$work/l.txt")"
+"$cli" project recover "$work/full" > "$work/o.txt" 2>&1; rc=$?
+check '[ $rc -eq 0 ] && grep -q "64 orphan files removed" "$work/o.txt" && grep -q "integrity check: ok" "$work/o.txt"' \
+  "recover after a full disk (exit $rc): $(head -3 "$work/o.txt")"
+
+# A damaged project.db is refused before anything is written to it (the type byte of an index
+# page overwritten: SQLite still opens the file, quick_check does not pass).
+"$cli" generate --prompt x --seed 3 --images 16 --out "$work/m.png" --project "$work/dmg" > /dev/null 2>&1 || { echo "project setup failed"; exit 1; }
+printf 'Z' | dd of="$work/dmg/project.db" bs=1 seek=$((10 * 4096)) conv=notrunc status=none
+cp "$work/dmg/project.db" "$work/dmg.before"
+"$cli" generate --prompt x --seed 4 --out "$work/m.png" --project "$work/dmg" > "$work/o.txt" 2>&1; rc=$?
+check '[ $rc -eq 1 ] && grep -q "is damaged" "$work/o.txt" && cmp -s "$work/dmg/project.db" "$work/dmg.before"' \
+  "generate --project into a damaged database (exit $rc): $(grep -v wrote "$work/o.txt")"
+
 [ "$fails" -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "cli hostile inputs OK"

@@ -117,6 +117,46 @@ TEST(Project, AssetsAreContentAddressedAndDurable) {
     EXPECT_EQ(files, 1);
 }
 
+TEST(Project, AtomicallyCommitsAllOrNothing) {
+    TempDir dir;
+    auto p = Project::create(dir.path());
+    ASSERT_TRUE(p.ok());
+    auto job = p->submitJob("generate", nlohmann::json::object());
+    ASSERT_TRUE(job.ok());
+    auto addTwo = [&](bool fail_after) {
+        return p->atomically([&]() -> Status {
+            for (int i = 0; i < 2; ++i) {
+                GenerationRecord g;
+                g.job_id = *job;
+                g.prompt = "p" + std::to_string(i);
+                g.state = GenerationState::kComplete;
+                MediaPayload m;
+                m.kind = "image/png";
+                m.extension = "png";
+                m.bytes = {static_cast<uint8_t>('a' + i), static_cast<uint8_t>(fail_after ? 'x' : 'y')};
+                if (auto id = p->addGeneration(g, &m); !id) return Status::error(id.error());
+            }
+            if (auto s = p->updateJobState(*job, JobState::kRunning); !s) return s;
+            return fail_after ? Status::error("the encoder failed") : Status();
+        });
+    };
+    Status failed = addTwo(true);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_EQ(failed.message(), "the encoder failed");
+    EXPECT_TRUE(p->history()->empty());
+    EXPECT_EQ(p->job(*job)->state, JobState::kQueued);
+    EXPECT_TRUE(p->listAssets()->empty());
+    // The failed body's media files are named by no row: recover removes them.
+    auto report = p->recover();
+    ASSERT_TRUE(report.ok()) << report.error();
+    EXPECT_EQ(report->orphan_files_removed, 2);
+
+    ASSERT_TRUE(addTwo(false).ok());
+    EXPECT_EQ(p->history()->size(), 2u);
+    EXPECT_EQ(p->job(*job)->state, JobState::kRunning);
+    EXPECT_TRUE(p->integrityCheck().ok());
+}
+
 TEST(Project, ScenesAndErasures) {
     TempDir dir;
     auto p = Project::create(dir.path());

@@ -403,8 +403,10 @@ void openProjectHistoryAsync(const QString& folder, bool create, QObject* receiv
     QPointer<QObject> guard(receiver);
     QThreadPool::globalInstance()->start([folder, create, guard, done = std::move(done)] {
         const std::filesystem::path dir(folder.toStdString());
-        auto project = std::make_shared<pj::Result<pj::Project>>(create ? pj::Project::create(dir)
-                                                                       : pj::Project::open(dir));
+        pj::OpenOptions options;
+        options.check_integrity = true; // off the GUI thread: a damaged project is refused, not written to
+        auto project = std::make_shared<pj::Result<pj::Project>>(create ? pj::Project::create(dir, options)
+                                                                       : pj::Project::open(dir, options));
         QMetaObject::invokeMethod(
             QCoreApplication::instance(),
             [folder, guard, done, project] {

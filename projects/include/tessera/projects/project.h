@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,10 @@ namespace tessera::projects {
 struct OpenOptions {
     InterruptedJobPolicy interrupted_jobs = InterruptedJobPolicy::kMarkInterrupted;
     int busy_timeout_ms = 15000; // how long a write waits for another writer before failing
+    // Run SQLite's quick_check before anything is written (migrations included) and refuse a
+    // damaged database. It reads the whole file: writers that are about to store results (the CLI)
+    // ask for it; the studio checks off the GUI thread like every other open.
+    bool check_integrity = false;
 };
 
 struct JobFilter {
@@ -131,6 +136,14 @@ public:
     Result<std::filesystem::path> exportGeneration(int64_t generation_id,
                                                    const std::filesystem::path& out_dir);
     Result<std::vector<ExportRecord>> listExports();
+
+    // --- transactions
+    // Runs body in one write transaction: every change it makes through this Project is committed
+    // together, or none is when body returns an error or throws (the exception is reported as an
+    // error). Media files written inside that end up named by no row are orphans recover() removes.
+    // The shared media lock is taken before the database lock, in the order recover() takes them.
+    // body runs on the calling thread and must not use this Project from another thread.
+    Status atomically(const std::function<Status()>& body);
 
     // --- health
     // PRAGMA integrity_check and foreign_key_check; the message lists the first problems.
