@@ -54,24 +54,6 @@ std::optional<double> parseNumber(const std::string& text, double min, double ma
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool validUtf8(const std::string& text);
 
-// The older key/value parser, kept only for the batch commands (cmd_batch.cpp) until they move to
-// CLI11 like the rest: --key value / --key=value options, --flag switches, positionals; unknown()
-// lists options given but not known so typos are errors.
-class Args {
-public:
-    Args(int argc, char** argv, std::vector<std::string> flags = {});
-    bool has(const std::string& key) const { return options_.count(key) != 0; }
-    std::string get(const std::string& key, const std::string& fallback = "") const;
-    long long getInt(const std::string& key, long long fallback) const;
-    double getDouble(const std::string& key, double fallback) const;
-    const std::vector<std::string>& positional() const { return positional_; }
-    std::vector<std::string> unknown(const std::vector<std::string>& known) const;
-
-private:
-    std::map<std::string, std::string> options_;
-    std::vector<std::string> positional_;
-};
-
 // Where the built-in reference data lives (source tree, or next to an installed binary).
 std::string dataDir();
 

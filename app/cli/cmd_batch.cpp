@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -66,49 +69,40 @@ struct BatchOptions {
 
 // Returns 0 with `o` filled, or the exit status (help printed: 0 and `done`; bad usage: 2).
 int parseBatchOptions(int argc, char** argv, BatchOptions& o, bool& done) {
-    Args args(argc, argv, {"help", "json"});
-    done = args.has("help");
-    if (done) {
-        std::printf("%s", kBatchUsage);
-        return 0;
-    }
-    auto bad = args.unknown({"model", "prompts", "project", "shard", "jobs", "threads", "backend", "batch",
-                             "seed", "cfg", "temperature", "top-k", "top-p", "min-p", "images", "json"});
-    if (!bad.empty() || !args.positional().empty()) {
-        std::fprintf(stderr, "tessera-cli batch: unknown option %s (see --help)\n",
-                     bad.empty() ? args.positional()[0].c_str() : bad[0].c_str());
-        return 2;
-    }
-    if (!args.has("prompts") || !args.has("project")) {
-        std::fprintf(stderr, "tessera-cli batch: --prompts and --project are required (see --help)\n");
-        return 2;
-    }
-    o.model = args.get("model", defaultModelDir());
-    o.prompts = args.get("prompts");
-    o.project = args.get("project");
-    o.backend = args.get("backend", "cpu");
-    o.batch = args.get("batch", fs::path(o.prompts).stem().string());
-    o.jobs = static_cast<int>(args.getInt("jobs", 1));
-    o.threads = static_cast<int>(args.getInt("threads", 0));
-    o.json_out = args.has("json");
-    const std::string shard = args.get("shard", "0/1");
+    CLI::App app;
+    std::string shard = "0/1";
+    std::optional<std::string> model, batch;
+    long long seed = 0, top_k = 0, images = 1;
+    double cfg = 5.0, temperature = 1.0, top_p = 1.0, min_p = 0.0;
+    app.add_option("--model", model);
+    app.add_option("--prompts", o.prompts)->required();
+    app.add_option("--project", o.project)->required();
+    app.add_option("--shard", shard);
+    addInt(app, "--jobs", o.jobs, 1, 1024);
+    addInt(app, "--threads", o.threads, 0, 1024);
+    app.add_option("--backend", o.backend);
+    app.add_option("--batch", batch);
+    addInt(app, "--seed", seed, 0, std::numeric_limits<long long>::max());
+    addNumber(app, "--cfg", cfg, -1e4, 1e4);
+    addNumber(app, "--temperature", temperature, 0, 1e4);
+    addInt(app, "--top-k", top_k, 0, 1 << 30);
+    addNumber(app, "--top-p", top_p, 0.0, 1.0);
+    addNumber(app, "--min-p", min_p, 0.0, 1.0);
+    addInt(app, "--images", images, 1, 64);
+    app.add_flag("--json", o.json_out);
+    for (int i = 0; i < argc; ++i)
+        if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) done = true;
+    if (auto rc = parseCommandLine(app, "batch", kBatchUsage, argc, argv)) return *rc;
+    o.model = model.value_or(defaultModelDir());
+    o.batch = batch.value_or(fs::path(o.prompts).stem().string());
     if (std::sscanf(shard.c_str(), "%d/%d", &o.shard, &o.shards) != 2 || o.shards < 1 || o.shard < 0 ||
         o.shard >= o.shards || shard.find_first_not_of("0123456789/") != std::string::npos) {
         std::fprintf(stderr, "tessera-cli batch: --shard expects I/N with 0 <= I < N, got '%s'\n",
                      shard.c_str());
         return 2;
     }
-    if (o.jobs < 1 || o.threads < 0) {
-        std::fprintf(stderr, "tessera-cli batch: --jobs must be at least 1 and --threads not negative\n");
-        return 2;
-    }
-    o.defaults = {{"seed", args.getInt("seed", 0)},
-                  {"cfg", args.getDouble("cfg", 5.0)},
-                  {"temperature", args.getDouble("temperature", 1.0)},
-                  {"top_k", args.getInt("top-k", 0)},
-                  {"top_p", args.getDouble("top-p", 1.0)},
-                  {"min_p", args.getDouble("min-p", 0.0)},
-                  {"images", args.getInt("images", 1)}};
+    o.defaults = {{"seed", seed},   {"cfg", cfg},     {"temperature", temperature}, {"top_k", top_k},
+                  {"top_p", top_p}, {"min_p", min_p}, {"images", images}};
     return 0;
 }
 
@@ -458,20 +452,15 @@ const char* kMergeUsage =
 // Returns 0 with the paths filled, or the exit status (help: 0 and `done`; bad usage: 2).
 int parseMergeOptions(int argc, char** argv, std::string& out, std::vector<fs::path>& shards, bool& json_out,
                       bool& done) {
-    Args args(argc, argv, {"help", "json"});
-    done = args.has("help");
-    if (done) {
-        std::printf("%s", kMergeUsage);
-        return 0;
-    }
-    if (auto bad = args.unknown({"help", "json"}); !bad.empty() || args.positional().size() < 2) {
-        std::fprintf(stderr, "%s%s", bad.empty() ? "" : ("unknown option " + bad[0] + "\n\n").c_str(),
-                     kMergeUsage);
-        return 2;
-    }
-    out = args.positional()[0];
-    for (size_t i = 1; i < args.positional().size(); ++i) shards.emplace_back(args.positional()[i]);
-    json_out = args.has("json");
+    CLI::App app;
+    std::vector<std::string> shard_dirs;
+    app.add_option("OUT", out)->required();
+    app.add_option("SHARD", shard_dirs)->required();
+    app.add_flag("--json", json_out);
+    for (int i = 0; i < argc; ++i)
+        if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) done = true;
+    if (auto rc = parseCommandLine(app, "project merge", kMergeUsage, argc, argv)) return *rc;
+    for (const auto& d : shard_dirs) shards.emplace_back(d);
     return 0;
 }
 
@@ -538,23 +527,16 @@ bool waitOk(pid_t pid) {
 } // namespace
 
 int cmdBenchBatch(int argc, char** argv) {
-    Args args(argc, argv, {"help", "json"});
-    if (args.has("help")) {
-        std::printf("%s", kBenchBatchUsage);
-        return 0;
-    }
-    if (auto bad = args.unknown({"model", "items", "cores", "json"}); !bad.empty()) {
-        std::fprintf(stderr, "tessera-cli bench batch: unknown option %s\n\n%s", bad[0].c_str(),
-                     kBenchBatchUsage);
-        return 2;
-    }
-    const std::string model = args.get("model", defaultModelDir());
-    const int items = static_cast<int>(args.getInt("items", 200));
-    const int cores = static_cast<int>(args.getInt("cores", 2));
-    if (items < 1 || cores < 1) {
-        std::fprintf(stderr, "tessera-cli bench batch: --items and --cores must be at least 1\n");
-        return 2;
-    }
+    CLI::App app;
+    std::optional<std::string> model_dir;
+    int items = 200, cores = 2;
+    bool json_flag = false; // the output is JSON either way
+    app.add_option("--model", model_dir);
+    addInt(app, "--items", items, 1, 1000000);
+    addInt(app, "--cores", cores, 1, 1024);
+    app.add_flag("--json", json_flag);
+    if (auto rc = parseCommandLine(app, "bench batch", kBenchBatchUsage, argc, argv)) return *rc;
+    const std::string model = model_dir.value_or(defaultModelDir());
     const fs::path dir = fs::temp_directory_path() / ("tessera-bench-batch-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);

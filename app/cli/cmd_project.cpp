@@ -376,15 +376,16 @@ int cmdRecover(const ProjectArgs& a, pj::Project& p) {
                    {"assets_relinked", r->assets_relinked},
                    {"assets_marked_missing", r->assets_marked_missing},
                    {"jobs_interrupted", r->jobs_interrupted},
+                   {"runner_locks_removed", r->runner_locks_removed},
                    {"notes", r->notes},
                    {"integrity_ok", integrity.ok()},
                    {"integrity", integrity.ok() ? "ok" : integrity.message()}});
     } else {
         std::printf(
             "%s%s: %d temporary files, %d orphan files removed; %d media relinked, %d marked missing; "
-            "%d jobs interrupted\n",
+            "%d jobs interrupted, %d dead runner locks removed\n",
             dry ? "(dry run) " : "", p.dir().c_str(), r->temp_files_removed, r->orphan_files_removed,
-            r->assets_relinked, r->assets_marked_missing, r->jobs_interrupted);
+            r->assets_relinked, r->assets_marked_missing, r->jobs_interrupted, r->runner_locks_removed);
         for (const auto& n : r->notes) std::printf("  %s\n", n.c_str());
         std::printf("integrity check: %s\n", integrity.ok() ? "ok" : integrity.message().c_str());
     }

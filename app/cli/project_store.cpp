@@ -3,18 +3,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "tessera/projects/project.h"
 
 namespace fs = std::filesystem;
 
 namespace tessera::cli {
-
-namespace {
-
-Status fromProjects(const projects::Status& s) { return s.ok() ? Status() : Status::error(s.message()); }
-
-} // namespace
 
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
     projects::OpenOptions options;
@@ -41,9 +36,16 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
                              {"images", run.request.images},
                              {"model", fs::absolute(run.model_dir).string()},
                              {"backend", first.backend}};
-    auto job = project->submitJob("generate", params);
-    if (!job) return Status::error(job.error());
-    if (Status s = fromProjects(project->updateJobState(*job, projects::JobState::kRunning)); !s.ok()) return s;
+    // The job appears already running (with this process as its runner), never queued: nothing
+    // else would run a queued job this process was killed before starting.
+    std::optional<int64_t> job;
+    projects::Status started = project->atomically([&]() -> projects::Status {
+        auto id = project->submitJob("generate", params);
+        if (!id) return id.status();
+        job = *id;
+        return project->updateJobState(*id, projects::JobState::kRunning);
+    });
+    if (!started.ok()) return Status::error(started.message());
 
     // The run's pictures, the job's result and its final state are one transaction: a full disk or
     // any other failure stores none of them, and the job is then marked failed with the reason.

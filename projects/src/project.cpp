@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <random>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tessera::projects {
@@ -43,23 +44,30 @@ Project::Impl::~Impl() {
 
 const std::string& Project::Impl::runnerToken() {
     if (runner_fd_ >= 0) return runner_token_;
-    std::mt19937_64 rng(std::random_device{}());
-    char buf[40];
-    std::snprintf(buf, sizeof(buf), "%d-%016llx", static_cast<int>(::getpid()),
-                  static_cast<unsigned long long>(rng()));
     fs::path runners = dir / detail::kRunnersDir;
     std::error_code ec;
     fs::create_directories(runners, ec);
-    fs::path file = runners / (std::string(buf) + ".lock");
-    int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw detail::DbError("cannot create " + file.string() + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ::close(fd);
-        throw detail::DbError("cannot lock " + file.string() + ": " + std::strerror(errno));
+    std::mt19937_64 rng(std::random_device{}());
+    // recover() removes lock files nobody holds: one it removed between our open and our flock is
+    // no longer the file under that name, so a new token is drawn.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        char buf[40];
+        std::snprintf(buf, sizeof(buf), "%d-%016llx", static_cast<int>(::getpid()),
+                      static_cast<unsigned long long>(rng()));
+        fs::path file = runners / (std::string(buf) + ".lock");
+        int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) throw detail::DbError("cannot create " + file.string() + ": " + std::strerror(errno));
+        struct stat held {}, named {};
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &held) != 0 || ::stat(file.c_str(), &named) != 0 ||
+            held.st_ino != named.st_ino || held.st_dev != named.st_dev) {
+            ::close(fd);
+            continue;
+        }
+        runner_fd_ = fd;
+        runner_token_ = buf;
+        return runner_token_;
     }
-    runner_fd_ = fd;
-    runner_token_ = buf;
-    return runner_token_;
+    throw detail::DbError("cannot take a runner lock in " + runners.string());
 }
 
 void Project::Impl::requireRow(const char* table, int64_t id, const char* what) {

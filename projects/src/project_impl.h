@@ -22,6 +22,7 @@ struct Project::Impl {
     // This process's runner identity: a lock file under .runners/ held (flock) while the Project is
     // open, so another process can tell a live runner from a dead one. Created on first use.
     const std::string& runnerToken();
+    const std::string& ownRunnerToken() const { return runner_token_; } // empty until runnerToken()
     // Reads one asset row; throws UsageError when absent.
     AssetRecord loadAsset(int64_t id);
     // Inserts (or finds, since media is content addressed) the asset row for a written file.

@@ -34,6 +34,21 @@ bool detail::runnerAlive(const fs::path& project_dir, const std::string& token,
     return alive;
 }
 
+// A process killed before its job row named its runner leaves a lock file no row refers to; one
+// that nobody holds is dead and removed (runnerAlive's test, applied to every file).
+static int removeDeadRunnerLocks(const fs::path& project_dir, const std::string& own_token) {
+    int removed = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(project_dir / detail::kRunnersDir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.size() < 6 || name.compare(name.size() - 5, 5, ".lock") != 0) continue;
+        const std::string token = name.substr(0, name.size() - 5);
+        if (token == own_token) continue;
+        if (!detail::runnerAlive(project_dir, token, own_token)) ++removed; // it unlinks a dead one
+    }
+    return removed;
+}
+
 int Project::Impl::interruptDeadJobs(InterruptedJobPolicy policy) {
     auto runningJobs = [&] {
         std::vector<std::pair<int64_t, std::string>> out;
@@ -176,6 +191,7 @@ Result<RecoveryReport> Project::recover(bool dry_run) {
             if (!dry_run) detail::syncDirectory(media_dir);
         });
         if (!dry_run) report.jobs_interrupted = impl_->interruptDeadJobs(impl_->options.interrupted_jobs);
+        if (!dry_run) report.runner_locks_removed = removeDeadRunnerLocks(impl_->dir, impl_->ownRunnerToken());
         return report;
     });
 }

@@ -160,6 +160,7 @@ struct RecoveryReport {
     int assets_relinked = 0;       // missing files found again (same sha256) and put back in place
     int assets_marked_missing = 0; // rows whose file is gone: state set to 'missing'
     int jobs_interrupted = 0;      // 'running' jobs whose process is gone
+    int runner_locks_removed = 0;  // .runners/ lock files of processes that are gone
     int foreign_files_kept = 0;    // files in media/ no row names that Tessera cannot prove it wrote: left alone
     std::vector<std::string> notes;
 };
