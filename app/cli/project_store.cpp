@@ -1,8 +1,10 @@
 #include "cli/project_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <unistd.h>
 
 #include "tessera/projects/project.h"
 
@@ -74,6 +76,120 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
     project->setJobResult(*job, {{"generations", ids ? *ids : std::vector<int64_t>{}}});
     return fromProjects(project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
                                                                          : projects::JobState::kDone));
+}
+
+ImageRgb8 thumbnailStrip(const std::vector<ImageRgb8>& frames, int count, int height) {
+    ImageRgb8 out;
+    if (frames.empty() || frames[0].width <= 0 || frames[0].height <= 0 || count <= 0 || height <= 0) return out;
+    count = std::min<int>(count, static_cast<int>(frames.size()));
+    const ImageRgb8& f0 = frames[0];
+    const int tile_w = std::max(1, f0.width * height / f0.height);
+    out.width = tile_w * count;
+    out.height = height;
+    out.rgb.assign(static_cast<size_t>(out.width) * static_cast<size_t>(out.height) * 3, 0);
+    for (int k = 0; k < count; ++k) {
+        const size_t src_index =
+            count == 1 ? 0 : static_cast<size_t>(k) * (frames.size() - 1) / static_cast<size_t>(count - 1);
+        const ImageRgb8& f = frames[src_index];
+        if (f.width != f0.width || f.height != f0.height) continue;
+        // Box filter: each output pixel averages the source pixels it covers.
+        for (int y = 0; y < height; ++y) {
+            const int y0 = y * f.height / height, y1 = std::max(y0 + 1, (y + 1) * f.height / height);
+            for (int x = 0; x < tile_w; ++x) {
+                const int x0 = x * f.width / tile_w, x1 = std::max(x0 + 1, (x + 1) * f.width / tile_w);
+                for (int c = 0; c < 3; ++c) {
+                    int sum = 0;
+                    for (int sy = y0; sy < y1; ++sy)
+                        for (int sx = x0; sx < x1; ++sx)
+                            sum += f.rgb[(static_cast<size_t>(sy) * static_cast<size_t>(f.width) + static_cast<size_t>(sx)) * 3 +
+                                         static_cast<size_t>(c)];
+                    out.rgb[(static_cast<size_t>(y) * static_cast<size_t>(out.width) + static_cast<size_t>(k * tile_w + x)) * 3 +
+                            static_cast<size_t>(c)] = static_cast<uint8_t>(sum / ((y1 - y0) * (x1 - x0)));
+                }
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+Expected<std::vector<uint8_t>> readBytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
+    if (!in.good() && !in.eof()) return Status::error("cannot read back " + path.string());
+    if (bytes.empty()) return Status::error("cannot read back " + path.string() + " (empty)");
+    return bytes;
+}
+
+} // namespace
+
+Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std::string& model_dir,
+                                               const nlohmann::json& recipe, const std::vector<int32_t>& codes,
+                                               const std::vector<ImageRgb8>& frames, const std::string& video_file) {
+    auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir) : projects::Project::create(dir);
+    if (!project) return Status::error("project " + dir + ": " + project.error());
+    const uint64_t seed = recipe.value("seed", uint64_t{0});
+    // Already there (e.g. a replay of a stored run): same seed, same codes.
+    projects::HistoryFilter videos;
+    videos.kind = "video";
+    videos.limit = 100000;
+    auto known = project->history(videos);
+    if (!known) return Status::error(known.error());
+    for (const auto& g : *known) {
+        if (g.seed != seed) continue;
+        auto full = project->generation(g.id);
+        if (!full) return Status::error(full.error());
+        if (full->tokens == codes) return VideoStoreResult{g.id, false};
+    }
+
+    std::error_code ec;
+    size_t model_bytes = 0;
+    for (const auto& e : fs::directory_iterator(model_dir, ec))
+        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
+    const std::string hash = recipe.contains("model") ? recipe["model"].value("hash", "") : "";
+    auto model_id = project->addModel({0, fs::absolute(model_dir).string(), "lumos", hash,
+                                       static_cast<int64_t>(model_bytes), 0});
+    if (!model_id) return Status::error(model_id.error());
+    nlohmann::json params = recipe;
+    params.erase("codes"); // the token stream holds them
+    params["model"] = fs::absolute(model_dir).string();
+    params["video_frames"] = frames.size();
+    params["decoded"] = true;
+    auto job = project->submitJob("generate-video", params);
+    if (!job) return Status::error(job.error());
+    if (auto s = project->updateJobState(*job, projects::JobState::kRunning); !s.ok()) return Status::error(s.message());
+
+    projects::GenerationRecord g;
+    g.job_id = *job;
+    g.model_id = *model_id;
+    g.seed = seed;
+    g.prompt = recipe.value("prompt", "");
+    g.params = params;
+    g.tokens = codes;
+    g.state = recipe.value("cancelled", false) ? projects::GenerationState::kFailed : projects::GenerationState::kComplete;
+    projects::MediaPayload video;
+    video.kind = "video/mp4";
+    video.extension = "mp4";
+    auto bytes = readBytes(video_file);
+    if (!bytes) return bytes.status();
+    video.bytes = std::move(*bytes);
+    video.meta = {{"frames", frames.size()}, {"fps", recipe.value("fps", 0)}};
+    projects::MediaPayload strip;
+    strip.kind = "image/png";
+    strip.extension = "png";
+    const fs::path strip_file = fs::temp_directory_path() / ("tessera-strip-" + std::to_string(::getpid()) + ".png");
+    Status st = writePng(strip_file.string(), thumbnailStrip(frames));
+    if (!st.ok()) return st;
+    auto strip_bytes = readBytes(strip_file);
+    fs::remove(strip_file, ec);
+    if (!strip_bytes) return strip_bytes.status();
+    strip.bytes = std::move(*strip_bytes);
+    auto id = project->addVideoGeneration(g, video, strip);
+    if (!id) return Status::error("storing the video generation: " + id.error());
+    project->setJobResult(*job, {{"generations", {*id}}});
+    if (auto s = project->updateJobState(*job, projects::JobState::kDone); !s.ok()) return Status::error(s.message());
+    return VideoStoreResult{*id, true};
 }
 
 } // namespace tessera::cli
