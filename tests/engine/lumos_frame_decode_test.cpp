@@ -90,7 +90,8 @@ TEST_F(LumosFrameDecodeTest, CommittedFramesEqualTheWholeClipDecodedAtTheEnd) {
         EXPECT_EQ(steps_seen, (f.latent_frame + 1) * 3);
         frames.push_back(f);
     };
-    auto res = run.pipeline->generate(request(5), ctx, [&](const LumosProgress&) { ++steps_seen; }, fd);
+    auto res = run.pipeline->generate(
+        request(5), ctx, [&](const LumosProgress&) { ++steps_seen; }, fd);
     ASSERT_TRUE(res.ok()) << res.error();
     ASSERT_EQ(res->shape.latent_frames, 3);
     ASSERT_EQ(frames.size(), 3u);
@@ -157,7 +158,8 @@ TEST_F(LumosFrameDecodeTest, ImageToVideoReportsTheGivenFrameFirst) {
         }
         frames.push_back(f);
     };
-    auto res = run.pipeline->generate(req, ctx, [&](const LumosProgress&) { ++steps_seen; }, fd);
+    auto res = run.pipeline->generate(
+        req, ctx, [&](const LumosProgress&) { ++steps_seen; }, fd);
     ASSERT_TRUE(res.ok()) << res.error();
     ASSERT_EQ(frames.size(), 2u);
     EXPECT_EQ(frames[0].codes, req.first_frame_codes);

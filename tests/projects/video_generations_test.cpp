@@ -97,7 +97,8 @@ TEST(VideoGenerations, BadInputIsRefusedAndLeavesNoRow) {
     GenerationRecord v;
     v.tokens = {1, 2};
     v.stats = {{0.5f, 1.0f, 0.0f}}; // one statistic for two tokens
-    auto bad = p->addVideoGeneration(v, payload("video/mp4", "mp4", {1, 2, 3}), payload("image/png", "png", {4}));
+    auto bad =
+        p->addVideoGeneration(v, payload("video/mp4", "mp4", {1, 2, 3}), payload("image/png", "png", {4}));
     ASSERT_FALSE(bad.ok());
     v.stats.clear();
     // A writer that fails stops the whole record.

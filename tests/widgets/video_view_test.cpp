@@ -75,7 +75,8 @@ protected:
 QTemporaryDir* VideoViewTest::dir_ = nullptr;
 
 bool terminal(const Generation* g) {
-    return g && (g->state == JobState::Finished || g->state == JobState::Failed || g->state == JobState::Cancelled);
+    return g && (g->state == JobState::Finished || g->state == JobState::Failed ||
+                 g->state == JobState::Cancelled);
 }
 
 int differingPixels(const QImage& a, const QImage& b) {
@@ -114,7 +115,9 @@ TEST_F(VideoViewTest, AVideoJobFillsTheViewScrubsAndLandsInTheHistory) {
     s.prompt = "a red cube turning";
     s.seed = 5;
     std::vector<std::pair<int, int>> steps_seen; // (latent frame, step) as the view got them
-    QObject::connect(&videos, &VideoController::stepArrived, [&](qint64, int f, int st) { steps_seen.push_back({f, st}); });
+    QObject::connect(&videos, &VideoController::stepArrived, [&](qint64, int f, int st) {
+        steps_seen.push_back({f, st});
+    });
     const int64_t id = studio.generate(s);
     ASSERT_GT(id, 0);
     view.showVideo(id);
@@ -150,7 +153,8 @@ TEST_F(VideoViewTest, AVideoJobFillsTheViewScrubsAndLandsInTheHistory) {
         for (int y = 0; y < 32; ++y)
             for (int x = 0; x < 64; ++x)
                 for (int c = 0; c < 3; ++c) {
-                    const float expected = std::clamp((px[(y * 64 + x) * 3 + c] + 1.0f) * 127.5f, 0.0f, 255.0f);
+                    const float expected =
+                        std::clamp((px[(y * 64 + x) * 3 + c] + 1.0f) * 127.5f, 0.0f, 255.0f);
                     far += std::abs(static_cast<float>(last.constScanLine(y)[x * 3 + c]) - expected) > 1.0f;
                 }
         EXPECT_EQ(far, 0);
@@ -197,15 +201,17 @@ TEST_F(VideoViewTest, AVideoJobFillsTheViewScrubsAndLandsInTheHistory) {
 
     // The history (a project) lists it as a video with its strip; its codes and MP4 are stored.
     std::vector<HistoryEntry> entries;
-    ASSERT_TRUE(waitFor([&] {
-        bool got = false;
-        history->query({}, [&](std::vector<HistoryEntry> e) {
-            entries = std::move(e);
-            got = true;
-        });
-        if (!waitFor([&] { return got; }, 5000)) return false;
-        return !entries.empty();
-    }, 20000));
+    ASSERT_TRUE(waitFor(
+        [&] {
+            bool got = false;
+            history->query({}, [&](std::vector<HistoryEntry> e) {
+                entries = std::move(e);
+                got = true;
+            });
+            if (!waitFor([&] { return got; }, 5000)) return false;
+            return !entries.empty();
+        },
+        20000));
     ASSERT_EQ(entries.size(), 1u);
     EXPECT_EQ(entries[0].kind, "video");
     EXPECT_EQ(entries[0].video_frames, 9);
@@ -243,12 +249,13 @@ TEST_F(VideoViewTest, AVideoJobFillsTheViewScrubsAndLandsInTheHistory) {
         bool done = false, ok = false;
         QString message;
         int progress_calls = 0;
-        exportVideoAsync(g->video, req, &view, [&](int, int total) { progress_calls += total == 9; },
-                         [&](bool o, QString m) {
-                             done = true;
-                             ok = o;
-                             message = m;
-                         });
+        exportVideoAsync(
+            g->video, req, &view, [&](int, int total) { progress_calls += total == 9; },
+            [&](bool o, QString m) {
+                done = true;
+                ok = o;
+                message = m;
+            });
         ASSERT_TRUE(waitFor([&] { return done; }, 30000)) << format.toStdString();
         ASSERT_TRUE(ok) << format.toStdString() << ": " << message.toStdString();
         EXPECT_EQ(progress_calls, 9) << format.toStdString();

@@ -52,7 +52,8 @@ std::vector<QImage> toImages(const VideoF32& v) {
         QImage img(static_cast<int>(v.width), static_cast<int>(v.height), QImage::Format_RGB888);
         for (int64_t y = 0; y < v.height; ++y) {
             uchar* row = img.scanLine(static_cast<int>(y));
-            const float* src = v.rgb.data() + static_cast<size_t>(f) * per + static_cast<size_t>(y * v.width * 3);
+            const float* src =
+                v.rgb.data() + static_cast<size_t>(f) * per + static_cast<size_t>(y * v.width * 3);
             for (int64_t i = 0; i < v.width * 3; ++i) row[i] = toByte(src[i]);
         }
         out.push_back(std::move(img));
@@ -63,7 +64,8 @@ std::vector<QImage> toImages(const VideoF32& v) {
 class LumosGenerator : public VideoGenerator {
 public:
     LumosGenerator(std::unique_ptr<Backend> backend, std::unique_ptr<LumosPipeline> pipeline,
-                   std::unique_ptr<CosmosTokenizer> tokenizer, std::string folder, LumosGeneratorOptions options)
+                   std::unique_ptr<CosmosTokenizer> tokenizer, std::string folder,
+                   LumosGeneratorOptions options)
         : state_(std::make_shared<State>()) {
         state_->backend = std::move(backend);
         state_->pipeline = std::move(pipeline);
@@ -80,10 +82,12 @@ public:
         info_.codebook = static_cast<int>(state_->pipeline->codes());
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(folder, ec))
-            if (e.path().extension() == ".safetensors") info_.weight_bytes += static_cast<size_t>(e.file_size(ec));
+            if (e.path().extension() == ".safetensors")
+                info_.weight_bytes += static_cast<size_t>(e.file_size(ec));
         if (info_.weight_bytes < kSmokeTestWeightBytes)
-            info_.note = QObject::tr("%1: untrained smoke-test model (random weights), its videos are noise by design")
-                             .arg(info_.name);
+            info_.note =
+                QObject::tr("%1: untrained smoke-test model (random weights), its videos are noise by design")
+                    .arg(info_.name);
     }
 
     GeneratorInfo info() const override { return info_; }
@@ -185,7 +189,8 @@ public:
     Expected<ImageRgb8> decode(const std::vector<int32_t>& tokens) override {
         std::lock_guard<std::mutex> lock(state_->mutex);
         ImageRgb8 out;
-        if (state_->tokenizer && std::none_of(tokens.begin(), tokens.end(), [](int32_t t) { return t < 0; })) {
+        if (state_->tokenizer &&
+            std::none_of(tokens.begin(), tokens.end(), [](int32_t t) { return t < 0; })) {
             auto v = state_->tokenizer->decode(*state_->backend, tokens, 1, info_.rows, info_.cols);
             if (!v) return v.status();
             out.width = static_cast<int>(v->width);

@@ -151,7 +151,8 @@ void VideoController::adoptStored(qint64 id) {
     r.cells.assign(static_cast<size_t>(r.latent_frames), std::vector<TokenRecord>(n));
     r.committed_at.assign(static_cast<size_t>(r.latent_frames), std::vector<int>(n, 0));
     for (size_t f = 0; f < r.cells.size(); ++f)
-        for (size_t i = 0; i < n && f * n + i < clip.codes.size(); ++i) r.cells[f][i].token = clip.codes[f * n + i];
+        for (size_t i = 0; i < n && f * n + i < clip.codes.size(); ++i)
+            r.cells[f][i].token = clip.codes[f * n + i];
     r.frames = clip.frames;
     r.done = true;
     r.clip = g->video;

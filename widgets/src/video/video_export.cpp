@@ -2,6 +2,7 @@
 
 #include "tessera/media/video.h"
 
+#include <QComboBox>
 #include <QCoreApplication>
 #include <QDialogButtonBox>
 #include <QFileDialog>
@@ -9,7 +10,6 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLineEdit>
-#include <QComboBox>
 #include <QMetaObject>
 #include <QPointer>
 #include <QPushButton>
@@ -36,16 +36,16 @@ ImageRgb8 toRgb8(const QImage& image) {
     out.height = rgb.height();
     out.rgb.resize(static_cast<size_t>(out.width) * static_cast<size_t>(out.height) * 3);
     for (int y = 0; y < out.height; ++y)
-        std::memcpy(out.rgb.data() + static_cast<size_t>(y) * static_cast<size_t>(out.width) * 3, rgb.constScanLine(y),
-                    static_cast<size_t>(out.width) * 3);
+        std::memcpy(out.rgb.data() + static_cast<size_t>(y) * static_cast<size_t>(out.width) * 3,
+                    rgb.constScanLine(y), static_cast<size_t>(out.width) * 3);
     return out;
 }
 
 } // namespace
 
-void exportVideoAsync(std::shared_ptr<const VideoClip> clip, const VideoExportRequest& request, QObject* context,
-                      std::function<void(int, int)> progress, std::function<void(bool, QString)> done,
-                      std::shared_ptr<std::atomic<bool>> cancel) {
+void exportVideoAsync(std::shared_ptr<const VideoClip> clip, const VideoExportRequest& request,
+                      QObject* context, std::function<void(int, int)> progress,
+                      std::function<void(bool, QString)> done, std::shared_ptr<std::atomic<bool>> cancel) {
     QPointer<QObject> guard(context);
     if (!cancel) cancel = std::make_shared<std::atomic<bool>>(false);
     auto report = [guard](std::function<void()> fn) {
@@ -87,7 +87,8 @@ void exportVideoAsync(std::shared_ptr<const VideoClip> clip, const VideoExportRe
     });
 }
 
-VideoExportDialog::VideoExportDialog(const QString& suggested_stem, int fps, QWidget* parent) : QDialog(parent) {
+VideoExportDialog::VideoExportDialog(const QString& suggested_stem, int fps, QWidget* parent)
+    : QDialog(parent) {
     setWindowTitle(tr("Export video"));
     path_ = new QLineEdit(suggested_stem + ".mp4", this);
     path_->setObjectName("videoExportPath");
@@ -115,8 +116,9 @@ VideoExportDialog::VideoExportDialog(const QString& suggested_stem, int fps, QWi
     connect(format_, &QComboBox::currentIndexChanged, this, &VideoExportDialog::formatChanged);
     connect(browse, &QPushButton::clicked, this, [this] {
         const QString name = format_->currentData().toString();
-        const QString p = name == "png" ? QFileDialog::getExistingDirectory(this, tr("Folder for the frames"))
-                                        : QFileDialog::getSaveFileName(this, tr("Export video"), path_->text());
+        const QString p = name == "png"
+                              ? QFileDialog::getExistingDirectory(this, tr("Folder for the frames"))
+                              : QFileDialog::getSaveFileName(this, tr("Export video"), path_->text());
         if (!p.isEmpty()) path_->setText(p);
     });
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);

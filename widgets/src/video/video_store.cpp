@@ -45,7 +45,8 @@ Status videoPayloads(const VideoClip& clip, pj::MediaPayload& video, pj::MediaPa
     QByteArray png;
     QBuffer buf(&png);
     buf.open(QIODevice::WriteOnly);
-    if (!videoThumbnailStrip(clip.frames).save(&buf, "PNG")) return Status::error("cannot encode the thumbnail strip");
+    if (!videoThumbnailStrip(clip.frames).save(&buf, "PNG"))
+        return Status::error("cannot encode the thumbnail strip");
     strip.kind = "image/png";
     strip.extension = "png";
     strip.bytes.assign(png.begin(), png.end());
@@ -66,7 +67,8 @@ std::shared_ptr<VideoClip> storedClip(pj::Project& project, const pj::Generation
     clip->decoded = r.params.value("decoded", true);
     clip->fps = r.params.value("fps", 0);
     clip->latent_frames = r.params.value("latent_frames", 0);
-    if (r.params.contains("latent_grid") && r.params["latent_grid"].is_array() && r.params["latent_grid"].size() == 2) {
+    if (r.params.contains("latent_grid") && r.params["latent_grid"].is_array() &&
+        r.params["latent_grid"].size() == 2) {
         clip->lat_h = r.params["latent_grid"][0].get<int>();
         clip->lat_w = r.params["latent_grid"][1].get<int>();
     }

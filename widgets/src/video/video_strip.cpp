@@ -17,14 +17,16 @@ QImage videoThumbnailStrip(const std::vector<QImage>& frames, int count, int hei
     QPainter p(&strip);
     p.setRenderHint(QPainter::SmoothPixmapTransform);
     for (int k = 0; k < count; ++k) {
-        const size_t i = count == 1 ? 0 : static_cast<size_t>(k) * (frames.size() - 1) / static_cast<size_t>(count - 1);
+        const size_t i =
+            count == 1 ? 0 : static_cast<size_t>(k) * (frames.size() - 1) / static_cast<size_t>(count - 1);
         p.drawImage(QRect(k * tile_w, 0, tile_w, height), frames[i]);
     }
     return strip;
 }
 
 QImage codeDigitImage(const std::vector<int32_t>& codes, int lat_h, int lat_w) {
-    if (lat_h <= 0 || lat_w <= 0 || codes.size() != static_cast<size_t>(lat_h) * static_cast<size_t>(lat_w)) return {};
+    if (lat_h <= 0 || lat_w <= 0 || codes.size() != static_cast<size_t>(lat_h) * static_cast<size_t>(lat_w))
+        return {};
     const std::vector<uint8_t> rgb = lumosCodeDigitColours(codes);
     QImage img(rgb.data(), lat_w, lat_h, lat_w * 3, QImage::Format_RGB888);
     return img.copy();

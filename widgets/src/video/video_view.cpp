@@ -23,7 +23,8 @@ namespace tessera::widgets {
 
 // ---- layout ---------------------------------------------------------------------------------------------
 
-VideoView::VideoView(VideoController* controller, QWidget* parent) : QWidget(parent), controller_(controller) {
+VideoView::VideoView(VideoController* controller, QWidget* parent)
+    : QWidget(parent), controller_(controller) {
     frame_ = new QLabel(this);
     frame_->setObjectName("videoFrame");
     frame_->setMinimumSize(320, 180);
@@ -106,9 +107,8 @@ VideoView::VideoView(VideoController* controller, QWidget* parent) : QWidget(par
         follow_steps_ = r && v >= r->stepsDone(latentFrame());
         showMosaic();
     });
-    connect(overlay_, &QComboBox::currentIndexChanged, this, [this] {
-        mosaic_->setOverlay(static_cast<MosaicOverlay>(overlay_->currentData().toInt()));
-    });
+    connect(overlay_, &QComboBox::currentIndexChanged, this,
+            [this] { mosaic_->setOverlay(static_cast<MosaicOverlay>(overlay_->currentData().toInt())); });
     connect(mosaic_, &TokenMosaic::cellClicked, this, &VideoView::onCellClicked);
 
     // ---- following a record
@@ -226,16 +226,23 @@ void VideoView::showFrame(int clip_frame) {
                       !r->frames[static_cast<size_t>(clip_frame)].isNull();
     shown_image_ = have ? r->frames[static_cast<size_t>(clip_frame)] : QImage();
     if (have) {
-        frame_->setPixmap(QPixmap::fromImage(shown_image_.scaled(frame_->size() - QSize(4, 4), Qt::KeepAspectRatio,
-                                                                 Qt::FastTransformation)));
+        frame_->setPixmap(QPixmap::fromImage(
+            shown_image_.scaled(frame_->size() - QSize(4, 4), Qt::KeepAspectRatio, Qt::FastTransformation)));
     } else {
         frame_->setText(tr("frame %1 not decoded yet").arg(clip_frame + 1));
     }
     const bool live = follow_frames_ && !r->done && live_latent_ >= 0;
     const int latent = live ? live_latent_ : VideoRecord::latentOf(clip_frame);
-    QString status = tr("frame %1/%2 · latent frame %3/%4").arg(clip_frame + 1).arg(r->clipFrames())
-                         .arg(latent + 1).arg(r->latent_frames);
-    if (live) status += tr(" · generating latent frame %1, step %2/%3").arg(latent + 1).arg(r->stepsDone(latent)).arg(r->steps);
+    QString status = tr("frame %1/%2 · latent frame %3/%4")
+                         .arg(clip_frame + 1)
+                         .arg(r->clipFrames())
+                         .arg(latent + 1)
+                         .arg(r->latent_frames);
+    if (live)
+        status += tr(" · generating latent frame %1, step %2/%3")
+                      .arg(latent + 1)
+                      .arg(r->stepsDone(latent))
+                      .arg(r->steps);
     if (!r->decodes) status += tr(" · code-digit pictures (no Cosmos tokenizer)");
     if (r->cancelled) status += tr(" · cancelled");
     frame_status_->setText(status);
@@ -269,26 +276,29 @@ void VideoView::showMosaic() {
     for (int i = 0; i < r->cellCount(); ++i) {
         const size_t k = static_cast<size_t>(i);
         // At step s the cells committed by then, with their statistics.
-        const bool known = final_codes ? cells[k].token >= 0
-                                       : r->committed_at[f][k] > 0 && r->committed_at[f][k] <= s;
+        const bool known =
+            final_codes ? cells[k].token >= 0 : r->committed_at[f][k] > 0 && r->committed_at[f][k] <= s;
         if (known) mosaic_->setCell(i, cells[k]);
     }
     // Under the cells: the decoded frame once the latent frame is final, else the step's draw.
     const int first_clip = latent == 0 ? 0 : 1 + 4 * (latent - 1);
     QImage under;
-    if (final_codes && first_clip < static_cast<int>(r->frames.size())) under = r->frames[static_cast<size_t>(first_clip)];
+    if (final_codes && first_clip < static_cast<int>(r->frames.size()))
+        under = r->frames[static_cast<size_t>(first_clip)];
     QImage draw;
     if (s > 0) draw = codeDigitImage(r->sampled[f][static_cast<size_t>(s - 1)], r->lat_h, r->lat_w);
     if (under.isNull()) under = draw;
     mosaic_->setPreview(under);
     draw_->setPixmap(draw.isNull() ? QPixmap()
-                                   : QPixmap::fromImage(draw.scaled(draw_->size(), Qt::KeepAspectRatio, Qt::FastTransformation)));
+                                   : QPixmap::fromImage(draw.scaled(draw_->size(), Qt::KeepAspectRatio,
+                                                                    Qt::FastTransformation)));
     const int kept = s > 0 ? static_cast<int>(std::count_if(r->kept[f][static_cast<size_t>(s - 1)].begin(),
                                                             r->kept[f][static_cast<size_t>(s - 1)].end(),
                                                             [](int32_t t) { return t >= 0; }))
                            : mosaic_->sampledCount();
-    step_status_->setText(s > 0 ? tr("step %1/%2 · %3 of %4 cells kept").arg(s).arg(r->steps).arg(kept).arg(r->cellCount())
-                                : tr("final codes · %1 cells").arg(kept));
+    step_status_->setText(
+        s > 0 ? tr("step %1/%2 · %3 of %4 cells kept").arg(s).arg(r->steps).arg(kept).arg(r->cellCount())
+              : tr("final codes · %1 cells").arg(kept));
 }
 
 void VideoView::onCellClicked(int position) {

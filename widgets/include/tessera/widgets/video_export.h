@@ -32,8 +32,8 @@ std::vector<std::pair<QString, QString>> videoExportFormats();
 // Encodes `clip` to `request.path`. `progress(frames_written, frames)` and `done(ok, message)` run
 // on `context`'s (GUI) thread, not at all once `context` is gone. Setting *cancel stops the encoder
 // between frames and removes the partial output. Returns at once.
-void exportVideoAsync(std::shared_ptr<const VideoClip> clip, const VideoExportRequest& request, QObject* context,
-                      std::function<void(int frames_written, int frames)> progress,
+void exportVideoAsync(std::shared_ptr<const VideoClip> clip, const VideoExportRequest& request,
+                      QObject* context, std::function<void(int frames_written, int frames)> progress,
                       std::function<void(bool ok, QString message)> done,
                       std::shared_ptr<std::atomic<bool>> cancel = nullptr);
 

@@ -52,11 +52,11 @@ public slots:
 
 private:
     const VideoRecord* current() const;
-    void refresh();              // scrubber ranges from the record, then the frame and mosaic
+    void refresh(); // scrubber ranges from the record, then the frame and mosaic
     void showFrame(int clip_frame);
     void showMosaic();
     void onCellClicked(int position);
-    void advance();              // playback tick
+    void advance(); // playback tick
 
     VideoController* controller_;
     int64_t id_ = 0;
