@@ -1,6 +1,7 @@
 // Video generations: the video file and its thumbnail strip stored durably as two assets, the latent
 // codes as the token stream, kind "video" in the history and its filter, and bad input refused.
 #include "projects/test_util.h"
+#include "tessera/projects/merge.h"
 #include "tessera/projects/project.h"
 
 #include <fstream>
@@ -111,4 +112,45 @@ TEST(VideoGenerations, BadInputIsRefusedAndLeavesNoRow) {
     EXPECT_NE(bad2.error().find("encoder failed"), std::string::npos) << bad2.error();
     EXPECT_TRUE(p->history()->empty());
     EXPECT_TRUE(p->listAssets()->empty());
+}
+
+TEST(VideoGenerations, MergingKeepsTheKindAndTheStrip) {
+    TempDir shard, out;
+    {
+        auto p = Project::create(shard.path());
+        ASSERT_TRUE(p.ok()) << p.error();
+        GenerationRecord g;
+        g.prompt = "a wave";
+        g.seed = 3;
+        g.tokens = {4, 5, 6, 7};
+        ASSERT_TRUE(p->addVideoGeneration(g, payload("video/mp4", "mp4", {9, 8, 7}),
+                                          payload("image/png", "png", {1, 1, 2}))
+                        .ok());
+        GenerationRecord image;
+        image.prompt = "a still";
+        image.tokens = {1};
+        ASSERT_TRUE(p->addGeneration(image).ok());
+    }
+    auto r = mergeProjects(out.path(), {shard.path()});
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r->generations_added, 2);
+    auto p = Project::open(out.path());
+    ASSERT_TRUE(p.ok()) << p.error();
+    HistoryFilter videos;
+    videos.kind = "video";
+    auto h = p->history(videos);
+    ASSERT_TRUE(h.ok()) << h.error();
+    ASSERT_EQ(h->size(), 1u);
+    EXPECT_EQ(h->front().prompt, "a wave");
+    ASSERT_TRUE(h->front().strip_asset_id && h->front().asset_id);
+    auto strip = p->asset(*h->front().strip_asset_id);
+    ASSERT_TRUE(strip.ok()) << strip.error();
+    EXPECT_EQ(readAll(p->assetPath(*strip)), (std::vector<uint8_t>{1, 1, 2}));
+    auto video = p->asset(*h->front().asset_id);
+    ASSERT_TRUE(video.ok());
+    EXPECT_EQ(readAll(p->assetPath(*video)), (std::vector<uint8_t>{9, 8, 7}));
+    HistoryFilter images;
+    images.kind = "image";
+    EXPECT_EQ(p->history(images)->size(), 1u);
+    EXPECT_TRUE(p->integrityCheck().ok());
 }
