@@ -1,6 +1,7 @@
 // `tessera-cli generate-video`: Lumos-1 text→video, text→image and image→video by AR-DF decoding.
 // Writes the recipe (codes included) and, with a Cosmos tokenizer, the decoded frames as PNGs.
 #include "cli/cli.h"
+#include "cli/project_store.h"
 #include "tessera/engine/cosmos.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/image.h"
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 
@@ -53,6 +55,9 @@ const char* kUsage =
     "                         code->colour map, not a decode) and, with --tokenizer, frame-NNN.png\n"
     "  --video FILE           also write the decoded frames as a video (.mp4 H.264, .webm VP9, .gif, .webp)\n"
     "                         at --fps, with the recipe in its metadata (needs --tokenizer)\n"
+    "  --project DIR          also store the run in that project (created if missing): the codes, an MP4\n"
+    "                         with the recipe, a thumbnail strip; not again if the same run is there\n"
+    "                         (needs --tokenizer)\n"
     "  --replay FILE          regenerate from a recipe.json, or from a video written by --video, and\n"
     "                         check the codes are identical (exit 1 if "
     "not)\n"
@@ -173,8 +178,9 @@ int cmdGenerateVideo(int argc, char** argv) {
     app.add_flag("--reset-temperature", req.reset_temperature_per_frame);
     app.add_option("--out", out);
     app.add_option("--replay", replay);
-    std::string video_path;
+    std::string video_path, project_dir;
     app.add_option("--video", video_path);
+    app.add_option("--project", project_dir);
     app.add_option("--backend", backend_name);
     addInt(app, "--threads", threads, 0, 4096);
     app.add_flag("--json", json);
@@ -232,6 +238,8 @@ int cmdGenerateVideo(int argc, char** argv) {
             return fail("--video " + video_path + ": use a .mp4, .webm, .gif or .webp name", 2);
         if (tokenizer_dir.empty()) return fail("--video needs --tokenizer (the Cosmos decoder)", 2);
     }
+    if (app.count("--project") && tokenizer_dir.empty())
+        return fail("--project needs --tokenizer (the Cosmos decoder makes the stored video)", 2);
     if (recipe == std::nullopt) {
         if (!seed->count()) req.seed = std::random_device{}();
     }
@@ -285,7 +293,8 @@ int cmdGenerateVideo(int argc, char** argv) {
     }
     Status st = writeCodeDigits(out, *result);
     if (!st.ok()) return fail(st.message(), 1);
-    int64_t decoded = 0;
+    int64_t decoded = 0, stored_id = 0;
+    bool stored_new = false;
     if (tok && !result->cancelled) {
         auto video = tok->decode(be, result->codes, result->shape.latent_frames, result->shape.lat_h,
                                  result->shape.lat_w);
@@ -300,6 +309,24 @@ int cmdGenerateVideo(int argc, char** argv) {
             vo.metadata[media::kRecipeKey] = rj.dump();
             Status vs = media::writeVideo(video_path, *frames, vo);
             if (!vs.ok()) return fail(vs.message(), 1);
+        }
+        if (!project_dir.empty()) {
+            // The stored video is an MP4 whatever --video wrote.
+            std::string mp4 = video_path;
+            const bool own = media::formatFromPath(video_path) != media::VideoFormat::Mp4H264;
+            if (own) {
+                mp4 = (fs::path(out) / (".project-video-" + std::to_string(::getpid()) + ".mp4")).string();
+                media::VideoExportOptions vo;
+                vo.fps = {req.fps, 1};
+                vo.metadata[media::kRecipeKey] = rj.dump();
+                Status vs = media::writeVideo(mp4, *frames, vo);
+                if (!vs.ok()) return fail(vs.message(), 1);
+            }
+            auto stored = storeVideoInProject(project_dir, model, rj, result->codes, *frames, mp4);
+            if (own) fs::remove(mp4, ec);
+            if (!stored) return fail(stored.error(), 1);
+            stored_id = stored->id;
+            stored_new = stored->stored;
         }
     }
     bool identical = true;
@@ -319,6 +346,10 @@ int cmdGenerateVideo(int argc, char** argv) {
             {"decoded_frames", decoded},
             {"cancelled", result->cancelled}};
         if (recipe) j["replay_identical"] = identical;
+        if (stored_id) {
+            j["project_generation"] = stored_id;
+            j["project_stored"] = stored_new;
+        }
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %s, %lld latent frame(s) of %lldx%lld codes, %lld steps in %.0f ms\n",
@@ -330,6 +361,10 @@ int cmdGenerateVideo(int argc, char** argv) {
                     decoded ? (" and " + std::to_string(decoded) + " decoded frame(s)").c_str() : "");
         if (!video_path.empty() && decoded) std::printf("wrote %s\n", video_path.c_str());
         if (recipe) std::printf("replay: codes %s\n", identical ? "identical" : "DIFFER");
+        if (stored_id)
+            std::printf(stored_new ? "stored video generation %lld in %s\n"
+                                   : "video generation %lld already in %s\n",
+                        static_cast<long long>(stored_id), project_dir.c_str());
     }
     return identical ? 0 : 1;
 }

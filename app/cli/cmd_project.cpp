@@ -109,7 +109,9 @@ json generationJson(const pj::GenerationRecord& g, bool full) {
               {"state", generationStateName(g.state)},
               {"rating", g.rating},
               {"tags", g.tags},
+              {"kind", g.kind},
               {"created_at_ms", g.created_at_ms}};
+    j["strip_asset_id"] = g.strip_asset_id ? json(*g.strip_asset_id) : json();
     j["parent_id"] = g.parent_id ? json(*g.parent_id) : json();
     j["model_id"] = g.model_id ? json(*g.model_id) : json();
     j["job_id"] = g.job_id ? json(*g.job_id) : json();

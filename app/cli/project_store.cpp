@@ -1,9 +1,12 @@
 #include "cli/project_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <functional>
 #include <optional>
+#include <unistd.h>
 
 #include "tessera/projects/project.h"
 
@@ -11,12 +14,49 @@ namespace fs = std::filesystem;
 
 namespace tessera::cli {
 
-Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
+namespace {
+
+// Opens (or creates) the project a CLI run is stored in; a damaged database is refused.
+Expected<projects::Project> openForWriting(const std::string& dir) {
     projects::OpenOptions options;
     options.check_integrity = true; // never write into a damaged database
     auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir, options)
                                                             : projects::Project::create(dir, options);
     if (!project) return Status::error("project " + dir + ": " + project.error());
+    return std::move(*project);
+}
+
+// The job appears already running (with this process as its runner), never queued: nothing else
+// would run a queued job this process was killed before starting.
+Expected<int64_t> startRunningJob(projects::Project& project, const std::string& kind, const nlohmann::json& params) {
+    int64_t job = 0;
+    projects::Status started = project.atomically([&]() -> projects::Status {
+        auto id = project.submitJob(kind, params);
+        if (!id) return id.status();
+        job = *id;
+        return project.updateJobState(*id, projects::JobState::kRunning);
+    });
+    if (!started.ok()) return Status::error(started.message());
+    return job;
+}
+
+// `store` and the job's final state are one transaction: a full disk or any other failure stores
+// none of the run, and the job is then marked failed with the reason.
+Status finishJobAtomically(projects::Project& project, int64_t job, const std::string& dir,
+                           const std::function<projects::Status()>& store) {
+    projects::Status s = project.atomically(store);
+    if (s.ok()) return {};
+    // Best effort: on a full disk this small update may fail too; the job is then a dead 'running'
+    // one, which the next open marks interrupted.
+    (void)project.updateJobState(job, projects::JobState::kFailed, s.message());
+    return Status::error(s.message() + " (nothing from this run was stored in " + dir + ")");
+}
+
+} // namespace
+
+Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
+    auto project = openForWriting(dir);
+    if (!project) return project.status();
     const Recipe& first = r.recipes.at(0);
     std::error_code ec;
     size_t model_bytes = 0;
@@ -36,21 +76,10 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
                              {"images", run.request.images},
                              {"model", fs::absolute(run.model_dir).string()},
                              {"backend", first.backend}};
-    // The job appears already running (with this process as its runner), never queued: nothing
-    // else would run a queued job this process was killed before starting.
-    std::optional<int64_t> job;
-    projects::Status started = project->atomically([&]() -> projects::Status {
-        auto id = project->submitJob("generate", params);
-        if (!id) return id.status();
-        job = *id;
-        return project->updateJobState(*id, projects::JobState::kRunning);
-    });
-    if (!started.ok()) return Status::error(started.message());
-
-    // The run's pictures, the job's result and its final state are one transaction: a full disk or
-    // any other failure stores none of them, and the job is then marked failed with the reason.
+    auto job = startRunningJob(*project, "generate", params);
+    if (!job) return job.status();
     std::vector<int64_t> stored;
-    projects::Status s = project->atomically([&]() -> projects::Status {
+    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
         for (size_t i = 0; i < r.recipes.size(); ++i) {
             const Recipe& rec = r.recipes[i];
             projects::GenerationRecord g;
@@ -84,14 +113,127 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
         return project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
                                                                 : projects::JobState::kDone);
     });
-    if (!s.ok()) {
-        // Best effort: on a full disk this small update may fail too; the job is then a dead
-        // 'running' one, which the next open marks interrupted.
-        (void)project->updateJobState(*job, projects::JobState::kFailed, s.message());
-        return Status::error(s.message() + " (nothing from this run was stored in " + dir + ")");
-    }
+    if (!s.ok()) return s;
     if (ids) *ids = stored;
     return {};
+}
+
+ImageRgb8 thumbnailStrip(const std::vector<ImageRgb8>& frames, int count, int height) {
+    ImageRgb8 out;
+    if (frames.empty() || frames[0].width <= 0 || frames[0].height <= 0 || count <= 0 || height <= 0) return out;
+    count = std::min<int>(count, static_cast<int>(frames.size()));
+    const ImageRgb8& f0 = frames[0];
+    const int tile_w = std::max(1, f0.width * height / f0.height);
+    out.width = tile_w * count;
+    out.height = height;
+    out.rgb.assign(static_cast<size_t>(out.width) * static_cast<size_t>(out.height) * 3, 0);
+    for (int k = 0; k < count; ++k) {
+        const size_t src_index =
+            count == 1 ? 0 : static_cast<size_t>(k) * (frames.size() - 1) / static_cast<size_t>(count - 1);
+        const ImageRgb8& f = frames[src_index];
+        if (f.width != f0.width || f.height != f0.height) continue;
+        // Box filter: each output pixel averages the source pixels it covers.
+        for (int y = 0; y < height; ++y) {
+            const int y0 = y * f.height / height, y1 = std::max(y0 + 1, (y + 1) * f.height / height);
+            for (int x = 0; x < tile_w; ++x) {
+                const int x0 = x * f.width / tile_w, x1 = std::max(x0 + 1, (x + 1) * f.width / tile_w);
+                for (int c = 0; c < 3; ++c) {
+                    int sum = 0;
+                    for (int sy = y0; sy < y1; ++sy)
+                        for (int sx = x0; sx < x1; ++sx)
+                            sum += f.rgb[(static_cast<size_t>(sy) * static_cast<size_t>(f.width) + static_cast<size_t>(sx)) * 3 +
+                                         static_cast<size_t>(c)];
+                    out.rgb[(static_cast<size_t>(y) * static_cast<size_t>(out.width) + static_cast<size_t>(k * tile_w + x)) * 3 +
+                            static_cast<size_t>(c)] = static_cast<uint8_t>(sum / ((y1 - y0) * (x1 - x0)));
+                }
+            }
+        }
+    }
+    return out;
+}
+
+namespace {
+
+Expected<std::vector<uint8_t>> readBytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
+    if (!in.good() && !in.eof()) return Status::error("cannot read back " + path.string());
+    if (bytes.empty()) return Status::error("cannot read back " + path.string() + " (empty)");
+    return bytes;
+}
+
+} // namespace
+
+Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std::string& model_dir,
+                                               const nlohmann::json& recipe, const std::vector<int32_t>& codes,
+                                               const std::vector<ImageRgb8>& frames, const std::string& video_file) {
+    auto project = openForWriting(dir);
+    if (!project) return project.status();
+    const uint64_t seed = recipe.value("seed", uint64_t{0});
+    // Already there (e.g. a replay of a stored run): same seed, same codes.
+    projects::HistoryFilter videos;
+    videos.kind = "video";
+    videos.limit = 100000;
+    auto known = project->history(videos);
+    if (!known) return Status::error(known.error());
+    for (const auto& g : *known) {
+        if (g.seed != seed) continue;
+        auto full = project->generation(g.id);
+        if (!full) return Status::error(full.error());
+        if (full->tokens == codes) return VideoStoreResult{g.id, false};
+    }
+
+    std::error_code ec;
+    size_t model_bytes = 0;
+    for (const auto& e : fs::directory_iterator(model_dir, ec))
+        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
+    const std::string hash = recipe.contains("model") ? recipe["model"].value("hash", "") : "";
+    auto model_id = project->addModel({0, fs::absolute(model_dir).string(), "lumos", hash,
+                                       static_cast<int64_t>(model_bytes), 0});
+    if (!model_id) return Status::error(model_id.error());
+    nlohmann::json params = recipe;
+    params.erase("codes"); // the token stream holds them
+    params["model"] = fs::absolute(model_dir).string();
+    params["video_frames"] = frames.size();
+    params["decoded"] = true;
+    auto job = startRunningJob(*project, "generate-video", params);
+    if (!job) return job.status();
+
+    projects::GenerationRecord g;
+    g.job_id = *job;
+    g.model_id = *model_id;
+    g.seed = seed;
+    g.prompt = recipe.value("prompt", "");
+    g.params = params;
+    g.tokens = codes;
+    g.state = recipe.value("cancelled", false) ? projects::GenerationState::kFailed : projects::GenerationState::kComplete;
+    projects::MediaPayload video;
+    video.kind = "video/mp4";
+    video.extension = "mp4";
+    auto bytes = readBytes(video_file);
+    if (!bytes) return bytes.status();
+    video.bytes = std::move(*bytes);
+    video.meta = {{"frames", frames.size()}, {"fps", recipe.value("fps", 0)}};
+    projects::MediaPayload strip;
+    strip.kind = "image/png";
+    strip.extension = "png";
+    const fs::path strip_file = fs::temp_directory_path() / ("tessera-strip-" + std::to_string(::getpid()) + ".png");
+    Status st = writePng(strip_file.string(), thumbnailStrip(frames));
+    if (!st.ok()) return st;
+    auto strip_bytes = readBytes(strip_file);
+    fs::remove(strip_file, ec);
+    if (!strip_bytes) return strip_bytes.status();
+    strip.bytes = std::move(*strip_bytes);
+    int64_t stored = 0;
+    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
+        auto id = project->addVideoGeneration(g, video, strip);
+        if (!id) return projects::Status::error("storing the video generation: " + id.error());
+        stored = *id;
+        if (auto r = project->setJobResult(*job, {{"generations", {*id}}}); !r.ok()) return r;
+        return project->updateJobState(*job, projects::JobState::kDone);
+    });
+    if (!s.ok()) return s;
+    return VideoStoreResult{stored, true};
 }
 
 } // namespace tessera::cli

@@ -5,6 +5,10 @@
 #include <string>
 
 #include "cli/janus_runner.h"
+#include "tessera/engine/image.h"
+
+#include <nlohmann/json.hpp>
+#include <vector>
 
 namespace tessera::cli {
 
@@ -13,5 +17,21 @@ namespace tessera::cli {
 // Returns the new generation ids in `ids`.
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& result,
                       std::vector<int64_t>* ids);
+
+// A Lumos-1 video run: the model, a finished job and one video generation (its latent codes as the
+// token stream, `video_file` — an MP4 carrying the recipe — as its media, and a thumbnail strip of a
+// few frames). A video generation with the same seed and codes already in the project is not stored
+// again: `stored` is then false and `id` names the one found.
+struct VideoStoreResult {
+    int64_t id = 0;
+    bool stored = false;
+};
+Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std::string& model_dir,
+                                               const nlohmann::json& recipe, const std::vector<int32_t>& codes,
+                                               const std::vector<ImageRgb8>& frames, const std::string& video_file);
+
+// A strip of `count` frames (evenly spread, first and last included) scaled to `height` pixels,
+// side by side: the picture the history shows for a video.
+ImageRgb8 thumbnailStrip(const std::vector<ImageRgb8>& frames, int count = 4, int height = 48);
 
 } // namespace tessera::cli

@@ -16,6 +16,10 @@
 #include "tessera/widgets/shortcuts.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_mosaic.h"
+#include "tessera/widgets/video_controller.h"
+#include "tessera/widgets/video_export.h"
+#include "tessera/widgets/video_generator.h"
+#include "tessera/widgets/video_view.h"
 
 #include <QAction>
 #include <algorithm>
@@ -58,7 +62,14 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     auto loader =
         options_.loader
             ? options_.loader
-            : ModelManagerController::Loader([](const std::string& dir) { return loadJanusGenerator(dir); });
+            : ModelManagerController::Loader([](const std::string& dir) -> Expected<std::shared_ptr<Generator>> {
+                  if (isLumosCheckpoint(dir)) {
+                      auto g = loadLumosGenerator(dir);
+                      if (!g) return g.status();
+                      return std::shared_ptr<Generator>(*g);
+                  }
+                  return loadJanusGenerator(dir);
+              });
     models_ = new ModelManagerController(studio_, loader, this);
     models_view_ = new ModelManagerPanel(models_, this);
     queue_view_ = new QueuePanel(this);
@@ -70,6 +81,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     engine_view_ = createEngineInternalsView(stats_, this, options_.opengl, options_.software_gl);
     perf_ = new PerfStrip(this);
     statusBar()->addPermanentWidget(perf_, 1);
+    video_ = new VideoController(studio_, this);
+    video_view_ = new VideoView(video_, this);
 
     QDockWidget* settings_dock =
         addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
@@ -84,6 +97,17 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(history_dock, queue_dock);
     history_dock->raise();
     QDockWidget* engine_dock = addDock(tr("Engine"), "engineDock", engine_view_, Qt::BottomDockWidgetArea);
+    QDockWidget* video_dock = addDock(tr("Video"), "videoDock", video_view_, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(engine_dock, video_dock);
+    engine_dock->raise();
+    // A video generation shown is shown in the Video dock too, which comes to the front.
+    connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
+        const Generation* g = studio_->generation(id);
+        if (!g || g->kind != "video") return;
+        video_view_->showVideo(id);
+        video_dock->show();
+        video_dock->raise();
+    });
     resizeDocks({settings_dock, inspector_dock}, {340, 400}, Qt::Horizontal);
     resizeDocks({engine_dock, inspector_dock}, {210, 300}, Qt::Vertical);
 
@@ -195,7 +219,7 @@ void MainWindow::buildMenus() {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Project folder"));
         if (!dir.isEmpty()) openProject(dir);
     });
-    action(file, "file.export", tr("&Export PNG…"), QKeySequence(Qt::CTRL | Qt::Key_E),
+    action(file, "file.export", tr("&Export PNG or video…"), QKeySequence(Qt::CTRL | Qt::Key_E),
            [this] { exportCurrent(); });
     file->addSeparator();
     action(file, "file.quit", tr("&Quit"), QKeySequence::Quit, [this] { close(); });
@@ -247,6 +271,16 @@ void MainWindow::generate() {
 
 void MainWindow::exportCurrent() {
     const Generation* g = studio_->generation(studio_->current());
+    if (g && g->kind == "video") {
+        if (!g->video) return statusBar()->showMessage(tr("The video is not finished yet."));
+        VideoExportDialog dialog(QDir::home().filePath(QString("tessera-%1").arg(g->id)), g->video->fps, this);
+        if (dialog.exec() != QDialog::Accepted) return;
+        exportVideoAsync(
+            g->video, dialog.request(), this,
+            [this](int written, int total) { statusBar()->showMessage(tr("Exporting frame %1/%2…").arg(written).arg(total)); },
+            [this](bool, QString message) { statusBar()->showMessage(message); });
+        return;
+    }
     if (!g || g->image.isNull()) {
         statusBar()->showMessage(tr("Nothing to export yet: generate an image first."));
         return;

@@ -32,6 +32,8 @@ class QueuePanel;
 class SettingsPanel;
 class ShortcutRegistry;
 class StudioController;
+class VideoController;
+class VideoView;
 } // namespace tessera::widgets
 
 namespace tessera::studio {
@@ -64,6 +66,8 @@ public:
     widgets::SettingsPanel* settingsPanel() const { return settings_; }
     widgets::ModelManagerController* models() const { return models_; }
     widgets::PerfStrip* perfStrip() const { return perf_; }
+    widgets::VideoView* videoView() const { return video_view_; }
+    widgets::VideoController* videoController() const { return video_; }
     bool engineYieldsCore() const { return engine_yields_; }
     widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
     QUndoStack* undoStack() const { return undo_; }
@@ -115,6 +119,8 @@ private:
     widgets::CellInspector* inspector_view_;
     widgets::InspectorController* inspector_;
     widgets::PerfStrip* perf_;
+    widgets::VideoController* video_;
+    widgets::VideoView* video_view_;
     widgets::ShortcutRegistry* shortcuts_;
     QWidget* engine_view_;
     bool first_run_pending_;

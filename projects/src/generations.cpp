@@ -80,12 +80,13 @@ GenerationState parseState(const std::string& s) {
     return GenerationState::kComplete;
 }
 
-// Columns 0..16; `with_tokens` false leaves the BLOBs out (trees, history).
+// Columns 0..18; `with_tokens` false leaves the BLOBs out (trees, history).
 std::string selectGenerations(bool with_tokens) {
     return std::string("SELECT g.id, g.job_id, g.model_id, g.parent_id, g.branch_token, g.seed, g.prompt, "
                        "g.params, ") +
            (with_tokens ? "g.tokens, g.token_stats, g.top_k, " : "NULL, NULL, NULL, ") +
-           "g.state, g.rating, g.notes, g.asset_id, g.created_at, length(g.tokens) / 4 FROM generations g";
+           "g.state, g.rating, g.notes, g.asset_id, g.created_at, length(g.tokens) / 4, g.kind, g.strip_asset_id "
+           "FROM generations g";
 }
 
 GenerationRecord readGeneration(Stmt& s) {
@@ -106,6 +107,8 @@ GenerationRecord readGeneration(Stmt& s) {
     g.notes = s.text(13);
     g.asset_id = s.optI64(14);
     g.created_at_ms = s.i64(15);
+    g.kind = s.text(17);
+    g.strip_asset_id = s.optI64(18);
     return g;
 }
 
@@ -146,9 +149,49 @@ void checkStats(const std::vector<int32_t>& tokens, const std::vector<TokenStat>
 
 } // namespace
 
+namespace {
+
+void checkKind(const std::string& kind) {
+    if (kind != "image" && kind != "video")
+        throw UsageError("a generation's kind is \"image\" or \"video\", not \"" + kind + "\"");
+}
+
+} // namespace
+
+// The row itself, inside a write transaction; asset ids already resolved.
+int64_t Project::Impl::insertGeneration(const GenerationRecord& gen, std::optional<int64_t> asset_id,
+                                        std::optional<int64_t> strip_asset_id) {
+    auto tokens = encodeTokens(gen.tokens);
+    auto stats = encodeStats(gen.stats);
+    if (gen.parent_id) requireRow("generations", *gen.parent_id, "parent generation");
+    if (gen.job_id) requireRow("jobs", *gen.job_id, "job");
+    if (gen.model_id) requireRow("models", *gen.model_id, "model");
+    if (asset_id) requireRow("assets", *asset_id, "asset");
+    if (strip_asset_id) requireRow("assets", *strip_asset_id, "thumbnail strip asset");
+    Stmt s = db->prepare("INSERT INTO generations(job_id, model_id, parent_id, branch_token, "
+                         "seed, prompt, params, tokens, "
+                         "token_stats, top_k, state, rating, notes, asset_id, created_at, kind, strip_asset_id) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, gen.job_id).bind(2, gen.model_id).bind(3, gen.parent_id).bind(4, gen.branch_token);
+    s.bind(5, static_cast<int64_t>(gen.seed)).bind(6, gen.prompt).bind(7, detail::jsonText(gen.params));
+    s.bindBlob(8, tokens.data(), tokens.size()).bindBlob(9, stats.data(), stats.size());
+    if (gen.top_k.is_null())
+        s.bindNull(10);
+    else
+        s.bind(10, detail::jsonText(gen.top_k));
+    s.bind(11, stateName(gen.state)).bind(12, gen.rating).bind(13, gen.notes).bind(14, asset_id);
+    s.bind(15, gen.created_at_ms ? gen.created_at_ms : detail::nowMs());
+    s.bind(16, gen.kind).bind(17, strip_asset_id);
+    s.run();
+    int64_t id = db->lastInsertId();
+    for (const auto& t : gen.tags) insertTag(*db, id, t);
+    return id;
+}
+
 Result<int64_t> Project::addGeneration(const GenerationRecord& gen, const MediaPayload* media) {
     return detail::guardResult<int64_t>("adding a generation", [&] {
         checkStats(gen.tokens, gen.stats);
+        checkKind(gen.kind);
         if (gen.rating < 0 || gen.rating > 5) throw UsageError("a rating is 0 (none) to 5");
         // The file is complete and durable before any row names it (see project.h).
         std::optional<detail::MediaLock> lock;
@@ -157,34 +200,30 @@ Result<int64_t> Project::addGeneration(const GenerationRecord& gen, const MediaP
             lock.emplace(impl_->dir, false);
             written = detail::writeMediaDurably(impl_->dir, *media);
         }
-        auto tokens = encodeTokens(gen.tokens);
-        auto stats = encodeStats(gen.stats);
         return impl_->db->write([&] {
             std::optional<int64_t> asset_id = gen.asset_id;
             if (written) asset_id = impl_->insertAsset(*written, *media);
-            if (gen.parent_id) impl_->requireRow("generations", *gen.parent_id, "parent generation");
-            if (gen.job_id) impl_->requireRow("jobs", *gen.job_id, "job");
-            if (gen.model_id) impl_->requireRow("models", *gen.model_id, "model");
-            if (asset_id) impl_->requireRow("assets", *asset_id, "asset");
-            Stmt s = impl_->db->prepare("INSERT INTO generations(job_id, model_id, parent_id, branch_token, "
-                                        "seed, prompt, params, tokens, "
-                                        "token_stats, top_k, state, rating, notes, asset_id, created_at) "
-                                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            s.bind(1, gen.job_id).bind(2, gen.model_id).bind(3, gen.parent_id).bind(4, gen.branch_token);
-            s.bind(5, static_cast<int64_t>(gen.seed))
-                .bind(6, gen.prompt)
-                .bind(7, detail::jsonText(gen.params));
-            s.bindBlob(8, tokens.data(), tokens.size()).bindBlob(9, stats.data(), stats.size());
-            if (gen.top_k.is_null())
-                s.bindNull(10);
-            else
-                s.bind(10, detail::jsonText(gen.top_k));
-            s.bind(11, stateName(gen.state)).bind(12, gen.rating).bind(13, gen.notes).bind(14, asset_id);
-            s.bind(15, gen.created_at_ms ? gen.created_at_ms : detail::nowMs());
-            s.run();
-            int64_t id = impl_->db->lastInsertId();
-            for (const auto& t : gen.tags) insertTag(*impl_->db, id, t);
-            return id;
+            return impl_->insertGeneration(gen, asset_id, gen.strip_asset_id);
+        });
+    });
+}
+
+Result<int64_t> Project::addVideoGeneration(const GenerationRecord& gen, const MediaPayload& video,
+                                            const MediaPayload& strip) {
+    return detail::guardResult<int64_t>("adding a video generation", [&] {
+        checkStats(gen.tokens, gen.stats);
+        if (gen.rating < 0 || gen.rating > 5) throw UsageError("a rating is 0 (none) to 5");
+        detail::MediaLock lock(impl_->dir, false);
+        // Both files are durable before the row; a failure in between leaves an unnamed file that
+        // recover() removes (it was written under its own sha256).
+        detail::WrittenMedia v = detail::writeMediaDurably(impl_->dir, video);
+        detail::WrittenMedia t = detail::writeMediaDurably(impl_->dir, strip);
+        GenerationRecord g = gen;
+        g.kind = "video";
+        return impl_->db->write([&] {
+            const int64_t video_id = impl_->insertAsset(v, video);
+            const int64_t strip_id = impl_->insertAsset(t, strip);
+            return impl_->insertGeneration(g, video_id, strip_id);
         });
     });
 }
@@ -365,6 +404,7 @@ Result<std::vector<GenerationRecord>> Project::history(const HistoryFilter& f) {
                 sql += " AND EXISTS (SELECT 1 FROM tags t WHERE t.generation_id = g.id AND t.tag = :tag)";
             if (f.batch) sql += " AND g.batch_id = :batch";
             if (f.shard) sql += " AND g.batch_shard = :shard";
+            if (f.kind) sql += " AND g.kind = :kind";
             sql += " ORDER BY g.created_at DESC, g.id DESC LIMIT :limit OFFSET :offset";
             Stmt s = impl_->db->prepare(sql.c_str());
             int i = 1;
@@ -375,6 +415,7 @@ Result<std::vector<GenerationRecord>> Project::history(const HistoryFilter& f) {
             if (f.tag) s.bind(i++, *f.tag);
             if (f.batch) s.bind(i++, *f.batch);
             if (f.shard) s.bind(i++, *f.shard);
+            if (f.kind) s.bind(i++, *f.kind);
             s.bind(i, f.limit);
             s.bind(i + 1, f.offset);
             std::vector<GenerationRecord> out;

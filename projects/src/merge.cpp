@@ -48,7 +48,8 @@ struct AssetRow {
 
 struct GenRow {
     int64_t id = 0;
-    std::optional<int64_t> job_id, model_id, parent_id, asset_id;
+    std::optional<int64_t> job_id, model_id, parent_id, asset_id, strip_asset_id;
+    std::string kind = "image";
     int64_t branch_token = 0, seed = 0, created_at = 0;
     int rating = 0;
     std::string prompt, params, state, notes;
@@ -72,7 +73,7 @@ std::optional<std::string> optText(Stmt& s, int col) {
 // Generation columns in the order readGen() expects.
 constexpr const char* kGenCols =
     "SELECT id, job_id, model_id, parent_id, branch_token, seed, prompt, params, tokens, token_stats, top_k, "
-    "state, rating, notes, asset_id, created_at FROM generations";
+    "state, rating, notes, asset_id, created_at, kind, strip_asset_id FROM generations";
 
 GenRow readGen(Stmt& s) {
     GenRow g;
@@ -92,6 +93,8 @@ GenRow readGen(Stmt& s) {
     g.notes = s.text(13);
     g.asset_id = s.optI64(14);
     g.created_at = s.i64(15);
+    g.kind = s.text(16);
+    g.strip_asset_id = s.optI64(17);
     return g;
 }
 
@@ -296,8 +299,8 @@ public:
             }
             Stmt s = db_.prepare(
                 "INSERT INTO generations(job_id, model_id, parent_id, branch_token, seed, prompt, "
-                "params, tokens, token_stats, top_k, state, rating, notes, asset_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "params, tokens, token_stats, top_k, state, rating, notes, asset_id, created_at, kind, "
+                "strip_asset_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
             s.bind(1, remap(job_map, g.job_id)).bind(2, remap(model_map, g.model_id));
             s.bind(3, remap(gen_map, g.parent_id)).bind(4, g.branch_token).bind(5, g.seed).bind(6, g.prompt);
             s.bind(7, g.params).bindBlob(8, g.tokens.data(), g.tokens.size());
@@ -310,7 +313,9 @@ public:
                 .bind(12, g.rating)
                 .bind(13, g.notes)
                 .bind(14, asset_id)
-                .bind(15, g.created_at);
+                .bind(15, g.created_at)
+                .bind(16, g.kind)
+                .bind(17, remap(asset_map, g.strip_asset_id));
             s.run();
             int64_t id = db_.lastInsertId();
             for (const auto& t : g.tags) addTag(id, t);

@@ -30,6 +30,10 @@ struct Project::Impl {
     // Jobs left 'running' by a dead process get the policy; returns how many. (recovery.cpp)
     int interruptDeadJobs(InterruptedJobPolicy policy);
     void requireRow(const char* table, int64_t id, const char* what);
+    // Inserts a generation row (and its tags) inside a write transaction; returns its id.
+    // (generations.cpp)
+    int64_t insertGeneration(const GenerationRecord& generation, std::optional<int64_t> asset_id,
+                             std::optional<int64_t> strip_asset_id);
 
 private:
     std::string runner_token_;

@@ -104,6 +104,13 @@ ALTER TABLE generations ADD COLUMN batch_shard INTEGER
   GENERATED ALWAYS AS (json_extract(params, '$.batch.shard')) VIRTUAL;
 CREATE INDEX generations_batch ON generations(batch_id, batch_shard);
 )sql"},
+    // v5: videos. A generation is an 'image' or a 'video' (its asset the video file, its tokens the
+    // latent codes); a video's thumbnail strip is an asset of its own.
+    {5, R"sql(
+ALTER TABLE generations ADD COLUMN kind TEXT NOT NULL DEFAULT 'image';
+ALTER TABLE generations ADD COLUMN strip_asset_id INTEGER REFERENCES assets(id) ON DELETE SET NULL;
+CREATE INDEX generations_kind ON generations(kind);
+)sql"},
 };
 
 } // namespace

@@ -39,4 +39,24 @@ cmp t2v/recipe.json mp4/recipe.json
     | grep -q '"latent_frames":1'
 if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --size 65x32 --out bad 2>/dev/null; then exit 1; fi
 if "$CLI" generate-video --model tiny --prompt-ids 5,6,7 --frames 5 --fps 4 --out bad 2>/dev/null; then exit 1; fi
+# --project stores the run once: kind video, its codes, an MP4 FFmpeg reads, a thumbnail strip; the same
+# run again (a replay) finds it there.
+"$CLI" generate-video --model tiny --tokenizer "$DATA/reference/cosmos_tiny" --prompt-ids 5,6,7 --size 64x32 \
+    --fps 4 --frames 4 --steps 6 --seed 3 --threads 2 --out proj-run --project proj --json > stored.json
+grep -q '"project_stored":true' stored.json
+id=$(sed 's/.*"project_generation":\([0-9]*\).*/\1/' stored.json)
+"$CLI" project show proj "$id" --json > show.json
+grep -q '"kind": "video"' show.json
+grep -q '"kind": "video/mp4"' show.json
+grep -q '"token_count": 64' show.json
+grep -q '"strip_asset_id": [0-9]' show.json
+media=$(sed -n 's/.*"path": "\(.*\.mp4\)".*/\1/p' show.json)
+test -s "$media"
+if command -v ffprobe >/dev/null 2>&1; then
+  ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets -of default=nw=1 "$media" \
+      | grep -qx 'nb_read_packets=5'
+fi
+"$CLI" generate-video --replay proj-run/recipe.json --tokenizer "$DATA/reference/cosmos_tiny" --threads 1 \
+    --out proj-replay --project proj --json | grep -q '"project_stored":false'
+test "$("$CLI" project list proj --json | grep -o '"kind": "video"' | wc -l)" -eq 1
 echo "generate-video: t2v, replay, mp4 + replay from it, i2v, t2i and bad input behave"

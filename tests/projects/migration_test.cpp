@@ -41,6 +41,9 @@ void fillAtVersion(detail::Db& db, int v) {
     db.exec("UPDATE jobs SET queue_pos = 5 WHERE id = 4");
     db.exec("UPDATE jobs SET queue_pos = 20 WHERE id = 2"); // v3 gave every submitted job a position
     db.exec("UPDATE jobs SET queue_pos = 30 WHERE id = 3");
+    if (v < 4) return;
+    // v4 reads batch and shard from params.
+    db.exec("UPDATE generations SET params = '{\"batch\":{\"id\":\"b1\",\"shard\":0}}' WHERE id = 2");
 }
 
 std::vector<int64_t> searchIds(Project& p, const std::string& q) {
@@ -55,9 +58,9 @@ std::vector<int64_t> searchIds(Project& p, const std::string& q) {
 
 } // namespace
 
-TEST(Migrations, LatestVersionIsFour) {
+TEST(Migrations, LatestVersionIsFive) {
     // Bumping the schema means adding a case below; this keeps the two in step.
-    EXPECT_EQ(Project::latestSchemaVersion(), 4);
+    EXPECT_EQ(Project::latestSchemaVersion(), 5);
 }
 
 class MigrateFrom : public ::testing::TestWithParam<int> {};
@@ -118,9 +121,25 @@ TEST_P(MigrateFrom, OpensWithEverythingKept) {
     EXPECT_EQ(p->listJobs({{JobState::kQueued}})->back().id, j);
     ASSERT_TRUE(p->addTag(1, "snow").ok());
     EXPECT_EQ(searchIds(*p, "snow"), (std::vector<int64_t>{1, 2})); // prompt of both, tag of 1
+
+    // v5: every generation written before videos existed is an image without a strip.
+    EXPECT_EQ(g->kind, "image");
+    EXPECT_FALSE(g->strip_asset_id.has_value());
+    HistoryFilter videos;
+    videos.kind = "video";
+    EXPECT_TRUE(p->history(videos)->empty());
+    HistoryFilter images;
+    images.kind = "image";
+    EXPECT_EQ(p->history(images)->size(), 2u);
+    if (from >= 4) {
+        HistoryFilter batch;
+        batch.batch = "b1";
+        ASSERT_EQ(p->history(batch)->size(), 1u);
+        EXPECT_EQ(p->history(batch)->front().id, 2);
+    }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(1, 2, 3),
+INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(1, 2, 3, 4),
                          [](const ::testing::TestParamInfo<int>& i) {
                              std::string name = "v";
                              name += std::to_string(i.param);
@@ -129,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(EveryOlderVersion, MigrateFrom, ::testing::Values(1, 2,
 
 TEST(Migrations, EveryVersionUpToLatestIsCovered) {
     // The parameter list above must name every version below the latest.
-    std::vector<int> covered = {0, 1, 2, 3};
+    std::vector<int> covered = {0, 1, 2, 3, 4};
     ASSERT_EQ(static_cast<int>(covered.size()), Project::latestSchemaVersion());
     for (int v = 0; v < Project::latestSchemaVersion(); ++v) EXPECT_EQ(covered[v], v);
 }

@@ -10,10 +10,16 @@
 #include "tessera/widgets/cell_inspector.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/janus_generator.h"
+#include "tessera/widgets/project_history_source.h"
 #include "tessera/widgets/mosaic_controller.h"
 #include "tessera/widgets/mosaic_view.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_mosaic.h"
+#include "tessera/widgets/video_controller.h"
+#include "tessera/widgets/video_generator.h"
+#include "tessera/widgets/video_view.h"
+#include "tessera/engine/bench.h"
+#include "tessera/engine/lumos.h"
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
@@ -25,6 +31,7 @@
 #include <QPushButton>
 #include <QSet>
 #include <QTableWidget>
+#include <QSlider>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QTreeWidget>
@@ -318,4 +325,83 @@ TEST(StudioScreenshots, CliProjectOpensAndBranchesIntoItsTree) {
     w.dock("historyDock")->raise();
     QTest::qWait(100);
     save(w.grab().toImage(), "studio_cli_project_branch.png");
+}
+
+// Lumos-1 in the studio: a tiny random checkpoint (lumos-tiny, random weights) with the cosmos_tiny
+// tokenizer, 128x64 pixels, 3 latent frames (9 clip frames). Screenshots of the Video dock while the
+// second latent frame is being generated (its first frame already decoded) and after the clip is done,
+// with a frame scrubbed to and the step scrubber inside a latent frame moved back; the frames must be
+// real decoded pictures (many colours), the history must show the video with its strip.
+TEST(StudioScreenshots, VideoViewMidGenerationAndAfter) {
+    test::app();
+    ASSERT_NE(QGuiApplication::platformName(), "offscreen") << "run under xvfb-run";
+    QTemporaryDir dir;
+    auto cfg = lumosPresetConfig("lumos-tiny");
+    ASSERT_TRUE(cfg.ok()) << cfg.error();
+    ASSERT_TRUE(bench::writeRandomCheckpoint(*cfg, dir.filePath("lumos").toStdString(), 4).ok());
+    QTemporaryDir project;
+    StudioOptions o;
+    o.model = dir.filePath("lumos");
+    o.persist = false;
+    o.autostart = true;
+    o.prompt = "a red cube turning on a table";
+    o.project = project.path() + "/p";
+    QDir().mkpath(o.project);
+    { auto created = openProjectHistory(o.project, true); ASSERT_TRUE(created.ok()) << created.error(); }
+    o.loader = [](const std::string& d) -> Expected<std::shared_ptr<Generator>> {
+        LumosGeneratorOptions lo;
+        lo.width = 128;
+        lo.height = 64;
+        lo.fps = 4;
+        lo.duration_s = 2;
+        lo.steps = 12;
+        lo.tokenizer_dir = std::string(TESSERA_TEST_DATA_DIR) + "/reference/cosmos_tiny";
+        auto g = loadLumosGenerator(d, lo, "cpu");
+        if (!g) return g.status();
+        return std::shared_ptr<Generator>(*g);
+    };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    w.dock("videoDock")->raise();
+    w.resizeDocks({w.dock("videoDock")}, {420}, Qt::Vertical);
+    VideoController* videos = w.videoController();
+    QImage mid;
+    int mid_frames = 0;
+    QObject::connect(videos, &VideoController::stepArrived, [&](qint64 id, int latent, int step) {
+        if (!mid.isNull() || latent != 1 || step != 6) return;
+        w.dock("videoDock")->repaint();
+        mid = w.dock("videoDock")->grab().toImage();
+        mid_frames = static_cast<int>(videos->record(id)->frames.size());
+    });
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 30000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)) && w.studio()->generation(id)->video; }, 120000))
+        << w.studio()->generation(id)->error.toStdString();
+    ASSERT_FALSE(mid.isNull()) << "no screenshot mid-generation";
+    EXPECT_EQ(mid_frames, 1) << "mid-generation: only latent frame 0 is decoded";
+    save(mid, "video_view_mid_generation.png");
+    EXPECT_GT(distinctColours(mid), 60);
+
+    VideoView* view = w.videoView();
+    EXPECT_EQ(view->shown(), id);
+    EXPECT_EQ(view->frameScrubber()->maximum(), 8);
+    view->frameScrubber()->setValue(6);
+    view->stepScrubber()->setValue(4);
+    QTest::mouseClick(view->mosaic(), Qt::LeftButton, {}, view->mosaic()->cellCenter(16 * 3 + 5));
+    QTest::qWait(150);
+    EXPECT_GT(distinctColours(view->frameImage()), 200) << "a decoded frame, not a flat picture";
+    const QImage after = w.dock("videoDock")->grab().toImage();
+    save(after, "video_view_after.png");
+    EXPECT_GT(distinctColours(after), 100);
+
+    // The history (the project) lists it as a video with its strip.
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generation(id)->stored_id != 0; }, 30000));
+    ASSERT_TRUE(waitFor([&] { return w.historyPanel()->count() == 1; }, 10000));
+    w.dock("historyDock")->raise();
+    QTest::qWait(150);
+    const QImage history = w.dock("historyDock")->grab().toImage();
+    save(history, "history_video.png");
+    EXPECT_GT(distinctColours(history), 60);
+    save(w.grab().toImage(), "studio_video.png");
 }

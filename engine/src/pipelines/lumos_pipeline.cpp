@@ -343,6 +343,9 @@ LumosPipeline::~LumosPipeline() = default;
 const TransformerConfig& LumosPipeline::config() const {
     return impl_->lm->config();
 }
+Backend& LumosPipeline::backend() const {
+    return *impl_->backend;
+}
 bool LumosPipeline::hasTokenizer() const {
     return impl_->tokenizer.has_value();
 }
@@ -376,8 +379,36 @@ Expected<std::unique_ptr<LumosPipeline>> LumosPipeline::load(const std::string& 
     return p;
 }
 
+namespace {
+
+// Decodes latent frames 0..t of `codes` and hands on the pixel frames latent frame t adds.
+Status decodeCommitted(const LumosFrameDecoding& frames, Backend& be, const LumosShape& shape,
+                       const std::vector<int32_t>& codes, int64_t t) {
+    const int64_t n = shape.frameCells();
+    const std::vector<int32_t> prefix(codes.begin(), codes.begin() + (t + 1) * n);
+    auto video = frames.tokenizer->decode(be, prefix, t + 1, shape.lat_h, shape.lat_w);
+    if (!video) return Status::error("decoding latent frame " + std::to_string(t) + ": " + video.error());
+    LumosDecodedFrame out;
+    out.latent_frame = t;
+    out.latent_frames = shape.latent_frames;
+    out.first_video_frame = t == 0 ? 0 : 1 + V::kTemporalCompression * (t - 1);
+    out.codes.assign(codes.begin() + t * n, codes.begin() + (t + 1) * n);
+    const int64_t count = video->frames - out.first_video_frame;
+    const size_t frame_values = static_cast<size_t>(video->height * video->width * 3);
+    out.pixels.frames = count;
+    out.pixels.height = video->height;
+    out.pixels.width = video->width;
+    out.pixels.rgb.assign(video->rgb.begin() + static_cast<std::ptrdiff_t>(out.first_video_frame * frame_values),
+                          video->rgb.end());
+    if (frames.on_frame) frames.on_frame(out);
+    return Status();
+}
+
+} // namespace
+
 Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContext& ctx,
-                                              const std::function<void(const LumosProgress&)>& on_step) {
+                                              const std::function<void(const LumosProgress&)>& on_step,
+                                              const LumosFrameDecoding& frames) {
     auto shape = lumosShape(req);
     if (!shape) return shape.status();
     for (int32_t k : req.first_frame_codes)
@@ -421,6 +452,12 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
     LumosProgress progress;
     progress.frames = shape->latent_frames;
     progress.steps = req.steps;
+    // Codes of the frames decoded so far (I2V's given frame first), for the prefix decodes.
+    std::vector<int32_t> decoded_codes = req.first_frame_codes;
+    if (frames.tokenizer && shape->given_frames > 0) {
+        Status st = decodeCommitted(frames, be, *shape, decoded_codes, 0);
+        if (!st.ok()) return st;
+    }
     auto after = [&](int64_t done) -> Status {
         const int64_t s = (done - 1) % req.steps;
         const int64_t f = (done - 1) / req.steps;
@@ -450,6 +487,10 @@ Expected<LumosResult> LumosPipeline::generate(const LumosRequest& req, JobContex
         ctx.emit(pr);
         loop.notePreview(loop.elapsedMs());
         if (on_step) on_step(progress);
+        if (frames.tokenizer && s + 1 == req.steps) {
+            decoded_codes.insert(decoded_codes.end(), progress.grid.begin(), progress.grid.end());
+            return decodeCommitted(frames, be, *shape, decoded_codes, shape->given_frames + f);
+        }
         return Status();
     };
     auto outcome = loop.run(after);

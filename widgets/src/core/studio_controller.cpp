@@ -38,6 +38,7 @@ int64_t StudioController::submit(Generation g, GenerationRequest request, int pr
                     BatchImage{g.cells, {}, {}});
     g.created = QDateTime::currentDateTime();
     g.state = JobState::Queued;
+    g.kind = info.video ? "video" : "image";
     JobSpec spec;
     spec.kind = "generate";
     const QString prompt = g.settings.prompt.left(40);
@@ -197,8 +198,21 @@ void StudioController::onState(const JobStateChanged& e) {
     Q_EMIT stateChanged(e.job_id);
     if (e.state == JobState::Failed)
         Q_EMIT message(tr("Generation #%1 failed: %2").arg(e.job_id).arg(g.error));
+    if (e.state == JobState::Finished && g.kind == "video" && !g.video) {
+        finish_waiting_for_clip_[e.job_id] = true;
+        return;
+    }
     if (e.state == JobState::Finished || e.state == JobState::Failed || e.state == JobState::Cancelled)
         Q_EMIT finished(e.job_id);
+}
+
+void StudioController::attachVideo(int64_t id, std::shared_ptr<const VideoClip> clip) {
+    auto it = generations_.find(id);
+    if (it == generations_.end() || !clip) return;
+    it->second.kind = "video";
+    it->second.video = std::move(clip);
+    Q_EMIT imageChanged(id);
+    if (finish_waiting_for_clip_.erase(id)) Q_EMIT finished(id);
 }
 
 } // namespace tessera::widgets

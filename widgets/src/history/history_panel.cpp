@@ -14,6 +14,7 @@
 #include <QUndoCommand>
 #include <QUndoStack>
 #include <QVBoxLayout>
+#include <algorithm>
 #include <map>
 
 namespace tessera::widgets {
@@ -170,6 +171,9 @@ void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_
     shown_notes_.clear();
     for (const HistoryEntry& e : entries) shown_notes_[e.id] = e.annotations();
     tree_->clear();
+    // A video's thumbnail is a strip of frames: room for it when the list holds one.
+    const bool any_video = std::any_of(entries.begin(), entries.end(), [](const HistoryEntry& e) { return e.kind == "video"; });
+    tree_->setIconSize(any_video ? QSize(192, 48) : QSize(48, 48));
     std::map<int64_t, QTreeWidgetItem*> items;
     for (const HistoryEntry& e : entries) {
         auto* item = new QTreeWidgetItem;
@@ -177,7 +181,9 @@ void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_
         QString text = QString("#%1  %2").arg(e.id).arg(prompt);
         if (e.parent_id) text += tr("\nbranch of #%1 at token %2").arg(e.parent_id).arg(e.branch_token + 1);
         if (e.state != "finished") text += QString("  [%1]").arg(e.state);
+        if (e.kind == "video") text += tr("\nvideo, %1 frames").arg(e.video_frames);
         item->setText(0, text);
+        item->setData(0, Qt::UserRole + 1, e.kind);
         item->setText(1, QString::number(e.token_count));
         item->setIcon(0, thumbnailIcon(e));
         item->setToolTip(0, tr("seed %1, CFG %2, temperature %3, %4")

@@ -1,4 +1,5 @@
 #include "tessera/widgets/history_source.h"
+#include "tessera/widgets/video_strip.h"
 
 #include <algorithm>
 
@@ -15,6 +16,14 @@ HistoryEntry entryFor(const Generation& g) {
     e.created = g.created;
     e.state = QString::fromLatin1(jobStateName(g.state));
     e.token_count = g.sampled();
+    if (g.kind == "video") {
+        e.kind = "video";
+        if (g.video) {
+            e.thumbnail = videoThumbnailStrip(g.video->frames);
+            e.video_frames = static_cast<int>(g.video->frames.size());
+            e.token_count = static_cast<int>(g.video->codes.size());
+        }
+    }
     return e;
 }
 

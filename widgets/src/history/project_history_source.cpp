@@ -5,6 +5,7 @@
 #include "tessera/widgets/project_history_source.h"
 
 #include "tessera/projects/project.h"
+#include "video/video_store.h"
 
 #include <QBuffer>
 #include <QCoreApplication>
@@ -120,6 +121,22 @@ Generation generationFrom(pj::Project& p, const pj::GenerationRecord& r,
         g.decode_order.push_back(static_cast<int>(i)); // raster order: how Janus decodes
     }
     g.image = assetImage(p, r.asset_id);
+    if (r.kind == "video") {
+        // The mosaic shows latent frame 0; the whole clip travels in g.video.
+        g.kind = "video";
+        g.video = storedClip(p, r);
+        if (g.video && g.video->lat_h > 0 && g.video->lat_w > 0) {
+            g.rows = g.video->lat_h;
+            g.cols = g.video->lat_w;
+            g.cells.assign(static_cast<size_t>(g.rows * g.cols), {});
+            g.decode_order.clear();
+            for (size_t i = 0; i < g.cells.size() && i < r.tokens.size(); ++i) {
+                g.cells[i].token = r.tokens[i];
+                g.decode_order.push_back(static_cast<int>(i));
+            }
+        }
+        if (g.video && !g.video->frames.empty()) g.image = g.video->frames.front();
+    }
     g.state = r.state == pj::GenerationState::kFailed ? JobState::Failed : JobState::Finished;
     g.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
     return g;
@@ -223,12 +240,20 @@ public:
                 if (!q.model.isEmpty() && e.settings.model != q.model) continue;
                 e.state = stateName(r.state);
                 if (!q.state.isEmpty() && e.state != q.state) continue;
-                const QImage img = assetImage(p, r.asset_id);
-                if (!img.isNull())
+                if (r.kind == "video") {
+                    e.kind = "video";
+                    e.thumbnail = assetImage(p, r.strip_asset_id); // the strip, stored small
+                    e.video_frames = r.params.value("video_frames", 0);
+                    // History rows come without tokens: the codes are latent frames × grid.
+                    const auto& grid = r.params.value("latent_grid", nlohmann::json::array());
+                    if (grid.is_array() && grid.size() == 2 && grid[0].is_number_integer() && grid[1].is_number_integer())
+                        e.token_count = r.params.value("latent_frames", 0) * grid[0].get<int>() * grid[1].get<int>();
+                } else if (const QImage img = assetImage(p, r.asset_id); !img.isNull()) {
                     e.thumbnail = img.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation);
+                }
                 e.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
-                e.token_count = static_cast<int>(r.tokens.size());
-                if (e.token_count == 0 && r.params.contains("grid")) { // history rows come without tokens
+                if (e.kind != "video") e.token_count = static_cast<int>(r.tokens.size());
+                if (e.token_count == 0 && r.kind != "video" && r.params.contains("grid")) { // history rows come without tokens
                     int rows = 0, cols = 0;
                     gridFor(r, rows, cols);
                     e.token_count = rows * cols;
@@ -273,8 +298,34 @@ public:
             if (!g.settings.model.isEmpty()) {
                 pj::ModelRecord m;
                 m.path = g.settings.model.toStdString();
-                m.family = "janus";
+                m.family = g.kind == "video" ? "lumos" : "janus";
                 if (auto mid = p.addModel(m)) r.model_id = *mid;
+            }
+            if (g.kind == "video" && g.video) {
+                // A video: its recipe as the parameters, its codes as the tokens, the MP4 and the strip.
+                const VideoClip& clip = *g.video;
+                nlohmann::json recipe = nlohmann::json::parse(clip.recipe.toStdString(), nullptr, false);
+                if (recipe.is_object()) {
+                    recipe.erase("codes");
+                    for (auto it = recipe.begin(); it != recipe.end(); ++it) r.params[it.key()] = it.value();
+                }
+                r.params.erase("grid");
+                r.params["decoded"] = clip.decoded;
+                r.params["video_frames"] = clip.frames.size();
+                r.tokens = clip.codes;
+                r.stats.clear();
+                r.top_k = nullptr;
+                pj::MediaPayload video, strip;
+                Status st = videoPayloads(clip, video, strip);
+                if (!st.ok()) return fail(self, st.message());
+                auto id = p.addVideoGeneration(r, video, strip);
+                if (!id) return fail(self, id.error());
+                stored_ids[g.id] = *id;
+                const int64_t stored = *id;
+                return post(self, [self, done, stored] {
+                    done(stored);
+                    Q_EMIT self->changed();
+                });
             }
             pj::MediaPayload media;
             const pj::MediaPayload* media_ptr = nullptr;

@@ -24,6 +24,7 @@
 
 #include "tessera/engine/backend.h"
 #include "tessera/engine/causal_lm.h"
+#include "tessera/engine/cosmos.h"
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/status.h"
 
@@ -153,6 +154,26 @@ struct LumosResult {
 // FSQ digits (levels 8, 8, 8) as red, green, blue; masked cells grey. Not a decode.
 std::vector<uint8_t> lumosCodeDigitColours(const std::vector<int32_t>& codes);
 
+// A latent frame decoded to pixels as soon as it is committed. Cosmos is causal in time, so latent
+// frame t's pixels depend only on latent frames <= t: the pipeline decodes the prefix 0..t and keeps
+// the frames t adds (1 for t = 0, 4 after), which equal those of a decode of the whole clip at the end
+// (tests/engine/lumos_pipeline_test.cpp compares them). I2V's given frame is reported first.
+struct LumosDecodedFrame {
+    int64_t latent_frame = 0, latent_frames = 0; // I2V's given frame is latent frame 0
+    int64_t first_video_frame = 0;              // index of pixels' first frame in the whole clip
+    std::vector<int32_t> codes;                 // this latent frame's lat_h·lat_w codes
+    VideoF32 pixels;                            // 1 (t = 0) or 4 frames, RGB in [-1, 1], not clamped
+};
+
+// Where committed frames get decoded (null tokenizer: not at all). The tokenizer's weights must live
+// on the pipeline's backend. The prefix decode costs O(t) per frame (O(T²) over a clip): fine for the
+// studio's live view of short clips; the CLI decodes the clip once at the end. `on_frame` runs on the
+// worker thread (keep it quick); a decode failure ends the run with that Status.
+struct LumosFrameDecoding {
+    const CosmosTokenizer* tokenizer = nullptr;
+    std::function<void(const LumosDecodedFrame&)> on_frame;
+};
+
 // ---- the pipeline ----------------------------------------------------------------------------------
 
 class LumosPipeline {
@@ -163,9 +184,13 @@ public:
     ~LumosPipeline();
 
     // Runs the request. Events: StepTiming every step, PreviewReady (approximate, code-digit colours of
-    // the current frame's sampled grid) every step. `on_step` gets a LumosProgress after every step.
+    // the current frame's sampled grid) every step. `on_step` gets a LumosProgress after every step;
+    // with `frames.tokenizer` set, every committed latent frame is decoded and given to
+    // `frames.on_frame` (its time counts as preview time). Tokens do not depend on `frames`.
     Expected<LumosResult> generate(const LumosRequest& request, JobContext& ctx,
-                                   const std::function<void(const LumosProgress&)>& on_step = {});
+                                   const std::function<void(const LumosProgress&)>& on_step = {},
+                                   const LumosFrameDecoding& frames = {});
+    Backend& backend() const;
 
     const TransformerConfig& config() const;
     int64_t codes() const { return codes_; } // video codes the checkpoint's vocabulary holds

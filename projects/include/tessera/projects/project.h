@@ -97,6 +97,11 @@ public:
     // --- generations and media
     // Stores a generation; with `media`, writes the file durably first and links it as the asset.
     Result<int64_t> addGeneration(const GenerationRecord& generation, const MediaPayload* media = nullptr);
+    // Stores a video generation (kind "video"): the video file (e.g. an MP4 carrying its recipe) as
+    // its asset and a thumbnail strip as a second asset, both written durably before the row; the
+    // tokens are its latent codes. Either file failing leaves nothing behind.
+    Result<int64_t> addVideoGeneration(const GenerationRecord& generation, const MediaPayload& video,
+                                       const MediaPayload& strip);
     Result<GenerationRecord> generation(int64_t id);
     // Creates a pending child of `parent_id` sharing its first `token_index` tokens.
     Result<int64_t> branch(int64_t parent_id, int64_t token_index, const BranchSpec& spec);

@@ -73,8 +73,10 @@ struct GenerationRecord {
     int rating = 0; // 0 = unrated, 1..5
     std::string notes;
     std::vector<std::string> tags;
-    std::optional<int64_t> asset_id; // the media file it produced
+    std::optional<int64_t> asset_id; // the media file it produced (a video's: the video file)
     int64_t created_at_ms = 0;
+    std::string kind = "image";            // "image" or "video"
+    std::optional<int64_t> strip_asset_id; // a video's thumbnail strip (a PNG of a few frames side by side)
 };
 
 enum class AssetState { kOk, kMissing };
@@ -136,6 +138,7 @@ struct HistoryFilter {
     std::optional<std::string> tag;
     std::optional<std::string> batch; // params.batch.id, as `tessera-cli batch` stores it
     std::optional<int> shard;         // params.batch.shard (0-based shard index)
+    std::optional<std::string> kind;  // "image" or "video"
     int limit = 100;
     int offset = 0;
 };

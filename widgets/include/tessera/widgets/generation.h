@@ -11,6 +11,7 @@
 #include <QMetaType>
 #include <QString>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace tessera::widgets {
@@ -50,6 +51,17 @@ struct BatchImage {
     QImage image;
 };
 
+// A video generation's clip (Lumos-1): its pixel frames, latent codes and recipe. Immutable once made;
+// shared between the record, the history and exports.
+struct VideoClip {
+    std::vector<QImage> frames; // pixel frames: Cosmos decodes, or code-digit pictures without a tokenizer
+    bool decoded = false;       // frames are Cosmos decodes
+    int fps = 0;
+    int latent_frames = 0, lat_h = 0, lat_w = 0;
+    std::vector<int32_t> codes; // every latent frame's codes, row-major
+    QByteArray recipe;          // the "lumos-1" recipe (JSON), stored in exported videos' metadata
+};
+
 struct Generation {
     int64_t id = 0;               // the scheduler's job id (a restored one keeps its project id)
     int64_t parent_id = 0;        // 0 = a root
@@ -65,6 +77,8 @@ struct Generation {
     JobState state = JobState::Queued;
     QString error;
     QDateTime created;
+    QString kind = "image";                 // or "video"
+    std::shared_ptr<const VideoClip> video; // a video's clip once complete (null while it runs)
 
     int sampled() const { return static_cast<int>(decode_order.size()); }
     // The tokens in raster order; unsampled cells are -1.

@@ -30,6 +30,7 @@ struct GeneratorInfo {
     int rows = 0, cols = 0;
     int codebook = 0;
     size_t weight_bytes = 0;
+    bool video = false; // its jobs make videos (VideoGenerator, video_generator.h); rows × cols is one latent frame
 };
 
 class Generator {

@@ -48,6 +48,9 @@ public:
     std::vector<int64_t> ids() const;
     int64_t current() const { return current_; }
     void setCurrent(int64_t id);
+    // Gives a video generation its clip (VideoController does, when the job's last frame arrives). A
+    // video job's finished() waits for its clip, so that the history records the whole video.
+    void attachVideo(int64_t id, std::shared_ptr<const VideoClip> clip);
     // Asks the generator to decode `tokens` on a worker; `done` runs on the GUI thread (not at all
     // when this controller is gone first).
     void decodeAsync(std::vector<int32_t> tokens, std::function<void(QImage)> done);
@@ -76,6 +79,7 @@ private:
     std::map<int64_t, Generation> generations_;
     int64_t current_ = 0;
     int64_t next_adopted_ = int64_t(1) << 40; // far from the scheduler's ids
+    std::map<int64_t, bool> finish_waiting_for_clip_; // finished video jobs whose clip has not come yet
 };
 
 QImage toQImage(const ImageRgb8& image);
