@@ -105,10 +105,6 @@ double srgbToLinear(double c) {
     return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
 }
 
-// The eight named colours of docs/scene-programs.md, sRGB bytes, in the order of enum Color.
-constexpr std::uint8_t kColorSrgb[8][3] = {{87, 87, 87},  {173, 35, 35},  {42, 75, 215},  {29, 105, 20},
-                                           {129, 74, 25}, {129, 38, 192}, {41, 208, 208}, {255, 238, 51}};
-
 void setAlbedo(vulkan::ObjectConstants& k, const std::uint8_t srgb[3], double diffuse_weight) {
     for (int c = 0; c < 3; ++c) k.albedo[c] = static_cast<float>(srgbToLinear(srgb[c] / 255.0));
     k.albedo[3] = static_cast<float>(diffuse_weight);
