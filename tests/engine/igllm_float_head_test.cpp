@@ -172,6 +172,36 @@ TEST(IgllmFloatHead, BothTypesOnRealHiddenStatesMatchDoubleLoop) {
     }
 }
 
+// PyTorch's modules, built as the official code builds the head (tools/reference/igllm_float_head.py):
+// their weights, inputs and float64 outputs.
+TEST(IgllmFloatHead, MatchesPyTorchOracle) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    for (const std::string type : {"linear", "tanh_mlp_gelu"}) {
+        SCOPED_TRACE(type);
+        auto oracle = Checkpoint::openFiles(
+            {(fs::path(TESSERA_TEST_DATA_DIR) / "igllm_float_head" / (type + ".safetensors")).string()});
+        ASSERT_TRUE(oracle.ok()) << oracle.error();
+        F32File head;
+        for (const auto& name : oracle->names()) {
+            if (name.rfind("float_head.", 0) != 0) continue;
+            auto t = oracle->load(name, **be);
+            ASSERT_TRUE(t.ok());
+            head[name.substr(std::string("float_head.").size())] = {t->shape(), (*be)->readF32(*t)};
+        }
+        ASSERT_EQ(head.size(), type == "linear" ? 2u : 4u);
+        auto m = loadModel(makeHeadCheckpoint("torch_" + type, type, head), **be);
+        ASSERT_TRUE(m);
+        auto hidden = oracle->load("hidden", **be);
+        auto expected = oracle->load("expected", **be);
+        ASSERT_TRUE(hidden.ok() && expected.ok());
+        const std::vector<float> want = (*be)->readF32(*expected);
+        const std::vector<float> got = m->floatValues(*hidden);
+        ASSERT_EQ(got.size(), want.size());
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 2e-5 * (1 + std::abs(want[i]))) << "row " << i;
+    }
+}
+
 TEST(IgllmFloatHead, NoneHasNoHeadAndBadConfigsAreErrors) {
     auto be = createBackend("cpu", 1);
     ASSERT_TRUE(be.ok());
