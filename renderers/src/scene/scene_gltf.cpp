@@ -1,4 +1,4 @@
-// glTF 2.0 export (gltf.h). Sections: helpers (base64, quaternions) · geometry into the buffer ·
+// glTF 2.0 export (gltf.h). Sections: base64 and quaternions · geometry into the buffer ·
 // materials · nodes, camera and light.
 //
 // The JSON is written with nlohmann/json. Base64 is written here: it is a dozen lines, and the only
