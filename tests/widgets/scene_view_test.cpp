@@ -86,6 +86,8 @@ TEST(SceneView, EditRerendersUndoRedoAndExport) {
         EXPECT_GT(countHue(last, false), 500);
         EXPECT_LT(countHue(last, true), 50);
     }
+    // The first render stands in for the input photograph (as a reconstruction's input would).
+    view.setInputImage(last);
     saveShot(view, "scene_view.png");
 
     // Edit object 1 in the editor: blue metal. One undo step per field changed.
