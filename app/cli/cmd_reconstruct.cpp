@@ -3,6 +3,14 @@
 // renderer (the null renderer, with a message, where no Vulkan device exists) and optionally stored in
 // a project: the input image and the render as assets, the program as a scene, and a `reconstruct`
 // job whose result links them.
+#include "cli/cli.h"
+#include "cli/janus_runner.h" // createRunBackend
+#include "tessera/engine/igllm.h"
+#include "tessera/engine/image.h"
+#include "tessera/projects/project.h"
+#include "tessera/renderers/renderer.h"
+#include "tessera/renderers/scene.h"
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -11,14 +19,6 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unistd.h>
-
-#include "cli/cli.h"
-#include "cli/janus_runner.h" // createRunBackend
-#include "tessera/engine/igllm.h"
-#include "tessera/engine/image.h"
-#include "tessera/projects/project.h"
-#include "tessera/renderers/renderer.h"
-#include "tessera/renderers/scene.h"
 
 namespace tessera::cli {
 namespace {
@@ -77,7 +77,8 @@ struct Stored {
 class ProjectWriter {
 public:
     Status open(const std::string& dir, const nlohmann::json& params) {
-        auto p = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir) : projects::Project::create(dir);
+        auto p = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir)
+                                                          : projects::Project::create(dir);
         if (!p) return Status::error("project " + dir + ": " + p.error());
         project_ = std::make_unique<projects::Project>(std::move(*p));
         auto job = project_->submitJob("reconstruct", params);
@@ -91,8 +92,8 @@ public:
         if (project_) (void)project_->updateJobState(stored_.job, projects::JobState::kFailed, why);
     }
     Expected<Stored> finish(const std::vector<uint8_t>& image_png, const std::vector<uint8_t>& render_png,
-                            const std::string& name, const std::string& program, const std::string& scene_json,
-                            nlohmann::json result) {
+                            const std::string& name, const std::string& program,
+                            const std::string& scene_json, nlohmann::json result) {
         auto asset = [&](const std::vector<uint8_t>& bytes, const char* role) -> Expected<int64_t> {
             projects::MediaPayload m;
             m.kind = "image/png";
@@ -140,7 +141,8 @@ int fail(ProjectWriter& pw, const std::string& message) {
 
 int cmdReconstruct(int argc, char** argv) {
     CLI::App app;
-    std::string model, image_path, project_dir, out_program, out_render, size = "480x320", renderer_name = "vulkan";
+    std::string model, image_path, project_dir, out_program, out_render, size = "480x320",
+                                                                         renderer_name = "vulkan";
     std::string backend_name = "cpu", write_random, float_head = "tanh_mlp_gelu";
     int threads = 0;
     bool no_constrain = false;
@@ -170,7 +172,8 @@ int cmdReconstruct(int argc, char** argv) {
             std::fprintf(stderr, "tessera-cli reconstruct: %s\n", s.message().c_str());
             return 1;
         }
-        std::printf("wrote %s (tiny random IG-LLM checkpoint, %s float head)\n", write_random.c_str(), float_head.c_str());
+        std::printf("wrote %s (tiny random IG-LLM checkpoint, %s float head)\n", write_random.c_str(),
+                    float_head.c_str());
         return 0;
     }
     if (model.empty() || image_path.empty()) {
@@ -179,12 +182,13 @@ int cmdReconstruct(int argc, char** argv) {
     }
     int width = 0, height = 0;
     if (!parseSize(size, width, height)) {
-        std::fprintf(stderr, "tessera-cli reconstruct: --size '%s' is not WxH with each side in 1..%d\n", size.c_str(),
-                     r::kMaxImageSide);
+        std::fprintf(stderr, "tessera-cli reconstruct: --size '%s' is not WxH with each side in 1..%d\n",
+                     size.c_str(), r::kMaxImageSide);
         return 2;
     }
     if (renderer_name != "vulkan" && renderer_name != "null") {
-        std::fprintf(stderr, "tessera-cli reconstruct: --renderer is vulkan or null, got '%s'\n", renderer_name.c_str());
+        std::fprintf(stderr, "tessera-cli reconstruct: --renderer is vulkan or null, got '%s'\n",
+                     renderer_name.c_str());
         return 2;
     }
     if (!validUtf8(req.prompt)) {
@@ -215,8 +219,9 @@ int cmdReconstruct(int argc, char** argv) {
     if (!project_dir.empty())
         if (Status s = pw.open(project_dir, params); !s.ok()) return fail(pw, s.message());
     if (req.constrain_to_grammar && !info.grammar_constraint)
-        std::fprintf(stderr, "note: the grammar constraint needs every grammar word as one token and a float head; "
-                             "sampling freely\n");
+        std::fprintf(stderr,
+                     "note: the grammar constraint needs every grammar word as one token and a float head; "
+                     "sampling freely\n");
 
     req.image = std::move(*image);
     req.on_piece = [](const ProgramPiece& p) {
@@ -228,8 +233,8 @@ int cmdReconstruct(int argc, char** argv) {
     if (!result) return fail(pw, result.error());
     if (!result->program.empty() && result->program.back() != '\n') std::fputc('\n', stdout);
     std::fflush(stdout);
-    std::fprintf(stderr, "%zu tokens (%zu numbers) in %.1f ms after a %.1f ms prefill%s\n", result->tokens.size(),
-                 result->numbers.size(), result->generate_ms, result->prefill_ms,
+    std::fprintf(stderr, "%zu tokens (%zu numbers) in %.1f ms after a %.1f ms prefill%s\n",
+                 result->tokens.size(), result->numbers.size(), result->generate_ms, result->prefill_ms,
                  result->finished ? "" : " (stopped at --max-tokens)");
     if (!out_program.empty()) {
         std::ofstream out(out_program, std::ios::binary);
@@ -252,13 +257,17 @@ int cmdReconstruct(int argc, char** argv) {
     ImageRgb8 render{frame.image.width, frame.image.height, std::move(frame.image.rgb)};
     // The render goes to --out-render, or to a temporary file when only the project wants it.
     const std::string render_path =
-        !out_render.empty() ? out_render
-                            : (fs::temp_directory_path() / ("tessera_reconstruct_" + std::to_string(::getpid()) + ".png")).string();
+        !out_render.empty()
+            ? out_render
+            : (fs::temp_directory_path() / ("tessera_reconstruct_" + std::to_string(::getpid()) + ".png"))
+                  .string();
     if (!out_render.empty() || pw.active()) {
-        if (Status s = writePng(render_path, render, {{"tessera-scene", scene_json}}); !s.ok()) return fail(pw, s.message());
+        if (Status s = writePng(render_path, render, {{"tessera-scene", scene_json}}); !s.ok())
+            return fail(pw, s.message());
     }
-    std::fprintf(stderr, "parsed %zu object(s); rendered %dx%d with the %s renderer on %s\n", parsed.scene.objects.size(),
-                 width, height, std::string(created.renderer->name()).c_str(), created.renderer->device().c_str());
+    std::fprintf(stderr, "parsed %zu object(s); rendered %dx%d with the %s renderer on %s\n",
+                 parsed.scene.objects.size(), width, height, std::string(created.renderer->name()).c_str(),
+                 created.renderer->device().c_str());
     if (pw.active()) {
         const std::vector<uint8_t> render_bytes = readBytes(render_path);
         if (out_render.empty()) fs::remove(render_path);
@@ -267,12 +276,13 @@ int cmdReconstruct(int argc, char** argv) {
                               {"finished", result->finished},
                               {"renderer", std::string(created.renderer->name())},
                               {"device", created.renderer->device()}};
-        auto stored = pw.finish(image_bytes, render_bytes, fs::path(image_path).stem().string(), result->program,
-                                scene_json, res);
+        auto stored = pw.finish(image_bytes, render_bytes, fs::path(image_path).stem().string(),
+                                result->program, scene_json, res);
         if (!stored) return fail(pw, stored.error());
         std::fprintf(stderr, "stored in %s: job %lld, scene %lld, image asset %lld, render asset %lld\n",
-                     project_dir.c_str(), static_cast<long long>(stored->job), static_cast<long long>(stored->scene),
-                     static_cast<long long>(stored->image_asset), static_cast<long long>(stored->render_asset));
+                     project_dir.c_str(), static_cast<long long>(stored->job),
+                     static_cast<long long>(stored->scene), static_cast<long long>(stored->image_asset),
+                     static_cast<long long>(stored->render_asset));
     }
     if (!out_render.empty()) std::fprintf(stderr, "wrote %s\n", out_render.c_str());
     return 0;

@@ -89,7 +89,8 @@ int cmdRender(int argc, char** argv) {
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "render", kUsage, argc, argv)) return *rc;
     if (scene_path.empty() || (out.empty() && gltf_path.empty())) {
-        std::fprintf(stderr, "tessera-cli render: a scene file and --out or --gltf are required (see --help)\n");
+        std::fprintf(stderr,
+                     "tessera-cli render: a scene file and --out or --gltf are required (see --help)\n");
         return 2;
     }
     int width = 0, height = 0;
@@ -115,9 +116,13 @@ int cmdRender(int argc, char** argv) {
             std::fprintf(stderr, "tessera-cli render: cannot write %s\n", gltf_path.c_str());
             return 1;
         }
-        if (!json) std::printf("wrote %s (glTF 2.0, %zu object(s))\n", gltf_path.c_str(), scene.objects.size());
+        if (!json)
+            std::printf("wrote %s (glTF 2.0, %zu object(s))\n", gltf_path.c_str(), scene.objects.size());
         if (out.empty()) {
-            if (json) std::printf("%s\n", nlohmann::json{{"gltf", gltf_path}, {"objects", scene.objects.size()}}.dump().c_str());
+            if (json)
+                std::printf(
+                    "%s\n",
+                    nlohmann::json{{"gltf", gltf_path}, {"objects", scene.objects.size()}}.dump().c_str());
             return 0;
         }
     }

@@ -4,15 +4,14 @@
 //
 // The checkpoints are llava_tiny (the reference set's weights, as a first shard) plus a second shard
 // holding the head written here, joined by a model.safetensors.index.json.
-#include <gtest/gtest.h>
+#include "models/llava_model.h"
+#include "tessera/engine/engine.h"
+#include "token_shuffle_test_util.h"
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-
-#include "models/llava_model.h"
-#include "tessera/engine/engine.h"
-#include "token_shuffle_test_util.h"
+#include <gtest/gtest.h>
 
 namespace tessera {
 namespace {
@@ -26,7 +25,8 @@ constexpr int64_t kHidden = 64; // llava_tiny's text hidden size
 fs::path makeHeadCheckpoint(const std::string& name, const std::string& head_type, const F32File& head,
                             const std::string& prefix = "float_head.") {
     const fs::path src = fs::path(TESSERA_TEST_DATA_DIR) / "reference" / "llava_tiny";
-    const fs::path dir = fs::temp_directory_path() / ("tessera_igllm_head_" + name + "_" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tessera_igllm_head_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     fs::copy_file(src / "model.safetensors", dir / "base.safetensors");
@@ -41,7 +41,8 @@ fs::path makeHeadCheckpoint(const std::string& name, const std::string& head_typ
     nlohmann::json map = nlohmann::json::object();
     for (const auto& n : base->names()) map[n] = "base.safetensors";
     for (const auto& [k, v] : prefixed) map[k] = "head.safetensors";
-    std::ofstream(dir / "model.safetensors.index.json") << nlohmann::json{{"metadata", nlohmann::json::object()}, {"weight_map", map}}.dump();
+    std::ofstream(dir / "model.safetensors.index.json")
+        << nlohmann::json{{"metadata", nlohmann::json::object()}, {"weight_map", map}}.dump();
     return dir;
 }
 
@@ -60,12 +61,15 @@ F32Tensor zeros(std::vector<int64_t> shape) {
     return {shape, std::vector<float>(static_cast<size_t>(n), 0.0f)};
 }
 
-double geluErf(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+double geluErf(double x) {
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+}
 
 // Independent evaluation of the official head on one hidden row, in double precision.
 double linearRef(const F32File& h, const std::vector<float>& x) {
     double s = h.at("bias").values[0];
-    for (int64_t i = 0; i < kHidden; ++i) s += static_cast<double>(h.at("weight").values[static_cast<size_t>(i)]) * x[static_cast<size_t>(i)];
+    for (int64_t i = 0; i < kHidden; ++i)
+        s += static_cast<double>(h.at("weight").values[static_cast<size_t>(i)]) * x[static_cast<size_t>(i)];
     return s;
 }
 double tanhMlpGeluRef(const F32File& h, const std::vector<float>& x) {
@@ -75,7 +79,9 @@ double tanhMlpGeluRef(const F32File& h, const std::vector<float>& x) {
     double out = h.at("3.bias").values[0];
     for (int64_t o = 0; o < kHidden; ++o) {
         double a = b1[static_cast<size_t>(o)];
-        for (int64_t i = 0; i < kHidden; ++i) a += static_cast<double>(w1[static_cast<size_t>(o * kHidden + i)]) * std::tanh(static_cast<double>(x[static_cast<size_t>(i)]));
+        for (int64_t i = 0; i < kHidden; ++i)
+            a += static_cast<double>(w1[static_cast<size_t>(o * kHidden + i)]) *
+                 std::tanh(static_cast<double>(x[static_cast<size_t>(i)]));
         out += static_cast<double>(w2[static_cast<size_t>(o)]) * geluErf(a);
     }
     return out;
@@ -162,7 +168,8 @@ TEST(IgllmFloatHead, BothTypesOnRealHiddenStatesMatchDoubleLoop) {
         ASSERT_EQ(v.size(), rows);
         double lo = 1e30, hi = -1e30;
         for (size_t r = 0; r < rows; ++r) {
-            std::vector<float> x(h.begin() + static_cast<long>(r * kHidden), h.begin() + static_cast<long>((r + 1) * kHidden));
+            std::vector<float> x(h.begin() + static_cast<long>(r * kHidden),
+                                 h.begin() + static_cast<long>((r + 1) * kHidden));
             const double want = type == "linear" ? linearRef(head, x) : tanhMlpGeluRef(head, x);
             EXPECT_NEAR(v[r], want, 1e-4) << "row " << r;
             lo = std::min(lo, want);
@@ -198,7 +205,8 @@ TEST(IgllmFloatHead, MatchesPyTorchOracle) {
         const std::vector<float> want = (*be)->readF32(*expected);
         const std::vector<float> got = m->floatValues(*hidden);
         ASSERT_EQ(got.size(), want.size());
-        for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 2e-5 * (1 + std::abs(want[i]))) << "row " << i;
+        for (size_t i = 0; i < got.size(); ++i)
+            EXPECT_NEAR(got[i], want[i], 2e-5 * (1 + std::abs(want[i]))) << "row " << i;
     }
 }
 

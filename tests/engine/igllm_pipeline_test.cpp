@@ -3,18 +3,17 @@
 // docs/scene-programs.md); each number is the float head on the hidden state that chose `[NUM]`
 // (checked against a teacher-forced forward pass of the whole sequence, which also shows that `[NUM]`'s
 // embedding is what the model read back); seeds reproduce; cancel and bad input.
-#include <gtest/gtest.h>
+#include "models/llava_model.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/igllm.h"
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <regex>
 #include <unistd.h>
-
-#include "models/llava_model.h"
-#include "tessera/engine/engine.h"
-#include "tessera/engine/igllm.h"
 
 namespace tessera {
 namespace {
@@ -22,7 +21,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path tinyCheckpoint(const std::string& head) {
-    const fs::path dir = fs::temp_directory_path() / ("tessera_igllm_tiny_" + head + "_" + std::to_string(::getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tessera_igllm_tiny_" + head + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
     Status s = writeRandomIgllmCheckpoint(dir.string(), head, 3);
     EXPECT_TRUE(s.ok()) << s.message();
@@ -54,7 +54,8 @@ struct Outcome {
     int token_events = 0;
 };
 
-Outcome reconstruct(IgllmPipeline& p, uint64_t seed, int max_tokens, bool constrain = true, int cancel_after = -1) {
+Outcome reconstruct(IgllmPipeline& p, uint64_t seed, int max_tokens, bool constrain = true,
+                    int cancel_after = -1) {
     Outcome run;
     std::atomic<bool> cancel{false};
     IgllmRequest req;
@@ -68,7 +69,8 @@ Outcome reconstruct(IgllmPipeline& p, uint64_t seed, int max_tokens, bool constr
         if (cancel_after >= 0 && static_cast<int>(run.pieces.size()) >= cancel_after) cancel = true;
     };
     JobContext ctx(
-        9, [&](const Event& e) { run.token_events += std::holds_alternative<TokenSampled>(e) ? 1 : 0; }, &cancel);
+        9, [&](const Event& e) { run.token_events += std::holds_alternative<TokenSampled>(e) ? 1 : 0; },
+        &cancel);
     auto r = p.reconstruct(req, ctx);
     EXPECT_TRUE(r.ok()) << r.error();
     if (r.ok()) run.result = std::move(*r);
@@ -92,7 +94,8 @@ TEST_P(IgllmPipelineTest, StreamsAWellFormedProgramWhoseNumbersComeFromTheHead) 
     // The random model ends the text at a statement boundary about half the time: the first seed whose
     // program holds two statements or more is examined.
     Outcome run;
-    for (uint64_t seed = 1; seed <= 40 && std::count(run.result.program.begin(), run.result.program.end(), '\n') < 2; ++seed)
+    for (uint64_t seed = 1;
+         seed <= 40 && std::count(run.result.program.begin(), run.result.program.end(), '\n') < 2; ++seed)
         run = reconstruct(**p, seed, 80);
     const IgllmResult& r = run.result;
     EXPECT_TRUE(r.constrained);
@@ -154,21 +157,25 @@ TEST_P(IgllmPipelineTest, StreamsAWellFormedProgramWhoseNumbersComeFromTheHead) 
     ASSERT_EQ(static_cast<int>(ids.size()), r.prompt_tokens);
     ids.insert(ids.end(), r.tokens.begin(), r.tokens.end());
     std::vector<float> px(3 * 32 * 32);
-    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f}, sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+    const float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f},
+                sd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
     const ImageRgb8 img = testImage();
     for (int c = 0; c < 3; ++c)
         for (int i = 0; i < 32 * 32; ++i)
-            px[static_cast<size_t>(c * 1024 + i)] = (img.rgb[static_cast<size_t>(i * 3 + c)] / 255.0f - mean[c]) / sd[c];
+            px[static_cast<size_t>(c * 1024 + i)] =
+                (img.rgb[static_cast<size_t>(i * 3 + c)] / 255.0f - mean[c]) / sd[c];
     Backend& b = **be;
     const int64_t n = static_cast<int64_t>(ids.size());
     KvCache cache = (*model)->lm().newCache(1, n);
-    Tensor hidden = (*model)->lm().forward((*model)->inputEmbeds(b.fromI64(ids, {1, n}), b.fromF32(px, {1, 3, 32, 32})), cache);
+    Tensor hidden = (*model)->lm().forward(
+        (*model)->inputEmbeds(b.fromI64(ids, {1, n}), b.fromF32(px, {1, 3, 32, 32})), cache);
     const std::vector<float> all = (*model)->floatValues(hidden);
     size_t k = 0;
     for (size_t i = 0; i < r.tokens.size(); ++i)
         if (r.tokens[i] == info.num_token) {
             ASSERT_LT(k, r.numbers.size());
-            EXPECT_NEAR(all[static_cast<size_t>(r.prompt_tokens) + i - 1], r.numbers[k], 1e-5) << "number " << k;
+            EXPECT_NEAR(all[static_cast<size_t>(r.prompt_tokens) + i - 1], r.numbers[k], 1e-5)
+                << "number " << k;
             ++k;
         }
     EXPECT_EQ(k, r.numbers.size());

@@ -2,19 +2,18 @@
 // strides and bounds against the decoded data, winding against the normals, object transforms,
 // materials, camera direction worked out with quaternion algebra written here) and by tinygltf, an
 // independent glTF 2.0 loader (Debian libtinygltf-dev).
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #define TINYGLTF_IMPLEMENTATION
 #define TINYGLTF_NO_STB_IMAGE
 #define TINYGLTF_NO_STB_IMAGE_WRITE
 #define TINYGLTF_NO_EXTERNAL_IMAGE
-#include <tiny_gltf.h>
-
 #include "tessera/renderers/gltf.h"
+
+#include <tiny_gltf.h>
 
 namespace tessera::renderers {
 namespace {
@@ -53,7 +52,8 @@ V3 rotate(const json& q, const V3& v) {
         return V3{a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
     };
     const V3 t = cr(u, v), tt = cr(u, t);
-    return {v[0] + 2 * w * t[0] + 2 * tt[0], v[1] + 2 * w * t[1] + 2 * tt[1], v[2] + 2 * w * t[2] + 2 * tt[2]};
+    return {v[0] + 2 * w * t[0] + 2 * tt[0], v[1] + 2 * w * t[1] + 2 * tt[1],
+            v[2] + 2 * w * t[2] + 2 * tt[2]};
 }
 
 Scene threeObjects() {
@@ -101,7 +101,8 @@ TEST(GltfExport, StructureBoundsAndTransformsReadBack) {
         SCOPED_TRACE(mesh["name"].get<std::string>());
         const json& prim = mesh["primitives"][0];
         EXPECT_EQ(prim.value("mode", 4), 4);
-        const int pa = prim["attributes"]["POSITION"], na = prim["attributes"]["NORMAL"], ia = prim["indices"];
+        const int pa = prim["attributes"]["POSITION"], na = prim["attributes"]["NORMAL"],
+                  ia = prim["indices"];
         const auto pos = accessorData<float>(g, buf, pa, 3), nrm = accessorData<float>(g, buf, na, 3);
         const auto idx = accessorData<uint32_t>(g, buf, ia, 1);
         EXPECT_EQ(g["accessors"][ia]["componentType"], 5125);
@@ -124,8 +125,10 @@ TEST(GltfExport, StructureBoundsAndTransformsReadBack) {
             for (int k = 0; k < 3; ++k) ASSERT_LT(idx[t + k], n);
             auto p = [&](uint32_t i) { return V3{pos[i * 3], pos[i * 3 + 1], pos[i * 3 + 2]}; };
             const V3 a = p(idx[t]), b = p(idx[t + 1]), c = p(idx[t + 2]);
-            const V3 e1 = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, e2 = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
-            const V3 cr = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2], e1[0] * e2[1] - e1[1] * e2[0]};
+            const V3 e1 = {b[0] - a[0], b[1] - a[1], b[2] - a[2]},
+                     e2 = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+            const V3 cr = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2],
+                           e1[0] * e2[1] - e1[1] * e2[0]};
             double facing = 0;
             for (int k = 0; k < 3; ++k)
                 for (int d = 0; d < 3; ++d) facing += cr[d] * nrm[idx[t + k] * 3 + d];
@@ -152,7 +155,8 @@ TEST(GltfExport, StructureBoundsAndTransformsReadBack) {
         const V3 x = rotate(n["rotation"], {1, 0, 0});
         EXPECT_NEAR(x[0], std::cos(o.rotation * M_PI / 180), 1e-12);
         EXPECT_NEAR(x[1], std::sin(o.rotation * M_PI / 180), 1e-12);
-        const json& mat = g["materials"][g["meshes"][n["mesh"].get<int>()]["primitives"][0]["material"].get<int>()];
+        const json& mat =
+            g["materials"][g["meshes"][n["mesh"].get<int>()]["primitives"][0]["material"].get<int>()];
         const json& pbr = mat["pbrMetallicRoughness"];
         EXPECT_EQ(pbr["metallicFactor"].get<double>(), o.material == Material::Metal ? 1.0 : 0.0);
         EXPECT_LT(pbr["roughnessFactor"].get<double>(), o.material == Material::Metal ? 0.5 : 1.01);
@@ -162,7 +166,8 @@ TEST(GltfExport, StructureBoundsAndTransformsReadBack) {
     // ((173/255 + 0.055) / 1.055)^2.4 = 0.417885; 35/255 = 0.1373 is above 0.04045, so
     // ((0.1373 + 0.055) / 1.055)^2.4 = 0.016807.
     const json& cube = nodes[nodes[root]["children"][2].get<int>()];
-    const json& red = g["materials"][g["meshes"][cube["mesh"].get<int>()]["primitives"][0]["material"].get<int>()];
+    const json& red =
+        g["materials"][g["meshes"][cube["mesh"].get<int>()]["primitives"][0]["material"].get<int>()];
     EXPECT_EQ(red["name"], "red rubber");
     EXPECT_NEAR(red["pbrMetallicRoughness"]["baseColorFactor"][0].get<double>(), 0.417885, 1e-5);
     EXPECT_NEAR(red["pbrMetallicRoughness"]["baseColorFactor"][1].get<double>(), 0.016807, 1e-5);
@@ -173,7 +178,8 @@ TEST(GltfExport, StructureBoundsAndTransformsReadBack) {
     const json& cam = nodes[nodes[root]["children"][scene.objects.size() + 1].get<int>()];
     EXPECT_EQ(cam["camera"], 0);
     const V3 look = rotate(cam["rotation"], {0, 0, -1});
-    V3 want = {scene.camera.look_at[0] - scene.camera.position[0], scene.camera.look_at[1] - scene.camera.position[1],
+    V3 want = {scene.camera.look_at[0] - scene.camera.position[0],
+               scene.camera.look_at[1] - scene.camera.position[1],
                scene.camera.look_at[2] - scene.camera.position[2]};
     const double len = std::sqrt(want[0] * want[0] + want[1] * want[1] + want[2] * want[2]);
     for (int c = 0; c < 3; ++c) EXPECT_NEAR(look[c], want[c] / len, 1e-9);
@@ -195,7 +201,8 @@ TEST(GltfExport, TinyGltfLoadsIt) {
         tinygltf::TinyGLTF loader;
         tinygltf::Model model;
         std::string err, warn;
-        ASSERT_TRUE(loader.LoadASCIIFromString(&model, &err, &warn, r.json.c_str(), static_cast<unsigned>(r.json.size()), ""))
+        ASSERT_TRUE(loader.LoadASCIIFromString(&model, &err, &warn, r.json.c_str(),
+                                               static_cast<unsigned>(r.json.size()), ""))
             << err;
         EXPECT_TRUE(err.empty()) << err;
         EXPECT_TRUE(warn.empty()) << warn;
@@ -210,8 +217,9 @@ TEST(GltfExport, TinyGltfLoadsIt) {
         EXPECT_EQ(bytes, static_cast<size_t>(model.buffers[0].data.size()));
         for (const auto& a : model.accessors) {
             const auto& v = model.bufferViews[static_cast<size_t>(a.bufferView)];
-            const size_t elem = static_cast<size_t>(tinygltf::GetNumComponentsInType(static_cast<uint32_t>(a.type)) *
-                                                    tinygltf::GetComponentSizeInBytes(static_cast<uint32_t>(a.componentType)));
+            const size_t elem = static_cast<size_t>(
+                tinygltf::GetNumComponentsInType(static_cast<uint32_t>(a.type)) *
+                tinygltf::GetComponentSizeInBytes(static_cast<uint32_t>(a.componentType)));
             EXPECT_LE(v.byteOffset + a.byteOffset + a.count * elem, model.buffers[0].data.size());
         }
     }

@@ -299,7 +299,8 @@ TEST(VulkanRenderer, ObjectsShadowEachOther) {
     scene.objects[1].position = {3, 3, 0.3}; // out of the shadow (the big cube spans |y| <= 1)
     Image free = renderOk(*renderer, scene, 320, 240);
     const Vec3 top_free = {3, 3, 0.6};
-    const double in_shadow = groundPatch(shaded, scene.camera, top), in_light = groundPatch(free, scene.camera, top_free);
+    const double in_shadow = groundPatch(shaded, scene.camera, top),
+                 in_light = groundPatch(free, scene.camera, top_free);
     EXPECT_GT(in_light - in_shadow, 15) << in_shadow << " vs " << in_light;
 }
 

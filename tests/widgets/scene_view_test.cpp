@@ -2,6 +2,7 @@
 // editor re-renders with the object changed (checked by pixel statistics), undo/redo, exports read
 // back, and the GUI thread stays free while a render runs. Writes <build>/screenshots/scene_view*.png.
 #include "scene/scene_view.h"
+#include "tessera/renderers/renderer.h"
 #include "widgets/test_app.h"
 
 #include <QComboBox>
@@ -16,8 +17,6 @@
 #include <fstream>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include "tessera/renderers/renderer.h"
 
 using namespace tessera;
 using namespace tessera::widgets;
@@ -78,7 +77,8 @@ TEST(SceneView, EditRerendersUndoRedoAndExport) {
     controller.setRenderSize(320, 240);
     controller.setScene(twoObjects());
     view.show();
-    ASSERT_TRUE(waitFor([&] { return !last.isNull() && controller.renderedVersion() == controller.version(); }, 60000))
+    ASSERT_TRUE(waitFor(
+        [&] { return !last.isNull() && controller.renderedVersion() == controller.version(); }, 60000))
         << view.statusLabel()->text().toStdString();
     const bool pixels = !controller.rendererDescription().startsWith("null");
     EXPECT_EQ(view.objectList()->count(), 2);
@@ -130,7 +130,8 @@ TEST(SceneView, EditRerendersUndoRedoAndExport) {
     EXPECT_DOUBLE_EQ(controller.scene().objects[1].position[0], -1.5);
 
     // Exports, written on the worker, read back.
-    const QString dir = QDir::tempPath() + "/tessera_scene_view_" + QString::number(QCoreApplication::applicationPid());
+    const QString dir =
+        QDir::tempPath() + "/tessera_scene_view_" + QString::number(QCoreApplication::applicationPid());
     QDir().mkpath(dir);
     QSignalSpy done(&controller, &SceneController::exportDone);
     controller.exportJson(dir + "/scene.json");

@@ -41,7 +41,8 @@ FloatHeadType floatHeadTypeFrom(const nlohmann::json& j) {
     const nlohmann::json* holder = nullptr;
     if (j.contains("float_head_type"))
         holder = &j;
-    else if (j.contains("text_config") && j["text_config"].is_object() && j["text_config"].contains("float_head_type"))
+    else if (j.contains("text_config") && j["text_config"].is_object() &&
+             j["text_config"].contains("float_head_type"))
         holder = &j["text_config"];
     if (!holder || (*holder)["float_head_type"].is_null()) return FloatHeadType::None;
     TS_CHECK((*holder)["float_head_type"].is_string(), "config.json: float_head_type is not a string");
@@ -49,7 +50,8 @@ FloatHeadType floatHeadTypeFrom(const nlohmann::json& j) {
     if (name == "none") return FloatHeadType::None;
     if (name == "linear") return FloatHeadType::Linear;
     if (name == "tanh_mlp_gelu") return FloatHeadType::TanhMlpGelu;
-    throw Error("config.json: float_head_type '" + name + "' is not supported (none, linear or tanh_mlp_gelu)");
+    throw Error("config.json: float_head_type '" + name +
+                "' is not supported (none, linear or tanh_mlp_gelu)");
 }
 
 Activation activationNamed(const nlohmann::json& j, const char* key, const char* fallback) {
@@ -131,9 +133,12 @@ std::vector<float> Llava::floatValues(const Tensor& hidden) {
 
 const char* floatHeadTypeName(FloatHeadType type) {
     switch (type) {
-    case FloatHeadType::Linear: return "linear";
-    case FloatHeadType::TanhMlpGelu: return "tanh_mlp_gelu";
-    case FloatHeadType::None: break;
+    case FloatHeadType::Linear:
+        return "linear";
+    case FloatHeadType::TanhMlpGelu:
+        return "tanh_mlp_gelu";
+    case FloatHeadType::None:
+        break;
     }
     return "none";
 }
@@ -208,7 +213,8 @@ Expected<std::unique_ptr<LlavaModel>> LlavaModel::load(const Checkpoint& ckpt, B
         if (m->head_type != FloatHeadType::None) {
             std::string hp = "float_head.";
             for (const char* p : {"float_head.", "model.float_head.", "language_model.float_head."}) {
-                const std::string probe = std::string(p) + (m->head_type == FloatHeadType::Linear ? "weight" : "1.weight");
+                const std::string probe =
+                    std::string(p) + (m->head_type == FloatHeadType::Linear ? "weight" : "1.weight");
                 if (wb.has(probe)) {
                     hp = p;
                     break;

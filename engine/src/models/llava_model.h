@@ -4,11 +4,11 @@
 // `[NUM]` token regresses the number that token stands for.
 #pragma once
 
-#include <memory>
-#include <vector>
-
 #include "tessera/engine/causal_lm.h"
 #include "tessera/engine/checkpoint.h"
+
+#include <memory>
+#include <vector>
 
 namespace tessera {
 

@@ -1,13 +1,13 @@
 // A tiny random IG-LLM checkpoint: LLaVA (CLIP tower, projector, Llama LM) in transformers 4.x naming,
 // a word-level tokenizer over the scene grammar's words, and a float head whose outputs stay near 0.5.
+#include "tessera/engine/bench.h"
+#include "tessera/engine/igllm.h"
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-
-#include "tessera/engine/bench.h"
-#include "tessera/engine/igllm.h"
 
 namespace fs = std::filesystem;
 
@@ -23,7 +23,9 @@ struct Rng { // splitmix64
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         return z ^ (z >> 31);
     }
-    float symmetric() { return static_cast<float>(static_cast<int64_t>(next() >> 40) - (1 << 23)) / (1 << 23); }
+    float symmetric() {
+        return static_cast<float>(static_cast<int64_t>(next() >> 40) - (1 << 23)) / (1 << 23);
+    }
 };
 
 struct Named {
@@ -34,10 +36,11 @@ struct Named {
 
 // Vocabulary: specials, the grammar's words, the default prompt's words.
 const char* const kSpecials[] = {"<unk>", "<s>", "</s>", "<image>", "[NUM]", "\n"};
-const char* const kWords[] = {"camera", "light", "object", "cube", "sphere", "cylinder", "gray", "red",
-                              "blue", "green", "brown", "purple", "cyan", "yellow", "rubber", "metal",
-                              "size", "position", "rotation", "look_at", "fov", "direction", "intensity",
-                              "ambient", "Describe", "the", "scene", "as", "a", "program."};
+const char* const kWords[] = {"camera",   "light",   "object", "cube",      "sphere",    "cylinder",
+                              "gray",     "red",     "blue",   "green",     "brown",     "purple",
+                              "cyan",     "yellow",  "rubber", "metal",     "size",      "position",
+                              "rotation", "look_at", "fov",    "direction", "intensity", "ambient",
+                              "Describe", "the",     "scene",  "as",        "a",         "program."};
 
 nlohmann::json tokenizerJson() {
     nlohmann::json added = nlohmann::json::array();
@@ -45,14 +48,25 @@ nlohmann::json tokenizerJson() {
     int id = 0;
     for (const char* s : kSpecials) {
         const bool special = std::string(s) != "[NUM]" && std::string(s) != "\n";
-        added.push_back({{"id", id}, {"content", s}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                         {"normalized", false}, {"special", special}});
+        added.push_back({{"id", id},
+                         {"content", s},
+                         {"single_word", false},
+                         {"lstrip", false},
+                         {"rstrip", false},
+                         {"normalized", false},
+                         {"special", special}});
         vocab[s] = id++;
     }
     for (const char* w : kWords) vocab[w] = id++;
-    return {{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
-            {"normalizer", nullptr}, {"pre_tokenizer", {{"type", "WhitespaceSplit"}}}, {"post_processor", nullptr},
-            {"decoder", nullptr}, {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
+    return {{"version", "1.0"},
+            {"truncation", nullptr},
+            {"padding", nullptr},
+            {"added_tokens", added},
+            {"normalizer", nullptr},
+            {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+            {"post_processor", nullptr},
+            {"decoder", nullptr},
+            {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
 }
 
 Status writeF32Safetensors(const std::string& path, const std::vector<Named>& tensors) {
@@ -69,8 +83,10 @@ Status writeF32Safetensors(const std::string& path, const std::vector<Named>& te
     std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
     if (!f) return Status::error("cannot write " + path);
     unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-    bool ok = std::fwrite(prefix, 1, 8, f.get()) == 8 && std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
+    for (int i = 0; i < 8; ++i)
+        prefix[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+    bool ok = std::fwrite(prefix, 1, 8, f.get()) == 8 &&
+              std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
     for (const auto& t : tensors)
         ok = ok && std::fwrite(t.values.data(), 4, t.values.size(), f.get()) == t.values.size();
     if (!ok || std::fflush(f.get()) != 0) return Status::error("writing " + path + " failed (disk full?)");
@@ -81,29 +97,45 @@ Status writeF32Safetensors(const std::string& path, const std::vector<Named>& te
 
 Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& float_head, uint64_t seed) {
     if (float_head != "linear" && float_head != "tanh_mlp_gelu")
-        return Status::error("a random IG-LLM checkpoint has a linear or tanh_mlp_gelu float head, not '" + float_head + "'");
+        return Status::error("a random IG-LLM checkpoint has a linear or tanh_mlp_gelu float head, not '" +
+                             float_head + "'");
     const int64_t vocab = static_cast<int64_t>(std::size(kSpecials) + std::size(kWords));
     const int64_t d = 64, vd = 32, vff = 64, image = 32, patch = 8, vlayers = 2;
-    nlohmann::json text = {{"model_type", "llama"},       {"vocab_size", vocab},        {"hidden_size", d},
-                           {"num_hidden_layers", 2},       {"num_attention_heads", 4},   {"num_key_value_heads", 2},
-                           {"intermediate_size", 128},     {"max_position_embeddings", 2048},
-                           {"rms_norm_eps", 1e-5},         {"rope_theta", 10000.0},      {"tie_word_embeddings", false},
-                           {"attention_bias", false},      {"mlp_bias", false},          {"bos_token_id", 1},
-                           {"eos_token_id", 2},            {"pad_token_id", 0}};
-    nlohmann::json config = {
-        {"architectures", {"LlavaForConditionalGeneration"}},
-        {"model_type", "llava"},
-        {"image_token_index", 3},
-        {"projector_hidden_act", "gelu"},
-        {"vision_feature_layer", -2},
-        {"vision_feature_select_strategy", "default"},
-        {"float_head_type", float_head},
-        {"tie_word_embeddings", false},
-        {"text_config", text},
-        {"vision_config",
-         {{"model_type", "clip_vision_model"}, {"hidden_size", vd}, {"image_size", image}, {"patch_size", patch},
-          {"num_hidden_layers", vlayers}, {"num_attention_heads", 2}, {"intermediate_size", vff},
-          {"hidden_act", "quick_gelu"}, {"layer_norm_eps", 1e-5}}}};
+    nlohmann::json text = {{"model_type", "llama"},
+                           {"vocab_size", vocab},
+                           {"hidden_size", d},
+                           {"num_hidden_layers", 2},
+                           {"num_attention_heads", 4},
+                           {"num_key_value_heads", 2},
+                           {"intermediate_size", 128},
+                           {"max_position_embeddings", 2048},
+                           {"rms_norm_eps", 1e-5},
+                           {"rope_theta", 10000.0},
+                           {"tie_word_embeddings", false},
+                           {"attention_bias", false},
+                           {"mlp_bias", false},
+                           {"bos_token_id", 1},
+                           {"eos_token_id", 2},
+                           {"pad_token_id", 0}};
+    nlohmann::json config = {{"architectures", {"LlavaForConditionalGeneration"}},
+                             {"model_type", "llava"},
+                             {"image_token_index", 3},
+                             {"projector_hidden_act", "gelu"},
+                             {"vision_feature_layer", -2},
+                             {"vision_feature_select_strategy", "default"},
+                             {"float_head_type", float_head},
+                             {"tie_word_embeddings", false},
+                             {"text_config", text},
+                             {"vision_config",
+                              {{"model_type", "clip_vision_model"},
+                               {"hidden_size", vd},
+                               {"image_size", image},
+                               {"patch_size", patch},
+                               {"num_hidden_layers", vlayers},
+                               {"num_attention_heads", 2},
+                               {"intermediate_size", vff},
+                               {"hidden_act", "quick_gelu"},
+                               {"layer_norm_eps", 1e-5}}}};
 
     // The LM's tensors as a plain Llama names them, moved under language_model.
     nlohmann::json lm_config = text;
@@ -120,7 +152,8 @@ Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& flo
     auto fan = [](int64_t in) { return 1.0f / std::sqrt(static_cast<float>(in)); };
     for (const auto& s : *lm) {
         const bool norm = s.name.find("norm.weight") != std::string::npos;
-        const std::string name = s.name == "lm_head.weight" ? "language_model.lm_head.weight" : "language_model." + s.name;
+        const std::string name =
+            s.name == "lm_head.weight" ? "language_model.lm_head.weight" : "language_model." + s.name;
         add(name, s.shape, norm ? 0.0f : (s.shape.size() == 2 ? fan(s.shape[1]) : 0.02f), norm ? 1.0f : 0.0f);
     }
     const std::string vt = "vision_tower.";
@@ -157,7 +190,8 @@ Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& flo
     } else {
         add("float_head.1.weight", {d, d}, fan(d));
         add("float_head.1.bias", {d}, 0.02f);
-        add("float_head.3.weight", {1, d}, 0.1f / (static_cast<float>(d) * (std::sqrt(static_cast<float>(d)) + 1.0f)));
+        add("float_head.3.weight", {1, d},
+            0.1f / (static_cast<float>(d) * (std::sqrt(static_cast<float>(d)) + 1.0f)));
         add("float_head.3.bias", {1}, 0.0f, 0.5f);
     }
 
@@ -167,7 +201,8 @@ Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& flo
     const std::vector<std::pair<std::string, std::string>> files = {
         {"config.json", config.dump(2)},
         {"tokenizer.json", tokenizerJson().dump()},
-        {"tokenizer_config.json", nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}}.dump(2)}};
+        {"tokenizer_config.json",
+         nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}}.dump(2)}};
     for (const auto& [name, body] : files) {
         std::ofstream out(fs::path(dir) / name);
         out << body << "\n";

@@ -2,6 +2,12 @@
 //
 // Sections: loading · image preprocessing · program text assembly · the grammar constraint · the
 // decode loop.
+#include "models/llava_model.h"
+#include "tessera/engine/igllm.h"
+#include "tessera/engine/platform.h"
+#include "tessera/engine/sampler.h"
+#include "tessera/engine/tokenizer.h"
+
 #include <algorithm>
 #include <charconv>
 #include <chrono>
@@ -9,18 +15,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "models/llava_model.h"
-#include "tessera/engine/igllm.h"
-#include "tessera/engine/platform.h"
-#include "tessera/engine/sampler.h"
-#include "tessera/engine/tokenizer.h"
-
 namespace tessera {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double msSince(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 // CLIP's normalisation (LLaVA-1.5's image processor), used when the folder has no
 // preprocessor_config.json saying otherwise.
@@ -29,9 +31,9 @@ constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 // The object statement, one grammar word per token (docs/scene-programs.md). Slot kinds:
 enum class Slot { Object, Shape, Colour, Material, Size, Position, Rotation, Num, Newline };
-constexpr Slot kStatement[] = {Slot::Object, Slot::Shape, Slot::Colour, Slot::Material, Slot::Size, Slot::Num,
-                               Slot::Position, Slot::Num, Slot::Num, Slot::Num, Slot::Rotation, Slot::Num,
-                               Slot::Newline};
+constexpr Slot kStatement[] = {Slot::Object,   Slot::Shape,    Slot::Colour, Slot::Material, Slot::Size,
+                               Slot::Num,      Slot::Position, Slot::Num,    Slot::Num,      Slot::Num,
+                               Slot::Rotation, Slot::Num,      Slot::Newline};
 constexpr int kStatementTokens = static_cast<int>(std::size(kStatement));
 constexpr int kMaxObjects = 64; // the grammar's limit
 const char* const kShapes[] = {"cube", "sphere", "cylinder"};
@@ -67,7 +69,8 @@ int32_t wordToken(const Tokenizer& tok, const std::string& word) {
     return -1;
 }
 
-bool readNormalisation(const std::filesystem::path& file, float mean[3], float std_out[3], std::string& error) {
+bool readNormalisation(const std::filesystem::path& file, float mean[3], float std_out[3],
+                       std::string& error) {
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) return true;
     try {
@@ -76,7 +79,8 @@ bool readNormalisation(const std::filesystem::path& file, float mean[3], float s
         for (const char* key : {"image_mean", "image_std"}) {
             if (!j.contains(key)) continue;
             const auto& v = j[key];
-            if (!v.is_array() || v.size() != 3) throw std::runtime_error(std::string(key) + " is not 3 numbers");
+            if (!v.is_array() || v.size() != 3)
+                throw std::runtime_error(std::string(key) + " is not 3 numbers");
             for (int c = 0; c < 3; ++c) {
                 const float x = v[static_cast<size_t>(c)].get<float>();
                 if (!std::isfinite(x) || (std::string(key) == "image_std" && x <= 0))
@@ -98,8 +102,8 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
     if (!ckpt) return ckpt.status();
     const auto& cfg = ckpt->config();
     if (cfg.architecture().find("Llava") == std::string::npos && cfg.modelType() != "llava")
-        return Status::error(dir + " is not a LLaVA checkpoint (architecture '" + cfg.architecture() + "', model_type '" +
-                             cfg.modelType() + "')");
+        return Status::error(dir + " is not a LLaVA checkpoint (architecture '" + cfg.architecture() +
+                             "', model_type '" + cfg.modelType() + "')");
     if (Status fits = requireMemoryFor(ckpt->totalBytes(), dir); !fits.ok()) return fits;
     auto tok = Tokenizer::load(dir);
     if (!tok) return Status::error(dir + ": " + tok.error());
@@ -127,19 +131,23 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
         const auto& it = j.contains("image_token_index") ? j.at("image_token_index") : j.at("image_token_id");
         im.image_token = it.get<int32_t>();
     } catch (const std::exception& e) {
-        return Status::error(dir + ": config.json: vision_config.image_size, patch_size or the image token is missing or "
-                                   "not an integer (" + e.what() + ")");
+        return Status::error(
+            dir +
+            ": config.json: vision_config.image_size, patch_size or the image token is missing or "
+            "not an integer (" +
+            e.what() + ")");
     }
     std::string norm_error;
-    if (!readNormalisation(std::filesystem::path(dir) / "preprocessor_config.json", im.mean, im.std, norm_error))
+    if (!readNormalisation(std::filesystem::path(dir) / "preprocessor_config.json", im.mean, im.std,
+                           norm_error))
         return Status::error(norm_error);
     const TransformerConfig& tc = im.model->lm().config();
     info.num_token = im.tokenizer.tokenId("[NUM]");
     if (im.model->floatHeadType() != FloatHeadType::None && info.num_token < 0)
         return Status::error(dir + ": the checkpoint has a float head but its vocabulary has no [NUM] token");
     if (info.num_token >= tc.vocab)
-        return Status::error(dir + ": [NUM] is token " + std::to_string(info.num_token) + ", outside the model's " +
-                             std::to_string(tc.vocab) + "-token vocabulary");
+        return Status::error(dir + ": [NUM] is token " + std::to_string(info.num_token) +
+                             ", outside the model's " + std::to_string(tc.vocab) + "-token vocabulary");
     info.eos_token = im.tokenizer.eosId() >= 0 ? im.tokenizer.eosId() : static_cast<int32_t>(tc.eos_id);
     im.bos = im.tokenizer.bosId() >= 0 ? im.tokenizer.bosId() : static_cast<int32_t>(tc.bos_id);
     info.weight_bytes = im.model->lm().weightBytes();
@@ -154,9 +162,10 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
     bool all = im.object >= 0 && im.size >= 0 && im.position >= 0 && im.rotation >= 0 && im.newline >= 0;
     for (const char* w : kShapes) all = all && (im.shapes.emplace_back(wordToken(im.tokenizer, w)) >= 0);
     for (const char* w : kColours) all = all && (im.colours.emplace_back(wordToken(im.tokenizer, w)) >= 0);
-    for (const char* w : kMaterials) all = all && (im.materials.emplace_back(wordToken(im.tokenizer, w)) >= 0);
-    info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 && info.eos_token < tc.vocab &&
-                              im.model->floatHeadType() != FloatHeadType::None;
+    for (const char* w : kMaterials)
+        all = all && (im.materials.emplace_back(wordToken(im.tokenizer, w)) >= 0);
+    info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 &&
+                              info.eos_token < tc.vocab && im.model->floatHeadType() != FloatHeadType::None;
     return p;
 }
 
@@ -171,27 +180,33 @@ std::vector<float> preprocess(const ImageRgb8& img, int side, const float mean[3
     const int sq = std::max(img.width, img.height);
     const int ox = (sq - img.width) / 2, oy = (sq - img.height) / 2;
     uint8_t fill[3];
-    for (int c = 0; c < 3; ++c) fill[c] = static_cast<uint8_t>(std::clamp(static_cast<int>(mean[c] * 255.0f), 0, 255));
+    for (int c = 0; c < 3; ++c)
+        fill[c] = static_cast<uint8_t>(std::clamp(static_cast<int>(mean[c] * 255.0f), 0, 255));
     auto at = [&](int x, int y, int c) -> float {
         x -= ox;
         y -= oy;
         if (x < 0 || y < 0 || x >= img.width || y >= img.height) return fill[c];
-        return img.rgb[(static_cast<size_t>(y) * static_cast<size_t>(img.width) + static_cast<size_t>(x)) * 3 + static_cast<size_t>(c)];
+        return img
+            .rgb[(static_cast<size_t>(y) * static_cast<size_t>(img.width) + static_cast<size_t>(x)) * 3 +
+                 static_cast<size_t>(c)];
     };
     std::vector<float> out(static_cast<size_t>(3) * static_cast<size_t>(side) * static_cast<size_t>(side));
     const float scale = static_cast<float>(sq) / static_cast<float>(side);
     for (int y = 0; y < side; ++y) {
-        const float sy = std::clamp((static_cast<float>(y) + 0.5f) * scale - 0.5f, 0.0f, static_cast<float>(sq - 1));
+        const float sy =
+            std::clamp((static_cast<float>(y) + 0.5f) * scale - 0.5f, 0.0f, static_cast<float>(sq - 1));
         const int y0 = static_cast<int>(sy), y1 = std::min(y0 + 1, sq - 1);
         const float fy = sy - static_cast<float>(y0);
         for (int x = 0; x < side; ++x) {
-            const float sx = std::clamp((static_cast<float>(x) + 0.5f) * scale - 0.5f, 0.0f, static_cast<float>(sq - 1));
+            const float sx =
+                std::clamp((static_cast<float>(x) + 0.5f) * scale - 0.5f, 0.0f, static_cast<float>(sq - 1));
             const int x0 = static_cast<int>(sx), x1 = std::min(x0 + 1, sq - 1);
             const float fx = sx - static_cast<float>(x0);
             for (int c = 0; c < 3; ++c) {
                 const float v = (1 - fy) * ((1 - fx) * at(x0, y0, c) + fx * at(x1, y0, c)) +
                                 fy * ((1 - fx) * at(x0, y1, c) + fx * at(x1, y1, c));
-                out[(static_cast<size_t>(c) * static_cast<size_t>(side) + static_cast<size_t>(y)) * static_cast<size_t>(side) +
+                out[(static_cast<size_t>(c) * static_cast<size_t>(side) + static_cast<size_t>(y)) *
+                        static_cast<size_t>(side) +
                     static_cast<size_t>(x)] = (v / 255.0f - mean[c]) / std_dev[c];
             }
         }
@@ -201,7 +216,9 @@ std::vector<float> preprocess(const ImageRgb8& img, int side, const float mean[3
 
 // ---- program text assembly -----------------------------------------------------------------------------
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // The program is text segments (the tokens between two `[NUM]`s, decoded together so that multi-token
 // words and byte tokens come out right) joined by the numbers. A number always stands apart from the
@@ -259,7 +276,8 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
     Impl& im = *impl_;
     Backend& be = *im.backend;
     if (req.image.width <= 0 || req.image.height <= 0 ||
-        req.image.rgb.size() != static_cast<size_t>(req.image.width) * static_cast<size_t>(req.image.height) * 3)
+        req.image.rgb.size() !=
+            static_cast<size_t>(req.image.width) * static_cast<size_t>(req.image.height) * 3)
         return Status::error("the input image is empty or its pixel buffer does not match its size");
     if (req.max_new_tokens <= 0) return Status::error("max_new_tokens must be positive");
     auto prompt_ids = im.tokenizer.tryEncode(req.prompt, SpecialTokens::kNone);
@@ -300,7 +318,8 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
                 break;
             }
             logits = be.readF32(lm.logits(last));
-            if (static_cast<int64_t>(logits.size()) != vocab) throw Error("logits do not cover the vocabulary");
+            if (static_cast<int64_t>(logits.size()) != vocab)
+                throw Error("logits do not cover the vocabulary");
             if (res.constrained) {
                 allowed.assign(static_cast<size_t>(vocab), 0);
                 auto allow = [&](int32_t id) { allowed[static_cast<size_t>(id)] = 1; };
@@ -308,22 +327,40 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
                 case Slot::Object: {
                     allow(info_.eos_token);
                     // A statement is started only when it and the end-of-text token still fit.
-                    if (objects < kMaxObjects && req.max_new_tokens - pos >= kStatementTokens + 1) allow(im.object);
+                    if (objects < kMaxObjects && req.max_new_tokens - pos >= kStatementTokens + 1)
+                        allow(im.object);
                     break;
                 }
-                case Slot::Shape: for (int32_t id : im.shapes) allow(id); break;
-                case Slot::Colour: for (int32_t id : im.colours) allow(id); break;
-                case Slot::Material: for (int32_t id : im.materials) allow(id); break;
-                case Slot::Size: allow(im.size); break;
-                case Slot::Position: allow(im.position); break;
-                case Slot::Rotation: allow(im.rotation); break;
-                case Slot::Num: allow(info_.num_token); break;
-                case Slot::Newline: allow(im.newline); break;
+                case Slot::Shape:
+                    for (int32_t id : im.shapes) allow(id);
+                    break;
+                case Slot::Colour:
+                    for (int32_t id : im.colours) allow(id);
+                    break;
+                case Slot::Material:
+                    for (int32_t id : im.materials) allow(id);
+                    break;
+                case Slot::Size:
+                    allow(im.size);
+                    break;
+                case Slot::Position:
+                    allow(im.position);
+                    break;
+                case Slot::Rotation:
+                    allow(im.rotation);
+                    break;
+                case Slot::Num:
+                    allow(info_.num_token);
+                    break;
+                case Slot::Newline:
+                    allow(im.newline);
+                    break;
                 }
                 for (int64_t v = 0; v < vocab; ++v)
                     if (!allowed[static_cast<size_t>(v)]) logits[static_cast<size_t>(v)] = -INFINITY;
             }
-            const TokenChoice c = sampleToken(logits.data(), vocab, req.sampler, Philox::uniform(req.seed, 0, static_cast<uint64_t>(pos)), 5);
+            const TokenChoice c = sampleToken(logits.data(), vocab, req.sampler,
+                                              Philox::uniform(req.seed, 0, static_cast<uint64_t>(pos)), 5);
             TokenSampled ev;
             ev.job_id = ctx.id();
             ev.position = pos;
@@ -348,7 +385,8 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
                 const float value = im.model->floatValues(last).at(0);
                 const std::string number = formatProgramNumber(value);
                 if (number.empty())
-                    return Status::error("the float head gave a non-finite value at generated token " + std::to_string(pos));
+                    return Status::error("the float head gave a non-finite value at generated token " +
+                                         std::to_string(pos));
                 res.numbers.push_back(value);
                 piece.is_number = true;
                 piece.value = value;

@@ -3,16 +3,15 @@
 //
 // The JSON is written with nlohmann/json. Base64 is written here: it is a dozen lines, and the only
 // library on the build's list that has it (OpenSSL) is not worth linking into the renderers for it.
+#include "scene/scene_meshes.h"
 #include "tessera/renderers/gltf.h"
+#include "tessera/renderers/renderer.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
-
-#include "scene/scene_meshes.h"
-#include "tessera/renderers/renderer.h"
 
 namespace tessera::renderers {
 namespace {
@@ -37,7 +36,9 @@ std::string base64(const std::vector<std::uint8_t>& bytes) {
     return out;
 }
 
-double srgbToLinear(double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); }
+double srgbToLinear(double c) {
+    return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+}
 
 using Quat = std::array<double, 4>; // x, y, z, w (glTF order)
 
@@ -62,7 +63,9 @@ Quat quatFromBasis(const Vec3& x, const Vec3& y, const Vec3& z) {
     return q;
 }
 
-Vec3 sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
+Vec3 sub(const Vec3& a, const Vec3& b) {
+    return {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
+}
 Vec3 cross(const Vec3& a, const Vec3& b) {
     return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
 }
@@ -92,12 +95,14 @@ struct Writer {
         const size_t offset = buffer.size();
         buffer.resize(offset + bytes);
         std::memcpy(buffer.data() + offset, data, bytes);
-        buffer_views.push_back({{"buffer", 0}, {"byteOffset", offset}, {"byteLength", bytes}, {"target", target}});
+        buffer_views.push_back(
+            {{"buffer", 0}, {"byteOffset", offset}, {"byteLength", bytes}, {"target", target}});
         return static_cast<int>(buffer_views.size()) - 1;
     }
     int accessor(int view, int component, size_t count, const char* type, nlohmann::json min = nullptr,
                  nlohmann::json max = nullptr) {
-        nlohmann::json a = {{"bufferView", view}, {"componentType", component}, {"count", count}, {"type", type}};
+        nlohmann::json a = {
+            {"bufferView", view}, {"componentType", component}, {"count", count}, {"type", type}};
         if (!min.is_null()) a["min"] = min;
         if (!max.is_null()) a["max"] = max;
         accessors.push_back(a);
@@ -129,24 +134,28 @@ nlohmann::json addPrimitive(Writer& w, const MeshData& data, MeshKind kind) {
         const Vec3 n = cross(sub(p(idx[t + 1]), p(idx[t])), sub(p(idx[t + 2]), p(idx[t])));
         double facing = 0;
         for (int k = 0; k < 3; ++k)
-            for (int c = 0; c < 3; ++c) facing += n[static_cast<size_t>(c)] * nrm[idx[t + static_cast<size_t>(k)] * 3 + static_cast<size_t>(c)];
+            for (int c = 0; c < 3; ++c)
+                facing += n[static_cast<size_t>(c)] *
+                          nrm[idx[t + static_cast<size_t>(k)] * 3 + static_cast<size_t>(c)];
         if (facing < 0) std::swap(idx[t + 1], idx[t + 2]);
     }
     const int pv = w.view(pos.data(), pos.size() * 4, kArrayBuffer);
     const int nv = w.view(nrm.data(), nrm.size() * 4, kArrayBuffer);
     const int iv = w.view(idx.data(), idx.size() * 4, kElementArrayBuffer);
-    return {{"attributes",
-             {{"POSITION", w.accessor(pv, kFloat, used, "VEC3", {lo[0], lo[1], lo[2]}, {hi[0], hi[1], hi[2]})},
-              {"NORMAL", w.accessor(nv, kFloat, used, "VEC3")}}},
-            {"indices", w.accessor(iv, kUnsignedInt, idx.size(), "SCALAR")},
-            {"mode", 4}};
+    return {
+        {"attributes",
+         {{"POSITION", w.accessor(pv, kFloat, used, "VEC3", {lo[0], lo[1], lo[2]}, {hi[0], hi[1], hi[2]})},
+          {"NORMAL", w.accessor(nv, kFloat, used, "VEC3")}}},
+        {"indices", w.accessor(iv, kUnsignedInt, idx.size(), "SCALAR")},
+        {"mode", 4}};
 }
 
 nlohmann::json material(const std::string& name, const std::uint8_t srgb[3], bool metal) {
     return {{"name", name},
             {"pbrMetallicRoughness",
              {{"baseColorFactor",
-               {srgbToLinear(srgb[0] / 255.0), srgbToLinear(srgb[1] / 255.0), srgbToLinear(srgb[2] / 255.0), 1.0}},
+               {srgbToLinear(srgb[0] / 255.0), srgbToLinear(srgb[1] / 255.0), srgbToLinear(srgb[2] / 255.0),
+                1.0}},
               {"metallicFactor", metal ? 1.0 : 0.0},
               {"roughnessFactor", metal ? 0.25 : 0.9}}}};
 }
@@ -166,7 +175,7 @@ GltfResult writeSceneGltf(const Scene& scene) {
         nlohmann::json meshes = nlohmann::json::array(), materials = nlohmann::json::array(),
                        nodes = nlohmann::json::array();
         std::map<MeshKind, nlohmann::json> primitives;
-        std::map<std::pair<int, int>, int> material_of; // (colour, material) -> index
+        std::map<std::pair<int, int>, int> material_of;  // (colour, material) -> index
         std::map<std::pair<MeshKind, int>, int> mesh_of; // (shape, material index) -> mesh index
         auto meshFor = [&](MeshKind kind, int mat, const std::string& name) {
             if (!primitives.count(kind)) primitives[kind] = addPrimitive(w, data, kind);
@@ -186,20 +195,23 @@ GltfResult writeSceneGltf(const Scene& scene) {
             const SceneObject& o = scene.objects[i];
             const auto key = std::make_pair(static_cast<int>(o.color), static_cast<int>(o.material));
             if (!material_of.count(key)) {
-                materials.push_back(material(std::string(colorName(o.color)) + " " + std::string(materialName(o.material)),
-                                             kColorSrgb[static_cast<int>(o.color)], o.material == Material::Metal));
+                materials.push_back(
+                    material(std::string(colorName(o.color)) + " " + std::string(materialName(o.material)),
+                             kColorSrgb[static_cast<int>(o.color)], o.material == Material::Metal));
                 material_of[key] = static_cast<int>(materials.size()) - 1;
             }
-            const MeshKind kind = o.shape == Shape::Cube ? MeshKind::Cube : o.shape == Shape::Sphere ? MeshKind::Sphere
-                                                                                                     : MeshKind::Cylinder;
+            const MeshKind kind = o.shape == Shape::Cube     ? MeshKind::Cube
+                                  : o.shape == Shape::Sphere ? MeshKind::Sphere
+                                                             : MeshKind::Cylinder;
             const int mesh = meshFor(kind, material_of[key], std::string(shapeName(o.shape)));
             const double half = o.rotation * kPi / 360.0;
-            nodes.push_back({{"name", "object " + std::to_string(i) + ": " + std::string(colorName(o.color)) + " " +
-                                          std::string(materialName(o.material)) + " " + std::string(shapeName(o.shape))},
-                             {"mesh", mesh},
-                             {"translation", {o.position[0], o.position[1], o.position[2]}},
-                             {"rotation", {0.0, 0.0, std::sin(half), std::cos(half)}},
-                             {"scale", {o.size, o.size, o.size}}});
+            nodes.push_back(
+                {{"name", "object " + std::to_string(i) + ": " + std::string(colorName(o.color)) + " " +
+                              std::string(materialName(o.material)) + " " + std::string(shapeName(o.shape))},
+                 {"mesh", mesh},
+                 {"translation", {o.position[0], o.position[1], o.position[2]}},
+                 {"rotation", {0.0, 0.0, std::sin(half), std::cos(half)}},
+                 {"scale", {o.size, o.size, o.size}}});
             children.push_back(static_cast<int>(nodes.size()) - 1);
             reach = std::max(reach, std::max(std::abs(o.position[0]), std::abs(o.position[1])) + 2 * o.size);
         }
@@ -228,22 +240,29 @@ GltfResult writeSceneGltf(const Scene& scene) {
         nodes.push_back({{"name", "z-up world"}, {"rotation", {-s, 0.0, 0.0, s}}, {"children", children}});
         const int root = static_cast<int>(nodes.size()) - 1;
 
-        nlohmann::json gltf = {
-            {"asset", {{"version", "2.0"}, {"generator", "Tessera scene export"}}},
-            {"extensionsUsed", {"KHR_lights_punctual"}},
-            {"extensions",
-             {{"KHR_lights_punctual",
-               {{"lights", {{{"name", "sun"}, {"type", "directional"}, {"color", {1.0, 1.0, 1.0}}, {"intensity", l.intensity}}}}}}}},
-            {"scene", 0},
-            {"scenes", {{{"name", "scene"}, {"nodes", {root}}}}},
-            {"nodes", nodes},
-            {"meshes", meshes},
-            {"materials", materials},
-            {"cameras", {{{"name", "camera"}, {"type", "perspective"},
-                          {"perspective", {{"yfov", c.fov * kPi / 180.0}, {"znear", 0.05}}}}}},
-            {"accessors", w.accessors},
-            {"bufferViews", w.buffer_views},
-            {"buffers", {{{"byteLength", w.buffer.size()}, {"uri", "data:application/octet-stream;base64," + base64(w.buffer)}}}}};
+        nlohmann::json gltf = {{"asset", {{"version", "2.0"}, {"generator", "Tessera scene export"}}},
+                               {"extensionsUsed", {"KHR_lights_punctual"}},
+                               {"extensions",
+                                {{"KHR_lights_punctual",
+                                  {{"lights",
+                                    {{{"name", "sun"},
+                                      {"type", "directional"},
+                                      {"color", {1.0, 1.0, 1.0}},
+                                      {"intensity", l.intensity}}}}}}}},
+                               {"scene", 0},
+                               {"scenes", {{{"name", "scene"}, {"nodes", {root}}}}},
+                               {"nodes", nodes},
+                               {"meshes", meshes},
+                               {"materials", materials},
+                               {"cameras",
+                                {{{"name", "camera"},
+                                  {"type", "perspective"},
+                                  {"perspective", {{"yfov", c.fov * kPi / 180.0}, {"znear", 0.05}}}}}},
+                               {"accessors", w.accessors},
+                               {"bufferViews", w.buffer_views},
+                               {"buffers",
+                                {{{"byteLength", w.buffer.size()},
+                                  {"uri", "data:application/octet-stream;base64," + base64(w.buffer)}}}}};
         out.json = gltf.dump(1);
         out.ok = true;
     } catch (const std::exception& e) {

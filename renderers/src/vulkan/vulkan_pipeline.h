@@ -15,9 +15,9 @@ struct FrameUniforms {
     float to_light[4];
     float light[4]; // intensity, ambient
     // Shadow casters: every object, for the fragment stage's rays towards the light.
-    float occluder_count[4];      // x: how many of the entries below are used
-    float occluder_place[64][4];  // centre, scale (the object's size)
-    float occluder_shape[64][4];  // cos, sin of the rotation about +z; shape (0 cube, 1 sphere, 2 cylinder)
+    float occluder_count[4];     // x: how many of the entries below are used
+    float occluder_place[64][4]; // centre, scale (the object's size)
+    float occluder_shape[64][4]; // cos, sin of the rotation about +z; shape (0 cube, 1 sphere, 2 cylinder)
 };
 
 // std430 push constants: the shaders' Object block.

@@ -215,7 +215,8 @@ public:
         u.occluder_count[0] = static_cast<float>(scene.objects.size());
         for (std::size_t i = 0; i < scene.objects.size(); ++i) {
             const SceneObject& o = scene.objects[i];
-            for (int c = 0; c < 3; ++c) u.occluder_place[i][c] = static_cast<float>(o.position[static_cast<std::size_t>(c)]);
+            for (int c = 0; c < 3; ++c)
+                u.occluder_place[i][c] = static_cast<float>(o.position[static_cast<std::size_t>(c)]);
             u.occluder_place[i][3] = static_cast<float>(o.size);
             const double a = o.rotation * kPi / 180.0;
             u.occluder_shape[i][0] = static_cast<float>(std::cos(a));

@@ -1,13 +1,13 @@
 #include "scene/scene_controller.h"
 
+#include "tessera/renderers/gltf.h"
+#include "tessera/renderers/renderer.h"
+
 #include <QMetaObject>
 #include <QUndoCommand>
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-
-#include "tessera/renderers/gltf.h"
-#include "tessera/renderers/renderer.h"
 
 namespace tessera::widgets {
 
@@ -96,7 +96,8 @@ void SceneController::exportJson(const QString& path) {
         const bool ok = static_cast<bool>(out << text) && static_cast<bool>(out.flush());
         const QString msg = ok ? QString("wrote %1").arg(QString::fromStdString(file))
                                : QString("cannot write %1").arg(QString::fromStdString(file));
-        QMetaObject::invokeMethod(this, [this, ok, msg] { Q_EMIT exportDone(ok, msg); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, ok, msg] { Q_EMIT exportDone(ok, msg); }, Qt::QueuedConnection);
     });
 }
 
@@ -113,7 +114,8 @@ void SceneController::exportGltf(const QString& path) {
             msg = ok ? QString("wrote %1").arg(QString::fromStdString(file))
                      : QString("cannot write %1").arg(QString::fromStdString(file));
         }
-        QMetaObject::invokeMethod(this, [this, ok, msg] { Q_EMIT exportDone(ok, msg); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, ok, msg] { Q_EMIT exportDone(ok, msg); }, Qt::QueuedConnection);
     });
 }
 
@@ -135,28 +137,34 @@ void SceneController::workerLoop() {
         if (!renderer) {
             auto created = r::createRenderer(renderer_name_.toStdString());
             if (!created.renderer && renderer_name_ == "vulkan") {
-                description = QString("null renderer (no Vulkan: %1)").arg(QString::fromStdString(created.error));
+                description =
+                    QString("null renderer (no Vulkan: %1)").arg(QString::fromStdString(created.error));
                 created = r::createRenderer("null");
             }
             if (!created.renderer) {
                 const QString msg = QString::fromStdString(created.error);
-                QMetaObject::invokeMethod(this, [this, msg] { Q_EMIT renderFailed(msg); }, Qt::QueuedConnection);
+                QMetaObject::invokeMethod(
+                    this, [this, msg] { Q_EMIT renderFailed(msg); }, Qt::QueuedConnection);
                 continue;
             }
             renderer = std::move(created.renderer);
             if (description.isEmpty())
-                description = QString("%1 on %2").arg(QString::fromStdString(std::string(renderer->name())),
-                                                      QString::fromStdString(renderer->device()));
+                description = QString("%1 on %2")
+                                  .arg(QString::fromStdString(std::string(renderer->name())),
+                                       QString::fromStdString(renderer->device()));
         }
         r::RenderResult frame = renderer->render(job->scene, job->width, job->height);
         if (!frame.ok) {
             const QString msg = QString::fromStdString(frame.error);
-            QMetaObject::invokeMethod(this, [this, msg] { Q_EMIT renderFailed(msg); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this, msg] { Q_EMIT renderFailed(msg); }, Qt::QueuedConnection);
             continue;
         }
         QImage image(frame.image.width, frame.image.height, QImage::Format_RGB888);
         for (int y = 0; y < frame.image.height; ++y)
-            std::memcpy(image.scanLine(y), frame.image.rgb.data() + static_cast<size_t>(y) * static_cast<size_t>(frame.image.width) * 3,
+            std::memcpy(image.scanLine(y),
+                        frame.image.rgb.data() +
+                            static_cast<size_t>(y) * static_cast<size_t>(frame.image.width) * 3,
                         static_cast<size_t>(frame.image.width) * 3);
         const quint64 version = job->version;
         QMetaObject::invokeMethod(

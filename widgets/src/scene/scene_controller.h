@@ -7,6 +7,8 @@
 // renderer; it is created there on first use (Vulkan, or the null renderer when no device exists).
 #pragma once
 
+#include "tessera/renderers/scene.h"
+
 #include <QImage>
 #include <QObject>
 #include <QString>
@@ -17,8 +19,6 @@
 #include <optional>
 #include <thread>
 #include <vector>
-
-#include "tessera/renderers/scene.h"
 
 namespace tessera::widgets {
 

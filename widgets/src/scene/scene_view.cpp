@@ -48,7 +48,8 @@ QString describe(const r::SceneObject& o, int index) {
 
 } // namespace
 
-SceneView::SceneView(SceneController& controller, QWidget* parent) : QWidget(parent), controller_(controller) {
+SceneView::SceneView(SceneController& controller, QWidget* parent)
+    : QWidget(parent), controller_(controller) {
     input_ = picture("no input image");
     render_ = picture("rendering…");
     status_ = new QLabel;
@@ -57,7 +58,8 @@ SceneView::SceneView(SceneController& controller, QWidget* parent) : QWidget(par
     for (auto s : {r::Shape::Cube, r::Shape::Sphere, r::Shape::Cylinder})
         shape_->addItem(QString::fromStdString(std::string(r::shapeName(s))));
     colour_ = new QComboBox;
-    for (int c = 0; c < 8; ++c) colour_->addItem(QString::fromStdString(std::string(r::colorName(static_cast<r::Color>(c)))));
+    for (int c = 0; c < 8; ++c)
+        colour_->addItem(QString::fromStdString(std::string(r::colorName(static_cast<r::Color>(c)))));
     material_ = new QComboBox;
     for (auto m : {r::Material::Rubber, r::Material::Metal})
         material_->addItem(QString::fromStdString(std::string(r::materialName(m))));
@@ -112,17 +114,20 @@ SceneView::SceneView(SceneController& controller, QWidget* parent) : QWidget(par
     connect(&controller_, &SceneController::renderReady, this, [this](const QImage& image, quint64 version) {
         if (version != controller_.version()) return; // an older scene: a newer render follows
         render_->setPixmap(QPixmap::fromImage(image));
-        status_->setText(QString("%1 object(s) · %2").arg(controller_.scene().objects.size()).arg(controller_.rendererDescription()));
+        status_->setText(QString("%1 object(s) · %2")
+                             .arg(controller_.scene().objects.size())
+                             .arg(controller_.rendererDescription()));
     });
     connect(&controller_, &SceneController::renderFailed, this,
             [this](const QString& message) { status_->setText("render failed: " + message); });
-    connect(&controller_, &SceneController::exportDone, this, [this](bool, const QString& message) { status_->setText(message); });
+    connect(&controller_, &SceneController::exportDone, this,
+            [this](bool, const QString& message) { status_->setText(message); });
     refreshList();
 }
 
 void SceneView::setInputImage(const QImage& image) {
-    input_->setPixmap(QPixmap::fromImage(image.scaled(render_->minimumSize().expandedTo(QSize(320, 240)), Qt::KeepAspectRatio,
-                                                      Qt::SmoothTransformation)));
+    input_->setPixmap(QPixmap::fromImage(image.scaled(render_->minimumSize().expandedTo(QSize(320, 240)),
+                                                      Qt::KeepAspectRatio, Qt::SmoothTransformation)));
 }
 
 void SceneView::refreshList() {
@@ -140,7 +145,8 @@ void SceneView::showSelected() {
     const int row = objects_->currentRow();
     const auto& objs = controller_.scene().objects;
     const bool any = row >= 0 && row < static_cast<int>(objs.size());
-    for (QWidget* w : std::initializer_list<QWidget*>{shape_, colour_, material_, size_, position_[0], position_[1], position_[2], rotation_})
+    for (QWidget* w : std::initializer_list<QWidget*>{shape_, colour_, material_, size_, position_[0],
+                                                      position_[1], position_[2], rotation_})
         w->setEnabled(any);
     if (!any) return;
     const r::SceneObject& o = objs[static_cast<size_t>(row)];
@@ -169,8 +175,9 @@ void SceneView::editorChanged() {
 }
 
 void SceneView::exportAs(bool gltf) {
-    const QString path = QFileDialog::getSaveFileName(this, gltf ? "Export glTF" : "Export scene JSON", QString(),
-                                                      gltf ? "glTF 2.0 (*.gltf)" : "Scene JSON (*.json)");
+    const QString path =
+        QFileDialog::getSaveFileName(this, gltf ? "Export glTF" : "Export scene JSON", QString(),
+                                     gltf ? "glTF 2.0 (*.gltf)" : "Scene JSON (*.json)");
     if (path.isEmpty()) return;
     if (gltf)
         controller_.exportGltf(path);

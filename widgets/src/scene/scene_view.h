@@ -4,9 +4,9 @@
 // GUI thread only.
 #pragma once
 
-#include <QWidget>
-
 #include "scene/scene_controller.h"
+
+#include <QWidget>
 
 class QComboBox;
 class QDoubleSpinBox;

@@ -7,17 +7,17 @@
 // Threads: a pipeline is used by one thread at a time (the job's worker). Errors come back as values.
 #pragma once
 
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "tessera/engine/backend.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/janus.h" // SamplerSettings
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/status.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace tessera {
 
@@ -25,11 +25,11 @@ namespace tessera {
 // must be quick and must not block, like any event sink).
 struct ProgramPiece {
     int64_t job_id = 0;
-    int position = 0;   // index of the generated token (0 = first after the prompt)
-    int32_t token = 0;  // the sampled id (the `[NUM]` id for numbers)
-    std::string text;   // appended to the program (may be empty while a multi-byte token is pending)
+    int position = 0;  // index of the generated token (0 = first after the prompt)
+    int32_t token = 0; // the sampled id (the `[NUM]` id for numbers)
+    std::string text;  // appended to the program (may be empty while a multi-byte token is pending)
     bool is_number = false;
-    float value = 0;    // the float head's output when is_number
+    float value = 0; // the float head's output when is_number
 };
 
 struct IgllmRequest {
@@ -49,21 +49,21 @@ struct IgllmRequest {
 
 struct IgllmResult {
     std::string program;
-    std::vector<int32_t> tokens;  // generated ids (`[NUM]` where a number went)
-    std::vector<float> numbers;   // the float head's values, in order
+    std::vector<int32_t> tokens; // generated ids (`[NUM]` where a number went)
+    std::vector<float> numbers;  // the float head's values, in order
     bool cancelled = false;
-    bool finished = false;        // ended on the end-of-text token
-    bool constrained = false;     // the grammar constraint was applied
+    bool finished = false;    // ended on the end-of-text token
+    bool constrained = false; // the grammar constraint was applied
     int prompt_tokens = 0;
     double prefill_ms = 0, generate_ms = 0;
 };
 
 struct IgllmInfo {
     std::string dir;
-    std::string float_head;       // "none", "linear", "tanh_mlp_gelu"
-    int image_size = 0;           // the vision tower's input side
-    int image_tokens = 0;         // placeholders per image
-    int32_t num_token = -1;       // `[NUM]`, -1 when the vocabulary has none
+    std::string float_head; // "none", "linear", "tanh_mlp_gelu"
+    int image_size = 0;     // the vision tower's input side
+    int image_tokens = 0;   // placeholders per image
+    int32_t num_token = -1; // `[NUM]`, -1 when the vocabulary has none
     int32_t eos_token = -1;
     bool grammar_constraint = false;
     size_t weight_bytes = 0;

@@ -10,9 +10,9 @@
 // Pure and thread-safe; never throws.
 #pragma once
 
-#include <string>
-
 #include "tessera/renderers/scene.h"
+
+#include <string>
 
 namespace tessera::renderers {
 
