@@ -72,6 +72,7 @@ int cmdProjectMerge(int argc, char** argv); // cmd_batch.cpp: `project merge`
 int cmdBenchBatch(int argc, char** argv);   // cmd_batch.cpp: `bench batch`
 int cmdEvalScenes(int argc, char** argv);
 int cmdRender(int argc, char** argv);      // cmd_render.cpp
+int cmdReconstruct(int argc, char** argv); // cmd_reconstruct.cpp
 int cmdBenchRender(int argc, char** argv); // bench_render.cpp: `bench render`
 int cmdExport(int argc, char** argv); // cmd_export.cpp
 

@@ -38,6 +38,8 @@ const Command kCommands[] = {
      tessera::cli::cmdProject},
     {"render", "draw a scene (JSON or program) to a PNG: render SCENE --out FILE.png [--size WxH] (render --help)",
      tessera::cli::cmdRender},
+    {"reconstruct", "image -> scene program (IG-LLM), streamed, then rendered: reconstruct --model DIR --image FILE.png (reconstruct --help)",
+     tessera::cli::cmdReconstruct},
     {"eval-scenes", "score predicted scenes against true ones: eval-scenes PRED_DIR TRUTH_DIR (JSON line)",
      tessera::cli::cmdEvalScenes},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",

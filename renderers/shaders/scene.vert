@@ -9,6 +9,9 @@ layout(set = 0, binding = 0) uniform Frame {
     vec4 eye;       // xyz: camera position
     vec4 to_light;  // xyz: unit vector towards the light
     vec4 light;     // x: intensity, y: ambient
+    vec4 occluder_count;
+    vec4 occluder_place[64];
+    vec4 occluder_shape[64];
 } frame;
 
 layout(push_constant) uniform Object {
@@ -16,6 +19,7 @@ layout(push_constant) uniform Object {
     vec4 turn;    // x: cos, y: sin of the rotation about +z
     vec4 albedo;  // rgb: linear colour, w: diffuse weight
     vec4 shine;   // x: specular strength, y: exponent, z: tint (0 white .. 1 albedo)
+    vec4 self;    // x: index among the occluders, -1 for the ground
 } object;
 
 layout(location = 0) out vec3 out_world;

@@ -231,3 +231,78 @@ TEST(VulkanRenderer, UnsupportedSampleCountIsAnError) {
 
 } // namespace
 } // namespace tessera::renderers
+
+namespace tessera::renderers {
+namespace {
+
+// Mean sRGB grey of a 5x5 patch around where the camera projects a ground point.
+double groundPatch(const Image& im, const Camera& cam, const Vec3& p) {
+    double x = 0, y = 0;
+    project(cam, p, im.width, im.height, x, y);
+    double sum = 0;
+    int n = 0;
+    for (int dy = -2; dy <= 2; ++dy)
+        for (int dx = -2; dx <= 2; ++dx) {
+            const int px_x = static_cast<int>(x) + dx, px_y = static_cast<int>(y) + dy;
+            EXPECT_TRUE(px_x >= 0 && px_y >= 0 && px_x < im.width && px_y < im.height);
+            if (px_x < 0 || px_y < 0 || px_x >= im.width || px_y >= im.height) continue;
+            const std::uint8_t* q = px(im, px_x, px_y);
+            sum += (q[0] + q[1] + q[2]) / 3.0;
+            ++n;
+        }
+    return n ? sum / n : -1;
+}
+
+// A low light travelling along +x: each shape throws its shadow along +x on the ground. Shadowed ground
+// keeps only the ambient term; lit ground beside and beyond the shadow has Lambert as well (both worked
+// out by hand from the light and the ground's albedo).
+TEST(VulkanRenderer, ObjectsCastShadowsOnTheGround) {
+    VULKAN_OR_SKIP(renderer, 4);
+    const double to_light_z = 0.5 / std::sqrt(1.25); // to_light = (-1, 0, 0.5) / |.|, ground normal +z
+    const double albedo = srgbToLinear(kGroundSrgb[0] / 255.0);
+    const double lit = 255 * linearToSrgb(albedo * (0.25 + to_light_z));
+    const double dark = 255 * linearToSrgb(albedo * 0.25);
+    ASSERT_GT(lit - dark, 30);
+    for (Shape shape : {Shape::Cube, Shape::Sphere, Shape::Cylinder}) {
+        SCOPED_TRACE(std::string(shapeName(shape)));
+        Scene scene;
+        scene.light.direction = {1, 0, -0.5};
+        scene.objects.push_back(object(shape, Color::Red, Material::Rubber, 0.7, {0, 0, 0.7}));
+        Image im = renderOk(*renderer, scene, 320, 240);
+        // The ray from ground point (x, 0, 0) towards the light rises 0.5 per unit of -x: it passes the
+        // object's centre height 0.7 at x = 1.4 (inside the shadow of every shape); it clears the cube's
+        // and cylinder's top edge (x 0.7, z 1.4) from x = 0.7 + 2.8 = 3.5 on, and misses the sphere
+        // (distance to its centre above 0.7) from x = 0.35 / (sqrt(1.25) - 1) = 2.97 on.
+        EXPECT_NEAR(groundPatch(im, scene.camera, {1.4, 0, 0}), dark, 4);
+        EXPECT_NEAR(groundPatch(im, scene.camera, {1.4, -2.0, 0}), lit, 4); // beside the shadow
+        EXPECT_NEAR(groundPatch(im, scene.camera, {4.5, 0, 0}), lit, 4);    // beyond it
+        // Without the object, the shadowed spot is lit.
+        scene.objects.clear();
+        Image empty = renderOk(*renderer, scene, 320, 240);
+        EXPECT_NEAR(groundPatch(empty, scene.camera, {1.4, 0, 0}), lit, 4);
+    }
+}
+
+// One object in another's shadow loses its diffuse light; moved out of it, it has it back.
+TEST(VulkanRenderer, ObjectsShadowEachOther) {
+    VULKAN_OR_SKIP(renderer, 4);
+    Scene scene;
+    scene.camera.position = {0, -8, 8};
+    scene.camera.look_at = {1.5, 0, 0.5};
+    scene.light.direction = {1, 0, -0.2};
+    scene.objects.push_back(object(Shape::Cube, Color::Gray, Material::Rubber, 1.0, {-1, 0, 1.0}));
+    scene.objects.push_back(object(Shape::Cube, Color::Yellow, Material::Rubber, 0.3, {3, 0, 0.3}));
+    // The small cube's face towards the camera (-y) gets no Lambert light from a light along +x, so
+    // compare its top face: lit from above (to_light z > 0) unless the big cube blocks the light.
+    const Vec3 top = {3, 0, 0.6};
+    Image shaded = renderOk(*renderer, scene, 320, 240);
+    scene.objects[1].position = {3, 3, 0.3}; // out of the shadow (the big cube spans |y| <= 1)
+    Image free = renderOk(*renderer, scene, 320, 240);
+    const Vec3 top_free = {3, 3, 0.6};
+    const double in_shadow = groundPatch(shaded, scene.camera, top),
+                 in_light = groundPatch(free, scene.camera, top_free);
+    EXPECT_GT(in_light - in_shadow, 15) << in_shadow << " vs " << in_light;
+}
+
+} // namespace
+} // namespace tessera::renderers

@@ -1,6 +1,6 @@
 // LLaVA: CLIP vision tower + projector + Llama LM (checkpoints as transformers saves them, in either
 // the `language_model.model.*` / `vision_tower.*` or the `model.language_model.*` / `model.vision_tower.*`
-// naming).
+// naming), with IG-LLM's optional float head.
 #include <cmath>
 
 #include "models/llava_model.h"
@@ -17,6 +17,8 @@ public:
     CausalLM& lm() override { return *lm_; }
     Tensor imageFeatures(const Tensor& pixels) override;
     Tensor inputEmbeds(const Tensor& input_ids, const Tensor& pixels) override;
+    FloatHeadType floatHeadType() const override { return head_type; }
+    std::vector<float> floatValues(const Tensor& hidden) override;
 
     std::unique_ptr<CausalLM> lm_;
     Backend* be_ = nullptr;
@@ -30,7 +32,27 @@ public:
     Tensor p1, p1_b, p2, p2_b;
     Activation proj_act = Activation::Gelu;
     int64_t image_token = -1;
+    // float head (IG-LLM): linear uses h_w/h_b; tanh_mlp_gelu uses h1_w/h1_b then h_w/h_b
+    FloatHeadType head_type = FloatHeadType::None;
+    Tensor h1_w, h1_b, h_w, h_b;
 };
+
+FloatHeadType floatHeadTypeFrom(const nlohmann::json& j) {
+    const nlohmann::json* holder = nullptr;
+    if (j.contains("float_head_type"))
+        holder = &j;
+    else if (j.contains("text_config") && j["text_config"].is_object() &&
+             j["text_config"].contains("float_head_type"))
+        holder = &j["text_config"];
+    if (!holder || (*holder)["float_head_type"].is_null()) return FloatHeadType::None;
+    TS_CHECK((*holder)["float_head_type"].is_string(), "config.json: float_head_type is not a string");
+    const std::string name = (*holder)["float_head_type"].get<std::string>();
+    if (name == "none") return FloatHeadType::None;
+    if (name == "linear") return FloatHeadType::Linear;
+    if (name == "tanh_mlp_gelu") return FloatHeadType::TanhMlpGelu;
+    throw Error("config.json: float_head_type '" + name +
+                "' is not supported (none, linear or tanh_mlp_gelu)");
+}
 
 Activation activationNamed(const nlohmann::json& j, const char* key, const char* fallback) {
     const std::string name = j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : fallback;
@@ -89,7 +111,37 @@ Tensor Llava::inputEmbeds(const Tensor& input_ids, const Tensor& pixels) {
     return be.gatherRows(all, rows).reshape({b, t, d});
 }
 
+std::vector<float> Llava::floatValues(const Tensor& hidden) {
+    Backend& be = *be_;
+    TS_CHECK(head_type != FloatHeadType::None, "this checkpoint has no float head (float_head_type is none)");
+    const int64_t d = lm_->config().hidden;
+    TS_CHECK(hidden.rank() >= 1 && hidden.dim(hidden.rank() - 1) == d,
+             "float head input must end in the hidden size " + std::to_string(d));
+    const int64_t rows = hidden.numel() / d;
+    Tensor x = hidden.reshape({rows, d});
+    if (head_type == FloatHeadType::TanhMlpGelu) {
+        // The backends have no tanh op; the head sees one hidden state per number, so the tanh runs
+        // on the host over those few rows and only the two products go back to the backend.
+        std::vector<float> v = be.readF32(x);
+        for (float& e : v) e = std::tanh(e);
+        x = be.activation(be.matmul(be.fromF32(v, {rows, d}), h1_w, &h1_b), Activation::Gelu);
+    }
+    return be.readF32(be.matmul(x, h_w, &h_b));
+}
+
 } // namespace
+
+const char* floatHeadTypeName(FloatHeadType type) {
+    switch (type) {
+    case FloatHeadType::Linear:
+        return "linear";
+    case FloatHeadType::TanhMlpGelu:
+        return "tanh_mlp_gelu";
+    case FloatHeadType::None:
+        break;
+    }
+    return "none";
+}
 
 Expected<std::unique_ptr<LlavaModel>> LlavaModel::load(const Checkpoint& ckpt, Backend& be) {
     try {
@@ -157,6 +209,27 @@ Expected<std::unique_ptr<LlavaModel>> LlavaModel::load(const Checkpoint& ckpt, B
         m->p1_b = wb.get(pj + "linear_1.bias", {d});
         m->p2 = wb.get(pj + "linear_2.weight", {d, d});
         m->p2_b = wb.get(pj + "linear_2.bias", {d});
+        m->head_type = floatHeadTypeFrom(j);
+        if (m->head_type != FloatHeadType::None) {
+            std::string hp = "float_head.";
+            for (const char* p : {"float_head.", "model.float_head.", "language_model.float_head."}) {
+                const std::string probe =
+                    std::string(p) + (m->head_type == FloatHeadType::Linear ? "weight" : "1.weight");
+                if (wb.has(probe)) {
+                    hp = p;
+                    break;
+                }
+            }
+            if (m->head_type == FloatHeadType::Linear) {
+                m->h_w = wb.get(hp + "weight", {1, d});
+                m->h_b = wb.get(hp + "bias", {1});
+            } else {
+                m->h1_w = wb.get(hp + "1.weight", {d, d});
+                m->h1_b = wb.get(hp + "1.bias", {d});
+                m->h_w = wb.get(hp + "3.weight", {1, d});
+                m->h_b = wb.get(hp + "3.bias", {1});
+            }
+        }
         Status s = wb.finish();
         if (!s.ok()) return Status::error(ckpt.dir() + ": " + s.message());
         return std::unique_ptr<LlavaModel>(std::move(m));

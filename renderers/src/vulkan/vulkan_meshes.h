@@ -1,37 +1,18 @@
-// Unit meshes for the scene's shapes and the ground, built on the CPU and kept in one vertex and one
-// index buffer. Every mesh has half-extent 1 (the object's size scales it) and is centred at the origin;
-// the ground is the square [-1, 1]^2 at z = 0 facing +z.
+// The unit meshes (scene/scene_meshes.h) in one vertex and one index buffer on the device.
 #pragma once
 
+#include "scene/scene_meshes.h"
 #include "vulkan/vulkan_context.h"
 
 #include <array>
-#include <cstdint>
-#include <vector>
 
 namespace tessera::renderers::vulkan {
 
-enum class MeshKind { Cube, Sphere, Cylinder, Ground };
-inline constexpr int kMeshKinds = 4;
-
-struct Vertex {
-    float position[3];
-    float normal[3];
-};
-
-struct MeshRange {
-    std::uint32_t first_index = 0;
-    std::uint32_t index_count = 0;
-    std::int32_t vertex_offset = 0;
-};
-
-// The CPU side, kept separate so the geometry can be checked without a device.
-struct MeshData {
-    std::vector<Vertex> vertices;
-    std::vector<std::uint32_t> indices;
-    std::array<MeshRange, kMeshKinds> ranges;
-};
-MeshData buildMeshes();
+using renderers::buildMeshes;
+using renderers::MeshData;
+using renderers::MeshKind;
+using renderers::MeshRange;
+using renderers::Vertex;
 
 class Meshes {
 public:

@@ -14,6 +14,10 @@ struct FrameUniforms {
     float eye[4];
     float to_light[4];
     float light[4]; // intensity, ambient
+    // Shadow casters: every object, for the fragment stage's rays towards the light.
+    float occluder_count[4];     // x: how many of the entries below are used
+    float occluder_place[64][4]; // centre, scale (the object's size)
+    float occluder_shape[64][4]; // cos, sin of the rotation about +z; shape (0 cube, 1 sphere, 2 cylinder)
 };
 
 // std430 push constants: the shaders' Object block.
@@ -22,8 +26,9 @@ struct ObjectConstants {
     float turn[4];   // cos, sin
     float albedo[4]; // linear rgb, diffuse weight
     float shine[4];  // specular strength, exponent, tint
+    float self[4];   // x: this object's index among the occluders (-1: the ground)
 };
-static_assert(sizeof(ObjectConstants) == 64);
+static_assert(sizeof(ObjectConstants) == 80); // within the 128 bytes every device offers
 
 // The colour target: plain UNORM (the fragment shader writes sRGB-encoded values), RGBA byte order.
 inline constexpr VkFormat kColorFormat = VK_FORMAT_R8G8B8A8_UNORM;

@@ -105,17 +105,14 @@ double srgbToLinear(double c) {
     return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
 }
 
-// The eight named colours of docs/scene-programs.md, sRGB bytes, in the order of enum Color.
-constexpr std::uint8_t kColorSrgb[8][3] = {{87, 87, 87},  {173, 35, 35},  {42, 75, 215},  {29, 105, 20},
-                                           {129, 74, 25}, {129, 38, 192}, {41, 208, 208}, {255, 238, 51}};
-
 void setAlbedo(vulkan::ObjectConstants& k, const std::uint8_t srgb[3], double diffuse_weight) {
     for (int c = 0; c < 3; ++c) k.albedo[c] = static_cast<float>(srgbToLinear(srgb[c] / 255.0));
     k.albedo[3] = static_cast<float>(diffuse_weight);
 }
 
-DrawItem objectItem(const SceneObject& o) {
+DrawItem objectItem(const SceneObject& o, int index) {
     DrawItem item;
+    item.constants.self[0] = static_cast<float>(index);
     item.mesh = o.shape == Shape::Cube     ? MeshKind::Cube
                 : o.shape == Shape::Sphere ? MeshKind::Sphere
                                            : MeshKind::Cylinder;
@@ -146,6 +143,7 @@ DrawItem groundItem(const Camera& camera) {
     DrawItem item;
     item.mesh = MeshKind::Ground;
     auto& k = item.constants;
+    k.self[0] = -1;
     k.place[0] = static_cast<float>(camera.position[0]);
     k.place[1] = static_cast<float>(camera.position[1]);
     k.place[2] = 0;
@@ -213,11 +211,24 @@ public:
         for (int c = 0; c < 3; ++c) u.to_light[c] = static_cast<float>(to_light[static_cast<std::size_t>(c)]);
         u.light[0] = static_cast<float>(scene.light.intensity);
         u.light[1] = static_cast<float>(scene.light.ambient);
+        static_assert(kMaxObjects <= std::size(vulkan::FrameUniforms{}.occluder_place));
+        u.occluder_count[0] = static_cast<float>(scene.objects.size());
+        for (std::size_t i = 0; i < scene.objects.size(); ++i) {
+            const SceneObject& o = scene.objects[i];
+            for (int c = 0; c < 3; ++c)
+                u.occluder_place[i][c] = static_cast<float>(o.position[static_cast<std::size_t>(c)]);
+            u.occluder_place[i][3] = static_cast<float>(o.size);
+            const double a = o.rotation * kPi / 180.0;
+            u.occluder_shape[i][0] = static_cast<float>(std::cos(a));
+            u.occluder_shape[i][1] = static_cast<float>(std::sin(a));
+            u.occluder_shape[i][2] = o.shape == Shape::Cube ? 0.0f : o.shape == Shape::Sphere ? 1.0f : 2.0f;
+        }
 
         std::vector<DrawItem> items;
         items.reserve(scene.objects.size() + 1);
         items.push_back(groundItem(scene.camera));
-        for (const SceneObject& o : scene.objects) items.push_back(objectItem(o));
+        for (std::size_t i = 0; i < scene.objects.size(); ++i)
+            items.push_back(objectItem(scene.objects[i], static_cast<int>(i)));
         try {
             frame_.draw(context_, pipeline_, meshes_, u, items, kSkySrgb, static_cast<std::uint32_t>(width),
                         static_cast<std::uint32_t>(height), result.image.rgb);

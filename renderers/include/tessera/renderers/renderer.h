@@ -18,6 +18,10 @@ inline constexpr int kMaxImageSide = 8192;
 // plane lit like any rubber object (ambient + Lambert), with this albedo. Both sRGB bytes.
 inline constexpr std::uint8_t kSkySrgb[3] = {196, 210, 226};
 inline constexpr std::uint8_t kGroundSrgb[3] = {128, 128, 128};
+// The eight named colours of docs/scene-programs.md, sRGB bytes, in the order of enum Color.
+inline constexpr std::uint8_t kColorSrgb[8][3] = {{87, 87, 87},   {173, 35, 35}, {42, 75, 215},
+                                                  {29, 105, 20},  {129, 74, 25}, {129, 38, 192},
+                                                  {41, 208, 208}, {255, 238, 51}};
 
 // Chosen when a renderer is created (a backend without pixels ignores what it cannot use).
 struct RendererOptions {

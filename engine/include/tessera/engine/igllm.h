@@ -1,0 +1,104 @@
+// IG-LLM inverse graphics: an image in, a scene program out (docs/scene-programs.md), from a LLaVA
+// checkpoint with a float head. The program streams token by token; wherever the model samples
+// `[NUM]`, the float head turns the hidden state that chose it into the number spliced into the text,
+// and the `[NUM]` embedding is what the model reads back. Parsing the program into a scene is the
+// caller's business (renderers/ owns the grammar; the engine does not depend on it).
+//
+// Threads: a pipeline is used by one thread at a time (the job's worker). Errors come back as values.
+#pragma once
+
+#include "tessera/engine/backend.h"
+#include "tessera/engine/image.h"
+#include "tessera/engine/janus.h" // SamplerSettings
+#include "tessera/engine/scheduler.h"
+#include "tessera/engine/status.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+// One piece of program text, emitted as soon as it is known (on the job's worker thread; the sink
+// must be quick and must not block, like any event sink).
+struct ProgramPiece {
+    int64_t job_id = 0;
+    int position = 0;  // index of the generated token (0 = first after the prompt)
+    int32_t token = 0; // the sampled id (the `[NUM]` id for numbers)
+    std::string text;  // appended to the program (may be empty while a multi-byte token is pending)
+    bool is_number = false;
+    float value = 0; // the float head's output when is_number
+};
+
+struct IgllmRequest {
+    ImageRgb8 image; // any size; padded to a square with the CLIP mean colour and resized
+    // Text after the image placeholders (tokenized without special tokens).
+    std::string prompt = "Describe the scene as a program.";
+    uint64_t seed = 0;
+    SamplerSettings sampler{/*temperature=*/1.0f, /*top_k=*/0, /*top_p=*/1.0f, /*min_p=*/0.0f, /*cfg=*/1.0f};
+    int max_new_tokens = 1024;
+    // Restrict sampling to well-formed object statements (`object shape colour material size [NUM]
+    // position [NUM] [NUM] [NUM] rotation [NUM]` + newline, as many as fit, then end of text). Used
+    // only when the vocabulary holds each grammar word as one token and the model has a float head
+    // (IgllmInfo::grammar_constraint); ignored otherwise.
+    bool constrain_to_grammar = true;
+    std::function<void(const ProgramPiece&)> on_piece; // optional
+};
+
+struct IgllmResult {
+    std::string program;
+    std::vector<int32_t> tokens; // generated ids (`[NUM]` where a number went)
+    std::vector<float> numbers;  // the float head's values, in order
+    bool cancelled = false;
+    bool finished = false;    // ended on the end-of-text token
+    bool constrained = false; // the grammar constraint was applied
+    int prompt_tokens = 0;
+    double prefill_ms = 0, generate_ms = 0;
+};
+
+struct IgllmInfo {
+    std::string dir;
+    std::string float_head; // "none", "linear", "tanh_mlp_gelu"
+    int image_size = 0;     // the vision tower's input side
+    int image_tokens = 0;   // placeholders per image
+    int32_t num_token = -1; // `[NUM]`, -1 when the vocabulary has none
+    int32_t eos_token = -1;
+    bool grammar_constraint = false;
+    size_t weight_bytes = 0;
+    int64_t context = 0;
+};
+
+class IgllmPipeline {
+public:
+    // Loads a LLaVA checkpoint folder (config.json, safetensors, tokenizer.json). A float head needs a
+    // `[NUM]` token in the vocabulary; its absence is an error.
+    static Expected<std::unique_ptr<IgllmPipeline>> load(const std::string& dir, Backend& backend);
+    ~IgllmPipeline();
+
+    const IgllmInfo& info() const { return info_; }
+    // Runs one reconstruction. Emits TokenSampled per generated token through ctx and ProgramPiece
+    // through request.on_piece; stops within one token when ctx is cancelled (partial result, cancelled
+    // = true). The same request and seed give the same program.
+    Expected<IgllmResult> reconstruct(const IgllmRequest& request, JobContext& ctx);
+
+private:
+    IgllmPipeline() = default;
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+    IgllmInfo info_;
+};
+
+// The number as it goes into the program text: the shortest decimal that reads back to the same
+// float. Non-finite values give an empty string (the caller reports them).
+std::string formatProgramNumber(float value);
+
+// A tiny random IG-LLM checkpoint for tests and smoke runs: a LLaVA (CLIP tower, projector, Llama LM)
+// with random weights, a word-level tokenizer whose vocabulary is the scene grammar's words plus
+// `[NUM]`, and a float head of `float_head` type ("linear" or "tanh_mlp_gelu") whose outputs lie near
+// 0.5, so every number it writes is a valid size, coordinate and angle. Deterministic for a given seed.
+Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& float_head = "tanh_mlp_gelu",
+                                  uint64_t seed = 1);
+
+} // namespace tessera
