@@ -121,6 +121,24 @@ TEST(TrainGrad, Rope) {
                    "rope");
 }
 
+// Given tables (MM-RoPE's are not the 1D ones): random values, since the op is linear in x for any.
+TEST(TrainGrad, RopeWithTables) {
+    const ParamD c = randomParam("cos", {6, 4}, 51), s = randomParam("sin", {6, 4}, 52);
+    checkGradients({randomParam("x", {2, 3, 2 * 4}, 53)},
+                   [c, s](TapeD& t, std::vector<ParamD>& p) {
+                       return weightedSum(t, t.ropeTables(t.leaf(p[0]), 2, 4, c.value, s.value));
+                   },
+                   "ropeTables");
+}
+
+TEST(TrainGrad, LayerNormPerHead) {
+    checkGradients({randomParam("x", {2, 3, 3 * 4}, 54), randomParam("w", {3, 4}, 55), randomParam("b", {3, 4}, 56)},
+                   [](TapeD& t, std::vector<ParamD>& p) {
+                       return weightedSum(t, t.layerNormPerHead(t.leaf(p[0]), 3, t.leaf(p[1]), t.leaf(p[2]), 1e-5));
+                   },
+                   "layerNormPerHead");
+}
+
 TEST(TrainGrad, CausalAttentionWithGqa) {
     // 4 query heads over 2 kv heads; 3 queries are the last of 5 positions (a cache of 2 before them).
     AttentionSpec spec{4, 2, 3, true, {}};
@@ -279,6 +297,27 @@ TEST(TrainGrad, LlamaShapedBlock) {
         },
         "llama block");
     EXPECT_EQ(checked, shapeNumel({vocab, d}) * 2 + 2 * hq * hd * d + 2 * hkv * hd * d + d + 3 * ff * d);
+}
+
+// Forward values by hand: a rotation by 1 radian (head_dim 2, position 1: frequency 1), and a per-head
+// LayerNorm of (1, 2, 3, 4) (mean 2.5, variance 1.25) with head-specific affines.
+TEST(TrainGrad, RopeAndPerHeadNormValuesByHand) {
+    TapeD t;
+    Var r = t.rope(t.constant({0.5, -2.0, 0.5, -2.0}, {1, 2, 2}), 1, 2, {0, 1}, 10000.0);
+    const double c = std::cos(1.0), s = std::sin(1.0);
+    const std::vector<double> want_r = {0.5, -2.0, 0.5 * c + 2.0 * s, -2.0 * c + 0.5 * s};
+    for (size_t i = 0; i < want_r.size(); ++i) EXPECT_NEAR(t.value(r)[i], want_r[i], 1e-15) << i;
+    ParamD w, b;
+    w.name = "w";
+    w.shape = {2, 4};
+    w.value = {1, 1, 1, 1, 2, 2, 2, 2};
+    b.name = "b";
+    b.shape = {2, 4};
+    b.value = {0, 0, 0, 0, 1, 1, 1, 1};
+    Var n = t.layerNormPerHead(t.constant({1, 2, 3, 4, 1, 2, 3, 4}, {1, 8}), 2, t.leaf(w), t.leaf(b), 0.0);
+    const double k = 1.0 / std::sqrt(1.25);
+    const std::vector<double> want_n = {-1.5 * k, -0.5 * k, 0.5 * k, 1.5 * k, 1 - 3 * k, 1 - k, 1 + k, 1 + 3 * k};
+    for (size_t i = 0; i < want_n.size(); ++i) EXPECT_NEAR(t.value(n)[i], want_n[i], 1e-12) << i;
 }
 
 TEST(TrainGrad, BadShapesAreClearErrors) {

@@ -383,47 +383,77 @@ template <class Real> Var Tape<Real>::layerNorm(Var x, Var weight, Var bias, Rea
 
 template <class Real>
 Var Tape<Real>::rope(Var x, int64_t heads, int64_t head_dim, const std::vector<int64_t>& positions, double theta) {
+    TS_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim must be even");
+    const int64_t rows = static_cast<int64_t>(positions.size()), half = head_dim / 2;
+    // Angles as the reference computes them: pos · theta^(-2i/hd), the same for channel i and i + half.
+    std::vector<Real> cs(static_cast<size_t>(rows * head_dim)), sn(cs.size());
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < half; ++i) {
+            const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
+            const double a = static_cast<double>(positions[r]) * inv_freq;
+            for (int64_t at : {i, i + half}) {
+                cs[r * head_dim + at] = static_cast<Real>(std::cos(a));
+                sn[r * head_dim + at] = static_cast<Real>(std::sin(a));
+            }
+        }
+    return ropeTables(x, heads, head_dim, std::move(cs), std::move(sn));
+}
+
+template <class Real>
+Var Tape<Real>::ropeTables(Var x, int64_t heads, int64_t head_dim, std::vector<Real> cs, std::vector<Real> sn) {
     const Shape& xs = shape(x);
     TS_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim must be even");
     TS_CHECK(!xs.empty() && xs.back() == heads * head_dim,
              "rope: last dimension of " + shapeString(xs) + " is not heads × head_dim");
     const int64_t rows = shapeNumel(xs) / xs.back(), half = head_dim / 2;
-    TS_CHECK(static_cast<int64_t>(positions.size()) == rows,
-             "rope: " + std::to_string(positions.size()) + " positions for " + std::to_string(rows) + " rows");
-    // cos/sin per (row, i < half), angles as the reference computes them: pos · theta^(-2i/hd).
-    std::vector<Real> cs(static_cast<size_t>(rows * half)), sn(cs.size());
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t i = 0; i < half; ++i) {
-            const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
-            const double a = static_cast<double>(positions[r]) * inv_freq;
-            cs[r * half + i] = static_cast<Real>(std::cos(a));
-            sn[r * half + i] = static_cast<Real>(std::sin(a));
-        }
+    TS_CHECK(static_cast<int64_t>(cs.size()) == rows * head_dim && sn.size() == cs.size(),
+             "rope: tables hold " + std::to_string(cs.size()) + " values, " + std::to_string(rows) + " rows × " +
+                 std::to_string(head_dim) + " needed");
     const auto& vx = value(x);
     std::vector<Real> y(vx.size());
+    // y = x·cos + rotate_half(x)·sin, rotate_half(x) = (−x[half:], x[:half]).
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t h = 0; h < heads; ++h) {
-            const int64_t base = (r * heads + h) * head_dim;
+            const int64_t base = (r * heads + h) * head_dim, tb = r * head_dim;
             for (int64_t i = 0; i < half; ++i) {
-                const Real c = cs[r * half + i], s = sn[r * half + i];
                 const Real a = vx[base + i], b = vx[base + i + half];
-                y[base + i] = a * c - b * s;
-                y[base + i + half] = b * c + a * s;
+                y[base + i] = a * cs[tb + i] - b * sn[tb + i];
+                y[base + i + half] = b * cs[tb + i + half] + a * sn[tb + i + half];
             }
         }
-    return push(xs, std::move(y), [x, rows, heads, head_dim, half, cs, sn](Tape& t, Node& n) {
+    return push(xs, std::move(y), [x, rows, heads, head_dim, half, cs = std::move(cs), sn = std::move(sn)](Tape& t, Node& n) {
         auto& g = t.gradOf(x);
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t h = 0; h < heads; ++h) {
-                const int64_t base = (r * heads + h) * head_dim;
+                const int64_t base = (r * heads + h) * head_dim, tb = r * head_dim;
                 for (int64_t i = 0; i < half; ++i) {
-                    const Real c = cs[r * half + i], s = sn[r * half + i];
                     const Real da = n.grad[base + i], db = n.grad[base + i + half];
-                    g[base + i] += da * c + db * s;
-                    g[base + i + half] += db * c - da * s;
+                    g[base + i] += da * cs[tb + i] + db * sn[tb + i + half];
+                    g[base + i + half] += db * cs[tb + i + half] - da * sn[tb + i];
                 }
             }
     });
+}
+
+template <class Real> Var Tape<Real>::layerNormPerHead(Var x, int64_t heads, Var weight, Var bias, Real eps) {
+    const Shape& xs = shape(x);
+    TS_CHECK(heads > 0 && !xs.empty() && xs.back() % heads == 0,
+             "layerNormPerHead: last dimension of " + shapeString(xs) + " does not split into " + std::to_string(heads) + " heads");
+    const int64_t hd = xs.back() / heads;
+    for (Var p : {weight, bias})
+        TS_CHECK(shape(p) == (Shape{heads, hd}), "layerNormPerHead: affine " + shapeString(shape(p)) + ", expected [" +
+                                                     std::to_string(heads) + ", " + std::to_string(hd) + "]");
+    // Each head's slice normalised alone; the affine of head h applies to every row's head h. Built from
+    // the plain ops: rows of head slices -> layerNorm -> multiply/add by the affine broadcast over rows.
+    const int64_t rows = shapeNumel(xs) / xs.back();
+    Var normed = layerNorm(reshape(x, {rows * heads, hd}), Var{}, Var{}, eps);
+    auto tile = [this, rows](Var p) {
+        std::vector<Real> ones(static_cast<size_t>(rows), Real(1));
+        // [rows, 1] · [1, heads·hd] as a linear layer: repeats the affine on every row.
+        return reshape(linear(constant(std::move(ones), {rows, 1}), reshape(p, {shapeNumel(shape(p)), 1})),
+                       {rows * shape(p)[0], shape(p)[1]});
+    };
+    return reshape(add(mul(normed, tile(weight)), tile(bias)), xs);
 }
 
 // ---------------------------------------------------------------------------------------------

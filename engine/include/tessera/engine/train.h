@@ -107,6 +107,11 @@ public:
     // Rotary embedding (rotate-half convention) of x [B, T, H*head_dim] at positions [B*T]
     // with frequencies theta^(-2i/head_dim).
     Var rope(Var x, int64_t heads, int64_t head_dim, const std::vector<int64_t>& positions, double theta);
+    // Rotary embedding with given tables cos, sin [rows, head_dim] (MM-RoPE's, or any): per head,
+    // y = x·cos + rotate_half(x)·sin.
+    Var ropeTables(Var x, int64_t heads, int64_t head_dim, std::vector<Real> cos, std::vector<Real> sin);
+    // Chameleon's QK norm: LayerNorm of each head's slice of x [..., heads·hd], affine [heads, hd].
+    Var layerNormPerHead(Var x, int64_t heads, Var weight, Var bias, Real eps);
     // q [B, T, Hq*hd], k and v [B, S, Hkv*hd] -> [B, T, Hq*hd]; softmax(q·kᵀ/sqrt(hd)) over the
     // keys the spec allows. Query head h reads kv head h / (Hq/Hkv) (GQA). A query that sees no key
     // gets zeros.
