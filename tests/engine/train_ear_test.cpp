@@ -108,5 +108,96 @@ TEST(TrainEar, FilesWithOtherTensorsAreRefused) {
     fs::remove(file);
 }
 
+// Thresholded Loss Masking by hand: window 3, threshold 0.5; a window whose summed loss is at most the
+// threshold is skipped (the sums here are exact in binary).
+TEST(TrainEar, ThresholdedLossMaskingSkipsExactlyTheWindowsAtOrUnderTheThreshold) {
+    WindowedAccumulation wga(3, 0.5);
+    const std::vector<double> losses = {0.125, 0.125, 0.25, 0.25, 0.25, 0.125, 0, 0, 0, 1, 0, 0, 0.75, 0.75};
+    std::vector<WindowedAccumulation::Decision> got;
+    for (double l : losses)
+        if (auto d = wga.add(l)) got.push_back(*d);
+    ASSERT_EQ(got.size(), 4u); // the last two steps do not close a window
+    const std::vector<double> sums = {0.5, 0.625, 0.0, 1.0};
+    const std::vector<bool> update = {false, true, false, true};
+    for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].window, static_cast<int64_t>(i));
+        EXPECT_EQ(got[i].loss_sum, sums[i]) << i;
+        EXPECT_EQ(got[i].update, update[i]) << i;
+    }
+}
+
+TEST(TrainEar, TargetByHand) {
+    EXPECT_EQ(earTarget({1, 2}, {3, 5}, {1, 1}, 1.0f), (std::vector<float>{-1, -2}));
+    EXPECT_EQ(earTarget({1, 2}, {3, 5}, {1, 1}, 0.5f), (std::vector<float>{0, 0}));
+    EXPECT_THROW(earTarget({1}, {1, 2}, {1, 2}, 1.0f), Error);
+}
+
+struct EarRun {
+    std::vector<WindowedAccumulation::Decision> windows;
+};
+
+// EAR's objective on the tiny Llama with teacher-forced prompts (no sampling): the trainable first
+// layer's projections are pulled towards the frozen model's ESD target for the "unsafe" prompts.
+EarRun runEar(LlamaTrainModel& m, LlamaTrainModel& frozen, int steps, int window, double threshold) {
+    const std::vector<std::vector<int64_t>> unsafe = {{4, 8, 15, 16, 23, 1}, {4, 8, 15, 2, 3, 1}, {4, 8, 9, 16, 23, 5}};
+    const std::vector<std::vector<int64_t>> neutral = {{4, 8, 30, 16, 23, 1}, {4, 8, 30, 2, 3, 1}, {4, 8, 30, 16, 23, 5}};
+    const std::vector<std::vector<int64_t>> target = {{4, 8, 11, 16, 23, 1}, {4, 8, 11, 2, 3, 1}, {4, 8, 11, 16, 23, 5}};
+    EXPECT_EQ(earSelectTrainable(m.parameters(), LmLayout{}, 1), 4);
+    Adam adam(AdamOptions{1e-2, 0.9, 0.999, 1e-8, 0.0, false});
+    WindowedAccumulation wga(window, threshold);
+    EarRun run;
+    for (auto& p : m.parameters()) p.zeroGrad();
+    for (int t = 0; t < steps; ++t) {
+        const size_t k = static_cast<size_t>(t) % unsafe.size();
+        Tape<float> ft;
+        auto h = [&](const std::vector<int64_t>& ids) { return ft.value(frozen.hidden(ft, ids, 1, 6)); };
+        std::vector<float> goal = earTarget(h(target[k]), h(unsafe[k]), h(neutral[k]), 1.0f);
+        Tape<float> tape;
+        Var hu = m.hidden(tape, unsafe[k], 1, 6);
+        Var loss = tape.mse(hu, tape.constant(std::move(goal), tape.shape(hu)));
+        tape.backward(loss);
+        if (auto d = wga.add(tape.scalar(loss))) {
+            if (d->update) adam.update(m.parameters());
+            for (auto& p : m.parameters()) p.zeroGrad();
+            run.windows.push_back(*d);
+        }
+    }
+    return run;
+}
+
+TEST(TrainEar, ObjectiveLowersTheLossAndTouchesOnlyTheChosenLayers) {
+    auto m = LlamaTrainModel::load(kDir);
+    auto frozen = LlamaTrainModel::load(kDir);
+    ASSERT_TRUE(m.ok() && frozen.ok());
+    std::vector<std::vector<float>> before;
+    for (const auto& p : m->parameters()) before.push_back(p.value);
+    const EarRun run = runEar(*m, *frozen, 36, 3, 0.0);
+    ASSERT_EQ(run.windows.size(), 12u);
+    for (const auto& w : run.windows) EXPECT_TRUE(w.update);
+    std::printf("window loss sums: first %.6g last %.6g\n", run.windows.front().loss_sum, run.windows.back().loss_sum);
+    EXPECT_LT(run.windows.back().loss_sum, 0.5 * run.windows.front().loss_sum);
+    for (size_t i = 0; i < m->parameters().size(); ++i) {
+        const auto& p = m->parameters()[i];
+        const bool chosen = p.name.rfind("model.layers.0.self_attn.", 0) == 0;
+        if (chosen) EXPECT_NE(p.value, before[i]) << p.name;
+        else EXPECT_EQ(p.value, before[i]) << p.name;
+    }
+}
+
+TEST(TrainEar, WindowsUnderTheThresholdChangeNothing) {
+    auto m = LlamaTrainModel::load(kDir);
+    auto frozen = LlamaTrainModel::load(kDir);
+    ASSERT_TRUE(m.ok() && frozen.ok());
+    std::vector<std::vector<float>> before;
+    for (const auto& p : m->parameters()) before.push_back(p.value);
+    const EarRun run = runEar(*m, *frozen, 9, 3, 1e9);
+    ASSERT_EQ(run.windows.size(), 3u);
+    for (const auto& w : run.windows) {
+        EXPECT_FALSE(w.update);
+        EXPECT_GT(w.loss_sum, 0.0);
+    }
+    for (size_t i = 0; i < m->parameters().size(); ++i) EXPECT_EQ(m->parameters()[i].value, before[i]);
+}
+
 } // namespace
 } // namespace tessera::train

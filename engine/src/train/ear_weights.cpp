@@ -81,4 +81,26 @@ Expected<WeightOverlay> loadEarOverlay(const std::string& path, const LmLayout& 
     return overlay;
 }
 
+std::vector<float> earTarget(const std::vector<float>& safe_target, const std::vector<float>& unsafe,
+                             const std::vector<float>& safe_neutral, float eta) {
+    TS_CHECK(safe_target.size() == unsafe.size() && unsafe.size() == safe_neutral.size(),
+             "earTarget: hidden states of different sizes (pad or truncate the safe prompts to the unsafe one's length)");
+    std::vector<float> out(unsafe.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = safe_target[i] - eta * (unsafe[i] - safe_neutral[i]);
+    return out;
+}
+
+WindowedAccumulation::WindowedAccumulation(int window, double threshold) : window_(window), threshold_(threshold) {
+    TS_ASSERT(window >= 1, "window must be at least 1");
+}
+
+std::optional<WindowedAccumulation::Decision> WindowedAccumulation::add(double step_loss) {
+    sum_ += step_loss;
+    if (++steps_in_window_ < window_) return std::nullopt;
+    Decision d{windows_++, sum_, sum_ > threshold_};
+    steps_in_window_ = 0;
+    sum_ = 0;
+    return d;
+}
+
 } // namespace tessera::train
