@@ -199,5 +199,71 @@ TEST(TrainEar, WindowsUnderTheThresholdChangeNothing) {
     for (size_t i = 0; i < m->parameters().size(); ++i) EXPECT_EQ(m->parameters()[i].value, before[i]);
 }
 
+// Janus-Pro's LM sits under "model.language_model." (its head tied to the embedding by the top-level
+// tie_word_embeddings): the training graph loads it there, computes the inference LM's hidden states
+// and logits, and EAR weights written from it carry the official names and apply to that LM.
+TEST(TrainEar, JanusLanguageModelLayout) {
+    const std::string janus = std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny";
+    const LmLayout layout{"model.language_model.", "lm_head.weight"};
+    auto m = LlamaTrainModel::load(janus, layout);
+    ASSERT_TRUE(m.ok()) << m.error();
+    EXPECT_EQ(m->find("lm_head.weight"), nullptr);
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto ckpt = Checkpoint::open(janus);
+    ASSERT_TRUE(ckpt.ok()) << ckpt.error();
+    auto lm = loadCausalLM(*ckpt, **be, layout);
+    ASSERT_TRUE(lm.ok()) << lm.error();
+    const std::vector<int64_t> ids = {1, 17, 42, 299, 5, 250};
+    auto engineHidden = [&](CausalLM& model) {
+        Tensor t = (*be)->upload(ids.data(), DType::I64, {1, 6});
+        KvCache cache = model.newCache(1, 6);
+        Tensor h = model.forward(model.embed(t), cache);
+        std::vector<float> out(static_cast<size_t>(h.numel()));
+        (*be)->read(h, out.data());
+        return out;
+    };
+    Tape<float> tape;
+    const auto mine = tape.value(m->hidden(tape, ids, 1, 6));
+    const auto engine = engineHidden(**lm);
+    ASSERT_EQ(mine.size(), engine.size());
+    for (size_t i = 0; i < mine.size(); ++i) EXPECT_NEAR(mine[i], engine[i], 1e-4) << i;
+    {
+        Tape<float> t2;
+        const auto lg = t2.value(m->logits(t2, m->hidden(t2, ids, 1, 6)));
+        Tensor t = (*be)->upload(ids.data(), DType::I64, {1, 6});
+        KvCache cache = (*lm)->newCache(1, 6);
+        Tensor el = (*lm)->logits((*lm)->forward((*lm)->embed(t), cache));
+        std::vector<float> ev(static_cast<size_t>(el.numel()));
+        (*be)->read(el, ev.data());
+        ASSERT_EQ(lg.size(), ev.size());
+        for (size_t i = 0; i < lg.size(); ++i) EXPECT_NEAR(lg[i], ev[i], 1e-4) << i;
+    }
+    // Perturb the first layer's projections as training would, save, and apply to the inference LM.
+    EXPECT_EQ(earSelectTrainable(m->parameters(), layout, 1), 4);
+    for (auto& p : m->parameters())
+        if (p.trainable)
+            for (size_t i = 0; i < p.value.size(); ++i) p.value[i] += 0.01f * static_cast<float>((i % 7) - 3);
+    const fs::path file = fs::temp_directory_path() / ("tessera_ear_janus_" + std::to_string(::getpid()) + ".safetensors");
+    ASSERT_TRUE(saveEarWeights(file.string(), m->parameters(), layout, 1).ok());
+    auto sf = SafetensorsFile::open(file.string());
+    ASSERT_TRUE(sf.ok());
+    EXPECT_NE((*sf)->find("layers.0.self_attn.v_proj.weight"), nullptr);
+    auto overlay = loadEarOverlay(file.string(), layout, **be);
+    ASSERT_TRUE(overlay.ok()) << overlay.error();
+    auto erased = (*lm)->withOverlay(*overlay);
+    ASSERT_TRUE(erased.ok()) << erased.error();
+    Tape<float> t3;
+    const auto trained = t3.value(m->hidden(t3, ids, 1, 6));
+    const auto with_delta = engineHidden(**erased);
+    double moved = 0;
+    for (size_t i = 0; i < trained.size(); ++i) {
+        EXPECT_NEAR(with_delta[i], trained[i], 1e-4) << i;
+        moved = std::max(moved, std::fabs(static_cast<double>(with_delta[i]) - engine[i]));
+    }
+    EXPECT_GT(moved, 1e-3);
+    fs::remove(file);
+}
+
 } // namespace
 } // namespace tessera::train

@@ -35,10 +35,11 @@ Expected<std::vector<float>> readAsF32(const Checkpoint& ckpt, const std::string
 
 } // namespace
 
-Expected<LlamaTrainModel> LlamaTrainModel::load(const std::string& dir) {
+Expected<LlamaTrainModel> LlamaTrainModel::load(const std::string& dir, const LmLayout& layout) {
     auto ckpt = Checkpoint::open(dir);
     if (!ckpt) return ckpt.status();
     LlamaTrainModel m;
+    m.layout_ = layout;
     try {
         auto cfg = models::llamaConfig(ckpt->config());
         if (!cfg) return cfg.status();
@@ -65,7 +66,7 @@ Expected<LlamaTrainModel> LlamaTrainModel::load(const std::string& dir) {
         want.push_back({p + "mlp.up_proj.weight", {ff, d}});
         want.push_back({p + "mlp.down_proj.weight", {d, ff}});
     }
-    if (!c.tie_embeddings || ckpt->has(m.layout_.lm_head)) want.push_back({m.layout_.lm_head, {c.vocab, d}});
+    if (ckpt->has(m.layout_.lm_head)) want.push_back({m.layout_.lm_head, {c.vocab, d}});
     std::string missing;
     for (const auto& [name, shape] : want) {
         const TensorInfo* info = ckpt->find(name);
@@ -102,15 +103,24 @@ Var LlamaTrainModel::leaf(Tape<float>& tape, const std::string& name) {
 }
 
 Var LlamaTrainModel::hidden(Tape<float>& t, const std::vector<int64_t>& ids, int64_t batch, int64_t len) {
-    const TransformerConfig& c = cfg_;
     TS_CHECK(batch > 0 && len > 0 && static_cast<int64_t>(ids.size()) == batch * len,
              "hidden: " + std::to_string(ids.size()) + " ids for a batch of " + std::to_string(batch) + " × " +
                  std::to_string(len));
-    std::vector<int64_t> pos(ids.size());
+    return hiddenFromEmbeds(
+        t, t.reshape(t.embedding(leaf(t, layout_.prefix + "embed_tokens.weight"), ids), {batch, len, cfg_.hidden}));
+}
+
+Var LlamaTrainModel::hiddenFromEmbeds(Tape<float>& t, Var embeds) {
+    const TransformerConfig& c = cfg_;
+    const Shape& es = t.shape(embeds);
+    TS_CHECK(es.size() == 3 && es[2] == c.hidden,
+             "hiddenFromEmbeds: embeddings " + shapeString(es) + " are not [batch, len, " + std::to_string(c.hidden) + "]");
+    const int64_t len = es[1];
+    std::vector<int64_t> pos(static_cast<size_t>(es[0] * len));
     for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int64_t>(i) % len;
     const float eps = c.norm_eps;
     const AttentionSpec spec{c.heads, c.kv_heads, c.head_dim, true, {}};
-    Var x = t.reshape(t.embedding(leaf(t, layout_.prefix + "embed_tokens.weight"), ids), {batch, len, c.hidden});
+    Var x = embeds;
     for (int64_t l = 0; l < c.layers; ++l) {
         const std::string p = layout_.prefix + "layers." + std::to_string(l) + ".";
         Var h = t.rmsNorm(x, leaf(t, p + "input_layernorm.weight"), eps);
@@ -126,6 +136,7 @@ Var LlamaTrainModel::hidden(Tape<float>& t, const std::vector<int64_t>& ids, int
 }
 
 Var LlamaTrainModel::logits(Tape<float>& t, Var hidden) {
+    TS_CHECK(find(layout_.lm_head) || cfg_.tie_embeddings, "logits: the checkpoint has no " + layout_.lm_head);
     const std::string head = find(layout_.lm_head) ? layout_.lm_head : layout_.prefix + "embed_tokens.weight";
     return t.linear(hidden, leaf(t, head));
 }

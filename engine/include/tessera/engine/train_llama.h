@@ -20,7 +20,10 @@ namespace tessera::train {
 
 class LlamaTrainModel {
 public:
-    static Expected<LlamaTrainModel> load(const std::string& dir);
+    // `layout` says where the LM sits in the checkpoint (Janus-Pro: prefix "model.language_model.").
+    // The LM head is optional when untied (Janus-Pro's generation path has its own head); logits()
+    // then throws.
+    static Expected<LlamaTrainModel> load(const std::string& dir, const LmLayout& layout = {});
 
     const TransformerConfig& config() const { return cfg_; }
     std::vector<Parameter<float>>& parameters() { return params_; }
@@ -31,6 +34,8 @@ public:
     // ids [batch·len] (row-major [batch, len], positions 0..len-1 in each row) -> final-normed hidden
     // states [batch, len, D].
     Var hidden(Tape<float>& tape, const std::vector<int64_t>& ids, int64_t batch, int64_t len);
+    // The same from embeddings [batch, len, D] (image-token embeddings from frozen parts, say).
+    Var hiddenFromEmbeds(Tape<float>& tape, Var embeds);
     // hidden [..., D] -> logits [..., V] (the embedding when the head is tied).
     Var logits(Tape<float>& tape, Var hidden);
     // The usual causal-LM objective: logits at position t predict labels[t + 1] within each row;
