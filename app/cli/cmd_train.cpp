@@ -1,17 +1,16 @@
 // `tessera-cli train`: next-token training of a Llama-family checkpoint on token-id sequences, as an
 // engine job, printing the loss curve as JSON lines; resumable from its checkpoint after a kill.
-#include <cstdio>
-#include <fstream>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include "cli/cli.h"
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/train_llama.h"
 #include "tessera/engine/train_loop.h"
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 namespace tessera::cli {
 
@@ -27,11 +26,13 @@ Expected<std::vector<std::vector<int64_t>>> readSequences(const std::string& pat
     std::vector<std::vector<int64_t>> out;
     for (const auto& s : j["sequences"]) {
         if (!s.is_array() || s.size() < 2)
-            return Status::error(path + ": sequence " + std::to_string(out.size()) + " is not a list of at least 2 ids");
+            return Status::error(path + ": sequence " + std::to_string(out.size()) +
+                                 " is not a list of at least 2 ids");
         std::vector<int64_t> ids;
         for (const auto& v : s) {
             if (!v.is_number_integer())
-                return Status::error(path + ": sequence " + std::to_string(out.size()) + " holds a non-integer id");
+                return Status::error(path + ": sequence " + std::to_string(out.size()) +
+                                     " holds a non-integer id");
             ids.push_back(v.get<int64_t>());
         }
         out.push_back(std::move(ids));
@@ -103,7 +104,8 @@ int cmdTrain(int argc, char** argv) {
     const int accumulate = opt.accumulate;
     auto trainer = std::make_shared<train::Trainer>(
         model->parameters(), opt, [model, data, accumulate](train::Tape<float>& t, int64_t step, int micro) {
-            const auto& ids = (*data)[static_cast<size_t>((step * accumulate + micro) % static_cast<int64_t>(data->size()))];
+            const auto& ids = (*data)[static_cast<size_t>((step * accumulate + micro) %
+                                                          static_cast<int64_t>(data->size()))];
             return model->nextTokenLoss(t, ids, ids, 1, static_cast<int64_t>(ids.size()));
         });
     auto resumed = trainer->resume();
@@ -118,12 +120,14 @@ int cmdTrain(int argc, char** argv) {
     Scheduler sched(1);
     std::string failure;
     sched.setSink([&failure](const Event& e) {
-        if (const auto* s = std::get_if<JobStateChanged>(&e); s && s->state == JobState::Failed) failure = s->message;
+        if (const auto* s = std::get_if<JobStateChanged>(&e); s && s->state == JobState::Failed)
+            failure = s->message;
     });
     sched.submit({"train", "train " + model_dir, 0, false, 0},
                  train::trainingJob(trainer, steps, [](const train::StepRecord& r) {
                      std::printf("{\"step\":%lld,\"total\":%lld,\"loss\":%.9g,\"step_ms\":%.3f}\n",
-                                 static_cast<long long>(r.step), static_cast<long long>(r.total), r.loss, r.step_ms);
+                                 static_cast<long long>(r.step), static_cast<long long>(r.total), r.loss,
+                                 r.step_ms);
                      std::fflush(stdout);
                  }));
     sched.waitIdle();

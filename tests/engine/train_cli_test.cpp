@@ -1,23 +1,20 @@
 // `tessera-cli train` killed with SIGKILL mid-run, then started again with the same arguments: it
 // resumes from its last checkpoint and the loss curve continues exactly as an uninterrupted run's.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <spawn.h>
 #include <sstream>
 #include <string>
-#include <thread>
-#include <vector>
-
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
-
-#include <nlohmann/json.hpp>
+#include <vector>
 
 extern char** environ;
 
@@ -40,8 +37,10 @@ CliRun parse(const std::string& path) {
     while (std::getline(in, line)) {
         auto j = nlohmann::json::parse(line, nullptr, false);
         if (j.is_discarded()) continue; // a line cut by the kill
-        if (j.contains("event") && j["event"] == "resumed") r.resumed_from = j["step"].get<int64_t>();
-        else if (j.contains("step") && j.contains("loss")) r.loss[j["step"].get<int64_t>()] = j["loss"].dump();
+        if (j.contains("event") && j["event"] == "resumed")
+            r.resumed_from = j["step"].get<int64_t>();
+        else if (j.contains("step") && j.contains("loss"))
+            r.loss[j["step"].get<int64_t>()] = j["loss"].dump();
     }
     return r;
 }
@@ -71,7 +70,8 @@ int waitExit(pid_t pid, bool* signalled = nullptr) {
 
 size_t countLines(const std::string& path) {
     std::ifstream in(path);
-    return static_cast<size_t>(std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
+    return static_cast<size_t>(
+        std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
 }
 
 TEST(TrainCli, KillNineThenResumeContinuesTheLossCurve) {
@@ -79,13 +79,18 @@ TEST(TrainCli, KillNineThenResumeContinuesTheLossCurve) {
     fs::create_directories(dir);
     {
         nlohmann::json data;
-        data["sequences"] = {{1, 5, 9, 13, 17, 21, 25, 29}, {3, 3, 8, 30, 2, 11, 0, 31}, {7, 14, 21, 28, 3, 10, 17, 24}};
+        data["sequences"] = {
+            {1, 5, 9, 13, 17, 21, 25, 29}, {3, 3, 8, 30, 2, 11, 0, 31}, {7, 14, 21, 28, 3, 10, 17, 24}};
         std::ofstream(dir / "data.json") << data.dump();
     }
     auto args = [&](const std::string& ckpt) {
-        return std::vector<std::string>{"--model", kModel, "--data", (dir / "data.json").string(), "--steps",
-                                        std::to_string(kSteps), "--checkpoint", (dir / ckpt).string(),
-                                        "--accumulate", "2", "--lr", "0.003", "--weight-decay", "0.01"};
+        return std::vector<std::string>{"--model",        kModel,
+                                        "--data",         (dir / "data.json").string(),
+                                        "--steps",        std::to_string(kSteps),
+                                        "--checkpoint",   (dir / ckpt).string(),
+                                        "--accumulate",   "2",
+                                        "--lr",           "0.003",
+                                        "--weight-decay", "0.01"};
     };
     // Uninterrupted.
     pid_t a = start(args("a.safetensors"), (dir / "a.txt").string());

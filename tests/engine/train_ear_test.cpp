@@ -7,12 +7,11 @@
 #include "tessera/engine/train_llama.h"
 #include "tessera/engine/train_loop.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <set>
 #include <unistd.h>
 
@@ -44,30 +43,37 @@ TEST(TrainEar, OnlyTheFirstLayersProjectionsTrainAndTheFileAppliesAsAnOverlay) {
     o.adam = AdamOptions{1e-2, 0.9, 0.999, 1e-8, 0.0, false};
     o.checkpoint_every = 0;
     const std::vector<int64_t> ids = {1, 5, 9, 13, 17, 21, 25, 29};
-    Trainer t(m.parameters(), o, [&](Tape<float>& tape, int64_t, int) { return m.nextTokenLoss(tape, ids, ids, 1, 8); });
+    Trainer t(m.parameters(), o,
+              [&](Tape<float>& tape, int64_t, int) { return m.nextTokenLoss(tape, ids, ids, 1, 8); });
     ASSERT_TRUE(t.run(3).ok());
     EXPECT_LT(t.losses().back(), t.losses().front());
-    const std::set<std::string> trained = {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
-                                           "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight"};
+    const std::set<std::string> trained = {
+        "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+        "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight"};
     for (size_t i = 0; i < m.parameters().size(); ++i) {
         const auto& p = m.parameters()[i];
-        if (trained.count(p.name)) EXPECT_NE(p.value, before[i]) << p.name;
-        else EXPECT_EQ(p.value, before[i]) << p.name;
+        if (trained.count(p.name))
+            EXPECT_NE(p.value, before[i]) << p.name;
+        else
+            EXPECT_EQ(p.value, before[i]) << p.name;
     }
 
-    const fs::path file = fs::temp_directory_path() / ("tessera_ear_" + std::to_string(::getpid()) + ".safetensors");
+    const fs::path file =
+        fs::temp_directory_path() / ("tessera_ear_" + std::to_string(::getpid()) + ".safetensors");
     ASSERT_TRUE(saveEarWeights(file.string(), m.parameters(), layout, 1).ok());
     auto sf = SafetensorsFile::open(file.string());
     ASSERT_TRUE(sf.ok()) << sf.error();
     std::set<std::string> names;
     for (const auto& info : (*sf)->header().tensors) names.insert(info.name);
-    EXPECT_EQ(names, (std::set<std::string>{"layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight",
-                                             "layers.0.self_attn.v_proj.weight", "layers.0.self_attn.o_proj.weight"}));
+    EXPECT_EQ(names, (std::set<std::string>{
+                         "layers.0.self_attn.q_proj.weight", "layers.0.self_attn.k_proj.weight",
+                         "layers.0.self_attn.v_proj.weight", "layers.0.self_attn.o_proj.weight"}));
     for (const auto& info : (*sf)->header().tensors) {
         const Parameter<float>* p = m.find("model." + info.name);
         ASSERT_NE(p, nullptr);
         ASSERT_EQ(info.end - info.begin, p->value.size() * sizeof(float));
-        EXPECT_EQ(std::memcmp((*sf)->data(info), p->value.data(), p->value.size() * sizeof(float)), 0) << info.name;
+        EXPECT_EQ(std::memcmp((*sf)->data(info), p->value.data(), p->value.size() * sizeof(float)), 0)
+            << info.name;
     }
 
     auto be = createBackend("cpu", 1);
@@ -97,7 +103,8 @@ TEST(TrainEar, OnlyTheFirstLayersProjectionsTrainAndTheFileAppliesAsAnOverlay) {
 }
 
 TEST(TrainEar, FilesWithOtherTensorsAreRefused) {
-    const fs::path file = fs::temp_directory_path() / ("tessera_ear_bad_" + std::to_string(::getpid()) + ".safetensors");
+    const fs::path file =
+        fs::temp_directory_path() / ("tessera_ear_bad_" + std::to_string(::getpid()) + ".safetensors");
     std::vector<float> v(4, 1.0f);
     ASSERT_TRUE(writeSafetensorsF32(file.string(), {{"layers.0.mlp.up_proj.weight", {2, 2}, &v}}).ok());
     auto be = createBackend("cpu", 1);
@@ -139,9 +146,12 @@ struct EarRun {
 // EAR's objective on the tiny Llama with teacher-forced prompts (no sampling): the trainable first
 // layer's projections are pulled towards the frozen model's ESD target for the "unsafe" prompts.
 EarRun runEar(LlamaTrainModel& m, LlamaTrainModel& frozen, int steps, int window, double threshold) {
-    const std::vector<std::vector<int64_t>> unsafe = {{4, 8, 15, 16, 23, 1}, {4, 8, 15, 2, 3, 1}, {4, 8, 9, 16, 23, 5}};
-    const std::vector<std::vector<int64_t>> neutral = {{4, 8, 30, 16, 23, 1}, {4, 8, 30, 2, 3, 1}, {4, 8, 30, 16, 23, 5}};
-    const std::vector<std::vector<int64_t>> target = {{4, 8, 11, 16, 23, 1}, {4, 8, 11, 2, 3, 1}, {4, 8, 11, 16, 23, 5}};
+    const std::vector<std::vector<int64_t>> unsafe = {
+        {4, 8, 15, 16, 23, 1}, {4, 8, 15, 2, 3, 1}, {4, 8, 9, 16, 23, 5}};
+    const std::vector<std::vector<int64_t>> neutral = {
+        {4, 8, 30, 16, 23, 1}, {4, 8, 30, 2, 3, 1}, {4, 8, 30, 16, 23, 5}};
+    const std::vector<std::vector<int64_t>> target = {
+        {4, 8, 11, 16, 23, 1}, {4, 8, 11, 2, 3, 1}, {4, 8, 11, 16, 23, 5}};
     EXPECT_EQ(earSelectTrainable(m.parameters(), LmLayout{}, 1), 4);
     Adam adam(AdamOptions{1e-2, 0.9, 0.999, 1e-8, 0.0, false});
     WindowedAccumulation wga(window, threshold);
@@ -174,13 +184,16 @@ TEST(TrainEar, ObjectiveLowersTheLossAndTouchesOnlyTheChosenLayers) {
     const EarRun run = runEar(*m, *frozen, 36, 3, 0.0);
     ASSERT_EQ(run.windows.size(), 12u);
     for (const auto& w : run.windows) EXPECT_TRUE(w.update);
-    std::printf("window loss sums: first %.6g last %.6g\n", run.windows.front().loss_sum, run.windows.back().loss_sum);
+    std::printf("window loss sums: first %.6g last %.6g\n", run.windows.front().loss_sum,
+                run.windows.back().loss_sum);
     EXPECT_LT(run.windows.back().loss_sum, 0.5 * run.windows.front().loss_sum);
     for (size_t i = 0; i < m->parameters().size(); ++i) {
         const auto& p = m->parameters()[i];
         const bool chosen = p.name.rfind("model.layers.0.self_attn.", 0) == 0;
-        if (chosen) EXPECT_NE(p.value, before[i]) << p.name;
-        else EXPECT_EQ(p.value, before[i]) << p.name;
+        if (chosen)
+            EXPECT_NE(p.value, before[i]) << p.name;
+        else
+            EXPECT_EQ(p.value, before[i]) << p.name;
     }
 }
 
@@ -244,7 +257,8 @@ TEST(TrainEar, JanusLanguageModelLayout) {
     for (auto& p : m->parameters())
         if (p.trainable)
             for (size_t i = 0; i < p.value.size(); ++i) p.value[i] += 0.01f * static_cast<float>((i % 7) - 3);
-    const fs::path file = fs::temp_directory_path() / ("tessera_ear_janus_" + std::to_string(::getpid()) + ".safetensors");
+    const fs::path file =
+        fs::temp_directory_path() / ("tessera_ear_janus_" + std::to_string(::getpid()) + ".safetensors");
     ASSERT_TRUE(saveEarWeights(file.string(), m->parameters(), layout, 1).ok());
     auto sf = SafetensorsFile::open(file.string());
     ASSERT_TRUE(sf.ok());

@@ -5,13 +5,13 @@
 #include "tessera/engine/train_llama.h"
 #include "tessera/engine/train_loop.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <gtest/gtest.h>
+#include <limits>
 #include <memory>
 #include <unistd.h>
 
@@ -36,7 +36,9 @@ LossFn lossFor(LlamaTrainModel& m) {
     };
 }
 
-fs::path tempDir() { return fs::temp_directory_path() / ("tessera_train_loop_" + std::to_string(::getpid())); }
+fs::path tempDir() {
+    return fs::temp_directory_path() / ("tessera_train_loop_" + std::to_string(::getpid()));
+}
 
 std::string tempPath(const std::string& name) {
     fs::create_directories(tempDir());
@@ -105,9 +107,8 @@ TEST(TrainLoop, AccumulationEqualsTheWholeBatch) {
     TrainerOptions o;
     o.adam = AdamOptions{1e-3, 0.9, 0.999, 1e-8, 0.0, false};
     o.checkpoint_every = 0;
-    Trainer tw(whole->parameters(), o, [&](Tape<float>& t, int64_t, int) {
-        return whole->nextTokenLoss(t, ids, ids, 2, 8);
-    });
+    Trainer tw(whole->parameters(), o,
+               [&](Tape<float>& t, int64_t, int) { return whole->nextTokenLoss(t, ids, ids, 2, 8); });
     o.accumulate = 2;
     Trainer ta(acc->parameters(), o, [&](Tape<float>& t, int64_t, int micro) {
         std::vector<int64_t> row(ids.begin() + micro * 8, ids.begin() + micro * 8 + 8);
@@ -140,7 +141,8 @@ TEST(TrainLoop, FrozenTensorsKeepTheirWeightsAndState) {
     int frozen = 0, moved = 0;
     for (size_t i = 0; i < m->parameters().size(); ++i) {
         const auto& p = m->parameters()[i];
-        const bool should_freeze = globMatch("model.layers.*.mlp.*", p.name) || p.name == "model.embed_tokens.weight";
+        const bool should_freeze =
+            globMatch("model.layers.*.mlp.*", p.name) || p.name == "model.embed_tokens.weight";
         EXPECT_EQ(p.trainable, !should_freeze) << p.name;
         if (should_freeze) {
             ++frozen;
@@ -227,6 +229,17 @@ TEST(TrainLoop, BadCheckpointsAreClearErrors) {
     Status s = t3.run(1);
     ASSERT_FALSE(s.ok());
     EXPECT_NE(s.message().find("outside vocabulary"), std::string::npos) << s.message();
+    // A diverged loss stops the run before the step touches the weights.
+    std::vector<float> w0 = m->parameters()[0].value;
+    Trainer t4(m->parameters(), options(""), [&](Tape<float>& tape, int64_t, int) {
+        Var x = tape.leaf(m->parameters()[0]);
+        return tape.scale(tape.sum(x), std::numeric_limits<float>::quiet_NaN());
+    });
+    Status s4 = t4.run(1);
+    ASSERT_FALSE(s4.ok());
+    EXPECT_NE(s4.message().find("not finite"), std::string::npos) << s4.message();
+    EXPECT_EQ(m->parameters()[0].value, w0);
+    EXPECT_EQ(t4.step(), 0);
 }
 
 } // namespace

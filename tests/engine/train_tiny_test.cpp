@@ -7,17 +7,16 @@
 //
 // Tolerances (f32 on both sides; the two differ only in summation order and in exp/sqrt/cos rounding,
 // a few ulp per op, growing through two layers): loss within 1e-5 relative; gradients within
-// 1e-6 + 1e-4·max|grad of that tensor| per element (observed 9e-7 of it); weights after 3 AdamW steps within 1e-5 absolute
-// (lr 1e-2: a gradient whose sign flipped would move a weight by ~1e-2; observed 2.4e-7).
+// 1e-6 + 1e-4·max|grad of that tensor| per element (observed 9e-7 of it); weights after 3 AdamW steps within
+// 1e-5 absolute (lr 1e-2: a gradient whose sign flipped would move a weight by ~1e-2; observed 2.4e-7).
 // Observed errors are printed.
 #include "tessera/engine/engine.h"
 #include "tessera/engine/train.h"
 #include "tessera/engine/train_llama.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <cstring>
+#include <gtest/gtest.h>
 
 namespace tessera::train {
 namespace {

@@ -1,7 +1,6 @@
 // EAR's trained projections: selection, and the file in the official naming.
-#include "tessera/engine/train_ear.h"
-
 #include "tessera/engine/checkpoint.h"
+#include "tessera/engine/train_ear.h"
 #include "tessera/engine/train_loop.h"
 
 #include <algorithm>
@@ -35,8 +34,8 @@ int earSelectTrainable(std::vector<Parameter<float>>& params, const LmLayout& la
     return trainable;
 }
 
-Status saveEarWeights(const std::string& path, const std::vector<Parameter<float>>& params, const LmLayout& layout,
-                      int layers) {
+Status saveEarWeights(const std::string& path, const std::vector<Parameter<float>>& params,
+                      const LmLayout& layout, int layers) {
     std::map<std::string, const Parameter<float>*> by_name;
     for (const auto& p : params) by_name[p.name] = &p;
     std::vector<NamedF32> out;
@@ -62,16 +61,18 @@ Expected<WeightOverlay> loadEarOverlay(const std::string& path, const LmLayout& 
         const std::string& n = info.name;
         if (n.rfind("layers.", 0) == 0) {
             const size_t dot = n.find('.', 7);
-            const bool digits = dot != std::string::npos && dot > 7 &&
-                                n.find_first_not_of("0123456789", 7) == dot;
+            const bool digits =
+                dot != std::string::npos && dot > 7 && n.find_first_not_of("0123456789", 7) == dot;
             if (digits)
                 for (const char* proj : kProjections)
                     known = known || n.substr(dot) == std::string(".self_attn.") + proj + ".weight";
         }
         if (!known)
-            return Status::error(path + ": tensor " + n + " is not an EAR projection (layers.<i>.self_attn.<q|k|v|o>_proj.weight)");
+            return Status::error(path + ": tensor " + n +
+                                 " is not an EAR projection (layers.<i>.self_attn.<q|k|v|o>_proj.weight)");
         if (info.dtype != DType::F32 && info.dtype != DType::BF16 && info.dtype != DType::F16)
-            return Status::error(path + ": tensor " + n + " is " + dtypeName(info.dtype) + ", not a float tensor");
+            return Status::error(path + ": tensor " + n + " is " + dtypeName(info.dtype) +
+                                 ", not a float tensor");
         // An aligned copy: the format does not promise aligned data.
         std::vector<uint64_t> aligned((info.end - info.begin + 7) / 8);
         std::memcpy(aligned.data(), (*file)->data(info), info.end - info.begin);
@@ -84,13 +85,15 @@ Expected<WeightOverlay> loadEarOverlay(const std::string& path, const LmLayout& 
 std::vector<float> earTarget(const std::vector<float>& safe_target, const std::vector<float>& unsafe,
                              const std::vector<float>& safe_neutral, float eta) {
     TS_CHECK(safe_target.size() == unsafe.size() && unsafe.size() == safe_neutral.size(),
-             "earTarget: hidden states of different sizes (pad or truncate the safe prompts to the unsafe one's length)");
+             "earTarget: hidden states of different sizes (pad or truncate the safe prompts to the unsafe "
+             "one's length)");
     std::vector<float> out(unsafe.size());
     for (size_t i = 0; i < out.size(); ++i) out[i] = safe_target[i] - eta * (unsafe[i] - safe_neutral[i]);
     return out;
 }
 
-WindowedAccumulation::WindowedAccumulation(int window, double threshold) : window_(window), threshold_(threshold) {
+WindowedAccumulation::WindowedAccumulation(int window, double threshold)
+    : window_(window), threshold_(threshold) {
     TS_ASSERT(window >= 1, "window must be at least 1");
 }
 

@@ -1,10 +1,8 @@
 // The Llama family on the tape: the same block as models/transformer.cpp (pre-norm, RoPE on q and k,
 // GQA attention, SwiGLU), built from tape ops so every weight gets a gradient.
-#include "tessera/engine/train_llama.h"
-
-#include "tessera/engine/engine.h"
-
 #include "models/transformer.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/train_llama.h"
 
 #include <cstring>
 
@@ -19,7 +17,9 @@ Expected<std::vector<float>> readAsF32(const Checkpoint& ckpt, const std::string
     backend.read(*t, raw.data());
     std::vector<float> out(static_cast<size_t>(t->numel()));
     switch (t->dtype()) {
-    case DType::F32: std::memcpy(out.data(), raw.data(), raw.size()); break;
+    case DType::F32:
+        std::memcpy(out.data(), raw.data(), raw.size());
+        break;
     case DType::BF16:
     case DType::F16:
         for (size_t i = 0; i < out.size(); ++i) {
@@ -28,7 +28,8 @@ Expected<std::vector<float>> readAsF32(const Checkpoint& ckpt, const std::string
             out[i] = t->dtype() == DType::BF16 ? bf16ToF32(v) : f16ToF32(v);
         }
         break;
-    default: return Status::error("tensor " + name + " in " + ckpt.dir() + " is not a float tensor");
+    default:
+        return Status::error("tensor " + name + " in " + ckpt.dir() + " is not a float tensor");
     }
     return out;
 }
@@ -47,13 +48,14 @@ Expected<LlamaTrainModel> LlamaTrainModel::load(const std::string& dir, const Lm
     } catch (const Error& e) {
         return Status::error(dir + ": " + e.what());
     }
-    if (m.cfg_.qkv_bias) return Status::error(dir + ": training Llama checkpoints with attention_bias is not supported yet");
+    if (m.cfg_.qkv_bias)
+        return Status::error(dir + ": training Llama checkpoints with attention_bias is not supported yet");
     auto backend = createBackend("cpu", 1);
     if (!backend) return backend.status();
     const TransformerConfig& c = m.cfg_;
     const int64_t d = c.hidden, qd = c.heads * c.head_dim, kvd = c.kv_heads * c.head_dim, ff = c.intermediate;
-    std::vector<std::pair<std::string, Shape>> want = {{m.layout_.prefix + "embed_tokens.weight", {c.vocab, d}},
-                                                       {m.layout_.prefix + "norm.weight", {d}}};
+    std::vector<std::pair<std::string, Shape>> want = {
+        {m.layout_.prefix + "embed_tokens.weight", {c.vocab, d}}, {m.layout_.prefix + "norm.weight", {d}}};
     for (int64_t l = 0; l < c.layers; ++l) {
         const std::string p = m.layout_.prefix + "layers." + std::to_string(l) + ".";
         want.push_back({p + "input_layernorm.weight", {d}});
@@ -104,17 +106,18 @@ Var LlamaTrainModel::leaf(Tape<float>& tape, const std::string& name) {
 
 Var LlamaTrainModel::hidden(Tape<float>& t, const std::vector<int64_t>& ids, int64_t batch, int64_t len) {
     TS_CHECK(batch > 0 && len > 0 && static_cast<int64_t>(ids.size()) == batch * len,
-             "hidden: " + std::to_string(ids.size()) + " ids for a batch of " + std::to_string(batch) + " × " +
-                 std::to_string(len));
-    return hiddenFromEmbeds(
-        t, t.reshape(t.embedding(leaf(t, layout_.prefix + "embed_tokens.weight"), ids), {batch, len, cfg_.hidden}));
+             "hidden: " + std::to_string(ids.size()) + " ids for a batch of " + std::to_string(batch) +
+                 " × " + std::to_string(len));
+    return hiddenFromEmbeds(t, t.reshape(t.embedding(leaf(t, layout_.prefix + "embed_tokens.weight"), ids),
+                                         {batch, len, cfg_.hidden}));
 }
 
 Var LlamaTrainModel::hiddenFromEmbeds(Tape<float>& t, Var embeds) {
     const TransformerConfig& c = cfg_;
     const Shape& es = t.shape(embeds);
-    TS_CHECK(es.size() == 3 && es[2] == c.hidden,
-             "hiddenFromEmbeds: embeddings " + shapeString(es) + " are not [batch, len, " + std::to_string(c.hidden) + "]");
+    TS_CHECK(es.size() == 3 && es[2] == c.hidden, "hiddenFromEmbeds: embeddings " + shapeString(es) +
+                                                      " are not [batch, len, " + std::to_string(c.hidden) +
+                                                      "]");
     const int64_t len = es[1];
     std::vector<int64_t> pos(static_cast<size_t>(es[0] * len));
     for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int64_t>(i) % len;
@@ -124,25 +127,29 @@ Var LlamaTrainModel::hiddenFromEmbeds(Tape<float>& t, Var embeds) {
     for (int64_t l = 0; l < c.layers; ++l) {
         const std::string p = layout_.prefix + "layers." + std::to_string(l) + ".";
         Var h = t.rmsNorm(x, leaf(t, p + "input_layernorm.weight"), eps);
-        Var q = t.rope(t.linear(h, leaf(t, p + "self_attn.q_proj.weight")), c.heads, c.head_dim, pos, c.rope_theta);
-        Var k = t.rope(t.linear(h, leaf(t, p + "self_attn.k_proj.weight")), c.kv_heads, c.head_dim, pos, c.rope_theta);
+        Var q = t.rope(t.linear(h, leaf(t, p + "self_attn.q_proj.weight")), c.heads, c.head_dim, pos,
+                       c.rope_theta);
+        Var k = t.rope(t.linear(h, leaf(t, p + "self_attn.k_proj.weight")), c.kv_heads, c.head_dim, pos,
+                       c.rope_theta);
         Var v = t.linear(h, leaf(t, p + "self_attn.v_proj.weight"));
         x = t.add(x, t.linear(t.attention(q, k, v, spec), leaf(t, p + "self_attn.o_proj.weight")));
         Var m = t.rmsNorm(x, leaf(t, p + "post_attention_layernorm.weight"), eps);
-        Var ff = t.swiglu(t.linear(m, leaf(t, p + "mlp.gate_proj.weight")), t.linear(m, leaf(t, p + "mlp.up_proj.weight")));
+        Var ff = t.swiglu(t.linear(m, leaf(t, p + "mlp.gate_proj.weight")),
+                          t.linear(m, leaf(t, p + "mlp.up_proj.weight")));
         x = t.add(x, t.linear(ff, leaf(t, p + "mlp.down_proj.weight")));
     }
     return t.rmsNorm(x, leaf(t, layout_.prefix + "norm.weight"), eps);
 }
 
 Var LlamaTrainModel::logits(Tape<float>& t, Var hidden) {
-    TS_CHECK(find(layout_.lm_head) || cfg_.tie_embeddings, "logits: the checkpoint has no " + layout_.lm_head);
+    TS_CHECK(find(layout_.lm_head) || cfg_.tie_embeddings,
+             "logits: the checkpoint has no " + layout_.lm_head);
     const std::string head = find(layout_.lm_head) ? layout_.lm_head : layout_.prefix + "embed_tokens.weight";
     return t.linear(hidden, leaf(t, head));
 }
 
-Var LlamaTrainModel::nextTokenLoss(Tape<float>& t, const std::vector<int64_t>& ids, const std::vector<int64_t>& labels,
-                                   int64_t batch, int64_t len) {
+Var LlamaTrainModel::nextTokenLoss(Tape<float>& t, const std::vector<int64_t>& ids,
+                                   const std::vector<int64_t>& labels, int64_t batch, int64_t len) {
     TS_CHECK(labels.size() == ids.size(), "nextTokenLoss: labels and ids differ in length");
     Var lg = logits(t, hidden(t, ids, batch, len));
     // Row (b, t) predicts labels[b, t + 1]; the last position of each row predicts nothing.

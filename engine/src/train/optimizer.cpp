@@ -16,12 +16,14 @@ void Adam::update(std::vector<Parameter<float>>& params) {
     const float step_size = static_cast<float>(options_.lr / bc1);
     const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
     const float b1 = static_cast<float>(options_.beta1), b2 = static_cast<float>(options_.beta2);
-    const float one_b1 = static_cast<float>(1.0 - options_.beta1), one_b2 = static_cast<float>(1.0 - options_.beta2);
+    const float one_b1 = static_cast<float>(1.0 - options_.beta1),
+                one_b2 = static_cast<float>(1.0 - options_.beta2);
     const float eps = static_cast<float>(options_.eps), wd = static_cast<float>(options_.weight_decay);
     const float decay = static_cast<float>(1.0 - options_.lr * options_.weight_decay);
     for (auto& p : params) {
         if (!p.trainable) continue;
-        TS_CHECK(p.grad.size() == p.value.size(), "Adam: parameter " + p.name + " has no gradient of its size");
+        TS_CHECK(p.grad.size() == p.value.size(),
+                 "Adam: parameter " + p.name + " has no gradient of its size");
         State& s = state_[p.name];
         if (s.exp_avg.size() != p.value.size()) {
             s.exp_avg.assign(p.value.size(), 0.0f);
@@ -30,8 +32,10 @@ void Adam::update(std::vector<Parameter<float>>& params) {
         for (size_t i = 0; i < p.value.size(); ++i) {
             float g = p.grad[i];
             if (options_.weight_decay != 0.0) {
-                if (options_.decoupled) p.value[i] *= decay;
-                else g += wd * p.value[i];
+                if (options_.decoupled)
+                    p.value[i] *= decay;
+                else
+                    g += wd * p.value[i];
             }
             s.exp_avg[i] = s.exp_avg[i] * b1 + g * one_b1;
             s.exp_avg_sq[i] = s.exp_avg_sq[i] * b2 + g * g * one_b2;

@@ -5,7 +5,6 @@
 // into its inputs' gradients (never overwrites: an input used twice gets both contributions).
 // Image-tokenizer ops live in tape_image.cpp.
 #include "tessera/engine/train.h"
-
 #include "train/blas.h"
 
 #include <algorithm>
@@ -24,14 +23,18 @@ int64_t lastDim(const Shape& s, const char* op) {
     return s.back();
 }
 
-template <class Real> Real sigmoid(Real x) { return Real(1) / (Real(1) + std::exp(-x)); }
+template <class Real> Real sigmoid(Real x) {
+    return Real(1) / (Real(1) + std::exp(-x));
+}
 
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
 // tape core
 
-template <class Real> void Tape<Real>::clear() { nodes_.clear(); }
+template <class Real> void Tape<Real>::clear() {
+    nodes_.clear();
+}
 
 template <class Real> typename Tape<Real>::Node& Tape<Real>::node(Var v) {
     TS_ASSERT(v.id >= 0 && static_cast<size_t>(v.id) < nodes_.size(), "Var from another tape or undefined");
@@ -43,8 +46,12 @@ template <class Real> const typename Tape<Real>::Node& Tape<Real>::node(Var v) c
     return *nodes_[static_cast<size_t>(v.id)];
 }
 
-template <class Real> const std::vector<Real>& Tape<Real>::value(Var v) const { return node(v).value; }
-template <class Real> const Shape& Tape<Real>::shape(Var v) const { return node(v).shape; }
+template <class Real> const std::vector<Real>& Tape<Real>::value(Var v) const {
+    return node(v).value;
+}
+template <class Real> const Shape& Tape<Real>::shape(Var v) const {
+    return node(v).shape;
+}
 
 template <class Real> std::vector<Real>& Tape<Real>::gradOf(Var v) {
     Node& n = node(v);
@@ -52,7 +59,9 @@ template <class Real> std::vector<Real>& Tape<Real>::gradOf(Var v) {
     return n.grad;
 }
 
-template <class Real> const std::vector<Real>& Tape<Real>::grad(Var v) { return gradOf(v); }
+template <class Real> const std::vector<Real>& Tape<Real>::grad(Var v) {
+    return gradOf(v);
+}
 
 template <class Real> Real Tape<Real>::scalar(Var v) const {
     const Node& n = node(v);
@@ -192,8 +201,10 @@ template <class Real> Var Tape<Real>::gelu(Var x, Gelu kind) {
     const Real k_a = Real(0.044715);
     std::vector<Real> y = value(x);
     for (auto& v : y) {
-        if (kind == Gelu::Erf) v = Real(0.5) * v * (Real(1) + std::erf(v / k_sqrt2));
-        else v = Real(0.5) * v * (Real(1) + std::tanh(k_c * (v + k_a * v * v * v)));
+        if (kind == Gelu::Erf)
+            v = Real(0.5) * v * (Real(1) + std::erf(v / k_sqrt2));
+        else
+            v = Real(0.5) * v * (Real(1) + std::tanh(k_c * (v + k_a * v * v * v)));
     }
     return push(shape(x), std::move(y), [x, kind, k_sqrt2, k_c, k_a](Tape& t, Node& n) {
         const auto& vx = t.value(x);
@@ -203,7 +214,8 @@ template <class Real> Var Tape<Real>::gelu(Var x, Gelu kind) {
             const Real v = vx[i];
             Real d;
             if (kind == Gelu::Erf) {
-                d = Real(0.5) * (Real(1) + std::erf(v / k_sqrt2)) + v * std::exp(Real(-0.5) * v * v) * k_inv_sqrt2pi;
+                d = Real(0.5) * (Real(1) + std::erf(v / k_sqrt2)) +
+                    v * std::exp(Real(-0.5) * v * v) * k_inv_sqrt2pi;
             } else {
                 const Real th = std::tanh(k_c * (v + k_a * v * v * v));
                 d = Real(0.5) * (Real(1) + th) +
@@ -253,8 +265,8 @@ template <class Real> Var Tape<Real>::embedding(Var table, const std::vector<int
     const auto& tv = value(table);
     std::vector<Real> y(ids.size() * static_cast<size_t>(d));
     for (size_t r = 0; r < ids.size(); ++r) {
-        TS_CHECK(ids[r] >= 0 && ids[r] < v,
-                 "embedding: id " + std::to_string(ids[r]) + " outside the table's " + std::to_string(v) + " rows");
+        TS_CHECK(ids[r] >= 0 && ids[r] < v, "embedding: id " + std::to_string(ids[r]) +
+                                                " outside the table's " + std::to_string(v) + " rows");
         std::copy_n(tv.begin() + ids[r] * d, d, y.begin() + static_cast<int64_t>(r) * d);
     }
     return push({static_cast<int64_t>(ids.size()), d}, std::move(y), [table, ids, d](Tape& t, Node& n) {
@@ -272,10 +284,11 @@ template <class Real> Var Tape<Real>::linear(Var x, Var w, Var bias) {
              "linear: weight " + shapeString(ws) + " does not take inputs " + shapeString(xs));
     const int64_t out = ws[0], rows = shapeNumel(xs) / in;
     if (bias.defined())
-        TS_CHECK(shape(bias) == Shape{out}, "linear: bias " + shapeString(shape(bias)) + " for " +
-                                                std::to_string(out) + " outputs");
+        TS_CHECK(shape(bias) == Shape{out},
+                 "linear: bias " + shapeString(shape(bias)) + " for " + std::to_string(out) + " outputs");
     std::vector<Real> y(static_cast<size_t>(rows * out));
-    gemm(false, true, rows, out, in, Real(1), value(x).data(), in, value(w).data(), in, Real(0), y.data(), out);
+    gemm(false, true, rows, out, in, Real(1), value(x).data(), in, value(w).data(), in, Real(0), y.data(),
+         out);
     if (bias.defined()) {
         const auto& b = value(bias);
         for (int64_t r = 0; r < rows; ++r)
@@ -298,8 +311,8 @@ template <class Real> Var Tape<Real>::linear(Var x, Var w, Var bias) {
 
 template <class Real> Var Tape<Real>::rmsNorm(Var x, Var weight, Real eps) {
     const int64_t d = lastDim(shape(x), "rmsNorm");
-    TS_CHECK(shape(weight) == Shape{d}, "rmsNorm: weight " + shapeString(shape(weight)) + " for width " +
-                                            std::to_string(d));
+    TS_CHECK(shape(weight) == Shape{d},
+             "rmsNorm: weight " + shapeString(shape(weight)) + " for width " + std::to_string(d));
     const int64_t rows = shapeNumel(shape(x)) / d;
     const auto& vx = value(x);
     const auto& vw = value(weight);
@@ -334,8 +347,8 @@ template <class Real> Var Tape<Real>::layerNorm(Var x, Var weight, Var bias, Rea
     const int64_t d = lastDim(shape(x), "layerNorm");
     for (Var p : {weight, bias})
         if (p.defined())
-            TS_CHECK(shape(p) == Shape{d}, "layerNorm: affine " + shapeString(shape(p)) + " for width " +
-                                               std::to_string(d));
+            TS_CHECK(shape(p) == Shape{d},
+                     "layerNorm: affine " + shapeString(shape(p)) + " for width " + std::to_string(d));
     const int64_t rows = shapeNumel(shape(x)) / d;
     const auto& vx = value(x);
     std::vector<Real> y(vx.size()), xhat(vx.size()), inv(static_cast<size_t>(rows));
@@ -349,7 +362,8 @@ template <class Real> Var Tape<Real>::layerNorm(Var x, Var weight, Var bias, Rea
         for (int64_t j = 0; j < d; ++j) {
             const size_t i = static_cast<size_t>(r * d + j);
             xhat[i] = (vx[i] - mean) * inv[r];
-            y[i] = xhat[i] * (weight.defined() ? value(weight)[j] : Real(1)) + (bias.defined() ? value(bias)[j] : Real(0));
+            y[i] = xhat[i] * (weight.defined() ? value(weight)[j] : Real(1)) +
+                   (bias.defined() ? value(bias)[j] : Real(0));
         }
     }
     return push(shape(x), std::move(y), [x, weight, bias, rows, d, inv, xhat](Tape& t, Node& n) {
@@ -382,14 +396,16 @@ template <class Real> Var Tape<Real>::layerNorm(Var x, Var weight, Var bias, Rea
 }
 
 template <class Real>
-Var Tape<Real>::rope(Var x, int64_t heads, int64_t head_dim, const std::vector<int64_t>& positions, double theta) {
+Var Tape<Real>::rope(Var x, int64_t heads, int64_t head_dim, const std::vector<int64_t>& positions,
+                     double theta) {
     TS_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim must be even");
     const int64_t rows = static_cast<int64_t>(positions.size()), half = head_dim / 2;
     // Angles as the reference computes them: pos · theta^(-2i/hd), the same for channel i and i + half.
     std::vector<Real> cs(static_cast<size_t>(rows * head_dim)), sn(cs.size());
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t i = 0; i < half; ++i) {
-            const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
+            const double inv_freq =
+                1.0 / std::pow(theta, static_cast<double>(2 * i) / static_cast<double>(head_dim));
             const double a = static_cast<double>(positions[r]) * inv_freq;
             for (int64_t at : {i, i + half}) {
                 cs[r * head_dim + at] = static_cast<Real>(std::cos(a));
@@ -400,15 +416,16 @@ Var Tape<Real>::rope(Var x, int64_t heads, int64_t head_dim, const std::vector<i
 }
 
 template <class Real>
-Var Tape<Real>::ropeTables(Var x, int64_t heads, int64_t head_dim, std::vector<Real> cs, std::vector<Real> sn) {
+Var Tape<Real>::ropeTables(Var x, int64_t heads, int64_t head_dim, std::vector<Real> cs,
+                           std::vector<Real> sn) {
     const Shape& xs = shape(x);
     TS_CHECK(head_dim > 0 && head_dim % 2 == 0, "rope: head_dim must be even");
     TS_CHECK(!xs.empty() && xs.back() == heads * head_dim,
              "rope: last dimension of " + shapeString(xs) + " is not heads × head_dim");
     const int64_t rows = shapeNumel(xs) / xs.back(), half = head_dim / 2;
     TS_CHECK(static_cast<int64_t>(cs.size()) == rows * head_dim && sn.size() == cs.size(),
-             "rope: tables hold " + std::to_string(cs.size()) + " values, " + std::to_string(rows) + " rows × " +
-                 std::to_string(head_dim) + " needed");
+             "rope: tables hold " + std::to_string(cs.size()) + " values, " + std::to_string(rows) +
+                 " rows × " + std::to_string(head_dim) + " needed");
     const auto& vx = value(x);
     std::vector<Real> y(vx.size());
     // y = x·cos + rotate_half(x)·sin, rotate_half(x) = (−x[half:], x[:half]).
@@ -421,28 +438,31 @@ Var Tape<Real>::ropeTables(Var x, int64_t heads, int64_t head_dim, std::vector<R
                 y[base + i + half] = b * cs[tb + i + half] + a * sn[tb + i + half];
             }
         }
-    return push(xs, std::move(y), [x, rows, heads, head_dim, half, cs = std::move(cs), sn = std::move(sn)](Tape& t, Node& n) {
-        auto& g = t.gradOf(x);
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t h = 0; h < heads; ++h) {
-                const int64_t base = (r * heads + h) * head_dim, tb = r * head_dim;
-                for (int64_t i = 0; i < half; ++i) {
-                    const Real da = n.grad[base + i], db = n.grad[base + i + half];
-                    g[base + i] += da * cs[tb + i] + db * sn[tb + i + half];
-                    g[base + i + half] += db * cs[tb + i + half] - da * sn[tb + i];
-                }
-            }
-    });
+    return push(xs, std::move(y),
+                [x, rows, heads, head_dim, half, cs = std::move(cs), sn = std::move(sn)](Tape& t, Node& n) {
+                    auto& g = t.gradOf(x);
+                    for (int64_t r = 0; r < rows; ++r)
+                        for (int64_t h = 0; h < heads; ++h) {
+                            const int64_t base = (r * heads + h) * head_dim, tb = r * head_dim;
+                            for (int64_t i = 0; i < half; ++i) {
+                                const Real da = n.grad[base + i], db = n.grad[base + i + half];
+                                g[base + i] += da * cs[tb + i] + db * sn[tb + i + half];
+                                g[base + i + half] += db * cs[tb + i + half] - da * sn[tb + i];
+                            }
+                        }
+                });
 }
 
 template <class Real> Var Tape<Real>::layerNormPerHead(Var x, int64_t heads, Var weight, Var bias, Real eps) {
     const Shape& xs = shape(x);
     TS_CHECK(heads > 0 && !xs.empty() && xs.back() % heads == 0,
-             "layerNormPerHead: last dimension of " + shapeString(xs) + " does not split into " + std::to_string(heads) + " heads");
+             "layerNormPerHead: last dimension of " + shapeString(xs) + " does not split into " +
+                 std::to_string(heads) + " heads");
     const int64_t hd = xs.back() / heads;
     for (Var p : {weight, bias})
-        TS_CHECK(shape(p) == (Shape{heads, hd}), "layerNormPerHead: affine " + shapeString(shape(p)) + ", expected [" +
-                                                     std::to_string(heads) + ", " + std::to_string(hd) + "]");
+        TS_CHECK(shape(p) == (Shape{heads, hd}), "layerNormPerHead: affine " + shapeString(shape(p)) +
+                                                     ", expected [" + std::to_string(heads) + ", " +
+                                                     std::to_string(hd) + "]");
     // Each head's slice normalised alone; the affine of head h applies to every row's head h. Built from
     // the plain ops: rows of head slices -> layerNorm -> multiply/add by the affine broadcast over rows.
     const int64_t rows = shapeNumel(xs) / xs.back();
@@ -463,7 +483,8 @@ template <class Real> Var Tape<Real>::attention(Var q, Var k, Var v, const Atten
     const Shape &qs = shape(q), &ks = shape(k);
     const int64_t hq = spec.heads, hkv = spec.kv_heads, hd = spec.head_dim;
     TS_CHECK(hq > 0 && hkv > 0 && hd > 0 && hq % hkv == 0, "attention: heads must be a multiple of kv_heads");
-    TS_CHECK(qs.size() == 3 && qs[2] == hq * hd, "attention: q " + shapeString(qs) + " is not [B, T, heads·head_dim]");
+    TS_CHECK(qs.size() == 3 && qs[2] == hq * hd,
+             "attention: q " + shapeString(qs) + " is not [B, T, heads·head_dim]");
     TS_CHECK(ks.size() == 3 && ks[0] == qs[0] && ks[2] == hkv * hd,
              "attention: k " + shapeString(ks) + " is not [B, S, kv_heads·head_dim]");
     checkSame(ks, shape(v), "attention (k, v)");
@@ -501,7 +522,8 @@ template <class Real> Var Tape<Real>::attention(Var q, Var k, Var v, const Atten
                 }
                 for (int64_t si = 0; si < s; ++si) row[si] = total > 0 ? row[si] / total : Real(0);
             }
-            gemm(false, false, tq, hd, s, Real(1), p, s, vp, kw, Real(0), y.data() + bi * tq * qw + h * hd, qw);
+            gemm(false, false, tq, hd, s, Real(1), p, s, vp, kw, Real(0), y.data() + bi * tq * qw + h * hd,
+                 qw);
         }
     return push(qs, std::move(y), [q, k, v, b, hq, hd, tq, s, group, qw, kw, sc, probs](Tape& t, Node& n) {
         const auto &vq = t.value(q), &vk = t.value(k), &vv = t.value(v);
@@ -520,10 +542,13 @@ template <class Real> Var Tape<Real>::attention(Var q, Var k, Var v, const Atten
                 for (int64_t ti = 0; ti < tq; ++ti) {
                     Real dot = 0;
                     for (int64_t si = 0; si < s; ++si) dot += p[ti * s + si] * dp[ti * s + si];
-                    for (int64_t si = 0; si < s; ++si) dp[ti * s + si] = p[ti * s + si] * (dp[ti * s + si] - dot);
+                    for (int64_t si = 0; si < s; ++si)
+                        dp[ti * s + si] = p[ti * s + si] * (dp[ti * s + si] - dot);
                 }
-                gemm(false, false, tq, hd, s, sc, dp.data(), s, vk.data() + ko, kw, Real(1), gq.data() + qo, qw);
-                gemm(true, false, s, hd, tq, sc, dp.data(), s, vq.data() + qo, qw, Real(1), gk.data() + ko, kw);
+                gemm(false, false, tq, hd, s, sc, dp.data(), s, vk.data() + ko, kw, Real(1), gq.data() + qo,
+                     qw);
+                gemm(true, false, s, hd, tq, sc, dp.data(), s, vq.data() + qo, qw, Real(1), gk.data() + ko,
+                     kw);
             }
     });
 }
@@ -531,19 +556,21 @@ template <class Real> Var Tape<Real>::attention(Var q, Var k, Var v, const Atten
 // ---------------------------------------------------------------------------------------------
 // losses
 
-template <class Real> Var Tape<Real>::crossEntropy(Var logits, const std::vector<int64_t>& targets, int64_t ignore) {
+template <class Real>
+Var Tape<Real>::crossEntropy(Var logits, const std::vector<int64_t>& targets, int64_t ignore) {
     const int64_t vocab = lastDim(shape(logits), "crossEntropy");
     const int64_t rows = shapeNumel(shape(logits)) / vocab;
-    TS_CHECK(static_cast<int64_t>(targets.size()) == rows,
-             "crossEntropy: " + std::to_string(targets.size()) + " targets for " + std::to_string(rows) + " rows");
+    TS_CHECK(static_cast<int64_t>(targets.size()) == rows, "crossEntropy: " + std::to_string(targets.size()) +
+                                                               " targets for " + std::to_string(rows) +
+                                                               " rows");
     const auto& vl = value(logits);
     std::vector<Real> lse(static_cast<size_t>(rows), Real(0));
     Real total = 0;
     int64_t count = 0;
     for (int64_t r = 0; r < rows; ++r) {
         if (targets[r] == ignore) continue;
-        TS_CHECK(targets[r] >= 0 && targets[r] < vocab,
-                 "crossEntropy: target " + std::to_string(targets[r]) + " outside vocabulary " + std::to_string(vocab));
+        TS_CHECK(targets[r] >= 0 && targets[r] < vocab, "crossEntropy: target " + std::to_string(targets[r]) +
+                                                            " outside vocabulary " + std::to_string(vocab));
         const Real* row = vl.data() + r * vocab;
         const Real mx = *std::max_element(row, row + vocab);
         Real se = 0;

@@ -1,7 +1,6 @@
 // Tape ops of the image tokenizer family on x [B, C, H, W]: conv2d, GroupNorm, nearest 2x upsample,
 // channel layout changes, and vector quantisation with the straight-through estimator.
 #include "tessera/engine/train.h"
-
 #include "train/blas.h"
 
 #include <cmath>
@@ -30,7 +29,8 @@ void im2col(const Real* x, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t 
                     const int64_t iy = oy * stride - pad + a;
                     for (int64_t ox = 0; ox < wo; ++ox) {
                         const int64_t ix = ox * stride - pad + e;
-                        dst[oy * wo + ox] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(ci * h + iy) * w + ix] : Real(0);
+                        dst[oy * wo + ox] =
+                            (iy >= 0 && iy < h && ix >= 0 && ix < w) ? x[(ci * h + iy) * w + ix] : Real(0);
                     }
                 }
             }
@@ -77,31 +77,32 @@ template <class Real> Var Tape<Real>::conv2d(Var x, Var w, Var bias, int stride,
             for (int64_t oc = 0; oc < o; ++oc)
                 for (int64_t p = 0; p < pix; ++p) yb[oc * pix + p] += value(bias)[oc];
     }
-    return push({b, o, ho, wo}, std::move(y),
-                [=](Tape& t, Node& n) {
-                    std::vector<Real> col(static_cast<size_t>(kdim * pix)), dcol(col.size());
-                    auto& gx = t.gradOf(x);
-                    auto& gw = t.gradOf(w);
-                    for (int64_t bi = 0; bi < b; ++bi) {
-                        const Real* dy = n.grad.data() + bi * o * pix;
-                        im2col(t.value(x).data() + bi * c * h * wd, c, h, wd, kh, kw, stride, pad, ho, wo, col.data());
-                        gemm(false, true, o, kdim, pix, Real(1), dy, pix, col.data(), pix, Real(1), gw.data(), kdim);
-                        gemm(true, false, kdim, pix, o, Real(1), t.value(w).data(), kdim, dy, pix, Real(0), dcol.data(), pix);
-                        col2imAdd(dcol.data(), c, h, wd, kh, kw, stride, pad, ho, wo, gx.data() + bi * c * h * wd);
-                        if (bias.defined()) {
-                            auto& gb = t.gradOf(bias);
-                            for (int64_t oc = 0; oc < o; ++oc)
-                                for (int64_t p = 0; p < pix; ++p) gb[oc] += dy[oc * pix + p];
-                        }
-                    }
-                });
+    return push({b, o, ho, wo}, std::move(y), [=](Tape& t, Node& n) {
+        std::vector<Real> col(static_cast<size_t>(kdim * pix)), dcol(col.size());
+        auto& gx = t.gradOf(x);
+        auto& gw = t.gradOf(w);
+        for (int64_t bi = 0; bi < b; ++bi) {
+            const Real* dy = n.grad.data() + bi * o * pix;
+            im2col(t.value(x).data() + bi * c * h * wd, c, h, wd, kh, kw, stride, pad, ho, wo, col.data());
+            gemm(false, true, o, kdim, pix, Real(1), dy, pix, col.data(), pix, Real(1), gw.data(), kdim);
+            gemm(true, false, kdim, pix, o, Real(1), t.value(w).data(), kdim, dy, pix, Real(0), dcol.data(),
+                 pix);
+            col2imAdd(dcol.data(), c, h, wd, kh, kw, stride, pad, ho, wo, gx.data() + bi * c * h * wd);
+            if (bias.defined()) {
+                auto& gb = t.gradOf(bias);
+                for (int64_t oc = 0; oc < o; ++oc)
+                    for (int64_t p = 0; p < pix; ++p) gb[oc] += dy[oc * pix + p];
+            }
+        }
+    });
 }
 
 template <class Real> Var Tape<Real>::groupNorm(Var x, int groups, Var weight, Var bias, Real eps) {
     const Shape xs = checkImage(shape(x), "groupNorm");
     const int64_t b = xs[0], c = xs[1], hw = xs[2] * xs[3];
-    TS_CHECK(groups > 0 && c % groups == 0,
-             "groupNorm: " + std::to_string(c) + " channels do not split into " + std::to_string(groups) + " groups");
+    TS_CHECK(groups > 0 && c % groups == 0, "groupNorm: " + std::to_string(c) +
+                                                " channels do not split into " + std::to_string(groups) +
+                                                " groups");
     TS_CHECK(shape(weight) == Shape{c} && shape(bias) == Shape{c}, "groupNorm: affine must be [C]");
     const int64_t cg = c / groups, n_el = cg * hw;
     const auto& vx = value(x);
@@ -157,12 +158,14 @@ template <class Real> Var Tape<Real>::upsampleNearest2x(Var x) {
     std::vector<Real> y(vx.size() * 4);
     for (int64_t p = 0; p < planes; ++p)
         for (int64_t i = 0; i < 2 * h; ++i)
-            for (int64_t j = 0; j < 2 * w; ++j) y[(p * 2 * h + i) * 2 * w + j] = vx[(p * h + i / 2) * w + j / 2];
+            for (int64_t j = 0; j < 2 * w; ++j)
+                y[(p * 2 * h + i) * 2 * w + j] = vx[(p * h + i / 2) * w + j / 2];
     return push({xs[0], xs[1], 2 * h, 2 * w}, std::move(y), [x, planes, h, w](Tape& t, Node& n) {
         auto& g = t.gradOf(x);
         for (int64_t p = 0; p < planes; ++p)
             for (int64_t i = 0; i < 2 * h; ++i)
-                for (int64_t j = 0; j < 2 * w; ++j) g[(p * h + i / 2) * w + j / 2] += n.grad[(p * 2 * h + i) * 2 * w + j];
+                for (int64_t j = 0; j < 2 * w; ++j)
+                    g[(p * h + i / 2) * w + j / 2] += n.grad[(p * 2 * h + i) * 2 * w + j];
     });
 }
 
@@ -204,7 +207,8 @@ template <class Real> Var Tape<Real>::channelsFirst(Var x, int64_t batch, int64_
 template <class Real> typename Tape<Real>::Quantized Tape<Real>::vectorQuantize(Var z, Var codebook) {
     const Shape &zs = shape(z), &cs = shape(codebook);
     TS_CHECK(zs.size() == 2 && cs.size() == 2 && zs[1] == cs[1] && cs[0] > 0,
-             "vectorQuantize: z " + shapeString(zs) + " and codebook " + shapeString(cs) + " must be [N, D] and [K, D]");
+             "vectorQuantize: z " + shapeString(zs) + " and codebook " + shapeString(cs) +
+                 " must be [N, D] and [K, D]");
     const int64_t rows = zs[0], d = zs[1], k = cs[0];
     const auto &vz = value(z), &vc = value(codebook);
     Quantized out;
@@ -241,12 +245,12 @@ template <class Real> typename Tape<Real>::Quantized Tape<Real>::vectorQuantize(
 }
 
 // The class itself is instantiated in tape.cpp; this file instantiates only the members it defines.
-#define TESSERA_TAPE_IMAGE_OPS(Real)                                                                  \
-    template Var Tape<Real>::conv2d(Var, Var, Var, int, int);                                          \
-    template Var Tape<Real>::groupNorm(Var, int, Var, Var, Real);                                      \
-    template Var Tape<Real>::upsampleNearest2x(Var);                                                   \
-    template Var Tape<Real>::channelsLast(Var);                                                        \
-    template Var Tape<Real>::channelsFirst(Var, int64_t, int64_t, int64_t);                            \
+#define TESSERA_TAPE_IMAGE_OPS(Real)                                                                         \
+    template Var Tape<Real>::conv2d(Var, Var, Var, int, int);                                                \
+    template Var Tape<Real>::groupNorm(Var, int, Var, Var, Real);                                            \
+    template Var Tape<Real>::upsampleNearest2x(Var);                                                         \
+    template Var Tape<Real>::channelsLast(Var);                                                              \
+    template Var Tape<Real>::channelsFirst(Var, int64_t, int64_t, int64_t);                                  \
     template Tape<Real>::Quantized Tape<Real>::vectorQuantize(Var, Var);
 TESSERA_TAPE_IMAGE_OPS(float)
 TESSERA_TAPE_IMAGE_OPS(double)

@@ -1,17 +1,16 @@
 // The training loop, its checkpoints, and the scheduler job.
 //
 // Sections: safetensors writing / checkpoint restore / the loop / the job.
+#include "tessera/engine/checkpoint.h"
 #include "tessera/engine/train_loop.h"
 
-#include "tessera/engine/checkpoint.h"
-
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fcntl.h>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 namespace tessera::train {
@@ -37,7 +36,8 @@ Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>&
         if (!t.values || static_cast<int64_t>(t.values->size()) != shapeNumel(t.shape))
             return Status::error("writing " + path + ": tensor " + t.name + " does not match its shape " +
                                  shapeString(t.shape));
-        if (header.contains(t.name)) return Status::error("writing " + path + ": tensor " + t.name + " given twice");
+        if (header.contains(t.name))
+            return Status::error("writing " + path + ": tensor " + t.name + " given twice");
         const size_t bytes = t.values->size() * sizeof(float);
         header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
@@ -161,7 +161,8 @@ Expected<bool> Trainer::resume() {
 // ---------------------------------------------------------------------------------------------
 // the loop
 
-Status Trainer::run(int64_t total_steps, const JobContext* ctx, const std::function<void(const StepRecord&)>& on_step) {
+Status Trainer::run(int64_t total_steps, const JobContext* ctx,
+                    const std::function<void(const StepRecord&)>& on_step) {
     using Clock = std::chrono::steady_clock;
     try {
         while (adam_.step() < total_steps) {
@@ -174,7 +175,13 @@ Status Trainer::run(int64_t total_steps, const JobContext* ctx, const std::funct
             for (int micro = 0; micro < options_.accumulate; ++micro) {
                 Tape<float> tape;
                 Var loss = loss_(tape, step, micro);
-                total += tape.scalar(loss);
+                const float value = tape.scalar(loss);
+                // A diverged step would poison the weights and every later checkpoint: stop before it.
+                if (!std::isfinite(value))
+                    return Status::error("training step " + std::to_string(step + 1) +
+                                         ": the loss is not finite (" + std::to_string(value) +
+                                         "); the last checkpoint holds step " + std::to_string(step));
+                total += value;
                 tape.backward(tape.scale(loss, 1.0f / static_cast<float>(options_.accumulate)));
             }
             adam_.update(params_);
@@ -196,7 +203,8 @@ Status Trainer::run(int64_t total_steps, const JobContext* ctx, const std::funct
             if (on_step) on_step(rec);
         }
     } catch (const std::exception& e) {
-        return Status::error(std::string("training step ") + std::to_string(adam_.step() + 1) + ": " + e.what());
+        return Status::error(std::string("training step ") + std::to_string(adam_.step() + 1) + ": " +
+                             e.what());
     }
     return {};
 }
@@ -204,7 +212,8 @@ Status Trainer::run(int64_t total_steps, const JobContext* ctx, const std::funct
 // ---------------------------------------------------------------------------------------------
 // the job
 
-JobFn trainingJob(std::shared_ptr<Trainer> trainer, int64_t total_steps, std::function<void(const StepRecord&)> on_step) {
+JobFn trainingJob(std::shared_ptr<Trainer> trainer, int64_t total_steps,
+                  std::function<void(const StepRecord&)> on_step) {
     return [trainer, total_steps, on_step](JobContext& ctx) -> Status {
         auto resumed = trainer->resume();
         if (!resumed) return resumed.status();

@@ -149,8 +149,8 @@ private:
     struct Node {
         Shape shape;
         std::vector<Real> value;
-        std::vector<Real> grad; // sized at backward()
-        std::function<void(Tape&, Node&)> back;  // pushes this node's grad into its inputs
+        std::vector<Real> grad;                 // sized at backward()
+        std::function<void(Tape&, Node&)> back; // pushes this node's grad into its inputs
     };
     Var push(Shape shape, std::vector<Real> value, std::function<void(Tape&, Node&)> back);
     Node& node(Var v);

@@ -19,13 +19,14 @@
 
 namespace tessera::train {
 
-// Checkpoint names of the trained projections, layer by layer: "<prefix>layers.<i>.self_attn.q_proj.weight", ….
+// Checkpoint names of the trained projections, layer by layer: "<prefix>layers.<i>.self_attn.q_proj.weight",
+// ….
 std::vector<std::string> earTrainedNames(const LmLayout& layout, int layers);
 // Makes exactly those tensors trainable and freezes every other; returns how many stay trainable.
 int earSelectTrainable(std::vector<Parameter<float>>& params, const LmLayout& layout, int layers);
 // Writes the trained projections under the official names.
-Status saveEarWeights(const std::string& path, const std::vector<Parameter<float>>& params, const LmLayout& layout,
-                      int layers);
+Status saveEarWeights(const std::string& path, const std::vector<Parameter<float>>& params,
+                      const LmLayout& layout, int layers);
 // Reads an EAR file as an overlay for a model with `layout`, its tensors on `backend`.
 Expected<WeightOverlay> loadEarOverlay(const std::string& path, const LmLayout& layout, Backend& backend);
 
@@ -43,7 +44,7 @@ class WindowedAccumulation {
 public:
     WindowedAccumulation(int window, double threshold);
     struct Decision {
-        int64_t window = 0;  // 0-based index of the window that just closed
+        int64_t window = 0; // 0-based index of the window that just closed
         double loss_sum = 0;
         bool update = false;
     };

@@ -41,9 +41,9 @@ struct TrainerOptions {
 using LossFn = std::function<Var(Tape<float>& tape, int64_t step, int micro)>;
 
 struct StepRecord {
-    int64_t step = 0;    // 1-based count of optimizer steps done
+    int64_t step = 0; // 1-based count of optimizer steps done
     int64_t total = 0;
-    float loss = 0;      // mean over the step's micro-batches
+    float loss = 0; // mean over the step's micro-batches
     double step_ms = 0;
 };
 
@@ -56,6 +56,7 @@ public:
     Expected<bool> resume();
     // Runs optimizer steps until `total_steps` are done (restored steps count), calling `on_step` after
     // each. Stops early, with a checkpoint, when `ctx` is cancelled (and emits StepTiming through it).
+    // A non-finite loss fails the run before that step changes any weight.
     Status run(int64_t total_steps, const JobContext* ctx = nullptr,
                const std::function<void(const StepRecord&)>& on_step = {});
     Status saveCheckpoint() const;
