@@ -133,6 +133,12 @@ TEST_F(TrainTiny, TrainingGraphMatchesTheInferenceModel) {
     for (size_t i = 0; i < mine.size(); ++i) EXPECT_NEAR(mine[i], engine[i], 1e-4) << i;
 }
 
+TEST(TrainTinyLoad, OtherFamiliesAreRefused) {
+    auto m = LlamaTrainModel::load(std::string(TESSERA_TEST_DATA_DIR) + "/reference/qwen2_tiny");
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.error().find("qwen2"), std::string::npos) << m.error();
+}
+
 TEST(TrainTinyLoad, MissingFolderIsAClearError) {
     auto m = LlamaTrainModel::load(kDir + "/does-not-exist");
     ASSERT_FALSE(m.ok());

@@ -41,6 +41,16 @@ Expected<LlamaTrainModel> LlamaTrainModel::load(const std::string& dir, const Lm
     if (!ckpt) return ckpt.status();
     LlamaTrainModel m;
     m.layout_ = layout;
+    // Only the Llama block is built here: other families (Qwen2's biases, Chameleon's QK norm) would
+    // load without error and train a different model.
+    const nlohmann::json& text = ckpt->config().text();
+    const std::string type = text.is_object() && text.contains("model_type") && text["model_type"].is_string()
+                                 ? text["model_type"].get<std::string>()
+                                 : ckpt->config().modelType();
+    if (type != "llama")
+        return Status::error(dir +
+                             ": training supports Llama-family language models (model_type 'llama'), not '" +
+                             type + "'");
     try {
         auto cfg = models::llamaConfig(ckpt->config());
         if (!cfg) return cfg.status();
