@@ -75,6 +75,7 @@ int cmdRender(int argc, char** argv);      // cmd_render.cpp
 int cmdReconstruct(int argc, char** argv); // cmd_reconstruct.cpp
 int cmdBenchRender(int argc, char** argv); // bench_render.cpp: `bench render`
 int cmdExport(int argc, char** argv); // cmd_export.cpp
+int cmdTrain(int argc, char** argv);  // cmd_train.cpp
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();

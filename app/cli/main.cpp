@@ -42,6 +42,8 @@ const Command kCommands[] = {
      tessera::cli::cmdReconstruct},
     {"eval-scenes", "score predicted scenes against true ones: eval-scenes PRED_DIR TRUTH_DIR (JSON line)",
      tessera::cli::cmdEvalScenes},
+    {"train", "next-token training of a Llama checkpoint, resumable after a kill (train --help)",
+     tessera::cli::cmdTrain},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };
