@@ -79,6 +79,7 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
                             {"prompt_tokens", e->prompt_tokens}, {"weight_bytes", e->weight_bytes},
                             {"vq_weight_bytes", e->vq_weight_bytes}, {"kv_cache_bytes", e->kv_cache_bytes},
                             {"vq_window_bytes", e->vq_window_bytes}, {"output_bytes", e->output_bytes},
+                            {"runtime_bytes", e->runtime_bytes},
                             {"peak_bytes_bound", e->peak_bytes_bound}, {"step_floor_ms", e->step_floor_ms},
                             {"decode_floor_ms", e->decode_floor_ms}, {"bandwidth_gbs", e->bandwidth_gbs}};
         std::printf("%s\n", j.dump().c_str());

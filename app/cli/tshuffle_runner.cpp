@@ -31,12 +31,12 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         std::fprintf(stderr,
                      "token-shuffle: %lldx%lld px, window %lld, %lld steps; memory bound %.1f MB (weights "
                      "%.1f, KV cache %.1f, "
-                     "VQ window %.1f, image %.1f); decode floor %.0f ms at %.0f GB/s\n",
+                     "VQ window %.1f, image %.1f, runtime %.1f); decode floor %.0f ms at %.0f GB/s\n",
                      static_cast<long long>(est->image_size), static_cast<long long>(est->image_size),
                      static_cast<long long>(est->window), static_cast<long long>(est->steps),
                      est->peak_bytes_bound / 1e6, (est->weight_bytes + est->vq_weight_bytes) / 1e6,
                      est->kv_cache_bytes / 1e6, est->vq_window_bytes / 1e6, est->output_bytes / 1e6,
-                     est->decode_floor_ms, est->bandwidth_gbs);
+                     est->runtime_bytes / 1e6, est->decode_floor_ms, est->bandwidth_gbs);
     if (!run.preview_dir.empty()) fs::create_directories(run.preview_dir);
     if (fs::path(run.out_path).has_parent_path())
         fs::create_directories(fs::path(run.out_path).parent_path());
@@ -118,8 +118,8 @@ const char* const kBenchUsage =
     "Writes random Token-Shuffle checkpoints (docs/TOKEN_SHUFFLE.md) of one tiny Llama backbone, one per\n"
     "window size (same seed, so the same backbone), generates one image with each (CFG, previews off)\n"
     "and prints tokens/s, ms/step and the speed-up over the first window; then generates one s = 2\n"
-    "image at --large-grid and prints its peak resident memory next to the pipeline's estimate. One JSON\n"
-    "line. The scratch checkpoints are removed afterwards.\n\n"
+    "image at --large-grid and prints its peak resident memory next to the pipeline's estimate and their\n"
+    "ratio (peak_to_bound_ratio). One JSON line. The scratch checkpoints are removed afterwards.\n\n"
     "  --grid N            tokens per side of the speed runs (default 32 = 512x512)\n"
     "  --large-grid N      tokens per side of the memory run (default 128 = 2048x2048; 0 = skip)\n"
     "  --windows LIST      window sizes, from 1, 2, 4 (default 1,2,4)\n"
