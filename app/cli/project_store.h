@@ -2,9 +2,10 @@
 // meet (neither library includes the other).
 #pragma once
 
-#include <string>
-
 #include "cli/janus_runner.h"
+#include "cli/tshuffle_runner.h"
+
+#include <string>
 
 namespace tessera::cli {
 
@@ -12,6 +13,10 @@ namespace tessera::cli {
 // per image with its token stream, per-token statistics, top-k alternatives and the PNG as media.
 // Returns the new generation ids in `ids`.
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& result,
+                      std::vector<int64_t>* ids);
+// The same for a Token-Shuffle run: tokens in decode (window) order, the model recorded with family
+// "token-shuffle", and the window, CFG schedule and VQ tiling in the params.
+Status storeInProject(const std::string& dir, const TokenShuffleRun& run, const TokenShuffleRunResult& result,
                       std::vector<int64_t>* ids);
 
 } // namespace tessera::cli
