@@ -16,6 +16,7 @@
 #include "tessera/widgets/shortcuts.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_mosaic.h"
+#include "tessera/widgets/token_shuffle_generator.h"
 
 #include <QAction>
 #include <algorithm>
@@ -58,7 +59,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     auto loader =
         options_.loader
             ? options_.loader
-            : ModelManagerController::Loader([](const std::string& dir) { return loadJanusGenerator(dir); });
+            : ModelManagerController::Loader([](const std::string& dir) { return loadGenerator(dir); });
     models_ = new ModelManagerController(studio_, loader, this);
     models_view_ = new ModelManagerPanel(models_, this);
     queue_view_ = new QueuePanel(this);
