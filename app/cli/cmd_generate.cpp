@@ -44,10 +44,11 @@ const char* kUsage =
     "                       128 = 2048x2048 with a 16x VQ decoder)\n"
     "  --cfg-schedule S     half-linear (default), constant, linear or cosine; recorded in the PNG\n"
     "  --estimate           print the time/memory estimate as JSON and exit without generating\n"
-    "  (--preview-every counts windows; --project is not supported for Token-Shuffle yet)\n";
+    "  (--preview-every counts windows; --project stores tokens in decode order, window by window)\n";
 
 // The Token-Shuffle path of `generate`: the shared options, plus grid, schedule and --estimate.
-int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule, bool estimate_only, bool json) {
+int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule, bool estimate_only, bool json,
+                         const std::string& project) {
     TokenShuffleRun run;
     run.model_dir = jr.model_dir;
     run.backend = jr.backend;
@@ -79,6 +80,7 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
                             {"prompt_tokens", e->prompt_tokens}, {"weight_bytes", e->weight_bytes},
                             {"vq_weight_bytes", e->vq_weight_bytes}, {"kv_cache_bytes", e->kv_cache_bytes},
                             {"vq_window_bytes", e->vq_window_bytes}, {"output_bytes", e->output_bytes},
+                            {"runtime_bytes", e->runtime_bytes},
                             {"peak_bytes_bound", e->peak_bytes_bound}, {"step_floor_ms", e->step_floor_ms},
                             {"decode_floor_ms", e->decode_floor_ms}, {"bandwidth_gbs", e->bandwidth_gbs}};
         std::printf("%s\n", j.dump().c_str());
@@ -88,6 +90,14 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
     if (!r) {
         std::fprintf(stderr, "tessera-cli generate: %s\n", r.error().c_str());
         return 1;
+    }
+    std::vector<int64_t> generation_ids;
+    if (!project.empty()) {
+        Status s = storeInProject(project, run, *r, &generation_ids);
+        if (!s.ok()) {
+            std::fprintf(stderr, "tessera-cli generate: images written, but %s\n", s.message().c_str());
+            return 1;
+        }
     }
     const double tokens = static_cast<double>(r->result.grid * r->result.grid * run.request.images);
     if (json) {
@@ -106,7 +116,8 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
                             {"vq_decode_ms", r->result.vq_decode_ms},
                             {"peak_bytes_bound", r->estimate.peak_bytes_bound},
                             {"cancelled", r->result.cancelled},
-                            {"tokens", r->result.tokens}};
+                            {"tokens", r->result.tokens},
+                            {"generation_ids", generation_ids}};
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %lldx%lld tokens (window %lld, %lld steps) in %.0f ms, VQ decode %.0f ms\n",
@@ -114,6 +125,8 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
                     static_cast<long long>(r->result.grid), static_cast<long long>(r->result.window),
                     static_cast<long long>(r->result.steps), r->result.generate_ms, r->result.vq_decode_ms);
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
+        for (int64_t id : generation_ids)
+            std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
     }
     return 0;
 }
@@ -164,13 +177,9 @@ int cmdGenerate(int argc, char** argv) {
     if (!seed->count()) run.request.seed = std::random_device{}();
     run.progress = !json;
 
-    if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
-        if (app.count("--project")) {
-            std::fprintf(stderr, "tessera-cli generate: --project is not supported for Token-Shuffle checkpoints yet\n");
-            return 2;
-        }
-        return generateTokenShuffle(run, grid, *cfgScheduleFromName(schedule), estimate_only, json);
-    }
+    if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir))
+        return generateTokenShuffle(run, grid, *cfgScheduleFromName(schedule), estimate_only, json,
+                                    app.count("--project") ? project : std::string());
     if (app.count("--grid") || app.count("--cfg-schedule") || estimate_only) {
         std::fprintf(stderr, "tessera-cli generate: --grid, --cfg-schedule and --estimate need a Token-Shuffle checkpoint\n");
         return 2;

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/janus_runner.h"
+#include "cli/tshuffle_runner.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/recipe.h"
 #include "tessera/media/video.h"
@@ -13,12 +14,15 @@ namespace tessera::cli {
 
 namespace {
 
-Expected<Recipe> readRecipe(const std::string& path, ImageRgb8* pixels = nullptr) {
+Expected<Recipe> readRecipe(const std::string& path, ImageRgb8* pixels = nullptr,
+                            std::map<std::string, std::string>* chunks = nullptr) {
     std::map<std::string, std::string> text;
     auto img = readPng(path, &text);
     if (!img) return img.status();
     if (pixels) *pixels = std::move(*img);
-    return Recipe::fromPngText(text);
+    auto recipe = Recipe::fromPngText(text);
+    if (chunks) *chunks = std::move(text);
+    return recipe;
 }
 
 bool isPngFile(const std::string& path) {
@@ -118,9 +122,10 @@ int cmdInspect(int argc, char** argv) {
 
 int cmdReplay(int argc, char** argv) {
     const char* usage = "Usage: tessera-cli replay FILE.png [--out OTHER.png] [--model DIR] [--threads N] [--force]\n\n"
-                        "Regenerates an image from the recipe in FILE.png with the same model, settings and seed,\n"
-                        "and checks that tokens and pixels are identical. --model points at the checkpoint when it\n"
-                        "moved; --force replays even when the model's identity hash differs.\n"
+                        "Regenerates an image from the recipe in FILE.png (Janus-Pro or Token-Shuffle) with the same\n"
+                        "model, settings and seed, and checks that tokens and pixels are identical. --model points\n"
+                        "at the checkpoint when it moved; --force replays even when the model's identity hash\n"
+                        "differs.\n"
                         "Exit status 0 only when tokens and pixels match.\n";
     CLI::App app;
     std::string src, out, model;
@@ -133,7 +138,8 @@ int cmdReplay(int argc, char** argv) {
     app.add_flag("--force", force);
     if (auto rc = parseCommandLine(app, "replay", usage, argc, argv)) return *rc;
     ImageRgb8 original;
-    auto recipe = readRecipe(src, &original);
+    std::map<std::string, std::string> text;
+    auto recipe = readRecipe(src, &original, &text);
     if (!recipe) {
         std::fprintf(stderr, "tessera-cli replay: %s\n", recipe.error().c_str());
         return 1;
@@ -169,22 +175,44 @@ int cmdReplay(int argc, char** argv) {
     }
     run.progress = true;
     // A cancelled original stops where it stopped: replay the same prefix.
-    auto r = runJanus(run);
-    if (!r) {
-        std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
-        return 1;
+    std::vector<std::vector<int32_t>> all_tokens;
+    std::vector<std::string> all_written;
+    if (recipe->method == "token-shuffle") {
+        auto ts = tokenShuffleRunFromRecipe(*recipe, text);
+        if (!ts) {
+            std::fprintf(stderr, "tessera-cli replay: %s\n", ts.error().c_str());
+            return 1;
+        }
+        ts->model_dir = run.model_dir;
+        ts->threads = run.threads;
+        ts->out_path = run.out_path;
+        auto r = runTokenShuffle(*ts);
+        if (!r) {
+            std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
+            return 1;
+        }
+        all_tokens = std::move(r->result.tokens);
+        all_written = std::move(r->written);
+    } else {
+        auto r = runJanus(run);
+        if (!r) {
+            std::fprintf(stderr, "tessera-cli replay: %s\n", r.error().c_str());
+            return 1;
+        }
+        all_tokens = std::move(r->result.tokens);
+        all_written = std::move(r->written);
     }
-    if (recipe->image_index < 0 || static_cast<size_t>(recipe->image_index) >= r->result.tokens.size() ||
-        static_cast<size_t>(recipe->image_index) >= r->written.size()) {
+    if (recipe->image_index < 0 || static_cast<size_t>(recipe->image_index) >= all_tokens.size() ||
+        static_cast<size_t>(recipe->image_index) >= all_written.size()) {
         std::fprintf(stderr, "tessera-cli replay: the recipe's image %d is not in a batch of %zu\n", recipe->image_index,
-                     r->result.tokens.size());
+                     all_tokens.size());
         return 1;
     }
-    const auto& tokens = r->result.tokens[static_cast<size_t>(recipe->image_index)];
+    const auto& tokens = all_tokens[static_cast<size_t>(recipe->image_index)];
     size_t same = 0;
     for (size_t i = 0; i < std::min(tokens.size(), recipe->tokens.size()); ++i) same += tokens[i] == recipe->tokens[i];
     const bool tokens_ok = recipe->cancelled ? same == recipe->tokens.size() : (same == tokens.size() && tokens.size() == recipe->tokens.size());
-    const std::string written = r->written[static_cast<size_t>(recipe->image_index)];
+    const std::string written = all_written[static_cast<size_t>(recipe->image_index)];
     auto replayed = readPng(written);
     const bool pixels_ok = !recipe->cancelled && replayed && replayed->rgb == original.rgb;
     std::printf("tokens  %zu/%zu identical%s\n", same, recipe->tokens.size(), tokens_ok ? "" : "  MISMATCH");

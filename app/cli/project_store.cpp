@@ -52,70 +52,122 @@ Status finishJobAtomically(projects::Project& project, int64_t job, const std::s
     return Status::error(s.message() + " (nothing from this run was stored in " + dir + ")");
 }
 
-} // namespace
+// What both families store: the model, a finished job, one generation per image.
+struct Stored {
+    std::string model_dir, family;
+    nlohmann::json params;
+    const std::vector<Recipe>& recipes;
+    const std::vector<std::vector<TokenSampled>>& token_events;
+    const std::vector<std::string>& written;
+    bool cancelled = false;
+    bool nested_weights = false; // count safetensors in subfolders too (Token-Shuffle's vq/)
+};
 
-Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r, std::vector<int64_t>* ids) {
+Status store(const std::string& dir, const Stored& run, std::vector<int64_t>* ids) {
     auto project = openForWriting(dir);
     if (!project) return project.status();
-    const Recipe& first = r.recipes.at(0);
+    if (run.recipes.empty()) return Status::error("nothing to store: the run wrote no image");
+    const Recipe& first = run.recipes.at(0);
     std::error_code ec;
     size_t model_bytes = 0;
-    for (const auto& e : fs::directory_iterator(run.model_dir, ec))
+    auto count = [&](const fs::directory_entry& e) {
         if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
-    auto model_id = project->addModel({0, fs::absolute(run.model_dir).string(), "janus", first.model_hash,
+    };
+    if (run.nested_weights)
+        for (const auto& e : fs::recursive_directory_iterator(run.model_dir, ec)) count(e);
+    else
+        for (const auto& e : fs::directory_iterator(run.model_dir, ec)) count(e);
+    auto model_id = project->addModel({0, fs::absolute(run.model_dir).string(), run.family, first.model_hash,
                                        static_cast<int64_t>(model_bytes), 0});
     if (!model_id) return Status::error(model_id.error());
 
-    nlohmann::json params = {{"prompt", run.request.prompt},
-                             {"seed", run.request.seed},
-                             {"cfg", run.request.sampler.cfg},
-                             {"temperature", run.request.sampler.temperature},
-                             {"top_k", run.request.sampler.top_k},
-                             {"top_p", run.request.sampler.top_p},
-                             {"min_p", run.request.sampler.min_p},
-                             {"images", run.request.images},
-                             {"model", fs::absolute(run.model_dir).string()},
-                             {"backend", first.backend}};
-    auto job = startRunningJob(*project, "generate", params);
+    auto job = startRunningJob(*project, "generate", run.params);
     if (!job) return job.status();
     std::vector<int64_t> stored;
     Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
-        for (size_t i = 0; i < r.recipes.size(); ++i) {
-            const Recipe& rec = r.recipes[i];
+        for (size_t i = 0; i < run.recipes.size(); ++i) {
+            const Recipe& rec = run.recipes[i];
             projects::GenerationRecord g;
             g.job_id = *job;
             g.model_id = *model_id;
             g.seed = rec.seed;
             g.prompt = rec.prompt;
-            g.params = params;
+            g.params = run.params;
             g.params["image_index"] = rec.image_index;
             g.params["grid"] = {rec.grid_h, rec.grid_w};
             g.tokens = rec.tokens;
             nlohmann::json top = nlohmann::json::array();
-            for (const auto& t : r.token_events[i]) {
-                g.stats.push_back({t.probability, t.entropy, t.guidance_kl});
-                top.push_back({{"ids", t.top_ids}, {"probs", t.top_probs}, {"rank", t.rank}});
-            }
+            if (i < run.token_events.size())
+                for (const auto& t : run.token_events[i]) {
+                    g.stats.push_back({t.probability, t.entropy, t.guidance_kl});
+                    top.push_back({{"ids", t.top_ids}, {"probs", t.top_probs}, {"rank", t.rank}});
+                }
             g.top_k = top;
             g.state = projects::GenerationState::kComplete;
             projects::MediaPayload media;
             media.kind = "image/png";
             media.extension = "png";
-            std::ifstream in(r.written[i], std::ios::binary);
+            std::ifstream in(run.written.at(i), std::ios::binary);
             media.bytes.assign(std::istreambuf_iterator<char>(in), {});
-            if (media.bytes.empty()) return projects::Status::error("cannot read back " + r.written[i]);
-            media.meta = {{"source", fs::absolute(r.written[i]).string()}};
+            if (media.bytes.empty()) return projects::Status::error("cannot read back " + run.written[i]);
+            media.meta = {{"source", fs::absolute(run.written[i]).string()}};
             auto id = project->addGeneration(g, &media);
             if (!id) return projects::Status::error("storing generation: " + id.error());
             stored.push_back(*id);
         }
         if (auto st = project->setJobResult(*job, {{"generations", stored}}); !st.ok()) return st;
-        return project->updateJobState(*job, r.result.cancelled ? projects::JobState::kCancelled
-                                                                : projects::JobState::kDone);
+        return project->updateJobState(*job, run.cancelled ? projects::JobState::kCancelled : projects::JobState::kDone);
     });
     if (!s.ok()) return s;
     if (ids) *ids = stored;
     return {};
+}
+
+nlohmann::json samplerParams(const std::string& prompt, uint64_t seed, const SamplerSettings& s, int images,
+                             const std::string& model_dir, const std::string& backend) {
+    return {{"prompt", prompt},
+            {"seed", seed},
+            {"cfg", s.cfg},
+            {"temperature", s.temperature},
+            {"top_k", s.top_k},
+            {"top_p", s.top_p},
+            {"min_p", s.min_p},
+            {"images", images},
+            {"model", fs::absolute(model_dir).string()},
+            {"backend", backend}};
+}
+
+} // namespace
+
+Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r,
+                      std::vector<int64_t>* ids) {
+    const std::string backend = r.recipes.empty() ? run.backend : r.recipes[0].backend;
+    return store(dir,
+                 {run.model_dir, "janus",
+                  samplerParams(run.request.prompt, run.request.seed, run.request.sampler, run.request.images,
+                                run.model_dir, backend),
+                  r.recipes, r.token_events, r.written, r.result.cancelled},
+                 ids);
+}
+
+// Token-Shuffle generations keep their tokens in decode order (window after window, slots row-major),
+// which is what branching (`branch_token`) and replay (TokenShuffleRequest::forced) count in; the
+// params say so and carry the window and schedule.
+Status storeInProject(const std::string& dir, const TokenShuffleRun& run, const TokenShuffleRunResult& r,
+                      std::vector<int64_t>* ids) {
+    const std::string backend = r.recipes.empty() ? run.backend : r.recipes[0].backend;
+    nlohmann::json params = samplerParams(run.request.prompt, run.request.seed, run.request.sampler,
+                                          run.request.images, run.model_dir, backend);
+    params["method"] = "token-shuffle";
+    params["window"] = r.result.window;
+    params["cfg_schedule"] = cfgScheduleName(run.request.cfg_schedule);
+    params["token_order"] = "window";
+    params["vq_tile"] = run.request.vq_tile;
+    params["vq_halo"] = run.request.vq_halo;
+    return store(dir,
+                 {run.model_dir, "token-shuffle", params, r.recipes, r.token_events, r.written,
+                  r.result.cancelled, true},
+                 ids);
 }
 
 ImageRgb8 thumbnailStrip(const std::vector<ImageRgb8>& frames, int count, int height) {

@@ -2,12 +2,12 @@
 // meet (neither library includes the other).
 #pragma once
 
-#include <string>
-
 #include "cli/janus_runner.h"
+#include "cli/tshuffle_runner.h"
 #include "tessera/engine/image.h"
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 namespace tessera::cli {
@@ -16,6 +16,10 @@ namespace tessera::cli {
 // per image with its token stream, per-token statistics, top-k alternatives and the PNG as media.
 // Returns the new generation ids in `ids`.
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& result,
+                      std::vector<int64_t>* ids);
+// The same for a Token-Shuffle run: tokens in decode (window) order, the model recorded with family
+// "token-shuffle", and the window, CFG schedule and VQ tiling in the params.
+Status storeInProject(const std::string& dir, const TokenShuffleRun& run, const TokenShuffleRunResult& result,
                       std::vector<int64_t>* ids);
 
 // A Lumos-1 video run: the model, a finished job and one video generation (its latent codes as the

@@ -31,12 +31,12 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         std::fprintf(stderr,
                      "token-shuffle: %lldx%lld px, window %lld, %lld steps; memory bound %.1f MB (weights "
                      "%.1f, KV cache %.1f, "
-                     "VQ window %.1f, image %.1f); decode floor %.0f ms at %.0f GB/s\n",
+                     "VQ window %.1f, image %.1f, runtime %.1f); decode floor %.0f ms at %.0f GB/s\n",
                      static_cast<long long>(est->image_size), static_cast<long long>(est->image_size),
                      static_cast<long long>(est->window), static_cast<long long>(est->steps),
                      est->peak_bytes_bound / 1e6, (est->weight_bytes + est->vq_weight_bytes) / 1e6,
                      est->kv_cache_bytes / 1e6, est->vq_window_bytes / 1e6, est->output_bytes / 1e6,
-                     est->decode_floor_ms, est->bandwidth_gbs);
+                     est->runtime_bytes / 1e6, est->decode_floor_ms, est->bandwidth_gbs);
     if (!run.preview_dir.empty()) fs::create_directories(run.preview_dir);
     if (fs::path(run.out_path).has_parent_path())
         fs::create_directories(fs::path(run.out_path).parent_path());
@@ -44,8 +44,12 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
     const bool bar = run.progress && ::isatty(2);
     // Previews are written after the run (they are few: the budget keeps them within 3% of the time).
     std::vector<PreviewReady> previews;
+    std::vector<std::vector<TokenSampled>> token_events(static_cast<size_t>(std::max(0, run.request.images)));
     auto sink = [&](const Event& e) {
-        if (const auto* t = std::get_if<StepTiming>(&e)) {
+        if (const auto* ts = std::get_if<TokenSampled>(&e)) {
+            if (ts->image >= 0 && static_cast<size_t>(ts->image) < token_events.size())
+                token_events[static_cast<size_t>(ts->image)].push_back(*ts);
+        } else if (const auto* t = std::get_if<StepTiming>(&e)) {
             if (bar) {
                 const int width = 30, filled = t->total ? width * t->step / t->total : 0;
                 std::fprintf(stderr, "\r[%.*s%*s] %d/%d windows  %.1f tok/s ", filled,
@@ -104,11 +108,46 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         const std::string path = outputPathFor(run.out_path, i);
         if (Status s = writePng(path, result->images[static_cast<size_t>(i)], text); !s.ok()) return s;
         out.written.push_back(path);
+        out.recipes.push_back(std::move(r));
     }
+    out.token_events = std::move(token_events);
     out.result = std::move(*result);
     out.estimate = *est;
     out.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return out;
+}
+
+Expected<TokenShuffleRun> tokenShuffleRunFromRecipe(const Recipe& recipe,
+                                                    const std::map<std::string, std::string>& text) {
+    if (recipe.method != "token-shuffle")
+        return Status::error("the recipe is a " + recipe.method + " run, not a Token-Shuffle one");
+    auto it = text.find("tessera-token-shuffle");
+    if (it == text.end())
+        return Status::error("the PNG has no tessera-token-shuffle record (window, CFG schedule, tiling)");
+    const auto j = nlohmann::json::parse(it->second, nullptr, false);
+    if (!j.is_object() || !j.contains("cfg_schedule") || !j["cfg_schedule"].is_string())
+        return Status::error("the tessera-token-shuffle record is not a JSON object with a cfg_schedule");
+    auto schedule = cfgScheduleFromName(j["cfg_schedule"].get<std::string>());
+    if (!schedule) return Status::error("unknown CFG schedule " + j["cfg_schedule"].dump());
+    if (j.value("token_order", std::string("window")) != "window")
+        return Status::error("tokens in " + j["token_order"].dump() + " order cannot be replayed");
+    TokenShuffleRun run;
+    run.model_dir = recipe.model_dir;
+    run.precision = recipe.precision.empty() ? "f32" : recipe.precision;
+    run.request.prompt = recipe.prompt;
+    run.request.seed = recipe.seed;
+    run.request.sampler = recipe.sampler;
+    run.request.images = recipe.images;
+    run.request.grid = recipe.grid_h;
+    run.request.cfg_schedule = *schedule;
+    const auto tiling = [&](const char* key, int64_t fallback) -> int64_t {
+        return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : fallback;
+    };
+    run.request.vq_tile = tiling("vq_tile", run.request.vq_tile);
+    run.request.vq_halo = tiling("vq_halo", run.request.vq_halo);
+    if (recipe.grid_h != recipe.grid_w || recipe.grid_h < 1)
+        return Status::error("the recipe's grid is not square");
+    return run;
 }
 
 namespace {
@@ -118,8 +157,8 @@ const char* const kBenchUsage =
     "Writes random Token-Shuffle checkpoints (docs/TOKEN_SHUFFLE.md) of one tiny Llama backbone, one per\n"
     "window size (same seed, so the same backbone), generates one image with each (CFG, previews off)\n"
     "and prints tokens/s, ms/step and the speed-up over the first window; then generates one s = 2\n"
-    "image at --large-grid and prints its peak resident memory next to the pipeline's estimate. One JSON\n"
-    "line. The scratch checkpoints are removed afterwards.\n\n"
+    "image at --large-grid and prints its peak resident memory next to the pipeline's estimate and their\n"
+    "ratio (peak_to_bound_ratio). One JSON line. The scratch checkpoints are removed afterwards.\n\n"
     "  --grid N            tokens per side of the speed runs (default 32 = 512x512)\n"
     "  --large-grid N      tokens per side of the memory run (default 128 = 2048x2048; 0 = skip)\n"
     "  --windows LIST      window sizes, from 1, 2, 4 (default 1,2,4)\n"

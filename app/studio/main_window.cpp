@@ -20,6 +20,7 @@
 #include "tessera/widgets/video_export.h"
 #include "tessera/widgets/video_generator.h"
 #include "tessera/widgets/video_view.h"
+#include "tessera/widgets/token_shuffle_generator.h"
 
 #include <QAction>
 #include <algorithm>
@@ -68,7 +69,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
                       if (!g) return g.status();
                       return std::shared_ptr<Generator>(*g);
                   }
-                  return loadJanusGenerator(dir);
+                  return loadGenerator(dir); // Janus or Token-Shuffle, from config.json
               });
     models_ = new ModelManagerController(studio_, loader, this);
     models_view_ = new ModelManagerPanel(models_, this);

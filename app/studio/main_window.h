@@ -46,7 +46,7 @@ struct StudioOptions {
     bool persist = true;   // read and write QSettings
     bool opengl = true;    // the Dear ImGui engine panel where OpenGL exists (else its text view)
     bool software_gl = false; // that panel also on a software OpenGL renderer (slow: see engine_stats.h)
-    widgets::ModelManagerController::Loader loader; // empty: the Janus loader
+    widgets::ModelManagerController::Loader loader; // empty: Janus or Token-Shuffle by config.json
 };
 
 class MainWindow : public QMainWindow {

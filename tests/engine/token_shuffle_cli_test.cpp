@@ -1,8 +1,10 @@
 // `tessera-cli generate --model DIR` on a Token-Shuffle checkpoint (the tiny random one of the
 // documented schema): the estimate, a 128² run whose PNG carries the recipe and the window/schedule
-// record, and Token-Shuffle options refused for Janus checkpoints.
+// record, its replay (identical tokens and pixels; an edited recipe is caught), --project storage, and
+// Token-Shuffle options refused for Janus checkpoints.
 #include "tessera/engine/bench.h"
 #include "tessera/engine/image.h"
+#include "tessera/engine/recipe.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -80,6 +82,54 @@ TEST(TokenShuffleCli, GenerateDispatchesOnTheConfig) {
     auto ts = nlohmann::json::parse(text["tessera-token-shuffle"]);
     EXPECT_EQ(ts["window"], 2);
     EXPECT_EQ(ts["cfg_schedule"], "cosine");
+
+    // The PNG replays to identical tokens and pixels (a fresh run from its recipe alone).
+    const std::string again = (dir / "again.png").string();
+    CliRun rp = cli("replay " + png + " --threads 1 --out " + again);
+    EXPECT_EQ(rp.status, 0) << rp.out;
+    EXPECT_NE(rp.out.find("tokens  64/64 identical"), std::string::npos) << rp.out;
+    EXPECT_NE(rp.out.find("pixels  identical"), std::string::npos) << rp.out;
+    // A recipe whose tokens were changed no longer replays.
+    {
+        auto rec = Recipe::fromPngText(text);
+        ASSERT_TRUE(rec.ok()) << rec.error();
+        ASSERT_EQ(rec->tokens.size(), 64u);
+        rec->tokens[5] = (rec->tokens[5] + 1) % 256;
+        std::map<std::string, std::string> edited = text;
+        for (const auto& [k, v] : rec->toPngText()) edited[k] = v;
+        const std::string bad = (dir / "edited.png").string();
+        ASSERT_TRUE(writePng(bad, *img, edited).ok());
+        CliRun rb = cli("replay " + bad + " --out " + (dir / "again2.png").string());
+        EXPECT_EQ(rb.status, 1) << rb.out;
+        EXPECT_NE(rb.out.find("tokens  63/64 identical  MISMATCH"), std::string::npos) << rb.out;
+    }
+
+    // --project stores the run like a Janus one: the model as family token-shuffle, the tokens in
+    // decode order with one statistic each, the window and schedule in the params.
+    const std::string proj = (dir / "proj").string();
+    CliRun gp = cli("generate" + model +
+                    " --prompt 'a cat' --seed 4 --cfg-schedule cosine --threads 2 --json --out " +
+                    (dir / "p.png").string() + " --project " + proj);
+    ASSERT_EQ(gp.status, 0) << gp.out;
+    auto gpj = nlohmann::json::parse(gp.out);
+    ASSERT_EQ(gpj["generation_ids"].size(), 1u);
+    EXPECT_EQ(gpj["tokens"], gj["tokens"]); // same seed and settings
+    CliRun show = cli("project show " + proj + " " + std::to_string(gpj["generation_ids"][0].get<int64_t>()) +
+                      " --json");
+    ASSERT_EQ(show.status, 0) << show.out;
+    auto sj = nlohmann::json::parse(show.out);
+    EXPECT_EQ(sj["model"]["family"], "token-shuffle");
+    EXPECT_EQ(sj["params"]["method"], "token-shuffle");
+    EXPECT_EQ(sj["params"]["window"], 2);
+    EXPECT_EQ(sj["params"]["cfg_schedule"], "cosine");
+    EXPECT_EQ(sj["params"]["token_order"], "window");
+    EXPECT_EQ(sj["token_count"], 64);
+    EXPECT_TRUE(sj.contains("token_stats_mean")); // one statistic per token was stored
+    std::map<std::string, std::string> stored_text;
+    ASSERT_TRUE(readPng(sj["media"]["path"].get<std::string>(), &stored_text).ok());
+    auto stored = Recipe::fromPngText(stored_text);
+    ASSERT_TRUE(stored.ok()) << stored.error();
+    EXPECT_EQ(nlohmann::json(stored->tokens), gj["tokens"][0]); // decode order, as generate reports
 
     // Token-Shuffle options on a Janus checkpoint (the default janus_tiny) are a usage error.
     EXPECT_EQ(cli("generate --prompt x --grid 8 --out " + (dir / "j.png").string()).status, 2);

@@ -264,5 +264,29 @@ TEST_F(TokenShufflePipelineTest, TiledDecodeIsCloseToWholeDecodeWithoutSeams) {
     EXPECT_LE(seam, 1.25 * interior);
 }
 
+// The tiled decode streams: each window's blocks go back to the system before the next, so the
+// backend holds no more after a decode than before it (the docs/TOKEN_SHUFFLE.md memory bound counts one
+// window), and the host path gives the pixels decodeCodesTiled gives.
+TEST_F(TokenShufflePipelineTest, TiledDecodeKeepsNoBlocksAfterItself) {
+    auto be = createBackend("cpu", 2);
+    auto ckpt = Checkpoint::open(dir_.string());
+    ASSERT_TRUE(ckpt.ok());
+    auto m = models::TokenShuffleModel::load(*ckpt, **be, true);
+    ASSERT_TRUE(m.ok()) << m.error();
+    const janus::VqModel& vq = *(*m)->vq();
+    const int64_t g = 20;
+    std::vector<int64_t> ids(static_cast<size_t>(g * g));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>((i * 37 + 5) % 256);
+    const Tensor codes = vq.codesFor(**be, (*be)->fromI64(ids, {1, g * g}), g, g);
+    const std::vector<float> via_tensor = (*be)->readF32(vq.decodeCodesTiled(**be, codes, {8, 4}));
+    (*be)->releaseCached();
+    const size_t before = (*be)->allocatedBytes();
+    Shape shape;
+    const std::vector<float> host = vq.decodeCodesTiledToHost(**be, codes, {8, 4}, shape);
+    EXPECT_LE((*be)->allocatedBytes(), before);
+    EXPECT_EQ(shape, (Shape{1, 3, g * vq.downsample(), g * vq.downsample()}));
+    EXPECT_EQ(host, via_tensor);
+}
+
 } // namespace
 } // namespace tessera

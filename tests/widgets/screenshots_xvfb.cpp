@@ -1,12 +1,13 @@
 // The studio window on a real X display (xvfb-run): writes screenshots a person can look at into
 // <build>/screenshots/ and checks that they hold real content, exercises the Dear ImGui engine panel
-// (OpenGL), branches from a cell into the history tree, and measures event-loop stalls with the
-// whole window open during a generation.
+// (OpenGL), branches from a cell into the history tree, runs a tiny Token-Shuffle checkpoint, and
+// measures event-loop stalls with the whole window open during a generation.
 //
 // Registered in tests/CMakeLists.txt under xvfb-run; not part of the offscreen glob.
 #include "imgui/engine_panel.h"
 #include "tessera/widgets/engine_stats.h"
 #include "studio/main_window.h"
+#include "tessera/engine/bench.h"
 #include "tessera/widgets/cell_inspector.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/janus_generator.h"
@@ -20,12 +21,14 @@
 #include "tessera/widgets/video_view.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/lumos.h"
+#include "tessera/widgets/token_shuffle_generator.h"
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
+#include <QLabel>
 #include <QOpenGLWidget>
 #include <QProcess>
 #include <QPushButton>
@@ -265,6 +268,59 @@ TEST(StudioScreenshots, RealJanusTinyGeneration) {
     EXPECT_TRUE(w.studio()->generator()->info().note.contains("untrained"));
     QTest::qWait(100);
     save(w.grab().toImage(), "studio_janus_tiny.png");
+}
+
+// A tiny random Token-Shuffle checkpoint (16×16 tokens, s = 2, docs/TOKEN_SHUFFLE.md) in the studio:
+// the model list's entry, a preview while the windows fill in, and the inspector showing a cell's
+// 2×2 window.
+TEST(StudioScreenshots, RealTokenShuffleGeneration) {
+    test::app();
+    QTemporaryDir tmp;
+    const std::string dir = (tmp.path() + "/token-shuffle-tiny").toStdString();
+    bench::TokenShuffleShape shape;
+    shape.hidden = 64;
+    shape.heads = 4;
+    shape.kv_heads = 2;
+    shape.intermediate = 128;
+    shape.codebook = 256;
+    shape.window = 2;
+    shape.grid = 16;
+    const Status written = bench::writeRandomTokenShuffleCheckpoint(
+        shape, dir, (QString(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny").toStdString(), 9);
+    ASSERT_TRUE(written.ok()) << written.message();
+    StudioOptions o;
+    o.model = QString::fromStdString(dir);
+    o.persist = false;
+    o.prompt = "a lighthouse on a cliff at dawn";
+    o.loader = [](const std::string& d) { return loadGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    QImage preview;
+    int preview_cells = 0;
+    QObject::connect(w.studio(), &StudioController::imageChanged, [&](qint64 id) {
+        const Generation* g = w.studio()->generation(id);
+        if (!preview.isNull() || !g || g->sampled() == 0 || g->sampled() >= g->rows * g->cols) return;
+        preview_cells = g->sampled();
+        preview = w.grab().toImage();
+    });
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    ASSERT_EQ(g->sampled(), 256);
+    EXPECT_EQ(w.studio()->generator()->info().family, "token-shuffle");
+    ASSERT_FALSE(preview.isNull()) << "no preview arrived mid-generation";
+    EXPECT_EQ(preview_cells % 4, 0) << "a preview split a window";
+    save(preview, "studio_token_shuffle_preview.png");
+    TokenMosaic* mosaic = w.mosaicView()->mosaic();
+    QTest::mouseClick(mosaic, Qt::LeftButton, {}, mosaic->cellCenter(16 * 5 + 7));
+    QTest::qWait(300);
+    EXPECT_FALSE(w.inspector()->windowLabel()->isHidden());
+    EXPECT_TRUE(w.inspector()->windowLabel()->text().contains("Window (2, 3)"));
+    save(w.grab().toImage(), "studio_token_shuffle.png");
+    save(w.dock("inspectorDock")->grab().toImage(), "cell_inspector_token_shuffle.png");
 }
 
 // A project written by the CLI opens in the studio and shows its history; branching from a cell of a

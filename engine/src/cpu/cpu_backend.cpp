@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <malloc.h>
 #include <new>
 #include <thread>
 
@@ -115,6 +116,9 @@ void CpuBackend::releaseCached() {
     }
     free_blocks_.clear();
     cached_bytes_ = 0;
+    // Blocks below glibc's mmap threshold went back to malloc's heaps (the job thread's and the pool
+    // workers' arenas), which keep freed pages resident until trimmed.
+    malloc_trim(0);
 }
 
 // Host memory owned elsewhere (an mmap'd checkpoint): no copy, kept alive by `owner`.

@@ -118,11 +118,21 @@ public:
     // border (halo >= grid) reproduces decodeCodes exactly. A grid that fits in one tile is decoded
     // whole. Errors (bad shape, tile < 1, halo < 0) throw tessera::Error.
     Tensor decodeCodesTiled(Backend& be, const Tensor& codes, const VqTiling& tiling = {}) const;
+    // The same pixels as decodeCodesTiled, [B, C, H, W] f32 in a host vector (its shape in `shape`),
+    // without the image ever being a backend tensor: peak memory is one window's decode, the host
+    // image and its blend weights (4 bytes a pixel). Returns the backend's cached blocks to the system
+    // after every decoder level of every window (Backend::releaseCached), so the next job re-warms its
+    // allocator.
+    std::vector<float> decodeCodesTiledToHost(Backend& be, const Tensor& codes, const VqTiling& tiling,
+                                              Shape& shape) const;
     VqEncoding encode(Backend& be, const Tensor& pixels) const;
 
 private:
     void loadCoder(Binder& wb, const std::string& prefix, bool decoder, VqCoder& c);
-    Tensor runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder) const;
+    Tensor runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder,
+                    bool release_per_level = false) const;
+    // decodeCodes returning the backend's cached blocks after each level (one tiled-decode window).
+    Tensor decodeWindow(Backend& be, const Tensor& codes) const;
     Tensor resBlock(Backend& be, const VqResBlock& b, const Tensor& x) const;
     Tensor attnBlock(Backend& be, const VqAttnBlock& a, const Tensor& x) const;
 

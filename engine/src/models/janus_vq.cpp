@@ -162,7 +162,8 @@ Tensor VqModel::attnBlock(Backend& be, const VqAttnBlock& a, const Tensor& x) co
     return be.add(x, be.conv2d(o, a.proj_w, &a.proj_b, 1, 0));
 }
 
-Tensor VqModel::runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder) const {
+Tensor VqModel::runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder,
+                         bool release_per_level) const {
     auto mid = [&] {
         x = resBlock(be, c.mid_1, x);
         x = attnBlock(be, c.mid_attn, x);
@@ -182,6 +183,9 @@ Tensor VqModel::runCoder(Backend& be, const VqCoder& c, Tensor x, bool decoder) 
             // Asymmetric (right/bottom) padding, then a stride-2 conv without padding.
             x = be.conv2d(be.padRightBottom(x, 1), lv.resample_w, &lv.resample_b, 2, 0);
         }
+        // The level's blocks (a quarter of the next level's size each) are not reused at the next
+        // resolution; a caching allocator would hold them all the way up.
+        if (release_per_level) be.releaseCached();
     }
     if (!decoder) mid();
     x = be.activation(be.groupNorm(x, kGroups, c.norm_out_w, c.norm_out_b, kGroupEps), Activation::Silu);
@@ -207,13 +211,22 @@ Tensor VqModel::decodeCodes(Backend& be, const Tensor& codes) const {
     return runCoder(be, decoder_, x, true);
 }
 
+Tensor VqModel::decodeWindow(Backend& be, const Tensor& codes) const {
+    Tensor x = be.conv2d(codes, post_quant_w_, &post_quant_b_, 1, 0);
+    return runCoder(be, decoder_, x, true, /*release_per_level=*/true);
+}
+
 // Windows of tile + 2·halo tokens (clipped at the image border) are decoded one at a time and blended
 // into a host image: along each axis a window's weight ramps linearly from 0 at an inner edge to 1 at
 // 2·halo tokens from it (1 throughout along the image border), and every pixel is the weighted mean of
 // the windows covering it. Two neighbours thus cross-fade over the 2·halo tokens around their tile
-// border, where each is only half a halo from its own edge, so no hard seam is left. Peak memory is one
-// window's decode plus the output image and its weights on the host, whatever the grid.
-Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTiling& tiling) const {
+// border, where each is only half a halo from its own edge, so no hard seam is left. The backend's
+// cached blocks are returned (Backend::releaseCached) after each decoder level of a window and after
+// each window: a caching allocator would otherwise keep every level's blocks beside the largest
+// level's, and border windows clipped to other shapes beside the full windows' ones. Peak memory is
+// thus the largest level of one window plus the host image and its weights, whatever the grid.
+std::vector<float> VqModel::decodeCodesTiledToHost(Backend& be, const Tensor& codes, const VqTiling& tiling,
+                                                   Shape& shape) const {
     TS_CHECK(codes.rank() == 4 && codes.dim(1) == code_dim_, "codes must be [batch, " +
                                                                  std::to_string(code_dim_) + ", h, w], got " +
                                                                  shapeString(codes.shape()));
@@ -222,7 +235,11 @@ Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTilin
                  std::to_string(tiling.tile) + ", halo " + std::to_string(tiling.halo) + ")");
     const int64_t b = codes.dim(0), h = codes.dim(2), w = codes.dim(3), f = downsample(), t = tiling.tile,
                   halo = tiling.halo;
-    if (t >= h && t >= w) return decodeCodes(be, codes);
+    if (t >= h && t >= w) {
+        const Tensor whole = decodeCodes(be, codes);
+        shape = whole.shape();
+        return be.readF32(whole);
+    }
     const int64_t ph = h * f, pw = w * f;
     int64_t ch = 0;
     std::vector<float> sum, weight(static_cast<size_t>(ph * pw), 0.0f);
@@ -236,15 +253,18 @@ Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTilin
     };
     for (int64_t y0 = 0; y0 < h; y0 += t) {
         const int64_t wy0 = std::max<int64_t>(0, y0 - halo), wy1 = std::min(h, y0 + t + halo);
-        const Tensor rows = be.slice(codes, 2, wy0, wy1);
         for (int64_t x0 = 0; x0 < w; x0 += t) {
             const int64_t wx0 = std::max<int64_t>(0, x0 - halo), wx1 = std::min(w, x0 + t + halo);
-            const Tensor pixels = decodeCodes(be, be.slice(rows, 3, wx0, wx1));
-            if (ch == 0) {
-                ch = pixels.dim(1);
-                sum.assign(static_cast<size_t>(b * ch * ph * pw), 0.0f);
+            std::vector<float> win;
+            {
+                const Tensor pixels = decodeWindow(be, be.slice(be.slice(codes, 2, wy0, wy1), 3, wx0, wx1));
+                if (ch == 0) {
+                    ch = pixels.dim(1);
+                    sum.assign(static_cast<size_t>(b * ch * ph * pw), 0.0f);
+                }
+                win = be.readF32(pixels);
             }
-            const std::vector<float> win = be.readF32(pixels);
+            be.releaseCached();
             const int64_t oy = wy0 * f, ox = wx0 * f, wh = (wy1 - wy0) * f, ww = (wx1 - wx0) * f;
             std::vector<float> wx(static_cast<size_t>(ww));
             for (int64_t x = 0; x < ww; ++x)
@@ -263,7 +283,14 @@ Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTilin
     }
     for (int64_t plane = 0; plane < b * ch; ++plane)
         for (int64_t i = 0; i < ph * pw; ++i) sum[static_cast<size_t>(plane * ph * pw + i)] /= weight[static_cast<size_t>(i)];
-    return be.fromF32(sum, {b, ch, ph, pw});
+    shape = {b, ch, ph, pw};
+    return sum;
+}
+
+Tensor VqModel::decodeCodesTiled(Backend& be, const Tensor& codes, const VqTiling& tiling) const {
+    Shape shape;
+    std::vector<float> pixels = decodeCodesTiledToHost(be, codes, tiling, shape);
+    return be.fromF32(pixels, shape);
 }
 
 // ---- encode ---------------------------------------------------------------------------------------------

@@ -228,6 +228,8 @@ Expected<std::unique_ptr<TokenShuffleModel>> TokenShuffleModel::load(const Check
             m->vq_bytes_ = vb.boundBytes();
             const Shape cin = vb.shapeOf("model.vqmodel.decoder.conv_in.weight");
             m->vq_in_channels_ = cin.empty() ? 0 : cin[0];
+            const Shape cout = vb.shapeOf("model.vqmodel.decoder.conv_out.weight");
+            m->vq_out_channels_ = cout.empty() ? 3 : cout[0];
             for (size_t l = 0;; ++l) {
                 const Shape c =
                     vb.shapeOf("model.vqmodel.decoder.up." + std::to_string(l) + ".block.0.conv1.weight");
@@ -264,7 +266,10 @@ size_t TokenShuffleModel::vqWindowBoundBytes(int64_t tokens, int threads) const 
     const double attention =
         static_cast<double>(tokens * tokens) * static_cast<double>(tokens * tokens) * 4.0;
     const double scratch = static_cast<double>(std::max(1, threads)) * 8.0 * 1024 * 1024;
-    return static_cast<size_t>(maps + attention + scratch);
+    // The window's pixels as a tensor and as the host copy the blend reads.
+    const double side = static_cast<double>(tokens * vq_.downsample());
+    const double out = 2.0 * static_cast<double>(vq_out_channels_) * side * side * 4.0;
+    return static_cast<size_t>(maps + attention + scratch + out);
 }
 
 // ---- shuffle and unshuffle -----------------------------------------------------------------------------

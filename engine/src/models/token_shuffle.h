@@ -71,8 +71,10 @@ public:
     size_t vqBytes() const { return vq_bytes_; }
     // Upper bound on the activations one VQ decode of a `tokens`×`tokens` window holds at once: the
     // four largest feature maps a decoder level keeps alive (block input, normalised copy, two conv
-    // outputs), the middle attention's score matrix, and `threads` conv scratch blocks of at most 8 MiB
-    // (engine/README.md, CPU convolution memory). 0 without a VQ decoder.
+    // outputs), the middle attention's score matrix, `threads` conv scratch blocks of at most 8 MiB
+    // (engine/README.md, CPU convolution memory), and the window's pixels twice (tensor and host copy).
+    // It holds because the tiled decode returns cached blocks after every level
+    // (VqModel::decodeCodesTiledToHost). 0 without a VQ decoder.
     size_t vqWindowBoundBytes(int64_t tokens, int threads) const;
 
 private:
@@ -86,6 +88,7 @@ private:
     janus::VqModel vq_;
     bool has_vq_ = false;
     int64_t vq_in_channels_ = 0;             // decoder conv_in output channels (at the token resolution)
+    int64_t vq_out_channels_ = 3;            // decoder conv_out output channels (the image's)
     std::vector<int64_t> vq_level_channels_; // decoder level l runs at 2^l × the token resolution
 };
 

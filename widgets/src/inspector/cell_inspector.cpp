@@ -19,6 +19,10 @@ CellInspector::CellInspector(QWidget* parent) : QWidget(parent) {
     title_->setFont(f);
     stats_ = new QLabel(this);
     stats_->setWordWrap(true);
+    window_ = new QLabel(this);
+    window_->setObjectName("windowTokens");
+    window_->setTextFormat(Qt::RichText);
+    window_->hide();
     table_ = new QTableWidget(0, 3, this);
     table_->setObjectName("alternatives");
     table_->setHorizontalHeaderLabels({tr("Patch"), tr("Token"), tr("Probability")});
@@ -36,6 +40,7 @@ CellInspector::CellInspector(QWidget* parent) : QWidget(parent) {
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(title_);
     layout->addWidget(stats_);
+    layout->addWidget(window_);
     layout->addWidget(table_, 1);
     layout->addWidget(branch_);
     connect(branch_, &QPushButton::clicked, this, [this] {
@@ -49,7 +54,31 @@ void CellInspector::clear() {
     title_->setText(tr("No cell selected"));
     stats_->setText(tr("Click a cell of the mosaic to see the tokens the model considered there."));
     table_->setRowCount(0);
+    window_->hide();
     branch_->setEnabled(false);
+}
+
+void CellInspector::showWindow(int window_row, int window_col, int window, const std::vector<int32_t>& tokens,
+                               int slot) {
+    if (window <= 1 || static_cast<int>(tokens.size()) != window * window) {
+        window_->hide();
+        return;
+    }
+    QString html =
+        tr("Window (%1, %2), %3×%3 tokens sampled in one step:").arg(window_row).arg(window_col).arg(window);
+    html += "<table cellspacing=2>";
+    for (int r = 0; r < window; ++r) {
+        html += "<tr>";
+        for (int c = 0; c < window; ++c) {
+            const int i = r * window + c;
+            const int32_t t = tokens[static_cast<size_t>(i)];
+            const QString text = t < 0 ? QStringLiteral("·") : QString::number(t);
+            html += i == slot ? "<td><b>[" + text + "]</b></td>" : "<td>" + text + "</td>";
+        }
+        html += "</tr>";
+    }
+    window_->setText(html + "</table>");
+    window_->show();
 }
 
 void CellInspector::showCell(int row, int col, int step, const TokenRecord& cell) {

@@ -41,7 +41,35 @@ void InspectorController::inspect(int64_t id, int position, int image) {
     const int step = static_cast<int>(it - order.begin());
     view_->showCell(position / std::max(1, g->cols), position % std::max(1, g->cols), step,
                     g->cellsOf(image_)[static_cast<size_t>(position)]);
+    const int s = windowSide(*g, image_);
+    if (s > 1) {
+        const int row = position / g->cols, col = position % g->cols;
+        const int r0 = row / s * s, c0 = col / s * s;
+        std::vector<int32_t> tokens;
+        for (int r = r0; r < r0 + s; ++r)
+            for (int c = c0; c < c0 + s; ++c)
+                tokens.push_back(g->cellsOf(image_)[static_cast<size_t>(r * g->cols + c)].token);
+        view_->showWindow(row / s, col / s, s, tokens, (row - r0) * s + (col - c0));
+    } else {
+        view_->showWindow(0, 0, 1, {}, 0);
+    }
     requestPatches();
+}
+
+// The window side a generation was sampled with, read off its decode order: Token-Shuffle's first step
+// samples cells (0, 0) … (s−1, s−1) row-major, raster order samples row 0 first. 1 when the order is
+// neither (or too little of it is known).
+int InspectorController::windowSide(const Generation& g, int image) {
+    const std::vector<int>& order = g.decodeOrderOf(image);
+    for (int s : {4, 2}) {
+        if (g.rows % s != 0 || g.cols % s != 0 || g.cols <= s || static_cast<int>(order.size()) < s * s)
+            continue;
+        bool window = true;
+        for (int i = 0; i < s * s && window; ++i)
+            window = order[static_cast<size_t>(i)] == (i / s) * g.cols + i % s;
+        if (window) return s;
+    }
+    return 1;
 }
 
 void InspectorController::requestPatches() {

@@ -66,6 +66,12 @@ QString ModelProbe::summary() const {
     const QString params = p >= 1e9   ? QString::number(p / 1e9, 'f', 1) + "B"
                            : p >= 1e6 ? QString::number(p / 1e6, 'f', 1) + "M"
                                       : QString::number(p / 1e3, 'f', 1) + "K";
+    if (window > 0)
+        return QObject::tr("%1 — %2 (%3), window %4×%4, %5×%5 px, %6 parameters, ~%7 to run")
+            .arg(QFileInfo(folder).fileName(), family, architecture)
+            .arg(window)
+            .arg(grid * 16)
+            .arg(params, formatBytes(static_cast<size_t>(estimatedBytes())));
     return QObject::tr("%1 — %2 (%3), %4 parameters, ~%5 to run")
         .arg(QFileInfo(folder).fileName(), family, architecture, params,
              formatBytes(static_cast<size_t>(estimatedBytes())));
@@ -93,15 +99,38 @@ ModelProbe probeModel(const QString& folder) {
         m.error = QObject::tr("config.json names no model_type");
         return m;
     }
-    const QStringList shards = QDir(folder).entryList({"*.safetensors"}, QDir::Files);
-    for (const QString& s : shards) {
-        if (s == "golden.safetensors") continue; // reference outputs shipped next to test checkpoints
-        QString err;
-        if (!countSafetensors(QDir(folder).filePath(s), m.parameters, err)) {
-            m.error = err;
+    // Token-Shuffle (docs/TOKEN_SHUFFLE.md): a Llama config with a "token_shuffle" object and the VQ
+    // decoder in a folder of its own.
+    const QJsonObject ts = c.value("token_shuffle").toObject();
+    QStringList folders = {folder};
+    if (!ts.isEmpty()) {
+        m.family = "token-shuffle";
+        m.window = ts.value("window").toInt(2);
+        m.grid = ts.value("grid").toInt(64);
+        if (m.window != 1 && m.window != 2 && m.window != 4) {
+            m.error = QObject::tr("token_shuffle.window must be 1, 2 or 4, not %1").arg(m.window);
             return m;
         }
-        m.weight_bytes += QFileInfo(QDir(folder).filePath(s)).size();
+        if (m.grid < m.window || m.grid % m.window != 0) {
+            m.error = QObject::tr("token_shuffle.grid (%1) is not a multiple of the window (%2)")
+                          .arg(m.grid)
+                          .arg(m.window);
+            return m;
+        }
+        const QString vq = ts.value("vq").toString("vq");
+        const QFileInfo vq_info(QDir::isAbsolutePath(vq) ? vq : QDir(folder).filePath(vq));
+        if (vq_info.isDir()) folders.push_back(vq_info.absoluteFilePath());
+    }
+    for (const QString& dir : folders) {
+        for (const QString& s : QDir(dir).entryList({"*.safetensors"}, QDir::Files)) {
+            if (s == "golden.safetensors") continue; // reference outputs shipped next to test checkpoints
+            QString err;
+            if (!countSafetensors(QDir(dir).filePath(s), m.parameters, err)) {
+                m.error = err;
+                return m;
+            }
+            m.weight_bytes += QFileInfo(QDir(dir).filePath(s)).size();
+        }
     }
     if (m.parameters == 0) {
         m.error = QObject::tr("no weights (*.safetensors) in %1").arg(m.folder);
@@ -119,7 +148,10 @@ ModelProbe probeModel(const QString& folder) {
     const int64_t head_dim = t.value("head_dim").toInt(static_cast<int>(hidden / heads));
     m.image_tokens = c.value("vision_config").toObject().value("num_image_tokens").toInt(0);
     if (m.image_tokens == 0 && m.family == "janus") m.image_tokens = 576;
-    const int64_t positions = 128 + m.image_tokens;
+    if (m.window > 0) m.image_tokens = m.grid * m.grid;
+    // Token-Shuffle's cache holds one position per window.
+    const int64_t positions =
+        128 + (m.window > 0 ? int64_t{m.grid / m.window} * (m.grid / m.window) : m.image_tokens);
     m.kv_cache_bytes = 2 * layers * kv_heads * head_dim * positions * 4 * 2;
     return m;
 }

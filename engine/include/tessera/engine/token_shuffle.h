@@ -65,9 +65,10 @@ struct TokenShuffleEstimate {
     size_t kv_cache_bytes = 0; // 2 CFG rows per image, prompt + steps positions
     size_t vq_window_bytes =
         0;                   // bound on one VQ decode window's activations (see token_shuffle_pipeline.cpp)
-    size_t output_bytes = 0; // the decoded image(s), f32 and RGB8
-    // All of the above together: what is live at once. The CPU backend's caching allocator keeps freed
-    // decoder blocks on top of this (docs/TOKEN_SHUFFLE.md, "Memory, time and seams").
+    size_t output_bytes = 0; // the image being decoded (f32 and blend weights) and the RGB8 results
+    size_t runtime_bytes = 0; // per thread: BLAS packing buffers and malloc slack (an allowance)
+    // All of the above together: what is live at once, the tiled decode returning the allocator's
+    // cached blocks after every decoder level (docs/TOKEN_SHUFFLE.md, "Memory, time and seams").
     size_t peak_bytes_bound = 0;
     double step_floor_ms = 0; // weights read once per step at `bandwidth_gbs`
     double bandwidth_gbs = 0;

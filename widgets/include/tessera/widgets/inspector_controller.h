@@ -12,6 +12,7 @@ namespace tessera::widgets {
 
 class CellInspector;
 class StudioController;
+struct Generation;
 
 class InspectorController : public QObject {
     Q_OBJECT
@@ -22,6 +23,8 @@ public:
     int image() const { return image_; }
     int64_t generationId() const { return id_; }
     int position() const { return position_; }
+    // The window side (1, 2 or 4) of a generation's decode order: Token-Shuffle samples s×s windows.
+    static int windowSide(const Generation& g, int image);
     // Largest grid for which alternatives are decoded to patches (one decode each).
     static constexpr int kMaxCellsForPatches = 1024;
 

@@ -33,6 +33,9 @@ struct ModelProbe {
     int64_t weight_bytes = 0;   // as stored
     int64_t kv_cache_bytes = 0; // one image with CFG (two rows) at the model's image grid
     int image_tokens = 0;
+    // Token-Shuffle (config.json's "token_shuffle" object): the window side s and the image side in
+    // tokens; the decoder steps (grid/s)², not image_tokens, size the KV cache. 0 for other families.
+    int window = 0, grid = 0;
     QString error; // non-empty: the folder is not a usable checkpoint, and why
     int64_t estimatedBytes() const { return weight_bytes + kv_cache_bytes; }
     QString summary() const;
