@@ -12,18 +12,18 @@
 #include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/project_history_source.h"
 #include "tessera/widgets/queue_panel.h"
+#include "tessera/widgets/scene_view.h"
 #include "tessera/widgets/settings_panel.h"
 #include "tessera/widgets/shortcuts.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_mosaic.h"
+#include "tessera/widgets/token_shuffle_generator.h"
 #include "tessera/widgets/video_controller.h"
 #include "tessera/widgets/video_export.h"
 #include "tessera/widgets/video_generator.h"
 #include "tessera/widgets/video_view.h"
-#include "tessera/widgets/token_shuffle_generator.h"
 
 #include <QAction>
-#include <algorithm>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -32,11 +32,16 @@
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPointer>
 #include <QPushButton>
 #include <QSettings>
 #include <QStatusBar>
+#include <QThreadPool>
 #include <QTimer>
 #include <QUndoStack>
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 
 namespace tessera::studio {
 
@@ -84,6 +89,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     statusBar()->addPermanentWidget(perf_, 1);
     video_ = new VideoController(studio_, this);
     video_view_ = new VideoView(video_, this);
+    scene_ = new SceneController(QStringLiteral("vulkan"), this); // its worker renders; nothing until a scene
+    scene_view_ = new SceneView(*scene_, this);
 
     QDockWidget* settings_dock =
         addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
@@ -100,6 +107,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     QDockWidget* engine_dock = addDock(tr("Engine"), "engineDock", engine_view_, Qt::BottomDockWidgetArea);
     QDockWidget* video_dock = addDock(tr("Video"), "videoDock", video_view_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(engine_dock, video_dock);
+    scene_dock_ = addDock(tr("Scene"), "sceneDock", scene_view_, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(video_dock, scene_dock_);
     engine_dock->raise();
     // A video generation shown is shown in the Video dock too, which comes to the front.
     connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
@@ -205,6 +214,31 @@ void MainWindow::openProject(const QString& folder) {
     });
 }
 
+void MainWindow::openScene(const QString& path) {
+    QPointer<MainWindow> self(this);
+    QThreadPool::globalInstance()->start([self, path] {
+        std::ifstream in(path.toStdString(), std::ios::binary);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        renderers::SceneParseResult parsed;
+        if (!in.good() && !in.eof())
+            parsed.error = "cannot read " + path.toStdString();
+        else if (text.find_first_not_of(" \t\r\n") != std::string::npos && text[text.find_first_not_of(" \t\r\n")] == '{')
+            parsed = renderers::parseSceneJson(text);
+        else
+            parsed = renderers::parseSceneProgram(text);
+        QMetaObject::invokeMethod(qApp, [self, path, parsed] {
+            if (!self) return;
+            if (!parsed.ok) {
+                self->statusBar()->showMessage(tr("Scene %1: %2").arg(path, QString::fromStdString(parsed.error)));
+                return;
+            }
+            self->scene_->setScene(parsed.scene);
+            self->scene_dock_->show();
+            self->scene_dock_->raise();
+        });
+    });
+}
+
 void MainWindow::buildMenus() {
     shortcuts_ = new ShortcutRegistry(this);
     const auto action = [this](QMenu* menu, const QString& id, const QString& text, const QKeySequence& keys,
@@ -219,6 +253,11 @@ void MainWindow::buildMenus() {
     action(file, "file.openProject", tr("&Open project…"), QKeySequence::Open, [this] {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Project folder"));
         if (!dir.isEmpty()) openProject(dir);
+    });
+    action(file, "file.openScene", tr("Open &scene…"), QKeySequence(), [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Scene program or scene JSON"), {},
+                                                          tr("Scenes (*.json *.scene *.txt);;All files (*)"));
+        if (!path.isEmpty()) openScene(path);
     });
     action(file, "file.export", tr("&Export PNG or video…"), QKeySequence(Qt::CTRL | Qt::Key_E),
            [this] { exportCurrent(); });

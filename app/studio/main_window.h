@@ -34,6 +34,8 @@ class ShortcutRegistry;
 class StudioController;
 class VideoController;
 class VideoView;
+class SceneController;
+class SceneView;
 } // namespace tessera::widgets
 
 namespace tessera::studio {
@@ -68,6 +70,10 @@ public:
     widgets::PerfStrip* perfStrip() const { return perf_; }
     widgets::VideoView* videoView() const { return video_view_; }
     widgets::VideoController* videoController() const { return video_; }
+    widgets::SceneView* sceneView() const { return scene_view_; }
+    // Reads and parses a scene program or scene JSON off the GUI thread, then shows it in the Scene
+    // dock (errors go to the status bar).
+    void openScene(const QString& path);
     bool engineYieldsCore() const { return engine_yields_; }
     widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
     QUndoStack* undoStack() const { return undo_; }
@@ -121,6 +127,9 @@ private:
     widgets::PerfStrip* perf_;
     widgets::VideoController* video_;
     widgets::VideoView* video_view_;
+    widgets::SceneController* scene_;
+    widgets::SceneView* scene_view_;
+    QDockWidget* scene_dock_ = nullptr;
     widgets::ShortcutRegistry* shortcuts_;
     QWidget* engine_view_;
     bool first_run_pending_;

@@ -1,7 +1,7 @@
 // The scene view and its controller (offscreen Qt): renders arrive from the worker, an edit in the
 // editor re-renders with the object changed (checked by pixel statistics), undo/redo, exports read
 // back, and the GUI thread stays free while a render runs. Writes <build>/screenshots/scene_view*.png.
-#include "scene/scene_view.h"
+#include "tessera/widgets/scene_view.h"
 #include "tessera/renderers/renderer.h"
 #include "widgets/test_app.h"
 

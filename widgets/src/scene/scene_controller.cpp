@@ -1,4 +1,4 @@
-#include "scene/scene_controller.h"
+#include "tessera/widgets/scene_controller.h"
 
 #include "tessera/renderers/gltf.h"
 #include "tessera/renderers/renderer.h"

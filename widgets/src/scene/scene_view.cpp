@@ -1,4 +1,4 @@
-#include "scene/scene_view.h"
+#include "tessera/widgets/scene_view.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>

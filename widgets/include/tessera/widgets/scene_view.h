@@ -4,7 +4,7 @@
 // GUI thread only.
 #pragma once
 
-#include "scene/scene_controller.h"
+#include "tessera/widgets/scene_controller.h"
 
 #include <QWidget>
 
