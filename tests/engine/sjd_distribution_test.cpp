@@ -11,17 +11,16 @@
 // the two previous cells) for the core at 4,000 seeds, and the janus_tiny reference checkpoint (64
 // codes, 4×4 grid) through the whole pipeline at 2,000 samples. TESSERA_SJD_SEEDS scales both (the
 // `long` ctest variant runs ten times as many).
-#include <gtest/gtest.h>
+#include "tessera/engine/engine.h"
+#include "tessera/engine/generation.h"
+#include "tessera/engine/janus.h"
 
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <gtest/gtest.h>
 #include <vector>
-
-#include "tessera/engine/engine.h"
-#include "tessera/engine/generation.h"
-#include "tessera/engine/janus.h"
 
 namespace tessera {
 
@@ -53,7 +52,8 @@ double chiSquareSurvival(double stat, int dof) {
 TEST(SjdChiSquare, SurvivalFunctionMatchesClosedForms) {
     // Independent closed forms: one degree of freedom, erfc(sqrt(x/2)); 2m degrees of freedom,
     // e^(−x/2) · sum_{i<m} (x/2)^i / i!.
-    for (double x : {0.5, 3.841, 10.83}) EXPECT_NEAR(chiSquareSurvival(x, 1), std::erfc(std::sqrt(x / 2)), 1e-9) << x;
+    for (double x : {0.5, 3.841, 10.83})
+        EXPECT_NEAR(chiSquareSurvival(x, 1), std::erfc(std::sqrt(x / 2)), 1e-9) << x;
     for (int m : {1, 4, 20, 32})
         for (double x : {1.0, 2.0 * m, 2.0 * m + 6.0 * std::sqrt(m), 150.0}) {
             double term = 1, sum = 0;
@@ -62,7 +62,8 @@ TEST(SjdChiSquare, SurvivalFunctionMatchesClosedForms) {
                 term *= (x / 2) / (i + 1);
             }
             const double expected = std::exp(-x / 2) * sum;
-            EXPECT_NEAR(chiSquareSurvival(x, 2 * m), expected, 1e-9 + 1e-7 * expected) << "dof " << 2 * m << ", x " << x;
+            EXPECT_NEAR(chiSquareSurvival(x, 2 * m), expected, 1e-9 + 1e-7 * expected)
+                << "dof " << 2 * m << ", x " << x;
         }
 }
 
@@ -73,8 +74,10 @@ double homogeneityPValue(const std::vector<int64_t>& a, const std::vector<int64_
     std::vector<std::pair<double, double>> bins;
     std::pair<double, double> rare{0, 0};
     for (size_t i = 0; i < a.size(); ++i) {
-        if (a[i] + b[i] >= 10) bins.emplace_back(static_cast<double>(a[i]), static_cast<double>(b[i]));
-        else rare.first += static_cast<double>(a[i]), rare.second += static_cast<double>(b[i]);
+        if (a[i] + b[i] >= 10)
+            bins.emplace_back(static_cast<double>(a[i]), static_cast<double>(b[i]));
+        else
+            rare.first += static_cast<double>(a[i]), rare.second += static_cast<double>(b[i]);
     }
     if (rare.first + rare.second > 0) bins.push_back(rare);
     if (bins.size() < 2) return 1.0;
@@ -107,16 +110,19 @@ constexpr int64_t kToyVocab = 8, kToySide = 3, kToyCells = kToySide * kToySide;
 
 // Logits of one branch at `cell` given the two previous cells' tokens (-1 before the grid).
 float toyLogit(int branch, int64_t cell, int32_t prev1, int32_t prev2, int64_t v) {
-    const double x = 1.3 * static_cast<double>(v) + 0.7 * static_cast<double>(cell) + 0.9 * (prev1 + 1) + 0.4 * (prev2 + 1);
-    return static_cast<float>(branch == 0 ? 2.0 * std::sin(x) + 0.25 * static_cast<double>(v == (cell + prev1 + 8) % kToyVocab)
-                                          : 1.5 * std::cos(0.8 * x));
+    const double x = 1.3 * static_cast<double>(v) + 0.7 * static_cast<double>(cell) + 0.9 * (prev1 + 1) +
+                     0.4 * (prev2 + 1);
+    return static_cast<float>(
+        branch == 0 ? 2.0 * std::sin(x) + 0.25 * static_cast<double>(v == (cell + prev1 + 8) % kToyVocab)
+                    : 1.5 * std::cos(0.8 * x));
 }
 
 // A step model over the toy logits that keeps a state like a KV cache (the tokens it was fed) and
 // enforces the window contract of StepModel.
 class ToyModel final : public StepModel {
 public:
-    ToyModel(Backend& be, int64_t sequences) : be_(be), seqs_(sequences), fed_(static_cast<size_t>(sequences)) {}
+    ToyModel(Backend& be, int64_t sequences)
+        : be_(be), seqs_(sequences), fed_(static_cast<size_t>(sequences)) {}
 
     Tensor stepLogits(const std::vector<int64_t>& positions, const DecodeOrder& order) override {
         const int64_t cell = positions[0];
@@ -129,10 +135,12 @@ public:
 
     bool supportsWindows() const override { return true; }
 
-    Tensor windowLogits(int64_t first, const std::vector<std::vector<int32_t>>& drafts, const DecodeOrder& order) override {
+    Tensor windowLogits(int64_t first, const std::vector<std::vector<int32_t>>& drafts,
+                        const DecodeOrder& order) override {
         for (int64_t q = 0; q < seqs_; ++q) {
             auto& f = fed_[static_cast<size_t>(q)];
-            if (static_cast<int64_t>(f.size()) != std::max<int64_t>(0, first - 1)) throw Error("toy model: state out of step");
+            if (static_cast<int64_t>(f.size()) != std::max<int64_t>(0, first - 1))
+                throw Error("toy model: state out of step");
             if (first > 0) f.push_back(order.grid(q)[static_cast<size_t>(first - 1)]);
             for (int32_t d : drafts[static_cast<size_t>(q)]) f.push_back(d);
         }
@@ -162,9 +170,11 @@ private:
             for (int b = 0; b < 2; ++b)
                 for (int64_t i = 0; i < n; ++i) {
                     const int64_t c = cells[static_cast<size_t>(i)];
-                    const int32_t p1 = c >= 1 ? f.at(static_cast<size_t>(c - 1)) : -1, p2 = c >= 2 ? f.at(static_cast<size_t>(c - 2)) : -1;
+                    const int32_t p1 = c >= 1 ? f.at(static_cast<size_t>(c - 1)) : -1,
+                                  p2 = c >= 2 ? f.at(static_cast<size_t>(c - 2)) : -1;
                     for (int64_t v = 0; v < kToyVocab; ++v)
-                        out[static_cast<size_t>(((q * 2 + b) * n + i) * kToyVocab + v)] = toyLogit(b, c, p1, p2, v);
+                        out[static_cast<size_t>(((q * 2 + b) * n + i) * kToyVocab + v)] =
+                            toyLogit(b, c, p1, p2, v);
                 }
         }
         return be_.fromF32(out, {seqs_ * 2, n, kToyVocab});
@@ -177,7 +187,8 @@ private:
 };
 
 struct ToyRun {
-    Histograms counts = Histograms(static_cast<size_t>(kToyCells), std::vector<int64_t>(static_cast<size_t>(kToyVocab), 0));
+    Histograms counts =
+        Histograms(static_cast<size_t>(kToyCells), std::vector<int64_t>(static_cast<size_t>(kToyVocab), 0));
     int64_t steps = 0, samples = 0;
 };
 
@@ -189,14 +200,17 @@ ToyRun runToy(Backend& be, int64_t seeds, int64_t sequences, const GenerationSet
         RasterOrder order(sequences, kToySide, kToySide);
         GenerationSettings gs = base;
         gs.sampling.seed = static_cast<uint64_t>(seed) * 7919 + 1;
-        JobContext ctx(1, [](const Event&) {}, &never);
+        JobContext ctx(
+            1, [](const Event&) {}, &never);
         GenerationLoop loop(be, order, model, gs, ctx);
         auto out = loop.run();
         EXPECT_TRUE(out.ok()) << out.error();
         if (!out.ok()) return r;
         r.steps += out->steps;
         for (int64_t q = 0; q < sequences; ++q) {
-            for (int64_t c = 0; c < kToyCells; ++c) ++r.counts[static_cast<size_t>(c)][static_cast<size_t>(order.grid(q)[static_cast<size_t>(c)])];
+            for (int64_t c = 0; c < kToyCells; ++c)
+                ++r.counts[static_cast<size_t>(c)]
+                          [static_cast<size_t>(order.grid(q)[static_cast<size_t>(c)])];
             ++r.samples;
         }
     }
@@ -236,11 +250,13 @@ TEST(SjdDistribution, ToyModelMatchesPlainSamplingAndABrokenRuleDoesNot) {
     for (SjdInit init : {SjdInit::Random, SjdInit::Spatial}) {
         const ToyRun spec = runToy(**be, seeds, 2, sjd(base, 4, init));
         const auto [p, cell] = familyPValue(plain.counts, spec.counts);
-        EXPECT_GE(p, kFamilyAlpha) << sjdInitName(init) << " initialisation: cell " << cell << " differs from plain sampling";
+        EXPECT_GE(p, kFamilyAlpha) << sjdInitName(init) << " initialisation: cell " << cell
+                                   << " differs from plain sampling";
         // The point of it: fewer forward passes than cells.
         EXPECT_LT(spec.steps, plain.steps) << sjdInitName(init);
-        std::printf("toy, %s init: %.3f steps per image for %lld cells (family p-value %.3g)\n", sjdInitName(init),
-                    static_cast<double>(spec.steps) / static_cast<double>(seeds), static_cast<long long>(kToyCells), p);
+        std::printf("toy, %s init: %.3f steps per image for %lld cells (family p-value %.3g)\n",
+                    sjdInitName(init), static_cast<double>(spec.steps) / static_cast<double>(seeds),
+                    static_cast<long long>(kToyCells), p);
     }
 
     GenerationSettings broken = sjd(base, 4);
@@ -289,7 +305,8 @@ struct JanusRuns {
 JanusRuns runJanus(JanusPipeline& p, int64_t calls, int images, const DecodeSettings& decode) {
     JanusRuns r;
     const int64_t cells = p.info().grid_h * p.info().grid_w;
-    r.counts.assign(static_cast<size_t>(cells), std::vector<int64_t>(static_cast<size_t>(p.info().codebook), 0));
+    r.counts.assign(static_cast<size_t>(cells),
+                    std::vector<int64_t>(static_cast<size_t>(p.info().codebook), 0));
     std::atomic<bool> never{false};
     for (int64_t call = 0; call < calls; ++call) {
         JanusRequest req;
@@ -299,14 +316,16 @@ JanusRuns runJanus(JanusPipeline& p, int64_t calls, int images, const DecodeSett
         req.previews = false;
         req.sampler.cfg = 3.0f;
         req.decode = decode;
-        JobContext ctx(1, [](const Event&) {}, &never);
+        JobContext ctx(
+            1, [](const Event&) {}, &never);
         auto out = p.generate(req, ctx);
         EXPECT_TRUE(out.ok()) << out.error();
         if (!out.ok()) return r;
         r.steps += out->decode_steps;
         for (const auto& t : out->tokens) {
             EXPECT_EQ(static_cast<int64_t>(t.size()), cells);
-            for (int64_t c = 0; c < cells && c < static_cast<int64_t>(t.size()); ++c) ++r.counts[static_cast<size_t>(c)][static_cast<size_t>(t[static_cast<size_t>(c)])];
+            for (int64_t c = 0; c < cells && c < static_cast<int64_t>(t.size()); ++c)
+                ++r.counts[static_cast<size_t>(c)][static_cast<size_t>(t[static_cast<size_t>(c)])];
             ++r.samples;
         }
     }
@@ -332,7 +351,8 @@ TEST(SjdDistribution, JanusTinyMatchesPlainSampling) {
     EXPECT_GE(pv, kFamilyAlpha) << "cell " << cell << " differs from plain sampling";
     EXPECT_LT(spec.steps, plain.steps);
     std::printf("janus_tiny: %lld samples, %.2f vs %.2f forward passes per call, family p-value %.3g\n",
-                static_cast<long long>(spec.samples), static_cast<double>(plain.steps) / static_cast<double>(calls),
+                static_cast<long long>(spec.samples),
+                static_cast<double>(plain.steps) / static_cast<double>(calls),
                 static_cast<double>(spec.steps) / static_cast<double>(calls), pv);
 }
 

@@ -17,19 +17,21 @@
 // (window + 1) · rows · V floats back.
 //
 // Sections: names · distributions · random draws · the loop.
+#include "tessera/engine/generation.h"
+#include "tessera/engine/sampler.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <numeric>
 
-#include "tessera/engine/generation.h"
-#include "tessera/engine/sampler.h"
-
 namespace tessera {
 
 // ---- names -------------------------------------------------------------------------------------------
 
-const char* decodeStrategyName(DecodeStrategy strategy) { return strategy == DecodeStrategy::Sjd ? "sjd" : "plain"; }
+const char* decodeStrategyName(DecodeStrategy strategy) {
+    return strategy == DecodeStrategy::Sjd ? "sjd" : "plain";
+}
 
 std::optional<DecodeStrategy> decodeStrategyFromName(std::string_view name) {
     if (name == "plain") return DecodeStrategy::Plain;
@@ -37,7 +39,9 @@ std::optional<DecodeStrategy> decodeStrategyFromName(std::string_view name) {
     return std::nullopt;
 }
 
-const char* sjdInitName(SjdInit init) { return init == SjdInit::Spatial ? "spatial" : "random"; }
+const char* sjdInitName(SjdInit init) {
+    return init == SjdInit::Spatial ? "spatial" : "random";
+}
 
 std::optional<SjdInit> sjdInitFromName(std::string_view name) {
     if (name == "random") return SjdInit::Random;
@@ -49,30 +53,41 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double nowMs() { return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count(); }
+double nowMs() {
+    return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
+}
 
 // ---- distributions -------------------------------------------------------------------------------------
 
 // One cell's target distribution as plain sampling defines it.
 struct CellDistribution {
     std::vector<float> tempered; // softmax(g / T) over the vocabulary (statistics are reported on it)
-    std::vector<int32_t> ranked; // ids by probability, ties by lower id
+    std::vector<int32_t> ranked; // scratch: ids by probability, ties by lower id (as far as filtering needs)
     std::vector<float> kept;     // the filtered prefix, renormalised; 0 elsewhere
 };
+
+bool rankedBefore(const std::vector<float>& p, int32_t a, int32_t b) {
+    const float pa = p[static_cast<size_t>(a)], pb = p[static_cast<size_t>(b)];
+    return pa != pb ? pa > pb : a < b;
+}
 
 void computeDistribution(const float* guided, int64_t vocab, const SampleParams& sp, CellDistribution& d) {
     temperedSoftmax(guided, vocab, sp.temperature, d.tempered);
     const std::vector<float>& p = d.tempered;
-    d.ranked.resize(static_cast<size_t>(vocab));
-    std::iota(d.ranked.begin(), d.ranked.end(), 0);
-    std::sort(d.ranked.begin(), d.ranked.end(), [&](int32_t a, int32_t b) {
-        const float pa = p[static_cast<size_t>(a)], pb = p[static_cast<size_t>(b)];
-        return pa != pb ? pa > pb : a < b;
-    });
-    auto at = [&](size_t rank) { return p[static_cast<size_t>(d.ranked[rank])]; };
+    const bool filtered = sp.temperature <= 0 || sp.top_k > 0 || sp.min_p > 0 || sp.top_p < 1.0f;
+    if (!filtered) { // every token kept: no ranking needed
+        d.kept = p;
+        return;
+    }
+    // Rank only as deep as the filters can keep: one for greedy, k for top-k.
     size_t keep = static_cast<size_t>(vocab);
     if (sp.temperature <= 0) keep = 1;
     if (sp.top_k > 0) keep = std::min(keep, static_cast<size_t>(sp.top_k));
+    d.ranked.resize(static_cast<size_t>(vocab));
+    std::iota(d.ranked.begin(), d.ranked.end(), 0);
+    std::partial_sort(d.ranked.begin(), d.ranked.begin() + static_cast<std::ptrdiff_t>(keep), d.ranked.end(),
+                      [&](int32_t a, int32_t b) { return rankedBefore(p, a, b); });
+    auto at = [&](size_t rank) { return p[static_cast<size_t>(d.ranked[rank])]; };
     if (sp.min_p > 0) {
         const float floor = sp.min_p * at(0);
         size_t k = 0;
@@ -95,6 +110,29 @@ void computeDistribution(const float* guided, int64_t vocab, const SampleParams&
         const auto id = static_cast<size_t>(d.ranked[r]);
         d.kept[id] = total > 0 ? static_cast<float>(p[id] / total) : (r == 0 ? 1.0f : 0.0f);
     }
+}
+
+// What TokenSampled reports about `token` under the tempered distribution p: its probability, the
+// entropy, its rank and the `report_k` most likely tokens.
+void describe(const std::vector<float>& p, int32_t token, int report_k, std::vector<int32_t>& scratch,
+              TokenSampled& ev) {
+    ev.probability = p[static_cast<size_t>(token)];
+    double entropy = 0;
+    int rank = 0;
+    for (size_t v = 0; v < p.size(); ++v) {
+        if (p[v] > 0) entropy -= p[v] * std::log(static_cast<double>(p[v]));
+        rank += rankedBefore(p, static_cast<int32_t>(v), token) ? 1 : 0;
+    }
+    ev.entropy = static_cast<float>(entropy);
+    ev.rank = rank;
+    const size_t k = std::min(p.size(), static_cast<size_t>(std::max(0, report_k)));
+    scratch.resize(p.size());
+    std::iota(scratch.begin(), scratch.end(), 0);
+    std::partial_sort(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k), scratch.end(),
+                      [&](int32_t a, int32_t b) { return rankedBefore(p, a, b); });
+    ev.top_ids.assign(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k));
+    ev.top_probs.clear();
+    for (int32_t id : ev.top_ids) ev.top_probs.push_back(p[static_cast<size_t>(id)]);
 }
 
 // The first id whose running mass exceeds u · (total mass); the last id with mass when rounding leaves
@@ -147,16 +185,21 @@ struct Committed {
 
 // ---- the loop ------------------------------------------------------------------------------------------
 
-Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<Status(int64_t step)>& after_step) {
+Expected<GenerationOutcome>
+GenerationLoop::runSpeculative(const std::function<Status(int64_t step)>& after_step) {
     const GenerationSettings& s = settings_;
     const SampleParams& sp = s.sampling;
     const int64_t seqs = order_.sequences(), cells = order_.cells();
     if (dynamic_cast<RasterOrder*>(&order_) == nullptr)
-        return Status::error("speculative Jacobi decoding needs a raster decode order; this method decodes in '" +
-                             order_.name() + "' order");
-    if (!model_.supportsWindows()) return Status::error("this model decodes one step at a time: speculative decoding is not available for it");
+        return Status::error(
+            "speculative Jacobi decoding needs a raster decode order; this method decodes in '" +
+            order_.name() + "' order");
+    if (!model_.supportsWindows())
+        return Status::error(
+            "this model decodes one step at a time: speculative decoding is not available for it");
     if (s.decode.window < 1 || s.decode.window > kMaxSjdWindow)
-        return Status::error("the SJD window must be between 1 and " + std::to_string(kMaxSjdWindow) + " draft tokens");
+        return Status::error("the SJD window must be between 1 and " + std::to_string(kMaxSjdWindow) +
+                             " draft tokens");
     if (s.capture_guided_steps > 0) return Status::error("capturing guided logits needs plain decoding");
     for (int64_t q = 0; q < seqs; ++q)
         if (order_.known(q) != 0) return Status::error("speculative decoding starts from an empty grid");
@@ -168,12 +211,14 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
 
     GenerationOutcome out;
     start_ms_ = nowMs();
-    std::vector<std::vector<Draft>> drafts(static_cast<size_t>(seqs)); // per sequence, cells [known, known + size)
+    std::vector<std::vector<Draft>> drafts(
+        static_cast<size_t>(seqs)); // per sequence, cells [known, known + size)
     std::vector<int64_t> known(static_cast<size_t>(seqs), 0);
     std::vector<std::vector<int32_t>> inputs(static_cast<size_t>(seqs));
     std::vector<float> guided, cond_probs;
     CellDistribution dist;
     std::vector<double> residual;
+    std::vector<int32_t> rank_scratch;
     std::vector<Committed> committed;
     std::vector<int64_t> positions;
     std::vector<int32_t> tokens;
@@ -200,7 +245,8 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
             d.token = tokenAt(q, cell - 1);
         } else {
             const double u = uniformFor(sp.seed, Purpose::Init, q, step, cells, cell);
-            d.token = static_cast<int32_t>(std::min<int64_t>(vocab - 1, static_cast<int64_t>(u * static_cast<double>(vocab))));
+            d.token = static_cast<int32_t>(
+                std::min<int64_t>(vocab - 1, static_cast<int64_t>(u * static_cast<double>(vocab))));
         }
         return d;
     };
@@ -215,7 +261,8 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
             if (first >= cells) break;
             const double t_step = nowMs();
             const int64_t step = out.steps;
-            const int64_t last = vocab == 0 ? first : std::min(first + window, cells - 1); // last cell with logits
+            const int64_t last =
+                vocab == 0 ? first : std::min(first + window, cells - 1); // last cell with logits
             const int64_t m = last - first;
             for (int64_t q = 0; q < seqs; ++q) {
                 auto& in = inputs[static_cast<size_t>(q)];
@@ -225,16 +272,19 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                     const int64_t cell = first + j;
                     if (cell >= known[static_cast<size_t>(q)]) {
                         const auto idx = static_cast<size_t>(cell - known[static_cast<size_t>(q)]);
-                        while (dq.size() <= idx) dq.push_back(initialDraft(q, known[static_cast<size_t>(q)] + static_cast<int64_t>(dq.size()), step));
+                        while (dq.size() <= idx)
+                            dq.push_back(initialDraft(
+                                q, known[static_cast<size_t>(q)] + static_cast<int64_t>(dq.size()), step));
                     }
                     in[static_cast<size_t>(j)] = tokenAt(q, cell);
                 }
             }
             Tensor logits = model_.windowLogits(first, inputs, order_);
             if (logits.rank() != 3 || logits.dim(0) != seqs * s.branches || logits.dim(1) != m + 1)
-                return Status::error("generation: the model returned window logits of shape " + shapeString(logits.shape()) +
-                                     " for " + std::to_string(seqs) + " sequence(s) × " + std::to_string(s.branches) +
-                                     " branch(es) × " + std::to_string(m + 1) + " cell(s)");
+                return Status::error("generation: the model returned window logits of shape " +
+                                     shapeString(logits.shape()) + " for " + std::to_string(seqs) +
+                                     " sequence(s) × " + std::to_string(s.branches) + " branch(es) × " +
+                                     std::to_string(m + 1) + " cell(s)");
             vocab = logits.dim(2);
             const std::vector<float> host = backend_.readF32(logits);
             auto rowOf = [&](int64_t q, int64_t branch, int64_t cell) {
@@ -244,7 +294,8 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                 guided.resize(static_cast<size_t>(vocab));
                 const float* c = rowOf(q, s.cond_branch, cell);
                 if (s.uncond_branch >= 0)
-                    cfgCombine(c, rowOf(q, s.uncond_branch, cell), cfgWeightAt(s.cfg_schedule, s.cfg, cell, cells), vocab, guided.data());
+                    cfgCombine(c, rowOf(q, s.uncond_branch, cell),
+                               cfgWeightAt(s.cfg_schedule, s.cfg, cell, cells), vocab, guided.data());
                 else
                     std::copy(c, c + vocab, guided.begin());
                 computeDistribution(guided.data(), vocab, sp, dist);
@@ -262,7 +313,9 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                     Committed c;
                     c.cell = cell;
                     bool go_on = false;
-                    if (forced >= vocab) return Status::error("forced token " + std::to_string(forced) + " outside the vocabulary");
+                    if (forced >= vocab)
+                        return Status::error("forced token " + std::to_string(forced) +
+                                             " outside the vocabulary");
                     if (cell < last) {
                         const Draft& d = drafts[qi][static_cast<size_t>(cell - k0)];
                         if (forced >= 0) {
@@ -271,7 +324,8 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                         } else {
                             const double pd = dist.kept[static_cast<size_t>(d.token)];
                             const double qd = d.q.empty() ? 1.0 : d.q[static_cast<size_t>(d.token)];
-                            const double a = s.sjd_accept ? s.sjd_accept(pd, qd) : (qd > 0 ? std::min(1.0, pd / qd) : 0.0);
+                            const double a =
+                                s.sjd_accept ? s.sjd_accept(pd, qd) : (qd > 0 ? std::min(1.0, pd / qd) : 0.0);
                             if (uniformFor(sp.seed, Purpose::Accept, q, step, cells, cell) < a) {
                                 c.token = d.token;
                                 c.accepted_draft = go_on = true;
@@ -279,31 +333,27 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                                 residual.assign(dist.kept.begin(), dist.kept.end());
                                 double left = 0;
                                 for (size_t v = 0; v < residual.size(); ++v) {
-                                    const double qv = d.q.empty() ? (static_cast<int32_t>(v) == d.token ? 1.0 : 0.0) : d.q[v];
+                                    const double qv = d.q.empty()
+                                                          ? (static_cast<int32_t>(v) == d.token ? 1.0 : 0.0)
+                                                          : d.q[v];
                                     residual[v] = std::max(0.0, residual[v] - qv);
                                     left += residual[v];
                                 }
-                                // p == q leaves nothing (then the test never rejects, but rounding may): draw from p.
+                                // p == q leaves nothing (then the test never rejects, but rounding may): draw
+                                // from p.
                                 if (!(left > 0)) residual.assign(dist.kept.begin(), dist.kept.end());
-                                c.token = drawFrom(residual, uniformFor(sp.seed, Purpose::Residual, q, step, cells, cell));
+                                c.token = drawFrom(
+                                    residual, uniformFor(sp.seed, Purpose::Residual, q, step, cells, cell));
                             }
                         }
                     } else {
-                        c.token = forced >= 0 ? forced : drawFrom(dist.kept, uniformFor(sp.seed, Purpose::Bonus, q, step, cells, cell));
+                        c.token = forced >= 0 ? forced
+                                              : drawFrom(dist.kept, uniformFor(sp.seed, Purpose::Bonus, q,
+                                                                               step, cells, cell));
                     }
                     // Statistics on the tempered, guided distribution, as plain sampling reports them.
                     TokenSampled& ev = c.stats;
-                    const auto tok = static_cast<size_t>(c.token);
-                    ev.probability = dist.tempered[tok];
-                    double entropy = 0;
-                    for (float p : dist.tempered)
-                        if (p > 0) entropy -= p * std::log(static_cast<double>(p));
-                    ev.entropy = static_cast<float>(entropy);
-                    ev.rank = static_cast<int>(std::find(dist.ranked.begin(), dist.ranked.end(), c.token) - dist.ranked.begin());
-                    for (int r = 0; r < std::min<int64_t>(sp.report_k, vocab); ++r) {
-                        ev.top_ids.push_back(dist.ranked[static_cast<size_t>(r)]);
-                        ev.top_probs.push_back(dist.tempered[static_cast<size_t>(dist.ranked[static_cast<size_t>(r)])]);
-                    }
+                    describe(dist.tempered, c.token, sp.report_k, rank_scratch, ev);
                     if (s.uncond_branch >= 0 && sp.guidance_kl) {
                         temperedSoftmax(rowOf(q, s.cond_branch, cell), vocab, sp.temperature, cond_probs);
                         ev.guidance_kl = static_cast<float>(klDivergence(dist.tempered, cond_probs));
@@ -320,7 +370,8 @@ Expected<GenerationOutcome> GenerationLoop::runSpeculative(const std::function<S
                         d.token = f;
                     } else {
                         distributionAt(q, cell);
-                        d.token = drawFrom(dist.kept, uniformFor(sp.seed, Purpose::Refine, q, step, cells, cell));
+                        d.token =
+                            drawFrom(dist.kept, uniformFor(sp.seed, Purpose::Refine, q, step, cells, cell));
                         d.q = dist.kept;
                     }
                     next.push_back(std::move(d));
