@@ -29,6 +29,11 @@ const char* kUsage =
     "  --top-p P            nucleus sampling, 1 = off (default 1)\n"
     "  --min-p P            drop tokens below P x the most likely one, 0 = off (default 0)\n"
     "  --images N           images generated in parallel (default 1)\n"
+    "  --decode D           plain (default; one LM step per token) or sjd: speculative Jacobi decoding,\n"
+    "                       several tokens per LM step with the same distribution (docs/SPECULATIVE.md);\n"
+    "                       recorded in the recipe\n"
+    "  --sjd-window L       SJD: draft tokens verified per step, 1..256 (default 16)\n"
+    "  --sjd-init I         SJD: how new drafts start, random (default) or spatial (the left neighbour)\n"
     "  --out FILE.png       output; image i > 0 goes to FILE-i.png (default out/tessera.png)\n"
     "  --preview-dir DIR    write partial previews there as they are decoded\n"
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
@@ -38,7 +43,8 @@ const char* kUsage =
     "                       weights, on bf16 hardware (AMX) where present; recorded in the recipe\n"
     "  --project DIR        also store the generation (tokens, statistics, image) in that project\n"
     "                       folder, creating it when absent\n"
-    "  --json               print a JSON summary on stdout\n"
+    "  --json               print a JSON summary on stdout (with --decode sjd: LM steps, drafts\n"
+    "                       accepted and, per image, the step that made each cell final)\n"
     "Token-Shuffle only:\n"
     "  --grid N             image side in VQ tokens, a multiple of the window (default: the config's;\n"
     "                       128 = 2048x2048 with a 16x VQ decoder)\n"
@@ -152,6 +158,10 @@ int cmdGenerate(int argc, char** argv) {
     app.add_option("--grid", grid)->check(CLI::Range(int64_t{1}, int64_t{1024}));
     app.add_option("--cfg-schedule", schedule)->check(CLI::IsMember({"half-linear", "constant", "linear", "cosine"}));
     app.add_flag("--estimate", estimate_only);
+    std::string decode = "plain", sjd_init = "random";
+    app.add_option("--decode", decode)->check(CLI::IsMember({"plain", "sjd"}));
+    addInt(app, "--sjd-window", run.request.decode.window, 1, kMaxSjdWindow);
+    app.add_option("--sjd-init", sjd_init)->check(CLI::IsMember({"random", "spatial"}));
     if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
     if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
@@ -162,11 +172,21 @@ int cmdGenerate(int argc, char** argv) {
         return 2;
     }
     if (!seed->count()) run.request.seed = std::random_device{}();
+    run.request.decode.strategy = *decodeStrategyFromName(decode);
+    run.request.decode.init = *sjdInitFromName(sjd_init);
+    if (run.request.decode.strategy != DecodeStrategy::Sjd && (app.count("--sjd-window") || app.count("--sjd-init"))) {
+        std::fprintf(stderr, "tessera-cli generate: --sjd-window and --sjd-init need --decode sjd\n");
+        return 2;
+    }
     run.progress = !json;
 
     if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
         if (app.count("--project")) {
             std::fprintf(stderr, "tessera-cli generate: --project is not supported for Token-Shuffle checkpoints yet\n");
+            return 2;
+        }
+        if (run.request.decode.strategy != DecodeStrategy::Plain) {
+            std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
             return 2;
         }
         return generateTokenShuffle(run, grid, *cfgScheduleFromName(schedule), estimate_only, json);
@@ -203,12 +223,32 @@ int cmdGenerate(int argc, char** argv) {
                             {"preview_calibration_ms", r->info.preview_calibration_ms},
                             {"cancelled", r->result.cancelled},
                             {"tokens", r->result.tokens},
-                            {"generation_ids", generation_ids}};
+                            {"generation_ids", generation_ids},
+                            {"decode", decodeStrategyName(run.request.decode.strategy)},
+                            {"decode_steps", r->result.decode_steps}};
+        if (run.request.decode.strategy == DecodeStrategy::Sjd) {
+            j["sjd_window"] = run.request.decode.window;
+            j["sjd_init"] = sjdInitName(run.request.decode.init);
+            j["drafts_accepted"] = r->result.drafts_accepted;
+            // Per image and cell, the LM step that made the cell final.
+            nlohmann::json steps = nlohmann::json::array();
+            for (const auto& events : r->token_events) {
+                std::vector<int> of_cell(static_cast<size_t>(r->result.grid_h * r->result.grid_w), -1);
+                for (const TokenSampled& t : events)
+                    if (t.position >= 0 && static_cast<size_t>(t.position) < of_cell.size()) of_cell[static_cast<size_t>(t.position)] = t.step;
+                steps.push_back(of_cell);
+            }
+            j["step_of_cell"] = steps;
+        }
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %dx%d tokens in %.0f ms (previews %.2f%% of generation time)\n",
                     static_cast<unsigned long long>(run.request.seed), run.request.images, r->result.grid_h, r->result.grid_w,
                     r->result.generate_ms, preview_pct);
+        if (run.request.decode.strategy == DecodeStrategy::Sjd)
+            std::printf("speculative Jacobi decoding (window %d, %s init): %lld LM steps for %d tokens per image, %lld drafts accepted\n",
+                        run.request.decode.window, sjdInitName(run.request.decode.init), static_cast<long long>(r->result.decode_steps),
+                        r->result.grid_h * r->result.grid_w, static_cast<long long>(r->result.drafts_accepted));
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
         for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
     }

@@ -23,6 +23,9 @@ std::string Recipe::parametersLine() const {
        << " tokens, Model hash: " << model_hash.substr(0, 10) << ", Model: " << model_name << ", Batch size: " << images
        << ", Batch pos: " << image_index << ", Backend: " << backend << ", Precision: " << precision
        << ", Version: Tessera";
+    if (decode.strategy != DecodeStrategy::Plain)
+        os << ", Decode: " << decodeStrategyName(decode.strategy) << " (window " << decode.window << ", "
+           << sjdInitName(decode.init) << " init)";
     if (cancelled) os << ", Cancelled after " << tokens.size() << " tokens";
     return os.str();
 }
@@ -51,6 +54,8 @@ std::map<std::string, std::string> Recipe::toPngText() const {
         {"tokens", util::packTokens(tokens)},
         {"token_encoding", "zlib+base64 int32le"},
     };
+    if (decode.strategy != DecodeStrategy::Plain)
+        j["decode"] = {{"strategy", decodeStrategyName(decode.strategy)}, {"window", decode.window}, {"init", sjdInitName(decode.init)}};
     return {{"parameters", parametersLine()}, {"tessera", j.dump()}, {"Software", "Tessera"}};
 }
 
@@ -103,6 +108,16 @@ Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& t
         r.sampler.top_p = finiteField(s.at("top_p"), "sampler.top_p");
         r.sampler.min_p = finiteField(s.at("min_p"), "sampler.min_p");
         r.sampler.cfg = finiteField(s.at("cfg"), "sampler.cfg");
+        if (j.contains("decode")) {
+            const auto& d = j.at("decode");
+            const auto strategy = decodeStrategyFromName(d.at("strategy").get<std::string>());
+            const auto init = sjdInitFromName(d.value("init", "random"));
+            if (!strategy) return Status::error("recipe names an unknown decode strategy '" + d.at("strategy").get<std::string>() + "'");
+            if (!init) return Status::error("recipe names an unknown SJD initialisation '" + d.value("init", "") + "'");
+            r.decode.strategy = *strategy;
+            r.decode.init = *init;
+            r.decode.window = intField(d.at("window"), "decode.window", 1, kMaxSjdWindow);
+        }
         r.images = intField(j.at("images"), "images", 1, kMaxImages);
         r.image_index = intField(j.at("image_index"), "image_index", 0, r.images - 1);
         r.grid_h = intField(j.at("grid").at(0), "grid[0]", 1, kMaxGridSide);
