@@ -36,10 +36,6 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
                              {"images", run.request.images},
                              {"model", fs::absolute(run.model_dir).string()},
                              {"backend", first.backend}};
-    if (run.request.decode.strategy != DecodeStrategy::Plain)
-        params["decode"] = {{"strategy", decodeStrategyName(run.request.decode.strategy)},
-                            {"window", run.request.decode.window},
-                            {"init", sjdInitName(run.request.decode.init)}};
     // The job appears already running (with this process as its runner), never queued: nothing
     // else would run a queued job this process was killed before starting.
     std::optional<int64_t> job;
