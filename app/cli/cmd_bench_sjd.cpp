@@ -24,6 +24,9 @@ const char* const kSjdUsage =
     "  --grid N            tokens per image side for a preset (default: the preset's)\n"
     "  --sjd-window L      draft tokens verified per step (default 16)\n"
     "  --sjd-init I        random (default) or spatial\n"
+    "  --lantern-k K       also time SJD with LANTERN relaxed acceptance (lossy) over K latent\n"
+    "                      neighbours (default 0 = not run)\n"
+    "  --lantern-delta D   its total-variation bound (default 0.1)\n"
     "  --images N          images per generate() call (default 1)\n"
     "  --runs N            timed calls per strategy, seeds S..S+N-1 (default 3)\n"
     "  --seed S            first seed (default 1)\n"
@@ -49,6 +52,8 @@ int cmdBenchSjd(int argc, char** argv) {
     addInt(app, "--grid", o.grid, 1, 64);
     addInt(app, "--sjd-window", o.sjd.window, 1, kMaxSjdWindow);
     app.add_option("--sjd-init", init)->check(CLI::IsMember({"random", "spatial"}));
+    addInt(app, "--lantern-k", o.lantern_k, 0, kMaxLanternK);
+    addNumber(app, "--lantern-delta", o.lantern_delta, 0, 1);
     addInt(app, "--images", o.images, 1, 64);
     addInt(app, "--runs", o.runs, 1, 1000);
     addSeed(app, "--seed", o.seed);

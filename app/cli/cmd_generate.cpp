@@ -34,6 +34,10 @@ const char* kUsage =
     "                       recorded in the recipe\n"
     "  --sjd-window L       SJD: draft tokens verified per step, 1..256 (default 16)\n"
     "  --sjd-init I         SJD: how new drafts start, random (default) or spatial (the left neighbour)\n"
+    "  --lantern-k K        SJD: LANTERN relaxed acceptance, LOSSY (images leave plain sampling's\n"
+    "                       distribution): a draft also counts the probability of up to K nearest\n"
+    "                       codes in latent space (default 0 = off, exact SJD)\n"
+    "  --lantern-delta D    SJD: LANTERN's total-variation bound, 0..1 (default 0.1)\n"
     "  --out FILE.png       output; image i > 0 goes to FILE-i.png (default out/tessera.png)\n"
     "  --preview-dir DIR    write partial previews there as they are decoded\n"
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
@@ -162,6 +166,9 @@ int cmdGenerate(int argc, char** argv) {
     app.add_option("--decode", decode)->check(CLI::IsMember({"plain", "sjd"}));
     addInt(app, "--sjd-window", run.request.decode.window, 1, kMaxSjdWindow);
     app.add_option("--sjd-init", sjd_init)->check(CLI::IsMember({"random", "spatial"}));
+    run.request.decode.lantern_delta = 0.1f;
+    addInt(app, "--lantern-k", run.request.decode.lantern_k, 0, kMaxLanternK);
+    addNumber(app, "--lantern-delta", run.request.decode.lantern_delta, 0, 1);
     if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
     if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
@@ -174,8 +181,9 @@ int cmdGenerate(int argc, char** argv) {
     if (!seed->count()) run.request.seed = std::random_device{}();
     run.request.decode.strategy = *decodeStrategyFromName(decode);
     run.request.decode.init = *sjdInitFromName(sjd_init);
-    if (run.request.decode.strategy != DecodeStrategy::Sjd && (app.count("--sjd-window") || app.count("--sjd-init"))) {
-        std::fprintf(stderr, "tessera-cli generate: --sjd-window and --sjd-init need --decode sjd\n");
+    if (run.request.decode.strategy != DecodeStrategy::Sjd &&
+        (app.count("--sjd-window") || app.count("--sjd-init") || app.count("--lantern-k") || app.count("--lantern-delta"))) {
+        std::fprintf(stderr, "tessera-cli generate: --sjd-window, --sjd-init, --lantern-k and --lantern-delta need --decode sjd\n");
         return 2;
     }
     run.progress = !json;
@@ -230,6 +238,11 @@ int cmdGenerate(int argc, char** argv) {
             j["sjd_window"] = run.request.decode.window;
             j["sjd_init"] = sjdInitName(run.request.decode.init);
             j["drafts_accepted"] = r->result.drafts_accepted;
+            if (run.request.decode.lantern_k > 0) {
+                j["lantern_k"] = run.request.decode.lantern_k;
+                j["lantern_delta"] = run.request.decode.lantern_delta;
+                j["lossy"] = true;
+            }
             // Per image and cell, the LM step that made the cell final.
             nlohmann::json steps = nlohmann::json::array();
             for (const auto& events : r->token_events) {

@@ -111,6 +111,9 @@ int cmdInspect(int argc, char** argv) {
     if (r->decode.strategy != DecodeStrategy::Plain)
         std::printf("decode      %s, window %d, %s init\n", decodeStrategyName(r->decode.strategy), r->decode.window,
                     sjdInitName(r->decode.init));
+    if (r->decode.lantern_k > 0)
+        std::printf("            LANTERN relaxed acceptance (lossy): k %d, delta %g\n", r->decode.lantern_k,
+                    static_cast<double>(r->decode.lantern_delta));
     std::printf("batch       image %d of %d\ngrid        %dx%d tokens\n", r->image_index, r->images, r->grid_h, r->grid_w);
     std::printf("backend     %s, %s, %d threads\n", r->backend.c_str(), r->precision.c_str(), r->threads);
     std::printf("tokens      %zu%s:", r->tokens.size(), r->cancelled ? " (cancelled)" : "");

@@ -22,13 +22,25 @@ grep -q "Decode: sjd (window 5, spatial init)" "$work/inspect.txt"
 grep -q "tokens  16/16 identical" "$work/replay.txt"
 grep -q "pixels  identical" "$work/replay.txt"
 
+# LANTERN (lossy) is recorded and replayed too.
+"$cli" generate --prompt "a red cube" --seed 78 --decode sjd --sjd-window 5 --lantern-k 4 --lantern-delta 0.2 \
+  --out "$work/l.png" --json > "$work/l.json"
+grep -q '"lantern_k":4' "$work/l.json"
+grep -q '"lossy":true' "$work/l.json"
+"$cli" inspect "$work/l.png" > "$work/linspect.txt"
+grep -q "LANTERN relaxed acceptance (lossy): k 4, delta 0.2" "$work/linspect.txt"
+"$cli" replay "$work/l.png" --out "$work/lreplay.png" > "$work/lreplay.txt"
+grep -q "pixels  identical" "$work/lreplay.txt"
+if "$cli" generate --prompt x --lantern-k 4 --out "$work/x.png" 2> /dev/null; then echo "accepted --lantern-k without sjd"; exit 1; fi
+
 # Options that need --decode sjd, and windows out of range, are refused.
 if "$cli" generate --prompt x --sjd-window 4 --out "$work/x.png" 2> "$work/err.txt"; then echo "accepted --sjd-window without sjd"; exit 1; fi
 grep -q "need --decode sjd" "$work/err.txt"
 if "$cli" generate --prompt x --decode sjd --sjd-window 0 --out "$work/x.png" 2> /dev/null; then echo "accepted window 0"; exit 1; fi
 if "$cli" generate --prompt x --decode fast --out "$work/x.png" 2> /dev/null; then echo "accepted --decode fast"; exit 1; fi
 
-"$cli" bench sjd --runs 1 --sjd-window 4 > "$work/bench.json"
+"$cli" bench sjd --runs 1 --sjd-window 4 --lantern-k 4 > "$work/bench.json"
+grep -q '"lantern":{' "$work/bench.json"
 grep -q '"bench":"sjd"' "$work/bench.json"
 grep -q '"steps_ratio":' "$work/bench.json"
 grep -q '"wall_ratio":' "$work/bench.json"

@@ -67,22 +67,31 @@ nlohmann::json strategyJson(const SjdBenchStrategy& s) {
 } // namespace
 
 nlohmann::json SjdBenchResult::toJson() const {
-    return {{"bench", "sjd"},
-            {"model", model},
-            {"backend", backend},
-            {"threads", threads},
-            {"images", images},
-            {"runs", runs},
-            {"grid", grid},
-            {"cells", cells},
-            {"sjd_window", sjd.window},
-            {"sjd_init", sjdInitName(sjd.init)},
-            {"plain", strategyJson(plain)},
-            {"sjd", strategyJson(speculative)},
-            {"steps_ratio", steps_ratio},
-            {"decode_ratio", decode_ratio},
-            {"wall_ratio", wall_ratio},
-            {"load_avg_1m", load_avg_1m}};
+    nlohmann::json j = {{"bench", "sjd"},
+                        {"model", model},
+                        {"backend", backend},
+                        {"threads", threads},
+                        {"images", images},
+                        {"runs", runs},
+                        {"grid", grid},
+                        {"cells", cells},
+                        {"sjd_window", sjd.window},
+                        {"sjd_init", sjdInitName(sjd.init)},
+                        {"plain", strategyJson(plain)},
+                        {"sjd", strategyJson(speculative)},
+                        {"steps_ratio", steps_ratio},
+                        {"decode_ratio", decode_ratio},
+                        {"wall_ratio", wall_ratio},
+                        {"load_avg_1m", load_avg_1m}};
+    if (lantern_k > 0) {
+        j["lantern"] = strategyJson(lantern);
+        j["lantern"]["k"] = lantern_k;
+        j["lantern"]["delta"] = lantern_delta;
+        j["lantern"]["lossy"] = true;
+        j["lantern_steps_ratio"] = lantern_steps_ratio;
+        j["lantern_decode_ratio"] = lantern_decode_ratio;
+    }
+    return j;
 }
 
 Expected<SjdBenchResult> runSjdBench(const SjdBenchOptions& o) {
@@ -138,6 +147,18 @@ Expected<SjdBenchResult> runSjdBench(const SjdBenchOptions& o) {
     r.steps_ratio = ratio(r.plain.steps_per_image, r.speculative.steps_per_image);
     r.decode_ratio = ratio(r.plain.decode_ms, r.speculative.decode_ms);
     r.wall_ratio = ratio(r.plain.wall_ms, r.speculative.wall_ms);
+    if (o.lantern_k > 0) {
+        DecodeSettings relaxed = o.sjd;
+        relaxed.lantern_k = o.lantern_k;
+        relaxed.lantern_delta = o.lantern_delta;
+        auto l = timeStrategy(**pipeline, o, relaxed);
+        if (!l) return l.status();
+        r.lantern = *l;
+        r.lantern_k = o.lantern_k;
+        r.lantern_delta = o.lantern_delta;
+        r.lantern_steps_ratio = ratio(r.plain.steps_per_image, r.lantern.steps_per_image);
+        r.lantern_decode_ratio = ratio(r.plain.decode_ms, r.lantern.decode_ms);
+    }
     return r;
 }
 

@@ -201,6 +201,32 @@ GenerationLoop::runSpeculative(const std::function<Status(int64_t step)>& after_
         return Status::error("the SJD window must be between 1 and " + std::to_string(kMaxSjdWindow) +
                              " draft tokens");
     if (s.capture_guided_steps > 0) return Status::error("capturing guided logits needs plain decoding");
+    const int lantern_k = s.decode.lantern_k;
+    if (lantern_k < 0 || lantern_k > kMaxLanternK ||
+        !(s.decode.lantern_delta >= 0 && s.decode.lantern_delta <= 1))
+        return Status::error("LANTERN needs 0 <= k <= " + std::to_string(kMaxLanternK) +
+                             " and 0 <= delta <= 1");
+    if (lantern_k > 0 && (!s.latent_neighbours || s.latent_neighbours->k < lantern_k))
+        return Status::error("LANTERN needs the codes' latent neighbours (at least " +
+                             std::to_string(lantern_k) + " per code); this model does not provide them");
+    // LANTERN's relaxed target probability of a draft: p(x) plus its nearest neighbours' p, nearest
+    // first, while the mass added (the total variation it moves onto x) stays within delta.
+    auto relaxed = [&](const std::vector<float>& p, int32_t x) {
+        double px = p[static_cast<size_t>(x)];
+        if (lantern_k == 0) return px;
+        const LatentNeighbours& nb = *s.latent_neighbours;
+        const auto row = static_cast<size_t>(x) * static_cast<size_t>(nb.k);
+        if (row + static_cast<size_t>(nb.k) > nb.ids.size())
+            throw Error("LANTERN: a code outside the neighbour table");
+        double moved = 0;
+        for (int j = 0; j < lantern_k; ++j) {
+            const int32_t y = nb.ids[row + static_cast<size_t>(j)];
+            if (y < 0 || static_cast<size_t>(y) >= p.size()) break;
+            if (moved + p[static_cast<size_t>(y)] > s.decode.lantern_delta) break;
+            moved += p[static_cast<size_t>(y)];
+        }
+        return px + moved;
+    };
     for (int64_t q = 0; q < seqs; ++q)
         if (order_.known(q) != 0) return Status::error("speculative decoding starts from an empty grid");
     const int64_t window = s.decode.window;
@@ -322,7 +348,7 @@ GenerationLoop::runSpeculative(const std::function<Status(int64_t step)>& after_
                             c.token = forced;
                             c.accepted_draft = go_on = d.token == forced;
                         } else {
-                            const double pd = dist.kept[static_cast<size_t>(d.token)];
+                            const double pd = relaxed(dist.kept, d.token);
                             const double qd = d.q.empty() ? 1.0 : d.q[static_cast<size_t>(d.token)];
                             const double a =
                                 s.sjd_accept ? s.sjd_accept(pd, qd) : (qd > 0 ? std::min(1.0, pd / qd) : 0.0);

@@ -26,6 +26,7 @@ std::string Recipe::parametersLine() const {
     if (decode.strategy != DecodeStrategy::Plain)
         os << ", Decode: " << decodeStrategyName(decode.strategy) << " (window " << decode.window << ", "
            << sjdInitName(decode.init) << " init)";
+    if (decode.lantern_k > 0) os << ", LANTERN (lossy): k " << decode.lantern_k << ", delta " << decode.lantern_delta;
     if (cancelled) os << ", Cancelled after " << tokens.size() << " tokens";
     return os.str();
 }
@@ -56,6 +57,10 @@ std::map<std::string, std::string> Recipe::toPngText() const {
     };
     if (decode.strategy != DecodeStrategy::Plain)
         j["decode"] = {{"strategy", decodeStrategyName(decode.strategy)}, {"window", decode.window}, {"init", sjdInitName(decode.init)}};
+    if (decode.strategy != DecodeStrategy::Plain && decode.lantern_k > 0) {
+        j["decode"]["lantern_k"] = decode.lantern_k;
+        j["decode"]["lantern_delta"] = decode.lantern_delta;
+    }
     return {{"parameters", parametersLine()}, {"tessera", j.dump()}, {"Software", "Tessera"}};
 }
 
@@ -117,6 +122,10 @@ Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& t
             r.decode.strategy = *strategy;
             r.decode.init = *init;
             r.decode.window = intField(d.at("window"), "decode.window", 1, kMaxSjdWindow);
+            if (d.contains("lantern_k")) {
+                r.decode.lantern_k = intField(d.at("lantern_k"), "decode.lantern_k", 0, kMaxLanternK);
+                r.decode.lantern_delta = finiteField(d.at("lantern_delta"), "decode.lantern_delta");
+            }
         }
         r.images = intField(j.at("images"), "images", 1, kMaxImages);
         r.image_index = intField(j.at("image_index"), "image_index", 0, r.images - 1);

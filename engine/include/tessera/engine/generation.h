@@ -55,6 +55,8 @@ struct GenerationSettings {
     DecodeSettings decode;
     // SJD's acceptance probability; empty = min(1, p/q). Only to study lossy rules.
     SjdAcceptRule sjd_accept;
+    // LANTERN (decode.lantern_k > 0): the codes' latent neighbours, at least lantern_k per code.
+    std::shared_ptr<const LatentNeighbours> latent_neighbours;
 };
 
 class StepModel {

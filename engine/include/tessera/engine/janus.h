@@ -80,6 +80,8 @@ public:
     // Fast approximate preview: every sampled cell painted with its code's colour under a linear
     // code→RGB map fitted once per loaded model from a small calibration decode; missing cells grey.
     Expected<ImageRgb8> mosaic(const std::vector<int32_t>& tokens);
+    // For LANTERN: each code's k nearest other codes in the VQ latent space (computed once, kept).
+    Expected<std::shared_ptr<const LatentNeighbours>> latentNeighbours(int k);
 
 private:
     JanusPipeline() = default;

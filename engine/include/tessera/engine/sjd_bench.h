@@ -35,6 +35,9 @@ struct SjdBenchOptions {
     float temperature = 1.0f;
     int top_k = 0;
     DecodeSettings sjd{DecodeStrategy::Sjd, 16, SjdInit::Random};
+    // > 0: also time SJD with LANTERN's relaxed acceptance (lossy) with this k and lantern_delta.
+    int lantern_k = 0;
+    float lantern_delta = 0.1f;
 };
 
 struct SjdBenchStrategy {
@@ -50,10 +53,13 @@ struct SjdBenchResult {
     int threads = 0, images = 0, runs = 0;
     int64_t grid = 0, cells = 0;
     DecodeSettings sjd;
-    SjdBenchStrategy plain, speculative;
+    SjdBenchStrategy plain, speculative, lantern; // lantern: only with lantern_k > 0
+    int lantern_k = 0;
+    float lantern_delta = 0;
     double steps_ratio = 0;  // plain steps / SJD steps (> 1: SJD takes fewer)
     double decode_ratio = 0; // plain decode time / SJD decode time (> 1: SJD is faster)
     double wall_ratio = 0;
+    double lantern_steps_ratio = 0, lantern_decode_ratio = 0; // plain over LANTERN
     double load_avg_1m = -1;
     nlohmann::json toJson() const;
 };

@@ -8,9 +8,12 @@
 // run is reproducible from its recipe (which records strategy, window and initialisation).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace tessera {
 
@@ -29,8 +32,22 @@ struct DecodeSettings {
     DecodeStrategy strategy = DecodeStrategy::Plain;
     int window = 16; // SJD: draft tokens fed per forward (1..kMaxSjdWindow)
     SjdInit init = SjdInit::Random;
+    // LANTERN-style relaxed acceptance (LOSSY: images no longer follow plain sampling's distribution).
+    // 0 = off (exact SJD). Otherwise a draft x is tested with p(x) plus the probability of its nearest
+    // latent neighbours (up to lantern_k of them, nearest first) as long as that added mass, which is
+    // the total-variation distance the relaxation moves, stays <= lantern_delta.
+    int lantern_k = 0;
+    float lantern_delta = 0.0f;
 };
 inline constexpr int kMaxSjdWindow = 256;
+inline constexpr int kMaxLanternK = 1024;
+
+// For LANTERN: each code's nearest other codes in the model's latent space, nearest first:
+// ids[code · k + j] (j < k). Computed by the pipeline that knows the codebook.
+struct LatentNeighbours {
+    int k = 0;
+    std::vector<int32_t> ids;
+};
 
 // The probability with which a draft drawn from q is accepted where the target gives it p. SJD's rule,
 // min(1, p/q), is the only one that keeps the distribution; anything else is lossy (the distribution
