@@ -186,15 +186,15 @@ int cmdGenerate(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli generate: --sjd-window, --sjd-init, --lantern-k and --lantern-delta need --decode sjd\n");
         return 2;
     }
+    if (run.request.decode.strategy != DecodeStrategy::Plain && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
+        std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
+        return 2;
+    }
     run.progress = !json;
 
     if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
         if (app.count("--project")) {
             std::fprintf(stderr, "tessera-cli generate: --project is not supported for Token-Shuffle checkpoints yet\n");
-            return 2;
-        }
-        if (run.request.decode.strategy != DecodeStrategy::Plain) {
-            std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
             return 2;
         }
         return generateTokenShuffle(run, grid, *cfgScheduleFromName(schedule), estimate_only, json);
