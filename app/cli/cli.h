@@ -61,6 +61,7 @@ int cmdDoctor(int argc, char** argv);
 int cmdVerify(int argc, char** argv);
 int cmdBench(int argc, char** argv);
 int cmdBenchJanus(int argc, char** argv);
+int cmdBenchSjd(int argc, char** argv);     // cmd_bench_sjd.cpp: `bench sjd`
 int cmdDefaultJob(int argc, char** argv);
 int cmdProject(int argc, char** argv);
 int cmdGenerate(int argc, char** argv);

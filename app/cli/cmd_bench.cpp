@@ -18,6 +18,7 @@ const char* const kUsage =
         "Usage: tessera-cli bench decode [--preset NAME | --config FILE] [OPTIONS]\n"
         "       tessera-cli bench bandwidth [--threads T] [--bandwidth-mb MB]\n"
         "       tessera-cli bench janus [--preset NAME] [--grid N] ... (see bench janus --help)\n"
+        "       tessera-cli bench sjd [--model DIR] [--sjd-window L] [--lantern-k K] ... (bench sjd --help)\n"
         "       tessera-cli bench tokenize [--tokenizer PATH] [--corpus-mb MB] [--seconds S]\n"
         "                                  [--python PY]\n"
         "       tessera-cli bench batch [--items N] [--cores C]  (1 vs C shards; bench batch --help)\n"
@@ -255,6 +256,7 @@ const Benchmark kBenchmarks[] = {
     {"decode", benchDecode},
     {"bandwidth", benchBandwidth},
     {"janus", cmdBenchJanus},
+    {"sjd", cmdBenchSjd},
     {"tokenize", benchTokenize},
     {"vq", benchVq},
     {"lumos", benchLumos},

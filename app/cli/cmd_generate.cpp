@@ -29,6 +29,15 @@ const char* kUsage =
     "  --top-p P            nucleus sampling, 1 = off (default 1)\n"
     "  --min-p P            drop tokens below P x the most likely one, 0 = off (default 0)\n"
     "  --images N           images generated in parallel (default 1)\n"
+    "  --decode D           plain (default; one LM step per token) or sjd: speculative Jacobi decoding,\n"
+    "                       several tokens per LM step with the same distribution (docs/SPECULATIVE.md);\n"
+    "                       recorded in the recipe\n"
+    "  --sjd-window L       SJD: draft tokens verified per step, 1..256 (default 16)\n"
+    "  --sjd-init I         SJD: how new drafts start, random (default) or spatial (the left neighbour)\n"
+    "  --lantern-k K        SJD: LANTERN relaxed acceptance, LOSSY (images leave plain sampling's\n"
+    "                       distribution): a draft also counts the probability of up to K nearest\n"
+    "                       codes in latent space (default 0 = off, exact SJD)\n"
+    "  --lantern-delta D    SJD: LANTERN's total-variation bound, 0..1 (default 0.1)\n"
     "  --out FILE.png       output; image i > 0 goes to FILE-i.png (default out/tessera.png)\n"
     "  --preview-dir DIR    write partial previews there as they are decoded\n"
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
@@ -38,7 +47,8 @@ const char* kUsage =
     "                       weights, on bf16 hardware (AMX) where present; recorded in the recipe\n"
     "  --project DIR        also store the generation (tokens, statistics, image) in that project\n"
     "                       folder, creating it when absent\n"
-    "  --json               print a JSON summary on stdout\n"
+    "  --json               print a JSON summary on stdout (with --decode sjd: LM steps, drafts\n"
+    "                       accepted and, per image, the step that made each cell final)\n"
     "Token-Shuffle only:\n"
     "  --grid N             image side in VQ tokens, a multiple of the window (default: the config's;\n"
     "                       128 = 2048x2048 with a 16x VQ decoder)\n"
@@ -165,6 +175,13 @@ int cmdGenerate(int argc, char** argv) {
     app.add_option("--grid", grid)->check(CLI::Range(int64_t{1}, int64_t{1024}));
     app.add_option("--cfg-schedule", schedule)->check(CLI::IsMember({"half-linear", "constant", "linear", "cosine"}));
     app.add_flag("--estimate", estimate_only);
+    std::string decode = "plain", sjd_init = "random";
+    app.add_option("--decode", decode)->check(CLI::IsMember({"plain", "sjd"}));
+    addInt(app, "--sjd-window", run.request.decode.window, 1, kMaxSjdWindow);
+    app.add_option("--sjd-init", sjd_init)->check(CLI::IsMember({"random", "spatial"}));
+    run.request.decode.lantern_delta = 0.1f;
+    addInt(app, "--lantern-k", run.request.decode.lantern_k, 0, kMaxLanternK);
+    addNumber(app, "--lantern-delta", run.request.decode.lantern_delta, 0, 1);
     if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
     if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
@@ -175,6 +192,17 @@ int cmdGenerate(int argc, char** argv) {
         return 2;
     }
     if (!seed->count()) run.request.seed = std::random_device{}();
+    run.request.decode.strategy = *decodeStrategyFromName(decode);
+    run.request.decode.init = *sjdInitFromName(sjd_init);
+    if (run.request.decode.strategy != DecodeStrategy::Sjd &&
+        (app.count("--sjd-window") || app.count("--sjd-init") || app.count("--lantern-k") || app.count("--lantern-delta"))) {
+        std::fprintf(stderr, "tessera-cli generate: --sjd-window, --sjd-init, --lantern-k and --lantern-delta need --decode sjd\n");
+        return 2;
+    }
+    if (run.request.decode.strategy != DecodeStrategy::Plain && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
+        std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
+        return 2;
+    }
     run.progress = !json;
 
     if (TokenShufflePipeline::isTokenShuffleFolder(run.model_dir))
@@ -212,12 +240,37 @@ int cmdGenerate(int argc, char** argv) {
                             {"preview_calibration_ms", r->info.preview_calibration_ms},
                             {"cancelled", r->result.cancelled},
                             {"tokens", r->result.tokens},
-                            {"generation_ids", generation_ids}};
+                            {"generation_ids", generation_ids},
+                            {"decode", decodeStrategyName(run.request.decode.strategy)},
+                            {"decode_steps", r->result.decode_steps}};
+        if (run.request.decode.strategy == DecodeStrategy::Sjd) {
+            j["sjd_window"] = run.request.decode.window;
+            j["sjd_init"] = sjdInitName(run.request.decode.init);
+            j["drafts_accepted"] = r->result.drafts_accepted;
+            if (run.request.decode.lantern_k > 0) {
+                j["lantern_k"] = run.request.decode.lantern_k;
+                j["lantern_delta"] = run.request.decode.lantern_delta;
+                j["lossy"] = true;
+            }
+            // Per image and cell, the LM step that made the cell final.
+            nlohmann::json steps = nlohmann::json::array();
+            for (const auto& events : r->token_events) {
+                std::vector<int> of_cell(static_cast<size_t>(r->result.grid_h * r->result.grid_w), -1);
+                for (const TokenSampled& t : events)
+                    if (t.position >= 0 && static_cast<size_t>(t.position) < of_cell.size()) of_cell[static_cast<size_t>(t.position)] = t.step;
+                steps.push_back(of_cell);
+            }
+            j["step_of_cell"] = steps;
+        }
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %dx%d tokens in %.0f ms (previews %.2f%% of generation time)\n",
                     static_cast<unsigned long long>(run.request.seed), run.request.images, r->result.grid_h, r->result.grid_w,
                     r->result.generate_ms, preview_pct);
+        if (run.request.decode.strategy == DecodeStrategy::Sjd)
+            std::printf("speculative Jacobi decoding (window %d, %s init): %lld LM steps for %d tokens per image, %lld drafts accepted\n",
+                        run.request.decode.window, sjdInitName(run.request.decode.init), static_cast<long long>(r->result.decode_steps),
+                        r->result.grid_h * r->result.grid_w, static_cast<long long>(r->result.drafts_accepted));
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
         for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
     }

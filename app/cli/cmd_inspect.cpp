@@ -112,6 +112,12 @@ int cmdInspect(int argc, char** argv) {
     std::printf("prompt      %s\nseed        %llu\n", r->prompt.c_str(), static_cast<unsigned long long>(r->seed));
     std::printf("sampler     cfg %g, temperature %g, top-k %d, top-p %g, min-p %g\n", r->sampler.cfg, r->sampler.temperature,
                 r->sampler.top_k, r->sampler.top_p, r->sampler.min_p);
+    if (r->decode.strategy != DecodeStrategy::Plain)
+        std::printf("decode      %s, window %d, %s init\n", decodeStrategyName(r->decode.strategy), r->decode.window,
+                    sjdInitName(r->decode.init));
+    if (r->decode.lantern_k > 0)
+        std::printf("            LANTERN relaxed acceptance (lossy): k %d, delta %g\n", r->decode.lantern_k,
+                    static_cast<double>(r->decode.lantern_delta));
     std::printf("batch       image %d of %d\ngrid        %dx%d tokens\n", r->image_index, r->images, r->grid_h, r->grid_w);
     std::printf("backend     %s, %s, %d threads\n", r->backend.c_str(), r->precision.c_str(), r->threads);
     std::printf("tokens      %zu%s:", r->tokens.size(), r->cancelled ? " (cancelled)" : "");
@@ -162,6 +168,7 @@ int cmdReplay(int argc, char** argv) {
     run.request.prompt = recipe->prompt;
     run.request.seed = recipe->seed;
     run.request.sampler = recipe->sampler;
+    run.request.decode = recipe->decode;
     run.request.images = recipe->images;
     run.out_path = app.count("--out") ? out : (std::filesystem::path(src).parent_path() / "replay.png").string();
     // The replay must never overwrite what it is checking: a mismatch would destroy the original.

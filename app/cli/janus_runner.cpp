@@ -139,6 +139,7 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
         r.prompt = run.request.prompt;
         r.seed = run.request.seed;
         r.sampler = run.request.sampler;
+        r.decode = run.request.decode;
         r.images = run.request.images;
         r.image_index = i;
         r.grid_h = result->grid_h;

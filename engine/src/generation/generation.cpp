@@ -46,6 +46,14 @@ std::optional<CfgSchedule> cfgScheduleFromName(std::string_view name) {
     return std::nullopt;
 }
 
+Tensor StepModel::windowLogits(int64_t, const std::vector<std::vector<int32_t>>&, const DecodeOrder&) {
+    throw Error("this model decodes one step at a time: speculative decoding is not available for it");
+}
+
+void StepModel::cropTo(int64_t) {
+    throw Error("this model decodes one step at a time: speculative decoding is not available for it");
+}
+
 GenerationLoop::GenerationLoop(Backend& backend, DecodeOrder& order, StepModel& model, GenerationSettings settings,
                                JobContext& ctx)
     : backend_(backend), order_(order), model_(model), settings_(std::move(settings)), ctx_(ctx) {}
@@ -62,6 +70,7 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
     for (const auto& f : s.forced)
         if (!f.empty() && !positional) return Status::error("forced tokens need a raster or window decode order");
     if (static_cast<int64_t>(s.forced.size()) > seqs) return Status::error("forced tokens for more sequences than the batch");
+    if (s.decode.strategy == DecodeStrategy::Sjd) return runSpeculative(after_step);
 
     GenerationOutcome out;
     start_ms_ = nowMs();
@@ -147,6 +156,7 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
                     ev.entropy = sampled.entropy[r];
                     ev.guidance_kl = sampled.guidance_kl[r];
                     ev.rank = sampled.rank[r];
+                    ev.step = static_cast<int>(order_.step());
                     const size_t k = static_cast<size_t>(sampled.report_k);
                     ev.top_ids.assign(sampled.top_ids.begin() + static_cast<std::ptrdiff_t>(r * k),
                                       sampled.top_ids.begin() + static_cast<std::ptrdiff_t>((r + 1) * k));
@@ -162,19 +172,7 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
             order_.advance();
             ++out.steps;
 
-            StepTiming timing;
-            timing.job_id = ctx_.id();
-            timing.step = static_cast<int>(order_.step());
-            timing.total = static_cast<int>(order_.totalSteps());
-            timing.step_ms = nowMs() - t_step;
-            out.decode_ms = elapsedMs() - out.after_ms;
-            int64_t done_cells = 0;
-            for (int64_t q = 0; q < seqs; ++q) done_cells += order_.known(q);
-            timing.tokens_per_s = out.decode_ms > 0 ? static_cast<double>(done_cells) * 1000.0 / out.decode_ms : 0;
-            timing.first_preview_ms = first_preview_ms_;
-            timing.kv_cache_bytes = model_.kvCacheBytes();
-            timing.model_bytes = model_.modelBytes();
-            ctx_.emit(timing);
+            emitTiming(out, t_step);
 
             if (after_step) {
                 const double t_after = nowMs();
@@ -188,6 +186,22 @@ Expected<GenerationOutcome> GenerationLoop::run(const std::function<Status(int64
     }
     out.decode_ms = elapsedMs() - out.after_ms;
     return out;
+}
+
+void GenerationLoop::emitTiming(GenerationOutcome& out, double t_step) {
+    StepTiming timing;
+    timing.job_id = ctx_.id();
+    timing.step = static_cast<int>(order_.step());
+    timing.total = static_cast<int>(order_.totalSteps());
+    timing.step_ms = nowMs() - t_step;
+    out.decode_ms = elapsedMs() - out.after_ms;
+    int64_t done_cells = 0;
+    for (int64_t q = 0; q < order_.sequences(); ++q) done_cells += order_.known(q);
+    timing.tokens_per_s = out.decode_ms > 0 ? static_cast<double>(done_cells) * 1000.0 / out.decode_ms : 0;
+    timing.first_preview_ms = first_preview_ms_;
+    timing.kv_cache_bytes = model_.kvCacheBytes();
+    timing.model_bytes = model_.modelBytes();
+    ctx_.emit(timing);
 }
 
 } // namespace tessera

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <numeric>
 
 #include "models/janus_model.h"
 #include "pipelines/code_colours.h"
@@ -25,6 +27,8 @@ struct JanusPipeline::Impl {
     std::vector<uint8_t> code_rgb;
     double calibration_ms = 0;
     int64_t calibration_cells = 0;
+    // LANTERN: each code's nearest codes in the VQ latent space, computed on first use.
+    std::shared_ptr<const LatentNeighbours> neighbours;
 };
 
 JanusPipeline::~JanusPipeline() = default;
@@ -208,6 +212,49 @@ Status JanusPipeline::fitColourMap() {
     return Status();
 }
 
+// The codebook rows as the decoder uses them (L2-normalised), compared by squared distance; each code's
+// k nearest others, nearest first (ties to the lower id). Quadratic in the codebook (16,384² pairs of
+// 8-dimensional rows for Janus-Pro: about a second), once per loaded model.
+Expected<std::shared_ptr<const LatentNeighbours>> JanusPipeline::latentNeighbours(int k) {
+    const int64_t codebook = info_.codebook;
+    if (k < 1 || k >= codebook) return Status::error("LANTERN's k must be between 1 and the codebook size minus one (" +
+                                                     std::to_string(codebook - 1) + ")");
+    if (impl_->neighbours && impl_->neighbours->k >= k) return impl_->neighbours;
+    Backend& be = *impl_->backend;
+    try {
+        std::vector<int64_t> all(static_cast<size_t>(codebook));
+        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
+        const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
+        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [dim][codebook]
+        auto nb = std::make_shared<LatentNeighbours>();
+        nb->k = k;
+        nb->ids.resize(static_cast<size_t>(codebook * k));
+        std::vector<float> dist(static_cast<size_t>(codebook));
+        std::vector<int32_t> order(static_cast<size_t>(codebook));
+        for (int64_t i = 0; i < codebook; ++i) {
+            for (int64_t j = 0; j < codebook; ++j) {
+                float d = 0;
+                for (int64_t c = 0; c < dim; ++c) {
+                    const float e = book[static_cast<size_t>(c * codebook + i)] - book[static_cast<size_t>(c * codebook + j)];
+                    d += e * e;
+                }
+                dist[static_cast<size_t>(j)] = d;
+            }
+            dist[static_cast<size_t>(i)] = std::numeric_limits<float>::infinity(); // not its own neighbour
+            std::iota(order.begin(), order.end(), 0);
+            std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
+                const float da = dist[static_cast<size_t>(a)], db = dist[static_cast<size_t>(b)];
+                return da != db ? da < db : a < b;
+            });
+            std::copy(order.begin(), order.begin() + k, nb->ids.begin() + static_cast<std::ptrdiff_t>(i * k));
+        }
+        impl_->neighbours = nb;
+        return impl_->neighbours;
+    } catch (const std::exception& e) {
+        return Status::error(std::string("computing the codes' latent neighbours failed: ") + e.what());
+    }
+}
+
 Expected<ImageRgb8> JanusPipeline::mosaic(const std::vector<int32_t>& tokens) {
     if (Status s = fitColourMap(); !s.ok()) return s;
     const int g = info_.grid_h;
@@ -233,11 +280,12 @@ namespace {
 
 // One Janus step: feed the image token the previous step committed (both CFG rows of each image get
 // it) through the aligner and the LM, then the generation head. Step 0 uses the prefill's last state.
+// Windows (speculative decoding) feed a run of cells at once and crop the KV cache back.
 class JanusStep final : public StepModel {
 public:
     JanusStep(JanusModel& model, Backend& be, KvCache& cache, Tensor last, int64_t images, size_t model_bytes)
-        : model_(model), be_(be), cache_(cache), last_(std::move(last)), images_(images), model_bytes_(model_bytes),
-          next_(static_cast<size_t>(2 * images)) {}
+        : model_(model), be_(be), cache_(cache), prefill_last_(last), last_(std::move(last)), images_(images),
+          model_bytes_(model_bytes), prompt_len_(cache.length()), next_(static_cast<size_t>(2 * images)) {}
 
     Tensor stepLogits(const std::vector<int64_t>&, const DecodeOrder& order) override {
         if (order.step() > 0) {
@@ -248,6 +296,34 @@ public:
         }
         return model_.genHead(last_); // [rows, 1, codebook]
     }
+
+    bool supportsWindows() const override { return true; }
+
+    Tensor windowLogits(int64_t first, const std::vector<std::vector<int32_t>>& drafts, const DecodeOrder& order) override {
+        const int64_t held = cache_.length() - prompt_len_;
+        if (first < 0 || held != std::max<int64_t>(0, first - 1) || static_cast<int64_t>(drafts.size()) != images_)
+            throw Error("Janus window at cell " + std::to_string(first) + ": the KV cache holds " + std::to_string(held) +
+                        " image cells, or the drafts are not one list per image");
+        const int64_t m = static_cast<int64_t>(drafts[0].size());
+        const int64_t lead = first > 0 ? 1 : 0, t = lead + m;
+        std::vector<int64_t> ids(static_cast<size_t>(2 * images_ * t));
+        for (int64_t im = 0; im < images_; ++im) {
+            if (static_cast<int64_t>(drafts[static_cast<size_t>(im)].size()) != m) throw Error("Janus window: draft lists differ in length");
+            for (int64_t j = 0; j < t; ++j) {
+                const int32_t tok = j < lead ? order.grid(im)[static_cast<size_t>(first - 1)]
+                                             : drafts[static_cast<size_t>(im)][static_cast<size_t>(j - lead)];
+                ids[static_cast<size_t>((2 * im) * t + j)] = ids[static_cast<size_t>((2 * im + 1) * t + j)] = tok;
+            }
+        }
+        if (t == 0) return model_.genHead(prefill_last_);
+        Tensor hidden = model_.lm().forward(model_.imageTokenEmbeds(be_.fromI64(ids, {2 * images_, t})), cache_);
+        // Cell 0 is predicted from the prompt's last state.
+        if (first == 0) hidden = be_.concat(prefill_last_, hidden, 1);
+        return model_.genHead(hidden); // [rows, m + 1, codebook]
+    }
+
+    void cropTo(int64_t cells) override { cache_.crop(prompt_len_ + cells); }
+
     size_t kvCacheBytes() const override { return cache_.bytes(); }
     size_t modelBytes() const override { return model_bytes_; }
 
@@ -255,9 +331,10 @@ private:
     JanusModel& model_;
     Backend& be_;
     KvCache& cache_;
-    Tensor last_;
+    Tensor prefill_last_, last_;
     int64_t images_;
     size_t model_bytes_;
+    int64_t prompt_len_;
     std::vector<int64_t> next_;
 };
 
@@ -327,18 +404,27 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
         gs.uncond_branch = 1;
         gs.forced = req.forced;
         gs.capture_guided_steps = std::max(0, req.capture_logits_steps);
+        gs.decode = req.decode;
+        if (req.decode.strategy == DecodeStrategy::Sjd && req.decode.lantern_k > 0) {
+            auto nb = latentNeighbours(req.decode.lantern_k);
+            if (!nb) return nb.status();
+            gs.latent_neighbours = *nb;
+        }
         GenerationLoop loop(be, order, step_model, gs, ctx);
 
         auto tokensOf = [&](int64_t im) {
             const auto& grid = order.grid(im);
-            return std::vector<int32_t>(grid.begin(), grid.begin() + order.step());
+            return std::vector<int32_t>(grid.begin(), grid.begin() + order.known(im));
         };
         // Previews on the cadence, within a budget of 3% of generation time so far. A full partial
         // decode is shown when its predicted cost (the last one's, or the calibration decode's scaled
         // by cell count) fits the budget; otherwise the fast colour mosaic, which costs microseconds
         // once the colour map is fitted (fitting is counted as preview time too).
+        // Due when `done` crossed a multiple of the cadence (speculative steps commit several cells).
+        int64_t last_due = 0;
         auto previews = [&](int64_t done) -> Status {
-            const bool due = req.previews && done % preview_every == 0 && done < n_tokens;
+            const bool due = req.previews && done / preview_every > last_due / preview_every && done < n_tokens;
+            if (done / preview_every > last_due / preview_every) last_due = done;
             const double loop_ms = loop.elapsedMs() - preview_ms;
             // Even mosaics wait when the budget is spent (only matters when a step costs microseconds).
             const bool affordable = !previewed || preview_ms + last_mosaic_cost_ms <= kPreviewBudget * loop_ms;
@@ -379,6 +465,8 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
         if (!outcome) return outcome.status();
         result.cancelled = outcome->cancelled;
         result.generate_ms = outcome->decode_ms;
+        result.decode_steps = outcome->steps;
+        result.drafts_accepted = outcome->drafts_accepted;
         result.preview_ms = outcome->after_ms;
         result.guided_logits = std::move(outcome->guided_logits);
         for (int64_t im = 0; im < images; ++im) result.tokens[static_cast<size_t>(im)] = tokensOf(im);

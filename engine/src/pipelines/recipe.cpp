@@ -23,6 +23,10 @@ std::string Recipe::parametersLine() const {
        << " tokens, Model hash: " << model_hash.substr(0, 10) << ", Model: " << model_name << ", Batch size: " << images
        << ", Batch pos: " << image_index << ", Backend: " << backend << ", Precision: " << precision
        << ", Version: Tessera";
+    if (decode.strategy != DecodeStrategy::Plain)
+        os << ", Decode: " << decodeStrategyName(decode.strategy) << " (window " << decode.window << ", "
+           << sjdInitName(decode.init) << " init)";
+    if (decode.lantern_k > 0) os << ", LANTERN (lossy): k " << decode.lantern_k << ", delta " << decode.lantern_delta;
     if (cancelled) os << ", Cancelled after " << tokens.size() << " tokens";
     return os.str();
 }
@@ -51,6 +55,12 @@ std::map<std::string, std::string> Recipe::toPngText() const {
         {"tokens", util::packTokens(tokens)},
         {"token_encoding", "zlib+base64 int32le"},
     };
+    if (decode.strategy != DecodeStrategy::Plain)
+        j["decode"] = {{"strategy", decodeStrategyName(decode.strategy)}, {"window", decode.window}, {"init", sjdInitName(decode.init)}};
+    if (decode.strategy != DecodeStrategy::Plain && decode.lantern_k > 0) {
+        j["decode"]["lantern_k"] = decode.lantern_k;
+        j["decode"]["lantern_delta"] = decode.lantern_delta;
+    }
     return {{"parameters", parametersLine()}, {"tessera", j.dump()}, {"Software", "Tessera"}};
 }
 
@@ -103,6 +113,20 @@ Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& t
         r.sampler.top_p = finiteField(s.at("top_p"), "sampler.top_p");
         r.sampler.min_p = finiteField(s.at("min_p"), "sampler.min_p");
         r.sampler.cfg = finiteField(s.at("cfg"), "sampler.cfg");
+        if (j.contains("decode")) {
+            const auto& d = j.at("decode");
+            const auto strategy = decodeStrategyFromName(d.at("strategy").get<std::string>());
+            const auto init = sjdInitFromName(d.value("init", "random"));
+            if (!strategy) return Status::error("recipe names an unknown decode strategy '" + d.at("strategy").get<std::string>() + "'");
+            if (!init) return Status::error("recipe names an unknown SJD initialisation '" + d.value("init", "") + "'");
+            r.decode.strategy = *strategy;
+            r.decode.init = *init;
+            r.decode.window = intField(d.at("window"), "decode.window", 1, kMaxSjdWindow);
+            if (d.contains("lantern_k")) {
+                r.decode.lantern_k = intField(d.at("lantern_k"), "decode.lantern_k", 0, kMaxLanternK);
+                r.decode.lantern_delta = finiteField(d.at("lantern_delta"), "decode.lantern_delta");
+            }
+        }
         r.images = intField(j.at("images"), "images", 1, kMaxImages);
         r.image_index = intField(j.at("image_index"), "image_index", 0, r.images - 1);
         r.grid_h = intField(j.at("grid").at(0), "grid[0]", 1, kMaxGridSide);

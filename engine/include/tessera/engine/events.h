@@ -23,6 +23,9 @@ struct TokenSampled {
     float entropy = 0;     // nats, of that distribution
     float guidance_kl = 0; // KL(guided || conditional): how far CFG moved the distribution
     int rank = 0;          // rank of the sampled token in that distribution (0 = most likely)
+    int step = 0;          // the decode step (forward pass) that made the cell final; speculative
+                           // decoding makes several cells final in one step
+    bool accepted_draft = false; // speculative decoding: the token was a draft that passed the test
     std::vector<int32_t> top_ids; // top-k alternatives, most likely first
     std::vector<float> top_probs;
 };

@@ -9,6 +9,7 @@
 #include "tessera/engine/backend.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/scheduler.h"
+#include "tessera/engine/speculative.h"
 #include "tessera/engine/status.h"
 
 namespace tessera {
@@ -35,6 +36,8 @@ struct JanusRequest {
     // For oracles: the guided logits (after CFG, before temperature) of the first N steps are read back
     // into JanusResult::guided_logits.
     int capture_logits_steps = 0;
+    // Plain decoding (one LM step per token) or speculative Jacobi decoding (speculative.h).
+    DecodeSettings decode;
 };
 
 struct JanusResult {
@@ -43,6 +46,8 @@ struct JanusResult {
     bool cancelled = false;
     double generate_ms = 0;  // sampling loop, previews excluded
     double preview_ms = 0;   // time spent on previews (decodes, colour-map fitting, mosaics)
+    int64_t decode_steps = 0;    // LM forward passes after the prompt (= tokens when decoding plainly)
+    int64_t drafts_accepted = 0; // speculative decoding: draft tokens that passed the test, all images
     int previews_decoded = 0;     // full partial decodes shown
     int previews_approximate = 0; // fast colour mosaics shown
     int grid_h = 0, grid_w = 0;
@@ -75,6 +80,8 @@ public:
     // Fast approximate preview: every sampled cell painted with its code's colour under a linear
     // code→RGB map fitted once per loaded model from a small calibration decode; missing cells grey.
     Expected<ImageRgb8> mosaic(const std::vector<int32_t>& tokens);
+    // For LANTERN: each code's k nearest other codes in the VQ latent space (computed once, kept).
+    Expected<std::shared_ptr<const LatentNeighbours>> latentNeighbours(int k);
 
 private:
     JanusPipeline() = default;

@@ -21,6 +21,7 @@ struct Recipe {
     std::string prompt;
     uint64_t seed = 0;
     SamplerSettings sampler;
+    DecodeSettings decode; // plain or speculative (tokens depend on it); stored only when not plain
     int images = 1;       // batch size the tokens were drawn in (part of the numerics)
     int image_index = 0;  // which image of the batch this file holds
     int grid_h = 0, grid_w = 0;
