@@ -12,6 +12,7 @@
 #include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/project_history_source.h"
 #include "tessera/widgets/queue_panel.h"
+#include "tessera/widgets/scene_reconstruction.h"
 #include "tessera/widgets/scene_view.h"
 #include "tessera/widgets/settings_panel.h"
 #include "tessera/widgets/shortcuts.h"
@@ -91,6 +92,15 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     video_view_ = new VideoView(video_, this);
     scene_ = new SceneController(QStringLiteral("vulkan"), this); // its worker renders; nothing until a scene
     scene_view_ = new SceneView(*scene_, this);
+    reconstruction_ = new SceneReconstruction(this);
+    // The scene re-renders as each object statement completes; the input goes beside it.
+    connect(reconstruction_, &SceneReconstruction::inputLoaded, scene_view_, &SceneView::setInputImage);
+    connect(reconstruction_, &SceneReconstruction::sceneUpdated, this,
+            [this](const renderers::Scene& scene) { scene_->setScene(scene); });
+    connect(reconstruction_, &SceneReconstruction::finished, this, [this](bool ok, const QString& message) {
+        statusBar()->showMessage(ok ? tr("Reconstruction: %1").arg(message)
+                                    : tr("Reconstruction failed: %1").arg(message));
+    });
 
     QDockWidget* settings_dock =
         addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
@@ -239,6 +249,13 @@ void MainWindow::openScene(const QString& path) {
     });
 }
 
+void MainWindow::reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed) {
+    scene_dock_->show();
+    scene_dock_->raise();
+    statusBar()->showMessage(tr("Reconstructing %1…").arg(image_path));
+    reconstruction_->start(model_dir, image_path, seed);
+}
+
 void MainWindow::buildMenus() {
     shortcuts_ = new ShortcutRegistry(this);
     const auto action = [this](QMenu* menu, const QString& id, const QString& text, const QKeySequence& keys,
@@ -292,6 +309,14 @@ void MainWindow::buildMenus() {
            [this] { mosaic_->setPlaying(true); });
     action(gen, "generate.pause", tr("&Pause or resume queue"), QKeySequence(Qt::CTRL | Qt::Key_P),
            [this] { queue_view_->pauseButton()->toggle(); });
+    gen->addSeparator();
+    action(gen, "generate.reconstruct", tr("Reconstruct &scene from image…"), QKeySequence(), [this] {
+        const QString model = QFileDialog::getExistingDirectory(this, tr("IG-LLM checkpoint folder"));
+        if (model.isEmpty()) return;
+        const QString image = QFileDialog::getOpenFileName(this, tr("Image"), {},
+                                                           tr("Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"));
+        if (!image.isEmpty()) reconstructScene(model, image);
+    });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     int key = Qt::Key_0;

@@ -36,6 +36,7 @@ class VideoController;
 class VideoView;
 class SceneController;
 class SceneView;
+class SceneReconstruction;
 } // namespace tessera::widgets
 
 namespace tessera::studio {
@@ -74,6 +75,10 @@ public:
     // Reads and parses a scene program or scene JSON off the GUI thread, then shows it in the Scene
     // dock (errors go to the status bar).
     void openScene(const QString& path);
+    // Image -> scene program with an IG-LLM checkpoint, off the GUI thread; the Scene dock shows the
+    // input and re-renders as each object completes.
+    void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
+    widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
     bool engineYieldsCore() const { return engine_yields_; }
     widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
     QUndoStack* undoStack() const { return undo_; }
@@ -129,6 +134,7 @@ private:
     widgets::VideoView* video_view_;
     widgets::SceneController* scene_;
     widgets::SceneView* scene_view_;
+    widgets::SceneReconstruction* reconstruction_;
     QDockWidget* scene_dock_ = nullptr;
     widgets::ShortcutRegistry* shortcuts_;
     QWidget* engine_view_;

@@ -14,6 +14,7 @@
 #include "tessera/widgets/project_history_source.h"
 #include "tessera/widgets/mosaic_controller.h"
 #include "tessera/widgets/mosaic_view.h"
+#include "tessera/widgets/scene_reconstruction.h"
 #include "tessera/widgets/scene_view.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_mosaic.h"
@@ -21,6 +22,7 @@
 #include "tessera/widgets/video_generator.h"
 #include "tessera/widgets/video_view.h"
 #include "tessera/engine/bench.h"
+#include "tessera/engine/igllm.h"
 #include "tessera/engine/lumos.h"
 #include "tessera/widgets/token_shuffle_generator.h"
 #include "widgets/synthetic_generator.h"
@@ -494,4 +496,47 @@ TEST(StudioScreenshots, SceneDockOpensAProgramAndRendersIt) {
     w.openScene(bad);
     ASSERT_TRUE(waitFor([&] { return w.statusBar()->currentMessage().contains("bad.scene"); }, 10000));
     EXPECT_EQ(view->objectList()->count(), 3);
+}
+
+// Generate > Reconstruct scene from image…: a tiny random IG-LLM checkpoint streams a program; the
+// Scene dock shows the input and a scene that grows as object statements complete, ending with every
+// object of the program.
+TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    QTemporaryDir tmp;
+    const QString model = tmp.path() + "/igllm";
+    ASSERT_TRUE(tessera::writeRandomIgllmCheckpoint(model.toStdString()).ok());
+    QImage input(64, 64, QImage::Format_RGB888);
+    input.fill(QColor(200, 40, 40));
+    ASSERT_TRUE(input.save(tmp.path() + "/in.png"));
+    SceneReconstruction* rec = w.reconstruction();
+    int updates = 0;
+    QObject::connect(rec, &SceneReconstruction::sceneUpdated, [&](const renderers::Scene&) { ++updates; });
+    bool done = false, ok = false;
+    QObject::connect(rec, &SceneReconstruction::finished, [&](bool success, const QString&) {
+        done = true;
+        ok = success;
+    });
+    // The random model may end its text at once: take the first seed that writes two objects.
+    int objects = 0;
+    for (uint64_t seed = 1; seed <= 30 && objects < 2; ++seed) {
+        done = false;
+        updates = 0;
+        rec->start(model, tmp.path() + "/in.png", seed, 80);
+        ASSERT_TRUE(waitFor([&] { return done; }, 60000));
+        objects = static_cast<int>(rec->program().count("object "));
+    }
+    ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
+    EXPECT_TRUE(ok) << rec->program().toStdString();
+    EXPECT_GE(updates, 2) << "the scene should grow as statements complete";
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->count() == objects; }, 10000));
+    ASSERT_TRUE(waitFor([&] {
+        return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
+    }, 20000));
+    save(w.dock("sceneDock")->grab().toImage(), "studio_reconstruction.png");
 }

@@ -1,0 +1,113 @@
+#include "tessera/widgets/scene_reconstruction.h"
+
+#include "tessera/engine/backend.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/igllm.h"
+
+#include <QCoreApplication>
+#include <QPointer>
+#include <thread>
+
+namespace tessera::widgets {
+
+namespace r = tessera::renderers;
+
+struct SceneReconstruction::Run {
+    std::atomic<bool> cancel{false};
+};
+
+SceneReconstruction::SceneReconstruction(QObject* parent) : QObject(parent) {}
+
+SceneReconstruction::~SceneReconstruction() {
+    if (current_) current_->cancel = true;
+}
+
+void SceneReconstruction::cancel() {
+    if (current_) current_->cancel = true;
+}
+
+void SceneReconstruction::start(const QString& model_dir, const QString& image_path, uint64_t seed,
+                                int max_new_tokens) {
+    cancel();
+    auto run = std::make_shared<Run>();
+    current_ = run;
+    const uint64_t id = ++run_id_;
+    running_ = true;
+    program_.clear();
+    objects_seen_ = 0;
+    QPointer<SceneReconstruction> self(this);
+    // Everything below runs on the worker; results come back through queued calls that do nothing
+    // once this object is gone or a newer run has started.
+    auto post = [self](std::function<void(SceneReconstruction*)> f) {
+        QMetaObject::invokeMethod(QCoreApplication::instance(), [self, f = std::move(f)] {
+            if (self) f(self.data());
+        });
+    };
+    std::thread([run, id, post, dir = model_dir.toStdString(), image_path, seed, max_new_tokens] {
+        auto done = [&](bool ok, const QString& message) {
+            post([id, ok, message](SceneReconstruction* s) { s->finish(id, ok, message); });
+        };
+        QImage input(image_path);
+        if (input.isNull()) return done(false, QStringLiteral("cannot read the image %1").arg(image_path));
+        input = input.convertToFormat(QImage::Format_RGB888);
+        post([id, input](SceneReconstruction* s) {
+            if (id == s->run_id_) Q_EMIT s->inputLoaded(input);
+        });
+        ImageRgb8 rgb;
+        rgb.width = input.width();
+        rgb.height = input.height();
+        rgb.rgb.resize(static_cast<size_t>(rgb.width) * static_cast<size_t>(rgb.height) * 3);
+        for (int y = 0; y < rgb.height; ++y)
+            std::copy_n(input.constScanLine(y), static_cast<size_t>(rgb.width) * 3,
+                        rgb.rgb.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(y) * rgb.width * 3));
+        auto backend = createBackend("cpu");
+        if (!backend) return done(false, QString::fromStdString(backend.status().message()));
+        auto pipeline = IgllmPipeline::load(dir, **backend);
+        if (!pipeline) return done(false, QString::fromStdString(pipeline.status().message()));
+        IgllmRequest request;
+        request.image = std::move(rgb);
+        request.seed = seed;
+        request.max_new_tokens = max_new_tokens;
+        request.on_piece = [&](const ProgramPiece& piece) {
+            if (piece.text.empty()) return;
+            const QString text = QString::fromStdString(piece.text);
+            post([id, text](SceneReconstruction* s) { s->appendPiece(id, text); });
+        };
+        JobContext ctx(0, {}, &run->cancel);
+        auto result = (*pipeline)->reconstruct(request, ctx);
+        if (!result) return done(false, QString::fromStdString(result.status().message()));
+        if (result->cancelled) return done(false, QStringLiteral("cancelled"));
+        const r::SceneParseResult parsed = r::parseSceneProgram(result->program);
+        if (!parsed.ok)
+            return done(false, QStringLiteral("the program does not parse: %1").arg(QString::fromStdString(parsed.error)));
+        done(true, QStringLiteral("%1 object(s), %2 tokens in %3 ms")
+                       .arg(parsed.scene.objects.size())
+                       .arg(result->tokens.size())
+                       .arg(result->prefill_ms + result->generate_ms, 0, 'f', 0));
+    }).detach();
+}
+
+void SceneReconstruction::appendPiece(uint64_t run, const QString& text) {
+    if (run != run_id_) return;
+    program_ += text;
+    Q_EMIT programChanged(program_);
+    // Re-parse up to the last complete line when a statement has just ended.
+    if (!text.contains('\n')) return;
+    const QString complete = program_.left(program_.lastIndexOf('\n') + 1);
+    const r::SceneParseResult parsed = r::parseSceneProgram(complete.toStdString());
+    if (!parsed.ok || static_cast<int>(parsed.scene.objects.size()) == objects_seen_) return;
+    objects_seen_ = static_cast<int>(parsed.scene.objects.size());
+    Q_EMIT sceneUpdated(parsed.scene);
+}
+
+void SceneReconstruction::finish(uint64_t run, bool ok, const QString& message) {
+    if (run != run_id_) return;
+    running_ = false;
+    if (ok) {
+        const r::SceneParseResult parsed = r::parseSceneProgram(program_.toStdString());
+        if (parsed.ok) Q_EMIT sceneUpdated(parsed.scene);
+    }
+    Q_EMIT finished(ok, message);
+}
+
+} // namespace tessera::widgets
