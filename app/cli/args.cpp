@@ -54,6 +54,17 @@ std::optional<double> parseNumber(const std::string& text, double min, double ma
     return v;
 }
 
+bool parseSize(const std::string& text, long long min_side, long long max_side, int& width, int& height) {
+    const auto x = text.find('x');
+    if (x == std::string::npos) return false;
+    auto w = parseInt(text.substr(0, x), min_side, max_side);
+    auto h = parseInt(text.substr(x + 1), min_side, max_side);
+    if (!w || !h) return false;
+    width = static_cast<int>(*w);
+    height = static_cast<int>(*h);
+    return true;
+}
+
 CLI::Option* addIntOption(CLI::App& app, const std::string& name, std::function<void(long long)> set, long long min,
                           long long max) {
     return app.add_option_function<std::string>(name, [set, name, min, max](const std::string& text) {

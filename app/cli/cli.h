@@ -50,6 +50,9 @@ CLI::Option* addNumber(CLI::App& app, const std::string& name, T& target, double
 std::optional<long long> parseInt(const std::string& text, long long min, long long max);
 std::optional<uint64_t> parseUint64(const std::string& text);
 std::optional<double> parseNumber(const std::string& text, double min, double max);
+// "WxH" with each side a plain decimal from min_side to max_side; false (width, height untouched)
+// otherwise.
+bool parseSize(const std::string& text, long long min_side, long long max_side, int& width, int& height);
 
 // Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
 bool validUtf8(const std::string& text);

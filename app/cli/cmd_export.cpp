@@ -70,14 +70,12 @@ bool parseFps(const std::string& text, media::Rational& fps) {
     return fps.value() <= 1000;
 }
 
-bool parseSize(const std::string& text, int& w, int& h) {
-    const auto x = text.find('x');
-    if (x == std::string::npos) return false;
-    auto pw = parseInt(text.substr(0, x), 0, 16384);
-    auto ph = parseInt(text.substr(x + 1), 0, 16384);
-    if (!pw || !ph || (*pw == 0 && *ph == 0)) return false;
-    w = static_cast<int>(*pw);
-    h = static_cast<int>(*ph);
+// "WxH", 0 keeping the aspect ratio on that side; not both 0.
+bool parseExportSize(const std::string& text, int& w, int& h) {
+    int pw = 0, ph = 0;
+    if (!parseSize(text, 0, 16384, pw, ph) || (pw == 0 && ph == 0)) return false;
+    w = pw;
+    h = ph;
     return true;
 }
 
@@ -116,7 +114,7 @@ int cmdExport(int argc, char** argv) {
     }
     if (!fps_text.empty() && !parseFps(fps_text, options.fps))
         return usageError("--fps '" + fps_text + "' is not N or N/D with a rate up to 1000");
-    if (!size_text.empty() && !parseSize(size_text, options.width, options.height))
+    if (!size_text.empty() && !parseExportSize(size_text, options.width, options.height))
         return usageError("--size '" + size_text + "' is not WxH (0..16384, one side may be 0)");
 
     auto files = listFrames(frames_spec);

@@ -52,17 +52,6 @@ const char* kUsage =
     "  --write-random-checkpoint DIR  write a tiny random IG-LLM checkpoint there and exit\n"
     "  --float-head TYPE            its head: linear or tanh_mlp_gelu (default)\n";
 
-bool parseSize(const std::string& text, int& width, int& height) {
-    const auto x = text.find('x');
-    if (x == std::string::npos) return false;
-    auto w = parseInt(text.substr(0, x), 1, r::kMaxImageSide);
-    auto h = parseInt(text.substr(x + 1), 1, r::kMaxImageSide);
-    if (!w || !h) return false;
-    width = static_cast<int>(*w);
-    height = static_cast<int>(*h);
-    return true;
-}
-
 std::vector<uint8_t> readBytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
@@ -181,7 +170,7 @@ int cmdReconstruct(int argc, char** argv) {
         return 2;
     }
     int width = 0, height = 0;
-    if (!parseSize(size, width, height)) {
+    if (!parseSize(size, 1, r::kMaxImageSide, width, height)) {
         std::fprintf(stderr, "tessera-cli reconstruct: --size '%s' is not WxH with each side in 1..%d\n",
                      size.c_str(), r::kMaxImageSide);
         return 2;

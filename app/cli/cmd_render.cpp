@@ -36,17 +36,6 @@ const char* kUsage =
 // Larger than any valid program (65 536 bytes) or its JSON form with 64 objects.
 constexpr std::uintmax_t kMaxSceneFileBytes = 1 << 20;
 
-bool parseSize(const std::string& text, int& width, int& height) {
-    const auto x = text.find('x');
-    if (x == std::string::npos) return false;
-    auto w = parseInt(text.substr(0, x), 1, r::kMaxImageSide);
-    auto h = parseInt(text.substr(x + 1), 1, r::kMaxImageSide);
-    if (!w || !h) return false;
-    width = static_cast<int>(*w);
-    height = static_cast<int>(*h);
-    return true;
-}
-
 bool loadScene(const fs::path& path, r::Scene& scene, std::string& error) {
     std::error_code ec;
     if (!fs::is_regular_file(path, ec)) {
@@ -94,7 +83,7 @@ int cmdRender(int argc, char** argv) {
         return 2;
     }
     int width = 0, height = 0;
-    if (!parseSize(size, width, height)) {
+    if (!parseSize(size, 1, r::kMaxImageSide, width, height)) {
         std::fprintf(stderr, "tessera-cli render: --size '%s' is not WxH with each side in 1..%d\n",
                      size.c_str(), r::kMaxImageSide);
         return 2;
