@@ -264,3 +264,43 @@ TEST(DicodeResamplerTest, WrongFeatureWidthIsAnError) {
 
 } // namespace
 } // namespace tessera
+
+namespace tessera {
+namespace {
+
+// The random writer's folder loads through the same loader (config read back, official names) and
+// generates; its Resampler has the tokenizer's layout.
+TEST(DicodeRandomCheckpoint, TinyShapeLoadsAndGenerates) {
+    auto be = cpu();
+    auto shape = dicodeLlmShape("tiny");
+    ASSERT_TRUE(shape.ok()) << shape.error();
+    const fs::path dir = fs::temp_directory_path() / ("tessera_dicode_random_" + std::to_string(::getpid()));
+    ASSERT_TRUE(writeRandomDicodeCheckpoint(*shape, dir.string(), 3).ok());
+    auto m = DicodeLlm::load(dir.string(), *be);
+    ASSERT_TRUE(m.ok()) << m.error();
+    EXPECT_EQ((*m)->config().token_dim, 32);
+    EXPECT_EQ((*m)->config().max_frames, 16);
+    EXPECT_EQ((*m)->backboneConfig().vocab, 106);
+    ASSERT_NE((*m)->preInputResampler(), nullptr);
+    DicodeGenerateOptions o;
+    o.keyframes = 2;
+    auto r = (*m)->generate({1, 2, 3}, o);
+    ASSERT_TRUE(r.ok()) << r.error();
+    ASSERT_EQ(r->tokens.size(), 2u * 4u * 32u);
+    for (float v : r->tokens) ASSERT_TRUE(std::isfinite(v));
+    // Every tensor the official tiny set has (LLM side and image_proj_model) is written, same shapes.
+    auto mine = Checkpoint::open(dir.string());
+    auto ref = Checkpoint::open(kSet);
+    ASSERT_TRUE(mine.ok() && ref.ok());
+    for (const std::string& name : ref->names()) {
+        if (name.rfind("llm_agent.", 0) != 0 && name.rfind("image_proj_model.", 0) != 0) continue;
+        const TensorInfo* a = mine->find(name);
+        ASSERT_NE(a, nullptr) << name;
+        EXPECT_EQ(a->shape, ref->find(name)->shape) << name;
+    }
+    EXPECT_FALSE(dicodeLlmShape("huge").ok());
+    fs::remove_all(dir);
+}
+
+} // namespace
+} // namespace tessera

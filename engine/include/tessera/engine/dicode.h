@@ -129,4 +129,36 @@ private:
     Tensor frame_token_, pos_token_; // [frames, hidden], [n, hidden]
 };
 
+// ---- random checkpoints and the keyframe benchmark (src/bench/dicode_llm_bench.cpp) ------------------
+
+// The LLM side's sizes: "tiny" (reference/dicode_tiny's) or "real" (the released gpt2-large model).
+struct DicodeLlmShape {
+    std::string name;
+    int64_t base_vocab = 0; // text vocabulary before the 66 special tokens (eos = pad = its last id)
+    int64_t hidden = 0, layers = 0, heads = 0, positions = 0;
+    int64_t text_length = 0, num_img_tokens = 0, gmm_components = 0, token_dim = 0, max_frames = 0;
+    DicodeResamplerConfig resampler; // image_proj_model and pre_input_resampler
+};
+// Throws nothing; an unknown name is a Status listing the known ones.
+Expected<DicodeLlmShape> dicodeLlmShape(const std::string& name);
+
+// Writes config.json (laid out like reference/dicode_tiny's: tokenizer_model's Resampler, llm.agent,
+// llm.gpt2, llm.special_tokens, llm.generate_kwargs) and model.safetensors (f32, official names:
+// llm_agent.llm.transformer.*, llm_agent.{input,output}_resampler.*, llm_agent.video_pos_token.*, and
+// with `resamplers` image_proj_model.* and llm_agent.pre_input_resampler.*) into `dir`, creating it.
+// Weights are uniform in ±1/sqrt(fan-in), norms 1 and 0, embeddings ±0.05; deterministic per seed.
+// The decoder side's tensors (U-Net, VAE, schedule) are not written.
+Status writeRandomDicodeCheckpoint(const DicodeLlmShape& shape, const std::string& dir, uint64_t seed = 1,
+                                   bool resamplers = true);
+
+struct DicodeLlmBenchOptions {
+    std::vector<std::string> shapes = {"tiny", "real"};
+    int64_t keyframes = 3;   // per shape; the first includes the 81-token prefill
+    int threads = 0;         // CPU threads (0 = all)
+    std::string scratch_dir; // where the random checkpoints go (removed afterwards)
+    uint64_t seed = 1;
+};
+// Time per keyframe (n sampled tokens + <img>) of each shape on the CPU backend: one JSON object.
+Expected<nlohmann::json> runDicodeLlmBench(const DicodeLlmBenchOptions& options);
+
 } // namespace tessera
