@@ -172,6 +172,57 @@ TEST_F(DicodeLlmTest, SampleLiesOnOneComponent) {
     }
 }
 
+// The seeded draw follows the mixture: over many seeds the first token's component frequencies match
+// softmax(mixture logits), and (x - mean_c) / sigma_c is standard normal. A seed's component does not
+// depend on var_scale, so a run with a vanishing variance names the component of the run with var 1.
+TEST_F(DicodeLlmTest, SeededDrawsFollowTheMixture) {
+    const int64_t k = 4, d = 32, p = 2 * k * d + k;
+    const int seeds = 1500;
+    DicodeGenerateOptions o;
+    o.keyframes = 1;
+    o.record_steps = true;
+    o.on_keyframe = [](int64_t, const std::vector<float>&) { return true; };
+    std::vector<int> count(k, 0);
+    double zsum = 0, zsq = 0;
+    std::vector<float> params0;
+    for (int s = 0; s < seeds; ++s) {
+        o.seed = static_cast<uint64_t>(s) + 100;
+        o.var_scale = 1e-12f;
+        auto pick = llm_->generate(text_, o);
+        o.var_scale = 1.0f;
+        auto full = llm_->generate(text_, o);
+        ASSERT_TRUE(pick.ok() && full.ok());
+        if (params0.empty()) params0.assign(full->step_params.begin(), full->step_params.begin() + p);
+        int c = -1;
+        for (int64_t j = 0; j < k && c < 0; ++j) {
+            double worst = 0;
+            for (int64_t e = 0; e < d; ++e)
+                worst = std::max(worst, std::fabs(double(pick->tokens[e]) - params0[j * d + e]));
+            if (worst < 1e-3) c = static_cast<int>(j);
+        }
+        ASSERT_GE(c, 0);
+        ++count[static_cast<size_t>(c)];
+        for (int64_t e = 0; e < d; ++e) {
+            const double raw = params0[k * d + c * d + e];
+            const double var = std::max(raw > 20 ? raw : std::log1p(std::exp(raw)), 1e-5);
+            const double z = (full->tokens[e] - params0[c * d + e]) / std::sqrt(var);
+            zsum += z;
+            zsq += z * z;
+        }
+    }
+    double mx = -1e300, norm = 0;
+    for (int64_t j = 0; j < k; ++j) mx = std::max(mx, double(params0[2 * k * d + j]));
+    for (int64_t j = 0; j < k; ++j) norm += std::exp(params0[2 * k * d + j] - mx);
+    for (int64_t j = 0; j < k; ++j) {
+        const double prob = std::exp(params0[2 * k * d + j] - mx) / norm;
+        const double freq = double(count[static_cast<size_t>(j)]) / seeds;
+        EXPECT_NEAR(freq, prob, 4 * std::sqrt(prob * (1 - prob) / seeds) + 1e-3) << "component " << j;
+    }
+    const double n = double(seeds) * d, mean = zsum / n, var = zsq / n - mean * mean;
+    EXPECT_NEAR(mean, 0.0, 4 / std::sqrt(n));
+    EXPECT_NEAR(var, 1.0, 0.03);
+}
+
 TEST_F(DicodeLlmTest, LengthLimitIsAClearError) {
     // 64 positions: prompt 9 + 5 per keyframe, the last token never fed -> 11 keyframes.
     EXPECT_EQ(llm_->config().maxKeyframes(64), 11);
