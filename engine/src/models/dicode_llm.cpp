@@ -9,6 +9,7 @@
 // the backend.
 #include "models/transformer.h"
 #include "tessera/engine/dicode.h"
+#include "tessera/engine/platform.h"
 #include "tessera/engine/sampler.h"
 
 #include <algorithm>
@@ -114,6 +115,11 @@ Expected<std::unique_ptr<DicodeLlm>> DicodeLlm::load(const std::string& dir, Bac
 }
 
 Expected<std::unique_ptr<DicodeLlm>> DicodeLlm::load(const Checkpoint& ckpt, Backend& be) {
+    // The folder may also hold the decoder; the LLM side alone is what must fit.
+    size_t llm_bytes = 0;
+    for (const std::string& name : ckpt.names())
+        if (name.rfind("llm_agent.", 0) == 0) llm_bytes += ckpt.find(name)->end - ckpt.find(name)->begin;
+    if (Status fits = requireMemoryFor(llm_bytes, ckpt.dir()); !fits.ok()) return fits;
     try {
         auto m = std::unique_ptr<DicodeLlm>(new DicodeLlm());
         DicodeLlmConfig& c = m->cfg_;
@@ -338,6 +344,8 @@ Expected<DicodeTeacherForced> DicodeLlm::teacherForced(const std::vector<int64_t
         return out;
     } catch (const Error& e) {
         return Status::error(std::string("teacher forcing: ") + e.what());
+    } catch (const std::bad_alloc&) {
+        return Status::error("teacher forcing: out of memory");
     }
 }
 
@@ -459,6 +467,8 @@ Expected<DicodeGenerated> DicodeLlm::generate(const std::vector<int64_t>& text_i
         return out;
     } catch (const Error& e) {
         return Status::error(std::string("DiCoDe generation: ") + e.what());
+    } catch (const std::bad_alloc&) {
+        return Status::error("DiCoDe generation: out of memory");
     }
 }
 
