@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "cli/tshuffle_runner.h"
 #include "tessera/engine/bench.h"
+#include "tessera/engine/dicode.h"
 #include "tessera/engine/lumos.h"
 
 #include <algorithm>
@@ -26,6 +27,8 @@ const char* const kUsage =
         "       tessera-cli bench lumos [--preset lumos-tiny|lumos-1b] [--size WxH] [--latent-frames N]\n"
         "                               [--steps S] [--threads T] [--dtype f32|bf16] [--scratch-dir DIR]\n"
         "                               [--write-checkpoint DIR]\n"
+        "       tessera-cli bench dicode-llm [--shapes tiny,real] [--keyframes K] [--threads T] [--seed N]\n"
+        "                                    [--scratch-dir DIR] [--write-checkpoint DIR [--shape S]]\n"
         "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n"
         "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
@@ -73,7 +76,13 @@ const char* const kUsage =
         "lumos-1b: Llama-3.2-1B dimensions, default 128x64), 2 latent frames of 8 AR-DF steps by default.\n"
         "Prints one JSON line: ms per AR-DF step (both guidance branches) and the preview work (the whole\n"
         "grid's code-digit colours every step) as a percentage of the same run. --write-checkpoint DIR only\n"
-        "writes the preset's random checkpoint there (kept; for generate-video smoke runs) and exits.\n";
+        "writes the preset's random checkpoint there (kept; for generate-video smoke runs) and exits.\n\n"
+        "dicode-llm: DiCoDe's GPT-2 with the Gaussian-mixture head on random f32 weights (a scratch\n"
+        "checkpoint per shape, removed afterwards): tiny (the dicode_tiny reference's sizes) and real\n"
+        "(gpt2-large, 16 tokens of 1024 floats per keyframe, K = 16). Prints one JSON line: per shape the\n"
+        "ms of each keyframe (the first includes the 81-token prefill), the steady ms per keyframe and per\n"
+        "token step. --write-checkpoint DIR only writes --shape's (default tiny) random checkpoint, with\n"
+        "both Resamplers (kept), and exits.\n";
 
 // `bench bandwidth`: read bandwidth of this machine's memory.
 int benchBandwidth(int argc, char** argv) {
@@ -248,6 +257,50 @@ int benchLumos(int argc, char** argv) {
     return 0;
 }
 
+// `bench dicode-llm`: time per DiCoDe keyframe, tiny and real shapes.
+int benchDicodeLlm(int argc, char** argv) {
+    CLI::App app;
+    DicodeLlmBenchOptions o;
+    std::string shapes = "tiny,real", write_to, shape = "tiny";
+    bool json = false;
+    app.add_option("--shapes", shapes);
+    addInt(app, "--keyframes", o.keyframes, 1, 32);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    app.add_option("--scratch-dir", o.scratch_dir);
+    app.add_option("--write-checkpoint", write_to);
+    app.add_option("--shape", shape);
+    addSeed(app, "--seed", o.seed);
+    app.add_flag("--json", json);
+    if (auto rc = parseCommandLine(app, "bench dicode-llm", kUsage, argc, argv)) return *rc;
+    if (!write_to.empty()) {
+        auto s = dicodeLlmShape(shape);
+        Status st = s ? writeRandomDicodeCheckpoint(*s, write_to, o.seed) : s.status();
+        if (!st.ok()) {
+            std::fprintf(stderr, "error: %s\n", st.message().c_str());
+            return 1;
+        }
+        std::printf("wrote %s (DiCoDe LLM side, %s shape, random weights)\n", write_to.c_str(), shape.c_str());
+        return 0;
+    }
+    o.shapes.clear();
+    for (size_t at = 0; at <= shapes.size();) {
+        const size_t comma = std::min(shapes.find(',', at), shapes.size());
+        if (comma > at) o.shapes.push_back(shapes.substr(at, comma - at));
+        at = comma + 1;
+    }
+    if (o.shapes.empty()) {
+        std::fprintf(stderr, "error: --shapes names no shape\n");
+        return 2;
+    }
+    auto r = runDicodeLlmBench(o);
+    if (!r) {
+        std::fprintf(stderr, "error: %s\n", r.error().c_str());
+        return 1;
+    }
+    std::printf("%s\n", r->dump().c_str());
+    return 0;
+}
+
 struct Benchmark {
     const char* name;
     int (*run)(int argc, char** argv);
@@ -260,6 +313,7 @@ const Benchmark kBenchmarks[] = {
     {"tokenize", benchTokenize},
     {"vq", benchVq},
     {"lumos", benchLumos},
+    {"dicode-llm", benchDicodeLlm},
     {"batch", cmdBenchBatch},
     {"tshuffle", cmdBenchTokenShuffle},
     {"render", cmdBenchRender},

@@ -17,7 +17,9 @@ struct Gpt2Layer {
 
 class Gpt2 final : public CausalLM {
 public:
-    static Expected<std::unique_ptr<CausalLM>> load(const Checkpoint& ckpt, Backend& be, const LmLayout& layout);
+    // Hyper-parameters from `c`, tensors under `p` ("transformer.", "" or a nesting model's prefix).
+    static Expected<std::unique_ptr<CausalLM>> load(const Checkpoint& ckpt, Backend& be, const ModelConfig& c,
+                                                    const std::string& p);
 
     const TransformerConfig& config() const override { return cfg_; }
     Backend& backend() const override { return *be_; }
@@ -43,8 +45,8 @@ Activation activationNamed(const std::string& name) {
     throw Error("config.json: activation_function '" + name + "' is not supported");
 }
 
-Expected<std::unique_ptr<CausalLM>> Gpt2::load(const Checkpoint& ckpt, Backend& be, const LmLayout&) {
-    const ModelConfig& c = ckpt.config();
+Expected<std::unique_ptr<CausalLM>> Gpt2::load(const Checkpoint& ckpt, Backend& be, const ModelConfig& c,
+                                                const std::string& p) {
     auto m = std::unique_ptr<Gpt2>(new Gpt2());
     TransformerConfig& cfg = m->cfg_;
     cfg.family = "gpt2";
@@ -74,8 +76,6 @@ Expected<std::unique_ptr<CausalLM>> Gpt2::load(const Checkpoint& ckpt, Backend& 
 
     WeightBinder wb(ckpt, be);
     const int64_t d = cfg.hidden, f = cfg.intermediate;
-    // transformers writes "transformer.*"; the original OpenAI export has no prefix.
-    const std::string p = ckpt.has("transformer.wte.weight") ? "transformer." : "";
     m->wte_ = wb.get(p + "wte.weight", {cfg.vocab, d});
     m->wpe_ = wb.get(p + "wpe.weight", {cfg.max_positions, d});
     m->lnf_w_ = wb.get(p + "ln_f.weight", {d});
@@ -102,10 +102,7 @@ Expected<std::unique_ptr<CausalLM>> Gpt2::load(const Checkpoint& ckpt, Backend& 
     // Conv1D stores [in, out]; the backend's matmul takes Linear's [out, in].
     for (auto& w : m->layers_)
         for (Tensor* t : {&w.qkv, &w.proj, &w.fc, &w.out}) *t = be.transposeLast2(*t);
-    for (const auto& name : ckpt.names()) {
-        const TensorInfo* info = ckpt.find(name);
-        m->weight_bytes_ += info->end - info->begin;
-    }
+    m->weight_bytes_ = wb.residentBytes();
     return std::unique_ptr<CausalLM>(std::move(m));
 }
 
@@ -136,8 +133,14 @@ Tensor Gpt2::forward(const Tensor& embeds, KvCache& cache, const AttentionMask& 
 
 } // namespace
 
-Expected<std::unique_ptr<CausalLM>> loadGpt2(const Checkpoint& ckpt, Backend& backend, const LmLayout& layout) {
-    return Gpt2::load(ckpt, backend, layout);
+Expected<std::unique_ptr<CausalLM>> loadGpt2(const Checkpoint& ckpt, Backend& backend, const LmLayout&) {
+    // transformers writes "transformer.*"; the original OpenAI export has no prefix.
+    return Gpt2::load(ckpt, backend, ckpt.config(), ckpt.has("transformer.wte.weight") ? "transformer." : "");
+}
+
+Expected<std::unique_ptr<CausalLM>> loadGpt2At(const Checkpoint& ckpt, Backend& backend, const ModelConfig& config,
+                                               const std::string& prefix) {
+    return Gpt2::load(ckpt, backend, config, prefix);
 }
 
 } // namespace tessera::models

@@ -63,5 +63,10 @@ Expected<TransformerConfig> qwen2Config(const ModelConfig& config);
 Expected<TransformerConfig> chameleonConfig(const ModelConfig& config);
 // GPT-2 has its own block (learned positions, LayerNorm, fused q/k/v), so it loads itself.
 Expected<std::unique_ptr<CausalLM>> loadGpt2(const Checkpoint& ckpt, Backend& backend, const LmLayout& layout);
+// The same GPT-2 with its hyper-parameters (n_embd, n_layer, n_head, …) read from `config` and its
+// tensors under `prefix` (DiCoDe nests it as "llm_agent.llm.transformer."). Throws tessera::Error on a
+// bad config value; a missing or misshapen tensor is a Status naming it.
+Expected<std::unique_ptr<CausalLM>> loadGpt2At(const Checkpoint& ckpt, Backend& backend, const ModelConfig& config,
+                                               const std::string& prefix);
 
 } // namespace tessera::models
