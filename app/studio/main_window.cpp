@@ -132,6 +132,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     resizeDocks({engine_dock, inspector_dock}, {210, 300}, Qt::Vertical);
 
     connect(bridge_, &EngineBridge::stepTiming, perf_, &PerfStrip::onTiming);
+    connect(bridge_, &EngineBridge::tokenSampled, perf_, &PerfStrip::onToken);
     connect(mosaic_, &MosaicController::cellSelected, inspector_, &InspectorController::inspect);
     connect(studio_, &StudioController::currentChanged, inspector_view_, &CellInspector::clear);
     connect(studio_, &StudioController::generatorChanged, this, &MainWindow::applyEngineThreads);
@@ -321,7 +322,7 @@ void MainWindow::buildMenus() {
     QMenu* view = menuBar()->addMenu(tr("&View"));
     int key = Qt::Key_0;
     for (auto o : {MosaicOverlay::None, MosaicOverlay::Probability, MosaicOverlay::Entropy,
-                   MosaicOverlay::Rank, MosaicOverlay::Guidance}) {
+                   MosaicOverlay::Rank, MosaicOverlay::Guidance, MosaicOverlay::AcceptedStep}) {
         action(view, QString("view.overlay%1").arg(static_cast<int>(o)),
                tr("Overlay: %1").arg(overlayName(o)), QKeySequence(Qt::ALT | static_cast<Qt::Key>(key++)),
                [this, o] { mosaic_view_->setOverlay(o); });

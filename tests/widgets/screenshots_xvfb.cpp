@@ -8,7 +8,10 @@
 #include "tessera/widgets/engine_stats.h"
 #include "studio/main_window.h"
 #include "tessera/engine/bench.h"
+#include "tessera/widgets/acceptance_strip.h"
 #include "tessera/widgets/cell_inspector.h"
+#include "tessera/widgets/perf_strip.h"
+#include "tessera/widgets/settings_panel.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/janus_generator.h"
 #include "tessera/widgets/project_history_source.h"
@@ -45,6 +48,7 @@
 #include <QTimer>
 #include <QTreeWidget>
 #include <gtest/gtest.h>
+#include <set>
 
 using namespace tessera;
 using namespace tessera::widgets;
@@ -274,6 +278,61 @@ TEST(StudioScreenshots, RealJanusTinyGeneration) {
     EXPECT_TRUE(w.studio()->generator()->info().note.contains("untrained"));
     QTest::qWait(100);
     save(w.grab().toImage(), "studio_janus_tiny.png");
+}
+
+// Speculative Jacobi decoding on janus_tiny chosen in the settings panel: the mosaic coloured by the
+// step that accepted each cell, the cell inspector naming a cell's step, and the perf panel's per-step
+// acceptance strip (bars above plain decoding's one-token-per-image line).
+TEST(StudioScreenshots, SjdAcceptedAtStepOverlayAndAcceptanceStrip) {
+    test::app();
+    StudioOptions o;
+    o.model = janusTinyDir();
+    o.persist = false;
+    o.autostart = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    GenerationSettings s = w.settingsPanel()->settings();
+    s.prompt = "a red cube";
+    s.seed = 7;
+    s.seed_locked = true;
+    s.temperature = 0;
+    s.images = 2;
+    s.decode = "sjd";
+    s.sjd_window = 8;
+    w.settingsPanel()->setSettings(s);
+    w.settingsPanel()->generateButton()->click();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    const int cells = g->rows * g->cols;
+    w.mosaicView()->setOverlay(MosaicOverlay::AcceptedStep);
+    TokenMosaic* m = w.mosaicView()->mosaic();
+    QTest::mouseClick(m, Qt::LeftButton, {}, m->cellCenter(cells - 1));
+    QTest::qWait(100);
+    AcceptanceStrip* strip = w.perfStrip()->acceptance();
+    EXPECT_EQ(strip->tokens(), 2 * cells);
+    EXPECT_LT(strip->steps(), cells); // speculation made several cells final per step
+    // The strip shows bars in two colours (above the baseline, at it) and the dashed baseline.
+    const QImage bars = strip->grab().toImage();
+    EXPECT_GE(distinctColours(bars), 3);
+    // The overlay colours cells by step: as many distinct cell colours as steps (up to the ramp's reach).
+    std::set<QRgb> cell_colours;
+    const QImage mosaic = m->grab().toImage();
+    std::set<int> steps;
+    for (int p = 0; p < cells; ++p) {
+        cell_colours.insert(mosaic.pixel(m->cellCenter(p) + QPoint(m->width() / g->cols / 4, 0)));
+        steps.insert(g->cells[static_cast<size_t>(p)].step);
+    }
+    EXPECT_GE(cell_colours.size(), std::min<size_t>(steps.size(), 3));
+    save(w.grab().toImage(), "studio_sjd_accepted_at_step.png");
+    save(w.mosaicView()->grab().toImage(), "mosaic_sjd_accepted_at_step.png");
+    save(w.perfStrip()->grab().toImage(), "perf_sjd_acceptance_strip.png");
+    save(w.dock("inspectorDock")->grab().toImage(), "cell_inspector_sjd.png");
 }
 
 // A tiny random Token-Shuffle checkpoint (16×16 tokens, s = 2, docs/TOKEN_SHUFFLE.md) in the studio:
