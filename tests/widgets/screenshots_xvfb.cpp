@@ -31,6 +31,7 @@
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
+#include <QAction>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
@@ -538,7 +539,7 @@ TEST(StudioScreenshots, SceneDockOpensAProgramAndRendersIt) {
     w.show();
     w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
     SceneView* view = w.sceneView();
-    ASSERT_TRUE(waitFor([&] { return view->objectList()->count() == 3; }, 10000));
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 3; }, 10000));
     ASSERT_TRUE(waitFor([&] { return view->controller().renderedVersion() == view->controller().version(); }, 20000));
     EXPECT_TRUE(w.dock("sceneDock")->isVisible());
     const QImage shot = w.dock("sceneDock")->grab().toImage();
@@ -554,7 +555,66 @@ TEST(StudioScreenshots, SceneDockOpensAProgramAndRendersIt) {
     f.close();
     w.openScene(bad);
     ASSERT_TRUE(waitFor([&] { return w.statusBar()->currentMessage().contains("bad.scene"); }, 10000));
-    EXPECT_EQ(view->objectList()->count(), 3);
+    EXPECT_EQ(view->objectList()->topLevelItemCount(), 3);
+}
+
+// File > Open reference scene…: the object list's difference column against a reference (one object
+// recoloured, one moved, one missing, one extra); then Generate > Generate an image of this scene queues a
+// text→image job prompted with the scene's caption.
+TEST(StudioScreenshots, SceneDifferencesAgainstAReferenceAndAnImageOfTheScene) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    MainWindow w(o);
+    QAction* make_image = w.findChild<QAction*>("generate.sceneImage");
+    ASSERT_NE(make_image, nullptr);
+    if (!w.studio()->generator()) { // the model loads off the GUI thread: before it, the action says why not
+        EXPECT_FALSE(make_image->isEnabled());
+        EXPECT_TRUE(make_image->toolTip().contains("Load a text→image model")) << make_image->toolTip().toStdString();
+    }
+    w.resize(1400, 900);
+    w.show();
+    w.resizeDocks({w.dock("sceneDock")}, {430}, Qt::Vertical);
+    w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
+    SceneView* view = w.sceneView();
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 3; }, 10000));
+    // The reference: the sphere where it is but blue, the cylinder 0.5 further along x, no cube, and a
+    // purple cube far away.
+    QTemporaryDir tmp;
+    const QString ref = tmp.path() + "/reference.scene";
+    QFile f(ref);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("object sphere blue metal size 0.35 position -1.5 1 0.35 rotation 0\n"
+            "object cylinder cyan rubber size 0.7 position 1.7 1.4 0.7 rotation 0\n"
+            "object cube purple rubber size 0.35 position 9 9 0.35 rotation 0\n"
+            "object cube purple rubber size 0.35 position -9 -9 0.35 rotation 0\n");
+    f.close();
+    w.openScene(ref, true);
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 4; }, 10000));
+    EXPECT_FALSE(view->objectList()->isColumnHidden(1));
+    EXPECT_EQ(view->objectText(0, 1),
+              "ref 1: shape ✓ · colour ✗ (blue) · material ✓ · size ✓ · position off by 0 · rotation off by 0°");
+    EXPECT_EQ(view->objectText(1, 1),
+              "ref 2: shape ✓ · colour ✓ · material ✓ · size ✓ · position off by 0.5 · rotation off by 0°");
+    // The yellow cube at (0.5, -1.5) is nearer the purple cube at (-9, -9) than the one at (9, 9): that
+    // pair is matched, the other purple cube is missing.
+    EXPECT_TRUE(view->objectText(2, 1).startsWith("ref 4: shape ✓ · colour ✗ (purple) · material ✓ · size ✗ (0.35)"))
+        << view->objectText(2, 1).toStdString();
+    EXPECT_EQ(view->objectText(3, 0), "missing: purple rubber cube (ref 3)");
+    ASSERT_TRUE(waitFor([&] { return view->controller().renderedVersion() == view->controller().version(); }, 20000));
+    QTest::qWait(100);
+    const QImage shot = w.dock("sceneDock")->grab().toImage();
+    save(shot, "studio_scene_differences.png");
+    EXPECT_GT(distinctColours(shot), 20);
+
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    EXPECT_TRUE(make_image->isEnabled());
+    make_image->trigger();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 10000));
+    const Generation* g = w.studio()->generation(w.studio()->current());
+    EXPECT_EQ(g->settings.prompt, "a photo of a small gray metal sphere, a large cyan rubber cylinder and a large "
+                                  "yellow rubber cube on a grey floor");
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(w.studio()->current())); }, 60000));
 }
 
 // Generate > Reconstruct scene from image…: a tiny random IG-LLM checkpoint streams a program; the
@@ -593,7 +653,7 @@ TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
     ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
     EXPECT_TRUE(ok) << rec->program().toStdString();
     EXPECT_GE(updates, 2) << "the scene should grow as statements complete";
-    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->count() == objects; }, 10000));
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000));
     ASSERT_TRUE(waitFor([&] {
         return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
     }, 20000));

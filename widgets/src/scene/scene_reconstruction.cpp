@@ -49,6 +49,14 @@ void SceneReconstruction::start(const QString& model_dir, const QString& image_p
         };
         QImage input(image_path);
         if (input.isNull()) return done(false, QStringLiteral("cannot read the image %1").arg(image_path));
+        const QString truth_json = input.text("tessera-scene");
+        if (!truth_json.isEmpty()) {
+            const r::SceneParseResult truth = r::parseSceneJson(truth_json.toStdString());
+            if (truth.ok)
+                post([id, scene = truth.scene](SceneReconstruction* s) {
+                    if (id == s->run_id_) Q_EMIT s->groundTruthFound(scene);
+                });
+        }
         input = input.convertToFormat(QImage::Format_RGB888);
         post([id, input](SceneReconstruction* s) {
             if (id == s->run_id_) Q_EMIT s->inputLoaded(input);

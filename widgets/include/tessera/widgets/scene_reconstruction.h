@@ -33,6 +33,9 @@ public:
 
 Q_SIGNALS:
     void inputLoaded(const QImage& image);
+    // The input image carries its own scene (a PNG that Tessera rendered, with the scene JSON in its
+    // "tessera-scene" text chunk): the ground truth the reconstruction can be compared with.
+    void groundTruthFound(const renderers::Scene& truth);
     void programChanged(const QString& program);
     // The objects of every complete statement so far (camera and light at their defaults).
     void sceneUpdated(const renderers::Scene& scene);
