@@ -99,6 +99,9 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(reconstruction_, &SceneReconstruction::inputLoaded, scene_view_, &SceneView::setInputImage);
     connect(reconstruction_, &SceneReconstruction::sceneUpdated, this,
             [this](const renderers::Scene& scene) { scene_->setScene(scene); });
+    connect(reconstruction_, &SceneReconstruction::stored, this, [this](const QString& project, qint64) {
+        if (project == project_folder_) history_->refresh();
+    });
     connect(reconstruction_, &SceneReconstruction::groundTruthFound, this, [this](const renderers::Scene& truth) {
         scene_->setReference(truth, tr("the ground truth stored in the input image"));
     });
@@ -126,6 +129,19 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(video_dock, scene_dock_);
     engine_dock->raise();
     // A video generation shown is shown in the Video dock too, which comes to the front.
+    // A stored reconstruction opened from the history goes to the Scene dock: its program and input.
+    connect(studio_, &StudioController::currentChanged, this, [this](qint64 id) {
+        const Generation* g = studio_->generation(id);
+        if (!g || g->kind != "scene") return;
+        const renderers::SceneParseResult parsed = renderers::parseSceneProgram(g->scene_program.toStdString());
+        if (!parsed.ok)
+            return statusBar()->showMessage(tr("The stored scene does not parse: %1").arg(QString::fromStdString(parsed.error)));
+        scene_->clearReference();
+        scene_->setScene(parsed.scene);
+        if (!g->scene_input.isNull()) scene_view_->setInputImage(g->scene_input);
+        scene_dock_->show();
+        scene_dock_->raise();
+    });
     connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
         const Generation* g = studio_->generation(id);
         if (!g || g->kind != "video") return;
@@ -225,6 +241,7 @@ void MainWindow::openProject(const QString& folder) {
             return;
         }
         history_->setSource(source->release());
+        project_folder_ = folder;
         if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
         statusBar()->showMessage(tr("Opened project %1").arg(QDir(folder).dirName()), 3000);
         Q_EMIT projectOpened(folder, true);
@@ -282,6 +299,7 @@ void MainWindow::updateSceneImageAction() {
 
 void MainWindow::reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed) {
     scene_->clearReference(); // a new input: its own ground truth, if any, arrives with it
+    reconstruction_->setProject(project_folder_);
     scene_dock_->show();
     scene_dock_->raise();
     statusBar()->showMessage(tr("Reconstructing %1…").arg(image_path));

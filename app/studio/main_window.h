@@ -82,7 +82,8 @@ public:
     // action is then disabled, its tooltip says why).
     void generateSceneImage();
     // Image -> scene program with an IG-LLM checkpoint, off the GUI thread; the Scene dock shows the
-    // input and re-renders as each object completes.
+    // input and re-renders as each object completes. With a project open, the result is stored in it
+    // (input, program, render) and appears in the history.
     void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
     widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
     bool engineYieldsCore() const { return engine_yields_; }
@@ -119,6 +120,7 @@ private:
 
     StudioOptions options_;
     int64_t project_request_ = 0;
+    QString project_folder_; // the project the History dock shows ("" = this session only)
     bool closing_ = false;
     bool engine_yields_ = false; // a close waits (window hidden) for running jobs to stop
     QUndoStack* undo_;

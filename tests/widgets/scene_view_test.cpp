@@ -1,6 +1,9 @@
 // The scene view and its controller (offscreen Qt): renders arrive from the worker, an edit in the
 // editor re-renders with the object changed (checked by pixel statistics), undo/redo, exports read
 // back, and the GUI thread stays free while a render runs. Writes <build>/screenshots/scene_view*.png.
+#include "tessera/engine/igllm.h"
+#include "tessera/projects/project.h"
+#include "tessera/widgets/project_history_source.h"
 #include "tessera/widgets/scene_reconstruction.h"
 #include "tessera/widgets/scene_view.h"
 #include "tessera/renderers/renderer.h"
@@ -15,6 +18,7 @@
 #include <QTreeWidget>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <fstream>
 #include <optional>
 #include <gtest/gtest.h>
@@ -286,4 +290,109 @@ TEST(SceneReconstruction, InputWithItsSceneReportsTheGroundTruth) {
     ASSERT_TRUE(waitFor([&] { return finished; }, 20000));
     EXPECT_FALSE(found.has_value());
     QFile::remove(path);
+}
+
+// Generate > Reconstruct scene from image… with a project open: the run is stored as the CLI stores it
+// (job, input bytes, program as a scene, a render carrying its scene) and the project's history lists
+// it as a "scene" entry that loads with its program and input image.
+TEST(SceneReconstruction, StoresInTheProjectAndTheHistoryListsIt) {
+    test::app();
+    QTemporaryDir tmp;
+    const QString model = tmp.path() + "/igllm";
+    ASSERT_TRUE(tessera::writeRandomIgllmCheckpoint(model.toStdString()).ok());
+    QImage input(64, 64, QImage::Format_RGB888);
+    input.fill(QColor(40, 160, 60));
+    const QString image = tmp.path() + "/in.png";
+    ASSERT_TRUE(input.save(image));
+    const QString project = tmp.path() + "/project";
+    SceneReconstruction rec;
+    rec.setProject(project);
+    bool done = false, ok = false;
+    qint64 stored = 0;
+    QString message;
+    QObject::connect(&rec, &SceneReconstruction::finished, [&](bool success, const QString& m) {
+        done = true;
+        ok = success;
+        message = m;
+    });
+    QObject::connect(&rec, &SceneReconstruction::stored, [&](const QString& where, qint64 id) {
+        EXPECT_EQ(where, project);
+        stored = id;
+    });
+    // The random model may end its text at once or write something that does not parse: take the first
+    // seed whose program parses with at least one object.
+    int failed_runs = 0, stored_runs = 0;
+    for (uint64_t seed = 1; seed <= 30 && !(ok && rec.program().contains("object ")); ++seed) {
+        done = false;
+        stored = 0;
+        rec.start(model, image, seed, 80);
+        ASSERT_TRUE(waitFor([&] { return done; }, 60000));
+        if (!ok) ++failed_runs;
+        if (ok && stored > 0) ++stored_runs; // an empty program parses too: it is stored as well
+    }
+    ASSERT_TRUE(ok) << message.toStdString();
+    ASSERT_GT(stored, 0) << message.toStdString();
+    EXPECT_TRUE(message.contains("stored in project")) << message.toStdString();
+    const r::SceneParseResult parsed = r::parseSceneProgram(rec.program().toStdString());
+    ASSERT_TRUE(parsed.ok);
+
+    {
+        auto p = projects::Project::open(project.toStdString());
+        ASSERT_TRUE(p.ok()) << p.error();
+        auto g = p->generation(stored);
+        ASSERT_TRUE(g.ok()) << g.error();
+        EXPECT_EQ(g->kind, "scene");
+        ASSERT_TRUE(g->job_id.has_value());
+        auto job = p->job(*g->job_id);
+        ASSERT_TRUE(job.ok());
+        EXPECT_EQ(job->state, projects::JobState::kDone);
+        EXPECT_EQ(job->params.value("studio", false), true);
+        auto scene = p->scene(job->result["scene_id"].get<int64_t>());
+        ASSERT_TRUE(scene.ok());
+        EXPECT_EQ(QString::fromStdString(scene->program), rec.program());
+        // The input: the file's exact bytes. The render: a PNG of the stored size carrying the scene.
+        auto in = p->asset(job->result["image_asset_id"].get<int64_t>());
+        ASSERT_TRUE(in.ok());
+        QFile a(QString::fromStdString(p->assetPath(*in).string())), b(image);
+        ASSERT_TRUE(a.open(QIODevice::ReadOnly) && b.open(QIODevice::ReadOnly));
+        EXPECT_EQ(a.readAll(), b.readAll());
+        auto out = p->asset(*g->asset_id);
+        ASSERT_TRUE(out.ok());
+        const QImage render(QString::fromStdString(p->assetPath(*out).string()));
+        EXPECT_EQ(render.size(), QSize(480, 320));
+        const r::SceneParseResult carried = r::parseSceneJson(render.text("tessera-scene").toStdString());
+        ASSERT_TRUE(carried.ok) << carried.error;
+        EXPECT_EQ(carried.scene, parsed.scene);
+        // Runs that failed (a program that does not parse) are remembered as failed jobs.
+        int failed_jobs = 0;
+        auto jobs = p->listJobs();
+        ASSERT_TRUE(jobs.ok());
+        for (const auto& j : *jobs)
+            if (j.state == projects::JobState::kFailed) ++failed_jobs;
+        EXPECT_EQ(failed_jobs, failed_runs);
+    }
+
+    // The studio's history source lists it and loads it for the Scene dock.
+    auto source = openProjectHistory(project);
+    ASSERT_TRUE(source.ok()) << source.error();
+    std::optional<std::vector<HistoryEntry>> entries;
+    (*source)->query(HistoryQuery{}, [&](std::vector<HistoryEntry> e) { entries = std::move(e); });
+    ASSERT_TRUE(waitFor([&] { return entries.has_value(); }, 20000));
+    ASSERT_EQ(static_cast<int>(entries->size()), stored_runs);
+    const HistoryEntry& newest = entries->front(); // newest first
+    EXPECT_EQ(newest.id, stored);
+    for (const HistoryEntry& e : *entries) {
+        EXPECT_EQ(e.kind, "scene");
+        EXPECT_FALSE(e.thumbnail.isNull());
+        EXPECT_EQ(e.settings.prompt, "Scene reconstructed from in");
+    }
+    std::optional<std::optional<Generation>> loaded;
+    (*source)->load(stored, [&](std::optional<Generation> g) { loaded = std::move(g); });
+    ASSERT_TRUE(waitFor([&] { return loaded.has_value(); }, 20000));
+    ASSERT_TRUE(loaded->has_value());
+    const Generation& g = **loaded;
+    EXPECT_EQ(g.kind, "scene");
+    EXPECT_EQ(g.scene_program, rec.program());
+    EXPECT_EQ(g.scene_input.size(), QSize(64, 64));
+    EXPECT_EQ(g.image.size(), QSize(480, 320));
 }

@@ -659,3 +659,68 @@ TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
     }, 20000));
     save(w.dock("sceneDock")->grab().toImage(), "studio_reconstruction.png");
 }
+
+
+// Generate > Reconstruct scene from image… with a project open: the reconstruction is stored there and
+// the History dock lists it with its render; opening that entry shows its program and input in the
+// Scene dock.
+TEST(StudioScreenshots, ReconstructionIsStoredAndReopensFromTheHistory) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    QTemporaryDir tmp;
+    const QString project = tmp.path() + "/project";
+    { auto created = openProjectHistory(project, true); ASSERT_TRUE(created.ok()) << created.error(); }
+    o.project = project;
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    bool opened = false;
+    QObject::connect(&w, &MainWindow::projectOpened, [&](const QString&, bool ok) { opened = ok; });
+    ASSERT_TRUE(waitFor([&] { return opened; }, 20000));
+    const QString model = tmp.path() + "/igllm";
+    ASSERT_TRUE(tessera::writeRandomIgllmCheckpoint(model.toStdString()).ok());
+    QImage input(64, 64, QImage::Format_RGB888);
+    input.fill(QColor(40, 60, 200));
+    ASSERT_TRUE(input.save(tmp.path() + "/in.png"));
+    SceneReconstruction* rec = w.reconstruction();
+    bool done = false, ok = false;
+    qint64 stored = 0;
+    QObject::connect(rec, &SceneReconstruction::finished, [&](bool success, const QString&) {
+        done = true;
+        ok = success;
+    });
+    QObject::connect(rec, &SceneReconstruction::stored, [&](const QString&, qint64 id) { stored = id; });
+    int objects = 0;
+    for (uint64_t seed = 1; seed <= 30 && objects < 2; ++seed) {
+        done = false;
+        w.reconstructScene(model, tmp.path() + "/in.png", seed);
+        ASSERT_TRUE(waitFor([&] { return done; }, 60000));
+        objects = ok ? static_cast<int>(rec->program().count("object ")) : 0;
+    }
+    ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
+    ASSERT_GT(stored, 0);
+    const QString program = rec->program();
+    // The history refreshes by itself and lists the entry.
+    QTreeWidget* tree = w.historyPanel()->tree();
+    const auto find = [&]() -> QTreeWidgetItem* {
+        for (int i = 0; i < tree->topLevelItemCount(); ++i)
+            if (tree->topLevelItem(i)->text(0).startsWith(QString("#%1 ").arg(stored))) return tree->topLevelItem(i);
+        return nullptr;
+    };
+    ASSERT_TRUE(waitFor([&] { return find() != nullptr; }, 20000));
+    EXPECT_TRUE(find()->text(0).contains("scene reconstruction")) << find()->text(0).toStdString();
+    EXPECT_FALSE(find()->icon(0).isNull());
+    w.dock("historyDock")->raise();
+    QTest::qWait(100);
+    save(w.dock("historyDock")->grab().toImage(), "history_scene_reconstruction.png");
+
+    // Another scene in the dock, then the history entry brings the stored one back.
+    w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->controller().scene().objects.size() == 3; }, 10000));
+    w.historyController()->open(stored);
+    const renderers::SceneParseResult want = renderers::parseSceneProgram(program.toStdString());
+    ASSERT_TRUE(want.ok);
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->controller().scene() == want.scene; }, 20000));
+    EXPECT_TRUE(w.dock("sceneDock")->isVisible());
+}

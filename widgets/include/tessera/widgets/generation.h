@@ -92,7 +92,9 @@ struct Generation {
     JobState state = JobState::Queued;
     QString error;
     QDateTime created;
-    QString kind = "image";                 // or "video"
+    QString kind = "image";                 // or "video", or "scene" (an image → scene reconstruction)
+    QString scene_program;                  // a "scene" record's program (scene_program grammar)
+    QImage scene_input;                     // a "scene" record's input image
     std::shared_ptr<const VideoClip> video; // a video's clip once complete (null while it runs)
 
     int sampled() const { return static_cast<int>(decode_order.size()); }
