@@ -24,7 +24,8 @@ void ReconstructionWriter::fail(const std::string& why) {
 Result<StoredReconstruction> ReconstructionWriter::finish(const std::vector<uint8_t>& image_png,
                                                           const std::vector<uint8_t>& render_png,
                                                           const std::string& name, const std::string& program,
-                                                          const std::string& scene_json, nlohmann::json result) {
+                                                          const std::string& scene_json,
+                                                          nlohmann::json result) {
     if (!project_) return Status::error("internal error: the reconstruction's project is not open");
     auto asset = [&](const std::vector<uint8_t>& bytes, const char* role) -> Result<int64_t> {
         MediaPayload m;
@@ -55,7 +56,9 @@ Result<StoredReconstruction> ReconstructionWriter::finish(const std::vector<uint
     g.job_id = stored_.job;
     g.kind = "scene";
     g.prompt = "Scene reconstructed from " + name;
-    g.seed = params_.contains("seed") && params_["seed"].is_number_unsigned() ? params_["seed"].get<uint64_t>() : 0;
+    g.seed = params_.contains("seed") && params_["seed"].is_number_unsigned()
+                 ? params_["seed"].get<uint64_t>()
+                 : 0;
     g.params = {{"scene_id", *scene}, {"image_asset_id", *img}, {"program", program}};
     if (params_.contains("model")) g.params["model"] = params_["model"];
     g.asset_id = *ren;

@@ -218,7 +218,8 @@ TEST(SjdStudio, OverlayStepsAndAcceptanceStripShowTheEngineEvents) {
     EXPECT_GT(drafts, 0);
     EXPECT_EQ(timings, strip->steps()); // one StepTiming per forward pass
     EXPECT_TRUE(perf.text().contains("tok/step")) << perf.text().toStdString();
-    EXPECT_TRUE(strip->summary().contains(QString("%1 tokens in %2 steps").arg(2 * cells).arg(strip->steps())))
+    EXPECT_TRUE(
+        strip->summary().contains(QString("%1 tokens in %2 steps").arg(2 * cells).arg(strip->steps())))
         << strip->summary().toStdString();
 
     // The cell inspector says the step.

@@ -31,9 +31,10 @@ public:
     // `name`: the input's name (the scene's name, and the history's "prompt" says it); `image_png` and
     // `render_png`: PNG bytes; `scene_json`: the parsed program as scene JSON; `result`: extra fields for
     // the job's result (tokens, renderer, …), to which the stored ids are added.
-    Result<StoredReconstruction> finish(const std::vector<uint8_t>& image_png, const std::vector<uint8_t>& render_png,
-                                        const std::string& name, const std::string& program,
-                                        const std::string& scene_json, nlohmann::json result);
+    Result<StoredReconstruction> finish(const std::vector<uint8_t>& image_png,
+                                        const std::vector<uint8_t>& render_png, const std::string& name,
+                                        const std::string& program, const std::string& scene_json,
+                                        nlohmann::json result);
 
 private:
     std::unique_ptr<Project> project_;
