@@ -1,13 +1,14 @@
 // `tessera-cli reconstruct`: IG-LLM inverse graphics. An image goes through a LLaVA checkpoint with a
 // float head; the scene program streams to stdout token by token, is parsed, drawn by the Vulkan
 // renderer (the null renderer, with a message, where no Vulkan device exists) and optionally stored in
-// a project: the input image and the render as assets, the program as a scene, and a `reconstruct`
+// a project (tessera/projects/reconstruction_store.h, shared with the studio): the input image and the
+// render as assets, the program as a scene, a "scene" generation for the history, and a `reconstruct`
 // job whose result links them.
 #include "cli/cli.h"
 #include "cli/janus_runner.h" // createRunBackend
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
-#include "tessera/projects/project.h"
+#include "tessera/projects/reconstruction_store.h"
 #include "tessera/renderers/renderer.h"
 #include "tessera/renderers/scene.h"
 
@@ -57,70 +58,7 @@ std::vector<uint8_t> readBytes(const std::string& path) {
     return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
 }
 
-struct Stored {
-    int64_t job = 0, scene = 0, image_asset = 0, render_asset = 0;
-};
-
-// The job is recorded first (so a failure later is remembered as a failed job); assets and the scene
-// follow, and the job's result names them.
-class ProjectWriter {
-public:
-    Status open(const std::string& dir, const nlohmann::json& params) {
-        auto p = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir)
-                                                          : projects::Project::create(dir);
-        if (!p) return Status::error("project " + dir + ": " + p.error());
-        project_ = std::make_unique<projects::Project>(std::move(*p));
-        auto job = project_->submitJob("reconstruct", params);
-        if (!job) return Status::error(job.error());
-        stored_.job = *job;
-        auto s = project_->updateJobState(*job, projects::JobState::kRunning);
-        return s.ok() ? Status() : Status::error(s.message());
-    }
-    bool active() const { return project_ != nullptr; }
-    void fail(const std::string& why) {
-        if (project_) (void)project_->updateJobState(stored_.job, projects::JobState::kFailed, why);
-    }
-    Expected<Stored> finish(const std::vector<uint8_t>& image_png, const std::vector<uint8_t>& render_png,
-                            const std::string& name, const std::string& program,
-                            const std::string& scene_json, nlohmann::json result) {
-        auto asset = [&](const std::vector<uint8_t>& bytes, const char* role) -> Expected<int64_t> {
-            projects::MediaPayload m;
-            m.kind = "image/png";
-            m.extension = "png";
-            m.bytes = bytes;
-            m.meta = {{"role", role}, {"job", stored_.job}};
-            auto a = project_->addAsset(m);
-            if (!a) return Status::error("storing the " + std::string(role) + ": " + a.error());
-            return a->id;
-        };
-        auto img = asset(image_png, "reconstruct-input");
-        if (!img) return img.status();
-        auto ren = asset(render_png, "reconstruct-render");
-        if (!ren) return ren.status();
-        projects::SceneRecord sc;
-        sc.name = name;
-        sc.program = program;
-        sc.parsed = nlohmann::json::parse(scene_json);
-        auto scene = project_->addScene(sc);
-        if (!scene) return Status::error("storing the scene: " + scene.error());
-        stored_.image_asset = *img;
-        stored_.render_asset = *ren;
-        stored_.scene = *scene;
-        result["scene_id"] = *scene;
-        result["image_asset_id"] = *img;
-        result["render_asset_id"] = *ren;
-        if (auto s = project_->setJobResult(stored_.job, result); !s.ok()) return Status::error(s.message());
-        if (auto s = project_->updateJobState(stored_.job, projects::JobState::kDone); !s.ok())
-            return Status::error(s.message());
-        return stored_;
-    }
-
-private:
-    std::unique_ptr<projects::Project> project_;
-    Stored stored_;
-};
-
-int fail(ProjectWriter& pw, const std::string& message) {
+int fail(projects::ReconstructionWriter& pw, const std::string& message) {
     std::fprintf(stderr, "tessera-cli reconstruct: %s\n", message.c_str());
     pw.fail(message);
     return 1;
@@ -186,7 +124,7 @@ int cmdReconstruct(int argc, char** argv) {
     }
     req.constrain_to_grammar = !no_constrain;
 
-    ProjectWriter pw;
+    projects::ReconstructionWriter pw; // the project side, shared with the studio
     auto image = readPng(image_path);
     if (!image) return fail(pw, image_path + ": " + image.error());
     const std::vector<uint8_t> image_bytes = readBytes(image_path);
@@ -206,7 +144,7 @@ int cmdReconstruct(int argc, char** argv) {
                              {"constrain", req.constrain_to_grammar},
                              {"float_head", info.float_head}};
     if (!project_dir.empty())
-        if (Status s = pw.open(project_dir, params); !s.ok()) return fail(pw, s.message());
+        if (auto s = pw.open(project_dir, params); !s.ok()) return fail(pw, s.message());
     if (req.constrain_to_grammar && !info.grammar_constraint)
         std::fprintf(stderr,
                      "note: the grammar constraint needs every grammar word as one token and a float head; "
@@ -268,10 +206,10 @@ int cmdReconstruct(int argc, char** argv) {
         auto stored = pw.finish(image_bytes, render_bytes, fs::path(image_path).stem().string(),
                                 result->program, scene_json, res);
         if (!stored) return fail(pw, stored.error());
-        std::fprintf(stderr, "stored in %s: job %lld, scene %lld, image asset %lld, render asset %lld\n",
+        std::fprintf(stderr, "stored in %s: job %lld, scene %lld, image asset %lld, render asset %lld, history entry %lld\n",
                      project_dir.c_str(), static_cast<long long>(stored->job),
                      static_cast<long long>(stored->scene), static_cast<long long>(stored->image_asset),
-                     static_cast<long long>(stored->render_asset));
+                     static_cast<long long>(stored->render_asset), static_cast<long long>(stored->generation));
     }
     if (!out_render.empty()) std::fprintf(stderr, "wrote %s\n", out_render.c_str());
     return 0;

@@ -30,9 +30,11 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPointer>
 #include <QPushButton>
 #include <QSettings>
@@ -97,6 +99,12 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(reconstruction_, &SceneReconstruction::inputLoaded, scene_view_, &SceneView::setInputImage);
     connect(reconstruction_, &SceneReconstruction::sceneUpdated, this,
             [this](const renderers::Scene& scene) { scene_->setScene(scene); });
+    connect(reconstruction_, &SceneReconstruction::stored, this, [this](const QString& project, qint64) {
+        if (project == project_folder_) history_->refresh();
+    });
+    connect(reconstruction_, &SceneReconstruction::groundTruthFound, this, [this](const renderers::Scene& truth) {
+        scene_->setReference(truth, tr("the ground truth stored in the input image"));
+    });
     connect(reconstruction_, &SceneReconstruction::finished, this, [this](bool ok, const QString& message) {
         statusBar()->showMessage(ok ? tr("Reconstruction: %1").arg(message)
                                     : tr("Reconstruction failed: %1").arg(message));
@@ -121,6 +129,19 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(video_dock, scene_dock_);
     engine_dock->raise();
     // A video generation shown is shown in the Video dock too, which comes to the front.
+    // A stored reconstruction opened from the history goes to the Scene dock: its program and input.
+    connect(studio_, &StudioController::currentChanged, this, [this](qint64 id) {
+        const Generation* g = studio_->generation(id);
+        if (!g || g->kind != "scene") return;
+        const renderers::SceneParseResult parsed = renderers::parseSceneProgram(g->scene_program.toStdString());
+        if (!parsed.ok)
+            return statusBar()->showMessage(tr("The stored scene does not parse: %1").arg(QString::fromStdString(parsed.error)));
+        scene_->clearReference();
+        scene_->setScene(parsed.scene);
+        if (!g->scene_input.isNull()) scene_view_->setInputImage(g->scene_input);
+        scene_dock_->show();
+        scene_dock_->raise();
+    });
     connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
         const Generation* g = studio_->generation(id);
         if (!g || g->kind != "video") return;
@@ -132,9 +153,11 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     resizeDocks({engine_dock, inspector_dock}, {210, 300}, Qt::Vertical);
 
     connect(bridge_, &EngineBridge::stepTiming, perf_, &PerfStrip::onTiming);
+    connect(bridge_, &EngineBridge::tokenSampled, perf_, &PerfStrip::onToken);
     connect(mosaic_, &MosaicController::cellSelected, inspector_, &InspectorController::inspect);
     connect(studio_, &StudioController::currentChanged, inspector_view_, &CellInspector::clear);
     connect(studio_, &StudioController::generatorChanged, this, &MainWindow::applyEngineThreads);
+    connect(studio_, &StudioController::generatorChanged, this, &MainWindow::updateSceneImageAction);
     connect(settings_, &SettingsPanel::generateRequested, this,
             [this](const GenerationSettings& s) { studio_->generate(s); });
     connect(settings_, &SettingsPanel::modelChosen, models_, &ModelManagerController::load);
@@ -218,15 +241,16 @@ void MainWindow::openProject(const QString& folder) {
             return;
         }
         history_->setSource(source->release());
+        project_folder_ = folder;
         if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
         statusBar()->showMessage(tr("Opened project %1").arg(QDir(folder).dirName()), 3000);
         Q_EMIT projectOpened(folder, true);
     });
 }
 
-void MainWindow::openScene(const QString& path) {
+void MainWindow::openScene(const QString& path, bool as_reference) {
     QPointer<MainWindow> self(this);
-    QThreadPool::globalInstance()->start([self, path] {
+    QThreadPool::globalInstance()->start([self, path, as_reference] {
         std::ifstream in(path.toStdString(), std::ios::binary);
         std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         renderers::SceneParseResult parsed;
@@ -236,20 +260,46 @@ void MainWindow::openScene(const QString& path) {
             parsed = renderers::parseSceneJson(text);
         else
             parsed = renderers::parseSceneProgram(text);
-        QMetaObject::invokeMethod(qApp, [self, path, parsed] {
+        QMetaObject::invokeMethod(qApp, [self, path, parsed, as_reference] {
             if (!self) return;
             if (!parsed.ok) {
                 self->statusBar()->showMessage(tr("Scene %1: %2").arg(path, QString::fromStdString(parsed.error)));
                 return;
             }
-            self->scene_->setScene(parsed.scene);
+            if (as_reference)
+                self->scene_->setReference(parsed.scene, QFileInfo(path).fileName());
+            else
+                self->scene_->setScene(parsed.scene);
             self->scene_dock_->show();
             self->scene_dock_->raise();
         });
     });
 }
 
+void MainWindow::generateSceneImage() {
+    const std::shared_ptr<Generator> gen = studio_->generator();
+    if (!gen || gen->info().video) return;
+    const QString caption = sceneCaption(scene_->scene());
+    settings_->promptEdit()->setPlainText(caption);
+    const int64_t id = studio_->generate(settings_->settingsForRun());
+    statusBar()->showMessage(id > 0 ? tr("Queued an image of the scene: “%1”").arg(caption)
+                                    : tr("Could not queue an image of the scene"));
+}
+
+void MainWindow::updateSceneImageAction() {
+    if (!scene_image_action_) return;
+    const std::shared_ptr<Generator> gen = studio_->generator();
+    const bool ok = gen && !gen->info().video;
+    scene_image_action_->setEnabled(ok);
+    scene_image_action_->setToolTip(ok ? tr("Queue a text→image job with %1, prompted with the scene's caption")
+                                             .arg(gen->info().name)
+                                       : tr("Load a text→image model (Janus or Token-Shuffle) to generate an "
+                                            "image of this scene"));
+}
+
 void MainWindow::reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed) {
+    scene_->clearReference(); // a new input: its own ground truth, if any, arrives with it
+    reconstruction_->setProject(project_folder_);
     scene_dock_->show();
     scene_dock_->raise();
     statusBar()->showMessage(tr("Reconstructing %1…").arg(image_path));
@@ -276,6 +326,11 @@ void MainWindow::buildMenus() {
                                                           tr("Scenes (*.json *.scene *.txt);;All files (*)"));
         if (!path.isEmpty()) openScene(path);
     });
+    action(file, "file.openReferenceScene", tr("Open &reference scene…"), QKeySequence(), [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Reference scene (program or scene JSON)"), {},
+                                                          tr("Scenes (*.json *.scene *.txt);;All files (*)"));
+        if (!path.isEmpty()) openScene(path, true);
+    });
     action(file, "file.export", tr("&Export PNG or video…"), QKeySequence(Qt::CTRL | Qt::Key_E),
            [this] { exportCurrent(); });
     file->addSeparator();
@@ -299,6 +354,7 @@ void MainWindow::buildMenus() {
     });
 
     QMenu* gen = menuBar()->addMenu(tr("&Generate"));
+    gen->setToolTipsVisible(true); // a disabled action's tooltip says what it needs
     action(gen, "generate.run", tr("&Generate"), QKeySequence(Qt::CTRL | Qt::Key_Return),
            [this] { generate(); });
     action(gen, "generate.cancel", tr("&Cancel current"), QKeySequence(Qt::Key_Escape),
@@ -317,11 +373,14 @@ void MainWindow::buildMenus() {
                                                            tr("Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"));
         if (!image.isEmpty()) reconstructScene(model, image);
     });
+    scene_image_action_ = action(gen, "generate.sceneImage", tr("Generate an &image of this scene"), QKeySequence(),
+                                 [this] { generateSceneImage(); });
+    updateSceneImageAction();
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     int key = Qt::Key_0;
     for (auto o : {MosaicOverlay::None, MosaicOverlay::Probability, MosaicOverlay::Entropy,
-                   MosaicOverlay::Rank, MosaicOverlay::Guidance}) {
+                   MosaicOverlay::Rank, MosaicOverlay::Guidance, MosaicOverlay::AcceptedStep}) {
         action(view, QString("view.overlay%1").arg(static_cast<int>(o)),
                tr("Overlay: %1").arg(overlayName(o)), QKeySequence(Qt::ALT | static_cast<Qt::Key>(key++)),
                [this, o] { mosaic_view_->setOverlay(o); });

@@ -74,9 +74,16 @@ public:
     widgets::SceneView* sceneView() const { return scene_view_; }
     // Reads and parses a scene program or scene JSON off the GUI thread, then shows it in the Scene
     // dock (errors go to the status bar).
-    void openScene(const QString& path);
+    // With `as_reference`, the scene becomes the Scene dock's reference: the object list then shows
+    // each object's differences against it.
+    void openScene(const QString& path, bool as_reference = false);
+    // Generate > Generate an image of this scene: the scene's caption (widgets::sceneCaption) becomes
+    // the prompt of a text→image job with the loaded model. Does nothing without such a model (the
+    // action is then disabled, its tooltip says why).
+    void generateSceneImage();
     // Image -> scene program with an IG-LLM checkpoint, off the GUI thread; the Scene dock shows the
-    // input and re-renders as each object completes.
+    // input and re-renders as each object completes. With a project open, the result is stored in it
+    // (input, program, render) and appears in the history.
     void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
     widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
     bool engineYieldsCore() const { return engine_yields_; }
@@ -108,10 +115,12 @@ private:
     // cores, the engine computes on one thread fewer, so the GUI thread always finds a free core;
     // all threads otherwise.
     void applyEngineThreads();
+    void updateSceneImageAction();
     static constexpr int kYieldCores = 2;
 
     StudioOptions options_;
     int64_t project_request_ = 0;
+    QString project_folder_; // the project the History dock shows ("" = this session only)
     bool closing_ = false;
     bool engine_yields_ = false; // a close waits (window hidden) for running jobs to stop
     QUndoStack* undo_;
@@ -136,6 +145,7 @@ private:
     widgets::SceneView* scene_view_;
     widgets::SceneReconstruction* reconstruction_;
     QDockWidget* scene_dock_ = nullptr;
+    QAction* scene_image_action_ = nullptr;
     widgets::ShortcutRegistry* shortcuts_;
     QWidget* engine_view_;
     bool first_run_pending_;

@@ -152,8 +152,8 @@ void checkStats(const std::vector<int32_t>& tokens, const std::vector<TokenStat>
 namespace {
 
 void checkKind(const std::string& kind) {
-    if (kind != "image" && kind != "video")
-        throw UsageError("a generation's kind is \"image\" or \"video\", not \"" + kind + "\"");
+    if (kind != "image" && kind != "video" && kind != "scene")
+        throw UsageError("a generation's kind is \"image\", \"video\" or \"scene\", not \"" + kind + "\"");
 }
 
 } // namespace

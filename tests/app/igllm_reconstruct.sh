@@ -45,6 +45,8 @@ render_sha=$(sqlite3 "$db" "SELECT sha256 FROM assets WHERE id = (SELECT json_ex
 image_sha=$(sqlite3 "$db" "SELECT sha256 FROM assets WHERE id = (SELECT json_extract(result, '\$.image_asset_id') FROM jobs)")
 [ "$render_sha" = "$(sha256sum "$work/r.png" | cut -d' ' -f1)" ] || { echo "stored render differs from --out-render"; exit 1; }
 [ "$image_sha" = "$(sha256sum "$work/in.png" | cut -d' ' -f1)" ] || { echo "stored image differs from the input"; exit 1; }
+# The history lists it: one generation of kind "scene" whose picture is the render, naming the scene.
+[ "$(sqlite3 "$db" "SELECT kind FROM generations WHERE id = (SELECT json_extract(result, '\$.generation_id') FROM jobs) AND asset_id = (SELECT json_extract(result, '\$.render_asset_id') FROM jobs) AND json_extract(params, '\$.scene_id') = (SELECT json_extract(result, '\$.scene_id') FROM jobs)")" = "scene" ] || { echo "no history entry for the reconstruction"; exit 1; }
 
 # The null renderer on request; bad input is an error with a message, never a crash.
 "$cli" reconstruct --model "$work/ckpt" --image "$work/in.png" --seed "$found" --renderer null --out-render "$work/n.png" > /dev/null 2> "$work/null.txt"

@@ -94,3 +94,48 @@ TEST(SceneScore, MissingObjectsCountAsWrong) {
     EXPECT_TRUE(empty.count_correct);
     EXPECT_EQ(empty.matched, 0u);
 }
+
+TEST(SceneDifference, PerObjectHandCheckedCase) {
+    Scene truth, pred;
+    SceneObject a; // red rubber cube at (0, 0, 0.35)
+    a.color = Color::Red;
+    a.position = {0, 0, 0.35};
+    SceneObject b; // blue metal sphere at (3, 0, 0.35), rotation 10
+    b.shape = Shape::Sphere;
+    b.color = Color::Blue;
+    b.material = Material::Metal;
+    b.position = {3, 0, 0.35};
+    b.rotation = 10;
+    truth.objects = {a, b};
+    SceneObject pb = b; // 0.3 off in x, green, rotation 350, larger
+    pb.position = {3.3, 0, 0.35};
+    pb.color = Color::Green;
+    pb.rotation = 350;
+    pb.size = 0.7;
+    SceneObject pa = a; // 0.4 off in y
+    pa.position = {0, 0.4, 0.35};
+    SceneObject extra; // far from both, so it is the one left out
+    extra.position = {20, 20, 0.35};
+    pred.objects = {pb, extra, pa};
+    const SceneDifference d = diffScenes(pred, truth);
+    ASSERT_EQ(d.objects.size(), 3u);
+    EXPECT_EQ(d.objects[0].truth, 1);
+    EXPECT_TRUE(d.objects[0].shape);
+    EXPECT_FALSE(d.objects[0].color);
+    EXPECT_TRUE(d.objects[0].material);
+    EXPECT_FALSE(d.objects[0].size);
+    EXPECT_NEAR(d.objects[0].position_error, 0.3, 1e-12);
+    EXPECT_NEAR(d.objects[0].rotation_error, 20, 1e-12);
+    EXPECT_EQ(d.objects[1].truth, -1); // unmatched
+    EXPECT_EQ(d.objects[2].truth, 0);
+    EXPECT_TRUE(d.objects[2].shape && d.objects[2].color && d.objects[2].material && d.objects[2].size);
+    EXPECT_NEAR(d.objects[2].position_error, 0.4, 1e-12);
+    EXPECT_EQ(d.objects[2].rotation_error, 0);
+    EXPECT_TRUE(d.missing.empty());
+    // Fewer predictions than true objects: the true ones left over are listed as missing.
+    pred.objects = {pa};
+    const SceneDifference m = diffScenes(pred, truth);
+    ASSERT_EQ(m.objects.size(), 1u);
+    EXPECT_EQ(m.objects[0].truth, 0);
+    EXPECT_EQ(m.missing, std::vector<int>{1});
+}

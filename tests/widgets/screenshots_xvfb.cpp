@@ -8,7 +8,10 @@
 #include "tessera/widgets/engine_stats.h"
 #include "studio/main_window.h"
 #include "tessera/engine/bench.h"
+#include "tessera/widgets/acceptance_strip.h"
 #include "tessera/widgets/cell_inspector.h"
+#include "tessera/widgets/perf_strip.h"
+#include "tessera/widgets/settings_panel.h"
 #include "tessera/widgets/history_panel.h"
 #include "tessera/widgets/janus_generator.h"
 #include "tessera/widgets/project_history_source.h"
@@ -28,6 +31,7 @@
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
+#include <QAction>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
@@ -45,6 +49,7 @@
 #include <QTimer>
 #include <QTreeWidget>
 #include <gtest/gtest.h>
+#include <set>
 
 using namespace tessera;
 using namespace tessera::widgets;
@@ -276,6 +281,61 @@ TEST(StudioScreenshots, RealJanusTinyGeneration) {
     save(w.grab().toImage(), "studio_janus_tiny.png");
 }
 
+// Speculative Jacobi decoding on janus_tiny chosen in the settings panel: the mosaic coloured by the
+// step that accepted each cell, the cell inspector naming a cell's step, and the perf panel's per-step
+// acceptance strip (bars above plain decoding's one-token-per-image line).
+TEST(StudioScreenshots, SjdAcceptedAtStepOverlayAndAcceptanceStrip) {
+    test::app();
+    StudioOptions o;
+    o.model = janusTinyDir();
+    o.persist = false;
+    o.autostart = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    GenerationSettings s = w.settingsPanel()->settings();
+    s.prompt = "a red cube";
+    s.seed = 7;
+    s.seed_locked = true;
+    s.temperature = 0;
+    s.images = 2;
+    s.decode = "sjd";
+    s.sjd_window = 8;
+    w.settingsPanel()->setSettings(s);
+    w.settingsPanel()->generateButton()->click();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    const int cells = g->rows * g->cols;
+    w.mosaicView()->setOverlay(MosaicOverlay::AcceptedStep);
+    TokenMosaic* m = w.mosaicView()->mosaic();
+    QTest::mouseClick(m, Qt::LeftButton, {}, m->cellCenter(cells - 1));
+    QTest::qWait(100);
+    AcceptanceStrip* strip = w.perfStrip()->acceptance();
+    EXPECT_EQ(strip->tokens(), 2 * cells);
+    EXPECT_LT(strip->steps(), cells); // speculation made several cells final per step
+    // The strip shows bars in two colours (above the baseline, at it) and the dashed baseline.
+    const QImage bars = strip->grab().toImage();
+    EXPECT_GE(distinctColours(bars), 3);
+    // The overlay colours cells by step: as many distinct cell colours as steps (up to the ramp's reach).
+    std::set<QRgb> cell_colours;
+    const QImage mosaic = m->grab().toImage();
+    std::set<int> steps;
+    for (int p = 0; p < cells; ++p) {
+        cell_colours.insert(mosaic.pixel(m->cellCenter(p) + QPoint(m->width() / g->cols / 4, 0)));
+        steps.insert(g->cells[static_cast<size_t>(p)].step);
+    }
+    EXPECT_GE(cell_colours.size(), std::min<size_t>(steps.size(), 3));
+    save(w.grab().toImage(), "studio_sjd_accepted_at_step.png");
+    save(w.mosaicView()->grab().toImage(), "mosaic_sjd_accepted_at_step.png");
+    save(w.perfStrip()->grab().toImage(), "perf_sjd_acceptance_strip.png");
+    save(w.dock("inspectorDock")->grab().toImage(), "cell_inspector_sjd.png");
+}
+
 // A tiny random Token-Shuffle checkpoint (16×16 tokens, s = 2, docs/TOKEN_SHUFFLE.md) in the studio:
 // the model list's entry, a preview while the windows fill in, and the inspector showing a cell's
 // 2×2 window.
@@ -479,7 +539,7 @@ TEST(StudioScreenshots, SceneDockOpensAProgramAndRendersIt) {
     w.show();
     w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
     SceneView* view = w.sceneView();
-    ASSERT_TRUE(waitFor([&] { return view->objectList()->count() == 3; }, 10000));
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 3; }, 10000));
     ASSERT_TRUE(waitFor([&] { return view->controller().renderedVersion() == view->controller().version(); }, 20000));
     EXPECT_TRUE(w.dock("sceneDock")->isVisible());
     const QImage shot = w.dock("sceneDock")->grab().toImage();
@@ -495,7 +555,66 @@ TEST(StudioScreenshots, SceneDockOpensAProgramAndRendersIt) {
     f.close();
     w.openScene(bad);
     ASSERT_TRUE(waitFor([&] { return w.statusBar()->currentMessage().contains("bad.scene"); }, 10000));
-    EXPECT_EQ(view->objectList()->count(), 3);
+    EXPECT_EQ(view->objectList()->topLevelItemCount(), 3);
+}
+
+// File > Open reference scene…: the object list's difference column against a reference (one object
+// recoloured, one moved, one missing, one extra); then Generate > Generate an image of this scene queues a
+// text→image job prompted with the scene's caption.
+TEST(StudioScreenshots, SceneDifferencesAgainstAReferenceAndAnImageOfTheScene) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    MainWindow w(o);
+    QAction* make_image = w.findChild<QAction*>("generate.sceneImage");
+    ASSERT_NE(make_image, nullptr);
+    if (!w.studio()->generator()) { // the model loads off the GUI thread: before it, the action says why not
+        EXPECT_FALSE(make_image->isEnabled());
+        EXPECT_TRUE(make_image->toolTip().contains("Load a text→image model")) << make_image->toolTip().toStdString();
+    }
+    w.resize(1400, 900);
+    w.show();
+    w.resizeDocks({w.dock("sceneDock")}, {430}, Qt::Vertical);
+    w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
+    SceneView* view = w.sceneView();
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 3; }, 10000));
+    // The reference: the sphere where it is but blue, the cylinder 0.5 further along x, no cube, and a
+    // purple cube far away.
+    QTemporaryDir tmp;
+    const QString ref = tmp.path() + "/reference.scene";
+    QFile f(ref);
+    ASSERT_TRUE(f.open(QIODevice::WriteOnly));
+    f.write("object sphere blue metal size 0.35 position -1.5 1 0.35 rotation 0\n"
+            "object cylinder cyan rubber size 0.7 position 1.7 1.4 0.7 rotation 0\n"
+            "object cube purple rubber size 0.35 position 9 9 0.35 rotation 0\n"
+            "object cube purple rubber size 0.35 position -9 -9 0.35 rotation 0\n");
+    f.close();
+    w.openScene(ref, true);
+    ASSERT_TRUE(waitFor([&] { return view->objectList()->topLevelItemCount() == 4; }, 10000));
+    EXPECT_FALSE(view->objectList()->isColumnHidden(1));
+    EXPECT_EQ(view->objectText(0, 1),
+              "ref 1: shape ✓ · colour ✗ (blue) · material ✓ · size ✓ · position off by 0 · rotation off by 0°");
+    EXPECT_EQ(view->objectText(1, 1),
+              "ref 2: shape ✓ · colour ✓ · material ✓ · size ✓ · position off by 0.5 · rotation off by 0°");
+    // The yellow cube at (0.5, -1.5) is nearer the purple cube at (-9, -9) than the one at (9, 9): that
+    // pair is matched, the other purple cube is missing.
+    EXPECT_TRUE(view->objectText(2, 1).startsWith("ref 4: shape ✓ · colour ✗ (purple) · material ✓ · size ✗ (0.35)"))
+        << view->objectText(2, 1).toStdString();
+    EXPECT_EQ(view->objectText(3, 0), "missing: purple rubber cube (ref 3)");
+    ASSERT_TRUE(waitFor([&] { return view->controller().renderedVersion() == view->controller().version(); }, 20000));
+    QTest::qWait(100);
+    const QImage shot = w.dock("sceneDock")->grab().toImage();
+    save(shot, "studio_scene_differences.png");
+    EXPECT_GT(distinctColours(shot), 20);
+
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    EXPECT_TRUE(make_image->isEnabled());
+    make_image->trigger();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 10000));
+    const Generation* g = w.studio()->generation(w.studio()->current());
+    EXPECT_EQ(g->settings.prompt, "a photo of a small gray metal sphere, a large cyan rubber cylinder and a large "
+                                  "yellow rubber cube on a grey floor");
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(w.studio()->current())); }, 60000));
 }
 
 // Generate > Reconstruct scene from image…: a tiny random IG-LLM checkpoint streams a program; the
@@ -534,9 +653,74 @@ TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
     ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
     EXPECT_TRUE(ok) << rec->program().toStdString();
     EXPECT_GE(updates, 2) << "the scene should grow as statements complete";
-    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->count() == objects; }, 10000));
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000));
     ASSERT_TRUE(waitFor([&] {
         return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
     }, 20000));
     save(w.dock("sceneDock")->grab().toImage(), "studio_reconstruction.png");
+}
+
+
+// Generate > Reconstruct scene from image… with a project open: the reconstruction is stored there and
+// the History dock lists it with its render; opening that entry shows its program and input in the
+// Scene dock.
+TEST(StudioScreenshots, ReconstructionIsStoredAndReopensFromTheHistory) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    QTemporaryDir tmp;
+    const QString project = tmp.path() + "/project";
+    { auto created = openProjectHistory(project, true); ASSERT_TRUE(created.ok()) << created.error(); }
+    o.project = project;
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    bool opened = false;
+    QObject::connect(&w, &MainWindow::projectOpened, [&](const QString&, bool ok) { opened = ok; });
+    ASSERT_TRUE(waitFor([&] { return opened; }, 20000));
+    const QString model = tmp.path() + "/igllm";
+    ASSERT_TRUE(tessera::writeRandomIgllmCheckpoint(model.toStdString()).ok());
+    QImage input(64, 64, QImage::Format_RGB888);
+    input.fill(QColor(40, 60, 200));
+    ASSERT_TRUE(input.save(tmp.path() + "/in.png"));
+    SceneReconstruction* rec = w.reconstruction();
+    bool done = false, ok = false;
+    qint64 stored = 0;
+    QObject::connect(rec, &SceneReconstruction::finished, [&](bool success, const QString&) {
+        done = true;
+        ok = success;
+    });
+    QObject::connect(rec, &SceneReconstruction::stored, [&](const QString&, qint64 id) { stored = id; });
+    int objects = 0;
+    for (uint64_t seed = 1; seed <= 30 && objects < 2; ++seed) {
+        done = false;
+        w.reconstructScene(model, tmp.path() + "/in.png", seed);
+        ASSERT_TRUE(waitFor([&] { return done; }, 60000));
+        objects = ok ? static_cast<int>(rec->program().count("object ")) : 0;
+    }
+    ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
+    ASSERT_GT(stored, 0);
+    const QString program = rec->program();
+    // The history refreshes by itself and lists the entry.
+    QTreeWidget* tree = w.historyPanel()->tree();
+    const auto find = [&]() -> QTreeWidgetItem* {
+        for (int i = 0; i < tree->topLevelItemCount(); ++i)
+            if (tree->topLevelItem(i)->text(0).startsWith(QString("#%1 ").arg(stored))) return tree->topLevelItem(i);
+        return nullptr;
+    };
+    ASSERT_TRUE(waitFor([&] { return find() != nullptr; }, 20000));
+    EXPECT_TRUE(find()->text(0).contains("scene reconstruction")) << find()->text(0).toStdString();
+    EXPECT_FALSE(find()->icon(0).isNull());
+    w.dock("historyDock")->raise();
+    QTest::qWait(100);
+    save(w.dock("historyDock")->grab().toImage(), "history_scene_reconstruction.png");
+
+    // Another scene in the dock, then the history entry brings the stored one back.
+    w.openScene(QString(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/scenes/three_objects.scene");
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->controller().scene().objects.size() == 3; }, 10000));
+    w.historyController()->open(stored);
+    const renderers::SceneParseResult want = renderers::parseSceneProgram(program.toStdString());
+    ASSERT_TRUE(want.ok);
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->controller().scene() == want.scene; }, 20000));
+    EXPECT_TRUE(w.dock("sceneDock")->isVisible());
 }

@@ -142,3 +142,25 @@ TEST(TokenShuffleStudio, GeneratesWithPreviewsFillingWholeWindowsAndInspectsAWin
     for (int i = 0; i < kGrid * kGrid; ++i) raster.decode_order[static_cast<size_t>(i)] = i;
     EXPECT_EQ(InspectorController::windowSide(raster, 0), 1);
 }
+
+// Speculative Jacobi decoding needs a raster order: a Token-Shuffle job asked for it fails with a message
+// saying so (rather than silently decoding plainly under a recipe that says SJD).
+TEST(TokenShuffleStudio, SpeculativeDecodingIsRefusedWithAMessage) {
+    test::app();
+    auto gen = loadGenerator(checkpoint().toStdString(), "cpu");
+    ASSERT_TRUE(gen.ok()) << gen.error();
+    EngineBridge bridge;
+    StudioController studio(&bridge);
+    studio.setGenerator(*gen);
+    GenerationSettings s;
+    s.seed = 3;
+    s.seed_locked = true;
+    s.decode = "sjd";
+    const int64_t id = studio.generate(s);
+    ASSERT_GT(id, 0);
+    ASSERT_TRUE(waitFor([&] { return done(studio.generation(id)); }, 60000));
+    const Generation* g = studio.generation(id);
+    EXPECT_EQ(g->state, JobState::Failed);
+    EXPECT_TRUE(g->error.contains("raster-order")) << g->error.toStdString();
+    EXPECT_EQ(g->sampled(), 0);
+}

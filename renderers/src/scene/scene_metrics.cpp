@@ -55,12 +55,11 @@ std::vector<int> minCostAssignment(const std::vector<double>& cost, std::size_t 
     return match;
 }
 
-SceneScore scoreScene(const Scene& predicted, const Scene& truth) {
-    SceneScore s;
+SceneDifference diffScenes(const Scene& predicted, const Scene& truth) {
     const auto& pred = predicted.objects;
     const auto& real = truth.objects;
-    s.true_count = real.size();
-    s.count_correct = pred.size() == real.size();
+    SceneDifference d;
+    d.objects.resize(pred.size());
     std::vector<double> cost(real.size() * pred.size());
     for (std::size_t i = 0; i < real.size(); ++i) {
         for (std::size_t j = 0; j < pred.size(); ++j) {
@@ -70,23 +69,45 @@ SceneScore scoreScene(const Scene& predicted, const Scene& truth) {
         }
     }
     std::vector<int> match = minCostAssignment(cost, real.size(), pred.size());
-    std::size_t shape = 0, color = 0, material = 0, size = 0;
-    double pos = 0, rot = 0;
     for (std::size_t i = 0; i < real.size(); ++i) {
-        if (match[i] < 0) continue;
+        if (match[i] < 0) {
+            d.missing.push_back(static_cast<int>(i));
+            continue;
+        }
         const SceneObject& t = real[i];
         const SceneObject& p = pred[static_cast<std::size_t>(match[i])];
-        ++s.matched;
-        shape += t.shape == p.shape;
-        color += t.color == p.color;
-        material += t.material == p.material;
-        size += std::fabs(t.size - p.size) <= 1e-9 * std::max(1.0, std::fabs(t.size));
-        pos += cost[i * pred.size() + static_cast<std::size_t>(match[i])];
-        double d = std::fmod(std::fabs(t.rotation - p.rotation), 360.0);
-        rot += d > 180 ? 360 - d : d;
+        ObjectDifference& o = d.objects[static_cast<std::size_t>(match[i])];
+        o.truth = static_cast<int>(i);
+        o.shape = t.shape == p.shape;
+        o.color = t.color == p.color;
+        o.material = t.material == p.material;
+        o.size = std::fabs(t.size - p.size) <= 1e-9 * std::max(1.0, std::fabs(t.size));
+        o.position_error = cost[i * pred.size() + static_cast<std::size_t>(match[i])];
+        const double a = std::fmod(std::fabs(t.rotation - p.rotation), 360.0);
+        o.rotation_error = a > 180 ? 360 - a : a;
     }
-    if (!real.empty()) {
-        const double n = static_cast<double>(real.size());
+    return d;
+}
+
+SceneScore scoreScene(const Scene& predicted, const Scene& truth) {
+    SceneScore s;
+    s.true_count = truth.objects.size();
+    s.count_correct = predicted.objects.size() == truth.objects.size();
+    const SceneDifference d = diffScenes(predicted, truth);
+    std::size_t shape = 0, color = 0, material = 0, size = 0;
+    double pos = 0, rot = 0;
+    for (const ObjectDifference& o : d.objects) {
+        if (o.truth < 0) continue;
+        ++s.matched;
+        shape += o.shape;
+        color += o.color;
+        material += o.material;
+        size += o.size;
+        pos += o.position_error;
+        rot += o.rotation_error;
+    }
+    if (s.true_count > 0) {
+        const double n = static_cast<double>(s.true_count);
         s.shape_accuracy = shape / n;
         s.color_accuracy = color / n;
         s.material_accuracy = material / n;

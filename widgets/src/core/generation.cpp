@@ -17,6 +17,16 @@ QJsonObject GenerationSettings::toJson() const {
     o["top_k"] = top_k;
     o["top_p"] = top_p;
     o["images"] = images;
+    // The engine's recipe layout (recipe.cpp); plain decoding writes nothing, as before SJD existed.
+    if (speculative()) {
+        QJsonObject d{{"strategy", "sjd"}, {"window", sjd_window}, {"init", sjd_init}};
+        if (lantern_k > 0) {
+            d["lantern_k"] = lantern_k;
+            d["lantern_delta"] = lantern_delta;
+            d["lossy"] = true;
+        }
+        o["decode"] = d;
+    }
     return o;
 }
 
@@ -38,7 +48,26 @@ GenerationSettings GenerationSettings::fromJson(const QJsonObject& o) {
     s.top_k = std::max(0, o.value("top_k").toInt(s.top_k));
     s.top_p = std::clamp(o.value("top_p").toDouble(s.top_p), 0.0, 1.0);
     s.images = std::clamp(o.value("images").toInt(s.images), 1, 64);
+    const QJsonObject d = o.value("decode").toObject();
+    if (d.value("strategy").toString() == "sjd") {
+        s.decode = "sjd";
+        s.sjd_window = std::clamp(d.value("window").toInt(s.sjd_window), 1, kMaxSjdWindow);
+        if (d.value("init").toString() == "spatial") s.sjd_init = "spatial";
+        s.lantern_k = std::clamp(d.value("lantern_k").toInt(0), 0, kMaxLanternK);
+        s.lantern_delta = std::clamp(d.value("lantern_delta").toDouble(0.0), 0.0, 1.0);
+    }
     return s;
+}
+
+DecodeSettings GenerationSettings::decodeSettings() const {
+    DecodeSettings d;
+    if (!speculative()) return d;
+    d.strategy = DecodeStrategy::Sjd;
+    d.window = std::clamp(sjd_window, 1, kMaxSjdWindow);
+    d.init = sjd_init == "spatial" ? SjdInit::Spatial : SjdInit::Random;
+    d.lantern_k = std::clamp(lantern_k, 0, kMaxLanternK);
+    d.lantern_delta = d.lantern_k > 0 ? static_cast<float>(std::max(0.0, lantern_delta)) : 0.0f;
+    return d;
 }
 
 std::vector<int32_t> Generation::tokens() const {

@@ -167,6 +167,8 @@ void StudioController::onToken(const TokenSampled& e) {
     c.entropy = e.entropy;
     c.guidance_kl = e.guidance_kl;
     c.rank = e.rank;
+    c.step = e.step;
+    c.accepted_draft = e.accepted_draft;
     c.top_ids = e.top_ids;
     c.top_probs = e.top_probs;
     if (fresh) (other ? other->decode_order : g.decode_order).push_back(e.position);

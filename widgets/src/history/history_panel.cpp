@@ -182,6 +182,7 @@ void HistoryPanel::setEntries(const std::vector<HistoryEntry>& entries, bool as_
         if (e.parent_id) text += tr("\nbranch of #%1 at token %2").arg(e.parent_id).arg(e.branch_token + 1);
         if (e.state != "finished") text += QString("  [%1]").arg(e.state);
         if (e.kind == "video") text += tr("\nvideo, %1 frames").arg(e.video_frames);
+        if (e.kind == "scene") text += tr("\nscene reconstruction (opens in the Scene dock)");
         item->setText(0, text);
         item->setData(0, Qt::UserRole + 1, e.kind);
         item->setText(1, QString::number(e.token_count));
@@ -383,7 +384,13 @@ void HistoryController::restore(int64_t id) {
 }
 
 void HistoryController::rerun(int64_t id) {
-    withGeneration(id, [this](const Generation& g) { studio_->generate(g.settings); });
+    withGeneration(id, [this](const Generation& g) {
+        // Its prompt only names the input: a reconstruction runs again from Generate > Reconstruct scene.
+        if (g.kind == "scene")
+            return Q_EMIT message(tr("#%1 is a scene reconstruction: run it again from Generate > Reconstruct "
+                                     "scene from image…").arg(g.stored_id));
+        studio_->generate(g.settings);
+    });
 }
 
 void HistoryController::remove(int64_t id) {

@@ -137,6 +137,13 @@ Generation generationFrom(pj::Project& p, const pj::GenerationRecord& r,
         }
         if (g.video && !g.video->frames.empty()) g.image = g.video->frames.front();
     }
+    if (r.kind == "scene") {
+        // A reconstruction: the picture is its render; the program and the input go to the Scene dock.
+        g.kind = "scene";
+        g.scene_program = QString::fromStdString(r.params.value("program", std::string()));
+        if (const auto in = r.params.find("image_asset_id"); in != r.params.end() && in->is_number_integer())
+            g.scene_input = assetImage(p, in->get<int64_t>());
+    }
     g.state = r.state == pj::GenerationState::kFailed ? JobState::Failed : JobState::Finished;
     g.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);
     return g;
@@ -249,6 +256,7 @@ public:
                     if (grid.is_array() && grid.size() == 2 && grid[0].is_number_integer() && grid[1].is_number_integer())
                         e.token_count = r.params.value("latent_frames", 0) * grid[0].get<int>() * grid[1].get<int>();
                 } else if (const QImage img = assetImage(p, r.asset_id); !img.isNull()) {
+                    if (r.kind == "scene") e.kind = "scene";
                     e.thumbnail = img.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation);
                 }
                 e.created = QDateTime::fromMSecsSinceEpoch(r.created_at_ms);

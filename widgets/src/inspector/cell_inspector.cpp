@@ -18,6 +18,7 @@ CellInspector::CellInspector(QWidget* parent) : QWidget(parent) {
     f.setBold(true);
     title_->setFont(f);
     stats_ = new QLabel(this);
+    stats_->setObjectName("cellStats");
     stats_->setWordWrap(true);
     window_ = new QLabel(this);
     window_->setObjectName("windowTokens");
@@ -88,7 +89,14 @@ void CellInspector::showCell(int row, int col, int step, const TokenRecord& cell
                         .arg(cell.probability, 0, 'f', 3)
                         .arg(cell.rank)
                         .arg(cell.entropy, 0, 'f', 3)
-                        .arg(cell.guidance_kl, 0, 'f', 3));
+                        .arg(cell.guidance_kl, 0, 'f', 3) +
+                    // The forward pass that made the cell final: with speculative decoding several cells
+                    // share one, so this differs from the cell's place in the decode order above.
+                    (cell.step < 0 ? QString()
+                                   : "\n" + (cell.accepted_draft
+                                                 ? tr("Accepted at decode step %1 (a draft that passed the test)")
+                                                 : tr("Accepted at decode step %1 (sampled in that step)"))
+                                                .arg(cell.step + 1)));
     const int n = static_cast<int>(std::min(cell.top_ids.size(), cell.top_probs.size()));
     table_->setRowCount(n);
     int preselect = -1;

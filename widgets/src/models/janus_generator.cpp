@@ -42,6 +42,7 @@ public:
         r.sampler.cfg = static_cast<float>(request.settings.cfg);
         r.images = std::max(1, request.settings.images);
         r.report_top_k = 5;
+        r.decode = request.settings.decodeSettings();
         if (!request.forced.empty()) r.forced.assign(static_cast<size_t>(r.images), request.forced);
         auto state = state_;
         return [state, r](JobContext& ctx) -> Status {

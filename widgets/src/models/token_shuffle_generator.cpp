@@ -35,6 +35,11 @@ public:
     GeneratorInfo info() const override { return info_; }
 
     JobFn makeJob(const GenerationRequest& request) override {
+        if (request.settings.speculative())
+            return [](JobContext&) -> Status {
+                return Status::error("speculative Jacobi decoding needs a raster-order model (Janus); "
+                                     "Token-Shuffle decodes s×s windows: choose Plain decoding");
+            };
         TokenShuffleRequest r;
         r.prompt = request.settings.prompt.toStdString();
         r.seed = request.settings.seed;

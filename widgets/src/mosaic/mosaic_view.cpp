@@ -19,7 +19,7 @@ MosaicView::MosaicView(QWidget* parent) : QWidget(parent) {
     overlay_ = new QComboBox(this);
     overlay_->setObjectName("overlayPicker");
     for (auto o : {MosaicOverlay::None, MosaicOverlay::Probability, MosaicOverlay::Entropy,
-                   MosaicOverlay::Rank, MosaicOverlay::Guidance})
+                   MosaicOverlay::Rank, MosaicOverlay::Guidance, MosaicOverlay::AcceptedStep})
         overlay_->addItem(overlayName(o), static_cast<int>(o));
     overlay_->setToolTip(tr("Colour the sampled cells by a statistic of their sampling step"));
     scrubber_ = new QSlider(Qt::Horizontal, this);

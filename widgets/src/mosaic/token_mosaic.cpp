@@ -19,6 +19,8 @@ QString overlayName(MosaicOverlay overlay) {
         return QObject::tr("Rank");
     case MosaicOverlay::Guidance:
         return QObject::tr("Guidance shift (KL)");
+    case MosaicOverlay::AcceptedStep:
+        return QObject::tr("Accepted at step");
     }
     return {};
 }
@@ -116,10 +118,20 @@ float TokenMosaic::statistic(const TokenRecord& c) const {
         return std::log2(1.f + static_cast<float>(c.rank)); // ranks span decades
     case MosaicOverlay::Guidance:
         return c.guidance_kl;
+    case MosaicOverlay::AcceptedStep:
+        return static_cast<float>(std::max(0, c.step));
     case MosaicOverlay::None:
         break;
     }
     return 0;
+}
+
+std::optional<float> TokenMosaic::overlayValueAt(int position) const {
+    if (overlay_ == MosaicOverlay::None || position < 0 || position >= static_cast<int>(cells_.size()))
+        return std::nullopt;
+    const TokenRecord& c = cells_[static_cast<size_t>(position)];
+    if (c.token < 0 || (overlay_ == MosaicOverlay::AcceptedStep && c.step < 0)) return std::nullopt;
+    return statistic(c);
 }
 
 std::pair<float, float> TokenMosaic::overlayRange() const {
@@ -195,6 +207,7 @@ void TokenMosaic::paintLegend(QPainter& p, float lo, float hi) {
     p.setPen(Qt::white);
     const auto label = [&](float v) {
         if (overlay_ == MosaicOverlay::Rank) return QString::number(std::exp2(v) - 1, 'f', 0);
+        if (overlay_ == MosaicOverlay::AcceptedStep) return QString::number(std::lround(v) + 1); // 1-based as shown
         return QString::number(v, 'g', 3);
     };
     p.drawText(QRect(bar.x(), bar.y() - 18, w, 16), Qt::AlignLeft | Qt::AlignVCenter, overlayName(overlay_));

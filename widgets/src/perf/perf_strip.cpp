@@ -1,5 +1,7 @@
 #include "tessera/widgets/perf_strip.h"
 
+#include "tessera/widgets/acceptance_strip.h"
+
 #include <QHBoxLayout>
 #include <QLabel>
 
@@ -32,6 +34,12 @@ PerfStrip::PerfStrip(QWidget* parent) : QWidget(parent) {
     kv_ = add(tr("Memory held by the KV cache"));
     threads_ = add(tr("CPU threads the engine computes on; while the window is in front on a machine with "
                       "few cores, one core is left to the interface so it never stalls"));
+    per_step_ = add(tr("Tokens made final per decode step (forward pass) of the running job; plain decoding "
+                       "makes one per image"));
+    per_step_->setObjectName("tokensPerStep");
+    acceptance_ = new AcceptanceStrip(this);
+    acceptance_->setFixedWidth(per_step_->width());
+    layout->addWidget(acceptance_);
     threads_->setFixedWidth(
         threads_->fontMetrics().horizontalAdvance(QStringLiteral("engine 00 of 00 threads (1 core left to the window)")) + 8);
     layout->addStretch(1);
@@ -45,6 +53,16 @@ void PerfStrip::clear() {
     model_->setText(tr("model —"));
     kv_->setText(tr("KV cache —"));
     threads_->setText(tr("engine threads —"));
+    per_step_->setText(tr("— tok/step"));
+    acceptance_->clear();
+}
+
+void PerfStrip::onToken(const TokenSampled& t) {
+    acceptance_->onToken(t);
+    if (acceptance_->steps() == 0) return;
+    per_step_->setText(
+        tr("%1 tok/step").arg(static_cast<double>(acceptance_->tokens()) / acceptance_->steps(), 0, 'f', 2));
+    per_step_->setToolTip(acceptance_->summary());
 }
 
 void PerfStrip::setEngineThreads(int active, int available, bool yielded) {
@@ -63,7 +81,9 @@ void PerfStrip::onTiming(const StepTiming& t) {
 }
 
 QString PerfStrip::text() const {
-    return QStringList{tps_->text(), ms_->text(), first_->text(), model_->text(), kv_->text(), threads_->text()}.join("  ·  ");
+    return QStringList{tps_->text(), ms_->text(), first_->text(), model_->text(), kv_->text(), threads_->text(),
+                       per_step_->text()}
+        .join("  ·  ");
 }
 
 } // namespace tessera::widgets

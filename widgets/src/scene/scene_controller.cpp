@@ -32,6 +32,34 @@ private:
     r::SceneObject before_, after_;
 };
 
+QString sceneCaption(const r::Scene& scene) {
+    // Identical descriptions are counted, in the order they first appear.
+    std::vector<std::pair<QString, int>> groups;
+    for (const r::SceneObject& o : scene.objects) {
+        const QString words = QString("%1 %2 %3 %4")
+                                  .arg(o.size < 0.5 ? "small" : "large")
+                                  .arg(QString::fromStdString(std::string(r::colorName(o.color))))
+                                  .arg(QString::fromStdString(std::string(r::materialName(o.material))))
+                                  .arg(QString::fromStdString(std::string(r::shapeName(o.shape))));
+        auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == words; });
+        if (it == groups.end())
+            groups.emplace_back(words, 1);
+        else
+            ++it->second;
+    }
+    if (groups.empty()) return QStringLiteral("a photo of an empty grey floor");
+    static const char* kCounts[] = {"", "a", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"};
+    QStringList parts;
+    for (const auto& [words, n] : groups) {
+        const QString count = n < 11 ? QString(kCounts[n]) : QString::number(n);
+        // English plurals of the three shapes: cubes, spheres, cylinders.
+        parts << QString("%1 %2%3").arg(count, words, n > 1 ? "s" : "");
+    }
+    const QString last = parts.takeLast();
+    return QString("a photo of %1 on a grey floor")
+        .arg(parts.isEmpty() ? last : parts.join(", ") + " and " + last);
+}
+
 SceneController::SceneController(QString renderer, QObject* parent)
     : QObject(parent), renderer_name_(std::move(renderer)) {
     worker_ = std::thread([this] { workerLoop(); });
@@ -51,6 +79,22 @@ void SceneController::setScene(const r::Scene& scene) {
     scene_ = scene;
     Q_EMIT sceneChanged();
     requestRender();
+}
+
+void SceneController::setReference(const r::Scene& reference, const QString& label) {
+    reference_ = reference;
+    reference_label_ = label;
+    Q_EMIT referenceChanged();
+}
+
+void SceneController::clearReference() {
+    reference_.reset();
+    reference_label_.clear();
+    Q_EMIT referenceChanged();
+}
+
+r::SceneDifference SceneController::difference() const {
+    return reference_ ? r::diffScenes(scene_, *reference_) : r::SceneDifference{};
 }
 
 bool SceneController::editObject(int index, const r::SceneObject& object) {

@@ -4,13 +4,58 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/igllm.h"
 
+#include "tessera/projects/reconstruction_store.h"
+#include "tessera/renderers/renderer.h"
+
+#include <QBuffer>
 #include <QCoreApplication>
+#include <QFile>
+#include <QFileInfo>
 #include <QPointer>
 #include <thread>
 
 namespace tessera::widgets {
 
 namespace r = tessera::renderers;
+
+namespace {
+
+// The render the project keeps (the size the CLI uses by default), drawn on the worker: Vulkan, or the
+// null renderer's blank image where no device exists, as in `tessera-cli reconstruct`.
+constexpr int kStoredRenderWidth = 480, kStoredRenderHeight = 320;
+
+projects::Result<projects::StoredReconstruction> storeRun(projects::ReconstructionWriter& writer,
+                                                          const QString& image_path, const r::Scene& scene,
+                                                          const IgllmResult& result) {
+    QFile in(image_path);
+    if (!in.open(QIODevice::ReadOnly))
+        return projects::Status::error("cannot read " + image_path.toStdString() + " again");
+    const QByteArray input = in.readAll();
+    auto created = r::createRenderer("vulkan");
+    if (!created.renderer) created = r::createRenderer("null");
+    if (!created.renderer) return projects::Status::error("no renderer: " + created.error);
+    r::RenderResult frame = created.renderer->render(scene, kStoredRenderWidth, kStoredRenderHeight);
+    if (!frame.ok) return projects::Status::error("render: " + frame.error);
+    const std::string scene_json = r::writeSceneJson(scene);
+    QImage render(frame.image.rgb.data(), frame.image.width, frame.image.height, frame.image.width * 3,
+                  QImage::Format_RGB888);
+    render = render.copy(); // own the pixels before the frame goes
+    render.setText("tessera-scene", QString::fromStdString(scene_json));
+    QByteArray png;
+    QBuffer buffer(&png);
+    buffer.open(QIODevice::WriteOnly);
+    if (!render.save(&buffer, "PNG")) return projects::Status::error("cannot encode the render as PNG");
+    nlohmann::json res = {{"tokens", result.tokens},
+                          {"numbers", result.numbers},
+                          {"finished", result.finished},
+                          {"renderer", std::string(created.renderer->name())},
+                          {"device", created.renderer->device()}};
+    return writer.finish(std::vector<uint8_t>(input.begin(), input.end()), std::vector<uint8_t>(png.begin(), png.end()),
+                         QFileInfo(image_path).completeBaseName().toStdString(), result.program, scene_json,
+                         std::move(res));
+}
+
+} // namespace
 
 struct SceneReconstruction::Run {
     std::atomic<bool> cancel{false};
@@ -43,12 +88,23 @@ void SceneReconstruction::start(const QString& model_dir, const QString& image_p
             if (self) f(self.data());
         });
     };
-    std::thread([run, id, post, dir = model_dir.toStdString(), image_path, seed, max_new_tokens] {
+    std::thread([run, id, post, dir = model_dir.toStdString(), image_path, seed, max_new_tokens,
+                 project = project_.toStdString()] {
+        projects::ReconstructionWriter writer;
         auto done = [&](bool ok, const QString& message) {
+            if (!ok) writer.fail(message.toStdString());
             post([id, ok, message](SceneReconstruction* s) { s->finish(id, ok, message); });
         };
         QImage input(image_path);
         if (input.isNull()) return done(false, QStringLiteral("cannot read the image %1").arg(image_path));
+        const QString truth_json = input.text("tessera-scene");
+        if (!truth_json.isEmpty()) {
+            const r::SceneParseResult truth = r::parseSceneJson(truth_json.toStdString());
+            if (truth.ok)
+                post([id, scene = truth.scene](SceneReconstruction* s) {
+                    if (id == s->run_id_) Q_EMIT s->groundTruthFound(scene);
+                });
+        }
         input = input.convertToFormat(QImage::Format_RGB888);
         post([id, input](SceneReconstruction* s) {
             if (id == s->run_id_) Q_EMIT s->inputLoaded(input);
@@ -64,6 +120,17 @@ void SceneReconstruction::start(const QString& model_dir, const QString& image_p
         if (!backend) return done(false, QString::fromStdString(backend.status().message()));
         auto pipeline = IgllmPipeline::load(dir, **backend);
         if (!pipeline) return done(false, QString::fromStdString(pipeline.status().message()));
+        if (!project.empty()) {
+            // The job is recorded before the run, as the CLI does: a failure is remembered too.
+            const nlohmann::json params = {{"model", QFileInfo(QString::fromStdString(dir)).absoluteFilePath().toStdString()},
+                                           {"image", QFileInfo(image_path).absoluteFilePath().toStdString()},
+                                           {"seed", seed},
+                                           {"max_tokens", max_new_tokens},
+                                           {"float_head", (*pipeline)->info().float_head},
+                                           {"studio", true}};
+            if (auto s = writer.open(project, params); !s.ok())
+                return done(false, QStringLiteral("cannot store in the project: %1").arg(QString::fromStdString(s.message())));
+        }
         IgllmRequest request;
         request.image = std::move(rgb);
         request.seed = seed;
@@ -80,10 +147,26 @@ void SceneReconstruction::start(const QString& model_dir, const QString& image_p
         const r::SceneParseResult parsed = r::parseSceneProgram(result->program);
         if (!parsed.ok)
             return done(false, QStringLiteral("the program does not parse: %1").arg(QString::fromStdString(parsed.error)));
-        done(true, QStringLiteral("%1 object(s), %2 tokens in %3 ms")
-                       .arg(parsed.scene.objects.size())
-                       .arg(result->tokens.size())
-                       .arg(result->prefill_ms + result->generate_ms, 0, 'f', 0));
+        QString summary = QStringLiteral("%1 object(s), %2 tokens in %3 ms")
+                              .arg(parsed.scene.objects.size())
+                              .arg(result->tokens.size())
+                              .arg(result->prefill_ms + result->generate_ms, 0, 'f', 0);
+        if (writer.active()) {
+            auto stored = storeRun(writer, image_path, parsed.scene, *result);
+            if (!stored) {
+                const std::string why = "storing the reconstruction: " + stored.error();
+                writer.fail(why);
+                summary += QStringLiteral("; not stored: %1").arg(QString::fromStdString(why));
+            } else {
+                const int64_t generation = stored->generation;
+                const QString where = QString::fromStdString(project);
+                post([id, where, generation](SceneReconstruction* s) {
+                    if (id == s->run_id_) Q_EMIT s->stored(where, generation);
+                });
+                summary += QStringLiteral("; stored in %1").arg(QFileInfo(where).fileName());
+            }
+        }
+        done(true, summary);
     }).detach();
 }
 

@@ -6,6 +6,7 @@
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QJsonDocument>
+#include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -14,6 +15,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QToolButton>
+#include <algorithm>
 
 namespace tessera::widgets {
 
@@ -49,6 +51,42 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     top_p_->setToolTip(tr("1 = off"));
     images_ = new QSpinBox(this);
     images_->setRange(1, 16);
+    decode_ = new QComboBox(this);
+    decode_->setObjectName("decodeStrategy");
+    decode_->addItem(tr("Plain (one token per step)"), "plain");
+    decode_->addItem(tr("Speculative Jacobi (SJD)"), "sjd");
+    decode_->setToolTip(tr("SJD verifies a window of draft tokens in one forward pass and keeps a prefix of "
+                           "them; the images follow plain sampling's distribution, in fewer steps. "
+                           "Janus models only"));
+    sjd_window_ = new QSpinBox(this);
+    sjd_window_->setObjectName("sjdWindow");
+    sjd_window_->setRange(1, kMaxSjdWindow);
+    sjd_window_->setToolTip(tr("Draft tokens verified per forward pass"));
+    sjd_init_ = new QComboBox(this);
+    sjd_init_->setObjectName("sjdInit");
+    sjd_init_->addItem(tr("Random"), "random");
+    sjd_init_->addItem(tr("Spatial (left neighbour)"), "spatial");
+    sjd_init_->setToolTip(tr("A new draft's first guess: a uniform random token, or the token of the cell "
+                             "to its left"));
+    lantern_ = new QCheckBox(tr("LANTERN relaxed acceptance"), this);
+    lantern_->setObjectName("lantern");
+    lantern_->setToolTip(tr("Also accept drafts close to likely tokens in the latent space. LOSSY: images no "
+                            "longer follow plain sampling's distribution"));
+    lantern_k_ = new QSpinBox(this);
+    lantern_k_->setObjectName("lanternK");
+    lantern_k_->setRange(1, kMaxLanternK);
+    lantern_k_->setToolTip(tr("k: latent neighbours whose probability may count for a draft"));
+    lantern_delta_ = new QDoubleSpinBox(this);
+    lantern_delta_->setObjectName("lanternDelta");
+    lantern_delta_->setRange(0, 1);
+    lantern_delta_->setDecimals(3);
+    lantern_delta_->setSingleStep(0.05);
+    lantern_delta_->setToolTip(tr("δ: the most probability mass (total-variation distance) the relaxation "
+                                  "may move; 0 = exact SJD"));
+    lossy_ = new QLabel(tr("Lossy: images no longer follow plain sampling's distribution"), this);
+    lossy_->setObjectName("lossyWarning");
+    lossy_->setWordWrap(true);
+    lossy_->setStyleSheet("color: #c05a00; font-weight: bold");
     generate_ = new QPushButton(tr("Generate"), this);
     generate_->setObjectName("generateButton");
 
@@ -65,11 +103,24 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     form->addRow(tr("Top-k"), top_k_);
     form->addRow(tr("Top-p"), top_p_);
     form->addRow(tr("Images"), images_);
+    form->addRow(tr("Decoding"), decode_);
+    form->addRow(tr("SJD window"), sjd_window_);
+    form->addRow(tr("SJD first drafts"), sjd_init_);
+    auto* lantern_row = new QHBoxLayout;
+    lantern_row->addWidget(lantern_);
+    lantern_row->addWidget(new QLabel(tr("k"), this));
+    lantern_row->addWidget(lantern_k_);
+    lantern_row->addWidget(new QLabel(tr("δ"), this));
+    lantern_row->addWidget(lantern_delta_);
+    form->addRow(lantern_row);
+    form->addRow(lossy_);
     form->addRow(generate_);
 
     setSettings(GenerationSettings{});
     connect(dice, &QToolButton::clicked, this,
             [this] { seed_->setText(QString::number(QRandomGenerator::global()->generate64() >> 1)); });
+    connect(decode_, &QComboBox::currentIndexChanged, this, [this] { updateDecodeFields(); });
+    connect(lantern_, &QCheckBox::toggled, this, [this] { updateDecodeFields(); });
     connect(generate_, &QPushButton::clicked, this, [this] { Q_EMIT generateRequested(settingsForRun()); });
     connect(model_, &QComboBox::activated, this,
             [this](int i) { Q_EMIT modelChosen(model_->itemData(i).toString()); });
@@ -86,6 +137,13 @@ GenerationSettings SettingsPanel::settings() const {
     s.top_k = top_k_->value();
     s.top_p = top_p_->value();
     s.images = images_->value();
+    s.decode = decode_->currentData().toString();
+    s.sjd_window = sjd_window_->value();
+    s.sjd_init = sjd_init_->currentData().toString();
+    if (s.speculative() && lantern_->isChecked()) {
+        s.lantern_k = lantern_k_->value();
+        s.lantern_delta = lantern_delta_->value();
+    }
     return s;
 }
 
@@ -106,6 +164,24 @@ void SettingsPanel::setSettings(const GenerationSettings& s) {
     top_k_->setValue(s.top_k);
     top_p_->setValue(s.top_p);
     images_->setValue(s.images);
+    decode_->setCurrentIndex(std::max(0, decode_->findData(s.speculative() ? "sjd" : "plain")));
+    sjd_window_->setValue(s.sjd_window);
+    sjd_init_->setCurrentIndex(std::max(0, sjd_init_->findData(s.sjd_init)));
+    lantern_->setChecked(s.lantern_k > 0);
+    // Sensible values to start from when LANTERN is switched on later.
+    lantern_k_->setValue(s.lantern_k > 0 ? s.lantern_k : 100);
+    lantern_delta_->setValue(s.lantern_k > 0 ? s.lantern_delta : 0.1);
+    updateDecodeFields();
+}
+
+void SettingsPanel::updateDecodeFields() {
+    const bool sjd = decode_->currentData().toString() == "sjd";
+    sjd_window_->setEnabled(sjd);
+    sjd_init_->setEnabled(sjd);
+    lantern_->setEnabled(sjd);
+    lantern_k_->setEnabled(sjd && lantern_->isChecked());
+    lantern_delta_->setEnabled(sjd && lantern_->isChecked());
+    lossy_->setVisible(sjd && lantern_->isChecked());
 }
 
 GenerationSettings SettingsPanel::settingsForRun() {

@@ -94,6 +94,11 @@ public:
     void setFeed(std::shared_ptr<VideoFeed> feed) override { feed_ = std::move(feed); }
 
     JobFn makeJob(const GenerationRequest& request) override {
+        if (request.settings.speculative())
+            return [](JobContext&) -> Status {
+                return Status::error("speculative Jacobi decoding needs a raster-order model (Janus); "
+                                     "Lumos-1 decodes MaskGIT frames: choose Plain decoding");
+            };
         const LumosGeneratorOptions& o = state_->options;
         LumosRequest r;
         r.task = LumosTask::TextToVideo;

@@ -75,7 +75,7 @@ struct GenerationRecord {
     std::vector<std::string> tags;
     std::optional<int64_t> asset_id; // the media file it produced (a video's: the video file)
     int64_t created_at_ms = 0;
-    std::string kind = "image";            // "image" or "video"
+    std::string kind = "image";            // "image", "video" or "scene" (a reconstruction: reconstruction_store.h)
     std::optional<int64_t> strip_asset_id; // a video's thumbnail strip (a PNG of a few frames side by side)
 };
 
@@ -138,7 +138,7 @@ struct HistoryFilter {
     std::optional<std::string> tag;
     std::optional<std::string> batch; // params.batch.id, as `tessera-cli batch` stores it
     std::optional<int> shard;         // params.batch.shard (0-based shard index)
-    std::optional<std::string> kind;  // "image" or "video"
+    std::optional<std::string> kind;  // "image", "video" or "scene"
     int limit = 100;
     int offset = 0;
 };

@@ -25,4 +25,17 @@ struct SceneScore {
 
 SceneScore scoreScene(const Scene& predicted, const Scene& truth);
 
+// Per object: the same matching as scoreScene, object by object (the studio's difference column).
+struct ObjectDifference {
+    int truth = -1; // the true object this predicted one is matched to; -1 = unmatched (an extra object)
+    bool shape = false, color = false, material = false, size = false; // attribute equal to the truth's
+    double position_error = 0; // centre distance to the matched object
+    double rotation_error = 0; // |angle difference| in degrees, wrapped to [0, 180]
+};
+struct SceneDifference {
+    std::vector<ObjectDifference> objects; // one per predicted object, in its order
+    std::vector<int> missing;              // true objects no predicted object is matched to
+};
+SceneDifference diffScenes(const Scene& predicted, const Scene& truth);
+
 } // namespace tessera::renderers

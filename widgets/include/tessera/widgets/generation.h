@@ -4,6 +4,7 @@
 
 #include "tessera/engine/events.h"
 #include "tessera/engine/scheduler.h"
+#include "tessera/engine/speculative.h"
 
 #include <QDateTime>
 #include <QImage>
@@ -26,6 +27,18 @@ struct GenerationSettings {
     int top_k = 0;      // 0 = off
     double top_p = 1.0; // 1 = off
     int images = 1;
+    // Decode strategy (speculative.h): "plain" or "sjd" with its window and first-draft initialisation
+    // ("random" or "spatial"); lantern_k > 0 turns on LANTERN's relaxed acceptance, which is lossy.
+    QString decode = "plain";
+    int sjd_window = 16;
+    QString sjd_init = "random";
+    int lantern_k = 0;
+    double lantern_delta = 0.0;
+
+    bool speculative() const { return decode == "sjd"; }
+    bool lossy() const { return speculative() && lantern_k > 0; }
+    // The engine's DecodeSettings for these fields (plain for anything unknown).
+    DecodeSettings decodeSettings() const;
 
     QJsonObject toJson() const;
     // Missing or malformed fields keep their defaults.
@@ -40,6 +53,8 @@ struct TokenRecord {
     float entropy = 0;
     float guidance_kl = 0;
     int rank = 0;
+    int step = -1;               // the decode step (forward pass) that made the cell final; -1 = unknown
+    bool accepted_draft = false; // speculative decoding: a draft that passed the acceptance test
     std::vector<int32_t> top_ids;
     std::vector<float> top_probs;
 };
@@ -77,7 +92,9 @@ struct Generation {
     JobState state = JobState::Queued;
     QString error;
     QDateTime created;
-    QString kind = "image";                 // or "video"
+    QString kind = "image";                 // or "video", or "scene" (an image → scene reconstruction)
+    QString scene_program;                  // a "scene" record's program (scene_program grammar)
+    QImage scene_input;                     // a "scene" record's input image
     std::shared_ptr<const VideoClip> video; // a video's clip once complete (null while it runs)
 
     int sampled() const { return static_cast<int>(decode_order.size()); }

@@ -42,7 +42,7 @@ struct HistoryEntry {
     // For generations `tessera-cli batch` stored: the batch name and shard index (-1 = none).
     QString batch;
     int shard = -1;
-    // "image" or "video"; a video's thumbnail is its strip (a few frames side by side).
+    // "image", "video" or "scene" (a reconstruction, its thumbnail the render); a video's thumbnail is its strip (a few frames side by side).
     QString kind = "image";
     int video_frames = 0;
     HistoryNotes annotations() const { return {rating, notes, tags}; }

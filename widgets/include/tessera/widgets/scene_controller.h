@@ -8,6 +8,7 @@
 #pragma once
 
 #include "tessera/renderers/scene.h"
+#include "tessera/renderers/scene_metrics.h"
 
 #include <QImage>
 #include <QObject>
@@ -21,6 +22,11 @@
 #include <vector>
 
 namespace tessera::widgets {
+
+// A caption of the scene for a text→image prompt: its objects in words, identical ones counted, e.g.
+// "a photo of two small red rubber cubes and a large blue metal sphere on a grey floor". Sizes follow
+// CLEVR's two (half-extent under 0.5 is small). Pure; any thread.
+QString sceneCaption(const renderers::Scene& scene);
 
 class SceneController : public QObject {
     Q_OBJECT
@@ -40,11 +46,22 @@ public:
     void exportJson(const QString& path);
     void exportGltf(const QString& path);
     QString rendererDescription() const { return renderer_description_; }
+
+    // A reference scene to compare the edited one with (a scene opened as the reference, or the ground
+    // truth an input image carries). Not undoable; clearing it hides the differences.
+    void setReference(const renderers::Scene& reference, const QString& label);
+    void clearReference();
+    const std::optional<renderers::Scene>& reference() const { return reference_; }
+    QString referenceLabel() const { return reference_label_; }
+    // The scene against the reference, object by object (the Hungarian matching of scene metrics);
+    // empty when there is no reference. Cheap: scenes hold at most kMaxObjects objects.
+    renderers::SceneDifference difference() const;
     quint64 renderedVersion() const { return rendered_version_; }
     quint64 version() const { return version_; }
 
 Q_SIGNALS:
     void sceneChanged();
+    void referenceChanged();
     void renderReady(const QImage& image, quint64 version);
     void renderFailed(const QString& message);
     void exportDone(bool ok, const QString& message);
@@ -57,6 +74,8 @@ private:
     void workerLoop();
 
     renderers::Scene scene_;
+    std::optional<renderers::Scene> reference_;
+    QString reference_label_;
     QUndoStack undo_;
     QString renderer_name_, renderer_description_;
     int width_ = 480, height_ = 320;

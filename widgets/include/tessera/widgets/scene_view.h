@@ -1,6 +1,10 @@
 // The studio's scene view: the input image and the render side by side, the object list, an editor for
 // the selected object (shape, colour, material, size, position, rotation), undo/redo, and export as
 // scene JSON or glTF. Every edit re-renders on the controller's worker; the view only shows results.
+// With a reference scene (SceneController::setReference) the object list gains a difference column:
+// per object, the matched reference object and whether shape, colour, material and size agree, the
+// position and rotation error; objects without a match are marked, and reference objects no object
+// matches are listed after the scene's own as "missing".
 // GUI thread only.
 #pragma once
 
@@ -11,7 +15,7 @@
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
-class QListWidget;
+class QTreeWidget;
 class QPushButton;
 
 namespace tessera::widgets {
@@ -24,7 +28,10 @@ public:
     void setInputImage(const QImage& image);
     SceneController& controller() { return controller_; }
     // For tests and the window's shortcuts.
-    QListWidget* objectList() const { return objects_; }
+    QTreeWidget* objectList() const { return objects_; }
+    int objectCount() const;                      // rows for the scene's own objects
+    void selectObject(int index);                 // -1 = none
+    QString objectText(int row, int column = 0) const; // column 1: the difference ("" without a reference)
     QComboBox* shapeBox() const { return shape_; }
     QComboBox* colourBox() const { return colour_; }
     QComboBox* materialBox() const { return material_; }
@@ -38,13 +45,15 @@ public:
 
 private:
     void refreshList();
+    int currentObject() const;
     void showSelected();
     void editorChanged();
     void exportAs(bool gltf);
 
     SceneController& controller_;
     QLabel *input_ = nullptr, *render_ = nullptr, *status_ = nullptr;
-    QListWidget* objects_ = nullptr;
+    QTreeWidget* objects_ = nullptr;
+    QLabel* reference_ = nullptr;
     QComboBox *shape_ = nullptr, *colour_ = nullptr, *material_ = nullptr;
     QDoubleSpinBox *size_ = nullptr, *position_[3] = {nullptr, nullptr, nullptr}, *rotation_ = nullptr;
     QPushButton *undo_ = nullptr, *redo_ = nullptr;

@@ -1,5 +1,8 @@
 // SettingsPanel: the prompt and sampler settings (model, prompt, seed with lock/random, CFG,
-// temperature, top-k/p, images) and the Generate button. Persists itself through QSettings.
+// temperature, top-k/p, images), the decode strategy (plain, or speculative Jacobi decoding with its
+// window and first-draft initialisation; LANTERN's relaxed acceptance as an opt-in marked lossy, with
+// its neighbourhood size k and total-variation bound delta) and the Generate button. Persists itself
+// through QSettings.
 //
 // Thread affinity: GUI thread only.
 #pragma once
@@ -11,6 +14,7 @@
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
 class QPushButton;
@@ -48,7 +52,16 @@ private:
     QSpinBox* top_k_;
     QDoubleSpinBox* top_p_;
     QSpinBox* images_;
+    QComboBox* decode_;
+    QSpinBox* sjd_window_;
+    QComboBox* sjd_init_;
+    QCheckBox* lantern_;
+    QSpinBox* lantern_k_;
+    QDoubleSpinBox* lantern_delta_;
+    QLabel* lossy_;
     QPushButton* generate_;
+
+    void updateDecodeFields();
 };
 
 } // namespace tessera::widgets

@@ -1,7 +1,8 @@
 // TokenMosaic: the decode grid. Each cell is one image token; sampled cells show their part of the
 // preview image (or a placeholder hue before one exists), unsampled cells stay dark. An overlay can
-// colour every sampled cell by one statistic (probability, entropy, rank, guidance shift), with a
-// legend drawn in the corner.
+// colour every sampled cell by one statistic (probability, entropy, rank, guidance shift, or the decode
+// step that accepted it: speculative decoding makes several cells final in one step), with a legend
+// drawn in the corner.
 //
 // Thread affinity: GUI thread only. Feed it from the MosaicController.
 #pragma once
@@ -10,11 +11,12 @@
 
 #include <QImage>
 #include <QWidget>
+#include <optional>
 #include <vector>
 
 namespace tessera::widgets {
 
-enum class MosaicOverlay { None, Probability, Entropy, Rank, Guidance };
+enum class MosaicOverlay { None, Probability, Entropy, Rank, Guidance, AcceptedStep };
 QString overlayName(MosaicOverlay overlay);
 
 class TokenMosaic : public QWidget {
@@ -38,6 +40,9 @@ public:
     MosaicOverlay overlay() const { return overlay_; }
     void setSelected(int position); // -1 = none
     int selected() const { return selected_; }
+    // The value the current overlay colours a cell by (AcceptedStep: the 0-based step); nullopt for an
+    // unsampled cell, a position out of range, no overlay, or a cell whose step is unknown.
+    std::optional<float> overlayValueAt(int position) const;
     // Overlay range [lo, hi] of the current statistic over the sampled cells.
     std::pair<float, float> overlayRange() const;
     // The centre of a cell in widget coordinates (for tests and tooltips).
