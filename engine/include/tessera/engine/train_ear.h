@@ -107,6 +107,22 @@ struct EarPair {
     std::string safe_target;  // what to draw instead ("a cinema")
 };
 
+// The pairs file (docs/examples/erase_pairs.json):
+//   {"concept": "church", "description": "…", "pairs": [{"unsafe": "…", "safe_neutral": "…",
+//    "safe_target": "…"}, …]}
+// "concept" and "description" are optional text; any other key is refused (a typo would otherwise be
+// silently ignored). Errors name the place: "<source>:<line>:<column>: …" for JSON syntax, "<source>:
+// pairs[2].safe_target …" for content.
+struct EarPairs {
+    std::string concept_name;
+    std::string description;
+    std::vector<EarPair> pairs;
+};
+Expected<EarPairs> parseEarPairs(const std::string& text, const std::string& source);
+Expected<EarPairs> readEarPairs(const std::string& path);
+// The same format back (for the studio's pair editor and job records).
+std::string earPairsJson(const EarPairs& pairs);
+
 struct EarOptions {
     int layers = 5;            // trained: q/k/v/o of the first `layers` decoder layers (clamped)
     int window = 48;           // W: rollout steps per accumulation window
