@@ -30,6 +30,7 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QFileDialog>
+#include <QDateTime>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -102,6 +103,12 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
                                     : tr("Reconstruction failed: %1").arg(message));
     });
 
+    erasure_ = new ErasureController(bridge_, this);
+    erasure_view_ = new ErasurePanel(erasure_, this);
+    connect(erasure_, &ErasureController::finished, this, [this](bool ok, const QString& message) {
+        statusBar()->showMessage(ok ? tr("Erasure: %1").arg(message) : tr("Erasure stopped: %1").arg(message));
+    });
+
     QDockWidget* settings_dock =
         addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
     QDockWidget* models_dock = addDock(tr("Models"), "modelsDock", models_view_, Qt::LeftDockWidgetArea);
@@ -119,6 +126,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(engine_dock, video_dock);
     scene_dock_ = addDock(tr("Scene"), "sceneDock", scene_view_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(video_dock, scene_dock_);
+    erasure_dock_ = addDock(tr("Erasure"), "erasureDock", erasure_view_, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(scene_dock_, erasure_dock_);
     engine_dock->raise();
     // A video generation shown is shown in the Video dock too, which comes to the front.
     connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
@@ -256,6 +265,12 @@ void MainWindow::reconstructScene(const QString& model_dir, const QString& image
     reconstruction_->start(model_dir, image_path, seed);
 }
 
+void MainWindow::startErasure(const ErasureRequest& request) {
+    erasure_dock_->show();
+    erasure_dock_->raise();
+    erasure_->start(request);
+}
+
 void MainWindow::buildMenus() {
     shortcuts_ = new ShortcutRegistry(this);
     const auto action = [this](QMenu* menu, const QString& id, const QString& text, const QKeySequence& keys,
@@ -316,6 +331,14 @@ void MainWindow::buildMenus() {
         const QString image = QFileDialog::getOpenFileName(this, tr("Image"), {},
                                                            tr("Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"));
         if (!image.isEmpty()) reconstructScene(model, image);
+    });
+    action(gen, "generate.erase", tr("&Erase a concept…"), QKeySequence(), [this] {
+        const QString out = (options_.project.isEmpty() ? QDir::homePath() : options_.project) + "/erasure-" +
+                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) + ".safetensors";
+        ErasureDialog dialog(options_.model, out, this);
+        if (dialog.exec() != QDialog::Accepted) return;
+        auto request = dialog.request();
+        if (request) startErasure(*request);
     });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
