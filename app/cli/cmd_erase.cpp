@@ -2,6 +2,7 @@
 // curve and the window decisions as JSON lines, and writing the delta in the official naming.
 #include "cli/cli.h"
 #include "cli/janus_runner.h"
+#include "cli/project_store.h"
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/train_ear.h"
 
@@ -40,9 +41,11 @@ int cmdErase(int argc, char** argv) {
         "  --rollout K            image tokens per rollout (default: the whole grid)\n"
         "  --checkpoint FILE      training checkpoint, written after every iteration and resumed from\n"
         "                         when present (same settings required)\n"
-        "  --threads N            CPU threads of the frozen model (default: all)\n";
+        "  --threads N            CPU threads of the frozen model (default: all)\n"
+        "  --project DIR          also store the erasure in that project: a finished 'erase' job with the\n"
+        "                         pairs, settings, loss curve and window decisions, the delta as an asset\n";
     CLI::App app;
-    std::string model_dir, pairs_path, out_path, mode = "corrected", ckpt_path;
+    std::string model_dir, pairs_path, out_path, mode = "corrected", ckpt_path, project;
     int64_t steps = 0;
     int threads = 0;
     train::EarOptions o;
@@ -50,6 +53,7 @@ int cmdErase(int argc, char** argv) {
     app.add_option("--pairs", pairs_path);
     app.add_option("--out", out_path);
     app.add_option("--checkpoint", ckpt_path);
+    app.add_option("--project", project);
     app.add_option("--mode", mode)->check(CLI::IsMember({"faithful", "corrected"}));
     addInt(app, "--steps", steps, 1, 1000000000);
     addInt(app, "--window", o.window, 1, 1000000);
@@ -131,6 +135,32 @@ int cmdErase(int argc, char** argv) {
     }
     std::printf("{\"event\":\"saved\",\"out\":%s,\"layers\":%d}\n", nlohmann::json(out_path).dump().c_str(),
                 trainer->options().layers);
+    if (!project.empty()) {
+        const auto& eo = trainer->options();
+        nlohmann::json params = {{"model", model_dir},
+                                 {"pairs", nlohmann::json::parse(train::earPairsJson(*pairs))},
+                                 {"settings",
+                                  {{"mode", train::earModeName(eo.mode)},
+                                   {"layers", eo.layers},
+                                   {"window", eo.window},
+                                   {"threshold", eo.threshold},
+                                   {"eta", eo.eta},
+                                   {"lr", eo.lr},
+                                   {"cfg", eo.cfg},
+                                   {"seed", eo.seed},
+                                   {"iterations", eo.iterations}}}};
+        nlohmann::json windows = nlohmann::json::array();
+        for (const auto& w : trainer->windows())
+            windows.push_back({{"window", w.window}, {"loss_sum", w.loss_sum}, {"update", w.update}});
+        nlohmann::json result = {{"losses", trainer->losses()}, {"windows", windows}, {"delta", out_path}};
+        auto job = storeErasureInProject(project, model_dir, out_path, params, result);
+        if (!job) {
+            std::fprintf(stderr, "tessera-cli erase: %s\n", job.error().c_str());
+            return 1;
+        }
+        std::printf("{\"event\":\"stored\",\"project\":%s,\"job\":%lld}\n",
+                    nlohmann::json(project).dump().c_str(), static_cast<long long>(*job));
+    }
     return 0;
 }
 

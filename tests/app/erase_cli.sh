@@ -3,7 +3,7 @@
 # events as JSON lines (each decision is its window's summed step losses against the threshold), kill -9
 # and a restart continue the uninterrupted curve, a delta that kept the original weights generates the
 # original tokens while a trained one does not, the recipe records the overlay and replay reproduces it,
-# and malformed pairs files are refused with the place named.
+# --project stores the erasure, and malformed pairs files are refused with the place named.
 set -euo pipefail
 cli="$1"
 root="$2"
@@ -76,7 +76,16 @@ done
 "$cli" inspect "$work/e.png" | grep -q "Overlay: d.safetensors" || fail "the recipe does not name the overlay"
 "$cli" replay "$work/e.png" --out "$work/r.png" | grep -q "tokens  16/16 identical" || fail "replay with the overlay"
 
-# 4. Malformed pairs: the place is named, exit status 1; a bad mode is a usage error (2).
+# 4. --project: a finished 'erase' job with the curve in its result and the delta as an asset, byte for byte.
+"$cli" erase --model "$model" --pairs "$pairs" --out "$work/p.safetensors" --steps 2 --window 5 --project "$work/proj" \
+  > "$work/proj.jsonl" 2>/dev/null
+grep -q '"event":"stored"' "$work/proj.jsonl" || fail "no stored event"
+[ "$(sqlite3 "$work/proj/project.db" "select kind || ' ' || state from jobs")" = "erase done" ] || fail "no finished erase job"
+[ "$(sqlite3 "$work/proj/project.db" "select json_array_length(result, '$.losses') from jobs")" -eq 32 ] || fail "curve not in the result"
+asset="$(sqlite3 "$work/proj/project.db" "select rel_path from assets where kind = 'tensor/delta'")"
+cmp "$work/proj/$asset" "$work/p.safetensors" || fail "the stored delta differs from the written one"
+
+# 5. Malformed pairs: the place is named, exit status 1; a bad mode is a usage error (2).
 printf '{\n  "pairs": [\n    {"unsafe": "a", "safe_neutral": "b",, "safe_target": "c"}\n  ]\n}\n' > "$work/syntax.json"
 set +e
 "$cli" erase --model "$model" --pairs "$work/syntax.json" --out "$work/x.safetensors" 2> "$work/err1"; rc1=$?
