@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 namespace tessera::train {
 
@@ -210,7 +211,9 @@ Status EarTrainer::run(const JobContext* ctx, const std::function<void(const Ear
             WindowedAccumulation acc(options_.window, options_.threshold);
             for (auto& p : parameters())
                 if (p.trainable) p.zeroGrad();
-            KvCache cache = lm.newCache(2 * kBranches, len + n);
+            // Corrected mode keeps the branches' context in a KV cache; faithful mode has none.
+            std::optional<KvCache> cache;
+            if (options_.mode == EarMode::Corrected) cache.emplace(lm.newCache(2 * kBranches, len + n));
             std::vector<std::vector<int32_t>> tokens(kBranches);
             // Corrected mode: the unsafe rows' input embeddings so far ([2, len + t, D], row-major per row).
             std::vector<float> context[2];
@@ -245,7 +248,7 @@ Status EarTrainer::run(const JobContext* ctx, const std::function<void(const Ear
                     KvCache fresh = lm.newCache(2 * kBranches, embeds.dim(1));
                     hidden = lm.forward(embeds, fresh);
                 } else {
-                    hidden = lm.forward(embeds, cache);
+                    hidden = lm.forward(embeds, *cache);
                 }
                 const int64_t rows_t = hidden.dim(1);
                 const std::vector<float> hv = be.readF32(hidden);
