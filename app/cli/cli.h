@@ -78,6 +78,7 @@ int cmdEvalScenes(int argc, char** argv);
 int cmdRender(int argc, char** argv);      // cmd_render.cpp
 int cmdReconstruct(int argc, char** argv); // cmd_reconstruct.cpp
 int cmdBenchRender(int argc, char** argv); // bench_render.cpp: `bench render`
+int cmdErase(int argc, char** argv);       // cmd_erase.cpp: EAR concept erasure
 int cmdExport(int argc, char** argv); // cmd_export.cpp
 int cmdTrain(int argc, char** argv);  // cmd_train.cpp
 

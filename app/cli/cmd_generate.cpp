@@ -21,6 +21,9 @@ const char* kUsage =
     "Options:\n"
     "  --model DIR          checkpoint folder (transformers or DeepSeek layout; default: the built-in\n"
     "                       janus_tiny, an untrained smoke-test model)\n"
+    "  --overlay FILE       apply an EAR delta (tessera-cli erase --out, or an official release's\n"
+    "                       safetensors) to the LM: the model plus the delta is the model; recorded in\n"
+    "                       the recipe with its sha256\n"
     "  --prompt TEXT        what to draw\n"
     "  --seed N             random seed (default: a fresh one, printed)\n"
     "  --cfg W              classifier-free guidance weight (default 5)\n"
@@ -154,6 +157,7 @@ int cmdGenerate(int argc, char** argv) {
     bool json = false;
     app.add_option("--model", run.model_dir);
     app.add_option("--prompt", run.request.prompt);
+    app.add_option("--overlay", run.overlay);
     auto* seed = addSeed(app, "--seed", run.request.seed);
     addNumber(app, "--cfg", run.request.sampler.cfg, -1e4, 1e4);
     addNumber(app, "--temperature", run.request.sampler.temperature, 0, 1e4);
@@ -201,6 +205,10 @@ int cmdGenerate(int argc, char** argv) {
     }
     if (run.request.decode.strategy != DecodeStrategy::Plain && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
         std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
+        return 2;
+    }
+    if (!run.overlay.empty() && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
+        std::fprintf(stderr, "tessera-cli generate: --overlay applies EAR deltas to Janus models, not to Token-Shuffle\n");
         return 2;
     }
     run.progress = !json;

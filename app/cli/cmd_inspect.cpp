@@ -163,6 +163,20 @@ int cmdReplay(int argc, char** argv) {
                      recipe->model_hash.substr(0, 12).c_str());
         return 1;
     }
+    run.overlay = recipe->overlay_path;
+    if (!run.overlay.empty()) {
+        auto oh = fileHash(run.overlay);
+        if (!oh) {
+            std::fprintf(stderr, "tessera-cli replay: the recipe's overlay: %s\n", oh.error().c_str());
+            return 1;
+        }
+        if (*oh != recipe->overlay_hash && !force) {
+            std::fprintf(stderr, "tessera-cli replay: %s is not the overlay that made this image (sha256 %s, recipe says %s); "
+                                 "use --force to replay anyway\n", run.overlay.c_str(), oh->substr(0, 12).c_str(),
+                         recipe->overlay_hash.substr(0, 12).c_str());
+            return 1;
+        }
+    }
     run.threads = threads;
     run.precision = recipe->precision.empty() ? "f32" : recipe->precision;
     run.request.prompt = recipe->prompt;

@@ -1,4 +1,5 @@
 #include "cli/janus_runner.h"
+#include "tessera/engine/train_ear.h"
 
 #include <unistd.h>
 
@@ -96,6 +97,15 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
     if (!backend) return backend.status();
     auto pipeline = JanusPipeline::load(run.model_dir, **backend);
     if (!pipeline) return pipeline.status();
+    std::string overlay_hash;
+    if (!run.overlay.empty()) {
+        auto overlay = train::loadEarOverlay(run.overlay, (*pipeline)->lmLayout(), **backend);
+        if (!overlay) return overlay.status();
+        if (Status s = (*pipeline)->applyOverlay(*overlay); !s.ok()) return Status::error(run.overlay + ": " + s.message());
+        auto h = fileHash(run.overlay);
+        if (!h) return h.status();
+        overlay_hash = *h;
+    }
     auto hash = modelIdentityHash(run.model_dir);
     if (!hash) return hash.status();
     if (!run.preview_dir.empty()) fs::create_directories(run.preview_dir);
@@ -135,6 +145,8 @@ Expected<JanusRunResult> runJanus(const JanusRun& run) {
         r.model_name = fs::path(run.model_dir).filename().string();
         if (r.model_name.empty()) r.model_name = fs::path(run.model_dir).parent_path().filename().string();
         r.model_hash = *hash;
+        r.overlay_path = run.overlay;
+        r.overlay_hash = overlay_hash;
         r.model_layout = out.info.layout;
         r.prompt = run.request.prompt;
         r.seed = run.request.seed;

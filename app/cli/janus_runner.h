@@ -23,6 +23,7 @@ struct JanusRun {
     std::string out_path;    // image i > 0 goes to <stem>-<i><ext>
     std::string preview_dir; // empty: no preview files
     bool progress = true;    // a text progress bar when stderr is a terminal
+    std::string overlay;     // an EAR delta (safetensors) applied to the LM; empty: none
 };
 
 struct JanusRunResult {

@@ -44,6 +44,8 @@ const Command kCommands[] = {
      tessera::cli::cmdEvalScenes},
     {"train", "next-token training of a Llama checkpoint, resumable after a kill (train --help)",
      tessera::cli::cmdTrain},
+    {"erase", "erase a concept from a Janus checkpoint (EAR), loss curve as JSON lines (erase --help)",
+     tessera::cli::cmdErase},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };

@@ -288,4 +288,38 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
     return VideoStoreResult{stored, true};
 }
 
+Expected<int64_t> storeErasureInProject(const std::string& dir, const std::string& model_dir, const std::string& delta_file,
+                                        const nlohmann::json& params, const nlohmann::json& result) {
+    auto project = openForWriting(dir);
+    if (!project) return project.status();
+    auto hash = modelIdentityHash(model_dir);
+    if (!hash) return hash.status();
+    std::error_code ec;
+    size_t model_bytes = 0;
+    for (const auto& e : fs::directory_iterator(model_dir, ec))
+        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
+    auto model_id = project->addModel({0, fs::absolute(model_dir).string(), "janus", *hash, static_cast<int64_t>(model_bytes), 0});
+    if (!model_id) return Status::error(model_id.error());
+    auto job = startRunningJob(*project, "erase", params);
+    if (!job) return job.status();
+    projects::MediaPayload delta;
+    delta.kind = "tensor/delta";
+    delta.extension = "safetensors";
+    auto bytes = readBytes(delta_file);
+    if (!bytes) return bytes.status();
+    delta.bytes = std::move(*bytes);
+    delta.meta = {{"method", "ear"}, {"model_id", *model_id}};
+    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
+        auto asset = project->addAsset(delta);
+        if (!asset) return projects::Status::error("storing the delta: " + asset.error());
+        nlohmann::json r = result;
+        r["delta_asset"] = {{"id", asset->id}, {"path", asset->rel_path}, {"sha256", asset->sha256}};
+        r["model_id"] = *model_id;
+        if (auto st = project->setJobResult(*job, r); !st.ok()) return st;
+        return project->updateJobState(*job, projects::JobState::kDone);
+    });
+    if (!s.ok()) return s;
+    return *job;
+}
+
 } // namespace tessera::cli

@@ -31,6 +31,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QDateTime>
 #include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -110,6 +111,12 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
                                     : tr("Reconstruction failed: %1").arg(message));
     });
 
+    erasure_ = new ErasureController(bridge_, this);
+    erasure_view_ = new ErasurePanel(erasure_, this);
+    connect(erasure_, &ErasureController::finished, this, [this](bool ok, const QString& message) {
+        statusBar()->showMessage(ok ? tr("Erasure: %1").arg(message) : tr("Erasure stopped: %1").arg(message));
+    });
+
     QDockWidget* settings_dock =
         addDock(tr("Prompt & settings"), "settingsDock", settings_, Qt::LeftDockWidgetArea);
     QDockWidget* models_dock = addDock(tr("Models"), "modelsDock", models_view_, Qt::LeftDockWidgetArea);
@@ -127,6 +134,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(engine_dock, video_dock);
     scene_dock_ = addDock(tr("Scene"), "sceneDock", scene_view_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(video_dock, scene_dock_);
+    erasure_dock_ = addDock(tr("Erasure"), "erasureDock", erasure_view_, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(scene_dock_, erasure_dock_);
     engine_dock->raise();
     // A video generation shown is shown in the Video dock too, which comes to the front.
     // A stored reconstruction opened from the history goes to the Scene dock: its program and input.
@@ -306,6 +315,12 @@ void MainWindow::reconstructScene(const QString& model_dir, const QString& image
     reconstruction_->start(model_dir, image_path, seed);
 }
 
+void MainWindow::startErasure(const ErasureRequest& request) {
+    erasure_dock_->show();
+    erasure_dock_->raise();
+    erasure_->start(request);
+}
+
 void MainWindow::buildMenus() {
     shortcuts_ = new ShortcutRegistry(this);
     const auto action = [this](QMenu* menu, const QString& id, const QString& text, const QKeySequence& keys,
@@ -376,6 +391,14 @@ void MainWindow::buildMenus() {
     scene_image_action_ = action(gen, "generate.sceneImage", tr("Generate an &image of this scene"), QKeySequence(),
                                  [this] { generateSceneImage(); });
     updateSceneImageAction();
+    action(gen, "generate.erase", tr("&Erase a concept…"), QKeySequence(), [this] {
+        const QString out = (options_.project.isEmpty() ? QDir::homePath() : options_.project) + "/erasure-" +
+                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) + ".safetensors";
+        ErasureDialog dialog(options_.model, out, this);
+        if (dialog.exec() != QDialog::Accepted) return;
+        auto request = dialog.request();
+        if (request) startErasure(*request);
+    });
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
     int key = Qt::Key_0;

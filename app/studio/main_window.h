@@ -8,6 +8,7 @@
 // Thread affinity: GUI thread only.
 #pragma once
 
+#include "tessera/widgets/erasure.h"
 #include "tessera/widgets/model_manager.h"
 
 #include <QMainWindow>
@@ -86,6 +87,10 @@ public:
     // (input, program, render) and appears in the history.
     void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
     widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
+    // Concept erasure (EAR) as a queued job; the Erasure dock shows its loss curve and the compare view.
+    void startErasure(const widgets::ErasureRequest& request);
+    widgets::ErasureController* erasure() const { return erasure_; }
+    widgets::ErasurePanel* erasurePanel() const { return erasure_view_; }
     bool engineYieldsCore() const { return engine_yields_; }
     widgets::ShortcutRegistry* shortcuts() const { return shortcuts_; }
     QUndoStack* undoStack() const { return undo_; }
@@ -146,6 +151,9 @@ private:
     widgets::SceneReconstruction* reconstruction_;
     QDockWidget* scene_dock_ = nullptr;
     QAction* scene_image_action_ = nullptr;
+    widgets::ErasureController* erasure_;
+    widgets::ErasurePanel* erasure_view_;
+    QDockWidget* erasure_dock_ = nullptr;
     widgets::ShortcutRegistry* shortcuts_;
     QWidget* engine_view_;
     bool first_run_pending_;

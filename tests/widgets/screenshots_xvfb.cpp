@@ -6,6 +6,7 @@
 // Registered in tests/CMakeLists.txt under xvfb-run; not part of the offscreen glob.
 #include "imgui/engine_panel.h"
 #include "tessera/widgets/engine_stats.h"
+#include "tessera/widgets/erasure.h"
 #include "studio/main_window.h"
 #include "tessera/engine/bench.h"
 #include "tessera/widgets/acceptance_strip.h"
@@ -660,7 +661,6 @@ TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
     save(w.dock("sceneDock")->grab().toImage(), "studio_reconstruction.png");
 }
 
-
 // Generate > Reconstruct scene from image… with a project open: the reconstruction is stored there and
 // the History dock lists it with its render; opening that entry shows its program and input in the
 // Scene dock.
@@ -723,4 +723,58 @@ TEST(StudioScreenshots, ReconstructionIsStoredAndReopensFromTheHistory) {
     ASSERT_TRUE(want.ok);
     ASSERT_TRUE(waitFor([&] { return w.sceneView()->controller().scene() == want.scene; }, 20000));
     EXPECT_TRUE(w.dock("sceneDock")->isVisible());
+}
+
+// Concept erasure on janus_tiny through the studio: the Erasure dock's loss curve while the job runs
+// (with update and skip markers), then the compare view of the original and the erased model.
+TEST(StudioScreenshots, ErasureLossCurveMidJobAndCompareView) {
+    test::app();
+    StudioOptions o = syntheticOptions(8, 1000);
+    o.autostart = false;
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    QTemporaryDir tmp;
+    auto pairs = train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
+    ASSERT_TRUE(pairs.ok()) << pairs.error();
+    ErasureRequest r;
+    r.model_dir = janusTinyDir();
+    r.pairs = *pairs;
+    r.options.iterations = 80;
+    r.options.window = 5;
+    r.options.threshold = 2.0;
+    r.options.lr = 1e-2;
+    r.out_path = tmp.path() + "/church.safetensors";
+    QDockWidget* dock = w.dock("erasureDock");
+    ASSERT_NE(dock, nullptr);
+    dock->setFloating(true);
+    dock->resize(1100, 460);
+    w.startErasure(r);
+    ErasurePanel* panel = w.erasurePanel();
+    ASSERT_TRUE(waitFor([&] {
+        return w.erasure()->curve().size() >= 400 && panel->curve()->updates() >= 3 && panel->curve()->skips() >= 1;
+    }, 120000))
+        << "updates " << panel->curve()->updates() << ", skips " << panel->curve()->skips();
+    const QImage mid = dock->grab().toImage();
+    EXPECT_TRUE(w.erasure()->running()) << "the screenshot was meant to be mid-job";
+    save(mid, "erasure_loss_curve_mid_job.png");
+    EXPECT_GT(distinctColours(mid), 20);
+    bool done = false, ok = false;
+    QObject::connect(w.erasure(), &ErasureController::finished, [&](bool success, const QString&) {
+        done = true;
+        ok = success;
+    });
+    ASSERT_TRUE(waitFor([&] { return done; }, 240000));
+    ASSERT_TRUE(ok) << panel->status()->text().toStdString();
+    ASSERT_EQ(w.erasure()->compares().size(), 3u);
+    int differing = 0;
+    for (const auto& c : w.erasure()->compares()) differing += c.original_tokens != c.erased_tokens;
+    EXPECT_GT(differing, 0) << "the erased model drew the original tokens for every seed";
+    EXPECT_TRUE(QFileInfo::exists(r.out_path));
+    EXPECT_TRUE(QFileInfo::exists(r.out_path + ".erasure.json"));
+    QCoreApplication::processEvents();
+    const QImage after = dock->grab().toImage();
+    save(after, "erasure_compare.png");
+    save(panel->compareView()->grab().toImage(), "erasure_compare_view.png");
+    EXPECT_GT(distinctColours(panel->compareView()->grab().toImage()), 10);
 }

@@ -308,8 +308,16 @@ public:
     }
     Tensor understandingEmbeds(const Tensor& input_ids, const Tensor& pixel_values) override;
     size_t weightBytes() const override { return lm_->weightBytes() + own_bytes_; }
+    const LmLayout& lmLayout() const override { return lm_layout_; }
+    Status overlayLm(const WeightOverlay& overlay) override {
+        auto view = lm_->withOverlay(overlay);
+        if (!view) return view.status();
+        lm_ = std::move(*view);
+        return Status();
+    }
 
     JanusConfig cfg_;
+    LmLayout lm_layout_;
     Backend* be_ = nullptr;
     std::unique_ptr<CausalLM> lm_;
     Tensor gen_embed_;
@@ -386,6 +394,8 @@ Expected<std::unique_ptr<JanusModel>> JanusModel::load(const Checkpoint& ckpt, B
         auto lm = loadLm(ckpt, backend, layout, s.deepseek_config);
         if (!lm) return lm.status();
         m->lm_ = std::move(*lm);
+        m->lm_layout_ = LmLayout{janus::mapName("model.language_model.", layout).name,
+                                 janus::mapName("lm_head.weight", layout).name};
         const int64_t d = m->lm_->config().hidden;
 
         Binder wb(ckpt, backend, layout);

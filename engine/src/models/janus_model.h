@@ -80,6 +80,11 @@ public:
     // aligned vision features of pixel_values [B, 3, S, S]. Returns [B, T, D].
     virtual Tensor understandingEmbeds(const Tensor& input_ids, const Tensor& pixel_values) = 0;
     virtual size_t weightBytes() const = 0;
+    // Where the LM's tensors sit in this checkpoint (prefix and head name), for weight overlays.
+    virtual const LmLayout& lmLayout() const = 0;
+    // Replaces the LM by a view of it with `overlay` applied (CausalLM::withOverlay: untouched tensors
+    // shared). Fails, leaving the model as it was, on unknown names or wrong shapes.
+    virtual Status overlayLm(const WeightOverlay& overlay) = 0;
 };
 
 } // namespace tessera

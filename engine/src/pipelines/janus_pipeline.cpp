@@ -55,22 +55,9 @@ Expected<std::unique_ptr<JanusPipeline>> JanusPipeline::load(const std::string& 
     p->impl_->ckpt = std::move(*ckpt);
     p->impl_->tokenizer = std::move(*tok);
     p->impl_->backend = &backend;
-    // The unconditional rows' pad is the vocabulary's <｜▁pad▁｜>, as the original processor finds it
-    // (and as transformers' conversion script sets generation_config.pad_token_id); tokenizer_config's
-    // pad_token and the LM config's pad_token_id (which released checkpoints do not keep consistent with
-    // it) only when the vocabulary has no such token.
-    const int32_t vocab_pad = p->impl_->tokenizer.tokenId("<｜▁pad▁｜>");
-    const int64_t config_pad = (*model)->lm().config().pad_id;
-    if (vocab_pad >= 0)
-        p->impl_->pad_id = vocab_pad;
-    else if (p->impl_->tokenizer.padId() >= 0)
-        p->impl_->pad_id = p->impl_->tokenizer.padId();
-    else if (config_pad >= 0)
-        p->impl_->pad_id = static_cast<int32_t>(config_pad);
-    else
-        return Status::error(dir + ": no pad token (no <｜▁pad▁｜> in the vocabulary, no pad_token in "
-                                   "tokenizer_config.json, no pad_token_id in config.json); classifier-free "
-                                   "guidance needs one for its unconditional rows");
+    auto pad = janusPadId(p->impl_->tokenizer, (*model)->lm().config().pad_id, dir);
+    if (!pad) return pad.status();
+    p->impl_->pad_id = *pad;
     const JanusConfig& jc = (*model)->config();
     p->info_.dir = dir;
     p->info_.layout = jc.layout;
@@ -133,6 +120,34 @@ std::string pyStrip(const std::string& s) {
 }
 
 } // namespace
+
+std::string janusGenerationPrompt(const std::string& prompt) {
+    const std::string content = pyStrip(prompt);
+    return pyStrip(content.empty() ? "<|User|>:<|Assistant|>:" : "<|User|>: " + content + "\n\n<|Assistant|>:") +
+           "<begin_of_image>";
+}
+
+// The unconditional rows' pad is the vocabulary's <｜▁pad▁｜>, as the original processor finds it
+// (and as transformers' conversion script sets generation_config.pad_token_id); tokenizer_config's
+// pad_token and the LM config's pad_token_id (which released checkpoints do not keep consistent with
+// it) only when the vocabulary has no such token.
+Expected<int32_t> janusPadId(const Tokenizer& tokenizer, int64_t config_pad, const std::string& dir) {
+    const int32_t vocab_pad = tokenizer.tokenId("<｜▁pad▁｜>");
+    if (vocab_pad >= 0) return vocab_pad;
+    if (tokenizer.padId() >= 0) return tokenizer.padId();
+    if (config_pad >= 0) return static_cast<int32_t>(config_pad);
+    return Status::error(dir + ": no pad token (no <｜▁pad▁｜> in the vocabulary, no pad_token in "
+                               "tokenizer_config.json, no pad_token_id in config.json); classifier-free "
+                               "guidance needs one for its unconditional rows");
+}
+
+const LmLayout& JanusPipeline::lmLayout() const { return model_->lmLayout(); }
+
+Status JanusPipeline::applyOverlay(const WeightOverlay& overlay) {
+    if (Status s = model_->overlayLm(overlay); !s.ok()) return s;
+    info_.weight_bytes = model_->weightBytes();
+    return Status();
+}
 
 // ---- previews ------------------------------------------------------------------------------------------
 
@@ -361,10 +376,7 @@ Expected<JanusResult> JanusPipeline::generate(const JanusRequest& req, JobContex
     // Prompt as the official script builds it: SFT template with an empty system prompt (the user content
     // stripped; an empty message gets no separator; the whole prompt stripped), then the image-start tag;
     // BOS from the tokenizer.
-    const std::string content = pyStrip(req.prompt);
-    const std::string text =
-        pyStrip(content.empty() ? "<|User|>:<|Assistant|>:" : "<|User|>: " + content + "\n\n<|Assistant|>:") +
-        "<begin_of_image>";
+    const std::string text = janusGenerationPrompt(req.prompt);
     const std::vector<int32_t> ids = impl_->tokenizer.encode(text, SpecialTokens::kTransformers);
     const int64_t len = static_cast<int64_t>(ids.size());
     if (len + n_tokens > info_.context) {

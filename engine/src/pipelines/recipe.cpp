@@ -27,6 +27,8 @@ std::string Recipe::parametersLine() const {
         os << ", Decode: " << decodeStrategyName(decode.strategy) << " (window " << decode.window << ", "
            << sjdInitName(decode.init) << " init)";
     if (decode.lantern_k > 0) os << ", LANTERN (lossy): k " << decode.lantern_k << ", delta " << decode.lantern_delta;
+    if (!overlay_path.empty())
+        os << ", Overlay: " << fs::path(overlay_path).filename().string() << " (" << overlay_hash.substr(0, 10) << ")";
     if (cancelled) os << ", Cancelled after " << tokens.size() << " tokens";
     return os.str();
 }
@@ -55,6 +57,7 @@ std::map<std::string, std::string> Recipe::toPngText() const {
         {"tokens", util::packTokens(tokens)},
         {"token_encoding", "zlib+base64 int32le"},
     };
+    if (!overlay_path.empty()) j["overlay"] = {{"path", overlay_path}, {"sha256", overlay_hash}};
     if (decode.strategy != DecodeStrategy::Plain)
         j["decode"] = {{"strategy", decodeStrategyName(decode.strategy)}, {"window", decode.window}, {"init", sjdInitName(decode.init)}};
     if (decode.strategy != DecodeStrategy::Plain && decode.lantern_k > 0) {
@@ -127,6 +130,10 @@ Expected<Recipe> Recipe::fromPngText(const std::map<std::string, std::string>& t
                 r.decode.lantern_delta = finiteField(d.at("lantern_delta"), "decode.lantern_delta");
             }
         }
+        if (j.contains("overlay")) {
+            r.overlay_path = j.at("overlay").at("path").get<std::string>();
+            r.overlay_hash = j.at("overlay").at("sha256").get<std::string>();
+        }
         r.images = intField(j.at("images"), "images", 1, kMaxImages);
         r.image_index = intField(j.at("image_index"), "image_index", 0, r.images - 1);
         r.grid_h = intField(j.at("grid").at(0), "grid[0]", 1, kMaxGridSide);
@@ -182,6 +189,19 @@ Expected<std::string> modelIdentityHash(const std::string& dir) {
         h.update(head.data(), head.size());
     }
     if (files.empty()) return Status::error(dir + " holds no checkpoint files");
+    return h.hexDigest();
+}
+
+Expected<std::string> fileHash(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::error("cannot read " + path);
+    util::Sha256 h;
+    std::vector<char> buf(1 << 20);
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        h.update(buf.data(), static_cast<size_t>(in.gcount()));
+    }
+    if (in.bad()) return Status::error("reading " + path + " failed");
     return h.hexDigest();
 }
 

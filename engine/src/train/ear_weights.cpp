@@ -106,4 +106,12 @@ std::optional<WindowedAccumulation::Decision> WindowedAccumulation::add(double s
     return d;
 }
 
+std::optional<WindowedAccumulation::Decision> WindowedAccumulation::flush() {
+    if (steps_in_window_ == 0) return std::nullopt;
+    Decision d{windows_++, sum_, sum_ > threshold_};
+    steps_in_window_ = 0;
+    sum_ = 0;
+    return d;
+}
+
 } // namespace tessera::train

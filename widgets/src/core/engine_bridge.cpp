@@ -10,6 +10,7 @@ EngineBridge::EngineBridge(int cpu_workers, QObject* parent) : QObject(parent) {
     qRegisterMetaType<tessera::TokenSampled>();
     qRegisterMetaType<tessera::PreviewReady>();
     qRegisterMetaType<tessera::StepTiming>();
+    qRegisterMetaType<tessera::TrainingProgress>();
     qRegisterMetaType<tessera::JobStateChanged>();
     scheduler_ = std::make_unique<Scheduler>(cpu_workers, 0);
     scheduler_->setSink([this](const Event& e) { post(e); });
@@ -63,6 +64,8 @@ void EngineBridge::drain() {
                     Q_EMIT previewReady(ev);
                 else if constexpr (std::is_same_v<T, StepTiming>)
                     Q_EMIT stepTiming(ev);
+                else if constexpr (std::is_same_v<T, TrainingProgress>)
+                    Q_EMIT trainingProgress(ev);
                 else
                     Q_EMIT jobStateChanged(ev);
             },

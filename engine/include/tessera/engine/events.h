@@ -51,12 +51,25 @@ struct StepTiming {
     size_t kv_cache_bytes = 0, model_bytes = 0;
 };
 
+// A training job's progress: one per step, with the optimizer's decision when the step closed a window
+// (EAR: windowed gradient accumulation with a loss threshold; plain training: every step updates).
+struct TrainingProgress {
+    int64_t job_id = 0;
+    int64_t step = 0, total = 0;           // 1-based step over the whole run; total steps planned
+    int64_t iteration = 0, iterations = 0; // 1-based outer iteration (EAR: one prompt pair's rollout)
+    float loss = 0;
+    bool window_closed = false; // the step ended an accumulation window: the fields below are set
+    int64_t window = 0;         // 0-based window index over the whole run
+    double window_loss = 0;     // the window's summed loss
+    bool updated = false;       // true: an optimizer step; false: skipped (loss at or under the threshold)
+};
+
 struct JobStateChanged {
     int64_t job_id = 0;
     JobState state = JobState::Queued;
     std::string message; // error text for Failed
 };
 
-using Event = std::variant<TokenSampled, PreviewReady, StepTiming, JobStateChanged>;
+using Event = std::variant<TokenSampled, PreviewReady, StepTiming, JobStateChanged, TrainingProgress>;
 
 } // namespace tessera

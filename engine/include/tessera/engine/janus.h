@@ -64,6 +64,18 @@ struct JanusInfo {
 };
 
 class JanusModel;
+class Tokenizer;
+struct WeightOverlay;
+struct LmLayout;
+
+// The text the official generation script feeds for `prompt`: the SFT template with an empty system
+// prompt (stripped as Python's str.strip does), then the image-start tag. Training (EAR) builds the
+// same prompt as generation through this function.
+std::string janusGenerationPrompt(const std::string& prompt);
+// The pad id of the unconditional CFG rows: the vocabulary's <｜▁pad▁｜>, else tokenizer_config's pad
+// token, else config.json's pad_token_id (`config_pad`, -1 when absent); an error naming `dir` when
+// none exists.
+Expected<int32_t> janusPadId(const Tokenizer& tokenizer, int64_t config_pad, const std::string& dir);
 
 class JanusPipeline {
 public:
@@ -82,6 +94,12 @@ public:
     Expected<ImageRgb8> mosaic(const std::vector<int32_t>& tokens);
     // For LANTERN: each code's k nearest other codes in the VQ latent space (computed once, kept).
     Expected<std::shared_ptr<const LatentNeighbours>> latentNeighbours(int k);
+    // Where the LM's tensors sit in the checkpoint, for weight overlays (EAR deltas).
+    const LmLayout& lmLayout() const;
+    // Generates from then on with `overlay` applied to the LM (EAR's trained projections, say): the
+    // model plus its delta is a model. Fails, leaving the pipeline as it was, on unknown tensor names or
+    // wrong shapes. Not while a generation runs.
+    Status applyOverlay(const WeightOverlay& overlay);
 
 private:
     JanusPipeline() = default;

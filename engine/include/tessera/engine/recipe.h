@@ -30,6 +30,10 @@ struct Recipe {
     int threads = 0;
     bool cancelled = false;
     std::vector<int32_t> tokens; // raster order; fewer than grid_h*grid_w when cancelled
+    // A weight overlay applied to the model (an EAR delta): the model plus it is the model that drew the
+    // tokens. Empty when none; stored as {"overlay": {"path", "sha256"}} only when set.
+    std::string overlay_path;
+    std::string overlay_hash; // sha256 of the whole file
 
     std::map<std::string, std::string> toPngText() const;
     static Expected<Recipe> fromPngText(const std::map<std::string, std::string>& text);
@@ -40,5 +44,7 @@ struct Recipe {
 // Identity of a checkpoint folder without reading all of its weights: sha256 over config.json, each
 // safetensors file's header and size. Changes whenever the weights' layout or any header changes.
 Expected<std::string> modelIdentityHash(const std::string& dir);
+// sha256 of a whole file (weight overlays: they are what they hold).
+Expected<std::string> fileHash(const std::string& path);
 
 } // namespace tessera

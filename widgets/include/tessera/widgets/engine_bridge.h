@@ -22,6 +22,7 @@ Q_DECLARE_METATYPE(tessera::TokenSampled)
 Q_DECLARE_METATYPE(tessera::PreviewReady)
 Q_DECLARE_METATYPE(tessera::StepTiming)
 Q_DECLARE_METATYPE(tessera::JobStateChanged)
+Q_DECLARE_METATYPE(tessera::TrainingProgress)
 
 namespace tessera::widgets {
 
@@ -42,6 +43,7 @@ signals:
     void previewReady(const tessera::PreviewReady& event);
     void stepTiming(const tessera::StepTiming& event);
     void jobStateChanged(const tessera::JobStateChanged& event);
+    void trainingProgress(const tessera::TrainingProgress& event);
 
 private:
     void post(const Event& event); // worker threads
