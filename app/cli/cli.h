@@ -80,6 +80,8 @@ int cmdReconstruct(int argc, char** argv); // cmd_reconstruct.cpp
 int cmdBenchRender(int argc, char** argv); // bench_render.cpp: `bench render`
 int cmdExport(int argc, char** argv); // cmd_export.cpp
 int cmdTrain(int argc, char** argv);  // cmd_train.cpp
+int cmdWorld(int argc, char** argv);  // cmd_world.cpp
+int cmdEvalShapes(int argc, char** argv); // cmd_eval_shapes.cpp
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();

@@ -44,6 +44,8 @@ const Command kCommands[] = {
      tessera::cli::cmdEvalScenes},
     {"train", "next-token training of a Llama checkpoint, resumable after a kill (train --help)",
      tessera::cli::cmdTrain},
+    {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
+     tessera::cli::cmdWorld},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };
