@@ -46,6 +46,8 @@ const Command kCommands[] = {
      tessera::cli::cmdTrain},
     {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
      tessera::cli::cmdWorld},
+    {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",
+     tessera::cli::cmdEvalShapes},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };
