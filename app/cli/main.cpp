@@ -44,6 +44,8 @@ const Command kCommands[] = {
      tessera::cli::cmdEvalScenes},
     {"train", "next-token training of a Llama checkpoint, resumable after a kill (train --help)",
      tessera::cli::cmdTrain},
+    {"train-vq", "train a Janus-layout VQ tokenizer on PNGs, report validation PSNR (train-vq --help)",
+     tessera::cli::cmdTrainVq},
     {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
      tessera::cli::cmdWorld},
     {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",
