@@ -81,6 +81,9 @@ int cmdBenchRender(int argc, char** argv); // bench_render.cpp: `bench render`
 int cmdErase(int argc, char** argv);       // cmd_erase.cpp: EAR concept erasure
 int cmdExport(int argc, char** argv); // cmd_export.cpp
 int cmdTrain(int argc, char** argv);  // cmd_train.cpp
+int cmdWorld(int argc, char** argv);  // cmd_world.cpp
+int cmdEvalShapes(int argc, char** argv); // cmd_eval_shapes.cpp
+int cmdTrainVq(int argc, char** argv);    // cmd_train_vq.cpp
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();

@@ -46,6 +46,12 @@ const Command kCommands[] = {
      tessera::cli::cmdTrain},
     {"erase", "erase a concept from a Janus checkpoint (EAR), loss curve as JSON lines (erase --help)",
      tessera::cli::cmdErase},
+    {"train-vq", "train a Janus-layout VQ tokenizer on PNGs, report validation PSNR (train-vq --help)",
+     tessera::cli::cmdTrainVq},
+    {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
+     tessera::cli::cmdWorld},
+    {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",
+     tessera::cli::cmdEvalShapes},
     {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
      tessera::cli::cmdDefaultJob},
 };

@@ -1,0 +1,134 @@
+// VQ tokenizer training: a model trained a few steps on the tape, saved, and loaded by the normal Janus VQ
+// loader (engine/src/models/janus_vq.cpp, an independent implementation of the same network) must encode
+// an image to the same codes and decode those codes to the same pixels as the training forward pass; and
+// training must lower the reconstruction loss.
+#include "models/janus_parts.h"
+#include "tessera/engine/engine.h"
+#include "tessera/engine/train_loop.h"
+#include "tessera/engine/train_vq.h"
+
+#include <cmath>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+namespace tessera {
+namespace {
+
+using train::Tape;
+using train::VqTrainConfig;
+using train::VqTrainModel;
+
+// Smooth coloured blobs on a grey ground, [B, 3, S, S] in [-1, 1].
+std::vector<float> blobs(int64_t batch, int64_t side, int shift) {
+    std::vector<float> px(static_cast<size_t>(batch * 3 * side * side));
+    for (int64_t b = 0; b < batch; ++b)
+        for (int64_t c = 0; c < 3; ++c)
+            for (int64_t y = 0; y < side; ++y)
+                for (int64_t x = 0; x < side; ++x) {
+                    const double cx = side * (0.3 + 0.4 * ((b + shift) % 3) / 2.0), cy = side * 0.5;
+                    const double r = std::hypot(x - cx, y - cy) / side;
+                    const double inside = r < 0.25 ? 1.0 : 0.0;
+                    const double colour = c == (b + shift) % 3 ? 0.8 : -0.6;
+                    px[static_cast<size_t>(((b * 3 + c) * side + y) * side + x)] =
+                        static_cast<float>(inside * colour + (1 - inside) * -0.1);
+                }
+    return px;
+}
+
+VqTrainConfig tinyConfig() {
+    VqTrainConfig c;
+    c.channels = 32;
+    c.z_channels = 32;
+    c.levels = 3;
+    c.blocks = 1;
+    c.codebook = 16;
+    c.code_dim = 4;
+    return c;
+}
+
+TEST(TrainVq, TheJanusLoaderEncodesAndDecodesLikeTheTrainingPass) {
+    VqTrainModel model(tinyConfig(), 7);
+    const int64_t side = 16, batch = 2;
+    const std::vector<float> px = blobs(batch, side, 0);
+    train::TrainerOptions opt;
+    opt.adam.lr = 2e-3;
+    train::Trainer trainer(model.parameters(), opt, [&](Tape<float>& t, int64_t, int) {
+        return model.forward(t, px, batch, side, side).loss;
+    });
+    ASSERT_TRUE(trainer.run(3).ok());
+
+    Tape<float> tape;
+    auto fwd = model.forward(tape, px, batch, side, side);
+    const std::vector<float> recon = tape.value(fwd.reconstruction);
+    const auto dir = std::filesystem::temp_directory_path() / "tessera_train_vq_test";
+    std::filesystem::remove_all(dir);
+    Status saved = model.save(dir.string());
+    ASSERT_TRUE(saved.ok()) << saved.message();
+
+    auto be = createBackend("cpu", 2);
+    ASSERT_TRUE(be.ok()) << be.error();
+    auto ckpt = Checkpoint::open(dir.string());
+    ASSERT_TRUE(ckpt.ok()) << ckpt.error();
+    janus::Binder wb(*ckpt, **be, janus::Layout::Transformers);
+    janus::VqModel vq;
+    vq.load(wb, **be, true);
+    Status bound = wb.finish();
+    ASSERT_TRUE(bound.ok()) << bound.message();
+    vq.setCodebookL2Norm(true);
+    ASSERT_EQ(vq.downsample(), 4);
+    ASSERT_EQ(vq.codebookSize(), 16);
+
+    const int64_t g = side / 4;
+    // Encode: same codes.
+    janus::VqEncoding enc = vq.encode(**be, (*be)->fromF32(px, {batch, 3, side, side}));
+    const std::vector<int64_t> codes = (*be)->readI64(enc.indices);
+    ASSERT_EQ(codes.size(), fwd.codes.size());
+    size_t same = 0;
+    for (size_t i = 0; i < codes.size(); ++i) same += codes[i] == fwd.codes[i];
+    EXPECT_EQ(same, codes.size()) << "codes that differ between the loader's encoder and the training pass";
+
+    // Decode the training pass's codes: same pixels.
+    Tensor ids = (*be)->fromI64(fwd.codes, {batch, g * g});
+    const std::vector<float> pixels = (*be)->readF32(vq.decodeCodes(**be, vq.codesFor(**be, ids, g, g)));
+    ASSERT_EQ(pixels.size(), recon.size());
+    double worst = 0;
+    for (size_t i = 0; i < pixels.size(); ++i)
+        worst = std::max(worst, std::abs(double(pixels[i]) - recon[i]));
+    EXPECT_LT(worst, 1e-3) << "largest pixel difference between the loader's decoder and the training pass";
+    std::filesystem::remove_all(dir);
+}
+
+TEST(TrainVq, TrainingLowersTheReconstructionLoss) {
+    VqTrainModel model(tinyConfig(), 3);
+    const int64_t side = 16, batch = 3;
+    const std::vector<float> px = blobs(batch, side, 1);
+    auto pixelLoss = [&] {
+        Tape<float> t;
+        return t.scalar(model.forward(t, px, batch, side, side).pixel_loss);
+    };
+    const float before = pixelLoss();
+    train::TrainerOptions opt;
+    opt.adam.lr = 3e-3;
+    train::Trainer trainer(model.parameters(), opt, [&](Tape<float>& t, int64_t, int) {
+        return model.forward(t, px, batch, side, side).loss;
+    });
+    ASSERT_TRUE(trainer.run(40).ok());
+    const float after = pixelLoss();
+    std::printf("pixel mse %.4f -> %.4f after 40 steps\n", before, after);
+    EXPECT_LT(after, 0.5f * before);
+}
+
+TEST(TrainVq, BadShapesAreErrors) {
+    VqTrainModel model(tinyConfig(), 1);
+    Tape<float> t;
+    EXPECT_THROW(model.forward(t, std::vector<float>(3 * 10 * 10), 1, 10, 10),
+                 Error); // 10 is not a multiple of 4
+    VqTrainConfig bad = tinyConfig();
+    bad.channels = 40;
+    EXPECT_THROW(VqTrainModel(bad, 1), Error);
+}
+
+} // namespace
+} // namespace tessera
