@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <gtest/gtest.h>
 #include <random>
 #include <string>
@@ -39,9 +40,11 @@ TEST(DicodeDecoder, PassesEveryDecoderGolden) {
     // 7 schedule/table checks + checkpoint buffer, 4 VAE, 2 contexts, 13 U-Net activations + v, b2,
     // 2 step-0 passes, 2 × 4 chain checks + the preview.
     EXPECT_GE(report->checks.size(), 38u);
-    for (const VerifyCheck& c : report->checks)
+    for (const VerifyCheck& c : report->checks) {
+        std::printf("%-34s max |d| %.3g (tolerance %.0e)\n", c.name.c_str(), c.max_abs_diff, c.tolerance);
         EXPECT_TRUE(c.passed) << c.name << ": max |d| " << c.max_abs_diff << " (tolerance " << c.tolerance << ") "
                               << c.detail;
+    }
 }
 
 // GroupNorm across frames against a direct double-precision loop over [C/G, T, H, W].
