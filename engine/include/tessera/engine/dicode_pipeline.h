@@ -120,6 +120,8 @@ public:
     // prompts, dicode_constants.safetensors). The decoder is given (it owns the decoder side's weights).
     static Expected<std::unique_ptr<DicodePipeline>> load(const std::string& dir, Backend& backend,
                                                           std::unique_ptr<DicodeClipDecoder> decoder);
+    // The same with the folder's own decoder side (DicodeDecoder::load on `backend`).
+    static Expected<std::unique_ptr<DicodePipeline>> load(const std::string& dir, Backend& backend);
     // True when `dir/config.json` describes a DiCoDe folder (`llm.agent` or `tokenizer_model`).
     static bool isDicodeFolder(const std::string& dir);
     ~DicodePipeline();
