@@ -1,5 +1,6 @@
 // `tessera-cli bench`: benchmarks that print one JSON line each (the logic lives in the engine).
 #include "cli/cli.h"
+#include "cli/dicode_runner.h"
 #include "cli/tshuffle_runner.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/dicode.h"
@@ -29,6 +30,7 @@ const char* const kUsage =
         "                               [--write-checkpoint DIR]\n"
         "       tessera-cli bench dicode-llm [--shapes tiny,real] [--keyframes K] [--threads T] [--seed N]\n"
         "                                    [--scratch-dir DIR] [--write-checkpoint DIR [--shape S]]\n"
+        "       tessera-cli bench dicode --model DIR [--keyframes K] [--ddim-steps S] [--threads T] [--seed N]\n"
         "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n"
         "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
@@ -77,6 +79,10 @@ const char* const kUsage =
         "Prints one JSON line: ms per AR-DF step (both guidance branches) and the preview work (the whole\n"
         "grid's code-digit colours every step) as a percentage of the same run. --write-checkpoint DIR only\n"
         "writes the preset's random checkpoint there (kept; for generate-video smoke runs) and exits.\n\n"
+        "dicode: a DiCoDe folder (config.json, model.safetensors, dicode_constants.safetensors) generating\n"
+        "K keyframes (default 3, i.e. 2 clips) of S DDIM steps (default 5) from fixed prompt ids, twice: with\n"
+        "previews (keyframe strips, each step's x0 map) and without. Prints one JSON line: ms per LLM\n"
+        "keyframe, ms per DDIM step and the preview overhead, measured in the same run.\n\n"
         "dicode-llm: DiCoDe's GPT-2 with the Gaussian-mixture head on random f32 weights (a scratch\n"
         "checkpoint per shape, removed afterwards): tiny (the dicode_tiny reference's sizes) and real\n"
         "(gpt2-large, 16 tokens of 1024 floats per keyframe, K = 16). Prints one JSON line: per shape the\n"
@@ -301,6 +307,23 @@ int benchDicodeLlm(int argc, char** argv) {
     return 0;
 }
 
+// `bench dicode`: DiCoDe keyframes, DDIM steps and the preview overhead.
+int benchDicodeRun(int argc, char** argv) {
+    CLI::App app;
+    DicodeBenchOptions o;
+    app.add_option("--model", o.model);
+    addInt(app, "--keyframes", o.keyframes, 2, 1024);
+    addInt(app, "--ddim-steps", o.ddim_steps, 1, 1000);
+    addInt(app, "--threads", o.threads, 0, 4096);
+    addSeed(app, "--seed", o.seed);
+    if (auto rc = parseCommandLine(app, "bench dicode", kUsage, argc, argv)) return *rc;
+    if (o.model.empty()) {
+        std::fprintf(stderr, "error: bench dicode needs --model DIR (a DiCoDe folder)\n");
+        return 2;
+    }
+    return benchDicode(o);
+}
+
 struct Benchmark {
     const char* name;
     int (*run)(int argc, char** argv);
@@ -314,6 +337,7 @@ const Benchmark kBenchmarks[] = {
     {"vq", benchVq},
     {"lumos", benchLumos},
     {"dicode-llm", benchDicodeLlm},
+    {"dicode", benchDicodeRun},
     {"batch", cmdBenchBatch},
     {"tshuffle", cmdBenchTokenShuffle},
     {"render", cmdBenchRender},

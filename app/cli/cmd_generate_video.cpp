@@ -1,6 +1,8 @@
 // `tessera-cli generate-video`: Lumos-1 text→video, text→image and image→video by AR-DF decoding.
-// Writes the recipe (codes included) and, with a Cosmos tokenizer, the decoded frames as PNGs.
+// Writes the recipe (codes included) and, with a Cosmos tokenizer, the decoded frames as PNGs. A DiCoDe
+// folder (or recipe) goes to the DiCoDe runner (cli/dicode_runner.h).
 #include "cli/cli.h"
+#include "cli/dicode_runner.h"
 #include "cli/project_store.h"
 #include "tessera/engine/cosmos.h"
 #include "tessera/engine/engine.h"
@@ -30,7 +32,11 @@ const char* kUsage =
     "Usage: tessera-cli generate-video --model DIR (--prompt TEXT | --prompt-ids IDS) [options]\n"
     "       tessera-cli generate-video --replay RECIPE.json [--model DIR] [--out DIR]\n\n"
     "Generates a video (or an image) with a Lumos-1 checkpoint: per latent frame, S MaskGIT steps over\n"
-    "every cell with classifier-free guidance, frames one after another (AR-DF).\n\n"
+    "every cell with classifier-free guidance, frames one after another (AR-DF). With a DiCoDe folder\n"
+    "(config.json with llm.agent) a GPT-2 writes N keyframes of deep tokens and a video diffusion model\n"
+    "decodes each pair into a clip: 16(N-1) frames at 8 fps (4(N-1) for the tiny test model), written as\n"
+    "frame-NNN.png, keyframe-strips.png, recipe.json and an MP4 carrying the recipe (--video or\n"
+    "<out>/video.mp4).\n\n"
     "Options:\n"
     "  --model DIR            Lumos-1 checkpoint folder (Chameleon + MM-RoPE; tokenizer.json for --prompt)\n"
     "  --tokenizer DIR        Cosmos DV4x8x8 tokenizer folder (config.json + model.safetensors): decode the\n"
@@ -61,6 +67,16 @@ const char* kUsage =
     "  --replay FILE          regenerate from a recipe.json, or from a video written by --video, and\n"
     "                         check the codes are identical (exit 1 if "
     "not)\n"
+    "DiCoDe options (--prompt, --prompt-ids, --seed, --out, --video, --project, --replay, --backend,\n"
+    "--threads and --json mean the same as above):\n"
+    "  --keyframes N          keyframes to generate, N >= 2 (default 2 = one clip)\n"
+    "  --ddim-steps S         DDIM steps per clip (default 50)\n"
+    "  --eta E                DDIM eta: 0 deterministic, 1 the official demo (default 1)\n"
+    "  --cfg G                decoder guidance on v (default 7.5)\n"
+    "  --rescale R            guidance rescale, 0 to 1 (default 0.7)\n"
+    "  --fs N                 frame-stride condition (default 6, the demo's)\n"
+    "  --llm-cfg S            LLM guidance against the empty prompt, in token space (default 1 = off)\n"
+    "  --var-scale V          variance scale of the mixture draws (default 0.01)\n"
     "  --backend B            cpu | cuda | auto (default cpu)\n"
     "  --threads N            CPU threads (default: all)\n"
     "  --json                 print a JSON summary on stdout\n";
@@ -152,6 +168,65 @@ Expected<std::vector<int32_t>> encodeFirstFrame(const std::string& png, const Co
     return tok.encode(be, v);
 }
 
+// A DiCoDe folder or recipe runs on the DiCoDe runner; nullopt: not DiCoDe, go on with Lumos-1.
+std::optional<int> dispatchDicode(CLI::App& app, DicodeRequest dicode, const LumosRequest& lumos,
+                                  const std::string& model, const std::string& prompt_ids,
+                                  const std::string& replay, const std::string& out,
+                                  const std::string& video_path, const std::string& project_dir,
+                                  const std::string& backend_name, int threads, bool json) {
+    auto fail = [](const std::string& msg, int rc) {
+        std::fprintf(stderr, "tessera-cli generate-video: %s\n", msg.c_str());
+        return rc;
+    };
+    DicodeCliRun run;
+    if (!replay.empty()) {
+        auto j = readReplaySource(replay);
+        if (!j || j->value("method", "") != "dicode") return std::nullopt;
+        auto r = parseDicodeRecipe(*j);
+        if (!r) return fail(replay + ": " + r.error(), 1);
+        run.request = r->request;
+        run.model = model.empty() ? r->info.model_dir : model;
+        run.threads = app.count("--threads") ? threads : r->info.threads;
+        run.backend_name = app.count("--backend") || r->info.backend.empty() ? backend_name : r->info.backend;
+        run.out = app.count("--out") ? out : (fs::path(replay).parent_path() / "replay").string();
+        run.replay = std::move(*r);
+    } else {
+        if (model.empty() || !DicodePipeline::isDicodeFolder(model)) return std::nullopt;
+        for (const char* lumos_only :
+             {"--tokenizer", "--size", "--fps", "--frames", "--latent-frames", "--image-mode",
+              "--first-frame", "--steps", "--gumbel-temperature", "--reset-temperature"})
+            if (app.count(lumos_only))
+                return fail(std::string(lumos_only) + " is a Lumos-1 option; " + model +
+                                " is a DiCoDe folder (see --help for its options)",
+                            2);
+        if (!app.count("--prompt") && prompt_ids.empty())
+            return fail("--prompt or --prompt-ids is required (see --help)", 2);
+        if (!validUtf8(lumos.prompt)) return fail("--prompt is not valid UTF-8 text", 2);
+        dicode.prompt = lumos.prompt;
+        if (!prompt_ids.empty()) {
+            auto ids = parseIds(prompt_ids);
+            if (!ids) return fail(ids.error(), 2);
+            dicode.prompt_ids = *ids;
+        }
+        if (app.count("--cfg")) dicode.cfg = lumos.cfg;
+        dicode.seed = app.count("--seed") ? lumos.seed : std::random_device{}();
+        run.request = dicode;
+        run.model = model;
+        run.threads = threads;
+        run.backend_name = backend_name;
+        run.out = app.count("--out") ? out : "out/video";
+    }
+    if (!video_path.empty()) {
+        auto format = media::formatFromPath(video_path);
+        if (!format || *format == media::VideoFormat::PngSequence)
+            return fail("--video " + video_path + ": use a .mp4, .webm, .gif or .webp name", 2);
+    }
+    run.video_path = video_path;
+    run.project_dir = project_dir;
+    run.json = json;
+    return runDicodeVideo(run);
+}
+
 } // namespace
 
 int cmdGenerateVideo(int argc, char** argv) {
@@ -184,11 +259,29 @@ int cmdGenerateVideo(int argc, char** argv) {
     app.add_option("--backend", backend_name);
     addInt(app, "--threads", threads, 0, 4096);
     app.add_flag("--json", json);
+    DicodeRequest dicode;
+    dicode.cfg = 7.5f;
+    addInt(app, "--keyframes", dicode.keyframes, 2, 1024);
+    addInt(app, "--ddim-steps", dicode.ddim_steps, 1, 1000);
+    addNumber(app, "--eta", dicode.eta, 0, 10);
+    addNumber(app, "--rescale", dicode.rescale, 0, 1);
+    addInt(app, "--fs", dicode.fs, 0, 1000);
+    addNumber(app, "--llm-cfg", dicode.llm_cfg, 0, 1e4);
+    addNumber(app, "--var-scale", dicode.var_scale, 0, 1e4);
     if (auto rc = parseCommandLine(app, "generate-video", kUsage, argc, argv)) return *rc;
     auto fail = [](const std::string& msg, int rc) {
         std::fprintf(stderr, "tessera-cli generate-video: %s\n", msg.c_str());
         return rc;
     };
+    {
+        auto dicode_rc = dispatchDicode(app, dicode, req, model, prompt_ids, replay, out, video_path,
+                                        project_dir, backend_name, threads, json);
+        if (dicode_rc) return *dicode_rc;
+    }
+    for (const char* dicode_only :
+         {"--keyframes", "--ddim-steps", "--eta", "--rescale", "--fs", "--llm-cfg", "--var-scale"})
+        if (app.count(dicode_only))
+            return fail(std::string(dicode_only) + " is a DiCoDe option; this is not a DiCoDe run", 2);
 
     std::optional<LumosRecipe> recipe;
     if (!replay.empty()) {

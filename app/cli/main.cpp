@@ -30,7 +30,7 @@ const Command kCommands[] = {
      tessera::cli::cmdExport},
     {"verify", "run a reference set (checkpoint + goldens) and compare: verify DIR [--backend B]",
      tessera::cli::cmdVerify},
-    {"bench", "benchmarks printing one JSON line: bench decode|bandwidth|janus|sjd|tokenize|batch|vq|lumos|dicode-llm|tshuffle|render (bench --help)",
+    {"bench", "benchmarks printing one JSON line: bench decode|bandwidth|janus|sjd|tokenize|batch|vq|lumos|dicode|dicode-llm|tshuffle|render (bench --help)",
      tessera::cli::cmdBench},
     {"batch", "many generations from a JSONL file, one shard per process (batch --help)",
      tessera::cli::cmdBatch},

@@ -240,7 +240,8 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
     for (const auto& e : fs::directory_iterator(model_dir, ec))
         if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
     const std::string hash = recipe.contains("model") ? recipe["model"].value("hash", "") : "";
-    auto model_id = project->addModel({0, fs::absolute(model_dir).string(), "lumos", hash,
+    auto model_id = project->addModel({0, fs::absolute(model_dir).string(),
+                                       recipe.value("method", "") == "dicode" ? "dicode" : "lumos", hash,
                                        static_cast<int64_t>(model_bytes), 0});
     if (!model_id) return Status::error(model_id.error());
     nlohmann::json params = recipe;

@@ -22,7 +22,7 @@ Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRu
 Status storeInProject(const std::string& dir, const TokenShuffleRun& run, const TokenShuffleRunResult& result,
                       std::vector<int64_t>* ids);
 
-// A Lumos-1 video run: the model, a finished job and one video generation (its latent codes as the
+// A Lumos-1 or DiCoDe video run (the recipe's method names the model family): the model, a finished job and one video generation (its latent codes as the
 // token stream, `video_file` — an MP4 carrying the recipe — as its media, and a thumbnail strip of a
 // few frames). A video generation with the same seed and codes already in the project is not stored
 // again: `stored` is then false and `id` names the one found.

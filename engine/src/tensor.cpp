@@ -170,6 +170,14 @@ void Backend::setKvCacheDtype(DType dtype) {
     TS_CHECK(dtype == DType::F32, std::string("the ") + info().name + " backend keeps KV caches in f32 only");
 }
 
+Tensor Backend::groupNormFrames(const Tensor&, int64_t, int, const Tensor&, const Tensor&, float) {
+    throw Error(std::string("groupNormFrames is not implemented on the ") + info().name + " backend");
+}
+
+Tensor Backend::temporalConv(const Tensor&, int64_t, const Tensor&, const Tensor*) {
+    throw Error(std::string("temporalConv is not implemented on the ") + info().name + " backend");
+}
+
 void Backend::setActivationDtype(DType dtype) {
     TS_CHECK(dtype == DType::F32, std::string("the ") + info().name + " backend takes f32 activations only");
 }

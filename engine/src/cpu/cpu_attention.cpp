@@ -113,7 +113,11 @@ Tensor CpuBackend::attention(const Tensor& q, const Tensor& k_cache, const Tenso
     TS_ASSERT(q.rank() == 4, "attention: q must be [B, Tq, Hq, hd]");
     const int64_t batch = q.dim(0), tq = q.dim(1), hq = q.dim(2), hd = q.dim(3);
     const int64_t hkv = k_cache.dim(1), tmax = k_cache.dim(2);
-    TS_ASSERT(hq % hkv == 0 && k_cache.dim(3) == hd && kv_len <= tmax && kv_len >= tq, "attention: shapes");
+    // Only a causal mask places the queries at the end of the keys; full and explicit masks also serve
+    // cross-attention to fewer keys than queries.
+    TS_ASSERT(hq % hkv == 0 && k_cache.dim(3) == hd && kv_len <= tmax &&
+                  (kv_len >= tq || mask.kind != AttentionMask::Kind::Causal),
+              "attention: shapes");
     const uint8_t* allowed = nullptr;
     bool per_batch = false;
     if (mask.kind == AttentionMask::Kind::Explicit) {

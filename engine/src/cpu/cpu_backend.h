@@ -73,6 +73,9 @@ public:
 
     Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor* bias, int stride, int pad) override;
     Tensor upsampleNearest2x(const Tensor& x) override;
+    Tensor groupNormFrames(const Tensor& x, int64_t frames, int groups, const Tensor& weight, const Tensor& bias,
+                           float eps) override;
+    Tensor temporalConv(const Tensor& x, int64_t frames, const Tensor& w, const Tensor* bias) override;
     Tensor padRightBottom(const Tensor& x, int pad) override;
 
     ThreadPool& pool() { return pool_; }

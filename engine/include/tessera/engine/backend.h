@@ -135,7 +135,8 @@ public:
     virtual void kvWrite(Tensor& k_cache, Tensor& v_cache, const Tensor& k, const Tensor& v,
                          int64_t pos) = 0;
     // q [B, Tq, Hq, hd] against caches [B, Hkv, T_max, hd] holding kv_len keys (Hq % Hkv == 0).
-    // Returns [B, Tq, Hq, hd].
+    // Returns [B, Tq, Hq, hd]. A causal mask needs kv_len >= Tq (the queries are the last Tq positions);
+    // full and explicit masks take any kv_len (cross-attention).
     virtual Tensor attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache,
                              int64_t kv_len, const AttentionMask& mask, float scale) = 0;
 
@@ -161,6 +162,17 @@ public:
     virtual Tensor upsampleNearest2x(const Tensor& x) = 0;
     // Explicit asymmetric zero padding (right/bottom), as VQGAN downsampling uses.
     virtual Tensor padRightBottom(const Tensor& x, int pad) = 0;
+
+    // ---- video (frames folded into the batch: x [B·T, C, H, W], the T frames of a sample adjacent) ---
+    // Both default to throwing Error ("… is not implemented on the <name> backend"); the CPU backend
+    // implements them.
+    // GroupNorm whose statistics run over [C/groups, T, H, W] of each sample, i.e. across its frames,
+    // as torch's GroupNorm on a [B, C, T, H, W] tensor computes them; per-channel affine.
+    virtual Tensor groupNormFrames(const Tensor& x, int64_t frames, int groups, const Tensor& weight,
+                                   const Tensor& bias, float eps);
+    // Conv3d with kernel (kt, 1, 1), stride 1 and zero padding (kt − 1)/2 along time (kt odd): w
+    // [Cout, Cin, kt] (trailing 1×1 dims of a Conv3d weight may stay), bias optional [Cout].
+    virtual Tensor temporalConv(const Tensor& x, int64_t frames, const Tensor& w, const Tensor* bias);
 };
 
 } // namespace tessera

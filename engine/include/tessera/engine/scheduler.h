@@ -30,6 +30,8 @@ public:
         : id_(id), sink_(std::move(sink)), cancel_(cancel) {}
     int64_t id() const { return id_; }
     bool cancelled() const { return cancel_ && cancel_->load(std::memory_order_relaxed); }
+    // The flag itself (may be null), for work that polls it deeper than a step (a U-Net call).
+    const std::atomic<bool>* cancelFlag() const { return cancel_; }
     void emit(const Event& e) const {
         if (sink_) sink_(e);
     }
