@@ -1,6 +1,7 @@
 // DiCoDe recipes (method "dicode"): the request, the model's identity and a digest of the frames, so a
 // replay can tell whether it reproduced the video exactly.
 #include "tessera/engine/dicode_pipeline.h"
+#include "pipelines/recipe_fields.h"
 #include "util/encoding.h"
 
 #include <cmath>
@@ -43,27 +44,8 @@ nlohmann::json dicodeRecipe(const DicodeRequest& r, const DicodeResult& res, con
     };
 }
 
-namespace {
-
-int64_t intIn(const nlohmann::json& j, const char* key, int64_t min, int64_t max) {
-    if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
-    const auto& v = j.at(key);
-    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a whole number from " +
-                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
-    return v.get<int64_t>();
-}
-
-double numberIn(const nlohmann::json& j, const char* key, double min, double max) {
-    if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
-    const auto& v = j.at(key);
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a number from " +
-                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
-    return v.get<double>();
-}
-
-} // namespace
+using recipe_fields::intIn;
+using recipe_fields::numberIn;
 
 Expected<DicodeRecipe> parseDicodeRecipe(const nlohmann::json& j) {
     try {

@@ -1,5 +1,6 @@
 // Lumos-1 recipes (method "lumos-1") and the random-checkpoint presets in Lumos-1 shapes.
 #include "tessera/engine/lumos.h"
+#include "pipelines/recipe_fields.h"
 #include "util/encoding.h"
 
 #include <cmath>
@@ -40,23 +41,8 @@ nlohmann::json lumosRecipe(const LumosRequest& r, const LumosResult& res, const 
 
 namespace {
 
-int64_t intIn(const nlohmann::json& j, const char* key, int64_t min, int64_t max) {
-    if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
-    const auto& v = j.at(key);
-    if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a whole number from " +
-                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
-    return v.get<int64_t>();
-}
-
-double numberIn(const nlohmann::json& j, const char* key, double min, double max) {
-    if (!j.contains(key)) throw std::runtime_error(std::string("recipe: missing '") + key + "'");
-    const auto& v = j.at(key);
-    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
-        throw std::runtime_error(std::string("recipe: '") + key + "' must be a number from " +
-                                 std::to_string(min) + " to " + std::to_string(max) + ", got " + v.dump());
-    return v.get<double>();
-}
+using recipe_fields::intIn;
+using recipe_fields::numberIn;
 
 std::vector<int32_t> unpack(const nlohmann::json& j, const char* key) {
     if (!j.contains(key) || !j.at(key).is_string())
