@@ -53,8 +53,7 @@ int cmdEvalScenes(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli eval-scenes: error: both arguments must be directories\n");
         return 2;
     }
-    std::size_t scenes = 0, count_ok = 0, objects = 0, matched = 0;
-    double shape = 0, color = 0, material = 0, size = 0, pos = 0, rot = 0;
+    r::SceneScoreTotals t;
     for (const auto& entry : fs::directory_iterator(truth_dir)) {
         const auto ext = entry.path().extension();
         if (ext != ".json" && ext != ".scene") continue;
@@ -69,30 +68,18 @@ int cmdEvalScenes(int argc, char** argv) {
             std::fprintf(stderr, "tessera-cli eval-scenes: error: %s\n", error.c_str());
             return 1;
         }
-        r::SceneScore s = r::scoreScene(pred, truth);
-        const double n = static_cast<double>(s.true_count);
-        ++scenes;
-        count_ok += s.count_correct;
-        objects += s.true_count;
-        matched += s.matched;
-        shape += s.shape_accuracy * n;
-        color += s.color_accuracy * n;
-        material += s.material_accuracy * n;
-        size += s.size_accuracy * n;
-        pos += s.mean_position_error * static_cast<double>(s.matched);
-        rot += s.mean_rotation_error * static_cast<double>(s.matched);
+        t.add(r::scoreScene(pred, truth));
     }
-    auto ratio = [](double a, std::size_t b) { return b ? a / static_cast<double>(b) : 0.0; };
-    nlohmann::json out = {{"scenes", scenes},
-                          {"objects", objects},
-                          {"matched", matched},
-                          {"count_accuracy", ratio(static_cast<double>(count_ok), scenes)},
-                          {"shape_accuracy", ratio(shape, objects)},
-                          {"color_accuracy", ratio(color, objects)},
-                          {"material_accuracy", ratio(material, objects)},
-                          {"size_accuracy", ratio(size, objects)},
-                          {"mean_position_error", ratio(pos, matched)},
-                          {"mean_rotation_error", ratio(rot, matched)}};
+    nlohmann::json out = {{"scenes", t.scenes},
+                          {"objects", t.objects},
+                          {"matched", t.matched},
+                          {"count_accuracy", t.countAccuracy()},
+                          {"shape_accuracy", t.shapeAccuracy()},
+                          {"color_accuracy", t.colorAccuracy()},
+                          {"material_accuracy", t.materialAccuracy()},
+                          {"size_accuracy", t.sizeAccuracy()},
+                          {"mean_position_error", t.meanPositionError()},
+                          {"mean_rotation_error", t.meanRotationError()}};
     std::printf("%s\n", out.dump().c_str());
     return 0;
 }

@@ -62,32 +62,20 @@ constexpr double kSceneExtent = 2 * w::kGroundHalfExtent;
 // --- scoring ---
 
 struct Totals {
-    size_t scenes = 0, count_ok = 0, objects = 0, matched = 0, parse_failures = 0;
-    double shape = 0, color = 0, material = 0, size = 0, position = 0;
-    void add(const r::SceneScore& s) {
-        const double n = static_cast<double>(s.true_count);
-        ++scenes;
-        count_ok += s.count_correct;
-        objects += s.true_count;
-        matched += s.matched;
-        shape += s.shape_accuracy * n;
-        color += s.color_accuracy * n;
-        material += s.material_accuracy * n;
-        size += s.size_accuracy * n;
-        position += s.mean_position_error * static_cast<double>(s.matched);
-    }
+    r::SceneScoreTotals scores;
+    size_t parse_failures = 0;
+    void add(const r::SceneScore& s) { scores.add(s); }
     nlohmann::json json() const {
-        auto ratio = [](double a, size_t b) { return b ? a / static_cast<double>(b) : 0.0; };
-        const double pos = ratio(position, matched);
-        return {{"scenes", scenes},
-                {"objects", objects},
-                {"matched", matched},
+        const double pos = scores.meanPositionError();
+        return {{"scenes", scores.scenes},
+                {"objects", scores.objects},
+                {"matched", scores.matched},
                 {"parse_failures", parse_failures},
-                {"count_accuracy", ratio(static_cast<double>(count_ok), scenes)},
-                {"color_accuracy", ratio(color, objects)},
-                {"shape_accuracy", ratio(shape, objects)},
-                {"material_accuracy", ratio(material, objects)},
-                {"size_accuracy", ratio(size, objects)},
+                {"count_accuracy", scores.countAccuracy()},
+                {"color_accuracy", scores.colorAccuracy()},
+                {"shape_accuracy", scores.shapeAccuracy()},
+                {"material_accuracy", scores.materialAccuracy()},
+                {"size_accuracy", scores.sizeAccuracy()},
                 {"mean_position_error", pos},
                 {"position_error_pct_of_extent", 100.0 * pos / kSceneExtent}};
     }
@@ -163,7 +151,7 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
     nlohmann::json per_split = nlohmann::json::object();
     for (w::Split split : splits) {
         Totals t;
-        size_t asked = 0, found = 0, images_all_found = 0;
+        size_t images = 0, asked = 0, found = 0, images_all_found = 0;
         for (long long k = 0; k < o.count; ++k) {
             auto made = w::makeScene(split, o.seed + static_cast<uint64_t>(k));
             if (!made.ok) return Status::error(made.error);
@@ -188,16 +176,16 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
                 all = all && hit;
             }
             images_all_found += all;
-            ++t.scenes;
+            ++images;
         }
         auto ratio = [](size_t a, size_t b) {
             return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
         };
-        per_split[std::string(w::splitName(split))] = {{"images", t.scenes},
+        per_split[std::string(w::splitName(split))] = {{"images", images},
                                                        {"objects_asked", asked},
                                                        {"objects_found", found},
                                                        {"found_rate", ratio(found, asked)},
-                                                       {"all_found_rate", ratio(images_all_found, t.scenes)},
+                                                       {"all_found_rate", ratio(images_all_found, images)},
                                                        {"parse_failures", t.parse_failures}};
     }
     return per_split;

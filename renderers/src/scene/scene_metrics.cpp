@@ -120,4 +120,30 @@ SceneScore scoreScene(const Scene& predicted, const Scene& truth) {
     return s;
 }
 
+void SceneScoreTotals::add(const SceneScore& s) {
+    const double n = static_cast<double>(s.true_count), m = static_cast<double>(s.matched);
+    ++scenes;
+    count_correct += s.count_correct;
+    objects += s.true_count;
+    matched += s.matched;
+    shape += s.shape_accuracy * n;
+    color += s.color_accuracy * n;
+    material += s.material_accuracy * n;
+    size += s.size_accuracy * n;
+    position += s.mean_position_error * m;
+    rotation += s.mean_rotation_error * m;
+}
+
+namespace {
+double ratio(double sum, std::size_t count) { return count ? sum / static_cast<double>(count) : 0.0; }
+} // namespace
+
+double SceneScoreTotals::countAccuracy() const { return ratio(static_cast<double>(count_correct), scenes); }
+double SceneScoreTotals::shapeAccuracy() const { return ratio(shape, objects); }
+double SceneScoreTotals::colorAccuracy() const { return ratio(color, objects); }
+double SceneScoreTotals::materialAccuracy() const { return ratio(material, objects); }
+double SceneScoreTotals::sizeAccuracy() const { return ratio(size, objects); }
+double SceneScoreTotals::meanPositionError() const { return ratio(position, matched); }
+double SceneScoreTotals::meanRotationError() const { return ratio(rotation, matched); }
+
 } // namespace tessera::renderers

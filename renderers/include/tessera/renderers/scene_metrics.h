@@ -25,6 +25,21 @@ struct SceneScore {
 
 SceneScore scoreScene(const Scene& predicted, const Scene& truth);
 
+// Scene scores summed over a set of scenes, weighted as each score is: attribute accuracies per true
+// object, position and rotation errors per matched pair. The ratios are 0 over an empty set.
+struct SceneScoreTotals {
+    std::size_t scenes = 0, count_correct = 0, objects = 0, matched = 0;
+    double shape = 0, color = 0, material = 0, size = 0, position = 0, rotation = 0; // weighted sums
+    void add(const SceneScore& s);
+    double countAccuracy() const;
+    double shapeAccuracy() const;
+    double colorAccuracy() const;
+    double materialAccuracy() const;
+    double sizeAccuracy() const;
+    double meanPositionError() const;
+    double meanRotationError() const;
+};
+
 // Per object: the same matching as scoreScene, object by object (the studio's difference column).
 struct ObjectDifference {
     int truth = -1; // the true object this predicted one is matched to; -1 = unmatched (an extra object)
