@@ -139,3 +139,46 @@ TEST(SceneDifference, PerObjectHandCheckedCase) {
     EXPECT_EQ(m.objects[0].truth, 0);
     EXPECT_EQ(m.missing, std::vector<int>{1});
 }
+
+// Two scenes summed by hand: scene A has 2 true objects (both matched, shape 1.0, colour 0.5, material
+// 1.0, size 0.5, position error 0.2, rotation 10°, count right); scene B has 4 true objects, 1 matched
+// (shape 0.25, colour 0.25, material 0, size 0.25, position 1.0, rotation 40°, count wrong).
+// Per object: shape (2·1 + 4·0.25)/6 = 0.5, colour (1 + 1)/6, material 2/6, size (1 + 1)/6; per matched
+// pair: position (2·0.2 + 1)/3, rotation (20 + 40)/3 = 20; count 1 of 2.
+TEST(SceneScoreTotals, WeightsByObjectsAndMatchedPairs) {
+    SceneScore a;
+    a.count_correct = true;
+    a.true_count = 2;
+    a.matched = 2;
+    a.shape_accuracy = 1.0;
+    a.color_accuracy = 0.5;
+    a.material_accuracy = 1.0;
+    a.size_accuracy = 0.5;
+    a.mean_position_error = 0.2;
+    a.mean_rotation_error = 10;
+    SceneScore b;
+    b.count_correct = false;
+    b.true_count = 4;
+    b.matched = 1;
+    b.shape_accuracy = 0.25;
+    b.color_accuracy = 0.25;
+    b.material_accuracy = 0;
+    b.size_accuracy = 0.25;
+    b.mean_position_error = 1.0;
+    b.mean_rotation_error = 40;
+    SceneScoreTotals t;
+    EXPECT_EQ(t.countAccuracy(), 0.0);
+    EXPECT_EQ(t.meanPositionError(), 0.0);
+    t.add(a);
+    t.add(b);
+    EXPECT_EQ(t.scenes, 2u);
+    EXPECT_EQ(t.objects, 6u);
+    EXPECT_EQ(t.matched, 3u);
+    EXPECT_DOUBLE_EQ(t.countAccuracy(), 0.5);
+    EXPECT_DOUBLE_EQ(t.shapeAccuracy(), 0.5);
+    EXPECT_DOUBLE_EQ(t.colorAccuracy(), 2.0 / 6.0);
+    EXPECT_DOUBLE_EQ(t.materialAccuracy(), 2.0 / 6.0);
+    EXPECT_DOUBLE_EQ(t.sizeAccuracy(), 2.0 / 6.0);
+    EXPECT_DOUBLE_EQ(t.meanPositionError(), 1.4 / 3.0);
+    EXPECT_DOUBLE_EQ(t.meanRotationError(), 20.0);
+}
