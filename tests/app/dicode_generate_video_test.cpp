@@ -9,6 +9,7 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_loop.h"
+#include "support/dicode_tiny_folder.h"
 
 #include <array>
 #include <atomic>
@@ -28,18 +29,7 @@ namespace fs = std::filesystem;
 namespace tessera {
 namespace {
 
-const std::string kSet = std::string(TESSERA_TEST_DATA_DIR) + "/reference/dicode_tiny";
 const std::string kCli = std::string(TESSERA_BINARY_DIR) + "/bin/tessera-cli";
-
-std::vector<float> goldenTensor(const std::string& name) {
-    auto f = SafetensorsFile::open(kSet + "/golden.safetensors");
-    EXPECT_TRUE(f.ok()) << f.error();
-    const TensorInfo* t = (*f)->find(name);
-    EXPECT_NE(t, nullptr) << name;
-    std::vector<float> v((t->end - t->begin) / sizeof(float));
-    std::memcpy(v.data(), (*f)->data(*t), v.size() * sizeof(float));
-    return v;
-}
 
 // Runs a command; its stdout and exit status.
 std::pair<std::string, int> run(const std::string& cmd) {
@@ -59,19 +49,7 @@ protected:
         work_ = fs::temp_directory_path() / ("dicode_e2e_" + std::to_string(::getpid()));
         fs::remove_all(work_);
         model_ = work_ / "dicode-tiny";
-        fs::create_directories(model_);
-        fs::copy_file(kSet + "/config.json", model_ / "config.json");
-        fs::copy_file(kSet + "/model.safetensors", model_ / "model.safetensors");
-        const std::vector<float> text = goldenTensor("text_context"), uc = goldenTensor("uc_img_tokens");
-        ASSERT_TRUE(train::writeSafetensorsF32(
-                        (model_ / kDicodeConstantsFile).string(),
-                        {{"text_context", {1, 77, 32}, &text}, {"uc_img_tokens", {1, 4, 32}, &uc}})
-                        .ok());
-        std::ofstream tok(model_ / "tokenizer.json");
-        tok << R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,)"
-               R"("pre_tokenizer":{"type":"WhitespaceSplit"},"post_processor":null,"decoder":null,)"
-               R"("model":{"type":"WordLevel","vocab":{"<unk>":0,"a":1,"cat":2,"runs":3,"dog":4,"<eos>":39},)"
-               R"("unk_token":"<unk>"}})";
+        test::writeTinyDicodeFolder(model_);
     }
     void TearDown() override { fs::remove_all(work_); }
 

@@ -8,6 +8,7 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/events.h"
 #include "tessera/engine/train_loop.h"
+#include "support/dicode_tiny_folder.h"
 
 #include <atomic>
 #include <cstring>
@@ -23,38 +24,13 @@ namespace fs = std::filesystem;
 namespace tessera {
 namespace {
 
-const std::string kSet = std::string(TESSERA_TEST_DATA_DIR) + "/reference/dicode_tiny";
+using test::dicodeGolden;
 
-std::vector<float> goldenTensor(const std::string& name) {
-    auto f = SafetensorsFile::open(kSet + "/golden.safetensors");
-    EXPECT_TRUE(f.ok()) << f.error();
-    const TensorInfo* t = (*f)->find(name);
-    EXPECT_NE(t, nullptr) << name;
-    std::vector<float> v((t->end - t->begin) / sizeof(float));
-    std::memcpy(v.data(), (*f)->data(*t), v.size() * sizeof(float));
-    return v;
-}
-
-// config.json and model.safetensors of the reference set, its constants, a word-level tokenizer.
+// The tiny folder under a per-process name (a second one without the constants).
 std::string makeFolder(bool constants = true) {
     const fs::path dir = fs::temp_directory_path() /
                          ("dicode_pipeline_" + std::to_string(::getpid()) + (constants ? "" : "_bare"));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    fs::copy_file(kSet + "/config.json", dir / "config.json");
-    fs::create_symlink(fs::absolute(kSet + "/model.safetensors"), dir / "model.safetensors");
-    if (constants) {
-        const std::vector<float> text = goldenTensor("text_context"), uc = goldenTensor("uc_img_tokens");
-        Status st =
-            train::writeSafetensorsF32((dir / kDicodeConstantsFile).string(),
-                                       {{"text_context", {77, 32}, &text}, {"uc_img_tokens", {4, 32}, &uc}});
-        EXPECT_TRUE(st.ok()) << st.message();
-    }
-    std::ofstream tok(dir / "tokenizer.json");
-    tok << R"({"version":"1.0","truncation":null,"padding":null,"added_tokens":[],"normalizer":null,)"
-           R"("pre_tokenizer":{"type":"WhitespaceSplit"},"post_processor":null,"decoder":null,)"
-           R"("model":{"type":"WordLevel","vocab":{"<unk>":0,"a":1,"cat":2,"runs":3,"dog":4,"<eos>":39},)"
-           R"("unk_token":"<unk>"}})";
+    test::writeTinyDicodeFolder(dir, constants);
     return dir.string();
 }
 
@@ -166,7 +142,7 @@ TEST_F(DicodePipelineTest, ClipsFollowTheirSecondKeyframe) {
     ASSERT_EQ(decoder_->calls.size(), 2u);
     const size_t kd = 4 * 32;
     ASSERT_EQ(res->tokens.size(), 3 * kd);
-    const std::vector<float> text = goldenTensor("text_context"), uc = goldenTensor("uc_img_tokens");
+    const std::vector<float> text = dicodeGolden("text_context"), uc = dicodeGolden("uc_img_tokens");
     for (size_t c = 0; c < 2; ++c) {
         const ClipCall& call = decoder_->calls[c];
         EXPECT_EQ(call.keyframes_when_called, static_cast<int64_t>(c + 2)) << "clip " << c;
