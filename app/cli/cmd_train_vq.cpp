@@ -42,6 +42,10 @@ const char* kUsage =
     "  --codebook N         codes (default 256)\n"
     "  --code-dim N         codebook row width (default 8)\n"
     "  --val-count N        validation images used, 0 = all (default 0)\n"
+    "  --samples FILE.png   also write the first 8 validation images (top row) over their\n"
+    "                       reconstructions (bottom row)\n"
+    "  --restart-every N    every N steps, point codebook rows the step's batch does not use at its\n"
+    "                       latents farthest from their codes (dead-code restart; 0 = off, default 50)\n"
     "  --checkpoint FILE    training checkpoint (weights + optimizer), resumed from when present\n"
     "  --seed S             initial weights (default 0)\n";
 
@@ -99,6 +103,10 @@ int cmdTrainVq(int argc, char** argv) {
     addInt(app, "--code-dim", cfg.code_dim, 1, 1024);
     addInt(app, "--val-count", val_count, 0, 1 << 30);
     app.add_option("--checkpoint", checkpoint);
+    std::string samples_path;
+    int64_t restart_every = 50;
+    addInt(app, "--restart-every", restart_every, 0, 1 << 30);
+    app.add_option("--samples", samples_path);
     addSeed(app, "--seed", seed);
     if (auto rc = parseCommandLine(app, "train-vq", kUsage, argc, argv)) return *rc;
     if (train_dir.empty() || val_dir.empty() || out_dir.empty() || steps == 0) {
@@ -141,6 +149,8 @@ int cmdTrainVq(int argc, char** argv) {
                 (*images)[static_cast<size_t>((step * batch + i) % static_cast<int64_t>(images->size()))];
             std::copy(src.begin(), src.end(), px.begin() + static_cast<long>(static_cast<size_t>(i) * plane));
         }
+        if (restart_every > 0 && step > 0 && step % restart_every == 0)
+            model.restartUnusedCodes(px, batch, h, w);
         return model.forward(t, px, batch, h, w).loss;
     });
     if (!checkpoint.empty()) {
@@ -163,12 +173,37 @@ int cmdTrainVq(int argc, char** argv) {
     });
     if (!run.ok()) return fail(run.message());
 
-    // Validation PSNR, one image at a time (pixels in [0, 1]).
+    // Validation PSNR, one image at a time (pixels in [0, 1]), the codes used, and the sample grid.
     double psnr = 0, mse_sum = 0;
-    for (const auto& v : *val) {
+    std::vector<bool> code_used(static_cast<size_t>(cfg.codebook), false);
+    constexpr int kSamples = 8;
+    const int sample_count = static_cast<int>(std::min<size_t>(kSamples, val->size()));
+    ImageRgb8 grid;
+    grid.width = static_cast<int>(vw) * sample_count;
+    grid.height = static_cast<int>(vh) * 2;
+    grid.rgb.assign(static_cast<size_t>(grid.width) * static_cast<size_t>(grid.height) * 3, 0);
+    auto put = [&](const std::vector<float>& chw, int col, int row) {
+        const size_t hw = static_cast<size_t>(vh * vw);
+        for (int64_t y = 0; y < vh; ++y)
+            for (int64_t x = 0; x < vw; ++x)
+                for (int c = 0; c < 3; ++c) {
+                    const float v01 = (std::clamp(chw[static_cast<size_t>(c) * hw + static_cast<size_t>(y * vw + x)],
+                                                  -1.0f, 1.0f) + 1.0f) * 0.5f;
+                    const size_t gx = static_cast<size_t>(col * vw + x), gy = static_cast<size_t>(row * vh + y);
+                    grid.rgb[(gy * static_cast<size_t>(grid.width) + gx) * 3 + static_cast<size_t>(c)] =
+                        static_cast<uint8_t>(std::lround(v01 * 255.0f));
+                }
+    };
+    for (size_t n = 0; n < val->size(); ++n) {
+        const auto& v = (*val)[n];
         train::Tape<float> t;
         auto fwd = model.forward(t, v, 1, vh, vw);
         const auto& rec = t.value(fwd.reconstruction);
+        for (int64_t code : fwd.codes) code_used[static_cast<size_t>(code)] = true;
+        if (static_cast<int>(n) < sample_count) {
+            put(v, static_cast<int>(n), 0);
+            put(rec, static_cast<int>(n), 1);
+        }
         double mse = 0;
         for (size_t i = 0; i < v.size(); ++i) {
             const double r = std::clamp(static_cast<double>(rec[i]), -1.0, 1.0);
@@ -181,6 +216,9 @@ int cmdTrainVq(int argc, char** argv) {
     }
     psnr /= static_cast<double>(val->size());
     if (Status s = model.save(out_dir); !s.ok()) return fail(s.message());
+    if (!samples_path.empty())
+        if (Status s = writePng(samples_path, grid); !s.ok()) return fail(s.message());
+    const auto codes_used = std::count(code_used.begin(), code_used.end(), true);
     nlohmann::json summary = {{"event", "done"},
                               {"steps", trainer.step()},
                               {"batch", batch},
@@ -190,6 +228,8 @@ int cmdTrainVq(int argc, char** argv) {
                               {"val_psnr_db", psnr},
                               {"val_mse", mse_sum / static_cast<double>(val->size())},
                               {"parameters", params},
+                              {"val_codes_used", codes_used},
+                              {"codebook", cfg.codebook},
                               {"tokens_per_image", (h / f) * (w / f)},
                               {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
                               {"out", out_dir}};

@@ -7,6 +7,7 @@
 #include "tessera/engine/train_loop.h"
 #include "tessera/engine/train_vq.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <gtest/gtest.h>
@@ -118,6 +119,54 @@ TEST(TrainVq, TrainingLowersTheReconstructionLoss) {
     const float after = pixelLoss();
     std::printf("pixel mse %.4f -> %.4f after 40 steps\n", before, after);
     EXPECT_LT(after, 0.5f * before);
+}
+
+// Dead-code restart, checked against its definition: every row no latent chose now holds one of the
+// batch's latents (distinct ones, farthest from their codes first); rows in use are untouched; a second
+// call on the same batch is deterministic in what it leaves used.
+TEST(TrainVq, DeadCodeRestartMovesExactlyTheUnusedRowsOntoLatents) {
+    VqTrainModel model(tinyConfig(), 3);
+    const int64_t side = 16, batch = 2;
+    const std::vector<float> px = blobs(batch, side, 1);
+    std::vector<float> before;
+    std::vector<int64_t> codes;
+    std::vector<float> latents;
+    for (auto& p : model.parameters())
+        if (p.name.find("quantize.embedding.weight") != std::string::npos) before = p.value;
+    {
+        Tape<float> t;
+        auto fwd = model.forward(t, px, batch, side, side);
+        codes = fwd.codes;
+        latents = t.value(fwd.latents);
+    }
+    const int64_t d = tinyConfig().code_dim, k = tinyConfig().codebook;
+    std::vector<bool> used(static_cast<size_t>(k), false);
+    for (int64_t c : codes) used[static_cast<size_t>(c)] = true;
+    int unused = 0;
+    for (bool u : used) unused += u ? 0 : 1;
+    ASSERT_GT(unused, 0) << "the fixture must leave some rows unused";
+
+    const int moved = model.restartUnusedCodes(px, batch, side, side);
+    EXPECT_EQ(moved, std::min<int>(unused, static_cast<int>(codes.size())));
+    std::vector<float> after;
+    for (auto& p : model.parameters())
+        if (p.name.find("quantize.embedding.weight") != std::string::npos) after = p.value;
+    std::vector<int64_t> sources;
+    for (int64_t c = 0; c < k; ++c) {
+        const float* a = &after[static_cast<size_t>(c * d)];
+        const float* b = &before[static_cast<size_t>(c * d)];
+        if (used[static_cast<size_t>(c)]) {
+            EXPECT_TRUE(std::equal(a, a + d, b)) << "row " << c << " was in use and must not move";
+            continue;
+        }
+        int64_t match = -1;
+        for (int64_t i = 0; i < static_cast<int64_t>(codes.size()) && match < 0; ++i)
+            if (std::equal(a, a + d, &latents[static_cast<size_t>(i * d)])) match = i;
+        EXPECT_GE(match, 0) << "unused row " << c << " does not hold a latent of the batch";
+        sources.push_back(match);
+    }
+    std::sort(sources.begin(), sources.end());
+    EXPECT_EQ(std::unique(sources.begin(), sources.end()), sources.end()) << "a latent was used twice";
 }
 
 TEST(TrainVq, BadShapesAreErrors) {

@@ -3,6 +3,7 @@
 
 #include "tessera/engine/train_loop.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -182,7 +183,42 @@ VqTrainModel::Forward VqTrainModel::forward(T& t, const std::vector<float>& pixe
     out.pixel_loss = t.mse(recon, x);
     out.loss = t.add(t.add(out.pixel_loss, codebook_loss), t.scale(commit, config_.commitment));
     out.codes = q.indices;
+    out.latents = zn;
     return out;
+}
+
+int VqTrainModel::restartUnusedCodes(const std::vector<float>& pixels, int64_t batch, int64_t height,
+                                     int64_t width) {
+    T t;
+    const Forward fwd = forward(t, pixels, batch, height, width);
+    const auto& z = t.value(fwd.latents);
+    const int64_t d = config_.code_dim, n = static_cast<int64_t>(fwd.codes.size());
+    auto& book = param("quantize.embedding.weight").value;
+    std::vector<bool> used(static_cast<size_t>(config_.codebook), false);
+    for (int64_t c : fwd.codes) used[static_cast<size_t>(c)] = true;
+    // Distance of each latent to its code's unit row.
+    std::vector<std::pair<double, int64_t>> far(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const float* row = &book[static_cast<size_t>(fwd.codes[static_cast<size_t>(i)] * d)];
+        double norm = 0;
+        for (int64_t j = 0; j < d; ++j) norm += static_cast<double>(row[j]) * row[j];
+        norm = std::sqrt(std::max(norm, 1e-24));
+        double dist = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            const double e = z[static_cast<size_t>(i * d + j)] - row[j] / norm;
+            dist += e * e;
+        }
+        far[static_cast<size_t>(i)] = {-dist, i}; // ascending sort = farthest first, ties by index
+    }
+    std::sort(far.begin(), far.end());
+    int moved = 0;
+    for (int64_t c = 0; c < config_.codebook && moved < n; ++c) {
+        if (used[static_cast<size_t>(c)]) continue;
+        const int64_t src = far[static_cast<size_t>(moved)].second;
+        std::copy_n(&z[static_cast<size_t>(src * d)], d, &book[static_cast<size_t>(c * d)]);
+        ++moved;
+    }
+    return moved;
 }
 
 // ---- save ----------------------------------------------------------------------------------------------

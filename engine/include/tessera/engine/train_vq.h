@@ -44,10 +44,17 @@ public:
         Var loss;                   // mse(reconstruction, pixels) + codebook + commitment·commitment loss
         Var pixel_loss;             // mse(reconstruction, pixels)
         std::vector<int64_t> codes; // [B, H/f, W/f] row-major
+        Var latents;                // [B·H/f·W/f, code_dim] unit encoder vectors the codes were chosen for
     };
     // pixels: [batch, 3, height, width] in [-1, 1]; sides multiples of downsample().
     Forward forward(Tape<float>& tape, const std::vector<float>& pixels, int64_t batch, int64_t height,
                     int64_t width);
+
+    // Dead-code restart: runs the model on `pixels` (no gradients) and points every codebook row that no
+    // latent of this batch chose at one of the batch's latents, those farthest from their chosen code
+    // first (each latent used once; at most as many rows as latents). Depends only on the weights and
+    // the pixels, so a run restarted from a checkpoint repeats it exactly. Returns the rows moved.
+    int restartUnusedCodes(const std::vector<float>& pixels, int64_t batch, int64_t height, int64_t width);
 
     // model.safetensors (f32) and config.json into `dir` (created if missing).
     Status save(const std::string& dir) const;
