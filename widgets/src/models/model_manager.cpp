@@ -377,7 +377,9 @@ void ModelManagerPanel::refresh() {
     }
     unload_->setEnabled(!controller_->loadedFolder().isEmpty());
     if (!controller_->loadedFolder().isEmpty())
-        details_->setText(tr("Loaded: %1").arg(controller_->loadedFolder()));
+        details_->setText(tr("Loaded: %1").arg(controller_->loadedOverlay().isEmpty()
+                                                   ? controller_->loadedFolder()
+                                                   : controller_->loadedFolder() + " + " + controller_->loadedOverlay()));
 }
 
 } // namespace tessera::widgets

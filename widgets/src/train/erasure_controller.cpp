@@ -200,7 +200,7 @@ qint64 ErasureController::start(const ErasureRequest& request) {
         if (!compares) return compares.status();
         if (Status s = writeRecord(delta + ".erasure.json", req, t, *compares); !s.ok()) return s;
         int64_t stored = 0;
-        if (!req.project.isEmpty()) {
+        if (!req.project.isEmpty() && !ctx.cancelled()) { // a cancelled run is not a finished erasure
             auto job = storeInProject(req.project.toStdString(), req, t, *compares);
             if (!job) return job.status();
             stored = *job;
@@ -363,7 +363,13 @@ void ErasureController::openStored(qint64 job) {
                 if (self->running_) return; // a job started meanwhile: its curve wins
                 ErasureRequest r;
                 r.model_dir = QString::fromStdString(stored->summary.model);
-                r.out_path = QString::fromStdString(stored->summary.delta_file.string());
+                // The delta where the run wrote it while it is still there, else the project's copy.
+                const auto d = stored->result.find("delta");
+                const QString written =
+                    d != stored->result.end() && d->is_string() ? QString::fromStdString(d->get<std::string>()) : QString();
+                r.out_path = !written.isEmpty() && QFileInfo::exists(written)
+                                 ? written
+                                 : QString::fromStdString(stored->summary.delta_file.string());
                 r.compare_prompt = QString::fromStdString(stored->compare_prompt);
                 r.project = self->project_;
                 r.pairs.concept_name = stored->summary.concept_name;
