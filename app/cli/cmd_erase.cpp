@@ -162,8 +162,8 @@ int cmdErase(int argc, char** argv) {
             return 1;
         }
         projects::ErasureRun run;
-        run.model = {0, std::filesystem::absolute(model_dir).string(), "janus", *hash,
-                     projects::safetensorsBytes(model_dir), 0};
+        run.model = {0,     std::filesystem::absolute(model_dir).string(), "janus",
+                     *hash, projects::safetensorsBytes(model_dir),         0};
         run.delta_file = out_path;
         run.params = std::move(params);
         run.result = std::move(result);

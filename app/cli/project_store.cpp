@@ -1,15 +1,15 @@
 #include "cli/project_store.h"
 
+#include "tessera/projects/project.h"
+#include "tessera/projects/run_store.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <unistd.h>
-
-#include "tessera/projects/project.h"
-#include "tessera/projects/run_store.h"
 
 namespace fs = std::filesystem;
 
@@ -25,7 +25,8 @@ Expected<projects::Project> openProject(const std::string& dir) {
     return std::move(*p);
 }
 
-Expected<int64_t> startJob(projects::Project& project, const std::string& kind, const nlohmann::json& params) {
+Expected<int64_t> startJob(projects::Project& project, const std::string& kind,
+                           const nlohmann::json& params) {
     auto job = projects::startRunningJob(project, kind, params);
     if (!job) return Status::error(job.error());
     return *job;
@@ -119,13 +120,14 @@ nlohmann::json samplerParams(const std::string& prompt, uint64_t seed, const Sam
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r,
                       std::vector<int64_t>* ids) {
     const std::string backend = r.recipes.empty() ? run.backend : r.recipes[0].backend;
-    nlohmann::json params = samplerParams(run.request.prompt, run.request.seed, run.request.sampler, run.request.images,
-                                          run.model_dir, backend);
+    nlohmann::json params = samplerParams(run.request.prompt, run.request.seed, run.request.sampler,
+                                          run.request.images, run.model_dir, backend);
     // The model plus its delta drew the tokens: a re-run from the project (the studio's) applies it again.
     if (!r.recipes.empty() && !r.recipes[0].overlay_path.empty())
         params["overlay"] = {{"path", fs::absolute(r.recipes[0].overlay_path).string()},
                              {"sha256", r.recipes[0].overlay_hash}};
-    return store(dir, {run.model_dir, "janus", params, r.recipes, r.token_events, r.written, r.result.cancelled}, ids);
+    return store(
+        dir, {run.model_dir, "janus", params, r.recipes, r.token_events, r.written, r.result.cancelled}, ids);
 }
 
 // Token-Shuffle generations keep their tokens in decode order (window after window, slots row-major),

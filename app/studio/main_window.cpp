@@ -179,7 +179,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(models_, &ModelManagerController::modelsChanged, this, [this] {
         QStringList folders;
         for (const auto& m : models_->models())
-            if (m.overlay.isEmpty()) folders << m.folder; // a model plus a delta is loaded from the Models dock
+            if (m.overlay.isEmpty())
+                folders << m.folder; // a model plus a delta is loaded from the Models dock
         settings_->setModels(folders, models_->loadedFolder());
         history_view_->setModels(folders);
     });
@@ -399,7 +400,8 @@ void MainWindow::buildMenus() {
     updateSceneImageAction();
     action(gen, "generate.erase", tr("&Erase a concept…"), QKeySequence(), [this] {
         const QString out = (project_folder_.isEmpty() ? QDir::homePath() : project_folder_) + "/erasure-" +
-                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) + ".safetensors";
+                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) +
+                            ".safetensors";
         ErasureDialog dialog(options_.model, out, this);
         if (dialog.exec() != QDialog::Accepted) return;
         auto request = dialog.request();
@@ -454,7 +456,9 @@ void MainWindow::saveState() {
     store.setValue("mosaic/overlay", static_cast<int>(mosaic_view_->mosaic()->overlay()));
     QStringList folders;
     QStringList erased; // "<folder>\n<delta>"
-    for (const auto& m : models_->models()) (m.overlay.isEmpty() ? folders : erased) << (m.overlay.isEmpty() ? m.folder : m.folder + "\n" + m.overlay);
+    for (const auto& m : models_->models())
+        (m.overlay.isEmpty() ? folders : erased)
+            << (m.overlay.isEmpty() ? m.folder : m.folder + "\n" + m.overlay);
     store.setValue("models/folders", folders);
     store.setValue("models/erased", erased);
 }

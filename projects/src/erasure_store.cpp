@@ -49,8 +49,9 @@ Result<int64_t> storeErasure(const std::string& dir, const ErasureRun& run) {
                     m.bytes = png;
                     m.meta = {{"role", role}, {"job", *job}, {"seed", c.seed}};
                     auto a = project->addAsset(m);
-                    if (!a) return Status::error(std::string("storing the ") + role + " picture of seed " +
-                                                 std::to_string(c.seed) + ": " + a.error());
+                    if (!a)
+                        return Status::error(std::string("storing the ") + role + " picture of seed " +
+                                             std::to_string(c.seed) + ": " + a.error());
                     return a->id;
                 };
                 auto original = picture(c.original_png, "erase-original");
@@ -131,7 +132,8 @@ Result<std::vector<ErasureSummary>> listErasureJobs(Project& project) {
     } catch (const nlohmann::json::exception& e) {
         return Status::error(std::string("an erasure job's record is malformed: ") + e.what());
     }
-    std::sort(out.begin(), out.end(), [](const ErasureSummary& a, const ErasureSummary& b) { return a.job > b.job; });
+    std::sort(out.begin(), out.end(),
+              [](const ErasureSummary& a, const ErasureSummary& b) { return a.job > b.job; });
     return out;
 }
 
@@ -142,19 +144,22 @@ Result<StoredErasure> loadUnchecked(Project& project, int64_t id) {
     if (!job) return job.status();
     const std::string name = "job " + std::to_string(id);
     if (job->kind != "erase") return Status::error(name + " is a '" + job->kind + "' job, not an erasure");
-    if (!isErasure(*job)) return Status::error(name + " is an erasure that did not finish (" + jobStateName(job->state) + ")");
+    if (!isErasure(*job))
+        return Status::error(name + " is an erasure that did not finish (" + jobStateName(job->state) + ")");
     StoredErasure e;
     e.summary = summaryOf(project, *job);
     e.params = job->params;
     e.result = job->result;
     const auto losses = e.result.find("losses");
-    if (losses == e.result.end() || !losses->is_array()) return Status::error(name + ": its result has no 'losses' array");
+    if (losses == e.result.end() || !losses->is_array())
+        return Status::error(name + ": its result has no 'losses' array");
     for (const auto& v : *losses) {
         if (!v.is_number()) return Status::error(name + ": 'losses' holds something that is not a number");
         e.losses.push_back(v.get<float>());
     }
-    const nlohmann::json settings = e.params.is_object() ? e.params.value("settings", nlohmann::json::object())
-                                                         : nlohmann::json::object();
+    const nlohmann::json settings = e.params.is_object()
+                                        ? e.params.value("settings", nlohmann::json::object())
+                                        : nlohmann::json::object();
     e.iterations = settings.is_object() ? settings.value("iterations", int64_t{1}) : 1;
     const int64_t window = settings.is_object() ? settings.value("window", int64_t{0}) : 0;
     if (e.iterations <= 0 || e.losses.size() % static_cast<size_t>(e.iterations) != 0)
@@ -178,7 +183,8 @@ Result<StoredErasure> loadUnchecked(Project& project, int64_t id) {
                 r.step = it * per_iteration + std::min((k + 1) * window, per_iteration);
             }
             if (r.step < 1 || r.step > static_cast<int64_t>(e.losses.size()))
-                return Status::error(name + ": window " + std::to_string(r.window) + " closes outside the curve");
+                return Status::error(name + ": window " + std::to_string(r.window) +
+                                     " closes outside the curve");
             e.windows.push_back(r);
         }
     }
@@ -190,7 +196,8 @@ Result<StoredErasure> loadUnchecked(Project& project, int64_t id) {
                 ErasureCompareRecord cr;
                 cr.seed = r.value("seed", uint64_t{0});
                 if (const auto g = r.find("grid"); g != r.end() && g->is_array() && g->size() == 2 &&
-                                                   (*g)[0].is_number_integer() && (*g)[1].is_number_integer()) {
+                                                   (*g)[0].is_number_integer() &&
+                                                   (*g)[1].is_number_integer()) {
                     cr.grid_h = (*g)[0].get<int>();
                     cr.grid_w = (*g)[1].get<int>();
                 }

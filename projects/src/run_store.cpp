@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 Result<Project> openForWriting(const std::string& dir) {
     OpenOptions options;
     options.check_integrity = true; // never write into a damaged database
-    auto project = fs::exists(fs::path(dir) / "project.db") ? Project::open(dir, options) : Project::create(dir, options);
+    auto project = fs::exists(fs::path(dir) / "project.db") ? Project::open(dir, options)
+                                                            : Project::create(dir, options);
     if (!project) return Status::error("project " + dir + ": " + project.error());
     return std::move(*project);
 }
@@ -28,7 +29,8 @@ Result<int64_t> startRunningJob(Project& project, const std::string& kind, const
     return job;
 }
 
-Status finishJobAtomically(Project& project, int64_t job, const std::string& dir, const std::function<Status()>& store) {
+Status finishJobAtomically(Project& project, int64_t job, const std::string& dir,
+                           const std::function<Status()>& store) {
     Status s = project.atomically(store);
     if (s.ok()) return {};
     // Best effort: on a full disk this small update may fail too; the job is then a dead 'running'

@@ -37,9 +37,13 @@ ErasureRun sampleRun(const std::filesystem::path& delta) {
     ErasureRun run;
     run.model = {0, "/models/janus_tiny", "janus", "abc123", 1000, 0};
     run.delta_file = delta.string();
-    run.params = {{"model", "/models/janus_tiny"},
-                  {"pairs", {{"concept", "church"}, {"pairs", {{{"unsafe", "a church"}, {"safe_neutral", "a building"}, {"safe_target", "a cinema"}}}}}},
-                  {"settings", {{"window", 4}, {"iterations", 2}, {"threshold", 0.5}}}};
+    run.params = {
+        {"model", "/models/janus_tiny"},
+        {"pairs",
+         {{"concept", "church"},
+          {"pairs",
+           {{{"unsafe", "a church"}, {"safe_neutral", "a building"}, {"safe_target", "a cinema"}}}}}},
+        {"settings", {{"window", 4}, {"iterations", 2}, {"threshold", 0.5}}}};
     nlohmann::json losses = nlohmann::json::array();
     for (int i = 1; i <= 12; ++i) losses.push_back(0.1 * i);
     nlohmann::json windows = nlohmann::json::array();

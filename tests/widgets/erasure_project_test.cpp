@@ -46,7 +46,8 @@ std::string sha256sum(const QString& path) {
 }
 
 bool done(const Generation* g) {
-    return g && (g->state == JobState::Finished || g->state == JobState::Failed || g->state == JobState::Cancelled);
+    return g && (g->state == JobState::Finished || g->state == JobState::Failed ||
+                 g->state == JobState::Cancelled);
 }
 
 QString runCli(const QStringList& args) {
@@ -160,8 +161,10 @@ TEST(ErasureProject, StudioErasureIsStoredAndReopensWithoutTraining) {
         EXPECT_EQ(a.erased_tokens, b.erased_tokens);
         EXPECT_EQ(a.grid_w, b.grid_w);
         ASSERT_FALSE(b.original.isNull());
-        EXPECT_EQ(a.original.convertToFormat(QImage::Format_RGB888), b.original.convertToFormat(QImage::Format_RGB888));
-        EXPECT_EQ(a.erased.convertToFormat(QImage::Format_RGB888), b.erased.convertToFormat(QImage::Format_RGB888));
+        EXPECT_EQ(a.original.convertToFormat(QImage::Format_RGB888),
+                  b.original.convertToFormat(QImage::Format_RGB888));
+        EXPECT_EQ(a.erased.convertToFormat(QImage::Format_RGB888),
+                  b.erased.convertToFormat(QImage::Format_RGB888));
     }
     EXPECT_EQ(reopened.request().compare_prompt, live.request().compare_prompt);
     EXPECT_TRUE(panel.status()->text().contains("16 steps")) << panel.status()->text().toStdString();
@@ -173,14 +176,13 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     QTemporaryDir tmp;
     // The delta, trained by the CLI (a separate process).
     const QString delta = tmp.filePath("church.safetensors");
-    const QString trained = runCli({"erase", "--model", kModel, "--pairs", kPairs, "--out", delta, "--steps", "1",
-                                    "--window", "4", "--threshold", "0", "--lr", "0.01"});
+    const QString trained = runCli({"erase", "--model", kModel, "--pairs", kPairs, "--out", delta, "--steps",
+                                    "1", "--window", "4", "--threshold", "0", "--lr", "0.01"});
     ASSERT_TRUE(trained.isEmpty()) << trained.toStdString();
 
     EngineBridge bridge(1);
     StudioController studio(&bridge);
-    ModelManagerController models(
-        &studio, [](const std::string& d) { return loadJanusGenerator(d, "cpu"); });
+    ModelManagerController models(&studio, [](const std::string& d) { return loadJanusGenerator(d, "cpu"); });
     models.setOverlayLoader([](const std::string& d, const std::string& o, const std::string& sha) {
         return loadJanusGenerator(d, "cpu", o, sha);
     });
@@ -192,10 +194,12 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     EXPECT_EQ(entry.displayName(), "janus_tiny + church");
     EXPECT_EQ(entry.overlay_sha256.toStdString(), sha256sum(delta));
     ASSERT_EQ(panel.list()->count(), 2);
-    EXPECT_TRUE(panel.list()->item(1)->text().contains("janus_tiny + church")) << panel.list()->item(1)->text().toStdString();
+    EXPECT_TRUE(panel.list()->item(1)->text().contains("janus_tiny + church"))
+        << panel.list()->item(1)->text().toStdString();
 
     QString failed;
-    QObject::connect(&models, &ModelManagerController::loadFailed, [&](const QString&, const QString& why) { failed = why; });
+    QObject::connect(&models, &ModelManagerController::loadFailed,
+                     [&](const QString&, const QString& why) { failed = why; });
     auto generate = [&](GenerationSettings s) -> const Generation* {
         const int64_t id = studio.generate(s);
         if (id == 0) return nullptr;
@@ -208,11 +212,14 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     s.seed_locked = true;
 
     models.loadErased(kModel, delta);
-    ASSERT_TRUE(waitFor([&] { return models.loadedOverlay() == QFileInfo(delta).absoluteFilePath() || !failed.isEmpty(); }, 60000));
+    ASSERT_TRUE(waitFor(
+        [&] { return models.loadedOverlay() == QFileInfo(delta).absoluteFilePath() || !failed.isEmpty(); },
+        60000));
     ASSERT_TRUE(failed.isEmpty()) << failed.toStdString();
     EXPECT_EQ(studio.generator()->info().name, "janus_tiny + church");
     const Generation* erased = generate(s);
-    ASSERT_TRUE(erased && erased->state == JobState::Finished) << (erased ? erased->error.toStdString() : "not submitted");
+    ASSERT_TRUE(erased && erased->state == JobState::Finished)
+        << (erased ? erased->error.toStdString() : "not submitted");
     const std::vector<int32_t> erased_tokens = erased->tokens();
     const GenerationSettings recorded = erased->settings;
     EXPECT_EQ(recorded.overlay, QFileInfo(delta).absoluteFilePath());
@@ -222,7 +229,12 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     EXPECT_EQ(GenerationSettings::fromJson(recorded.toJson()).overlay, recorded.overlay);
 
     models.load(kModel);
-    ASSERT_TRUE(waitFor([&] { return (models.loadedOverlay().isEmpty() && studio.generator()->info().overlay_path.isEmpty()) || !failed.isEmpty(); }, 60000));
+    ASSERT_TRUE(waitFor(
+        [&] {
+            return (models.loadedOverlay().isEmpty() && studio.generator()->info().overlay_path.isEmpty()) ||
+                   !failed.isEmpty();
+        },
+        60000));
     ASSERT_TRUE(failed.isEmpty()) << failed.toStdString();
     const Generation* base = generate(s);
     ASSERT_TRUE(base && base->state == JobState::Finished);
@@ -234,8 +246,10 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     // The CLI, the same seed and prompt, with and without the delta.
     const QString cli_project = tmp.filePath("cli");
     for (bool with_delta : {true, false}) {
-        QStringList args = {"generate", "--model", kModel, "--prompt", s.prompt, "--seed", "5",
-                            "--out", tmp.filePath(with_delta ? "e.png" : "b.png"), "--project", cli_project};
+        QStringList args = {"generate",  "--model",  kModel,
+                            "--prompt",  s.prompt,   "--seed",
+                            "5",         "--out",    tmp.filePath(with_delta ? "e.png" : "b.png"),
+                            "--project", cli_project};
         if (with_delta) args << "--overlay" << delta;
         const QString err = runCli(args);
         ASSERT_TRUE(err.isEmpty()) << err.toStdString();
@@ -248,7 +262,8 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     auto cli_erased = p->generation(history->at(1).id); // newest first: the erased one is older
     auto cli_base = p->generation(history->at(0).id);
     ASSERT_TRUE(cli_erased.ok() && cli_base.ok());
-    EXPECT_EQ(cli_erased->tokens, erased_tokens) << "the studio's model + delta should draw what generate --overlay draws";
+    EXPECT_EQ(cli_erased->tokens, erased_tokens)
+        << "the studio's model + delta should draw what generate --overlay draws";
     EXPECT_EQ(cli_base->tokens, base_tokens);
 
     // A re-run of the erased record while the base model is loaded: the delta is applied again.
@@ -268,7 +283,8 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     const Generation* changed = generate(recorded);
     ASSERT_TRUE(changed);
     EXPECT_EQ(changed->state, JobState::Failed);
-    EXPECT_TRUE(changed->error.contains("church.safetensors") && changed->error.contains("changed")) << changed->error.toStdString();
+    EXPECT_TRUE(changed->error.contains("church.safetensors") && changed->error.contains("changed"))
+        << changed->error.toStdString();
     failed.clear();
     models.loadErased(kModel, QFileInfo(delta).absoluteFilePath());
     ASSERT_TRUE(waitFor([&] { return !failed.isEmpty(); }, 60000));
@@ -282,5 +298,6 @@ TEST(ErasureProject, ModelPlusDeltaIsAModelThatMatchesTheCli) {
     const Generation* missing = generate(recorded);
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->state, JobState::Failed);
-    EXPECT_TRUE(missing->error.contains("church.safetensors") && missing->error.contains("missing")) << missing->error.toStdString();
+    EXPECT_TRUE(missing->error.contains("church.safetensors") && missing->error.contains("missing"))
+        << missing->error.toStdString();
 }

@@ -801,7 +801,8 @@ TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListe
         w.resize(1400, 900);
         w.show();
         ASSERT_TRUE(waitFor([&] { return w.erasure()->project() == project; }, 20000));
-        auto pairs = train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
+        auto pairs =
+            train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
         ASSERT_TRUE(pairs.ok()) << pairs.error();
         ErasureRequest r;
         r.model_dir = janusTinyDir();
@@ -811,7 +812,8 @@ TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListe
         r.options.threshold = 2.0;
         r.options.lr = 1e-2;
         r.out_path = tmp.filePath("church.safetensors");
-        QObject::connect(w.erasure(), &ErasureController::stored, [&](const QString&, qint64 job) { stored_job = job; });
+        QObject::connect(w.erasure(), &ErasureController::stored,
+                         [&](const QString&, qint64 job) { stored_job = job; });
         bool done = false, ok = false;
         QObject::connect(w.erasure(), &ErasureController::finished, [&](bool success, const QString&) {
             done = true;
@@ -827,7 +829,11 @@ TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListe
         const ModelProbe& erased = w.models()->models()[1];
         EXPECT_EQ(erased.displayName(), "janus_tiny + church");
         w.models()->loadErased(erased.folder, erased.overlay);
-        ASSERT_TRUE(waitFor([&] { return w.studio()->generator() && !w.studio()->generator()->info().overlay_path.isEmpty(); }, 60000));
+        ASSERT_TRUE(waitFor(
+            [&] {
+                return w.studio()->generator() && !w.studio()->generator()->info().overlay_path.isEmpty();
+            },
+            60000));
         GenerationSettings s = w.settingsPanel()->settings();
         s.prompt = "a church on a hill";
         s.seed = 5;

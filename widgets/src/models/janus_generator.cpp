@@ -32,7 +32,8 @@ Expected<std::unique_ptr<JanusPipeline>> loadPipeline(const std::string& folder,
 class JanusGenerator : public Generator {
 public:
     JanusGenerator(std::unique_ptr<Backend> backend, std::unique_ptr<JanusPipeline> pipeline,
-                   std::string folder, std::string backend_name, std::string overlay, std::string overlay_sha256)
+                   std::string folder, std::string backend_name, std::string overlay,
+                   std::string overlay_sha256)
         : state_(std::make_shared<State>()) {
         state_->backend = std::move(backend);
         state_->pipeline = std::move(pipeline);
@@ -72,7 +73,8 @@ public:
         auto state = state_;
         const std::string overlay = request.settings.overlay.toStdString();
         const std::string sha = request.settings.overlay_sha256.toStdString();
-        if (!overlay.empty() && (request.settings.overlay != info_.overlay_path || request.settings.overlay_sha256 != info_.overlay_sha256))
+        if (!overlay.empty() && (request.settings.overlay != info_.overlay_path ||
+                                 request.settings.overlay_sha256 != info_.overlay_sha256))
             // A record made with another delta (a re-run): the model plus that delta, loaded for this
             // generation only (a second copy of the weights while it runs), so the loaded one is untouched.
             return [state, r, overlay, sha](JobContext& ctx) -> Status {
@@ -137,13 +139,15 @@ Expected<std::string> checkOverlayFile(const std::string& overlay, const std::st
     auto hash = fileHash(overlay);
     if (!hash) return Status::error("the delta file " + overlay + ": " + hash.error());
     if (!expected_sha256.empty() && *hash != expected_sha256)
-        return Status::error("the delta file " + overlay + " has changed (sha256 " + hash->substr(0, 12) + ", expected " +
-                             expected_sha256.substr(0, 12) + ")");
+        return Status::error("the delta file " + overlay + " has changed (sha256 " + hash->substr(0, 12) +
+                             ", expected " + expected_sha256.substr(0, 12) + ")");
     return *hash;
 }
 
-Expected<std::shared_ptr<Generator>> loadJanusGenerator(const std::string& folder, const std::string& backend_name,
-                                                        const std::string& overlay, const std::string& expected_sha256) {
+Expected<std::shared_ptr<Generator>> loadJanusGenerator(const std::string& folder,
+                                                        const std::string& backend_name,
+                                                        const std::string& overlay,
+                                                        const std::string& expected_sha256) {
     std::string sha;
     if (!overlay.empty()) {
         auto h = checkOverlayFile(overlay, expected_sha256);
@@ -154,8 +158,8 @@ Expected<std::shared_ptr<Generator>> loadJanusGenerator(const std::string& folde
     if (!backend) return backend.status();
     auto pipeline = loadPipeline(folder, **backend, overlay, sha);
     if (!pipeline) return pipeline.status();
-    std::shared_ptr<Generator> g = std::make_shared<JanusGenerator>(
-        std::move(*backend), std::move(*pipeline), folder, backend_name, overlay, sha);
+    std::shared_ptr<Generator> g = std::make_shared<JanusGenerator>(std::move(*backend), std::move(*pipeline),
+                                                                    folder, backend_name, overlay, sha);
     return g;
 }
 

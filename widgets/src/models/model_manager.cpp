@@ -200,8 +200,9 @@ bool ModelManagerController::adopt(const ModelProbe& m) {
         Q_EMIT message(m.summary());
         return false;
     }
-    auto it = std::find_if(models_.begin(), models_.end(),
-                           [&](const ModelProbe& p) { return p.folder == m.folder && p.overlay == m.overlay; });
+    auto it = std::find_if(models_.begin(), models_.end(), [&](const ModelProbe& p) {
+        return p.folder == m.folder && p.overlay == m.overlay;
+    });
     if (it != models_.end())
         *it = m;
     else
@@ -250,27 +251,28 @@ void ModelManagerController::startLoad(const QString& folder, const QString& ove
     Loader loader = overlay.isEmpty() ? plain : Loader([overlaid, entry](const std::string& dir) {
         return overlaid(dir, entry.overlay.toStdString(), entry.overlay_sha256.toStdString());
     });
-    loading_job_ = bridge->scheduler().submit(spec, [loader, abs, overlay, self, bridge](JobContext&) -> Status {
-        auto g = loader(abs.toStdString());
-        Status st = g ? Status() : g.status();
-        std::shared_ptr<Generator> gen = g ? *g : nullptr;
-        QString err = QString::fromStdString(st.message());
-        // The bridge outlives its jobs; the QPointer is read on the GUI thread only.
-        QMetaObject::invokeMethod(
-            bridge,
-            [self, gen, abs, overlay, err] {
-                if (!self) return;
-                self->loading_job_ = 0;
-                if (!gen) return Q_EMIT self->loadFailed(abs, err);
-                self->loaded_ = abs;
-                self->loaded_overlay_ = overlay;
-                self->studio_->setGenerator(gen);
-                Q_EMIT self->loaded(abs);
-                Q_EMIT self->modelsChanged();
-            },
-            Qt::QueuedConnection);
-        return st;
-    });
+    loading_job_ =
+        bridge->scheduler().submit(spec, [loader, abs, overlay, self, bridge](JobContext&) -> Status {
+            auto g = loader(abs.toStdString());
+            Status st = g ? Status() : g.status();
+            std::shared_ptr<Generator> gen = g ? *g : nullptr;
+            QString err = QString::fromStdString(st.message());
+            // The bridge outlives its jobs; the QPointer is read on the GUI thread only.
+            QMetaObject::invokeMethod(
+                bridge,
+                [self, gen, abs, overlay, err] {
+                    if (!self) return;
+                    self->loading_job_ = 0;
+                    if (!gen) return Q_EMIT self->loadFailed(abs, err);
+                    self->loaded_ = abs;
+                    self->loaded_overlay_ = overlay;
+                    self->studio_->setGenerator(gen);
+                    Q_EMIT self->loaded(abs);
+                    Q_EMIT self->modelsChanged();
+                },
+                Qt::QueuedConnection);
+            return st;
+        });
     Q_EMIT message(tr("Loading %1…").arg(entry.displayName()));
 }
 
@@ -279,7 +281,8 @@ void ModelManagerController::addErasedModel(const QString& folder, const QString
     probeAsync(folder, [this, abs_delta](const ModelProbe& base) {
         if (!base.error.isEmpty()) return Q_EMIT message(base.summary());
         if (base.family != "janus")
-            return Q_EMIT message(tr("An EAR delta applies to a Janus model; %1 is %2").arg(base.displayName(), base.family));
+            return Q_EMIT message(
+                tr("An EAR delta applies to a Janus model; %1 is %2").arg(base.displayName(), base.family));
         // Hashing the delta reads the whole file: a pool thread, like the probe.
         QPointer<ModelManagerController> self(this);
         ++probes_running_;
@@ -321,7 +324,8 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
     load_ = new QPushButton(tr("Load"), this);
     unload_ = new QPushButton(tr("Unload"), this);
     add_erased_ = new QPushButton(tr("Add erased model…"), this);
-    add_erased_->setToolTip(tr("The selected Janus model plus an EAR delta (safetensors) as a model of its own"));
+    add_erased_->setToolTip(
+        tr("The selected Janus model plus an EAR delta (safetensors) as a model of its own"));
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(add_);
     buttons->addWidget(add_erased_);
@@ -340,8 +344,10 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
     });
     connect(add_erased_, &QPushButton::clicked, this, [this] {
         if (selectedFolder().isEmpty())
-            return details_->setText(tr("Select the Janus model the delta was trained from, then add the delta."));
-        const QString delta = QFileDialog::getOpenFileName(this, tr("EAR delta"), {}, tr("Safetensors (*.safetensors)"));
+            return details_->setText(
+                tr("Select the Janus model the delta was trained from, then add the delta."));
+        const QString delta =
+            QFileDialog::getOpenFileName(this, tr("EAR delta"), {}, tr("Safetensors (*.safetensors)"));
         if (!delta.isEmpty()) controller_->addErasedModel(selectedFolder(), delta);
     });
     connect(unload_, &QPushButton::clicked, controller_, &ModelManagerController::unload);
@@ -367,19 +373,22 @@ void ModelManagerPanel::refresh() {
     const QString keep = selectedFolder(), keep_overlay = selectedOverlay();
     list_->clear();
     for (const ModelProbe& m : controller_->models()) {
-        const bool loaded = m.folder == controller_->loadedFolder() && m.overlay == controller_->loadedOverlay();
+        const bool loaded =
+            m.folder == controller_->loadedFolder() && m.overlay == controller_->loadedOverlay();
         auto* item =
             new QListWidgetItem((loaded ? QStringLiteral("● ") : QStringLiteral("○ ")) + m.summary(), list_);
         item->setData(Qt::UserRole, m.folder);
         item->setData(Qt::UserRole + 1, m.overlay);
         item->setToolTip(m.overlay.isEmpty() ? m.folder : m.folder + "\n+ " + m.overlay);
-        if ((m.folder == keep && m.overlay == keep_overlay) || (keep.isEmpty() && loaded)) list_->setCurrentItem(item);
+        if ((m.folder == keep && m.overlay == keep_overlay) || (keep.isEmpty() && loaded))
+            list_->setCurrentItem(item);
     }
     unload_->setEnabled(!controller_->loadedFolder().isEmpty());
     if (!controller_->loadedFolder().isEmpty())
-        details_->setText(tr("Loaded: %1").arg(controller_->loadedOverlay().isEmpty()
-                                                   ? controller_->loadedFolder()
-                                                   : controller_->loadedFolder() + " + " + controller_->loadedOverlay()));
+        details_->setText(tr("Loaded: %1")
+                              .arg(controller_->loadedOverlay().isEmpty()
+                                       ? controller_->loadedFolder()
+                                       : controller_->loadedFolder() + " + " + controller_->loadedOverlay()));
 }
 
 } // namespace tessera::widgets

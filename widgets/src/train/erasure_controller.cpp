@@ -18,8 +18,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace tessera::widgets {
 
@@ -101,13 +101,14 @@ std::vector<uint8_t> pngBytes(const QImage& img) {
 }
 
 // Runs on the worker: the same rows `tessera-cli erase --project` stores, plus the compare pictures.
-Expected<int64_t> storeInProject(const std::string& project, const ErasureRequest& req, const train::EarTrainer& t,
-                                 const std::vector<ErasureCompare>& compares) {
+Expected<int64_t> storeInProject(const std::string& project, const ErasureRequest& req,
+                                 const train::EarTrainer& t, const std::vector<ErasureCompare>& compares) {
     const std::string model = req.model_dir.toStdString(), delta = req.out_path.toStdString();
     auto hash = modelIdentityHash(model);
     if (!hash) return hash.status();
     projects::ErasureRun run;
-    run.model = {0, std::filesystem::absolute(model).string(), "janus", *hash, projects::safetensorsBytes(model), 0};
+    run.model = {0,     std::filesystem::absolute(model).string(), "janus",
+                 *hash, projects::safetensorsBytes(model),         0};
     run.delta_file = delta;
     run.params = {{"model", model},
                   {"pairs", nlohmann::json::parse(train::earPairsJson(req.pairs))},
@@ -256,7 +257,7 @@ void ErasureController::onState(const JobStateChanged& e) {
 
 namespace {
 
-// Reads a project without writing to it: a missing project.db is an empty list, not a new project.
+// Opens an existing project, never creates one: a folder without project.db lists no erasure.
 projects::Result<projects::Project> openForReading(const std::string& dir) {
     if (!std::filesystem::exists(std::filesystem::path(dir) / "project.db"))
         return projects::Status::error("no project in " + dir);
@@ -357,16 +358,19 @@ void ErasureController::openStored(qint64 job) {
         }
         QMetaObject::invokeMethod(
             qApp,
-            [self, request, job, stored = std::move(stored), compares = std::move(compares), error]() mutable {
+            [self, request, job, stored = std::move(stored), compares = std::move(compares),
+             error]() mutable {
                 if (!self || request != self->open_request_) return;
-                if (!stored) return Q_EMIT self->message(tr("Cannot open erasure job %1: %2").arg(job).arg(error));
+                if (!stored)
+                    return Q_EMIT self->message(tr("Cannot open erasure job %1: %2").arg(job).arg(error));
                 if (self->running_) return; // a job started meanwhile: its curve wins
                 ErasureRequest r;
                 r.model_dir = QString::fromStdString(stored->summary.model);
                 // The delta where the run wrote it while it is still there, else the project's copy.
                 const auto d = stored->result.find("delta");
-                const QString written =
-                    d != stored->result.end() && d->is_string() ? QString::fromStdString(d->get<std::string>()) : QString();
+                const QString written = d != stored->result.end() && d->is_string()
+                                            ? QString::fromStdString(d->get<std::string>())
+                                            : QString();
                 r.out_path = !written.isEmpty() && QFileInfo::exists(written)
                                  ? written
                                  : QString::fromStdString(stored->summary.delta_file.string());

@@ -5,10 +5,10 @@
 
 #include <QComboBox>
 #include <QDateTime>
-#include <QFileInfo>
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -330,7 +330,8 @@ ErasurePanel::ErasurePanel(ErasureController* controller, QWidget* parent)
     cancel_->setEnabled(false);
     stored_ = new QComboBox(this);
     stored_->setObjectName("storedErasures");
-    stored_->setToolTip(tr("Erasures stored in the open project: choose one to see its loss curve and compare view"));
+    stored_->setToolTip(
+        tr("Erasures stored in the open project: choose one to see its loss curve and compare view"));
     stored_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     top->addWidget(status_, 1);
     top->addWidget(stored_);
@@ -389,14 +390,17 @@ void ErasurePanel::showStoredList() {
     stored_->clear();
     stored_->setEnabled(!list.empty());
     if (list.empty()) {
-        stored_->addItem(controller_->project().isEmpty() ? tr("No project open") : tr("No stored erasure"), 0);
+        stored_->addItem(controller_->project().isEmpty() ? tr("No project open") : tr("No stored erasure"),
+                         0);
         return;
     }
     stored_->addItem(tr("Stored erasures (%1)…").arg(list.size()), 0);
     for (const auto& e : list) {
-        const QString when = QDateTime::fromMSecsSinceEpoch(e.created_at_ms).toString(QStringLiteral("yyyy-MM-dd HH:mm"));
+        const QString when =
+            QDateTime::fromMSecsSinceEpoch(e.created_at_ms).toString(QStringLiteral("yyyy-MM-dd HH:mm"));
         const QString name = e.concept_name.empty() ? tr("erasure") : QString::fromStdString(e.concept_name);
-        stored_->addItem(tr("#%1 %2 — %3, %4 steps").arg(e.job).arg(name, when).arg(e.steps), static_cast<qlonglong>(e.job));
+        stored_->addItem(tr("#%1 %2 — %3, %4 steps").arg(e.job).arg(name, when).arg(e.steps),
+                         static_cast<qlonglong>(e.job));
     }
     if (const int at = stored_->findData(static_cast<qlonglong>(controller_->openedStored())); at > 0)
         stored_->setCurrentIndex(at);

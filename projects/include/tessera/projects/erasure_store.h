@@ -37,7 +37,7 @@ struct ErasureRun {
     ModelRecord model;      // path, family, content_hash, size_bytes (id and time are filled here)
     std::string delta_file; // read whole and stored as the delta asset
     nlohmann::json params;  // {"model", "pairs", "settings", …}
-    nlohmann::json result;  // {"losses": [...], "windows": [{"window","loss_sum","update"}], "delta": path, …}
+    nlohmann::json result; // {"losses": [...], "windows": [{"window","loss_sum","update"}], "delta": path, …}
     std::string compare_prompt;
     std::vector<ErasureCompareImages> compares; // may be empty (the CLI makes none)
 };
