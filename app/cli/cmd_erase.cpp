@@ -2,11 +2,14 @@
 // curve and the window decisions as JSON lines, and writing the delta in the official naming.
 #include "cli/cli.h"
 #include "cli/janus_runner.h"
-#include "cli/project_store.h"
+#include "tessera/engine/recipe.h"
 #include "tessera/engine/scheduler.h"
 #include "tessera/engine/train_ear.h"
+#include "tessera/projects/erasure_store.h"
+#include "tessera/projects/run_store.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -153,7 +156,18 @@ int cmdErase(int argc, char** argv) {
         for (const auto& w : trainer->windows())
             windows.push_back({{"window", w.window}, {"loss_sum", w.loss_sum}, {"update", w.update}});
         nlohmann::json result = {{"losses", trainer->losses()}, {"windows", windows}, {"delta", out_path}};
-        auto job = storeErasureInProject(project, model_dir, out_path, params, result);
+        auto hash = modelIdentityHash(model_dir);
+        if (!hash) {
+            std::fprintf(stderr, "tessera-cli erase: %s\n", hash.error().c_str());
+            return 1;
+        }
+        projects::ErasureRun run;
+        run.model = {0,     std::filesystem::absolute(model_dir).string(), "janus",
+                     *hash, projects::safetensorsBytes(model_dir),         0};
+        run.delta_file = out_path;
+        run.params = std::move(params);
+        run.result = std::move(result);
+        auto job = projects::storeErasure(project, run);
         if (!job) {
             std::fprintf(stderr, "tessera-cli erase: %s\n", job.error().c_str());
             return 1;

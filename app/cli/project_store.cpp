@@ -1,14 +1,15 @@
 #include "cli/project_store.h"
 
+#include "tessera/projects/project.h"
+#include "tessera/projects/run_store.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <unistd.h>
-
-#include "tessera/projects/project.h"
 
 namespace fs = std::filesystem;
 
@@ -16,40 +17,26 @@ namespace tessera::cli {
 
 namespace {
 
-// Opens (or creates) the project a CLI run is stored in; a damaged database is refused.
-Expected<projects::Project> openForWriting(const std::string& dir) {
-    projects::OpenOptions options;
-    options.check_integrity = true; // never write into a damaged database
-    auto project = fs::exists(fs::path(dir) / "project.db") ? projects::Project::open(dir, options)
-                                                            : projects::Project::create(dir, options);
-    if (!project) return Status::error("project " + dir + ": " + project.error());
-    return std::move(*project);
+using projects::safetensorsBytes;
+
+Expected<projects::Project> openProject(const std::string& dir) {
+    auto p = projects::openForWriting(dir);
+    if (!p) return Status::error(p.error());
+    return std::move(*p);
 }
 
-// The job appears already running (with this process as its runner), never queued: nothing else
-// would run a queued job this process was killed before starting.
-Expected<int64_t> startRunningJob(projects::Project& project, const std::string& kind, const nlohmann::json& params) {
-    int64_t job = 0;
-    projects::Status started = project.atomically([&]() -> projects::Status {
-        auto id = project.submitJob(kind, params);
-        if (!id) return id.status();
-        job = *id;
-        return project.updateJobState(*id, projects::JobState::kRunning);
-    });
-    if (!started.ok()) return Status::error(started.message());
-    return job;
+Expected<int64_t> startJob(projects::Project& project, const std::string& kind,
+                           const nlohmann::json& params) {
+    auto job = projects::startRunningJob(project, kind, params);
+    if (!job) return Status::error(job.error());
+    return *job;
 }
 
-// `store` and the job's final state are one transaction: a full disk or any other failure stores
-// none of the run, and the job is then marked failed with the reason.
-Status finishJobAtomically(projects::Project& project, int64_t job, const std::string& dir,
-                           const std::function<projects::Status()>& store) {
-    projects::Status s = project.atomically(store);
-    if (s.ok()) return {};
-    // Best effort: on a full disk this small update may fail too; the job is then a dead 'running'
-    // one, which the next open marks interrupted.
-    (void)project.updateJobState(job, projects::JobState::kFailed, s.message());
-    return Status::error(s.message() + " (nothing from this run was stored in " + dir + ")");
+Status finishJob(projects::Project& project, int64_t job, const std::string& dir,
+                 const std::function<projects::Status()>& store) {
+    projects::Status s = projects::finishJobAtomically(project, job, dir, store);
+    if (!s.ok()) return Status::error(s.message());
+    return {};
 }
 
 // What both families store: the model, a finished job, one generation per image.
@@ -64,27 +51,18 @@ struct Stored {
 };
 
 Status store(const std::string& dir, const Stored& run, std::vector<int64_t>* ids) {
-    auto project = openForWriting(dir);
+    auto project = openProject(dir);
     if (!project) return project.status();
     if (run.recipes.empty()) return Status::error("nothing to store: the run wrote no image");
     const Recipe& first = run.recipes.at(0);
-    std::error_code ec;
-    size_t model_bytes = 0;
-    auto count = [&](const fs::directory_entry& e) {
-        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
-    };
-    if (run.nested_weights)
-        for (const auto& e : fs::recursive_directory_iterator(run.model_dir, ec)) count(e);
-    else
-        for (const auto& e : fs::directory_iterator(run.model_dir, ec)) count(e);
     auto model_id = project->addModel({0, fs::absolute(run.model_dir).string(), run.family, first.model_hash,
-                                       static_cast<int64_t>(model_bytes), 0});
+                                       safetensorsBytes(run.model_dir, run.nested_weights), 0});
     if (!model_id) return Status::error(model_id.error());
 
-    auto job = startRunningJob(*project, "generate", run.params);
+    auto job = startJob(*project, "generate", run.params);
     if (!job) return job.status();
     std::vector<int64_t> stored;
-    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
+    Status s = finishJob(*project, *job, dir, [&]() -> projects::Status {
         for (size_t i = 0; i < run.recipes.size(); ++i) {
             const Recipe& rec = run.recipes[i];
             projects::GenerationRecord g;
@@ -142,12 +120,14 @@ nlohmann::json samplerParams(const std::string& prompt, uint64_t seed, const Sam
 Status storeInProject(const std::string& dir, const JanusRun& run, const JanusRunResult& r,
                       std::vector<int64_t>* ids) {
     const std::string backend = r.recipes.empty() ? run.backend : r.recipes[0].backend;
-    return store(dir,
-                 {run.model_dir, "janus",
-                  samplerParams(run.request.prompt, run.request.seed, run.request.sampler, run.request.images,
-                                run.model_dir, backend),
-                  r.recipes, r.token_events, r.written, r.result.cancelled},
-                 ids);
+    nlohmann::json params = samplerParams(run.request.prompt, run.request.seed, run.request.sampler,
+                                          run.request.images, run.model_dir, backend);
+    // The model plus its delta drew the tokens: a re-run from the project (the studio's) applies it again.
+    if (!r.recipes.empty() && !r.recipes[0].overlay_path.empty())
+        params["overlay"] = {{"path", fs::absolute(r.recipes[0].overlay_path).string()},
+                             {"sha256", r.recipes[0].overlay_hash}};
+    return store(
+        dir, {run.model_dir, "janus", params, r.recipes, r.token_events, r.written, r.result.cancelled}, ids);
 }
 
 // Token-Shuffle generations keep their tokens in decode order (window after window, slots row-major),
@@ -207,11 +187,9 @@ ImageRgb8 thumbnailStrip(const std::vector<ImageRgb8>& frames, int count, int he
 namespace {
 
 Expected<std::vector<uint8_t>> readBytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
-    if (!in.good() && !in.eof()) return Status::error("cannot read back " + path.string());
-    if (bytes.empty()) return Status::error("cannot read back " + path.string() + " (empty)");
-    return bytes;
+    auto bytes = projects::readFileBytes(path.string());
+    if (!bytes) return Status::error(bytes.error());
+    return std::move(*bytes);
 }
 
 } // namespace
@@ -219,7 +197,7 @@ Expected<std::vector<uint8_t>> readBytes(const fs::path& path) {
 Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std::string& model_dir,
                                                const nlohmann::json& recipe, const std::vector<int32_t>& codes,
                                                const std::vector<ImageRgb8>& frames, const std::string& video_file) {
-    auto project = openForWriting(dir);
+    auto project = openProject(dir);
     if (!project) return project.status();
     const uint64_t seed = recipe.value("seed", uint64_t{0});
     // Already there (e.g. a replay of a stored run): same seed, same codes.
@@ -235,21 +213,17 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
         if (full->tokens == codes) return VideoStoreResult{g.id, false};
     }
 
-    std::error_code ec;
-    size_t model_bytes = 0;
-    for (const auto& e : fs::directory_iterator(model_dir, ec))
-        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
     const std::string hash = recipe.contains("model") ? recipe["model"].value("hash", "") : "";
     auto model_id = project->addModel({0, fs::absolute(model_dir).string(),
                                        recipe.value("method", "") == "dicode" ? "dicode" : "lumos", hash,
-                                       static_cast<int64_t>(model_bytes), 0});
+                                       safetensorsBytes(model_dir), 0});
     if (!model_id) return Status::error(model_id.error());
     nlohmann::json params = recipe;
     params.erase("codes"); // the token stream holds them
     params["model"] = fs::absolute(model_dir).string();
     params["video_frames"] = frames.size();
     params["decoded"] = true;
-    auto job = startRunningJob(*project, "generate-video", params);
+    auto job = startJob(*project, "generate-video", params);
     if (!job) return job.status();
 
     projects::GenerationRecord g;
@@ -274,11 +248,12 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
     Status st = writePng(strip_file.string(), thumbnailStrip(frames));
     if (!st.ok()) return st;
     auto strip_bytes = readBytes(strip_file);
+    std::error_code ec;
     fs::remove(strip_file, ec);
     if (!strip_bytes) return strip_bytes.status();
     strip.bytes = std::move(*strip_bytes);
     int64_t stored = 0;
-    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
+    Status s = finishJob(*project, *job, dir, [&]() -> projects::Status {
         auto id = project->addVideoGeneration(g, video, strip);
         if (!id) return projects::Status::error("storing the video generation: " + id.error());
         stored = *id;
@@ -287,40 +262,6 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
     });
     if (!s.ok()) return s;
     return VideoStoreResult{stored, true};
-}
-
-Expected<int64_t> storeErasureInProject(const std::string& dir, const std::string& model_dir, const std::string& delta_file,
-                                        const nlohmann::json& params, const nlohmann::json& result) {
-    auto project = openForWriting(dir);
-    if (!project) return project.status();
-    auto hash = modelIdentityHash(model_dir);
-    if (!hash) return hash.status();
-    std::error_code ec;
-    size_t model_bytes = 0;
-    for (const auto& e : fs::directory_iterator(model_dir, ec))
-        if (e.path().extension() == ".safetensors") model_bytes += static_cast<size_t>(e.file_size(ec));
-    auto model_id = project->addModel({0, fs::absolute(model_dir).string(), "janus", *hash, static_cast<int64_t>(model_bytes), 0});
-    if (!model_id) return Status::error(model_id.error());
-    auto job = startRunningJob(*project, "erase", params);
-    if (!job) return job.status();
-    projects::MediaPayload delta;
-    delta.kind = "tensor/delta";
-    delta.extension = "safetensors";
-    auto bytes = readBytes(delta_file);
-    if (!bytes) return bytes.status();
-    delta.bytes = std::move(*bytes);
-    delta.meta = {{"method", "ear"}, {"model_id", *model_id}};
-    Status s = finishJobAtomically(*project, *job, dir, [&]() -> projects::Status {
-        auto asset = project->addAsset(delta);
-        if (!asset) return projects::Status::error("storing the delta: " + asset.error());
-        nlohmann::json r = result;
-        r["delta_asset"] = {{"id", asset->id}, {"path", asset->rel_path}, {"sha256", asset->sha256}};
-        r["model_id"] = *model_id;
-        if (auto st = project->setJobResult(*job, r); !st.ok()) return st;
-        return project->updateJobState(*job, projects::JobState::kDone);
-    });
-    if (!s.ok()) return s;
-    return *job;
 }
 
 } // namespace tessera::cli

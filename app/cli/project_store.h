@@ -34,12 +34,8 @@ Expected<VideoStoreResult> storeVideoInProject(const std::string& dir, const std
                                                const nlohmann::json& recipe, const std::vector<int32_t>& codes,
                                                const std::vector<ImageRgb8>& frames, const std::string& video_file);
 
-// An EAR erasure (tessera-cli erase --project): the model, a finished job of kind "erase" with `params`
-// (settings, pairs), the delta file as an asset of kind "tensor/delta", and `result` (loss curve, window
-// decisions) plus the asset's id, path and sha256 as the job's result, in one transaction. Returns the
-// job id.
-Expected<int64_t> storeErasureInProject(const std::string& dir, const std::string& model_dir, const std::string& delta_file,
-                                        const nlohmann::json& params, const nlohmann::json& result);
+// EAR erasures are stored by tessera::projects::storeErasure (tessera/projects/erasure_store.h), which
+// the studio uses too.
 
 // A strip of `count` frames (evenly spread, first and last included) scaled to `height` pixels,
 // side by side: the picture the history shows for a video.

@@ -115,6 +115,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     erasure_view_ = new ErasurePanel(erasure_, this);
     connect(erasure_, &ErasureController::finished, this, [this](bool ok, const QString& message) {
         statusBar()->showMessage(ok ? tr("Erasure: %1").arg(message) : tr("Erasure stopped: %1").arg(message));
+        // The model plus its new delta is a model: the Models dock lists it.
+        if (ok) models_->addErasedModel(erasure_->request().model_dir, erasure_->request().out_path);
     });
 
     QDockWidget* settings_dock =
@@ -176,7 +178,9 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
         connect(source, SIGNAL(message(QString)), statusBar(), SLOT(showMessage(QString)));
     connect(models_, &ModelManagerController::modelsChanged, this, [this] {
         QStringList folders;
-        for (const auto& m : models_->models()) folders << m.folder;
+        for (const auto& m : models_->models())
+            if (m.overlay.isEmpty())
+                folders << m.folder; // a model plus a delta is loaded from the Models dock
         settings_->setModels(folders, models_->loadedFolder());
         history_view_->setModels(folders);
     });
@@ -209,6 +213,8 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
         shortcuts_->load(store);
         mosaic_view_->setOverlay(static_cast<MosaicOverlay>(store.value("mosaic/overlay", 0).toInt()));
         for (const QString& f : store.value("models/folders").toStringList()) models_->addFolderAsync(f);
+        for (const QString& e : store.value("models/erased").toStringList())
+            if (e.contains('\n')) models_->addErasedModel(e.section('\n', 0, 0), e.section('\n', 1));
     }
     if (settings_->settings().prompt.isEmpty()) {
         GenerationSettings s = settings_->settings();
@@ -251,6 +257,7 @@ void MainWindow::openProject(const QString& folder) {
         }
         history_->setSource(source->release());
         project_folder_ = folder;
+        erasure_->setProject(folder); // erasures are stored there and listed in the Erasure dock
         if (auto* d = dock("historyDock")) d->setWindowTitle(tr("History — %1").arg(QDir(folder).dirName()));
         statusBar()->showMessage(tr("Opened project %1").arg(QDir(folder).dirName()), 3000);
         Q_EMIT projectOpened(folder, true);
@@ -392,8 +399,9 @@ void MainWindow::buildMenus() {
                                  [this] { generateSceneImage(); });
     updateSceneImageAction();
     action(gen, "generate.erase", tr("&Erase a concept…"), QKeySequence(), [this] {
-        const QString out = (options_.project.isEmpty() ? QDir::homePath() : options_.project) + "/erasure-" +
-                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) + ".safetensors";
+        const QString out = (project_folder_.isEmpty() ? QDir::homePath() : project_folder_) + "/erasure-" +
+                            QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss")) +
+                            ".safetensors";
         ErasureDialog dialog(options_.model, out, this);
         if (dialog.exec() != QDialog::Accepted) return;
         auto request = dialog.request();
@@ -447,8 +455,12 @@ void MainWindow::saveState() {
     shortcuts_->save(store);
     store.setValue("mosaic/overlay", static_cast<int>(mosaic_view_->mosaic()->overlay()));
     QStringList folders;
-    for (const auto& m : models_->models()) folders << m.folder;
+    QStringList erased; // "<folder>\n<delta>"
+    for (const auto& m : models_->models())
+        (m.overlay.isEmpty() ? folders : erased)
+            << (m.overlay.isEmpty() ? m.folder : m.folder + "\n" + m.overlay);
     store.setValue("models/folders", folders);
+    store.setValue("models/erased", erased);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

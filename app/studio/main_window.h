@@ -88,6 +88,8 @@ public:
     void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
     widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
     // Concept erasure (EAR) as a queued job; the Erasure dock shows its loss curve and the compare view.
+    // With a project open the finished erasure is stored there (the dock lists and reopens it), and the
+    // Models dock lists "<model> + <delta>".
     void startErasure(const widgets::ErasureRequest& request);
     widgets::ErasureController* erasure() const { return erasure_; }
     widgets::ErasurePanel* erasurePanel() const { return erasure_view_; }

@@ -33,6 +33,7 @@
 #include "widgets/test_app.h"
 
 #include <QAction>
+#include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
 #include <QFileInfo>
@@ -777,4 +778,105 @@ TEST(StudioScreenshots, ErasureLossCurveMidJobAndCompareView) {
     save(after, "erasure_compare.png");
     save(panel->compareView()->grab().toImage(), "erasure_compare_view.png");
     EXPECT_GT(distinctColours(panel->compareView()->grab().toImage()), 10);
+}
+
+// An erasure in a project: the studio stores it there, the Models dock lists "<model> + <delta>" (which
+// then generates), and a new window on the same project lists the erasure and reopens its loss curve
+// and compare view from the project alone.
+TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListed) {
+    test::app();
+    QTemporaryDir tmp;
+    const QString project = tmp.filePath("project");
+    ASSERT_TRUE(projects::Project::create(project.toStdString()).ok());
+    StudioOptions o;
+    o.model = janusTinyDir();
+    o.project = project;
+    o.persist = false;
+    o.autostart = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    qint64 stored_job = 0;
+    std::vector<TrainingProgress> live_curve;
+    {
+        MainWindow w(o);
+        w.resize(1400, 900);
+        w.show();
+        ASSERT_TRUE(waitFor([&] { return w.erasure()->project() == project; }, 20000));
+        auto pairs =
+            train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
+        ASSERT_TRUE(pairs.ok()) << pairs.error();
+        ErasureRequest r;
+        r.model_dir = janusTinyDir();
+        r.pairs = *pairs;
+        r.options.iterations = 3;
+        r.options.window = 4;
+        r.options.threshold = 2.0;
+        r.options.lr = 1e-2;
+        r.out_path = tmp.filePath("church.safetensors");
+        QObject::connect(w.erasure(), &ErasureController::stored,
+                         [&](const QString&, qint64 job) { stored_job = job; });
+        bool done = false, ok = false;
+        QObject::connect(w.erasure(), &ErasureController::finished, [&](bool success, const QString&) {
+            done = true;
+            ok = success;
+        });
+        w.startErasure(r);
+        ASSERT_TRUE(waitFor([&] { return done; }, 240000));
+        ASSERT_TRUE(ok) << w.erasurePanel()->status()->text().toStdString();
+        ASSERT_GT(stored_job, 0);
+        live_curve = w.erasure()->curve();
+        // The Models dock lists the model plus its new delta; load it and generate.
+        ASSERT_TRUE(waitFor([&] { return w.models()->models().size() == 2; }, 30000));
+        const ModelProbe& erased = w.models()->models()[1];
+        EXPECT_EQ(erased.displayName(), "janus_tiny + church");
+        w.models()->loadErased(erased.folder, erased.overlay);
+        ASSERT_TRUE(waitFor(
+            [&] {
+                return w.studio()->generator() && !w.studio()->generator()->info().overlay_path.isEmpty();
+            },
+            60000));
+        GenerationSettings s = w.settingsPanel()->settings();
+        s.prompt = "a church on a hill";
+        s.seed = 5;
+        s.seed_locked = true;
+        const int64_t id = w.studio()->generate(s);
+        ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000));
+        EXPECT_EQ(w.studio()->generation(id)->settings.overlay, QFileInfo(r.out_path).absoluteFilePath());
+        QDockWidget* models = w.dock("modelsDock");
+        models->setFloating(true);
+        models->resize(760, 300);
+        models->show();
+        models->raise();
+        QTest::qWait(200);
+        const QImage shot = models->grab().toImage();
+        save(shot, "model_manager_erased_entry.png");
+        EXPECT_GT(distinctColours(shot), 3);
+        w.close();
+        ASSERT_TRUE(waitFor([&] { return !w.isVisible(); }, 60000));
+    }
+    // A new window on the same project: nothing trains, the erasure comes back from the rows.
+    o.model.clear();
+    MainWindow w2(o);
+    w2.resize(1400, 900);
+    w2.show();
+    ErasurePanel* panel = w2.erasurePanel();
+    ASSERT_TRUE(waitFor([&] { return w2.erasure()->storedErasures().size() == 1; }, 20000));
+    EXPECT_EQ(w2.erasure()->storedErasures().front().job, stored_job);
+    QDockWidget* dock = w2.dock("erasureDock");
+    dock->setFloating(true);
+    dock->resize(1100, 460);
+    dock->show();
+    dock->raise();
+    QComboBox* list = panel->storedList();
+    ASSERT_EQ(list->count(), 2);
+    list->setCurrentIndex(1);
+    Q_EMIT list->activated(1);
+    ASSERT_TRUE(waitFor([&] { return w2.erasure()->openedStored() == stored_job; }, 20000));
+    ASSERT_EQ(w2.erasure()->curve().size(), live_curve.size());
+    EXPECT_EQ(w2.erasure()->curve().back().loss, live_curve.back().loss);
+    EXPECT_EQ(panel->curve()->updates() + panel->curve()->skips(), 12); // 3 rollouts of 16 steps, W = 4
+    ASSERT_EQ(w2.erasure()->compares().size(), 3u);
+    QTest::qWait(200);
+    const QImage reopened = dock->grab().toImage();
+    save(reopened, "erasure_reopened_from_project.png");
+    EXPECT_GT(distinctColours(reopened), 20);
 }

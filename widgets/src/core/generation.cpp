@@ -27,6 +27,7 @@ QJsonObject GenerationSettings::toJson() const {
         }
         o["decode"] = d;
     }
+    if (!overlay.isEmpty()) o["overlay"] = QJsonObject{{"path", overlay}, {"sha256", overlay_sha256}};
     return o;
 }
 
@@ -56,6 +57,9 @@ GenerationSettings GenerationSettings::fromJson(const QJsonObject& o) {
         s.lantern_k = std::clamp(d.value("lantern_k").toInt(0), 0, kMaxLanternK);
         s.lantern_delta = std::clamp(d.value("lantern_delta").toDouble(0.0), 0.0, 1.0);
     }
+    const QJsonObject overlay = o.value("overlay").toObject();
+    s.overlay = overlay.value("path").toString();
+    s.overlay_sha256 = overlay.value("sha256").toString();
     return s;
 }
 

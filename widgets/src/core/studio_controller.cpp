@@ -39,6 +39,12 @@ int64_t StudioController::submit(Generation g, GenerationRequest request, int pr
     g.created = QDateTime::currentDateTime();
     g.state = JobState::Queued;
     g.kind = info.video ? "video" : "image";
+    // A model plus a delta draws with it: the record says so. A request that names its own delta (a
+    // re-run of such a record) keeps it, and the generator applies that one.
+    if (g.settings.overlay.isEmpty() && !info.overlay_path.isEmpty()) {
+        g.settings.overlay = request.settings.overlay = info.overlay_path;
+        g.settings.overlay_sha256 = request.settings.overlay_sha256 = info.overlay_sha256;
+    }
     JobSpec spec;
     spec.kind = "generate";
     const QString prompt = g.settings.prompt.left(40);

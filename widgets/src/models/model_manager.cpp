@@ -1,5 +1,6 @@
 #include "tessera/widgets/model_manager.h"
 
+#include "tessera/widgets/janus_generator.h"
 #include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/studio_controller.h"
 
@@ -60,8 +61,17 @@ bool countSafetensors(const QString& path, int64_t& parameters, QString& error) 
 
 } // namespace
 
+QString ModelProbe::displayName() const {
+    const QString base = QFileInfo(folder).fileName();
+    return overlay.isEmpty() ? base : base + " + " + QFileInfo(overlay).completeBaseName();
+}
+
 QString ModelProbe::summary() const {
-    if (!error.isEmpty()) return QObject::tr("%1 — not usable: %2").arg(QFileInfo(folder).fileName(), error);
+    if (!error.isEmpty()) return QObject::tr("%1 — not usable: %2").arg(displayName(), error);
+    if (!overlay.isEmpty())
+        return QObject::tr("%1 — %2 (%3) with the EAR delta %4 (sha256 %5…), ~%6 to run")
+            .arg(displayName(), family, architecture, QFileInfo(overlay).fileName(), overlay_sha256.left(10),
+                 formatBytes(static_cast<size_t>(estimatedBytes())));
     const double p = static_cast<double>(parameters);
     const QString params = p >= 1e9   ? QString::number(p / 1e9, 'f', 1) + "B"
                            : p >= 1e6 ? QString::number(p / 1e6, 'f', 1) + "M"
@@ -157,7 +167,11 @@ ModelProbe probeModel(const QString& folder) {
 }
 
 ModelManagerController::ModelManagerController(StudioController* studio, Loader loader, QObject* parent)
-    : QObject(parent), studio_(studio), loader_(std::move(loader)) {}
+    : QObject(parent), studio_(studio), loader_(std::move(loader)) {
+    overlay_loader_ = [](const std::string& folder, const std::string& overlay, const std::string& sha256) {
+        return loadJanusGenerator(folder, "auto", overlay, sha256);
+    };
+}
 
 bool ModelManagerController::addFolder(const QString& folder) { return adopt(probeModel(folder)); }
 
@@ -186,14 +200,22 @@ bool ModelManagerController::adopt(const ModelProbe& m) {
         Q_EMIT message(m.summary());
         return false;
     }
-    auto it = std::find_if(models_.begin(), models_.end(),
-                           [&](const ModelProbe& p) { return p.folder == m.folder; });
+    auto it = std::find_if(models_.begin(), models_.end(), [&](const ModelProbe& p) {
+        return p.folder == m.folder && p.overlay == m.overlay;
+    });
     if (it != models_.end())
         *it = m;
     else
         models_.push_back(m);
     Q_EMIT modelsChanged();
     return true;
+}
+
+void ModelManagerController::loadErased(const QString& folder, const QString& overlay) {
+    if (overlay.isEmpty()) return load(folder);
+    if (loading_job_) studio_->bridge()->scheduler().cancel(loading_job_);
+    ++load_request_;
+    startLoad(folder, overlay);
 }
 
 void ModelManagerController::load(const QString& folder) {
@@ -211,42 +233,82 @@ void ModelManagerController::load(const QString& folder) {
     });
 }
 
-void ModelManagerController::startLoad(const QString& folder) {
+void ModelManagerController::startLoad(const QString& folder, const QString& overlay) {
     const QString abs = QDir(folder).absolutePath();
     QPointer<ModelManagerController> self(this);
     EngineBridge* bridge = studio_->bridge();
     JobSpec spec;
     spec.kind = "load";
-    spec.label = tr("load %1").arg(QFileInfo(abs).fileName()).toStdString();
+    ModelProbe entry;
+    entry.folder = abs;
+    entry.overlay = overlay;
+    for (const ModelProbe& m : models_)
+        if (m.folder == abs && m.overlay == overlay) entry = m; // the delta's hash when it was added
+    spec.label = tr("load %1").arg(entry.displayName()).toStdString();
     spec.priority = 100; // a model load goes before generations that need it
-    auto loader = loader_;
-    loading_job_ = bridge->scheduler().submit(spec, [loader, abs, self, bridge](JobContext&) -> Status {
-        auto g = loader(abs.toStdString());
-        Status st = g ? Status() : g.status();
-        std::shared_ptr<Generator> gen = g ? *g : nullptr;
-        QString err = QString::fromStdString(st.message());
-        // The bridge outlives its jobs; the QPointer is read on the GUI thread only.
-        QMetaObject::invokeMethod(
-            bridge,
-            [self, gen, abs, err] {
-                if (!self) return;
-                self->loading_job_ = 0;
-                if (!gen) return Q_EMIT self->loadFailed(abs, err);
-                self->loaded_ = abs;
-                self->studio_->setGenerator(gen);
-                Q_EMIT self->loaded(abs);
-                Q_EMIT self->modelsChanged();
-            },
-            Qt::QueuedConnection);
-        return st;
+    auto plain = loader_;
+    auto overlaid = overlay_loader_;
+    Loader loader = overlay.isEmpty() ? plain : Loader([overlaid, entry](const std::string& dir) {
+        return overlaid(dir, entry.overlay.toStdString(), entry.overlay_sha256.toStdString());
     });
-    Q_EMIT message(tr("Loading %1…").arg(QFileInfo(abs).fileName()));
+    loading_job_ =
+        bridge->scheduler().submit(spec, [loader, abs, overlay, self, bridge](JobContext&) -> Status {
+            auto g = loader(abs.toStdString());
+            Status st = g ? Status() : g.status();
+            std::shared_ptr<Generator> gen = g ? *g : nullptr;
+            QString err = QString::fromStdString(st.message());
+            // The bridge outlives its jobs; the QPointer is read on the GUI thread only.
+            QMetaObject::invokeMethod(
+                bridge,
+                [self, gen, abs, overlay, err] {
+                    if (!self) return;
+                    self->loading_job_ = 0;
+                    if (!gen) return Q_EMIT self->loadFailed(abs, err);
+                    self->loaded_ = abs;
+                    self->loaded_overlay_ = overlay;
+                    self->studio_->setGenerator(gen);
+                    Q_EMIT self->loaded(abs);
+                    Q_EMIT self->modelsChanged();
+                },
+                Qt::QueuedConnection);
+            return st;
+        });
+    Q_EMIT message(tr("Loading %1…").arg(entry.displayName()));
+}
+
+void ModelManagerController::addErasedModel(const QString& folder, const QString& delta) {
+    const QString abs_delta = QFileInfo(delta).absoluteFilePath();
+    probeAsync(folder, [this, abs_delta](const ModelProbe& base) {
+        if (!base.error.isEmpty()) return Q_EMIT message(base.summary());
+        if (base.family != "janus")
+            return Q_EMIT message(
+                tr("An EAR delta applies to a Janus model; %1 is %2").arg(base.displayName(), base.family));
+        // Hashing the delta reads the whole file: a pool thread, like the probe.
+        QPointer<ModelManagerController> self(this);
+        ++probes_running_;
+        QThreadPool::globalInstance()->start([self, base, abs_delta] {
+            auto sha = checkOverlayFile(abs_delta.toStdString(), {});
+            QMetaObject::invokeMethod(
+                QCoreApplication::instance(),
+                [self, base, abs_delta, sha] {
+                    if (!self) return;
+                    --self->probes_running_;
+                    if (!sha) return Q_EMIT self->message(QString::fromStdString(sha.error()));
+                    ModelProbe m = base;
+                    m.overlay = abs_delta;
+                    m.overlay_sha256 = QString::fromStdString(*sha);
+                    self->adopt(m);
+                },
+                Qt::QueuedConnection);
+        });
+    });
 }
 
 void ModelManagerController::unload() {
     if (loaded_.isEmpty()) return;
     studio_->setGenerator(nullptr); // queued jobs keep their own reference until they finish
     loaded_.clear();
+    loaded_overlay_.clear();
     Q_EMIT unloaded();
     Q_EMIT modelsChanged();
 }
@@ -261,8 +323,12 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
     add_ = new QPushButton(tr("Add folder…"), this);
     load_ = new QPushButton(tr("Load"), this);
     unload_ = new QPushButton(tr("Unload"), this);
+    add_erased_ = new QPushButton(tr("Add erased model…"), this);
+    add_erased_->setToolTip(
+        tr("The selected Janus model plus an EAR delta (safetensors) as a model of its own"));
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(add_);
+    buttons->addWidget(add_erased_);
     buttons->addWidget(load_);
     buttons->addWidget(unload_);
     auto* layout = new QVBoxLayout(this);
@@ -274,7 +340,15 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
         if (!dir.isEmpty()) controller_->addFolderAsync(dir);
     });
     connect(load_, &QPushButton::clicked, this, [this] {
-        if (!selectedFolder().isEmpty()) controller_->load(selectedFolder());
+        if (!selectedFolder().isEmpty()) controller_->loadErased(selectedFolder(), selectedOverlay());
+    });
+    connect(add_erased_, &QPushButton::clicked, this, [this] {
+        if (selectedFolder().isEmpty())
+            return details_->setText(
+                tr("Select the Janus model the delta was trained from, then add the delta."));
+        const QString delta =
+            QFileDialog::getOpenFileName(this, tr("EAR delta"), {}, tr("Safetensors (*.safetensors)"));
+        if (!delta.isEmpty()) controller_->addErasedModel(selectedFolder(), delta);
     });
     connect(unload_, &QPushButton::clicked, controller_, &ModelManagerController::unload);
     connect(controller_, &ModelManagerController::modelsChanged, this, &ModelManagerPanel::refresh);
@@ -290,20 +364,31 @@ QString ModelManagerPanel::selectedFolder() const {
     return item ? item->data(Qt::UserRole).toString() : QString();
 }
 
+QString ModelManagerPanel::selectedOverlay() const {
+    auto* item = list_->currentItem();
+    return item ? item->data(Qt::UserRole + 1).toString() : QString();
+}
+
 void ModelManagerPanel::refresh() {
-    const QString keep = selectedFolder();
+    const QString keep = selectedFolder(), keep_overlay = selectedOverlay();
     list_->clear();
     for (const ModelProbe& m : controller_->models()) {
-        const bool loaded = m.folder == controller_->loadedFolder();
+        const bool loaded =
+            m.folder == controller_->loadedFolder() && m.overlay == controller_->loadedOverlay();
         auto* item =
             new QListWidgetItem((loaded ? QStringLiteral("● ") : QStringLiteral("○ ")) + m.summary(), list_);
         item->setData(Qt::UserRole, m.folder);
-        item->setToolTip(m.folder);
-        if (m.folder == keep || (keep.isEmpty() && loaded)) list_->setCurrentItem(item);
+        item->setData(Qt::UserRole + 1, m.overlay);
+        item->setToolTip(m.overlay.isEmpty() ? m.folder : m.folder + "\n+ " + m.overlay);
+        if ((m.folder == keep && m.overlay == keep_overlay) || (keep.isEmpty() && loaded))
+            list_->setCurrentItem(item);
     }
     unload_->setEnabled(!controller_->loadedFolder().isEmpty());
     if (!controller_->loadedFolder().isEmpty())
-        details_->setText(tr("Loaded: %1").arg(controller_->loadedFolder()));
+        details_->setText(tr("Loaded: %1")
+                              .arg(controller_->loadedOverlay().isEmpty()
+                                       ? controller_->loadedFolder()
+                                       : controller_->loadedFolder() + " + " + controller_->loadedOverlay()));
 }
 
 } // namespace tessera::widgets

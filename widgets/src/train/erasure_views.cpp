@@ -4,9 +4,11 @@
 #include "tessera/widgets/erasure.h"
 
 #include <QComboBox>
+#include <QDateTime>
 #include <QDialogButtonBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -326,7 +328,13 @@ ErasurePanel::ErasurePanel(ErasureController* controller, QWidget* parent)
     status_->setWordWrap(true);
     cancel_ = new QPushButton(tr("Cancel"), this);
     cancel_->setEnabled(false);
+    stored_ = new QComboBox(this);
+    stored_->setObjectName("storedErasures");
+    stored_->setToolTip(
+        tr("Erasures stored in the open project: choose one to see its loss curve and compare view"));
+    stored_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     top->addWidget(status_, 1);
+    top->addWidget(stored_);
     top->addWidget(cancel_);
     layout->addLayout(top);
     auto* views = new QHBoxLayout;
@@ -355,6 +363,47 @@ ErasurePanel::ErasurePanel(ErasureController* controller, QWidget* parent)
         status_->setText(ok ? tr("Erasure finished: %1").arg(message)
                             : tr("Erasure stopped: %1").arg(message));
     });
+    connect(controller_, &ErasureController::storedListChanged, this, &ErasurePanel::showStoredList);
+    connect(stored_, QOverload<int>::of(&QComboBox::activated), this, [this](int index) {
+        const qint64 job = stored_->itemData(index).toLongLong();
+        if (job > 0) controller_->openStored(job);
+    });
+    connect(controller_, &ErasureController::storedOpened, this, [this](qint64 job) {
+        curve_->clear();
+        for (const auto& p : controller_->curve()) curve_->add(p);
+        compare_->setCompares(controller_->compares(), controller_->request().compare_prompt);
+        const QString concept_name = QString::fromStdString(controller_->request().pairs.concept_name);
+        status_->setText(tr("Stored erasure (job %1%2): %3 steps, delta %4")
+                             .arg(job)
+                             .arg(concept_name.isEmpty() ? QString() : QStringLiteral(", ") + concept_name)
+                             .arg(controller_->curve().size())
+                             .arg(QFileInfo(controller_->request().out_path).fileName()));
+        const int at = stored_->findData(job);
+        if (at >= 0) stored_->setCurrentIndex(at);
+    });
+    connect(controller_, &ErasureController::message, status_, &QLabel::setText);
+    showStoredList();
+}
+
+void ErasurePanel::showStoredList() {
+    const auto& list = controller_->storedErasures();
+    stored_->clear();
+    stored_->setEnabled(!list.empty());
+    if (list.empty()) {
+        stored_->addItem(controller_->project().isEmpty() ? tr("No project open") : tr("No stored erasure"),
+                         0);
+        return;
+    }
+    stored_->addItem(tr("Stored erasures (%1)…").arg(list.size()), 0);
+    for (const auto& e : list) {
+        const QString when =
+            QDateTime::fromMSecsSinceEpoch(e.created_at_ms).toString(QStringLiteral("yyyy-MM-dd HH:mm"));
+        const QString name = e.concept_name.empty() ? tr("erasure") : QString::fromStdString(e.concept_name);
+        stored_->addItem(tr("#%1 %2 — %3, %4 steps").arg(e.job).arg(name, when).arg(e.steps),
+                         static_cast<qlonglong>(e.job));
+    }
+    if (const int at = stored_->findData(static_cast<qlonglong>(controller_->openedStored())); at > 0)
+        stored_->setCurrentIndex(at);
 }
 
 } // namespace tessera::widgets

@@ -9,10 +9,17 @@
 // results come back through queued calls, and nothing on the GUI thread waits for the job. cancel()
 // only raises the job's flag. Failure modes: load, training and file errors end the job as Failed and
 // arrive as finished(false, message).
+//
+// With a project (setProject, or ErasureRequest::project), the finished job also stores itself there on
+// its worker, through the code `tessera-cli erase --project` uses (tessera/projects/erasure_store.h):
+// a finished "erase" job with its params and loss curve, the delta as an asset, the compare pictures
+// as assets; a failure to store fails the job. refreshStored() lists the project's finished erasures
+// and openStored() reads one back (both on a pool thread) into curve() and compares() without training.
 #pragma once
 
 #include "tessera/engine/events.h"
 #include "tessera/engine/train_ear.h"
+#include "tessera/projects/erasure_store.h"
 
 #include <QDialog>
 #include <QImage>
@@ -41,6 +48,7 @@ struct ErasureRequest {
     QString out_path;          // the delta (.safetensors); the record goes beside it
     std::vector<uint64_t> compare_seeds{1, 2, 3};
     QString compare_prompt; // empty: the first pair's unsafe prompt
+    QString project;        // store the finished erasure in this project folder (empty: the controller's)
 };
 
 // One seed of the compare view: the same request through the original and the erased model.
@@ -64,11 +72,26 @@ public:
     const std::vector<TrainingProgress>& curve() const { return curve_; }
     const std::vector<ErasureCompare>& compares() const { return compares_; }
 
+    // The project erasures are stored in and listed from ("" = none); setting it refreshes the list.
+    void setProject(const QString& folder);
+    QString project() const { return project_; }
+    // Lists the project's finished erasures off the GUI thread; storedListChanged() follows.
+    void refreshStored();
+    const std::vector<projects::ErasureSummary>& storedErasures() const { return stored_; }
+    // Reads a stored erasure (its job id) off the GUI thread into curve(), compares() and request();
+    // storedOpened() or message() follow. Refused while a job runs.
+    void openStored(qint64 job);
+    qint64 openedStored() const { return opened_; }
+
 Q_SIGNALS:
     void started(qint64 job);
     void progress(const tessera::TrainingProgress& p);
     void comparesReady();
     void finished(bool ok, const QString& message);
+    void stored(const QString& project, qint64 project_job);
+    void storedListChanged();
+    void storedOpened(qint64 project_job);
+    void message(const QString& text);
 
 private:
     void onState(const tessera::JobStateChanged& e);
@@ -78,6 +101,10 @@ private:
     bool running_ = false;
     std::vector<TrainingProgress> curve_;
     std::vector<ErasureCompare> compares_;
+    QString project_;
+    std::vector<projects::ErasureSummary> stored_;
+    qint64 opened_ = 0;
+    qint64 list_request_ = 0, open_request_ = 0;
 };
 
 // The loss curve, step by step, with a marker where each window closed: a filled green triangle for
@@ -145,10 +172,14 @@ public:
     ErasureCurve* curve() const { return curve_; }
     ErasureCompareView* compareView() const { return compare_; }
     QLabel* status() const { return status_; }
+    // The project's stored erasures; choosing one reopens its curve and compare view.
+    QComboBox* storedList() const { return stored_; }
 
 private:
+    void showStoredList();
     ErasureController* controller_;
     QLabel* status_;
+    QComboBox* stored_;
     QPushButton* cancel_;
     ErasureCurve* curve_;
     ErasureCompareView* compare_;

@@ -34,6 +34,11 @@ struct GenerationSettings {
     QString sjd_init = "random";
     int lantern_k = 0;
     double lantern_delta = 0.0;
+    // The EAR delta applied to the model (its path and sha256; recorded as the CLI's recipe does,
+    // {"overlay": {"path", "sha256"}}); empty: the model as it is. A request naming one is generated
+    // with the model plus that delta, and refused when the file is gone or its hash changed.
+    QString overlay;
+    QString overlay_sha256;
 
     bool speculative() const { return decode == "sjd"; }
     bool lossy() const { return speculative() && lantern_k > 0; }

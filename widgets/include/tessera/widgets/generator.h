@@ -31,6 +31,9 @@ struct GeneratorInfo {
     int codebook = 0;
     size_t weight_bytes = 0;
     bool video = false; // its jobs make videos (VideoGenerator, video_generator.h); rows × cols is one latent frame
+    // A model plus an EAR delta (docs/EAR.md): the delta file applied to the model and its sha256; the
+    // studio records both in every generation's settings (GenerationSettings::overlay). Empty: none.
+    QString overlay_path, overlay_sha256;
 };
 
 class Generator {

@@ -37,8 +37,13 @@ struct ModelProbe {
     // tokens; the decoder steps (grid/s)², not image_tokens, size the KV cache. 0 for other families.
     int window = 0, grid = 0;
     QString error; // non-empty: the folder is not a usable checkpoint, and why
+    // A model plus an EAR delta (docs/EAR.md) is a model of its own: the delta file and its sha256 when
+    // the entry was added (loading refuses a file that is gone or changed since). Empty: the folder alone.
+    QString overlay, overlay_sha256;
     int64_t estimatedBytes() const { return weight_bytes + kv_cache_bytes; }
     QString summary() const;
+    // "<folder name>" or "<folder name> + <delta name>".
+    QString displayName() const;
 };
 
 ModelProbe probeModel(const QString& folder);
@@ -58,8 +63,21 @@ public:
     void addFolderAsync(const QString& folder);
     // Asynchronous (an unknown folder is probed first, off the GUI thread): loaded() or loadFailed().
     void load(const QString& folder);
+    // The same for the entry "<model> + <delta>" (added with addErasedModel; an empty overlay is load()).
+    void loadErased(const QString& folder, const QString& overlay);
     void unload();
     QString loadedFolder() const { return loaded_; }
+    QString loadedOverlay() const { return loaded_overlay_; }
+
+    // Adds "<model> + <delta>": the Janus folder with an EAR delta applied. Probes the folder and hashes
+    // the delta off the GUI thread; modelsChanged() or message() (naming the missing file, or a folder
+    // that is not a Janus checkpoint) follow.
+    void addErasedModel(const QString& folder, const QString& delta);
+    // Builds the generator of a model plus delta; runs on a scheduler worker. The default loads Janus
+    // on the "auto" backend (janus_generator.h).
+    using OverlayLoader = std::function<Expected<std::shared_ptr<Generator>>(
+        const std::string& folder, const std::string& overlay, const std::string& sha256)>;
+    void setOverlayLoader(OverlayLoader loader) { overlay_loader_ = std::move(loader); }
     bool loading() const { return loading_job_ != 0 || probes_running_ > 0; }
 
 signals:
@@ -76,7 +94,9 @@ private:
     QString loaded_;
     void probeAsync(const QString& folder, std::function<void(const ModelProbe&)> then);
     bool adopt(const ModelProbe& m);
-    void startLoad(const QString& folder);
+    void startLoad(const QString& folder, const QString& overlay = {});
+    OverlayLoader overlay_loader_;
+    QString loaded_overlay_;
 
     int64_t loading_job_ = 0;
     int64_t load_request_ = 0;
@@ -92,10 +112,12 @@ public:
 
 private:
     QString selectedFolder() const;
+    QString selectedOverlay() const;
     ModelManagerController* controller_;
     QListWidget* list_;
     QLabel* details_;
     QPushButton* add_;
+    QPushButton* add_erased_;
     QPushButton* load_;
     QPushButton* unload_;
 };
