@@ -34,6 +34,8 @@ struct GenerationSettings {
     QString sjd_init = "random";
     int lantern_k = 0;
     double lantern_delta = 0.0;
+    // DiCoDe options (dicode_generator.h), keyed as its recipe names them; empty for other models.
+    QJsonObject dicode;
 
     bool speculative() const { return decode == "sjd"; }
     bool lossy() const { return speculative() && lantern_k > 0; }
