@@ -5,6 +5,7 @@
 // studio code); the project gets one video row whose settings re-run the same video; the MP4 export
 // carries the recipe; cancel stops within a DDIM step; the model manager lists the folder with the
 // engine's keyframe limit and frame size; the settings panel shows the DiCoDe fields only for DiCoDe.
+#include "support/dicode_tiny_folder.h"
 #include "tessera/engine/dicode_pipeline.h"
 #include "tessera/engine/engine.h"
 #include "tessera/media/video.h"
@@ -20,7 +21,6 @@
 #include "tessera/widgets/settings_panel.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/video_export.h"
-#include "support/dicode_tiny_folder.h"
 #include "widgets/test_app.h"
 
 #include <QJsonDocument>
@@ -56,7 +56,8 @@ GenerationSettings runSettings() {
 }
 
 bool terminal(const Generation* g) {
-    return g && (g->state == JobState::Finished || g->state == JobState::Failed || g->state == JobState::Cancelled);
+    return g && (g->state == JobState::Finished || g->state == JobState::Failed ||
+                 g->state == JobState::Cancelled);
 }
 
 std::vector<uint8_t> rgbBytes(const std::vector<QImage>& frames) {
@@ -258,7 +259,8 @@ TEST_F(DicodeStudioTest, ARunStreamsInOrderFillsTheTimelineMatchesTheEngineAndIs
     // Replay: the stored settings run again give the same frames.
     const int64_t again = studio.generate(loaded->settings);
     ASSERT_GT(again, 0);
-    ASSERT_TRUE(waitFor([&] { return terminal(studio.generation(again)) && studio.generation(again)->video; }, 120000));
+    ASSERT_TRUE(waitFor([&] { return terminal(studio.generation(again)) && studio.generation(again)->video; },
+                        120000));
     EXPECT_TRUE(rgbBytes(studio.generation(again)->video->frames) == direct.video.rgb);
     EXPECT_EQ(studio.generation(again)->video->codes, bits);
 
@@ -313,7 +315,8 @@ TEST_F(DicodeStudioTest, CancelStopsWithinAStep) {
     id = studio.generate(s);
     ASSERT_GT(id, 0);
     view.showVideo(id);
-    ASSERT_TRUE(waitFor([&] { return view.cancelButton()->isEnabled() || terminal(studio.generation(id)); }, 60000));
+    ASSERT_TRUE(
+        waitFor([&] { return view.cancelButton()->isEnabled() || terminal(studio.generation(id)); }, 60000));
     ASSERT_TRUE(waitFor([&] { return terminal(studio.generation(id)); }, 120000));
     EXPECT_EQ(studio.generation(id)->state, JobState::Cancelled);
     ASSERT_GE(steps_after, 0) << "the run never reached step 2";
@@ -323,6 +326,32 @@ TEST_F(DicodeStudioTest, CancelStopsWithinAStep) {
     EXPECT_TRUE(dicode.record(id)->cancelled);
     EXPECT_EQ(dicode.record(id)->clips_done, 0);
     EXPECT_TRUE(dicode.record(id)->frames.empty());
+}
+
+TEST_F(DicodeStudioTest, TooManyKeyframesFailWithTheModelsLimit) {
+    EngineBridge bridge(1);
+    StudioController studio(&bridge);
+    DicodeController dicode(&studio);
+    DicodeView view(&dicode);
+    auto gen = loadDicodeGenerator(model());
+    ASSERT_TRUE(gen.ok()) << gen.error();
+    studio.setGenerator(*gen);
+    const int limit = (*gen)->maxKeyframes();
+    ASSERT_GE(limit, 2);
+    GenerationSettings s = runSettings();
+    s.dicode["keyframes"] = limit + 1;
+    const int64_t id = studio.generate(s);
+    ASSERT_GT(id, 0);
+    view.showVideo(id);
+    ASSERT_TRUE(waitFor([&] { return terminal(studio.generation(id)); }, 60000));
+    EXPECT_EQ(studio.generation(id)->state, JobState::Failed);
+    EXPECT_TRUE(studio.generation(id)->error.contains(QString("at most %1 keyframes").arg(limit)))
+        << studio.generation(id)->error.toStdString();
+    ASSERT_TRUE(waitFor([&] { return dicode.record(id) && dicode.record(id)->done; }, 10000));
+    EXPECT_FALSE(dicode.record(id)->error.isEmpty());
+    EXPECT_TRUE(view.progressLabel()->text().contains("failed"))
+        << view.progressLabel()->text().toStdString();
+    EXPECT_FALSE(view.cancelButton()->isEnabled());
 }
 
 TEST_F(DicodeStudioTest, TheModelManagerListsTheFolderWithTheEnginesLimits) {

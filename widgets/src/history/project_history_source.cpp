@@ -310,7 +310,8 @@ public:
             if (!g.settings.model.isEmpty()) {
                 pj::ModelRecord m;
                 m.path = g.settings.model.toStdString();
-                const bool dicode = g.video && dicodeOptionsFromRecipe(QJsonDocument::fromJson(g.video->recipe).object()).size() > 0;
+                const bool dicode =
+                    g.video && !dicodeOptionsFromRecipe(QJsonDocument::fromJson(g.video->recipe).object()).isEmpty();
                 m.family = g.kind == "video" ? (dicode ? "dicode" : "lumos") : "janus";
                 if (auto mid = p.addModel(m)) r.model_id = *mid;
             }

@@ -175,7 +175,8 @@ ModelProbe probeModel(const QString& folder) {
     // Token-Shuffle's cache holds one position per window.
     const int64_t positions =
         128 + (m.window > 0 ? int64_t{m.grid / m.window} * (m.grid / m.window) : m.image_tokens);
-    m.kv_cache_bytes = dicode.dicode ? dicode.kv_cache_bytes : 2 * layers * kv_heads * head_dim * positions * 4 * 2;
+    m.kv_cache_bytes =
+        dicode.dicode ? dicode.kv_cache_bytes : 2 * layers * kv_heads * head_dim * positions * 4 * 2;
     return m;
 }
 

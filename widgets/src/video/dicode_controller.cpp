@@ -9,8 +9,9 @@ namespace tessera::widgets {
 
 int DicodeRecord::clipFrameCount(int c) const {
     if (c < 0 || c >= static_cast<int>(clip_first_frame.size())) return 0;
-    const int end = c + 1 < static_cast<int>(clip_first_frame.size()) ? clip_first_frame[static_cast<size_t>(c + 1)]
-                                                                      : static_cast<int>(frames.size());
+    const int end = c + 1 < static_cast<int>(clip_first_frame.size())
+                        ? clip_first_frame[static_cast<size_t>(c + 1)]
+                        : static_cast<int>(frames.size());
     return std::max(0, end - clip_first_frame[static_cast<size_t>(c)]);
 }
 
@@ -40,6 +41,17 @@ DicodeController::DicodeController(StudioController* studio, QObject* parent)
     connect(studio_, &StudioController::generatorChanged, this, hand_feed);
     hand_feed();
     connect(studio_, &StudioController::generationAdded, this, &DicodeController::adoptStored);
+    connect(studio_, &StudioController::stateChanged, this, &DicodeController::onState);
+}
+
+// A job that failed sends no last report: its record ends here, with the error.
+void DicodeController::onState(qint64 id) {
+    const Generation* g = studio_->generation(id);
+    auto it = records_.find(id);
+    if (!g || it == records_.end() || it->second.done || g->state != JobState::Failed) return;
+    it->second.done = true;
+    it->second.error = g->error;
+    Q_EMIT runFinished(id);
 }
 
 DicodeController::~DicodeController() {
@@ -61,6 +73,7 @@ void DicodeController::apply(const DicodeUpdate& u) {
         r.fps = u.fps;
         records_[u.job] = std::move(r);
         Q_EMIT runStarted(u.job);
+        onState(u.job); // the job's failure may have been delivered before this report
         return;
     }
     auto it = records_.find(u.job);

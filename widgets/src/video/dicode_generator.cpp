@@ -191,7 +191,8 @@ public:
             done.cancelled = result->cancelled;
             done.recipe = QByteArray::fromStdString(dicodeRecipe(r, *result, info).dump());
             done.token_bits.resize(result->tokens.size());
-            std::memcpy(done.token_bits.data(), result->tokens.data(), done.token_bits.size() * sizeof(float));
+            std::memcpy(done.token_bits.data(), result->tokens.data(),
+                        done.token_bits.size() * sizeof(float));
             // The whole video again (the clips' reports may have been dropped by a detached feed).
             done.frames = frameImages(result->video);
             post(std::move(done));
@@ -252,28 +253,34 @@ DicodeProbe probeDicode(const std::string& folder) {
     lc.text_length = intAt(c, {"llm", "generate_kwargs", "text_length"}, lc.text_length);
     lc.max_length = intAt(c, {"llm", "generate_kwargs", "max_length"}, lc.max_length);
     const int64_t positions = intAt(c, {"llm", "gpt2", "n_positions"}, 1024);
-    const int64_t layers = intAt(c, {"llm", "gpt2", "n_layer"}, 0), width = intAt(c, {"llm", "gpt2", "n_embd"}, 0);
+    const int64_t layers = intAt(c, {"llm", "gpt2", "n_layer"}, 0),
+                  width = intAt(c, {"llm", "gpt2", "n_embd"}, 0);
     // The frame embeddings' rows, from the safetensors header (the weights are not read).
     auto st = SafetensorsFile::open((fs::path(folder) / "model.safetensors").string());
     if (st) {
-        if (const TensorInfo* t = (*st)->find("llm_agent.video_pos_token.frame_token"); t && !t->shape.empty())
+        if (const TensorInfo* t = (*st)->find("llm_agent.video_pos_token.frame_token");
+            t && !t->shape.empty())
             lc.max_frames = t->shape[0];
     } else {
         p.error = QString::fromStdString(st.error());
     }
     p.max_keyframes = static_cast<int>(lc.maxKeyframes(positions));
     p.kv_cache_bytes = 2 * 2 * layers * std::min(lc.max_length, positions) * width * 4;
-    const nlohmann::json& params = c.contains("tokenizer_model") ? c["tokenizer_model"].value("params", nlohmann::json::object())
-                                                                 : nlohmann::json::object();
+    const nlohmann::json& params = c.contains("tokenizer_model")
+                                       ? c["tokenizer_model"].value("params", nlohmann::json::object())
+                                       : nlohmann::json::object();
     p.frames_per_clip = static_cast<int>(intAt(params, {"unet_config", "params", "temporal_length"}, 0));
     int64_t factor = 1;
     if (params.contains("first_stage_config")) {
         const nlohmann::json& dd = params["first_stage_config"].value("params", nlohmann::json::object());
-        if (dd.contains("ddconfig") && dd["ddconfig"].contains("ch_mult") && dd["ddconfig"]["ch_mult"].is_array())
-            factor = int64_t{1} << (std::max<size_t>(1, dd["ddconfig"]["ch_mult"].size()) - 1); // SD KL-f8: 4 levels
+        if (dd.contains("ddconfig") && dd["ddconfig"].contains("ch_mult") &&
+            dd["ddconfig"]["ch_mult"].is_array())
+            factor = int64_t{1} << (std::max<size_t>(1, dd["ddconfig"]["ch_mult"].size()) -
+                                    1); // SD KL-f8: 4 levels
     }
-    if (params.contains("image_size") && params["image_size"].is_array() && params["image_size"].size() == 2 &&
-        params["image_size"][0].is_number_integer() && params["image_size"][1].is_number_integer()) {
+    if (params.contains("image_size") && params["image_size"].is_array() &&
+        params["image_size"].size() == 2 && params["image_size"][0].is_number_integer() &&
+        params["image_size"][1].is_number_integer()) {
         p.height = static_cast<int>(params["image_size"][0].get<int64_t>() * factor);
         p.width = static_cast<int>(params["image_size"][1].get<int64_t>() * factor);
     }

@@ -63,10 +63,14 @@ DicodeSettingsBox::DicodeSettingsBox(QWidget* parent) : QGroupBox(tr("DiCoDe"), 
 }
 
 QJsonObject DicodeSettingsBox::options() const {
-    return {{"keyframes", keyframes_->value()}, {"ddim_steps", ddim_steps_->value()},
-            {"eta", eta_->value()},             {"cfg", cfg_->value()},
-            {"rescale", rescale_->value()},     {"fs", fs_->value()},
-            {"llm_cfg", llm_cfg_->value()},     {"var_scale", var_scale_->value()},
+    return {{"keyframes", keyframes_->value()},
+            {"ddim_steps", ddim_steps_->value()},
+            {"eta", eta_->value()},
+            {"cfg", cfg_->value()},
+            {"rescale", rescale_->value()},
+            {"fs", fs_->value()},
+            {"llm_cfg", llm_cfg_->value()},
+            {"var_scale", var_scale_->value()},
             {"do_sample", do_sample_->isChecked()}};
 }
 

@@ -53,8 +53,9 @@ DicodeView::DicodeView(DicodeController* controller, QWidget* parent)
     strips_->setObjectName("dicodeStrips");
     strips_->setAlignment(Qt::AlignLeft | Qt::AlignTop);
     strips_->setMinimumSize(160, 60);
-    strips_->setToolTip(tr("Each keyframe's deep tokens (one row per keyframe), coloured by their first three "
-                           "principal components: a picture of how the tokens differ, not a decode"));
+    strips_->setToolTip(
+        tr("Each keyframe's deep tokens (one row per keyframe), coloured by their first three "
+           "principal components: a picture of how the tokens differ, not a decode"));
     x0_ = new QLabel(this);
     x0_->setObjectName("dicodeX0");
     x0_->setAlignment(Qt::AlignCenter);
@@ -157,7 +158,10 @@ void DicodeView::refresh() {
         return;
     }
     QString text = r->progressText();
-    if (r->done) text += r->cancelled ? tr(" · cancelled") : tr(" · done");
+    if (r->done)
+        text += !r->error.isEmpty() ? tr(" · failed: %1").arg(r->error)
+                : r->cancelled      ? tr(" · cancelled")
+                                    : tr(" · done");
     progress_->setText(text);
 
     // Timeline: finished clips solid, the clip being decoded by its step.
@@ -177,8 +181,9 @@ void DicodeView::refresh() {
         img.fill(QColor(40, 40, 40));
         QPainter p(&img);
         for (size_t k = 0; k < r->strips.size(); ++k)
-            p.drawImage(QRect(0, static_cast<int>(k) * kStripCell, r->strips[k].width() * kStripCell, kStripCell),
-                        r->strips[k]);
+            p.drawImage(
+                QRect(0, static_cast<int>(k) * kStripCell, r->strips[k].width() * kStripCell, kStripCell),
+                r->strips[k]);
         p.end();
         strips_image_ = img;
         strips_->setPixmap(QPixmap::fromImage(img));

@@ -29,11 +29,12 @@ struct DicodeRecord {
     int step = 0;     // its DDIM step (1-based)
     int clips_done = 0;
     DicodeUpdate::Kind last = DicodeUpdate::Kind::Started; // the newest report's kind
-    std::vector<QImage> strips; // [keyframe]: n × 1 PCA strip of its deep tokens
-    QImage x0;                  // the newest step's x0 preview (the clip's frames side by side)
-    std::vector<QImage> frames; // the video's frames that exist, in order
+    std::vector<QImage> strips;                            // [keyframe]: n × 1 PCA strip of its deep tokens
+    QImage x0;                         // the newest step's x0 preview (the clip's frames side by side)
+    std::vector<QImage> frames;        // the video's frames that exist, in order
     std::vector<int> clip_first_frame; // [clip]: its first frame in `frames` (finished clips only)
     bool done = false, cancelled = false;
+    QString error;                                // the job failed (done is then true, with no video)
     std::shared_ptr<const VideoClip> clip_record; // once done
 
     // Frames of clip c (0-based), or 0 while it is not decoded.
@@ -62,6 +63,7 @@ signals:
 private:
     void apply(const DicodeUpdate& u);
     void adoptStored(qint64 id);
+    void onState(qint64 id);
 
     StudioController* studio_;
     std::shared_ptr<DicodeFeed> feed_;
