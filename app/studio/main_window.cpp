@@ -1,6 +1,9 @@
 #include "studio/main_window.h"
 
 #include "tessera/widgets/cell_inspector.h"
+#include "tessera/widgets/dicode_controller.h"
+#include "tessera/widgets/dicode_generator.h"
+#include "tessera/widgets/dicode_view.h"
 #include "tessera/widgets/engine_bridge.h"
 #include "tessera/widgets/engine_stats.h"
 #include "tessera/widgets/export_dialog.h"
@@ -39,6 +42,7 @@
 #include <QPointer>
 #include <QPushButton>
 #include <QSettings>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QThreadPool>
 #include <QTimer>
@@ -73,6 +77,11 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
         options_.loader
             ? options_.loader
             : ModelManagerController::Loader([](const std::string& dir) -> Expected<std::shared_ptr<Generator>> {
+                  if (DicodePipeline::isDicodeFolder(dir)) {
+                      auto g = loadDicodeGenerator(dir);
+                      if (!g) return g.status();
+                      return std::shared_ptr<Generator>(*g);
+                  }
                   if (isLumosCheckpoint(dir)) {
                       auto g = loadLumosGenerator(dir);
                       if (!g) return g.status();
@@ -93,6 +102,12 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     statusBar()->addPermanentWidget(perf_, 1);
     video_ = new VideoController(studio_, this);
     video_view_ = new VideoView(video_, this);
+    dicode_ = new DicodeController(studio_, this);
+    dicode_view_ = new DicodeView(dicode_, this);
+    connect(dicode_view_, &DicodeView::cancelRequested, studio_, &StudioController::cancel);
+    video_stack_ = new QStackedWidget(this);
+    video_stack_->addWidget(video_view_);
+    video_stack_->addWidget(dicode_view_);
     scene_ = new SceneController(QStringLiteral("vulkan"), this); // its worker renders; nothing until a scene
     scene_view_ = new SceneView(*scene_, this);
     reconstruction_ = new SceneReconstruction(this);
@@ -132,7 +147,7 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     tabifyDockWidget(history_dock, queue_dock);
     history_dock->raise();
     QDockWidget* engine_dock = addDock(tr("Engine"), "engineDock", engine_view_, Qt::BottomDockWidgetArea);
-    QDockWidget* video_dock = addDock(tr("Video"), "videoDock", video_view_, Qt::BottomDockWidgetArea);
+    QDockWidget* video_dock = addDock(tr("Video"), "videoDock", video_stack_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(engine_dock, video_dock);
     scene_dock_ = addDock(tr("Scene"), "sceneDock", scene_view_, Qt::BottomDockWidgetArea);
     tabifyDockWidget(video_dock, scene_dock_);
@@ -156,7 +171,14 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(studio_, &StudioController::currentChanged, this, [this, video_dock](qint64 id) {
         const Generation* g = studio_->generation(id);
         if (!g || g->kind != "video") return;
-        video_view_->showVideo(id);
+        // DiCoDe runs carry their options in the settings (a restored one: from its recipe).
+        if (!g->settings.dicode.isEmpty()) {
+            dicode_view_->showVideo(id);
+            video_stack_->setCurrentWidget(dicode_view_);
+        } else {
+            video_view_->showVideo(id);
+            video_stack_->setCurrentWidget(video_view_);
+        }
         video_dock->show();
         video_dock->raise();
     });
@@ -169,6 +191,10 @@ MainWindow::MainWindow(StudioOptions options, QWidget* parent)
     connect(studio_, &StudioController::currentChanged, inspector_view_, &CellInspector::clear);
     connect(studio_, &StudioController::generatorChanged, this, &MainWindow::applyEngineThreads);
     connect(studio_, &StudioController::generatorChanged, this, &MainWindow::updateSceneImageAction);
+    connect(studio_, &StudioController::generatorChanged, this, [this] {
+        auto* d = dynamic_cast<DicodeGenerator*>(studio_->generator().get());
+        settings_->showDicodeFields(d != nullptr, d ? d->maxKeyframes() : 0);
+    });
     connect(settings_, &SettingsPanel::generateRequested, this,
             [this](const GenerationSettings& s) { studio_->generate(s); });
     connect(settings_, &SettingsPanel::modelChosen, models_, &ModelManagerController::load);

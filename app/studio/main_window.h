@@ -16,6 +16,7 @@
 
 class QUndoStack;
 class QDockWidget;
+class QStackedWidget;
 
 namespace tessera::widgets {
 class CellInspector;
@@ -35,6 +36,8 @@ class ShortcutRegistry;
 class StudioController;
 class VideoController;
 class VideoView;
+class DicodeController;
+class DicodeView;
 class SceneController;
 class SceneView;
 class SceneReconstruction;
@@ -72,6 +75,8 @@ public:
     widgets::PerfStrip* perfStrip() const { return perf_; }
     widgets::VideoView* videoView() const { return video_view_; }
     widgets::VideoController* videoController() const { return video_; }
+    widgets::DicodeView* dicodeView() const { return dicode_view_; }
+    widgets::DicodeController* dicodeController() const { return dicode_; }
     widgets::SceneView* sceneView() const { return scene_view_; }
     // Reads and parses a scene program or scene JSON off the GUI thread, then shows it in the Scene
     // dock (errors go to the status bar).
@@ -148,6 +153,9 @@ private:
     widgets::PerfStrip* perf_;
     widgets::VideoController* video_;
     widgets::VideoView* video_view_;
+    widgets::DicodeController* dicode_;
+    widgets::DicodeView* dicode_view_;
+    QStackedWidget* video_stack_; // the Video dock: video_view_ (Lumos-1) or dicode_view_ (DiCoDe)
     widgets::SceneController* scene_;
     widgets::SceneView* scene_view_;
     widgets::SceneReconstruction* reconstruction_;

@@ -25,6 +25,12 @@
 #include "tessera/widgets/video_controller.h"
 #include "tessera/widgets/video_generator.h"
 #include "tessera/widgets/video_view.h"
+#include "tessera/widgets/clip_timeline.h"
+#include "tessera/widgets/dicode_controller.h"
+#include "tessera/widgets/dicode_settings.h"
+#include "tessera/widgets/dicode_view.h"
+#include "tessera/widgets/settings_panel.h"
+#include "support/dicode_tiny_folder.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/lumos.h"
@@ -44,6 +50,8 @@
 #include <QSet>
 #include <QTableWidget>
 #include <QSlider>
+#include <QSpinBox>
+#include <QPlainTextEdit>
 #include <QFile>
 #include <QListWidget>
 #include <QStatusBar>
@@ -879,4 +887,62 @@ TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListe
     const QImage reopened = dock->grab().toImage();
     save(reopened, "erasure_reopened_from_project.png");
     EXPECT_GT(distinctColours(reopened), 20);
+}
+
+// DiCoDe in the studio: the tiny folder assembled from reference/dicode_tiny (random weights), 4
+// keyframes → 3 clips, 16 DDIM steps. Screenshots of the Video dock mid-generation (clip 2 decoding:
+// keyframe strips, the step's x0 preview, a half-filled timeline, clip 1's frames) and after (every clip
+// on the timeline, a frame of clip 3 sought by clicking its segment); the run lands in the project.
+TEST(StudioScreenshots, DicodeViewMidGenerationAndAfter) {
+    test::app();
+    ASSERT_NE(QGuiApplication::platformName(), "offscreen") << "run under xvfb-run";
+    QTemporaryDir dir, project;
+    test::writeTinyDicodeFolder(dir.filePath("dicode-tiny").toStdString());
+    StudioOptions o;
+    o.model = dir.filePath("dicode-tiny");
+    o.persist = false;
+    o.autostart = false;
+    o.project = project.path() + "/p";
+    QDir().mkpath(o.project);
+    { auto created = openProjectHistory(o.project, true); ASSERT_TRUE(created.ok()) << created.error(); }
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 60000));
+    ASSERT_TRUE(w.settingsPanel()->dicodeFields()->isVisible()) << "DiCoDe fields hidden for a DiCoDe model";
+    w.settingsPanel()->dicodeFields()->keyframesField()->setValue(4);
+    w.settingsPanel()->dicodeFields()->ddimStepsField()->setValue(16);
+    w.settingsPanel()->promptEdit()->setPlainText("a cat runs");
+    w.dock("videoDock")->raise();
+    w.resizeDocks({w.dock("videoDock")}, {420}, Qt::Vertical);
+    DicodeController* dicode = w.dicodeController();
+    QImage mid;
+    QObject::connect(dicode, &DicodeController::progressed, [&](qint64 id) {
+        const DicodeRecord* r = dicode->record(id);
+        if (!mid.isNull() || r->last != DicodeUpdate::Kind::Step || r->clip != 2 || r->step != 8) return;
+        w.dock("videoDock")->repaint();
+        mid = w.dock("videoDock")->grab().toImage();
+    });
+    w.settingsPanel()->generateButton()->click();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 30000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)) && w.studio()->generation(id)->video; }, 240000))
+        << w.studio()->generation(id)->error.toStdString();
+    ASSERT_FALSE(mid.isNull()) << "no screenshot mid-generation";
+    save(mid, "dicode_view_mid_generation.png");
+    EXPECT_GT(distinctColours(mid), 60);
+
+    DicodeView* view = w.dicodeView();
+    EXPECT_EQ(view->shown(), id);
+    EXPECT_EQ(view->timeline()->clipCount(), 3);
+    EXPECT_EQ(view->frameScrubber()->maximum(), 11); // 3 clips of 4 frames
+    QTest::mouseClick(view->timeline(), Qt::LeftButton, {}, view->timeline()->segmentRect(2).center());
+    EXPECT_EQ(view->frame(), 8);
+    QTest::qWait(150);
+    const QImage after = w.dock("videoDock")->grab().toImage();
+    save(after, "dicode_view_after.png");
+    EXPECT_GT(distinctColours(after), 60);
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generation(id)->stored_id != 0; }, 30000));
+    ASSERT_TRUE(waitFor([&] { return w.historyPanel()->count() == 1; }, 10000));
+    save(w.grab().toImage(), "studio_dicode.png");
 }

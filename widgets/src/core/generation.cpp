@@ -28,6 +28,7 @@ QJsonObject GenerationSettings::toJson() const {
         o["decode"] = d;
     }
     if (!overlay.isEmpty()) o["overlay"] = QJsonObject{{"path", overlay}, {"sha256", overlay_sha256}};
+    if (!dicode.isEmpty()) o["dicode"] = dicode;
     return o;
 }
 
@@ -49,6 +50,7 @@ GenerationSettings GenerationSettings::fromJson(const QJsonObject& o) {
     s.top_k = std::max(0, o.value("top_k").toInt(s.top_k));
     s.top_p = std::clamp(o.value("top_p").toDouble(s.top_p), 0.0, 1.0);
     s.images = std::clamp(o.value("images").toInt(s.images), 1, 64);
+    s.dicode = o.value("dicode").toObject();
     const QJsonObject d = o.value("decode").toObject();
     if (d.value("strategy").toString() == "sjd") {
         s.decode = "sjd";

@@ -5,6 +5,7 @@
 #include "tessera/widgets/project_history_source.h"
 
 #include "tessera/projects/project.h"
+#include "tessera/widgets/dicode_generator.h"
 #include "video/video_store.h"
 
 #include <QBuffer>
@@ -44,6 +45,9 @@ GenerationSettings settingsFrom(const pj::GenerationRecord& r, const std::map<in
         s.temperature = num("temperature", s.temperature);
         s.top_k = static_cast<int>(num("top_k", s.top_k));
         s.top_p = num("top_p", s.top_p);
+        // A DiCoDe video's options are its recipe's (the CLI stores nothing else).
+        const QJsonObject dicode = dicodeOptionsFromRecipe(doc.object());
+        if (!dicode.isEmpty()) s.dicode = dicode;
     }
     s.prompt = QString::fromStdString(r.prompt);
     s.seed = r.seed;
@@ -306,7 +310,9 @@ public:
             if (!g.settings.model.isEmpty()) {
                 pj::ModelRecord m;
                 m.path = g.settings.model.toStdString();
-                m.family = g.kind == "video" ? "lumos" : "janus";
+                const bool dicode =
+                    g.video && !dicodeOptionsFromRecipe(QJsonDocument::fromJson(g.video->recipe).object()).isEmpty();
+                m.family = g.kind == "video" ? (dicode ? "dicode" : "lumos") : "janus";
                 if (auto mid = p.addModel(m)) r.model_id = *mid;
             }
             if (g.kind == "video" && g.video) {

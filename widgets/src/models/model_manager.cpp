@@ -1,6 +1,8 @@
 #include "tessera/widgets/model_manager.h"
 
+#include "tessera/widgets/dicode_generator.h"
 #include "tessera/widgets/janus_generator.h"
+
 #include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/studio_controller.h"
 
@@ -76,6 +78,13 @@ QString ModelProbe::summary() const {
     const QString params = p >= 1e9   ? QString::number(p / 1e9, 'f', 1) + "B"
                            : p >= 1e6 ? QString::number(p / 1e6, 'f', 1) + "M"
                                       : QString::number(p / 1e3, 'f', 1) + "K";
+    if (family == "dicode")
+        return QObject::tr("%1 — dicode (%2), up to %3 keyframes, %4×%5 px frames, %6 parameters, ~%7 to run")
+            .arg(QFileInfo(folder).fileName(), architecture)
+            .arg(max_keyframes)
+            .arg(frame_width)
+            .arg(frame_height)
+            .arg(params, formatBytes(static_cast<size_t>(estimatedBytes())));
     if (window > 0)
         return QObject::tr("%1 — %2 (%3), window %4×%4, %5×%5 px, %6 parameters, ~%7 to run")
             .arg(QFileInfo(folder).fileName(), family, architecture)
@@ -102,7 +111,21 @@ ModelProbe probeModel(const QString& folder) {
         return m;
     }
     const QJsonObject c = doc.object();
-    m.family = c.value("model_type").toString();
+    // DiCoDe (docs/DICODE.md): the official module configs, no model_type.
+    const DicodeProbe dicode = probeDicode(folder.toStdString());
+    if (dicode.dicode) {
+        if (!dicode.error.isEmpty()) {
+            m.error = dicode.error;
+            return m;
+        }
+        m.family = "dicode";
+        m.architecture = "GPT-2 + video diffusion";
+        m.max_keyframes = dicode.max_keyframes;
+        m.frame_width = dicode.width;
+        m.frame_height = dicode.height;
+    } else {
+        m.family = c.value("model_type").toString();
+    }
     m.architecture = c.value("architectures").toArray().at(0).toString();
     if (m.family.isEmpty() && c.contains("language_config")) m.family = "janus"; // original DeepSeek layout
     if (m.family.isEmpty()) {
@@ -162,7 +185,8 @@ ModelProbe probeModel(const QString& folder) {
     // Token-Shuffle's cache holds one position per window.
     const int64_t positions =
         128 + (m.window > 0 ? int64_t{m.grid / m.window} * (m.grid / m.window) : m.image_tokens);
-    m.kv_cache_bytes = 2 * layers * kv_heads * head_dim * positions * 4 * 2;
+    m.kv_cache_bytes =
+        dicode.dicode ? dicode.kv_cache_bytes : 2 * layers * kv_heads * head_dim * positions * 4 * 2;
     return m;
 }
 

@@ -1,5 +1,7 @@
 #include "tessera/widgets/settings_panel.h"
 
+#include "tessera/widgets/dicode_settings.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -87,6 +89,8 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     lossy_->setObjectName("lossyWarning");
     lossy_->setWordWrap(true);
     lossy_->setStyleSheet("color: #c05a00; font-weight: bold");
+    dicode_ = new DicodeSettingsBox(this);
+    dicode_->hide(); // shown while a DiCoDe model is loaded
     generate_ = new QPushButton(tr("Generate"), this);
     generate_->setObjectName("generateButton");
 
@@ -114,6 +118,7 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     lantern_row->addWidget(lantern_delta_);
     form->addRow(lantern_row);
     form->addRow(lossy_);
+    form->addRow(dicode_);
     form->addRow(generate_);
 
     setSettings(GenerationSettings{});
@@ -144,6 +149,7 @@ GenerationSettings SettingsPanel::settings() const {
         s.lantern_k = lantern_k_->value();
         s.lantern_delta = lantern_delta_->value();
     }
+    if (!dicode_->isHidden()) s.dicode = dicode_->options();
     return s;
 }
 
@@ -171,7 +177,13 @@ void SettingsPanel::setSettings(const GenerationSettings& s) {
     // Sensible values to start from when LANTERN is switched on later.
     lantern_k_->setValue(s.lantern_k > 0 ? s.lantern_k : 100);
     lantern_delta_->setValue(s.lantern_k > 0 ? s.lantern_delta : 0.1);
+    if (!s.dicode.isEmpty()) dicode_->setOptions(s.dicode);
     updateDecodeFields();
+}
+
+void SettingsPanel::showDicodeFields(bool shown, int max_keyframes) {
+    dicode_->setVisible(shown);
+    if (shown) dicode_->setMaxKeyframes(max_keyframes);
 }
 
 void SettingsPanel::updateDecodeFields() {

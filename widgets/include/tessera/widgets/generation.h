@@ -39,6 +39,8 @@ struct GenerationSettings {
     // with the model plus that delta, and refused when the file is gone or its hash changed.
     QString overlay;
     QString overlay_sha256;
+    // DiCoDe options (dicode_generator.h), keyed as its recipe names them; empty for other models.
+    QJsonObject dicode;
 
     bool speculative() const { return decode == "sjd"; }
     bool lossy() const { return speculative() && lantern_k > 0; }

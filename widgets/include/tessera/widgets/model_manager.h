@@ -36,6 +36,8 @@ struct ModelProbe {
     // Token-Shuffle (config.json's "token_shuffle" object): the window side s and the image side in
     // tokens; the decoder steps (grid/s)², not image_tokens, size the KV cache. 0 for other families.
     int window = 0, grid = 0;
+    // DiCoDe: keyframes per prompt and the frame size. 0 for other families.
+    int max_keyframes = 0, frame_width = 0, frame_height = 0;
     QString error; // non-empty: the folder is not a usable checkpoint, and why
     // A model plus an EAR delta (docs/EAR.md) is a model of its own: the delta file and its sha256 when
     // the entry was added (loading refuses a file that is gone or changed since). Empty: the folder alone.

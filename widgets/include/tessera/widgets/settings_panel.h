@@ -23,6 +23,8 @@ class QSpinBox;
 
 namespace tessera::widgets {
 
+class DicodeSettingsBox;
+
 class SettingsPanel : public QWidget {
     Q_OBJECT
 public:
@@ -37,6 +39,10 @@ public:
     void restore(QSettings& store);
     QPlainTextEdit* promptEdit() const { return prompt_; }
     QPushButton* generateButton() const { return generate_; }
+    // The DiCoDe options (dicode_settings.h), shown only for DiCoDe models; settings() carries them
+    // while shown.
+    void showDicodeFields(bool shown, int max_keyframes = 0);
+    DicodeSettingsBox* dicodeFields() const { return dicode_; }
 
 signals:
     void generateRequested(const tessera::widgets::GenerationSettings& settings);
@@ -59,6 +65,7 @@ private:
     QSpinBox* lantern_k_;
     QDoubleSpinBox* lantern_delta_;
     QLabel* lossy_;
+    DicodeSettingsBox* dicode_;
     QPushButton* generate_;
 
     void updateDecodeFields();
