@@ -33,7 +33,7 @@ const char* const kUsage =
         "                                    [--scratch-dir DIR] [--write-checkpoint DIR [--shape S]]\n"
         "       tessera-cli bench dicode --model DIR [--keyframes K] [--ddim-steps S] [--threads T] [--seed N]\n"
         "       tessera-cli bench dicode [--shape tiny,real] [--frames F] [--ddim-steps S] [--keyframes K]\n"
-        "                                [--threads T] [--seed N] [--scratch-dir DIR]\n"
+        "                                [--rounds R] [--threads T] [--seed N] [--scratch-dir DIR]\n"
         "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n"
         "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
@@ -98,6 +98,8 @@ const char* const kUsage =
         "                      clip has 16 and one DDIM step of it takes minutes on two cores: the figures\n"
         "                      are measured at F frames and reported as such, never scaled)\n"
         "  --keyframes K       LLM keyframes per shape (default 2)\n"
+        "  --rounds R          clips of each kind per shape, taking turns; medians (default 3 at tiny,\n"
+        "                      1 at real)\n"
         "  --scratch-dir DIR   where the random checkpoints are written (default: system temp)\n\n"
         "dicode-llm: DiCoDe's GPT-2 with the Gaussian-mixture head on random f32 weights (a scratch\n"
         "checkpoint per shape, removed afterwards): tiny (the dicode_tiny reference's sizes) and real\n"
@@ -328,7 +330,7 @@ int benchDicodeRun(int argc, char** argv) {
     CLI::App app;
     DicodeBenchOptions o;
     std::string shapes = "tiny,real", scratch;
-    long long frames = 2, keyframes = 0, steps = 0;
+    long long frames = 2, keyframes = 0, steps = 0, rounds = 0;
     bool json = false;
     app.add_option("--model", o.model);
     addInt(app, "--keyframes", keyframes, 1, 1024);
@@ -338,11 +340,12 @@ int benchDicodeRun(int argc, char** argv) {
     app.add_option("--shape", shapes);
     addInt(app, "--frames", frames, 2, 64);
     app.add_option("--scratch-dir", scratch);
+    addInt(app, "--rounds", rounds, 1, 100);
     app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "bench dicode", kUsage, argc, argv)) return *rc;
     if (!o.model.empty()) {
-        if (app.count("--shape") || app.count("--frames") || app.count("--scratch-dir")) {
-            std::fprintf(stderr, "error: --shape, --frames and --scratch-dir are for the random-weight run "
+        if (app.count("--shape") || app.count("--frames") || app.count("--scratch-dir") || app.count("--rounds")) {
+            std::fprintf(stderr, "error: --shape, --frames, --rounds and --scratch-dir are for the random-weight run "
                                  "(without --model)\n");
             return 2;
         }
@@ -381,6 +384,7 @@ int benchDicodeRun(int argc, char** argv) {
     dec.shapes = llm.shapes;
     dec.real_frames = frames;
     if (steps) dec.ddim_steps = steps;
+    dec.rounds = rounds;
     auto l = runDicodeLlmBench(llm);
     if (!l) {
         std::fprintf(stderr, "error: %s\n", l.error().c_str());

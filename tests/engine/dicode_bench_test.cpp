@@ -145,7 +145,8 @@ TEST(DicodeDecoderBench, TinyRunPrintsEveryFigure) {
     DicodeDecoderBenchOptions o;
     o.shapes = {"tiny"};
     o.threads = 2;
-    o.ddim_steps = 2;
+    o.ddim_steps = 3;
+    o.rounds = 1;
     auto r = runDicodeDecoderBench(o);
     ASSERT_TRUE(r.ok()) << r.error();
     std::printf("%s\n", r->dump().c_str());
@@ -154,11 +155,15 @@ TEST(DicodeDecoderBench, TinyRunPrintsEveryFigure) {
     EXPECT_EQ(run["shape"], "tiny");
     EXPECT_EQ(run["frames_measured"], 4);
     EXPECT_EQ(run["latent"], nlohmann::json({4, 4, 8, 8}));
-    for (const char* k : {"ms_per_ddim_step_with_preview", "ms_per_ddim_step_without_preview",
-                          "ms_per_ddim_step_context_recomputed", "vae_decode_ms", "preview_map_ms", "load_ms"})
+    for (const char* k :
+         {"ms_per_ddim_step_with_preview", "ms_per_ddim_step_without_preview",
+          "ms_per_ddim_step_context_recomputed", "vae_decode_ms", "preview_map_ms", "load_ms"})
         EXPECT_GT(run[k].get<double>(), 0.0) << k;
     EXPECT_TRUE(run.contains("preview_overhead_percent"));
     EXPECT_TRUE(run.contains("context_cache_saving_percent"));
+    EXPECT_EQ(run["rounds"], 1);
+    EXPECT_EQ(run["timed_steps_per_figure"], 2); // 3 steps, the first a warm-up
+    EXPECT_EQ(run["first_step_ms"].size(), 3u);
     EXPECT_GT(run["peak_rss_bytes"].get<double>(), 0.0);
     // The file holds every decoder tensor of the reference set in f32, plus its header.
     auto file = SafetensorsFile::open(kSet + "/model.safetensors");

@@ -1,8 +1,8 @@
 // DiCoDe's decoder side on random weights: the tensor list of the U-Net and the VAE decoder as the
 // official modules name them, the config of the tiny and the released shapes, the checkpoint writer,
 // and `tessera-cli bench dicode` without a model (time per DDIM step with and without the x0 preview,
-// with the fixed context computed once per clip or at every U-Net call, and the VAE decode of a clip). Sections: tensor list ·
-// shapes · writer · benchmark.
+// with the fixed context computed once per clip or at every U-Net call, and the VAE decode of a clip).
+// Sections: tensor list · shapes · writer · benchmark.
 //
 // The tensor list is written here rather than asked of the loader so that a test can hold it against
 // the official state dict's key list (reference/dicode_tiny/released_config_state_dict_keys.tsv).
@@ -31,8 +31,8 @@ namespace {
 using F = WeightSpec::Fill;
 
 int64_t need(const nlohmann::json& j, const char* key) {
-    TS_CHECK(j.contains(key) && j[key].is_number_integer(), std::string("DiCoDe decoder config: ") + key +
-                                                                " missing or not an integer");
+    TS_CHECK(j.contains(key) && j[key].is_number_integer(),
+             std::string("DiCoDe decoder config: ") + key + " missing or not an integer");
     return j[key].get<int64_t>();
 }
 
@@ -118,9 +118,11 @@ std::vector<WeightSpec> decoderTensors(const nlohmann::json& params) {
     const nlohmann::json& u = params["unet_config"]["params"];
     Specs s;
     const std::string p = "model.diffusion_model";
-    const int64_t mc = need(u, "model_channels"), in_ch = need(u, "in_channels"), out_ch = need(u, "out_channels"),
-                  ctx = need(u, "context_dim"), nres = need(u, "num_res_blocks"), hc = need(u, "num_head_channels");
-    const std::vector<int64_t> mult = needList(u, "channel_mult"), attn = needList(u, "attention_resolutions");
+    const int64_t mc = need(u, "model_channels"), in_ch = need(u, "in_channels"),
+                  out_ch = need(u, "out_channels"), ctx = need(u, "context_dim"),
+                  nres = need(u, "num_res_blocks"), hc = need(u, "num_head_channels");
+    const std::vector<int64_t> mult = needList(u, "channel_mult"),
+                               attn = needList(u, "attention_resolutions");
     const bool tconv = u.value("temporal_conv", false), tattn = u.value("temporal_attention", true),
                init_attn = u.value("addition_attention", false), ip = u.value("image_cross_attention", false),
                fs_cond = u.value("fs_condition", false);
@@ -214,9 +216,11 @@ std::vector<WeightSpec> decoderTensors(const nlohmann::json& params) {
 
 Expected<nlohmann::json> dicodeDecoderParams(const std::string& shape, int64_t frames) {
     const bool real = shape == "real";
-    if (!real && shape != "tiny") return Status::error("unknown DiCoDe shape '" + shape + "'; known: tiny, real");
+    if (!real && shape != "tiny")
+        return Status::error("unknown DiCoDe shape '" + shape + "'; known: tiny, real");
     if (frames < 0 || frames % 2 != 0)
-        return Status::error("DiCoDe clips need an even number of latent frames, got " + std::to_string(frames));
+        return Status::error("DiCoDe clips need an even number of latent frames, got " +
+                             std::to_string(frames));
     // tiny: reference/dicode_tiny's config.json; real: the released configs/tokenizer/config.yaml
     // (shared/specs/dicode.md section 4).
     const int64_t mc = real ? 320 : 32, ctx = real ? 1024 : 32, latent = real ? 32 : 8;
@@ -253,10 +257,14 @@ Expected<nlohmann::json> dicodeDecoderParams(const std::string& shape, int64_t f
                                {"num_res_blocks", real ? 2 : 1},
                                {"attn_resolutions", nlohmann::json::array()},
                                {"dropout", 0.0}};
-    const nlohmann::json resampler = {{"dim", real ? 1024 : 32},          {"depth", real ? 4 : 2},
-                                      {"dim_head", real ? 64 : 16},       {"heads", real ? 12 : 3},
-                                      {"num_queries", real ? 16 : 4},     {"embedding_dim", real ? 1280 : 40},
-                                      {"output_dim", ctx},                {"ff_mult", 4}};
+    const nlohmann::json resampler = {{"dim", real ? 1024 : 32},
+                                      {"depth", real ? 4 : 2},
+                                      {"dim_head", real ? 64 : 16},
+                                      {"heads", real ? 12 : 3},
+                                      {"num_queries", real ? 16 : 4},
+                                      {"embedding_dim", real ? 1280 : 40},
+                                      {"output_dim", ctx},
+                                      {"ff_mult", 4}};
     return nlohmann::json{
         {"rescale_betas_zero_snr", true},
         {"parameterization", "v"},
@@ -268,9 +276,11 @@ Expected<nlohmann::json> dicodeDecoderParams(const std::string& shape, int64_t f
         {"scale_factor", 0.18215},
         {"image_proj_type", "headrear"},
         {"no_text", true},
-        {"unet_config", {{"target", "src.tokenizer.modules.networks.openaimodel3d.UNetModel"}, {"params", unet}}},
+        {"unet_config",
+         {{"target", "src.tokenizer.modules.networks.openaimodel3d.UNetModel"}, {"params", unet}}},
         {"first_stage_config",
-         {{"target", "src.tokenizer.models.autoencoder.AutoencoderKL"}, {"params", {{"embed_dim", 4}, {"ddconfig", dd}}}}},
+         {{"target", "src.tokenizer.models.autoencoder.AutoencoderKL"},
+          {"params", {{"embed_dim", 4}, {"ddconfig", dd}}}}},
         {"image_proj_stage_config",
          {{"target", "src.tokenizer.modules.encoders.resampler.Resampler"}, {"params", resampler}}}};
 }
@@ -327,8 +337,9 @@ struct StepTimes {
     size_t peak_rss_bytes = 0;
 };
 
-Expected<StepTimes> timeClip(const DicodeDecoder& dec, const std::vector<float>& a, const std::vector<float>& b,
-                             const std::vector<float>& text, const std::vector<float>& uc, DicodeDecodeOptions o) {
+Expected<StepTimes> timeClip(const DicodeDecoder& dec, const std::vector<float>& a,
+                             const std::vector<float>& b, const std::vector<float>& text,
+                             const std::vector<float>& uc, DicodeDecodeOptions o) {
     StepTimes r;
     bench::resetPeakResident();
     const auto start = Clock::now();
@@ -349,17 +360,19 @@ Expected<StepTimes> timeClip(const DicodeDecoder& dec, const std::vector<float>&
     return r;
 }
 
-double mean(const std::vector<double>& v, size_t from) {
-    double s = 0;
-    for (size_t i = from; i < v.size(); ++i) s += v[i];
-    return v.size() > from ? s / static_cast<double>(v.size() - from) : 0.0;
+double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
 } // namespace
 
 Expected<nlohmann::json> runDicodeDecoderBench(const DicodeDecoderBenchOptions& o) {
-    if (o.ddim_steps < 2) return Status::error("bench dicode: the decoder runs need at least 2 DDIM steps (the first is "
-                                               "a warm-up)");
+    if (o.ddim_steps < 2)
+        return Status::error("bench dicode: the decoder runs need at least 2 DDIM steps (the first is "
+                             "a warm-up)");
     auto be = createBackend("cpu", o.threads);
     if (!be) return be.status();
     nlohmann::json runs = nlohmann::json::array();
@@ -380,26 +393,36 @@ Expected<nlohmann::json> runDicodeDecoderBench(const DicodeDecoderBenchOptions& 
         const int64_t dim = (*dec)->contextDim();
         const int64_t n = (*params)["image_proj_stage_config"]["params"]["num_queries"].get<int64_t>();
         const size_t tokens = static_cast<size_t>(n * dim);
-        const std::vector<float> a = normalValues(tokens, o.seed + 1, 1.0f), b = normalValues(tokens, o.seed + 2, 1.0f),
+        const std::vector<float> a = normalValues(tokens, o.seed + 1, 1.0f),
+                                 b = normalValues(tokens, o.seed + 2, 1.0f),
                                  uc = normalValues(tokens, o.seed + 3, 1.0f),
                                  text = normalValues(static_cast<size_t>(77 * dim), o.seed + 4, 1.0f);
         DicodeDecodeOptions opt; // the demo's: eta 1, guidance 7.5 with rescale 0.7, fs 6
         opt.steps = o.ddim_steps;
         opt.seed = o.seed;
-        // Three clips in one run: previews on (and the VAE decode), previews off, and previews off with
-        // the fixed context recomputed at every U-Net call; each clip's first step is a warm-up.
-        opt.preview = true;
-        auto with = timeClip(**dec, a, b, text, uc, opt);
-        if (!with) return with.status();
-        opt.preview = false;
-        opt.decode_frames = false;
-        auto without = timeClip(**dec, a, b, text, uc, opt);
-        if (!without) return without.status();
-        opt.reuse_context = false;
-        auto recomputed = timeClip(**dec, a, b, text, uc, opt);
-        if (!recomputed) return recomputed.status();
-        const double step_with = mean(with->step_ms, 1), step_without = mean(without->step_ms, 1),
-                     step_recomputed = mean(recomputed->step_ms, 1);
+        // Three kinds of clip in one run: previews on (and the VAE decode), previews off, and previews off
+        // with the fixed context recomputed at every U-Net call. Each clip's first step is a warm-up; the
+        // kinds take turns over the rounds so a change in the machine's load does not favour one; the
+        // figures are medians.
+        const int64_t rounds = o.rounds > 0 ? o.rounds : (name == "real" ? 1 : 3);
+        std::vector<double> with_ms, without_ms, recomputed_ms, vae_ms, map_ms, first_ms;
+        size_t peak_rss = 0;
+        for (int64_t round = 0; round < rounds; ++round)
+            for (int k = 0; k < 3; ++k) {
+                const int kind = static_cast<int>((k + round) % 3);
+                opt.preview = kind == 0;
+                opt.decode_frames = kind == 0;
+                opt.reuse_context = kind != 2;
+                auto r = timeClip(**dec, a, b, text, uc, opt);
+                if (!r) return r.status();
+                std::vector<double>& into = kind == 0 ? with_ms : kind == 1 ? without_ms : recomputed_ms;
+                into.insert(into.end(), r->step_ms.begin() + 1, r->step_ms.end());
+                first_ms.push_back(r->step_ms.front());
+                if (kind == 0) vae_ms.push_back(r->vae_ms), map_ms.push_back(r->preview_map_ms);
+                peak_rss = std::max(peak_rss, r->peak_rss_bytes);
+            }
+        const double step_with = median(with_ms), step_without = median(without_ms),
+                     step_recomputed = median(recomputed_ms), vae = median(vae_ms), map = median(map_ms);
         const int64_t t = (*dec)->frames(), h = (*dec)->latentHeight(), w = (*dec)->latentWidth();
         nlohmann::json run = {
             {"shape", name},
@@ -413,16 +436,19 @@ Expected<nlohmann::json> runDicodeDecoderBench(const DicodeDecoderBenchOptions& 
             {"unet_calls_per_step", 2},
             {"ms_per_ddim_step_with_preview", step_with},
             {"ms_per_ddim_step_without_preview", step_without},
-            {"preview_overhead_percent", step_without > 0 ? 100.0 * (step_with - step_without) / step_without : 0.0},
-            {"preview_map_ms", with->preview_map_ms},
-            {"preview_map_percent_of_step", step_without > 0 ? 100.0 * with->preview_map_ms / step_without : 0.0},
+            {"preview_overhead_percent",
+             step_without > 0 ? 100.0 * (step_with - step_without) / step_without : 0.0},
+            {"preview_map_ms", map},
+            {"preview_map_percent_of_step", step_without > 0 ? 100.0 * map / step_without : 0.0},
             {"ms_per_ddim_step_context_recomputed", step_recomputed},
             {"context_cache_saving_percent",
              step_recomputed > 0 ? 100.0 * (step_recomputed - step_without) / step_recomputed : 0.0},
-            {"vae_decode_ms", with->vae_ms},
-            {"vae_decode_ms_per_frame", with->vae_ms / static_cast<double>(t)},
-            {"first_step_ms", {with->step_ms.front(), without->step_ms.front(), recomputed->step_ms.front()}},
-            {"peak_rss_bytes", std::max({with->peak_rss_bytes, without->peak_rss_bytes, recomputed->peak_rss_bytes})}};
+            {"vae_decode_ms", vae},
+            {"vae_decode_ms_per_frame", vae / static_cast<double>(t)},
+            {"rounds", rounds},
+            {"timed_steps_per_figure", without_ms.size()},
+            {"first_step_ms", first_ms},
+            {"peak_rss_bytes", peak_rss}};
         runs.push_back(std::move(run));
     }
     return nlohmann::json{{"backend", (*be)->info().name},

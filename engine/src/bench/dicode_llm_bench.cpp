@@ -182,7 +182,8 @@ uint64_t mix(uint64_t x) {
 
 } // namespace
 
-Status writeRandomSafetensors(const std::string& path, const std::vector<WeightSpec>& tensors, uint64_t seed) {
+Status writeRandomSafetensors(const std::string& path, const std::vector<WeightSpec>& tensors,
+                              uint64_t seed) {
     nlohmann::ordered_json header;
     size_t offset = 0;
     for (const auto& t : tensors) {
@@ -203,7 +204,7 @@ Status writeRandomSafetensors(const std::string& path, const std::vector<WeightS
     for (size_t ti = 0; ti < tensors.size() && ok; ++ti) {
         const Spec& t = tensors[ti];
         const int64_t n = shapeNumel(t.shape);
-        const int64_t fan_in = t.shape.empty()                    ? 1
+        const int64_t fan_in = t.shape.empty()                   ? 1
                                : t.fill == Spec::Fill::FanInRows ? t.shape[0]
                                                                  : std::max<int64_t>(1, n / t.shape[0]);
         const float amp = t.fill == Spec::Fill::Embedding
@@ -267,7 +268,7 @@ Status writeRandomDicodeCheckpoint(const DicodeLlmShape& s, const std::string& d
         if (!cfg) return Status::error("cannot write " + dir + "/config.json");
     }
     return dicode_bench::writeRandomSafetensors((fs::path(dir) / "model.safetensors").string(),
-                                               dicodeTensors(s, resamplers), seed);
+                                                dicodeTensors(s, resamplers), seed);
 }
 
 Expected<nlohmann::json> runDicodeLlmBench(const DicodeLlmBenchOptions& o) {

@@ -137,12 +137,13 @@ struct DicodeDecoderBenchOptions {
     std::vector<std::string> shapes = {"tiny", "real"};
     int64_t real_frames = 2; // latent frames per clip at the real shape (the released clip has 16)
     int64_t ddim_steps = 2;  // per clip, at least 2: the first step of each clip is a warm-up
+    int64_t rounds = 0;      // clips of each kind per shape (0: 3 at tiny, 1 at real); medians reported
     int threads = 0;         // CPU threads (0 = all)
     std::string scratch_dir; // where the random checkpoints go (removed afterwards)
     uint64_t seed = 1;
 };
-// Per shape, on the CPU backend with random weights and random keyframe tokens, three clips: ms per DDIM
-// step (two U-Net calls: guidance as the demo runs it) with and without the x0 preview, and without it
+// Per shape, on the CPU backend with random weights and random keyframe tokens, three kinds of clip: ms
+// per DDIM step (two U-Net calls: guidance as the demo runs it) with and without the x0 preview, and without it
 // with the context's keys and values recomputed at every U-Net call (reuse_context off); the preview
 // map's own time, the VAE decode of the clip, weight and peak resident bytes. One JSON object.
 Expected<nlohmann::json> runDicodeDecoderBench(const DicodeDecoderBenchOptions& options);
