@@ -4,6 +4,7 @@
 #include "cli/tshuffle_runner.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/dicode.h"
+#include "tessera/engine/dicode_decoder.h"
 #include "tessera/engine/lumos.h"
 
 #include <algorithm>
@@ -31,6 +32,8 @@ const char* const kUsage =
         "       tessera-cli bench dicode-llm [--shapes tiny,real] [--keyframes K] [--threads T] [--seed N]\n"
         "                                    [--scratch-dir DIR] [--write-checkpoint DIR [--shape S]]\n"
         "       tessera-cli bench dicode --model DIR [--keyframes K] [--ddim-steps S] [--threads T] [--seed N]\n"
+        "       tessera-cli bench dicode [--shape tiny,real] [--frames F] [--ddim-steps S] [--keyframes K]\n"
+        "                                [--rounds R] [--threads T] [--seed N] [--scratch-dir DIR]\n"
         "       tessera-cli bench tshuffle [--grid N] [--large-grid N] ... (see bench tshuffle --help)\n"
         "       tessera-cli bench render [--scenes N] [--size S[,S...]] [--samples N]  (bench render --help)\n\n"
         "decode: random weights in a real model shape, written as a scratch checkpoint (removed\n"
@@ -82,7 +85,22 @@ const char* const kUsage =
         "dicode: a DiCoDe folder (config.json, model.safetensors, dicode_constants.safetensors) generating\n"
         "K keyframes (default 3, i.e. 2 clips) of S DDIM steps (default 5) from fixed prompt ids, twice: with\n"
         "previews (keyframe strips, each step's x0 map) and without. Prints one JSON line: ms per LLM\n"
-        "keyframe, ms per DDIM step and the preview overhead, measured in the same run.\n\n"
+        "keyframe, ms per DDIM step and the preview overhead, measured in the same run.\n"
+        "Without --model: random f32 weights (scratch checkpoints, removed afterwards) at the tiny\n"
+        "(dicode_tiny's sizes) and the real (released) shapes: the LLM side's keyframes as dicode-llm\n"
+        "times them, then per shape a U-Net + VAE decoder checkpoint, and clips of S DDIM steps (default 2;\n"
+        "the first step of each clip is a warm-up) with the demo's guidance: with the x0 preview and the VAE\n"
+        "decode of the clip, and without the preview. Prints one JSON line: ms per LLM keyframe, ms per DDIM\n"
+        "step with and without the preview, the preview overhead, the preview map's own time, the VAE\n"
+        "decode, weight and peak resident bytes.\n\n"
+        "  --shape S[,S]       tiny, real or both (default tiny,real)\n"
+        "  --frames F          latent frames per clip at the real shape (default 2, even; the released\n"
+        "                      clip has 16 and one DDIM step of it takes minutes on two cores: the figures\n"
+        "                      are measured at F frames and reported as such, never scaled)\n"
+        "  --keyframes K       LLM keyframes per shape (default 2)\n"
+        "  --rounds R          clips of each kind per shape, taking turns; medians (default 3 at tiny,\n"
+        "                      1 at real)\n"
+        "  --scratch-dir DIR   where the random checkpoints are written (default: system temp)\n\n"
         "dicode-llm: DiCoDe's GPT-2 with the Gaussian-mixture head on random f32 weights (a scratch\n"
         "checkpoint per shape, removed afterwards): tiny (the dicode_tiny reference's sizes) and real\n"
         "(gpt2-large, 16 tokens of 1024 floats per keyframe, K = 16). Prints one JSON line: per shape the\n"
@@ -311,17 +329,76 @@ int benchDicodeLlm(int argc, char** argv) {
 int benchDicodeRun(int argc, char** argv) {
     CLI::App app;
     DicodeBenchOptions o;
+    std::string shapes = "tiny,real", scratch;
+    long long frames = 2, keyframes = 0, steps = 0, rounds = 0;
+    bool json = false;
     app.add_option("--model", o.model);
-    addInt(app, "--keyframes", o.keyframes, 2, 1024);
-    addInt(app, "--ddim-steps", o.ddim_steps, 1, 1000);
+    addInt(app, "--keyframes", keyframes, 1, 1024);
+    addInt(app, "--ddim-steps", steps, 1, 1000);
     addInt(app, "--threads", o.threads, 0, 4096);
     addSeed(app, "--seed", o.seed);
+    app.add_option("--shape", shapes);
+    addInt(app, "--frames", frames, 2, 64);
+    app.add_option("--scratch-dir", scratch);
+    addInt(app, "--rounds", rounds, 1, 100);
+    app.add_flag("--json", json);
     if (auto rc = parseCommandLine(app, "bench dicode", kUsage, argc, argv)) return *rc;
-    if (o.model.empty()) {
-        std::fprintf(stderr, "error: bench dicode needs --model DIR (a DiCoDe folder)\n");
+    if (!o.model.empty()) {
+        if (app.count("--shape") || app.count("--frames") || app.count("--scratch-dir") || app.count("--rounds")) {
+            std::fprintf(stderr, "error: --shape, --frames, --rounds and --scratch-dir are for the random-weight run "
+                                 "(without --model)\n");
+            return 2;
+        }
+        if (keyframes) o.keyframes = keyframes;
+        if (steps) o.ddim_steps = steps;
+        if (o.keyframes < 2) {
+            std::fprintf(stderr, "error: --keyframes must be at least 2 with --model (one clip)\n");
+            return 2;
+        }
+        return benchDicode(o);
+    }
+    if (frames % 2 != 0) {
+        std::fprintf(stderr, "error: --frames must be even (a clip's two halves), got %lld\n", frames);
         return 2;
     }
-    return benchDicode(o);
+    if (app.count("--ddim-steps") && steps < 2) {
+        std::fprintf(stderr, "error: --ddim-steps must be at least 2 without --model (the first is a warm-up)\n");
+        return 2;
+    }
+    DicodeLlmBenchOptions llm;
+    DicodeDecoderBenchOptions dec;
+    llm.shapes.clear();
+    for (size_t at = 0; at <= shapes.size();) {
+        const size_t comma = std::min(shapes.find(',', at), shapes.size());
+        if (comma > at) llm.shapes.push_back(shapes.substr(at, comma - at));
+        at = comma + 1;
+    }
+    if (llm.shapes.empty()) {
+        std::fprintf(stderr, "error: --shape names no shape\n");
+        return 2;
+    }
+    llm.keyframes = keyframes ? keyframes : 2;
+    llm.threads = dec.threads = o.threads;
+    llm.scratch_dir = dec.scratch_dir = scratch;
+    llm.seed = dec.seed = o.seed;
+    dec.shapes = llm.shapes;
+    dec.real_frames = frames;
+    if (steps) dec.ddim_steps = steps;
+    dec.rounds = rounds;
+    auto l = runDicodeLlmBench(llm);
+    if (!l) {
+        std::fprintf(stderr, "error: %s\n", l.error().c_str());
+        return 1;
+    }
+    auto d = runDicodeDecoderBench(dec);
+    if (!d) {
+        std::fprintf(stderr, "error: %s\n", d.error().c_str());
+        return 1;
+    }
+    const nlohmann::json j = {{"bench", "dicode"}, {"weights", "random f32"}, {"llm", (*l)["runs"]},
+                              {"decoder", *d}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
 }
 
 struct Benchmark {

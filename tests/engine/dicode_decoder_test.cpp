@@ -6,6 +6,7 @@
 #include "tessera/engine/engine.h"
 #include "verify/verify_dicode_decoder.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -146,6 +147,29 @@ TEST(DicodeDecoder, ClipWithSeedGivesPreviewsAndIsReproducible) {
     auto r3 = (*dec)->decodeClip(a, b, text, uc, o);
     ASSERT_TRUE(r3.ok()) << r3.error();
     EXPECT_NE(r1->final_latent, r3->final_latent);
+}
+
+// The context's keys and values computed once per clip (verify's DDIM goldens run that path) or at every
+// U-Net call (verify's U-Net goldens run that one) give the same clip.
+TEST(DicodeDecoder, ContextReuseDoesNotChangeTheClip) {
+    auto be = cpu();
+    auto dec = DicodeDecoder::load(kSet, *be);
+    ASSERT_TRUE(dec.ok()) << dec.error();
+    const int64_t d = (*dec)->contextDim(), n = 4;
+    const std::vector<float> a = randomValues(static_cast<size_t>(n * d), 14), b = randomValues(static_cast<size_t>(n * d), 15),
+                             uc = randomValues(static_cast<size_t>(n * d), 16), text = randomValues(static_cast<size_t>(77 * d), 17);
+    DicodeDecodeOptions o;
+    o.steps = 3, o.eta = 1.0, o.seed = 5;
+    auto reused = (*dec)->decodeClip(a, b, text, uc, o);
+    ASSERT_TRUE(reused.ok()) << reused.error();
+    o.reuse_context = false;
+    auto recomputed = (*dec)->decodeClip(a, b, text, uc, o);
+    ASSERT_TRUE(recomputed.ok()) << recomputed.error();
+    ASSERT_EQ(reused->pixels.size(), recomputed->pixels.size());
+    float worst = 0;
+    for (size_t i = 0; i < reused->pixels.size(); ++i)
+        worst = std::max(worst, std::fabs(reused->pixels[i] - recomputed->pixels[i]));
+    EXPECT_LE(worst, 1e-5f);
 }
 
 TEST(DicodeDecoder, CancelAndBadInputsGiveErrors) {

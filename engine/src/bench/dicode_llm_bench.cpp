@@ -4,8 +4,10 @@
 //
 // The weights are streamed to disk a chunk at a time (the real shape is 3.4 GB in f32), so writing
 // never holds the model in memory; the writer is its own because the other benchmarks' writers take
-// transformers-style configs and names.
+// transformers-style configs and names. The decoder side's benchmark (dicode_decoder_bench.cpp) writes
+// through the same writer.
 #include "bench/bench_scratch.h"
+#include "bench/dicode_random_weights.h"
 #include "tessera/engine/dicode.h"
 #include "tessera/engine/engine.h"
 
@@ -22,11 +24,7 @@ namespace tessera {
 
 namespace {
 
-struct Spec {
-    std::string name;
-    Shape shape;
-    enum class Fill { FanIn, FanInRows, One, Zero, Embedding } fill;
-};
+using Spec = dicode_bench::WeightSpec;
 
 void addResampler(std::vector<Spec>& out, const std::string& p, const DicodeResamplerConfig& r) {
     using F = Spec::Fill;
@@ -168,6 +166,12 @@ nlohmann::json dicodeConfig(const DicodeLlmShape& s) {
     };
 }
 
+} // namespace
+
+namespace dicode_bench {
+
+namespace {
+
 // splitmix64: a tensor's values depend only on (seed, tensor index, element index).
 uint64_t mix(uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
@@ -177,6 +181,57 @@ uint64_t mix(uint64_t x) {
 }
 
 } // namespace
+
+Status writeRandomSafetensors(const std::string& path, const std::vector<WeightSpec>& tensors,
+                              uint64_t seed) {
+    nlohmann::ordered_json header;
+    size_t offset = 0;
+    for (const auto& t : tensors) {
+        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * 4;
+        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    header["__metadata__"] = {{"format", "pt"}};
+    std::string text = header.dump();
+    while ((8 + text.size()) % 64 != 0) text.push_back(' '); // 64-byte aligned data: used in place
+    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+    if (!f) return Status::error("cannot write " + path);
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i));
+    bool ok = std::fwrite(prefix, 1, 8, f.get()) == 8 &&
+              std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
+    std::vector<float> chunk(size_t{1} << 20);
+    for (size_t ti = 0; ti < tensors.size() && ok; ++ti) {
+        const Spec& t = tensors[ti];
+        const int64_t n = shapeNumel(t.shape);
+        const int64_t fan_in = t.shape.empty()                   ? 1
+                               : t.fill == Spec::Fill::FanInRows ? t.shape[0]
+                                                                 : std::max<int64_t>(1, n / t.shape[0]);
+        const float amp = t.fill == Spec::Fill::Embedding
+                              ? 0.05f
+                              : static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
+        const uint64_t key = mix(seed ^ mix(ti + 1));
+        for (int64_t done = 0; done < n && ok;) {
+            const int64_t m = std::min<int64_t>(n - done, static_cast<int64_t>(chunk.size()));
+            for (int64_t i = 0; i < m; ++i) {
+                float v = 0;
+                if (t.fill == Spec::Fill::One)
+                    v = 1.0f;
+                else if (t.fill != Spec::Fill::Zero)
+                    v = amp * (static_cast<float>(mix(key + static_cast<uint64_t>(done + i)) >> 40) *
+                                   (2.0f / 16777216.0f) -
+                               1.0f);
+                chunk[static_cast<size_t>(i)] = v;
+            }
+            ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
+            done += m;
+        }
+    }
+    if (!ok || std::fflush(f.get()) != 0) return Status::error("writing " + path + " failed (disk full?)");
+    return {};
+}
+
+} // namespace dicode_bench
 
 Expected<DicodeLlmShape> dicodeLlmShape(const std::string& name) {
     DicodeLlmShape s;
@@ -212,51 +267,8 @@ Status writeRandomDicodeCheckpoint(const DicodeLlmShape& s, const std::string& d
         cfg << dicodeConfig(s).dump(1) << "\n";
         if (!cfg) return Status::error("cannot write " + dir + "/config.json");
     }
-    const std::vector<Spec> tensors = dicodeTensors(s, resamplers);
-    nlohmann::ordered_json header;
-    size_t offset = 0;
-    for (const auto& t : tensors) {
-        const size_t bytes = static_cast<size_t>(shapeNumel(t.shape)) * 4;
-        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-    }
-    header["__metadata__"] = {{"format", "pt"}};
-    std::string text = header.dump();
-    while ((8 + text.size()) % 64 != 0) text.push_back(' '); // 64-byte aligned data: used in place
-    const std::string path = (fs::path(dir) / "model.safetensors").string();
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
-    if (!f) return Status::error("cannot write " + path);
-    unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i));
-    bool ok = std::fwrite(prefix, 1, 8, f.get()) == 8 &&
-              std::fwrite(text.data(), 1, text.size(), f.get()) == text.size();
-    std::vector<float> chunk(size_t{1} << 20);
-    for (size_t ti = 0; ti < tensors.size() && ok; ++ti) {
-        const Spec& t = tensors[ti];
-        const int64_t n = shapeNumel(t.shape);
-        const int64_t fan_in = t.fill == Spec::Fill::FanInRows ? t.shape[0] : t.shape.back();
-        const float amp = t.fill == Spec::Fill::Embedding
-                              ? 0.05f
-                              : static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)));
-        const uint64_t key = mix(seed ^ mix(ti + 1));
-        for (int64_t done = 0; done < n && ok;) {
-            const int64_t m = std::min<int64_t>(n - done, static_cast<int64_t>(chunk.size()));
-            for (int64_t i = 0; i < m; ++i) {
-                float v = 0;
-                if (t.fill == Spec::Fill::One)
-                    v = 1.0f;
-                else if (t.fill != Spec::Fill::Zero)
-                    v = amp * (static_cast<float>(mix(key + static_cast<uint64_t>(done + i)) >> 40) *
-                                   (2.0f / 16777216.0f) -
-                               1.0f);
-                chunk[static_cast<size_t>(i)] = v;
-            }
-            ok = std::fwrite(chunk.data(), 4, static_cast<size_t>(m), f.get()) == static_cast<size_t>(m);
-            done += m;
-        }
-    }
-    if (!ok || std::fflush(f.get()) != 0) return Status::error("writing " + path + " failed (disk full?)");
-    return {};
+    return dicode_bench::writeRandomSafetensors((fs::path(dir) / "model.safetensors").string(),
+                                                dicodeTensors(s, resamplers), seed);
 }
 
 Expected<nlohmann::json> runDicodeLlmBench(const DicodeLlmBenchOptions& o) {

@@ -251,16 +251,27 @@ Expected<DicodeClipResult> DicodeDecoder::decodeClip(const std::vector<float>& k
         std::vector<float> x = cb.x_T.empty() ? philoxNormal(o.seed, 0, n) : cb.x_T;
         TS_CHECK(x.size() == n, "x_T must hold " + std::to_string(n) + " values");
         auto cancelled = [&] { return cb.cancel && cb.cancel->load(); };
+        // The context's keys and values are the same at every step: computed once per clip, the text's
+        // once for both guidance branches (they share the "" text).
+        dicode::UnetContext cond_ctx, uncond_ctx;
+        if (o.reuse_context) {
+            cond_ctx = unet_->prepareContext(be, cond_t, t);
+            if (o.cfg != 1.0f) uncond_ctx = unet_->prepareContext(be, uncond_t, t, &cond_ctx);
+        }
+        auto unet = [&](const Tensor& xt, int64_t ts, const Tensor& ctx, const dicode::UnetContext& prepared) {
+            return be.readF32(o.reuse_context ? unet_->forward(be, xt, {ts}, {o.fs}, prepared)
+                                              : unet_->forward(be, xt, {ts}, {o.fs}, ctx));
+        };
         DicodeClipResult r;
         std::vector<float> v;
         for (int64_t i = 0; i < o.steps; ++i) {
             if (cancelled()) return Status::error("cancelled");
             const int64_t index = o.steps - 1 - i, ts = tab.timesteps[static_cast<size_t>(index)];
             const Tensor xt = be.fromF32(x, shape);
-            const std::vector<float> vc = be.readF32(unet_->forward(be, xt, {ts}, {o.fs}, cond_t));
+            const std::vector<float> vc = unet(xt, ts, cond_t, cond_ctx);
             if (o.cfg != 1.0f) {
                 if (cancelled()) return Status::error("cancelled");
-                const std::vector<float> vu = be.readF32(unet_->forward(be, xt, {ts}, {o.fs}, uncond_t));
+                const std::vector<float> vu = unet(xt, ts, uncond_t, uncond_ctx);
                 dicode::guideV(vc, vu, 1, o.cfg, o.rescale, v);
             } else {
                 v = vc;
@@ -291,6 +302,7 @@ Expected<DicodeClipResult> DicodeDecoder::decodeClip(const std::vector<float>& k
             r.pred_x0_steps.push_back(std::move(x0));
         }
         r.final_latent = x;
+        if (!o.decode_frames) return r;
         const Tensor px = vae_->decode(be, dicode::framesFromVideo(be, be.fromF32(x, shape)));
         const int64_t hh = px.dim(2), ww = px.dim(3);
         r.pixels = be.readF32(dicode::videoFromFrames(be, px, 1));

@@ -100,6 +100,7 @@ struct UnetTransformerBlock {
 
 struct UnetTransformer {
     bool temporal = false;
+    int64_t context_slot = -1; // spatial: its entry in UnetContext::layers
     Tensor norm_w, norm_b, proj_in_w, proj_in_b, proj_out_w, proj_out_b; // projections as [out, in]
     std::vector<UnetTransformerBlock> blocks;
 };
@@ -114,6 +115,18 @@ struct UnetLayer {
 
 using UnetSequence = std::vector<UnetLayer>;
 
+// The keys and values every spatial cross-attention takes from one context [B, 77 + T·n, D]: they do
+// not change between DDIM steps, so a sampler computes them once per clip (Unet::prepareContext).
+// Caches in the backend's attention layout: text [B, heads, 77, d] (shared by a sample's frames),
+// image tokens [B·T, heads, n, d] (each frame its own).
+struct UnetContextLayer {
+    Tensor text_k, text_v, image_k, image_v; // image_* undefined without the image-token softmax
+};
+struct UnetContext {
+    int64_t batch = 0, frames = 0;
+    std::vector<UnetContextLayer> layers; // by UnetTransformer::context_slot
+};
+
 class Unet {
 public:
     // Binds model.diffusion_model.* as the unet_config's params build it.
@@ -122,6 +135,13 @@ public:
     // frame's n image tokens). Returns v [B, out_ch, T, h, w].
     Tensor forward(Backend& be, const Tensor& x, const std::vector<int64_t>& t, const std::vector<int64_t>& fs,
                    const Tensor& context, const Probe& probe = {}) const;
+    // The same with the context's keys and values computed beforehand (prepareContext with x's T).
+    Tensor forward(Backend& be, const Tensor& x, const std::vector<int64_t>& t, const std::vector<int64_t>& fs,
+                   const UnetContext& context, const Probe& probe = {}) const;
+    // context [B, 77 + frames·n, D]. `text_from`: a context prepared from the same 77 text tokens (e.g.
+    // the other guidance branch), whose text keys and values are shared instead of recomputed.
+    UnetContext prepareContext(Backend& be, const Tensor& context, int64_t frames,
+                               const UnetContext* text_from = nullptr) const;
     int64_t modelChannels() const { return mc_; }
     int64_t inChannels() const { return in_ch_; }
     int64_t contextDim() const { return context_dim_; }
@@ -131,12 +151,13 @@ public:
 private:
     Tensor embed(Backend& be, const std::vector<int64_t>& values, const Tensor& w1, const Tensor& b1,
                  const Tensor& w2, const Tensor& b2) const;
-    Tensor runSequence(Backend& be, const UnetSequence& seq, Tensor h, const Tensor& emb, const Tensor& ctx,
+    Tensor runSequence(Backend& be, const UnetSequence& seq, Tensor h, const Tensor& emb, const UnetContext& ctx,
                        int64_t frames, const Probe& probe, const std::string& probe_prefix) const;
     Tensor resBlock(Backend& be, const UnetResBlock& r, const Tensor& x, const Tensor& emb, int64_t frames) const;
-    Tensor transformer(Backend& be, const UnetTransformer& tr, const Tensor& x, const Tensor& ctx,
+    Tensor transformer(Backend& be, const UnetTransformer& tr, const Tensor& x, const UnetContext& ctx,
                        int64_t frames) const;
-    Tensor attention(Backend& be, const UnetAttention& a, const Tensor& x, const Tensor* ctx) const;
+    Tensor attention(Backend& be, const UnetAttention& a, const Tensor& x, const UnetContextLayer* ctx,
+                     int64_t batch) const;
 
     int64_t mc_ = 0, in_ch_ = 4, out_ch_ = 4, context_dim_ = 0;
     Tensor time_w1_, time_b1_, time_w2_, time_b2_, fps_w1_, fps_b1_, fps_w2_, fps_b2_;
@@ -144,6 +165,7 @@ private:
     int64_t default_fs_ = 3;
     std::vector<UnetSequence> input_, output_;
     UnetSequence init_attn_, middle_;
+    std::vector<const UnetAttention*> cross_; // each spatial transformer's attn2, by context slot
     Tensor out_norm_w_, out_norm_b_, out_conv_w_, out_conv_b_;
 };
 

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <utility>
 
 namespace tessera::dicode {
 
@@ -63,15 +65,26 @@ Tensor fromSequences(Backend& be, const Tensor& s, int64_t batch, const Shape& f
     return y.reshape(frame_shape);
 }
 
-// Multi-head softmax attention: q [B, Lq, H·d], k/v [B, Lk, H·d] → [B, Lq, H·d].
-Tensor mha(Backend& be, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads) {
-    const int64_t b = q.dim(0), lq = q.dim(1), inner = q.dim(2), lk = k.dim(1), d = inner / heads;
+// k/v [B, Lk, H·d] → the attention caches [B, H, Lk, d] (k first, then v).
+std::pair<Tensor, Tensor> kvCaches(Backend& be, const Tensor& k, const Tensor& v, int64_t heads) {
+    const int64_t b = k.dim(0), lk = k.dim(1), d = k.dim(2) / heads;
     Tensor kc = be.alloc(DType::F32, {b, heads, lk, d}), vc = be.alloc(DType::F32, {b, heads, lk, d});
     be.kvWrite(kc, vc, k.reshape({b, lk, heads, d}), v.reshape({b, lk, heads, d}), 0);
+    return {kc, vc};
+}
+
+// Multi-head softmax attention of q [B, Lq, H·d] over caches [B, H, Lk, d] → [B, Lq, H·d].
+Tensor attend(Backend& be, const Tensor& q, const Tensor& kc, const Tensor& vc) {
+    const int64_t b = q.dim(0), lq = q.dim(1), inner = q.dim(2), heads = kc.dim(1), d = kc.dim(3);
     AttentionMask full;
     full.kind = AttentionMask::Kind::Full;
-    return be.attention(q.reshape({b, lq, heads, d}), kc, vc, lk, full, 1.0f / std::sqrt(static_cast<float>(d)))
+    return be.attention(q.reshape({b, lq, heads, d}), kc, vc, kc.dim(2), full, 1.0f / std::sqrt(static_cast<float>(d)))
         .reshape({b, lq, inner});
+}
+
+Tensor mha(Backend& be, const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads) {
+    const auto [kc, vc] = kvCaches(be, k, v, heads);
+    return attend(be, q, kc, vc);
 }
 
 // Adds e [N, C] to every pixel of x [N, C, H, W] (a per-sample, per-channel offset).
@@ -292,6 +305,18 @@ void Unet::load(WeightBinder& wb, const nlohmann::json& j) {
     }
     bindNorm(wb, p + ".out.0", ch, out_norm_w_, out_norm_b_);
     bindConv(wb, p + ".out.2", out_ch_, mc_, 3, out_conv_w_, out_conv_b_);
+    // Context slots in the order forward visits the spatial transformers (the sequences no longer move).
+    cross_.clear();
+    auto slots = [&](UnetSequence& seq) {
+        for (UnetLayer& l : seq)
+            if (l.kind == UnetLayer::Kind::Spatial) {
+                l.tr.context_slot = static_cast<int64_t>(cross_.size());
+                cross_.push_back(&l.tr.blocks.front().attn2);
+            }
+    };
+    for (UnetSequence& seq : input_) slots(seq);
+    slots(middle_);
+    for (UnetSequence& seq : output_) slots(seq);
 }
 
 // ---- blocks --------------------------------------------------------------------------------------------
@@ -314,23 +339,21 @@ Tensor Unet::resBlock(Backend& be, const UnetResBlock& r, const Tensor& x, const
     return be.add(h, t);
 }
 
-// x [B, L, inner]; ctx null: self-attention; else [B, 77 + n, D]: text softmax plus, when the layer has
-// them, the gated image-token softmax.
-Tensor Unet::attention(Backend& be, const UnetAttention& a, const Tensor& x, const Tensor* ctx) const {
+// x [B·T, L, inner]; ctx null: self-attention; else the prepared context keys and values: the text
+// softmax (one text per sample, so a sample's T frames are one query block of T·L rows) plus, when the
+// layer has them, the gated softmax over each frame's image tokens.
+Tensor Unet::attention(Backend& be, const UnetAttention& a, const Tensor& x, const UnetContextLayer* ctx,
+                       int64_t batch) const {
     const Tensor q = be.matmul(x, a.q_w);
     if (!ctx) return be.matmul(mha(be, q, be.matmul(x, a.k_w), be.matmul(x, a.v_w), a.heads), a.out_w, &a.out_b);
-    const int64_t len = ctx->dim(1);
-    const Tensor text = be.slice(*ctx, 1, 0, kTextTokens);
-    Tensor out = mha(be, q, be.matmul(text, a.k_w), be.matmul(text, a.v_w), a.heads);
-    if (a.k_ip_w.defined() && len > kTextTokens) {
-        const Tensor img = be.slice(*ctx, 1, kTextTokens, len);
-        const Tensor ip = mha(be, q, be.matmul(img, a.k_ip_w), be.matmul(img, a.v_ip_w), a.heads);
-        out = be.add(out, be.scale(ip, a.ip_gate));
-    }
+    const int64_t n = q.dim(0), len = q.dim(1), inner = q.dim(2);
+    Tensor out = attend(be, q.reshape({batch, n / batch * len, inner}), ctx->text_k, ctx->text_v).reshape(q.shape());
+    if (ctx->image_k.defined())
+        out = be.add(out, be.scale(attend(be, q, ctx->image_k, ctx->image_v), a.ip_gate));
     return be.matmul(out, a.out_w, &a.out_b);
 }
 
-Tensor Unet::transformer(Backend& be, const UnetTransformer& tr, const Tensor& x, const Tensor& ctx,
+Tensor Unet::transformer(Backend& be, const UnetTransformer& tr, const Tensor& x, const UnetContext& ctx,
                          int64_t frames) const {
     const int64_t n = x.dim(0), c = x.dim(1), hw = x.numel() / (n * c);
     Tensor s;
@@ -341,9 +364,10 @@ Tensor Unet::transformer(Backend& be, const UnetTransformer& tr, const Tensor& x
     }
     s = be.matmul(s, tr.proj_in_w, &tr.proj_in_b);
     for (const UnetTransformerBlock& b : tr.blocks) {
-        s = be.add(s, attention(be, b.attn1, be.layerNorm(s, &b.norm1_w, &b.norm1_b, 1e-5f), nullptr));
-        s = be.add(s, attention(be, b.attn2, be.layerNorm(s, &b.norm2_w, &b.norm2_b, 1e-5f),
-                                tr.temporal ? nullptr : &ctx));
+        s = be.add(s, attention(be, b.attn1, be.layerNorm(s, &b.norm1_w, &b.norm1_b, 1e-5f), nullptr, 1));
+        const UnetContextLayer* c =
+            tr.temporal ? nullptr : &ctx.layers.at(static_cast<size_t>(tr.context_slot));
+        s = be.add(s, attention(be, b.attn2, be.layerNorm(s, &b.norm2_w, &b.norm2_b, 1e-5f), c, n / frames));
         // GEGLU feed-forward: [value | gate] → value · gelu(gate).
         const Tensor h = be.matmul(be.layerNorm(s, &b.norm3_w, &b.norm3_b, 1e-5f), b.ff_in_w, &b.ff_in_b);
         const int64_t half = h.dim(-1) / 2;
@@ -357,7 +381,7 @@ Tensor Unet::transformer(Backend& be, const UnetTransformer& tr, const Tensor& x
     return be.add(y, x);
 }
 
-Tensor Unet::runSequence(Backend& be, const UnetSequence& seq, Tensor h, const Tensor& emb, const Tensor& ctx,
+Tensor Unet::runSequence(Backend& be, const UnetSequence& seq, Tensor h, const Tensor& emb, const UnetContext& ctx,
                          int64_t frames, const Probe& probe, const std::string& probe_prefix) const {
     for (size_t i = 0; i < seq.size(); ++i) {
         const UnetLayer& l = seq[i];
@@ -403,28 +427,53 @@ Tensor Unet::embed(Backend& be, const std::vector<int64_t>& values, const Tensor
     return be.matmul(be.activation(be.matmul(x, w1, &b1), Activation::Silu), w2, &b2);
 }
 
+UnetContext Unet::prepareContext(Backend& be, const Tensor& context, int64_t frames,
+                                 const UnetContext* text_from) const {
+    TS_CHECK(frames >= 1 && context.rank() == 3 && context.dim(2) == context_dim_ && context.dim(1) > kTextTokens &&
+                 (context.dim(1) - kTextTokens) % frames == 0,
+             "U-Net context must be [B, 77 + T·n, " + std::to_string(context_dim_) + "], got " +
+                 shapeString(context.shape()));
+    const int64_t b = context.dim(0), n = (context.dim(1) - kTextTokens) / frames;
+    TS_CHECK(!text_from || (text_from->batch == b && text_from->layers.size() == cross_.size()),
+             "U-Net: the shared text context has another batch or layer count");
+    UnetContext c;
+    c.batch = b, c.frames = frames;
+    // Each frame gets [77 text | its own n tokens]: the text once per sample, the tokens per frame.
+    const Tensor text = be.slice(context, 1, 0, kTextTokens);
+    const Tensor img = be.slice(context, 1, kTextTokens, context.dim(1)).reshape({b * frames, n, context_dim_});
+    for (size_t i = 0; i < cross_.size(); ++i) {
+        const UnetAttention& a = *cross_[i];
+        UnetContextLayer l;
+        if (text_from) {
+            l.text_k = text_from->layers[i].text_k, l.text_v = text_from->layers[i].text_v;
+        } else {
+            std::tie(l.text_k, l.text_v) = kvCaches(be, be.matmul(text, a.k_w), be.matmul(text, a.v_w), a.heads);
+        }
+        if (a.k_ip_w.defined())
+            std::tie(l.image_k, l.image_v) = kvCaches(be, be.matmul(img, a.k_ip_w), be.matmul(img, a.v_ip_w), a.heads);
+        c.layers.push_back(std::move(l));
+    }
+    return c;
+}
+
 Tensor Unet::forward(Backend& be, const Tensor& x, const std::vector<int64_t>& t, const std::vector<int64_t>& fs,
                      const Tensor& context, const Probe& probe) const {
+    TS_CHECK(x.rank() == 5 && context.rank() == 3 && context.dim(0) == x.dim(0),
+             "U-Net: the context must have the input's batch, got " + shapeString(context.shape()));
+    return forward(be, x, t, fs, prepareContext(be, context, x.dim(2)), probe);
+}
+
+Tensor Unet::forward(Backend& be, const Tensor& x, const std::vector<int64_t>& t, const std::vector<int64_t>& fs,
+                     const UnetContext& ctx, const Probe& probe) const {
     TS_CHECK(x.rank() == 5 && x.dim(1) == in_ch_, "U-Net input must be [B, " + std::to_string(in_ch_) +
                                                       ", T, h, w], got " + shapeString(x.shape()));
     const int64_t b = x.dim(0), frames = x.dim(2);
     TS_CHECK(static_cast<int64_t>(t.size()) == b, "U-Net: one timestep per sample");
     TS_CHECK(fs.empty() || static_cast<int64_t>(fs.size()) == b, "U-Net: one frame stride per sample");
-    TS_CHECK(context.rank() == 3 && context.dim(0) == b && context.dim(2) == context_dim_ &&
-                 context.dim(1) > kTextTokens && (context.dim(1) - kTextTokens) % frames == 0,
-             "U-Net context must be [B, 77 + T·n, " + std::to_string(context_dim_) + "], got " +
-                 shapeString(context.shape()));
-    // Per-frame context [B·T, 77 + n, D]: the text repeated, then the frame's own n tokens.
-    const int64_t n = (context.dim(1) - kTextTokens) / frames, d = context_dim_;
-    Tensor ctx;
-    {
-        const Tensor text = be.slice(context, 1, 0, kTextTokens);
-        const Tensor img = be.slice(context, 1, kTextTokens, context.dim(1)).reshape({b * frames, n, d});
-        std::vector<int64_t> rows;
-        for (int64_t i = 0; i < b; ++i)
-            for (int64_t f = 0; f < frames; ++f) rows.push_back(i);
-        ctx = be.concat(be.gatherRows(text, rows), img, 1);
-    }
+    TS_CHECK(ctx.batch == b && ctx.frames == frames && ctx.layers.size() == cross_.size(),
+             "U-Net: the prepared context is for " + std::to_string(ctx.batch) + " sample(s) of " +
+                 std::to_string(ctx.frames) + " frames, the input has " + std::to_string(b) + " of " +
+                 std::to_string(frames));
     Tensor emb = embed(be, t, time_w1_, time_b1_, time_w2_, time_b2_);
     if (probe) probe("unet_act_time_embed", emb);
     if (fs_condition_) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct DicodeDecodeOptions {
     int64_t fs = 6;           // frame-stride condition
     uint64_t seed = 0;        // Philox key for x_T and the eta > 0 noise
     bool preview = true;      // compute the latent→RGB preview of each step's x0
+    bool decode_frames = true; // false: stop after the last step (final_latent, no VAE pass, no frames)
+    // true: the context's cross-attention keys and values (text and image tokens, both guidance
+    // branches) are computed once per clip; false: at every U-Net call (the same values; for the
+    // benchmark's before/after figure).
+    bool reuse_context = true;
 };
 
 struct DicodeFrames {
@@ -111,5 +117,35 @@ private:
     std::unique_ptr<dicode::Schedule> schedule_;
     int64_t frames_ = 0, latent_h_ = 0, latent_w_ = 0;
 };
+
+// ---- random checkpoints and the decoder benchmark (src/bench/dicode_decoder_bench.cpp) -------------
+
+// tokenizer_model.params (unet_config, first_stage_config, image_proj_stage_config, schedule) of the
+// decoder side at "tiny" (reference/dicode_tiny's sizes) or "real" (the released config.yaml's) shape,
+// with `frames` latent frames per clip (0: the shape's own, 4 or 16; otherwise even). An unknown shape
+// or an odd frame count is a Status.
+Expected<nlohmann::json> dicodeDecoderParams(const std::string& shape, int64_t frames = 0);
+
+// Writes config.json (tokenizer_model.params = `params`) and model.safetensors with the U-Net
+// (model.diffusion_model.*) and VAE decoder (first_stage_model.post_quant_conv, .decoder.*) under the
+// official names, f32, into `dir` (created). Weights uniform in ±1/sqrt(fan-in), norms 1 and 0, biases
+// and attention gates 0; deterministic per seed; streamed, so the real shape (6 GB) is never held in
+// memory. Fails with a Status for a config it cannot lay out or a write error.
+Status writeRandomDicodeDecoder(const nlohmann::json& params, const std::string& dir, uint64_t seed = 1);
+
+struct DicodeDecoderBenchOptions {
+    std::vector<std::string> shapes = {"tiny", "real"};
+    int64_t real_frames = 2; // latent frames per clip at the real shape (the released clip has 16)
+    int64_t ddim_steps = 2;  // per clip, at least 2: the first step of each clip is a warm-up
+    int64_t rounds = 0;      // clips of each kind per shape (0: 3 at tiny, 1 at real); medians reported
+    int threads = 0;         // CPU threads (0 = all)
+    std::string scratch_dir; // where the random checkpoints go (removed afterwards)
+    uint64_t seed = 1;
+};
+// Per shape, on the CPU backend with random weights and random keyframe tokens, three kinds of clip: ms
+// per DDIM step (two U-Net calls: guidance as the demo runs it) with and without the x0 preview, and without it
+// with the context's keys and values recomputed at every U-Net call (reuse_context off); the preview
+// map's own time, the VAE decode of the clip, weight and peak resident bytes. One JSON object.
+Expected<nlohmann::json> runDicodeDecoderBench(const DicodeDecoderBenchOptions& options);
 
 } // namespace tessera
