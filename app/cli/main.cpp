@@ -48,6 +48,8 @@ const Command kCommands[] = {
      tessera::cli::cmdErase},
     {"train-vq", "train a Janus-layout VQ tokenizer on PNGs, report validation PSNR (train-vq --help)",
      tessera::cli::cmdTrainVq},
+    {"train-janus", "train text->image (Janus-Pro layout) over a VQ tokenizer on world folders (train-janus --help)",
+     tessera::cli::cmdTrainJanus},
     {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
      tessera::cli::cmdWorld},
     {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",

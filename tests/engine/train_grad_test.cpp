@@ -195,6 +195,25 @@ TEST(TrainGrad, ElementwiseAndReshape) {
         "add/sub/mul/scale/reshape");
 }
 
+TEST(TrainGrad, Concat) {
+    // Along the middle axis (one input twice, so both copies' gradients must add), the first and the last.
+    for (int64_t axis : {0, 1, 2})
+        checkGradients(
+            {randomParam("a", {2, 3, 4}, 41), randomParam("b", {2, 3, 4}, 42)},
+            [axis](TapeD& t, std::vector<ParamD>& p) {
+                Var a = t.leaf(p[0]), b = t.leaf(p[1]);
+                return weightedSum(t, t.concat({a, t.scale(b, 2.0), a}, axis));
+            },
+            "concat axis " + std::to_string(axis));
+    // Values by hand: [2, 1] and [2, 2] along axis 1 interleave per row.
+    TapeD t;
+    Var y = t.concat({t.constant({1, 2}, {2, 1}), t.constant({3, 4, 5, 6}, {2, 2})}, 1);
+    EXPECT_EQ(t.shape(y), (Shape{2, 3}));
+    EXPECT_EQ(t.value(y), (std::vector<double>{1, 3, 4, 2, 5, 6}));
+    EXPECT_THROW(t.concat({t.constant({1, 2}, {2, 1}), t.constant({3, 4, 5}, {3, 1})}, 1), Error);
+    EXPECT_THROW(t.concat({t.constant({1, 2}, {2, 1})}, 2), Error);
+}
+
 TEST(TrainGrad, CrossEntropyWithIgnoredRows) {
     checkGradients(
         {randomParam("logits", {4, 6}, 23, 2.0)},

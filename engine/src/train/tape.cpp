@@ -183,6 +183,51 @@ template <class Real> Var Tape<Real>::reshape(Var x, Shape s) {
     });
 }
 
+template <class Real> Var Tape<Real>::concat(const std::vector<Var>& parts, int64_t axis) {
+    TS_CHECK(!parts.empty(), "concat: no inputs");
+    const Shape first = shape(parts[0]);
+    const int64_t rank = static_cast<int64_t>(first.size());
+    TS_CHECK(axis >= 0 && axis < rank,
+             "concat: axis " + std::to_string(axis) + " outside the rank of " + shapeString(first));
+    // Each input is `outer` blocks of (its extent along axis) × `inner` values.
+    int64_t outer = 1, inner = 1, total = 0;
+    for (int64_t d = 0; d < axis; ++d) outer *= first[static_cast<size_t>(d)];
+    for (int64_t d = axis + 1; d < rank; ++d) inner *= first[static_cast<size_t>(d)];
+    std::vector<int64_t> widths;
+    for (Var p : parts) {
+        Shape s = shape(p);
+        TS_CHECK(static_cast<int64_t>(s.size()) == rank,
+                 "concat: " + shapeString(s) + " and " + shapeString(first) + " differ in rank");
+        widths.push_back(s[static_cast<size_t>(axis)] * inner);
+        total += s[static_cast<size_t>(axis)];
+        s[static_cast<size_t>(axis)] = first[static_cast<size_t>(axis)];
+        TS_CHECK(s == first, "concat: " + shapeString(shape(p)) + " and " + shapeString(first) +
+                                 " differ outside axis " + std::to_string(axis));
+    }
+    const int64_t row = total * inner;
+    std::vector<Real> y(static_cast<size_t>(outer * row));
+    for (int64_t o = 0, at = 0; o < outer; ++o)
+        for (size_t i = 0; i < parts.size(); ++i) {
+            const Real* src = value(parts[i]).data() + o * widths[i];
+            std::copy(src, src + widths[i], y.begin() + at);
+            at += widths[i];
+        }
+    Shape ys = first;
+    ys[static_cast<size_t>(axis)] = total;
+    return push(std::move(ys), std::move(y), [parts, widths, outer, row](Tape& t, Node& n) {
+        int64_t offset = 0;
+        for (size_t i = 0; i < parts.size(); ++i) {
+            auto& g = t.gradOf(parts[i]);
+            for (int64_t o = 0; o < outer; ++o) {
+                const Real* src = n.grad.data() + o * row + offset;
+                Real* dst = g.data() + o * widths[i];
+                for (int64_t j = 0; j < widths[i]; ++j) dst[j] += src[j];
+            }
+            offset += widths[i];
+        }
+    });
+}
+
 template <class Real> Var Tape<Real>::silu(Var x) {
     std::vector<Real> y = value(x);
     for (auto& v : y) v = v * sigmoid(v);

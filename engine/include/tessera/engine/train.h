@@ -88,6 +88,9 @@ public:
     Var mul(Var a, Var b); // same shape
     Var scale(Var x, Real s);
     Var reshape(Var x, Shape shape); // numel must match (a copy on the tape)
+    // Joins `parts` along dimension `axis`; every other dimension must match (prompt embeddings
+    // followed by image-token embeddings, one table from two).
+    Var concat(const std::vector<Var>& parts, int64_t axis);
     Var silu(Var x);
     Var gelu(Var x, Gelu kind);
     Var swiglu(Var gate, Var up); // silu(gate) * up
