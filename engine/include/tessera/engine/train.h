@@ -89,6 +89,7 @@ public:
     Var scale(Var x, Real s);
     Var reshape(Var x, Shape shape); // numel must match (a copy on the tape)
     Var silu(Var x);
+    Var tanh(Var x);
     Var gelu(Var x, Gelu kind);
     Var swiglu(Var gate, Var up); // silu(gate) * up
     // [B, C, H, W] -> [B*H*W, C] and back: channel vectors as rows (vector quantisation).
