@@ -48,6 +48,8 @@ const Command kCommands[] = {
      tessera::cli::cmdErase},
     {"train-vq", "train a Janus-layout VQ tokenizer on PNGs, report validation PSNR (train-vq --help)",
      tessera::cli::cmdTrainVq},
+    {"train-igllm", "train an image -> scene program model (IG-LLM, LLaVA layout) on world folders (train-igllm --help)",
+     tessera::cli::cmdTrainIgllm},
     {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
      tessera::cli::cmdWorld},
     {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",

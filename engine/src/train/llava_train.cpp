@@ -246,9 +246,11 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
     Gaussian rng{seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
     std::vector<std::pair<std::string, Shape>> shapes;
     std::vector<std::vector<float>> values;
-    // kind: 'w' normal(0, 0.02), 'z' zeros, 'o' ones
+    // kind: 'w' normal(0, 0.02), 'z' zeros, 'o' ones, 'h' one half. The head's last layer starts at
+    // zero weights and bias 0.5, so every number of an untrained model is a valid size, coordinate and
+    // angle and the program it writes parses.
     auto add = [&](const std::string& name, Shape shape, char kind) {
-        std::vector<float> v(static_cast<size_t>(shapeNumel(shape)), kind == 'o' ? 1.0f : 0.0f);
+        std::vector<float> v(static_cast<size_t>(shapeNumel(shape)), kind == 'o' ? 1.0f : kind == 'h' ? 0.5f : 0.0f);
         if (kind == 'w')
             for (float& e : v) e = 0.02f * rng.normal();
         shapes.emplace_back(name, std::move(shape));
@@ -296,13 +298,13 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
     add(kPj + "linear_2.weight", {d, d}, 'w');
     add(kPj + "linear_2.bias", {d}, 'z');
     if (c.float_head == "linear") {
-        add("float_head.weight", {1, d}, 'w');
-        add("float_head.bias", {1}, 'z');
+        add("float_head.weight", {1, d}, 'z');
+        add("float_head.bias", {1}, 'h');
     } else {
         add("float_head.1.weight", {d, d}, 'w');
         add("float_head.1.bias", {d}, 'z');
-        add("float_head.3.weight", {1, d}, 'w');
-        add("float_head.3.bias", {1}, 'z');
+        add("float_head.3.weight", {1, d}, 'z');
+        add("float_head.3.bias", {1}, 'h');
     }
     std::vector<NamedF32> out;
     for (size_t i = 0; i < shapes.size(); ++i) out.push_back({shapes[i].first, shapes[i].second, &values[i]});
@@ -435,7 +437,7 @@ Expected<LlavaTrainModel> LlavaTrainModel::load(const std::string& dir) {
         prm.name = name;
         prm.shape = shape;
         prm.value = (*backend)->readF32(*t);
-        if (name.rfind(headLastLayer(m.head_type_, ""), 0) == 0)
+        if (name == headLastLayer(m.head_type_, "bias"))
             for (float& v : prm.value) v /= kFloatHeadUnit;
         prm.zeroGrad();
         m.index_[name] = params.size();
@@ -564,7 +566,7 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
     f.logits = lm_.logits(t, hidden);
     f.cross_entropy = t.crossEntropy(t.reshape(f.logits, {b * len, v}), targets, -100);
 
-    // Float head at every [NUM]; the last layer's output in kFloatHeadUnit units.
+    // Float head at every [NUM]; the last layer's bias in kFloatHeadUnit units.
     const int64_t r = static_cast<int64_t>(num_rows.size());
     if (r == 0) {
         f.float_values = t.constant({}, {0, 1});
@@ -573,9 +575,8 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
         Var x = t.embedding(t.reshape(hidden, {b * len, d}), num_rows);
         if (head_type_ == "tanh_mlp_gelu")
             x = t.gelu(t.linear(t.tanh(x), leaf(t, "float_head.1.weight"), leaf(t, "float_head.1.bias")), Gelu::Erf);
-        f.float_values = t.scale(t.linear(x, leaf(t, headLastLayer(head_type_, "weight")),
-                                          leaf(t, headLastLayer(head_type_, "bias"))),
-                                 kFloatHeadUnit);
+        f.float_values = t.linear(x, leaf(t, headLastLayer(head_type_, "weight")),
+                                  t.scale(leaf(t, headLastLayer(head_type_, "bias")), kFloatHeadUnit));
         f.float_mse = t.mse(t.mul(f.float_values, t.constant(std::move(num_weight), {r, 1})),
                             t.constant(std::move(num_target), {r, 1}));
     }
@@ -587,16 +588,17 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
 
 namespace {
 
-// One safetensors file, tensors in F16/BF16 except those named in `keep_f32`; atomic like the training
-// checkpoints (temporary file, fsync, rename).
+// One safetensors file, tensors in F16/BF16 except those whose names start with `f32_prefix`; the tensor
+// named `scaled` multiplied by kFloatHeadUnit. Atomic like the training checkpoints (temporary file,
+// fsync, rename).
 Status writeModelSafetensors(const std::string& path, const std::vector<const Parameter<float>*>& params,
-                             DType dtype, const std::string& f32_prefix, const std::string& scaled_prefix) {
+                             DType dtype, const std::string& f32_prefix, const std::string& scaled) {
     nlohmann::ordered_json header;
     std::vector<std::string> blobs;
     size_t offset = 0;
     for (const Parameter<float>* p : params) {
         const bool f32 = p->name.rfind(f32_prefix, 0) == 0;
-        const float scale = p->name.rfind(scaled_prefix, 0) == 0 ? kFloatHeadUnit : 1.0f;
+        const float scale = p->name == scaled ? kFloatHeadUnit : 1.0f;
         std::string blob;
         if (f32) {
             blob.resize(p->value.size() * 4);
@@ -663,10 +665,10 @@ Status LlavaTrainModel::save(const std::string& dir, DType dtype) const {
         if (Status s = writeText(fs::path(dir) / name, body); !s.ok()) return s;
     std::vector<const Parameter<float>*> params;
     for (const auto& p : lm_.parameters()) params.push_back(&p);
-    // The head stays f32: its last layer carries kFloatHeadUnit, and f16's 11 bits would cost
-    // positions a few hundredths of a unit.
+    // The head stays f32: its output is a number written into the program, and f16's 11 bits would
+    // cost positions a few hundredths of a unit.
     return writeModelSafetensors((fs::path(dir) / "model.safetensors").string(), params, dtype, "float_head.",
-                                 headLastLayer(head_type_, ""));
+                                 headLastLayer(head_type_, "bias"));
 }
 
 } // namespace tessera::train

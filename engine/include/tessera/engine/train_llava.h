@@ -15,9 +15,10 @@
 // Loss = mean cross-entropy over the program tokens and the end-of-text token
 //      + λ · mean over `[NUM]` positions of ((value − target) / scale(field))², with scale 0.35 for size
 //        and z, 3 for x and y, 180 for rotation (errors measured against each field's spread).
-// The float head's last layer is trained in units of kFloatHeadUnit (the value is kFloatHeadUnit times
-// the layer's output) so that Adam's step size suits rotations up to 360 as well as positions;
-// save() folds the factor into the weights, so the checkpoint's head gives the number directly.
+// The float head's last bias is trained in units of kFloatHeadUnit (the parameter times kFloatHeadUnit is
+// the bias), so that Adam's step size lets the head's offset reach rotations of hundreds of degrees
+// while the weights move in the units positions need; save() folds the factor into the bias, so the
+// checkpoint's head gives the number directly.
 //
 // Ownership: a LlavaTrainModel owns its parameters (the LM's inside its LlamaTrainModel); Vars it returns
 // point at them, so the model must outlive the tape's backward(). Thread affinity: one thread at a time.
@@ -91,10 +92,11 @@ std::vector<float> imagePixels(const std::vector<uint8_t>& rgb, int64_t side);
 class LlavaTrainModel {
 public:
     // Writes config.json, tokenizer files and model.safetensors (f32, random initial weights: normal with
-    // std 0.02 for matrices and embeddings, zero biases, unit norm weights) into `dir`.
+    // std 0.02 for matrices and embeddings, zero biases, unit norm weights; the float head's last layer
+    // zero with bias 0.5) into `dir`.
     static Status initialize(const std::string& dir, const LlavaTrainConfig& config, uint64_t seed);
     // Reads a LLaVA checkpoint folder (f32, f16 or bf16) through Checkpoint; every tensor becomes an f32
-    // parameter (the float head's last layer divided by kFloatHeadUnit).
+    // parameter (the float head's last bias divided by kFloatHeadUnit).
     static Expected<LlavaTrainModel> load(const std::string& dir);
 
     // Every parameter in one list (Trainer, Adam): the LM's first, then the tower's, the projector's and
@@ -118,7 +120,7 @@ public:
     Forward forward(Tape<float>& tape, const LlavaBatch& batch, float float_weight = 1.0f);
 
     // config.json, tokenizer files and model.safetensors (dtype F16 or BF16; the float head in F32, its
-    // last layer scaled by kFloatHeadUnit) into `dir` (created when missing).
+    // last bias multiplied by kFloatHeadUnit) into `dir` (created when missing).
     Status save(const std::string& dir, DType dtype) const;
 
 private:
