@@ -83,12 +83,13 @@ Expected<std::vector<Scene>> readScenes(const std::string& dir, int64_t& side, s
                                  std::to_string(im->height) + ")");
         if (out.empty()) side = im->width;
         if (im->width != side)
-            return Status::error(f.string() + " is " + std::to_string(im->width) + " pixels wide, the first image " +
-                                 std::to_string(side));
+            return Status::error(f.string() + " is " + std::to_string(im->width) +
+                                 " pixels wide, the first image " + std::to_string(side));
         fs::path program = f;
         program.replace_extension(".scene");
         std::ifstream in(program, std::ios::binary);
-        if (!in) return Status::error("cannot read " + program.string() + " (every PNG needs its .scene program)");
+        if (!in)
+            return Status::error("cannot read " + program.string() + " (every PNG needs its .scene program)");
         std::stringstream text;
         text << in.rdbuf();
         auto parsed = r::parseSceneProgram(text.str());
@@ -122,7 +123,8 @@ Expected<train::LlavaBatch> makeBatch(const train::LlavaTrainModel& m, const std
         const Scene& s = scenes[static_cast<size_t>((first + i) % static_cast<int64_t>(scenes.size()))];
         const std::vector<float> px = train::imagePixels(s.rgb, m.imageSize());
         b.pixels.insert(b.pixels.end(), px.begin(), px.end());
-        auto seq = train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(), s.objects);
+        auto seq =
+            train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(), s.objects);
         if (!seq) return seq.status();
         b.sequences.push_back(std::move(*seq));
     }
@@ -181,14 +183,17 @@ int cmdTrainIgllm(int argc, char** argv) {
     auto val = readScenes(val_dir, vside, static_cast<size_t>(val_count));
     if (!val) return fail(val.error());
     if (vside != side)
-        return fail("validation images are " + std::to_string(vside) + " pixels, training images " + std::to_string(side));
+        return fail("validation images are " + std::to_string(vside) + " pixels, training images " +
+                    std::to_string(side));
     if (side % cfg.patch != 0)
-        return fail("the image side " + std::to_string(side) + " is not a multiple of --patch " + std::to_string(cfg.patch));
+        return fail("the image side " + std::to_string(side) + " is not a multiple of --patch " +
+                    std::to_string(cfg.patch));
     cfg.image_size = side;
 
     // Initial weights from the seed, through an ordinary folder and the normal reader.
     const fs::path init = fs::temp_directory_path() / ("tessera-igllm-init-" + std::to_string(::getpid()));
-    if (Status s = train::LlavaTrainModel::initialize(init.string(), cfg, seed); !s.ok()) return fail(s.message());
+    if (Status s = train::LlavaTrainModel::initialize(init.string(), cfg, seed); !s.ok())
+        return fail(s.message());
     auto model = train::LlavaTrainModel::load(init.string());
     std::error_code ec;
     fs::remove_all(init, ec);
@@ -213,7 +218,8 @@ int cmdTrainIgllm(int argc, char** argv) {
     if (!checkpoint.empty()) {
         auto resumed = trainer.resume();
         if (!resumed) return fail(resumed.error());
-        if (*resumed) std::printf("{\"event\":\"resumed\",\"step\":%lld}\n", static_cast<long long>(trainer.step()));
+        if (*resumed)
+            std::printf("{\"event\":\"resumed\",\"step\":%lld}\n", static_cast<long long>(trainer.step()));
     }
     double step_ms = 0;
     int64_t timed = 0;
@@ -268,26 +274,25 @@ int cmdTrainIgllm(int argc, char** argv) {
     auto mean = [](double s, double n) { return n > 0 ? s / n : 0.0; };
     if (Status s = model->save(out_dir, dtype_name == "bf16" ? DType::BF16 : DType::F16); !s.ok())
         return fail(s.message());
-    nlohmann::json summary = {
-        {"event", "done"},
-        {"steps", trainer.step()},
-        {"batch", batch},
-        {"image", std::to_string(side) + "x" + std::to_string(side)},
-        {"image_tokens", model->imageTokens()},
-        {"train_scenes", scenes->size()},
-        {"val_scenes", val->size()},
-        {"parameters", params},
-        {"float_head", model->floatHead()},
-        {"val_cross_entropy", mean(ce, static_cast<double>(val_batches))},
-        {"val_float_mse", mean(mse, static_cast<double>(val_batches))},
-        {"val_token_accuracy", mean(token_hits, tokens)},
-        {"val_size_mae", mean(abs_err[0], field_n[0])},
-        {"val_x_mae", mean(abs_err[1], field_n[1])},
-        {"val_y_mae", mean(abs_err[2], field_n[2])},
-        {"val_z_mae", mean(abs_err[3], field_n[3])},
-        {"val_rotation_mae", mean(abs_err[4], field_n[4])},
-        {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
-        {"out", out_dir}};
+    nlohmann::json summary = {{"event", "done"},
+                              {"steps", trainer.step()},
+                              {"batch", batch},
+                              {"image", std::to_string(side) + "x" + std::to_string(side)},
+                              {"image_tokens", model->imageTokens()},
+                              {"train_scenes", scenes->size()},
+                              {"val_scenes", val->size()},
+                              {"parameters", params},
+                              {"float_head", model->floatHead()},
+                              {"val_cross_entropy", mean(ce, static_cast<double>(val_batches))},
+                              {"val_float_mse", mean(mse, static_cast<double>(val_batches))},
+                              {"val_token_accuracy", mean(token_hits, tokens)},
+                              {"val_size_mae", mean(abs_err[0], field_n[0])},
+                              {"val_x_mae", mean(abs_err[1], field_n[1])},
+                              {"val_y_mae", mean(abs_err[2], field_n[2])},
+                              {"val_z_mae", mean(abs_err[3], field_n[3])},
+                              {"val_rotation_mae", mean(abs_err[4], field_n[4])},
+                              {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
+                              {"out", out_dir}};
     std::ofstream metrics(out_dir + "/metrics.json");
     if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");
     std::printf("%s\n", summary.dump().c_str());

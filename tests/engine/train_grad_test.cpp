@@ -181,10 +181,11 @@ TEST(TrainGrad, NonCausalAttention) {
     // keys included (a causal first query would see only the first key).
     TapeD t;
     ParamD v = randomParam("v", {1, 3, 3}, 34);
-    Var y = t.attention(t.constant(std::vector<double>(9, 0.0), {1, 3, 3}), t.constant(randomParam("k", {1, 3, 3}, 35).value, {1, 3, 3}),
-                        t.leaf(v), AttentionSpec{1, 1, 3, false, {}});
-    for (int j = 0; j < 3; ++j)
-        EXPECT_NEAR(t.value(y)[static_cast<size_t>(j)], (v.value[j] + v.value[3 + j] + v.value[6 + j]) / 3.0, 1e-12);
+    Var q = t.constant(std::vector<double>(9, 0.0), {1, 3, 3});
+    Var k = t.constant(randomParam("k", {1, 3, 3}, 35).value, {1, 3, 3});
+    Var y = t.attention(q, k, t.leaf(v), AttentionSpec{1, 1, 3, false, {}});
+    for (size_t j = 0; j < 3; ++j)
+        EXPECT_NEAR(t.value(y)[j], (v.value[j] + v.value[3 + j] + v.value[6 + j]) / 3.0, 1e-12);
 }
 
 TEST(TrainGrad, Activations) {

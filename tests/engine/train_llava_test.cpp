@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 const std::string kCli = (fs::path(TESSERA_BINARY_DIR) / "bin" / "tessera-cli").string();
 
 fs::path tempDir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("tessera_train_llava_" + name + "_" + std::to_string(::getpid()));
+    fs::path d =
+        fs::temp_directory_path() / ("tessera_train_llava_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(d);
     fs::create_directories(d);
     return d;
@@ -91,7 +92,8 @@ TEST(TrainLlava, ProgramVocabularyRoundTripsThroughTheTokenizer) {
     EXPECT_EQ(tok->eosId(), 2);
     EXPECT_EQ(tok->tokenId("<image>"), 3);
     EXPECT_EQ(tok->tokenId("[NUM]"), 4);
-    const std::string line = "object cylinder yellow metal size [NUM] position [NUM] [NUM] [NUM] rotation [NUM]\n";
+    const std::string line =
+        "object cylinder yellow metal size [NUM] position [NUM] [NUM] [NUM] rotation [NUM]\n";
     const std::vector<int32_t> want = {6, 9, 17, 19, 20, 4, 21, 4, 4, 4, 22, 4, 5};
     auto ids = tok->tryEncode(line, SpecialTokens::kNone);
     ASSERT_TRUE(ids.ok()) << ids.error();
@@ -164,14 +166,15 @@ TEST(TrainLlava, TapeMatchesTheInferenceModelOnTheSavedCheckpoint) {
                               batch.pixels.begin() + static_cast<long>((b + 1) * 3 * s * s));
         CausalLM& lm = (*ref)->lm();
         KvCache cache = lm.newCache(1, sl);
-        Tensor hidden = lm.forward((*ref)->inputEmbeds((*be)->fromI64(seq.ids, {1, sl}), (*be)->fromF32(px, {1, 3, s, s})),
-                                   cache);
+        Tensor hidden = lm.forward(
+            (*ref)->inputEmbeds((*be)->fromI64(seq.ids, {1, sl}), (*be)->fromF32(px, {1, 3, s, s})), cache);
         const std::vector<float> want = (*be)->readF32(lm.logits(hidden));
         ASSERT_EQ(static_cast<int64_t>(want.size()), sl * v);
         for (int64_t i = 0; i < sl; ++i)
             for (int64_t k = 0; k < v; ++k) {
-                const double d = std::fabs(want[static_cast<size_t>(i * v + k)] -
-                                           logits[static_cast<size_t>((static_cast<int64_t>(b) * len + i) * v + k)]);
+                const double d =
+                    std::fabs(want[static_cast<size_t>(i * v + k)] -
+                              logits[static_cast<size_t>((static_cast<int64_t>(b) * len + i) * v + k)]);
                 max_logit = std::max(max_logit, d);
                 ++compared;
             }
@@ -182,7 +185,8 @@ TEST(TrainLlava, TapeMatchesTheInferenceModelOnTheSavedCheckpoint) {
         }
     }
     EXPECT_EQ(number_index, numbers.size());
-    EXPECT_EQ(compared, static_cast<size_t>((batch.sequences[0].ids.size() + batch.sequences[1].ids.size()) * v));
+    EXPECT_EQ(compared,
+              static_cast<size_t>((batch.sequences[0].ids.size() + batch.sequences[1].ids.size()) * v));
     EXPECT_LE(max_logit, 1e-4) << "logits";
     EXPECT_LE(max_number, 1e-4) << "float head";
     fs::remove_all(dir);
@@ -207,7 +211,8 @@ TEST(TrainLlava, ShortRunLowersTheLossAndTheFolderReconstructs) {
         for (const auto& seq : batch.sequences)
             for (size_t j = 0; j < seq.number_at.size(); ++j, ++k)
                 if (seq.number_field[j] != NumberField::Rotation) {
-                    const double e = (values[k] - seq.number_value[j]) / numberFieldScale(seq.number_field[j]);
+                    const double e =
+                        (values[k] - seq.number_value[j]) / numberFieldScale(seq.number_field[j]);
                     sum += e * e;
                     ++n;
                 }
@@ -246,9 +251,10 @@ TEST(TrainLlava, ShortRunLowersTheLossAndTheFolderReconstructs) {
     if (!fs::exists(kCli)) GTEST_SKIP() << "tessera-cli is not built";
     ImageRgb8 img{16, 16, std::vector<uint8_t>(16 * 16 * 3, 120)};
     ASSERT_TRUE(writePng((dir / "in.png").string(), img).ok());
-    const std::string cmd = kCli + " reconstruct --model " + model.string() + " --image " + (dir / "in.png").string() +
-                            " --temperature 0 --max-tokens 40 --out-program " + (dir / "p.txt").string() +
-                            " --out-render " + (dir / "r.png").string() + " > " + (dir / "out.txt").string() + " 2>&1";
+    const std::string cmd = kCli + " reconstruct --model " + model.string() + " --image " +
+                            (dir / "in.png").string() + " --temperature 0 --max-tokens 40 --out-program " +
+                            (dir / "p.txt").string() + " --out-render " + (dir / "r.png").string() + " > " +
+                            (dir / "out.txt").string() + " 2>&1";
     const int rc = std::system(cmd.c_str());
     std::ifstream log(dir / "out.txt");
     std::stringstream all;

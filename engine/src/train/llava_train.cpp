@@ -1,9 +1,8 @@
 // IG-LLM training (train_llava.h). Sections: program vocabulary and sequences · initial weights · load ·
 // forward · save.
-#include "tessera/engine/train_llava.h"
-
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
+#include "tessera/engine/train_llava.h"
 #include "tessera/engine/train_loop.h"
 
 #include <algorithm>
@@ -35,11 +34,11 @@ constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 // The vocabulary: specials first (their ids are the config's), then the grammar and the prompt's words.
 const char* const kSpecials[] = {"<unk>", "<s>", "</s>", "<image>", "[NUM]", "\n"};
 constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kImage = 3;
-const char* const kWords[] = {"object", "cube",   "sphere", "cylinder", "gray",     "red",      "blue",
-                              "green",  "brown",  "purple", "cyan",     "yellow",   "rubber",   "metal",
-                              "size",   "position", "rotation", "camera", "light",  "look_at",  "fov",
-                              "direction", "intensity", "ambient", "Describe", "the", "scene", "as",
-                              "a",      "program."};
+const char* const kWords[] = {"object",   "cube",    "sphere", "cylinder",  "gray",      "red",
+                              "blue",     "green",   "brown",  "purple",    "cyan",      "yellow",
+                              "rubber",   "metal",   "size",   "position",  "rotation",  "camera",
+                              "light",    "look_at", "fov",    "direction", "intensity", "ambient",
+                              "Describe", "the",     "scene",  "as",        "a",         "program."};
 
 Status writeText(const fs::path& path, const std::string& body) {
     std::ofstream out(path, std::ios::binary);
@@ -102,15 +101,17 @@ Status writeProgramTokenizer(const std::string& dir) {
     fs::create_directories(dir, ec);
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
     if (Status s = writeText(fs::path(dir) / "tokenizer.json", tok.dump() + "\n"); !s.ok()) return s;
-    return writeText(fs::path(dir) / "tokenizer_config.json",
-                     nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"},
-                                    {"pad_token", "<unk>"}}
-                             .dump(2) +
-                         "\n");
+    return writeText(fs::path(dir) / "tokenizer_config.json", nlohmann::json{{"bos_token", "<s>"},
+                                                                             {"eos_token", "</s>"},
+                                                                             {"unk_token", "<unk>"},
+                                                                             {"pad_token", "<unk>"}}
+                                                                      .dump(2) +
+                                                                  "\n");
 }
 
-Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::string& prompt, int64_t image_tokens,
-                                           int64_t image_token, const std::vector<ProgramObject>& objects) {
+Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::string& prompt,
+                                           int64_t image_tokens, int64_t image_token,
+                                           const std::vector<ProgramObject>& objects) {
     if (tok.bosId() < 0 || tok.eosId() < 0)
         return Status::error("the tokenizer names no BOS or EOS token (tokenizer_config.json)");
     auto prompt_ids = tok.tryEncode(prompt, SpecialTokens::kNone);
@@ -138,7 +139,8 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
         for (float v : {o.size, o.x, o.y, o.z, o.rotation})
             if (!std::isfinite(v)) return Status::error("an object has a value that is not finite");
         for (const std::string* w : {&o.shape, &o.colour, &o.material})
-            if (tok.tokenId(*w) < 0) return Status::error("'" + *w + "' is not a word of the program vocabulary");
+            if (tok.tokenId(*w) < 0)
+                return Status::error("'" + *w + "' is not a word of the program vocabulary");
         word("object");
         word(o.shape);
         word(o.colour);
@@ -159,7 +161,8 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
 
 std::vector<float> imagePixels(const std::vector<uint8_t>& rgb, int64_t side) {
     TS_CHECK(static_cast<int64_t>(rgb.size()) == side * side * 3,
-             "imagePixels: " + std::to_string(rgb.size()) + " bytes for a " + std::to_string(side) + "² image");
+             "imagePixels: " + std::to_string(rgb.size()) + " bytes for a " + std::to_string(side) +
+                 "² image");
     const size_t n = static_cast<size_t>(side * side);
     std::vector<float> out(3 * n);
     for (size_t p = 0; p < n; ++p)
@@ -182,7 +185,8 @@ struct Gaussian { // splitmix64 + Box–Muller: the same weights on every platfo
     }
     double uniform() { return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0; }
     float normal() {
-        return static_cast<float>(std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform()));
+        return static_cast<float>(std::sqrt(-2.0 * std::log(uniform())) *
+                                  std::cos(6.283185307179586 * uniform()));
     }
 };
 
@@ -190,17 +194,18 @@ struct Gaussian { // splitmix64 + Box–Muller: the same weights on every platfo
 
 Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfig& c, uint64_t seed) {
     if (c.image_size <= 0 || c.patch <= 0 || c.image_size % c.patch != 0)
-        return Status::error("image size " + std::to_string(c.image_size) + " is not a multiple of the patch " +
-                             std::to_string(c.patch));
+        return Status::error("image size " + std::to_string(c.image_size) +
+                             " is not a multiple of the patch " + std::to_string(c.patch));
     if (c.vision_hidden <= 0 || c.vision_heads <= 0 || c.vision_hidden % c.vision_heads != 0 ||
-        c.hidden <= 0 || c.heads <= 0 || c.hidden % c.heads != 0 || c.kv_heads <= 0 || c.heads % c.kv_heads != 0 ||
-        c.layers <= 0 || c.vision_layers <= 0 || c.intermediate <= 0 || c.vision_intermediate <= 0)
+        c.hidden <= 0 || c.heads <= 0 || c.hidden % c.heads != 0 || c.kv_heads <= 0 ||
+        c.heads % c.kv_heads != 0 || c.layers <= 0 || c.vision_layers <= 0 || c.intermediate <= 0 ||
+        c.vision_intermediate <= 0)
         return Status::error("model sizes: widths must split into their heads and every count be positive");
     if ((c.hidden / c.heads) % 2 != 0) return Status::error("the LM's head size must be even (RoPE)");
     if (c.float_head != "linear" && c.float_head != "tanh_mlp_gelu")
         return Status::error("float head '" + c.float_head + "' is not linear or tanh_mlp_gelu");
-    const int64_t feature = c.vision_feature_layer < 0 ? c.vision_layers + 1 + c.vision_feature_layer
-                                                       : c.vision_feature_layer;
+    const int64_t feature =
+        c.vision_feature_layer < 0 ? c.vision_layers + 1 + c.vision_feature_layer : c.vision_feature_layer;
     if (feature < 1 || feature > c.vision_layers)
         return Status::error("vision_feature_layer " + std::to_string(c.vision_feature_layer) +
                              " leaves no encoder layer in use");
@@ -250,7 +255,9 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
     // zero weights and bias 0.5, so every number of an untrained model is a valid size, coordinate and
     // angle and the program it writes parses.
     auto add = [&](const std::string& name, Shape shape, char kind) {
-        std::vector<float> v(static_cast<size_t>(shapeNumel(shape)), kind == 'o' ? 1.0f : kind == 'h' ? 0.5f : 0.0f);
+        std::vector<float> v(static_cast<size_t>(shapeNumel(shape)), kind == 'o'   ? 1.0f
+                                                                     : kind == 'h' ? 0.5f
+                                                                                   : 0.0f);
         if (kind == 'w')
             for (float& e : v) e = 0.02f * rng.normal();
         shapes.emplace_back(name, std::move(shape));
@@ -338,8 +345,9 @@ Expected<LlavaTrainModel> LlavaTrainModel::load(const std::string& dir) {
         const nlohmann::json& vc = j["vision_config"];
         m.head_type_ = j.value("float_head_type", std::string("none"));
         if (m.head_type_ != "linear" && m.head_type_ != "tanh_mlp_gelu")
-            return Status::error(dir + ": training needs a float head (float_head_type linear or tanh_mlp_gelu), not '" +
-                                 m.head_type_ + "'");
+            return Status::error(
+                dir + ": training needs a float head (float_head_type linear or tanh_mlp_gelu), not '" +
+                m.head_type_ + "'");
         if (j.value("vision_feature_select_strategy", std::string("default")) != "default")
             return Status::error(dir + ": only the 'default' vision feature select strategy is supported");
         m.image_size_ = intAt(vc, "image_size");
@@ -347,26 +355,29 @@ Expected<LlavaTrainModel> LlavaTrainModel::load(const std::string& dir) {
         m.vd_ = intAt(vc, "hidden_size");
         m.vheads_ = intAt(vc, "num_attention_heads");
         m.vlayers_ = intAt(vc, "num_hidden_layers");
-        if (m.patch_ <= 0 || m.image_size_ % m.patch_ != 0 || m.vd_ <= 0 || m.vheads_ <= 0 || m.vd_ % m.vheads_ != 0 ||
-            m.vlayers_ <= 0 || m.vlayers_ > 1024)
+        if (m.patch_ <= 0 || m.image_size_ % m.patch_ != 0 || m.vd_ <= 0 || m.vheads_ <= 0 ||
+            m.vd_ % m.vheads_ != 0 || m.vlayers_ <= 0 || m.vlayers_ > 1024)
             return Status::error(dir + ": config.json: implausible vision_config sizes");
         m.grid_ = m.image_size_ / m.patch_;
         m.veps_ = static_cast<float>(vc.value("layer_norm_eps", 1e-5));
         m.vact_ = vc.value("hidden_act", std::string("quick_gelu"));
         m.proj_act_ = j.value("projector_hidden_act", std::string("gelu"));
         for (const std::string& a : {m.vact_, m.proj_act_})
-            if (a != "quick_gelu" && a != "gelu" && a != "gelu_new" && a != "gelu_pytorch_tanh" && a != "silu")
+            if (a != "quick_gelu" && a != "gelu" && a != "gelu_new" && a != "gelu_pytorch_tanh" &&
+                a != "silu")
                 return Status::error(dir + ": activation '" + a + "' is not supported");
         const int64_t fl = j.value("vision_feature_layer", int64_t{-2});
         m.feature_layers_ = fl < 0 ? m.vlayers_ + 1 + fl : fl;
         if (m.feature_layers_ < 0 || m.feature_layers_ > m.vlayers_)
             return Status::error(dir + ": config.json: vision_feature_layer out of range");
-        m.image_token_ = j.contains("image_token_index") ? intAt(j, "image_token_index") : intAt(j, "image_token_id");
+        m.image_token_ =
+            j.contains("image_token_index") ? intAt(j, "image_token_index") : intAt(j, "image_token_id");
     } catch (const std::exception& e) {
         return Status::error(dir + ": " + e.what());
     }
     if (ckpt->has("model.language_model.embed_tokens.weight"))
-        return Status::error(dir + ": training reads the transformers 4.x LLaVA naming (language_model.model.*)");
+        return Status::error(dir +
+                             ": training reads the transformers 4.x LLaVA naming (language_model.model.*)");
     auto lm = LlamaTrainModel::load(dir, LmLayout{kLmPrefix, kLmHead});
     if (!lm) return lm.status();
     m.lm_ = std::move(*lm);
@@ -466,7 +477,8 @@ Var LlavaTrainModel::activation(Tape<float>& t, Var x, const std::string& act) {
     return t.scale(t.silu(t.scale(x, 1.702f)), 1.0f / 1.702f);
 }
 
-LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBatch& batch, float float_weight) {
+LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBatch& batch,
+                                                  float float_weight) {
     const int64_t b = static_cast<int64_t>(batch.sequences.size());
     const int64_t s = image_size_, n = grid_ * grid_, vd = vd_, d = lm_cfg_.hidden, v = lm_cfg_.vocab;
     TS_CHECK(b > 0, "forward: an empty batch");
@@ -480,7 +492,8 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
                                           static_cast<int>(patch_), 0)); // [B·N, vd], rows (b, y, x)
     const int64_t rows = b * (n + 1);
     std::vector<int64_t> patch_of(static_cast<size_t>(rows), 0), cls_of(static_cast<size_t>(rows), 0), pos_of;
-    std::vector<float> is_patch(static_cast<size_t>(rows * vd), 1.0f), is_cls(static_cast<size_t>(rows * vd), 0.0f);
+    std::vector<float> is_patch(static_cast<size_t>(rows * vd), 1.0f),
+        is_cls(static_cast<size_t>(rows * vd), 0.0f);
     std::vector<int64_t> keep; // rows after CLS, for the features
     for (int64_t bi = 0; bi < b; ++bi)
         for (int64_t i = 0; i <= n; ++i) {
@@ -494,12 +507,14 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
                 keep.push_back(r);
             }
         }
-    Var tokens = t.add(t.mul(t.embedding(patches, patch_of), t.constant(std::move(is_patch), {rows, vd})),
-                       t.mul(t.embedding(t.reshape(leaf(t, kVt + "embeddings.class_embedding"), {1, vd}), cls_of),
-                             t.constant(std::move(is_cls), {rows, vd})));
+    Var tokens =
+        t.add(t.mul(t.embedding(patches, patch_of), t.constant(std::move(is_patch), {rows, vd})),
+              t.mul(t.embedding(t.reshape(leaf(t, kVt + "embeddings.class_embedding"), {1, vd}), cls_of),
+                    t.constant(std::move(is_cls), {rows, vd})));
     Var h = t.add(tokens, t.embedding(leaf(t, kVt + "embeddings.position_embedding.weight"), pos_of));
-    h = t.reshape(t.layerNorm(h, leaf(t, kVt + "pre_layrnorm.weight"), leaf(t, kVt + "pre_layrnorm.bias"), veps_),
-                  {b, n + 1, vd});
+    h = t.reshape(
+        t.layerNorm(h, leaf(t, kVt + "pre_layrnorm.weight"), leaf(t, kVt + "pre_layrnorm.bias"), veps_),
+        {b, n + 1, vd});
     const AttentionSpec full{vheads_, vheads_, vd / vheads_, false, {}};
     for (int64_t l = 0; l < feature_layers_; ++l) {
         const std::string p = kVt + "encoder.layers." + std::to_string(l) + ".";
@@ -507,22 +522,26 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
             return t.linear(x, leaf(t, p + name + ".weight"), leaf(t, p + name + ".bias"));
         };
         Var a = t.layerNorm(h, leaf(t, p + "layer_norm1.weight"), leaf(t, p + "layer_norm1.bias"), veps_);
-        a = t.attention(lin(a, "self_attn.q_proj"), lin(a, "self_attn.k_proj"), lin(a, "self_attn.v_proj"), full);
+        a = t.attention(lin(a, "self_attn.q_proj"), lin(a, "self_attn.k_proj"), lin(a, "self_attn.v_proj"),
+                        full);
         h = t.add(h, lin(a, "self_attn.out_proj"));
         Var m = t.layerNorm(h, leaf(t, p + "layer_norm2.weight"), leaf(t, p + "layer_norm2.bias"), veps_);
         h = t.add(h, lin(activation(t, lin(m, "mlp.fc1"), vact_), "mlp.fc2"));
     }
     Var feats = t.embedding(t.reshape(h, {rows, vd}), keep); // [B·N, vd], CLS dropped
-    Var proj = t.linear(activation(t, t.linear(feats, leaf(t, kPj + "linear_1.weight"), leaf(t, kPj + "linear_1.bias")),
-                                   proj_act_),
-                        leaf(t, kPj + "linear_2.weight"), leaf(t, kPj + "linear_2.bias")); // [B·N, D]
+    Var proj = t.linear(
+        activation(t, t.linear(feats, leaf(t, kPj + "linear_1.weight"), leaf(t, kPj + "linear_1.bias")),
+                   proj_act_),
+        leaf(t, kPj + "linear_2.weight"), leaf(t, kPj + "linear_2.bias")); // [B·N, D]
 
     // LM input: text embeddings with each image's placeholders replaced, in order, by its features;
     // sequences padded at the end (causal attention: padding never reaches earlier positions).
     int64_t len = 0;
     for (const auto& sq : batch.sequences) len = std::max<int64_t>(len, static_cast<int64_t>(sq.ids.size()));
-    std::vector<int64_t> text_ids(static_cast<size_t>(b * len), kPad), feat_of(static_cast<size_t>(b * len), 0);
-    std::vector<float> is_text(static_cast<size_t>(b * len * d), 1.0f), is_image(static_cast<size_t>(b * len * d), 0.0f);
+    std::vector<int64_t> text_ids(static_cast<size_t>(b * len), kPad),
+        feat_of(static_cast<size_t>(b * len), 0);
+    std::vector<float> is_text(static_cast<size_t>(b * len * d), 1.0f),
+        is_image(static_cast<size_t>(b * len * d), 0.0f);
     std::vector<int64_t> targets(static_cast<size_t>(b * len), -100), num_rows;
     std::vector<float> num_target, num_weight;
     for (int64_t bi = 0; bi < b; ++bi) {
@@ -531,10 +550,11 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
         int64_t seen = 0;
         for (int64_t i = 0; i < sl; ++i) {
             const int64_t r = bi * len + i, id = sq.ids[static_cast<size_t>(i)];
-            TS_CHECK(id >= 0 && id < v, "forward: token id " + std::to_string(id) + " outside the vocabulary");
+            TS_CHECK(id >= 0 && id < v,
+                     "forward: token id " + std::to_string(id) + " outside the vocabulary");
             if (id == image_token_) {
-                TS_CHECK(seen < n, "forward: sequence " + std::to_string(bi) + " has more than " + std::to_string(n) +
-                                       " image placeholders");
+                TS_CHECK(seen < n, "forward: sequence " + std::to_string(bi) + " has more than " +
+                                       std::to_string(n) + " image placeholders");
                 feat_of[static_cast<size_t>(r)] = bi * n + seen++;
                 std::fill_n(is_text.begin() + r * d, d, 0.0f);
                 std::fill_n(is_image.begin() + r * d, d, 1.0f);
@@ -542,7 +562,8 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
                 text_ids[static_cast<size_t>(r)] = id;
             }
             // Position i predicts token i + 1: targets are the program and the end-of-text token.
-            if (i + 1 < sl && i + 1 >= sq.prompt_len) targets[static_cast<size_t>(r)] = sq.ids[static_cast<size_t>(i + 1)];
+            if (i + 1 < sl && i + 1 >= sq.prompt_len)
+                targets[static_cast<size_t>(r)] = sq.ids[static_cast<size_t>(i + 1)];
         }
         TS_CHECK(seen == n, "forward: sequence " + std::to_string(bi) + " has " + std::to_string(seen) +
                                 " image placeholders, the image gives " + std::to_string(n));
@@ -574,7 +595,8 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
     } else {
         Var x = t.embedding(t.reshape(hidden, {b * len, d}), num_rows);
         if (head_type_ == "tanh_mlp_gelu")
-            x = t.gelu(t.linear(t.tanh(x), leaf(t, "float_head.1.weight"), leaf(t, "float_head.1.bias")), Gelu::Erf);
+            x = t.gelu(t.linear(t.tanh(x), leaf(t, "float_head.1.weight"), leaf(t, "float_head.1.bias")),
+                       Gelu::Erf);
         f.float_values = t.linear(x, leaf(t, headLastLayer(head_type_, "weight")),
                                   t.scale(leaf(t, headLastLayer(head_type_, "bias")), kFloatHeadUnit));
         f.float_mse = t.mse(t.mul(f.float_values, t.constant(std::move(num_weight), {r, 1})),
@@ -640,7 +662,8 @@ Status writeModelSafetensors(const std::string& path, const std::vector<const Pa
         return true;
     };
     unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        prefix[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
     bool ok = writeAll(prefix, 8) && writeAll(text.data(), text.size());
     for (const auto& blob : blobs) ok = ok && writeAll(blob.data(), blob.size());
     ok = ok && ::fsync(fd) == 0;

@@ -32,8 +32,8 @@
 #include "tessera/engine/train.h"
 #include "tessera/engine/train_llama.h"
 
-#include <map>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,7 +43,7 @@ namespace tessera::train {
 struct LlavaTrainConfig {
     int64_t image_size = 64, patch = 8;
     int64_t vision_hidden = 128, vision_layers = 2, vision_heads = 4, vision_intermediate = 512;
-    std::string vision_act = "gelu"; // quick_gelu, gelu or gelu_pytorch_tanh
+    std::string vision_act = "gelu";   // quick_gelu, gelu or gelu_pytorch_tanh
     int64_t vision_feature_layer = -1; // LLaVA's convention: negative counts from the end
     int64_t hidden = 256, layers = 4, heads = 4, kv_heads = 4, intermediate = 704;
     std::string float_head = "tanh_mlp_gelu"; // or "linear"
@@ -68,9 +68,9 @@ Status writeProgramTokenizer(const std::string& dir);
 // A training sequence laid out as IgllmPipeline lays out its prompt and generation.
 struct LlavaSequence {
     std::vector<int64_t> ids;
-    int64_t prompt_len = 0;              // BOS + image placeholders + prompt: the first target follows
-    std::vector<int64_t> number_at;      // index in ids of each `[NUM]`
-    std::vector<float> number_value;     // its target value
+    int64_t prompt_len = 0;          // BOS + image placeholders + prompt: the first target follows
+    std::vector<int64_t> number_at;  // index in ids of each `[NUM]`
+    std::vector<float> number_value; // its target value
     std::vector<NumberField> number_field;
 };
 // Fails when a word of an object (shape, colour, material) is not in the vocabulary or a value is not
@@ -112,8 +112,8 @@ public:
 
     struct Forward {
         Var loss, cross_entropy, float_mse;
-        Var logits;        // [B, L, V] (L = the longest sequence; shorter ones padded at the end)
-        Var float_values;  // [R, 1]: the head's numbers at every `[NUM]` of the batch, in order
+        Var logits;         // [B, L, V] (L = the longest sequence; shorter ones padded at the end)
+        Var float_values;   // [R, 1]: the head's numbers at every `[NUM]` of the batch, in order
         Var image_features; // [B·N, D] projected
         int64_t length = 0;
     };
