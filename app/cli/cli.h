@@ -85,6 +85,7 @@ int cmdWorld(int argc, char** argv);  // cmd_world.cpp
 int cmdEvalShapes(int argc, char** argv); // cmd_eval_shapes.cpp
 int cmdTrainVq(int argc, char** argv);    // cmd_train_vq.cpp
 int cmdTrainJanus(int argc, char** argv); // cmd_train_janus.cpp
+int cmdTrainIgllm(int argc, char** argv); // cmd_train_igllm.cpp
 
 // The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
 std::string defaultModelDir();

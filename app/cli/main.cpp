@@ -50,6 +50,8 @@ const Command kCommands[] = {
      tessera::cli::cmdTrainVq},
     {"train-janus", "train text->image (Janus-Pro layout) over a VQ tokenizer on world folders (train-janus --help)",
      tessera::cli::cmdTrainJanus},
+    {"train-igllm", "train an image -> scene program model (IG-LLM, LLaVA layout) on world folders (train-igllm --help)",
+     tessera::cli::cmdTrainIgllm},
     {"world", "write scenes of the Shapes world: PNGs, captions, programs: world --out DIR --count N --split S (world --help)",
      tessera::cli::cmdWorld},
     {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",

@@ -168,6 +168,26 @@ TEST(TrainGrad, MaskedAttention) {
         "attention masked");
 }
 
+TEST(TrainGrad, NonCausalAttention) {
+    // Every query sees every key (a vision tower's encoder): 3 queries over 3 keys, 2 heads.
+    AttentionSpec spec{2, 2, 3, false, {}};
+    checkGradients(
+        {randomParam("q", {2, 3, 6}, 31), randomParam("k", {2, 3, 6}, 32), randomParam("v", {2, 3, 6}, 33)},
+        [spec](TapeD& t, std::vector<ParamD>& p) {
+            return weightedSum(t, t.attention(t.leaf(p[0]), t.leaf(p[1]), t.leaf(p[2]), spec));
+        },
+        "attention non-causal");
+    // A zero query weighs every key alike, so each of its outputs is the mean of all values, the later
+    // keys included (a causal first query would see only the first key).
+    TapeD t;
+    ParamD v = randomParam("v", {1, 3, 3}, 34);
+    Var q = t.constant(std::vector<double>(9, 0.0), {1, 3, 3});
+    Var k = t.constant(randomParam("k", {1, 3, 3}, 35).value, {1, 3, 3});
+    Var y = t.attention(q, k, t.leaf(v), AttentionSpec{1, 1, 3, false, {}});
+    for (size_t j = 0; j < 3; ++j)
+        EXPECT_NEAR(t.value(y)[j], (v.value[j] + v.value[3 + j] + v.value[6 + j]) / 3.0, 1e-12);
+}
+
 TEST(TrainGrad, Activations) {
     const std::vector<ParamD> x = {randomParam("x", {4, 5}, 18, 2.0)};
     checkGradients(
@@ -178,6 +198,8 @@ TEST(TrainGrad, Activations) {
     checkGradients(
         x, [](TapeD& t, std::vector<ParamD>& p) { return weightedSum(t, t.gelu(t.leaf(p[0]), Gelu::Tanh)); },
         "gelu tanh");
+    checkGradients(
+        x, [](TapeD& t, std::vector<ParamD>& p) { return weightedSum(t, t.tanh(t.leaf(p[0]))); }, "tanh");
     checkGradients(
         {randomParam("gate", {3, 4}, 19, 2.0), randomParam("up", {3, 4}, 20)},
         [](TapeD& t, std::vector<ParamD>& p) { return weightedSum(t, t.swiglu(t.leaf(p[0]), t.leaf(p[1]))); },

@@ -241,6 +241,15 @@ template <class Real> Var Tape<Real>::silu(Var x) {
     });
 }
 
+template <class Real> Var Tape<Real>::tanh(Var x) {
+    std::vector<Real> y = value(x);
+    for (auto& v : y) v = std::tanh(v);
+    return push(shape(x), std::move(y), [x](Tape& t, Node& n) {
+        auto& g = t.gradOf(x);
+        for (size_t i = 0; i < g.size(); ++i) g[i] += n.grad[i] * (Real(1) - n.value[i] * n.value[i]);
+    });
+}
+
 template <class Real> Var Tape<Real>::gelu(Var x, Gelu kind) {
     const Real k_sqrt2 = Real(1.4142135623730951), k_c = Real(0.7978845608028654); // sqrt(2), sqrt(2/pi)
     const Real k_a = Real(0.044715);

@@ -92,6 +92,7 @@ public:
     // followed by image-token embeddings, one table from two).
     Var concat(const std::vector<Var>& parts, int64_t axis);
     Var silu(Var x);
+    Var tanh(Var x);
     Var gelu(Var x, Gelu kind);
     Var swiglu(Var gate, Var up); // silu(gate) * up
     // [B, C, H, W] -> [B*H*W, C] and back: channel vectors as rows (vector quantisation).
