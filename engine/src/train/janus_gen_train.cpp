@@ -7,19 +7,18 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/train_janus_gen.h"
+#include "tessera/engine/train_loop.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
-#include <unistd.h>
 
 namespace tessera::train {
 
@@ -65,83 +64,19 @@ private:
     uint64_t state_;
 };
 
-// Writes `bytes` to `path` through a temporary file, flushed to disk and renamed.
-Status writeAtomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces) {
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return Status::error("cannot write " + tmp + ": " + std::strerror(errno));
-    bool ok = true;
-    for (const auto& [data, size] : pieces) {
-        const char* p = static_cast<const char*>(data);
-        size_t n = size;
-        while (ok && n > 0) {
-            const ssize_t w = ::write(fd, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) {
-                ok = false;
-                break;
-            }
-            p += w;
-            n -= static_cast<size_t>(w);
-        }
-    }
-    if (ok) ok = ::fsync(fd) == 0;
-    const int err = errno;
-    ::close(fd);
-    if (!ok) {
-        ::unlink(tmp.c_str());
-        return Status::error("writing " + tmp + " failed: " + std::strerror(err));
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) return Status::error("cannot move " + tmp + " to " + path + ": " + ec.message());
-    return {};
-}
-
 Status writeText(const std::string& path, const std::string& text) {
-    return writeAtomically(path, {{text.data(), text.size()}});
+    return writeFileAtomically(path, {{text.data(), text.size()}});
 }
 
-struct NamedTensor {
-    const std::string* name;
-    const Shape* shape;
-    const std::vector<float>* value;
+// The model's tensors in the file's order, stored as `dtype`.
+struct SafetensorsOut {
+    explicit SafetensorsOut(SaveDType d) : dtype(d == SaveDType::F32 ? DType::F32 : d == SaveDType::BF16 ? DType::BF16 : DType::F16) {}
+    void add(const std::string& name, const Shape& shape, const std::vector<float>& value) {
+        tensors.push_back({name, shape, &value, dtype});
+    }
+    DType dtype;
+    std::vector<NamedF32> tensors;
 };
-
-// One safetensors file in f32, bf16 or f16 (round to nearest even), tensors in the order given.
-Status writeSafetensors(const std::string& path, const std::vector<NamedTensor>& tensors, SaveDType dtype) {
-    const size_t elem = dtype == SaveDType::F32 ? 4 : 2;
-    const char* name = dtype == SaveDType::F32 ? "F32" : dtype == SaveDType::BF16 ? "BF16" : "F16";
-    nlohmann::ordered_json header;
-    header["__metadata__"] = {{"format", "pt"}};
-    size_t offset = 0;
-    for (const auto& t : tensors) {
-        if (static_cast<int64_t>(t.value->size()) != shapeNumel(*t.shape))
-            return Status::error("writing " + path + ": tensor " + *t.name + " does not match its shape");
-        const size_t bytes = t.value->size() * elem;
-        header[*t.name] = {{"dtype", name}, {"shape", *t.shape}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-    }
-    std::string text = header.dump();
-    while (text.size() % 8 != 0) text.push_back(' ');
-    std::vector<unsigned char> data(offset);
-    size_t at = 0;
-    for (const auto& t : tensors) {
-        if (dtype == SaveDType::F32) {
-            std::memcpy(data.data() + at, t.value->data(), t.value->size() * 4);
-            at += t.value->size() * 4;
-            continue;
-        }
-        for (float v : *t.value) {
-            const uint16_t h = dtype == SaveDType::BF16 ? f32ToBf16(v) : f32ToF16(v);
-            data[at++] = static_cast<unsigned char>(h & 0xFF);
-            data[at++] = static_cast<unsigned char>(h >> 8);
-        }
-    }
-    unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i));
-    return writeAtomically(path, {{prefix, 8}, {text.data(), text.size()}, {data.data(), data.size()}});
-}
 
 Expected<std::string> readText(const std::string& path, bool required) {
     std::ifstream in(path, std::ios::binary);
@@ -345,10 +280,11 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
-    std::vector<NamedTensor> out;
-    for (const auto& t : weights) out.push_back({&t.name, &t.shape, &t.value});
-    for (const auto& t : tensors) out.push_back({&t.name, &t.shape, &t.value});
-    if (Status s = writeSafetensors(dir + "/model.safetensors", out, SaveDType::F32); !s.ok()) return s;
+    SafetensorsOut out(SaveDType::F32);
+    for (const auto& t : weights) out.add(t.name, t.shape, t.value);
+    for (const auto& t : tensors) out.add(t.name, t.shape, t.value);
+    if (Status s = writeSafetensorsF32(dir + "/model.safetensors", out.tensors, {{"format", "pt"}}); !s.ok())
+        return s;
     if (Status s = writeText(dir + "/config.json", cfg.dump(2) + "\n"); !s.ok()) return s;
     if (Status s = writeText(dir + "/tokenizer.json", tok->tokenizer_json); !s.ok()) return s;
     if (Status s = writeText(dir + "/tokenizer_config.json", tok->tokenizer_config_json); !s.ok()) return s;
@@ -547,10 +483,11 @@ Status JanusGenTrainModel::save(const std::string& dir, SaveDType dtype) const {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
-    std::vector<NamedTensor> out;
-    for (const auto& p : lm_.parameters()) out.push_back({&p.name, &p.shape, &p.value});
-    for (const auto& f : vq_) out.push_back({&f.name, &f.shape, &f.value});
-    if (Status s = writeSafetensors(dir + "/model.safetensors", out, dtype); !s.ok()) return s;
+    SafetensorsOut out(dtype);
+    for (const auto& p : lm_.parameters()) out.add(p.name, p.shape, p.value);
+    for (const auto& f : vq_) out.add(f.name, f.shape, f.value);
+    if (Status s = writeSafetensorsF32(dir + "/model.safetensors", out.tensors, {{"format", "pt"}}); !s.ok())
+        return s;
     nlohmann::ordered_json cfg = nlohmann::ordered_json::parse(config_json_, nullptr, false);
     if (cfg.is_discarded() || !cfg.is_object())
         return Status::error("the model's config.json is not a JSON object");

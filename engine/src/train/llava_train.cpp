@@ -9,12 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 namespace tessera::train {
 
@@ -41,9 +39,7 @@ const char* const kWords[] = {"object",   "cube",    "sphere", "cylinder",  "gra
                               "Describe", "the",     "scene",  "as",        "a",         "program."};
 
 Status writeText(const fs::path& path, const std::string& body) {
-    std::ofstream out(path, std::ios::binary);
-    if (!(out << body) || !out.flush()) return Status::error("cannot write " + path.string());
-    return {};
+    return writeFileAtomically(path.string(), {{body.data(), body.size()}});
 }
 
 std::string readText(const fs::path& path) {
@@ -608,75 +604,6 @@ LlavaTrainModel::Forward LlavaTrainModel::forward(Tape<float>& t, const LlavaBat
 
 // ---- save ----------------------------------------------------------------------------------------------
 
-namespace {
-
-// One safetensors file, tensors in F16/BF16 except those whose names start with `f32_prefix`; the tensor
-// named `scaled` multiplied by kFloatHeadUnit. Atomic like the training checkpoints (temporary file,
-// fsync, rename).
-Status writeModelSafetensors(const std::string& path, const std::vector<const Parameter<float>*>& params,
-                             DType dtype, const std::string& f32_prefix, const std::string& scaled) {
-    nlohmann::ordered_json header;
-    std::vector<std::string> blobs;
-    size_t offset = 0;
-    for (const Parameter<float>* p : params) {
-        const bool f32 = p->name.rfind(f32_prefix, 0) == 0;
-        const float scale = p->name == scaled ? kFloatHeadUnit : 1.0f;
-        std::string blob;
-        if (f32) {
-            blob.resize(p->value.size() * 4);
-            for (size_t i = 0; i < p->value.size(); ++i) {
-                const float x = p->value[i] * scale;
-                std::memcpy(blob.data() + 4 * i, &x, 4);
-            }
-        } else {
-            blob.resize(p->value.size() * 2);
-            for (size_t i = 0; i < p->value.size(); ++i) {
-                const float x = p->value[i] * scale;
-                const uint16_t h = dtype == DType::BF16 ? f32ToBf16(x) : f32ToF16(x);
-                std::memcpy(blob.data() + 2 * i, &h, 2);
-            }
-        }
-        header[p->name] = {{"dtype", f32 ? "F32" : (dtype == DType::BF16 ? "BF16" : "F16")},
-                           {"shape", p->shape},
-                           {"data_offsets", {offset, offset + blob.size()}}};
-        offset += blob.size();
-        blobs.push_back(std::move(blob));
-    }
-    header["__metadata__"] = {{"format", "pt"}};
-    std::string text = header.dump();
-    while (text.size() % 8 != 0) text.push_back(' ');
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return Status::error("cannot write " + tmp + ": " + std::strerror(errno));
-    auto writeAll = [fd](const void* data, size_t count) {
-        const char* c = static_cast<const char*>(data);
-        while (count > 0) {
-            const ssize_t w = ::write(fd, c, count);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return false;
-            }
-            c += w;
-            count -= static_cast<size_t>(w);
-        }
-        return true;
-    };
-    unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i)
-        prefix[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-    bool ok = writeAll(prefix, 8) && writeAll(text.data(), text.size());
-    for (const auto& blob : blobs) ok = ok && writeAll(blob.data(), blob.size());
-    ok = ok && ::fsync(fd) == 0;
-    ok = (::close(fd) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::remove(tmp.c_str());
-        return Status::error("writing " + path + " failed (disk full?)");
-    }
-    return {};
-}
-
-} // namespace
-
 Status LlavaTrainModel::save(const std::string& dir, DType dtype) const {
     if (dtype != DType::F16 && dtype != DType::BF16) return Status::error("a model is saved in f16 or bf16");
     std::error_code ec;
@@ -686,12 +613,23 @@ Status LlavaTrainModel::save(const std::string& dir, DType dtype) const {
                                      {"tokenizer.json", tokenizer_json_},
                                      {"tokenizer_config.json", tokenizer_config_json_}})
         if (Status s = writeText(fs::path(dir) / name, body); !s.ok()) return s;
-    std::vector<const Parameter<float>*> params;
-    for (const auto& p : lm_.parameters()) params.push_back(&p);
     // The head stays f32: its output is a number written into the program, and f16's 11 bits would
-    // cost positions a few hundredths of a unit.
-    return writeModelSafetensors((fs::path(dir) / "model.safetensors").string(), params, dtype, "float_head.",
-                                 headLastLayer(head_type_, "bias"));
+    // cost positions a few hundredths of a unit. Its last bias trains in units of kFloatHeadUnit, folded
+    // in here so the saved head outputs the number itself.
+    const std::string scaled = headLastLayer(head_type_, "bias");
+    std::vector<float> scaled_value;
+    std::vector<NamedF32> out;
+    for (const auto& p : lm_.parameters()) {
+        const DType stored = p.name.rfind("float_head.", 0) == 0 ? DType::F32 : dtype;
+        if (p.name != scaled) {
+            out.push_back({p.name, p.shape, &p.value, stored});
+            continue;
+        }
+        scaled_value = p.value;
+        for (float& v : scaled_value) v *= kFloatHeadUnit;
+        out.push_back({p.name, p.shape, &scaled_value, stored});
+    }
+    return writeSafetensorsF32((fs::path(dir) / "model.safetensors").string(), out, {{"format", "pt"}});
 }
 
 } // namespace tessera::train

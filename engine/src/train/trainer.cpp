@@ -28,23 +28,7 @@ const std::string kAvgSqPrefix = "optimizer.exp_avg_sq.";
 // ---------------------------------------------------------------------------------------------
 // safetensors writing
 
-Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>& tensors,
-                           const std::map<std::string, std::string>& metadata) {
-    nlohmann::json header = nlohmann::json::object();
-    size_t offset = 0;
-    for (const auto& t : tensors) {
-        if (!t.values || static_cast<int64_t>(t.values->size()) != shapeNumel(t.shape))
-            return Status::error("writing " + path + ": tensor " + t.name + " does not match its shape " +
-                                 shapeString(t.shape));
-        if (header.contains(t.name))
-            return Status::error("writing " + path + ": tensor " + t.name + " given twice");
-        const size_t bytes = t.values->size() * sizeof(float);
-        header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
-        offset += bytes;
-    }
-    if (!metadata.empty()) header["__metadata__"] = metadata;
-    std::string text = header.dump();
-    while (text.size() % 8 != 0) text.push_back(' '); // keeps the data section 8-byte aligned
+Status writeFileAtomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces) {
     const std::string tmp = path + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return Status::error("cannot write " + tmp + ": " + std::strerror(errno));
@@ -61,12 +45,9 @@ Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>&
         }
         return true;
     };
-    uint64_t len = text.size();
-    unsigned char prefix[8];
-    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(len >> (8 * i)); // little-endian
-    bool ok = writeAll(prefix, 8) && writeAll(text.data(), text.size());
-    for (const auto& t : tensors)
-        if (ok) ok = writeAll(t.values->data(), t.values->size() * sizeof(float));
+    bool ok = true;
+    for (const auto& [data, size] : pieces)
+        if (ok) ok = writeAll(data, size);
     if (ok) ok = ::fsync(fd) == 0;
     const int err = errno;
     ::close(fd);
@@ -78,6 +59,46 @@ Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>&
     fs::rename(tmp, path, ec);
     if (ec) return Status::error("cannot move " + tmp + " to " + path + ": " + ec.message());
     return {};
+}
+
+Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>& tensors,
+                           const std::map<std::string, std::string>& metadata) {
+    nlohmann::json header = nlohmann::json::object();
+    size_t offset = 0;
+    for (const auto& t : tensors) {
+        if (!t.values || static_cast<int64_t>(t.values->size()) != shapeNumel(t.shape))
+            return Status::error("writing " + path + ": tensor " + t.name + " does not match its shape " +
+                                 shapeString(t.shape));
+        if (header.contains(t.name))
+            return Status::error("writing " + path + ": tensor " + t.name + " given twice");
+        if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
+            return Status::error("writing " + path + ": tensor " + t.name + " must be stored as F32, BF16 or F16");
+        const size_t bytes = t.values->size() * (t.dtype == DType::F32 ? 4 : 2);
+        const char* dtype = t.dtype == DType::F32 ? "F32" : t.dtype == DType::BF16 ? "BF16" : "F16";
+        header[t.name] = {{"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
+        offset += bytes;
+    }
+    if (!metadata.empty()) header["__metadata__"] = metadata;
+    std::string text = header.dump();
+    while (text.size() % 8 != 0) text.push_back(' '); // keeps the data section 8-byte aligned
+    uint64_t len = text.size();
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(len >> (8 * i)); // little-endian
+    // Narrow tensors are converted into one buffer each; f32 ones are written from their own storage.
+    std::vector<std::vector<uint16_t>> narrow;
+    narrow.reserve(tensors.size());
+    std::vector<std::pair<const void*, size_t>> pieces{{prefix, 8}, {text.data(), text.size()}};
+    for (const auto& t : tensors) {
+        if (t.dtype == DType::F32) {
+            pieces.emplace_back(t.values->data(), t.values->size() * sizeof(float));
+            continue;
+        }
+        std::vector<uint16_t>& h = narrow.emplace_back(t.values->size());
+        for (size_t i = 0; i < h.size(); ++i)
+            h[i] = t.dtype == DType::BF16 ? f32ToBf16((*t.values)[i]) : f32ToF16((*t.values)[i]);
+        pieces.emplace_back(h.data(), h.size() * sizeof(uint16_t)); // little-endian host, as the loader reads
+    }
+    return writeFileAtomically(path, pieces);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tessera::train {
@@ -80,11 +81,17 @@ private:
 JobFn trainingJob(std::shared_ptr<Trainer> trainer, int64_t total_steps,
                   std::function<void(const StepRecord&)> on_step = {});
 
-// Writes f32 tensors as one safetensors file, atomically (temp file, fsync, rename).
+// Writes `pieces` one after another to `path` atomically: a temporary file beside it, fsynced, then
+// renamed over `path`; on failure the temporary file is removed and `path` is left as it was.
+Status writeFileAtomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces);
+
+// Writes tensors held in f32 as one safetensors file, atomically, in the order given; each tensor is
+// stored as `dtype` (F32, BF16 or F16; the narrow ones rounded to nearest even).
 struct NamedF32 {
     std::string name;
     Shape shape;
     const std::vector<float>* values = nullptr;
+    DType dtype = DType::F32;
 };
 Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>& tensors,
                            const std::map<std::string, std::string>& metadata = {});
