@@ -34,40 +34,12 @@ struct Named {
     std::vector<float> values;
 };
 
-// Vocabulary: specials, the grammar's words, the default prompt's words.
-const char* const kSpecials[] = {"<unk>", "<s>", "</s>", "<image>", "[NUM]", "\n"};
-const char* const kWords[] = {"camera",   "light",   "object", "cube",      "sphere",    "cylinder",
-                              "gray",     "red",     "blue",   "green",     "brown",     "purple",
-                              "cyan",     "yellow",  "rubber", "metal",     "size",      "position",
-                              "rotation", "look_at", "fov",    "direction", "intensity", "ambient",
-                              "Describe", "the",     "scene",  "as",        "a",         "program."};
-
-nlohmann::json tokenizerJson() {
-    nlohmann::json added = nlohmann::json::array();
-    nlohmann::ordered_json vocab;
-    int id = 0;
-    for (const char* s : kSpecials) {
-        const bool special = std::string(s) != "[NUM]" && std::string(s) != "\n";
-        added.push_back({{"id", id},
-                         {"content", s},
-                         {"single_word", false},
-                         {"lstrip", false},
-                         {"rstrip", false},
-                         {"normalized", false},
-                         {"special", special}});
-        vocab[s] = id++;
-    }
-    for (const char* w : kWords) vocab[w] = id++;
-    return {{"version", "1.0"},
-            {"truncation", nullptr},
-            {"padding", nullptr},
-            {"added_tokens", added},
-            {"normalizer", nullptr},
-            {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
-            {"post_processor", nullptr},
-            {"decoder", nullptr},
-            {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
-}
+// Vocabulary after the specials: the grammar's words, the default prompt's words.
+const std::vector<std::string> kWords = {
+    "camera",   "light",    "object",   "cube",    "sphere", "cylinder",  "gray",      "red",
+    "blue",     "green",    "brown",    "purple",  "cyan",   "yellow",    "rubber",    "metal",
+    "size",     "position", "rotation", "look_at", "fov",    "direction", "intensity", "ambient",
+    "Describe", "the",      "scene",    "as",      "a",      "program."};
 
 Status writeF32Safetensors(const std::string& path, const std::vector<Named>& tensors) {
     nlohmann::ordered_json header;
@@ -95,11 +67,40 @@ Status writeF32Safetensors(const std::string& path, const std::vector<Named>& te
 
 } // namespace
 
+std::string igllmWordTokenizerJson(const std::vector<std::string>& words) {
+    static const char* const kSpecials[] = {"<unk>", "<s>", "</s>", "<image>", "[NUM]", "\n"};
+    nlohmann::json added = nlohmann::json::array();
+    nlohmann::ordered_json vocab;
+    int id = 0;
+    for (const char* s : kSpecials) {
+        const bool special = std::string(s) != "[NUM]" && std::string(s) != "\n";
+        added.push_back({{"id", id},
+                         {"content", s},
+                         {"single_word", false},
+                         {"lstrip", false},
+                         {"rstrip", false},
+                         {"normalized", false},
+                         {"special", special}});
+        vocab[s] = id++;
+    }
+    for (const auto& w : words) vocab[w] = id++;
+    const nlohmann::json tok = {{"version", "1.0"},
+                                {"truncation", nullptr},
+                                {"padding", nullptr},
+                                {"added_tokens", added},
+                                {"normalizer", nullptr},
+                                {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
+                                {"post_processor", nullptr},
+                                {"decoder", nullptr},
+                                {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
+    return tok.dump();
+}
+
 Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& float_head, uint64_t seed) {
     if (float_head != "linear" && float_head != "tanh_mlp_gelu")
         return Status::error("a random IG-LLM checkpoint has a linear or tanh_mlp_gelu float head, not '" +
                              float_head + "'");
-    const int64_t vocab = static_cast<int64_t>(std::size(kSpecials) + std::size(kWords));
+    const int64_t vocab = kIgllmWordTokenizerSpecials + static_cast<int64_t>(kWords.size());
     const int64_t d = 64, vd = 32, vff = 64, image = 32, patch = 8, vlayers = 2;
     nlohmann::json text = {{"model_type", "llama"},
                            {"vocab_size", vocab},
@@ -200,7 +201,7 @@ Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& flo
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
     const std::vector<std::pair<std::string, std::string>> files = {
         {"config.json", config.dump(2)},
-        {"tokenizer.json", tokenizerJson().dump()},
+        {"tokenizer.json", igllmWordTokenizerJson(kWords)},
         {"tokenizer_config.json",
          nlohmann::json{{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}}.dump(2)}};
     for (const auto& [name, body] : files) {

@@ -70,7 +70,10 @@ Status writeText(const std::string& path, const std::string& text) {
 
 // The model's tensors in the file's order, stored as `dtype`.
 struct SafetensorsOut {
-    explicit SafetensorsOut(SaveDType d) : dtype(d == SaveDType::F32 ? DType::F32 : d == SaveDType::BF16 ? DType::BF16 : DType::F16) {}
+    explicit SafetensorsOut(SaveDType d)
+        : dtype(d == SaveDType::F32    ? DType::F32
+                : d == SaveDType::BF16 ? DType::BF16
+                                       : DType::F16) {}
     void add(const std::string& name, const Shape& shape, const std::vector<float>& value) {
         tensors.push_back({name, shape, &value, dtype});
     }

@@ -2,6 +2,7 @@
 // forward · save.
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
+#include "tessera/engine/igllm.h"
 #include "tessera/engine/train_llava.h"
 #include "tessera/engine/train_loop.h"
 
@@ -29,14 +30,14 @@ const std::string kLmHead = "language_model.lm_head.weight";
 constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
-// The vocabulary: specials first (their ids are the config's), then the grammar and the prompt's words.
-const char* const kSpecials[] = {"<unk>", "<s>", "</s>", "<image>", "[NUM]", "\n"};
+// The vocabulary: igllmWordTokenizerJson's six specials first (their ids are the config's), then the
+// grammar and the prompt's words.
 constexpr int64_t kPad = 0, kBos = 1, kEos = 2, kImage = 3;
-const char* const kWords[] = {"object",   "cube",    "sphere", "cylinder",  "gray",      "red",
-                              "blue",     "green",   "brown",  "purple",    "cyan",      "yellow",
-                              "rubber",   "metal",   "size",   "position",  "rotation",  "camera",
-                              "light",    "look_at", "fov",    "direction", "intensity", "ambient",
-                              "Describe", "the",     "scene",  "as",        "a",         "program."};
+const std::vector<std::string> kWords = {
+    "object",   "cube",   "sphere", "cylinder", "gray",   "red",       "blue",      "green",
+    "brown",    "purple", "cyan",   "yellow",   "rubber", "metal",     "size",      "position",
+    "rotation", "camera", "light",  "look_at",  "fov",    "direction", "intensity", "ambient",
+    "Describe", "the",    "scene",  "as",       "a",      "program."};
 
 Status writeText(const fs::path& path, const std::string& body) {
     return writeFileAtomically(path.string(), {{body.data(), body.size()}});
@@ -68,35 +69,12 @@ float numberFieldScale(NumberField field) {
 }
 
 Status writeProgramTokenizer(const std::string& dir) {
-    nlohmann::json added = nlohmann::json::array();
-    nlohmann::ordered_json vocab;
-    int id = 0;
-    for (const char* s : kSpecials) {
-        // [NUM] and the newline are program text: decode keeps them; the rest are control tokens.
-        const bool special = std::string(s) != "[NUM]" && std::string(s) != "\n";
-        added.push_back({{"id", id},
-                         {"content", s},
-                         {"single_word", false},
-                         {"lstrip", false},
-                         {"rstrip", false},
-                         {"normalized", false},
-                         {"special", special}});
-        vocab[s] = id++;
-    }
-    for (const char* w : kWords) vocab[w] = id++;
-    const nlohmann::json tok = {{"version", "1.0"},
-                                {"truncation", nullptr},
-                                {"padding", nullptr},
-                                {"added_tokens", added},
-                                {"normalizer", nullptr},
-                                {"pre_tokenizer", {{"type", "WhitespaceSplit"}}},
-                                {"post_processor", nullptr},
-                                {"decoder", nullptr},
-                                {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
-    if (Status s = writeText(fs::path(dir) / "tokenizer.json", tok.dump() + "\n"); !s.ok()) return s;
+    if (Status s = writeText(fs::path(dir) / "tokenizer.json", igllmWordTokenizerJson(kWords) + "\n");
+        !s.ok())
+        return s;
     return writeText(fs::path(dir) / "tokenizer_config.json", nlohmann::json{{"bos_token", "<s>"},
                                                                              {"eos_token", "</s>"},
                                                                              {"unk_token", "<unk>"},
@@ -206,7 +184,7 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
         return Status::error("vision_feature_layer " + std::to_string(c.vision_feature_layer) +
                              " leaves no encoder layer in use");
     if (Status s = writeProgramTokenizer(dir); !s.ok()) return s;
-    const int64_t vocab = static_cast<int64_t>(std::size(kSpecials) + std::size(kWords));
+    const int64_t vocab = kIgllmWordTokenizerSpecials + static_cast<int64_t>(kWords.size());
     const nlohmann::json text = {{"model_type", "llama"},
                                  {"vocab_size", vocab},
                                  {"hidden_size", c.hidden},

@@ -28,7 +28,8 @@ const std::string kAvgSqPrefix = "optimizer.exp_avg_sq.";
 // ---------------------------------------------------------------------------------------------
 // safetensors writing
 
-Status writeFileAtomically(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces) {
+Status writeFileAtomically(const std::string& path,
+                           const std::vector<std::pair<const void*, size_t>>& pieces) {
     const std::string tmp = path + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return Status::error("cannot write " + tmp + ": " + std::strerror(errno));
@@ -72,7 +73,8 @@ Status writeSafetensorsF32(const std::string& path, const std::vector<NamedF32>&
         if (header.contains(t.name))
             return Status::error("writing " + path + ": tensor " + t.name + " given twice");
         if (t.dtype != DType::F32 && t.dtype != DType::BF16 && t.dtype != DType::F16)
-            return Status::error("writing " + path + ": tensor " + t.name + " must be stored as F32, BF16 or F16");
+            return Status::error("writing " + path + ": tensor " + t.name +
+                                 " must be stored as F32, BF16 or F16");
         const size_t bytes = t.values->size() * (t.dtype == DType::F32 ? 4 : 2);
         const char* dtype = t.dtype == DType::F32 ? "F32" : t.dtype == DType::BF16 ? "BF16" : "F16";
         header[t.name] = {{"dtype", dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};

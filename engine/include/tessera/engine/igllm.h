@@ -94,6 +94,12 @@ private:
 // float. Non-finite values give an empty string (the caller reports them).
 std::string formatProgramNumber(float value);
 
+// The word-level tokenizer.json of IG-LLM folders Tessera writes (whitespace split, unknown "<unk>"):
+// ids 0..5 are "<unk>", "<s>", "</s>", "<image>", "[NUM]" and the newline, then `words` in order.
+// "[NUM]" and the newline are program text that decoding keeps; the other four are control tokens.
+inline constexpr int64_t kIgllmWordTokenizerSpecials = 6;
+std::string igllmWordTokenizerJson(const std::vector<std::string>& words);
+
 // A tiny random IG-LLM checkpoint for tests and smoke runs: a LLaVA (CLIP tower, projector, Llama LM)
 // with random weights, a word-level tokenizer whose vocabulary is the scene grammar's words plus
 // `[NUM]`, and a float head of `float_head` type ("linear" or "tanh_mlp_gelu") whose outputs lie near
