@@ -2,6 +2,7 @@
 // world folders (PNG + scene program per scene), reports teacher-forced validation figures, and saves a
 // LLaVA checkpoint folder that `reconstruct` and `eval-shapes --igllm` load.
 #include "cli/cli.h"
+#include "cli/train_run.h"
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_llava.h"
@@ -215,28 +216,12 @@ int cmdTrainIgllm(int argc, char** argv) {
         last_mse = t.scalar(f.float_mse);
         return f.loss;
     });
-    if (!checkpoint.empty()) {
-        auto resumed = trainer.resume();
-        if (!resumed) return fail(resumed.error());
-        if (*resumed)
-            std::printf("{\"event\":\"resumed\",\"step\":%lld}\n", static_cast<long long>(trainer.step()));
-    }
-    double step_ms = 0;
-    int64_t timed = 0;
-    Status run = trainer.run(steps, nullptr, [&](const train::StepRecord& rec) {
-        step_ms += rec.step_ms;
-        ++timed;
-        std::printf("%s\n", nlohmann::json{{"step", rec.step},
-                                           {"total", rec.total},
-                                           {"loss", rec.loss},
-                                           {"cross_entropy", last_ce},
-                                           {"float_mse", last_mse},
-                                           {"step_ms", rec.step_ms}}
-                                .dump()
-                                .c_str());
-        std::fflush(stdout);
-    });
-    if (!run.ok()) return fail(run.message());
+    auto mean_step_ms =
+        runTrainerPrintingSteps(trainer, steps, !checkpoint.empty(), [&](nlohmann::json& line) {
+            line["cross_entropy"] = last_ce;
+            line["float_mse"] = last_mse;
+        });
+    if (!mean_step_ms) return fail(mean_step_ms.error());
 
     // Teacher-forced validation: cross-entropy, the share of program tokens the model ranks first, and the
     // float head's mean absolute error per field (world units, degrees).
@@ -291,7 +276,7 @@ int cmdTrainIgllm(int argc, char** argv) {
                               {"val_y_mae", mean(abs_err[2], field_n[2])},
                               {"val_z_mae", mean(abs_err[3], field_n[3])},
                               {"val_rotation_mae", mean(abs_err[4], field_n[4])},
-                              {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
+                              {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
     std::ofstream metrics(out_dir + "/metrics.json");
     if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");

@@ -4,6 +4,7 @@
 //
 // Sections: data (index.jsonl, PNGs, the code cache) · vocabulary · the command.
 #include "cli/cli.h"
+#include "cli/train_run.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_loop.h"
@@ -466,25 +467,8 @@ int cmdTrainJanus(int argc, char** argv) {
         }
         return model.loss(t, step_batch);
     });
-    if (!checkpoint.empty()) {
-        auto resumed = trainer.resume();
-        if (!resumed) return fail(resumed.error());
-        if (*resumed)
-            std::printf("{\"event\":\"resumed\",\"step\":%lld}\n", static_cast<long long>(trainer.step()));
-    }
-    double step_ms = 0;
-    int64_t timed = 0;
-    Status run = trainer.run(steps, nullptr, [&](const train::StepRecord& r) {
-        step_ms += r.step_ms;
-        ++timed;
-        std::printf(
-            "%s\n",
-            nlohmann::json{{"step", r.step}, {"total", r.total}, {"loss", r.loss}, {"step_ms", r.step_ms}}
-                .dump()
-                .c_str());
-        std::fflush(stdout);
-    });
-    if (!run.ok()) return fail(run.message());
+    auto mean_step_ms = runTrainerPrintingSteps(trainer, steps, !checkpoint.empty());
+    if (!mean_step_ms) return fail(mean_step_ms.error());
 
     // Validation: mean loss per image token, with the captions and with the unconditional row.
     auto meanLoss = [&](const std::vector<train::JanusGenExample>& set) -> double {
@@ -522,7 +506,7 @@ int cmdTrainJanus(int argc, char** argv) {
                               {"cfg_drop", cfg_drop},
                               {"lr", lr},
                               {"dtype", dtype_name},
-                              {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
+                              {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
     std::ofstream metrics(out_dir + "/metrics.json");
     if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");

@@ -2,6 +2,7 @@
 // (such as `tessera-cli world` writes), reports reconstruction PSNR on a validation folder, and saves a
 // checkpoint the normal Janus VQ loader reads.
 #include "cli/cli.h"
+#include "cli/train_run.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_loop.h"
 #include "tessera/engine/train_vq.h"
@@ -153,25 +154,8 @@ int cmdTrainVq(int argc, char** argv) {
             model.restartUnusedCodes(px, batch, h, w);
         return model.forward(t, px, batch, h, w).loss;
     });
-    if (!checkpoint.empty()) {
-        auto resumed = trainer.resume();
-        if (!resumed) return fail(resumed.error());
-        if (*resumed)
-            std::printf("{\"event\":\"resumed\",\"step\":%lld}\n", static_cast<long long>(trainer.step()));
-    }
-    double step_ms = 0;
-    int64_t timed = 0;
-    Status run = trainer.run(steps, nullptr, [&](const train::StepRecord& r) {
-        step_ms += r.step_ms;
-        ++timed;
-        std::printf(
-            "%s\n",
-            nlohmann::json{{"step", r.step}, {"total", r.total}, {"loss", r.loss}, {"step_ms", r.step_ms}}
-                .dump()
-                .c_str());
-        std::fflush(stdout);
-    });
-    if (!run.ok()) return fail(run.message());
+    auto mean_step_ms = runTrainerPrintingSteps(trainer, steps, !checkpoint.empty());
+    if (!mean_step_ms) return fail(mean_step_ms.error());
 
     // Validation PSNR, one image at a time (pixels in [0, 1]), the codes used, and the sample grid.
     double psnr = 0, mse_sum = 0;
@@ -187,9 +171,13 @@ int cmdTrainVq(int argc, char** argv) {
         for (int64_t y = 0; y < vh; ++y)
             for (int64_t x = 0; x < vw; ++x)
                 for (int c = 0; c < 3; ++c) {
-                    const float v01 = (std::clamp(chw[static_cast<size_t>(c) * hw + static_cast<size_t>(y * vw + x)],
-                                                  -1.0f, 1.0f) + 1.0f) * 0.5f;
-                    const size_t gx = static_cast<size_t>(col * vw + x), gy = static_cast<size_t>(row * vh + y);
+                    const float v01 =
+                        (std::clamp(chw[static_cast<size_t>(c) * hw + static_cast<size_t>(y * vw + x)], -1.0f,
+                                    1.0f) +
+                         1.0f) *
+                        0.5f;
+                    const size_t gx = static_cast<size_t>(col * vw + x),
+                                 gy = static_cast<size_t>(row * vh + y);
                     grid.rgb[(gy * static_cast<size_t>(grid.width) + gx) * 3 + static_cast<size_t>(c)] =
                         static_cast<uint8_t>(std::lround(v01 * 255.0f));
                 }
@@ -231,7 +219,7 @@ int cmdTrainVq(int argc, char** argv) {
                               {"val_codes_used", codes_used},
                               {"codebook", cfg.codebook},
                               {"tokens_per_image", (h / f) * (w / f)},
-                              {"mean_step_ms", timed ? step_ms / static_cast<double>(timed) : 0.0},
+                              {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
     std::ofstream metrics(out_dir + "/metrics.json");
     if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");
