@@ -159,7 +159,15 @@ int cmdTrainIgllm(int argc, char** argv) {
     app.add_option("--checkpoint", checkpoint);
     addInt(app, "--checkpoint-every", every, 0, 100000000);
     addSeed(app, "--seed", seed);
-    if (auto rc = parseCommandLine(app, "train-igllm", kUsage, argc, argv)) return *rc;
+    train::TrainerOptions opt;
+    std::string schedule = "constant";
+    addScheduleOptions(app, opt, schedule);
+    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
+    if (auto rc = parseCommandLine(app, "train-igllm", usage_text.c_str(), argc, argv)) return *rc;
+    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
+        std::fprintf(stderr, "tessera-cli train-igllm: %s\n", e.c_str());
+        return 2;
+    }
     auto usage = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-igllm: %s\n", m.c_str());
         return 2;
@@ -202,7 +210,6 @@ int cmdTrainIgllm(int argc, char** argv) {
     size_t params = 0;
     for (const auto& p : model->parameters()) params += p.value.size();
 
-    train::TrainerOptions opt;
     opt.adam.lr = lr;
     opt.adam.weight_decay = 0.0;
     opt.checkpoint_path = checkpoint;

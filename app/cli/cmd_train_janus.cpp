@@ -339,7 +339,15 @@ int cmdTrainJanus(int argc, char** argv) {
     app.add_option("--codes", codes_path);
     addInt(app, "--val-count", val_count, 0, 1 << 30);
     addSeed(app, "--seed", seed);
-    if (auto rc = parseCommandLine(app, "train-janus", kUsage, argc, argv)) return *rc;
+    train::TrainerOptions opt;
+    std::string schedule = "constant";
+    addScheduleOptions(app, opt, schedule);
+    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
+    if (auto rc = parseCommandLine(app, "train-janus", usage_text.c_str(), argc, argv)) return *rc;
+    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
+        std::fprintf(stderr, "tessera-cli train-janus: %s\n", e.c_str());
+        return 2;
+    }
     auto usage = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-janus: %s (see --help)\n", m.c_str());
         return 2;
@@ -451,7 +459,6 @@ int cmdTrainJanus(int argc, char** argv) {
 
     Shuffle shuffle(examples.size(), seed);
     std::vector<train::JanusGenExample> step_batch(static_cast<size_t>(batch));
-    train::TrainerOptions opt;
     opt.adam.lr = lr;
     opt.adam.weight_decay = weight_decay;
     opt.checkpoint_path = checkpoint;

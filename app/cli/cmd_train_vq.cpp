@@ -109,7 +109,15 @@ int cmdTrainVq(int argc, char** argv) {
     addInt(app, "--restart-every", restart_every, 0, 1 << 30);
     app.add_option("--samples", samples_path);
     addSeed(app, "--seed", seed);
-    if (auto rc = parseCommandLine(app, "train-vq", kUsage, argc, argv)) return *rc;
+    train::TrainerOptions opt;
+    std::string schedule = "constant";
+    addScheduleOptions(app, opt, schedule);
+    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
+    if (auto rc = parseCommandLine(app, "train-vq", usage_text.c_str(), argc, argv)) return *rc;
+    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
+        std::fprintf(stderr, "tessera-cli train-vq: %s\n", e.c_str());
+        return 2;
+    }
     if (train_dir.empty() || val_dir.empty() || out_dir.empty() || steps == 0) {
         std::fprintf(stderr,
                      "tessera-cli train-vq: --train, --val, --out and --steps are required (see --help)\n");
@@ -139,7 +147,6 @@ int cmdTrainVq(int argc, char** argv) {
 
     const size_t plane = static_cast<size_t>(3 * h * w);
     std::vector<float> px(static_cast<size_t>(batch) * plane);
-    train::TrainerOptions opt;
     opt.adam.lr = lr;
     opt.adam.weight_decay = 0.0;
     opt.checkpoint_path = checkpoint;

@@ -4,6 +4,25 @@
 
 namespace tessera::cli {
 
+const char* const kScheduleUsage =
+    "  --warmup N             steps of linear learning-rate warmup from 0 (default 0)\n"
+    "  --schedule KIND        constant or cosine: after warmup, keep --lr or decay it along a cosine\n"
+    "                         towards a tenth of it at the last step (default constant)\n"
+    "  --clip X               clip the gradients' global L2 norm to X, 0 = off (default 0)\n";
+
+void addScheduleOptions(CLI::App& app, train::TrainerOptions& o, std::string& schedule) {
+    addInt(app, "--warmup", o.warmup_steps, 0, 100000000);
+    app.add_option("--schedule", schedule);
+    addNumber(app, "--clip", o.clip_norm, 0.0, 1e9);
+}
+
+std::string applySchedule(const std::string& schedule, train::TrainerOptions& o) {
+    if (schedule != "constant" && schedule != "cosine")
+        return "--schedule must be constant or cosine, got '" + schedule + "'";
+    o.cosine = schedule == "cosine";
+    return {};
+}
+
 Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps, bool resume,
                                          const std::function<void(nlohmann::json&)>& extra) {
     if (resume) {
@@ -17,7 +36,8 @@ Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps,
     Status run = trainer.run(steps, nullptr, [&](const train::StepRecord& r) {
         step_ms += r.step_ms;
         ++timed;
-        nlohmann::json line{{"step", r.step}, {"total", r.total}, {"loss", r.loss}, {"step_ms", r.step_ms}};
+        nlohmann::json line{{"step", r.step}, {"total", r.total}, {"loss", r.loss}, {"step_ms", r.step_ms},
+                            {"lr", r.lr},          {"grad_norm", r.grad_norm}};
         if (extra) extra(line);
         std::printf("%s\n", line.dump().c_str());
         std::fflush(stdout);

@@ -13,6 +13,7 @@
 #include "tessera/engine/engine.h"
 #include "tessera/engine/train.h"
 #include "tessera/engine/train_llama.h"
+#include "tessera/engine/train_loop.h"
 
 #include <cmath>
 #include <cstring>
@@ -110,6 +111,52 @@ TEST_F(TrainTiny, ThreeAdamWStepsMatchPyTorch) {
         }
     }
     std::printf("largest weight error after 3 AdamW steps: %.3g\n", worst);
+}
+
+// The Trainer's warmup + cosine schedule and global-norm clipping against transformers'
+// get_cosine_with_min_lr_schedule_with_warmup and torch.nn.utils.clip_grad_norm_ (schedule.safetensors,
+// made by tools/reference/make_train_schedule.py): the rate and the pre-clip norm of each step, the
+// losses, and the weights after 6 AdamW steps.
+TEST_F(TrainTiny, ScheduledAndClippedStepsMatchPyTorch) {
+    auto f = SafetensorsFile::open(kDir + "/schedule.safetensors");
+    ASSERT_TRUE(f.ok()) << f.error();
+    Expected32 ref{*f};
+    TrainerOptions o;
+    o.adam = AdamOptions{1e-2, 0.9, 0.95, 1e-8, 0.1, true};
+    o.checkpoint_every = 0;
+    o.warmup_steps = 2;
+    o.cosine = true;
+    o.min_lr_ratio = 0.1;
+    o.clip_norm = 0.5;
+    std::vector<StepRecord> steps;
+    Trainer trainer(model_->parameters(), o, [this](Tape<float>& t, int64_t, int) {
+        return model_->nextTokenLoss(t, ids_, labels_, 2, 8);
+    });
+    ASSERT_TRUE(trainer.run(6, nullptr, [&](const StepRecord& r) { steps.push_back(r); }).ok());
+    const auto lr = ref.f32("schedule.lr"), norm = ref.f32("schedule.grad_norm");
+    const auto losses = ref.f32("schedule.losses");
+    ASSERT_EQ(steps.size(), 6u);
+    ASSERT_EQ(lr.size(), 6u);
+    ASSERT_EQ(norm.size(), 6u);
+    ASSERT_EQ(losses.size(), 6u);
+    for (size_t i = 0; i < 6; ++i) {
+        EXPECT_NEAR(steps[i].lr, lr[i], 1e-7 * 1e-2) << "step " << i; // lr stored as f32
+        EXPECT_NEAR(steps[i].grad_norm, norm[i], 1e-5 * norm[i]) << "step " << i;
+        EXPECT_GT(norm[i], o.clip_norm) << "every step of the set is clipped, step " << i;
+        EXPECT_NEAR(steps[i].loss, losses[i], 1e-5 * std::fabs(losses[i])) << "step " << i;
+        std::printf("step %zu lr %.6g/%.6g norm %.6g/%.6g loss %.7f/%.7f\n", i, steps[i].lr, lr[i],
+                    steps[i].grad_norm, norm[i], steps[i].loss, losses[i]);
+    }
+    double worst = 0;
+    for (const auto& p : model_->parameters()) {
+        const auto w = ref.f32("schedule." + p.name);
+        ASSERT_EQ(w.size(), p.value.size()) << p.name;
+        for (size_t i = 0; i < w.size(); ++i) {
+            EXPECT_NEAR(p.value[i], w[i], 1e-5) << p.name << "[" << i << "]";
+            worst = std::max(worst, std::fabs(static_cast<double>(p.value[i]) - w[i]));
+        }
+    }
+    std::printf("largest weight error after 6 scheduled, clipped AdamW steps: %.3g\n", worst);
 }
 
 // The training graph is the model the engine runs: its logits equal the inference path's

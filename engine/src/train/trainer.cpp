@@ -4,6 +4,7 @@
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/train_loop.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -184,6 +185,34 @@ Expected<bool> Trainer::resume() {
 // ---------------------------------------------------------------------------------------------
 // the loop
 
+double scheduledLr(const TrainerOptions& o, int64_t step, int64_t total_steps) {
+    // transformers' get_constant_schedule_with_warmup / get_cosine_with_min_lr_schedule_with_warmup,
+    // evaluated at the 0-based step as LambdaLR does.
+    const double lr = o.adam.lr;
+    if (step < o.warmup_steps) return lr * static_cast<double>(step) / static_cast<double>(o.warmup_steps);
+    if (!o.cosine) return lr;
+    const double span = static_cast<double>(std::max<int64_t>(1, total_steps - o.warmup_steps));
+    const double progress = static_cast<double>(step - o.warmup_steps) / span;
+    const double pi = 3.14159265358979323846;
+    const double factor = 0.5 * (1.0 + std::cos(pi * progress));
+    return lr * (factor * (1.0 - o.min_lr_ratio) + o.min_lr_ratio);
+}
+
+double clipGradNorm(std::vector<Parameter<float>>& params, double max_norm) {
+    double sum = 0;
+    for (const auto& p : params)
+        if (p.trainable)
+            for (float g : p.grad) sum += static_cast<double>(g) * static_cast<double>(g);
+    const double norm = std::sqrt(sum);
+    if (max_norm > 0 && norm > max_norm) {
+        const float scale = static_cast<float>(max_norm / (norm + 1e-6));
+        for (auto& p : params)
+            if (p.trainable)
+                for (float& g : p.grad) g *= scale;
+    }
+    return norm;
+}
+
 Status Trainer::run(int64_t total_steps, const JobContext* ctx,
                     const std::function<void(const StepRecord&)>& on_step) {
     using Clock = std::chrono::steady_clock;
@@ -207,11 +236,14 @@ Status Trainer::run(int64_t total_steps, const JobContext* ctx,
                 total += value;
                 tape.backward(tape.scale(loss, 1.0f / static_cast<float>(options_.accumulate)));
             }
+            const double lr = scheduledLr(options_, step, total_steps);
+            adam_.setLr(lr);
+            const double norm = clipGradNorm(params_, options_.clip_norm);
             adam_.update(params_);
             const float mean = static_cast<float>(total / options_.accumulate);
             losses_.push_back(mean);
             StepRecord rec{adam_.step(), total_steps, mean,
-                           std::chrono::duration<double, std::milli>(Clock::now() - t0).count()};
+                           std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), lr, norm};
             const bool last = adam_.step() == total_steps;
             if (options_.checkpoint_every > 0 && (adam_.step() % options_.checkpoint_every == 0 || last))
                 if (Status s = saveCheckpoint(); !s) return s;

@@ -181,6 +181,8 @@ class Adam {
 public:
     explicit Adam(AdamOptions options) : options_(options) {}
     const AdamOptions& options() const { return options_; }
+    // The learning rate of the next update (a schedule sets it before each step).
+    void setLr(double lr) { options_.lr = lr; }
     int64_t step() const { return step_; }
     // One update of every trainable parameter from its grad.
     void update(std::vector<Parameter<float>>& params);

@@ -36,7 +36,23 @@ struct TrainerOptions {
     std::vector<std::string> freeze; // tensor-name globs to keep fixed (freezeMatching)
     std::string checkpoint_path;     // empty: no checkpoints
     int checkpoint_every = 1;        // steps between checkpoints, plus the last step; 0: only on cancel
+    // Learning-rate schedule over the run's total steps, a function of the step alone so that a resumed
+    // run follows the same curve; transformers' conventions: step s < warmup_steps uses
+    // adam.lr * s / warmup_steps, then adam.lr (constant) or a cosine from adam.lr towards
+    // adam.lr * min_lr_ratio at total_steps (get_cosine_with_min_lr_schedule_with_warmup).
+    int64_t warmup_steps = 0;
+    bool cosine = false;
+    double min_lr_ratio = 0.1;
+    // Global gradient-norm clipping (PyTorch's clip_grad_norm_): when the L2 norm of every trainable
+    // gradient together exceeds clip_norm, all are scaled by clip_norm / (norm + 1e-6). 0: no clipping.
+    double clip_norm = 0.0;
 };
+
+// The learning rate of optimizer step `step` (0-based) of `total_steps` under `o`'s schedule.
+double scheduledLr(const TrainerOptions& o, int64_t step, int64_t total_steps);
+// Clips the trainable gradients to a global L2 norm of `max_norm` as clip_grad_norm_ does; returns the
+// norm before clipping.
+double clipGradNorm(std::vector<Parameter<float>>& params, double max_norm);
 
 // The loss of micro-batch `micro` of optimizer step `step` (0-based), built on `tape`.
 using LossFn = std::function<Var(Tape<float>& tape, int64_t step, int micro)>;
@@ -46,6 +62,8 @@ struct StepRecord {
     int64_t total = 0;
     float loss = 0; // mean over the step's micro-batches
     double step_ms = 0;
+    double lr = 0;        // the learning rate this step used
+    double grad_norm = 0; // global L2 norm of the gradients before clipping
 };
 
 class Trainer {
