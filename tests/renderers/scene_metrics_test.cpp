@@ -112,8 +112,9 @@ TEST(SceneDifference, PerObjectHandCheckedCase) {
     pb.color = Color::Green;
     pb.rotation = 350;
     pb.size = 0.7;
-    SceneObject pa = a; // 0.4 off in y
+    SceneObject pa = a; // 0.4 off in y; a regressed size 20% under the truth's
     pa.position = {0, 0.4, 0.35};
+    pa.size = a.size * 0.8;
     SceneObject extra; // far from both, so it is the one left out
     extra.position = {20, 20, 0.35};
     pred.objects = {pb, extra, pa};
@@ -130,6 +131,11 @@ TEST(SceneDifference, PerObjectHandCheckedCase) {
     EXPECT_EQ(d.objects[2].truth, 0);
     EXPECT_TRUE(d.objects[2].shape && d.objects[2].color && d.objects[2].material && d.objects[2].size);
     EXPECT_NEAR(d.objects[2].position_error, 0.4, 1e-12);
+    {
+        Scene off = pred; // 30% under the truth's size is nearer the other size: wrong
+        off.objects[2].size = a.size * 0.7;
+        EXPECT_FALSE(diffScenes(off, truth).objects[2].size);
+    }
     EXPECT_EQ(d.objects[2].rotation_error, 0);
     EXPECT_TRUE(d.missing.empty());
     // Fewer predictions than true objects: the true ones left over are listed as missing.

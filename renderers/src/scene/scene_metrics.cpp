@@ -81,7 +81,7 @@ SceneDifference diffScenes(const Scene& predicted, const Scene& truth) {
         o.shape = t.shape == p.shape;
         o.color = t.color == p.color;
         o.material = t.material == p.material;
-        o.size = std::fabs(t.size - p.size) <= 1e-9 * std::max(1.0, std::fabs(t.size));
+        o.size = std::fabs(t.size - p.size) <= kSizeTolerance * std::fabs(t.size);
         o.position_error = cost[i * pred.size() + static_cast<std::size_t>(match[i])];
         const double a = std::fmod(std::fabs(t.rotation - p.rotation), 360.0);
         o.rotation_error = a > 180 ? 360 - a : a;

@@ -40,10 +40,15 @@ struct SceneScoreTotals {
     double meanRotationError() const;
 };
 
+// A predicted size counts as right within this fraction of the true size. Sizes come from a regression
+// head, never exactly; the Shapes world's two sizes (0.35, 0.7) are a factor 2 apart, so within 25% is
+// "nearer to the true size than to the other one".
+inline constexpr double kSizeTolerance = 0.25;
+
 // Per object: the same matching as scoreScene, object by object (the studio's difference column).
 struct ObjectDifference {
     int truth = -1; // the true object this predicted one is matched to; -1 = unmatched (an extra object)
-    bool shape = false, color = false, material = false, size = false; // attribute equal to the truth's
+    bool shape = false, color = false, material = false, size = false; // attribute equal to the truth's (size: kSizeTolerance)
     double position_error = 0; // centre distance to the matched object
     double rotation_error = 0; // |angle difference| in degrees, wrapped to [0, 180]
 };
