@@ -6,6 +6,7 @@
 //     and each object the caption asked for (colour + shape) is looked for in the reconstruction.
 // Sections: options / scoring / reconstruction / text->image / command.
 #include "cli/cli.h"
+#include "cli/decode_options.h"
 #include "cli/janus_runner.h" // createRunBackend
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
@@ -87,6 +88,7 @@ struct Options {
     uint64_t seed = 0;
     int size = 64, max_tokens = 256, threads = 0;
     float temperature = 0, cfg = 5;
+    DecodeSettings decode; // the generator's decode strategy (text->image)
 };
 
 std::vector<w::Split> parseSplits(const std::string& list, std::string& error) {
@@ -152,6 +154,7 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
     for (w::Split split : splits) {
         Totals t;
         size_t images = 0, asked = 0, found = 0, images_all_found = 0;
+        int64_t lm_steps = 0;
         for (long long k = 0; k < o.count; ++k) {
             auto made = w::makeScene(split, o.seed + static_cast<uint64_t>(k));
             if (!made.ok) return Status::error(made.error);
@@ -160,10 +163,12 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
             req.seed = o.seed + static_cast<uint64_t>(k);
             req.sampler.cfg = o.cfg;
             req.previews = false;
+            req.decode = o.decode;
             JobContext ctx(1, nullptr, nullptr);
             auto generated = generator.generate(req, ctx);
             if (!generated) return generated.status();
             if (generated->images.empty()) return Status::error("the generator returned no image");
+            lm_steps += generated->decode_steps;
             auto predicted = readBack(igllm, generated->images[0], o, t);
             if (!predicted) return predicted.status();
             bool all = true;
@@ -186,6 +191,8 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
                                                        {"objects_found", found},
                                                        {"found_rate", ratio(found, asked)},
                                                        {"all_found_rate", ratio(images_all_found, images)},
+                                                       {"lm_steps_per_image",
+                                                        images ? static_cast<double>(lm_steps) / images : 0.0},
                                                        {"parse_failures", t.parse_failures}};
     }
     return per_split;
@@ -215,7 +222,16 @@ int cmdEvalShapes(int argc, char** argv) {
     app.add_option("--renderer", o.renderer);
     app.add_option("--backend", o.backend);
     addInt(app, "--threads", o.threads, 0, 4096);
-    if (auto rc = parseCommandLine(app, "eval-shapes", kUsage, argc, argv)) return *rc;
+    DecodeOptions decode;
+    addDecodeOptions(app, decode, o.decode);
+    const std::string usage = std::string(kUsage) +
+                              "\nThe generator's decoding (text->image; lm_steps_per_image is reported):\n" +
+                              kDecodeUsage;
+    if (auto rc = parseCommandLine(app, "eval-shapes", usage, argc, argv)) return *rc;
+    if (std::string e = applyDecodeOptions(app, decode, o.decode); !e.empty()) {
+        std::fprintf(stderr, "tessera-cli eval-shapes: %s\n", e.c_str());
+        return 2;
+    }
     if (o.igllm.empty()) {
         std::fprintf(stderr, "tessera-cli eval-shapes: --igllm is required (see --help)\n");
         return 2;
@@ -257,6 +273,13 @@ int cmdEvalShapes(int argc, char** argv) {
         auto generator = JanusPipeline::load(o.generator, **be);
         if (!generator) return fail(o.generator + ": " + generator.error());
         out["generator"] = o.generator;
+        out["decode"] = decodeStrategyName(o.decode.strategy);
+        if (o.decode.strategy == DecodeStrategy::Sjd) {
+            out["sjd_window"] = o.decode.window;
+            out["sjd_init"] = sjdInitName(o.decode.init);
+            out["lantern_k"] = o.decode.lantern_k;
+            out["lantern_delta"] = o.decode.lantern_delta;
+        }
         per_split = evalTextToImage(**igllm, **generator, splits, o);
     } else {
         auto created = r::createRenderer(o.renderer, {});

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/cli.h"
+#include "cli/decode_options.h"
 #include "cli/janus_runner.h"
 #include "cli/project_store.h"
 #include "cli/tshuffle_runner.h"
@@ -14,7 +15,7 @@ namespace tessera::cli {
 
 namespace {
 
-const char* kUsage =
+const char* kUsageBeforeDecode =
     "Usage: tessera-cli generate --prompt TEXT [options]\n\n"
     "Generates images with a Janus-Pro checkpoint, token by token, or with a Token-Shuffle checkpoint\n"
     "(config.json with a \"token_shuffle\" object, docs/TOKEN_SHUFFLE.md), one s x s window per step.\n\n"
@@ -31,16 +32,8 @@ const char* kUsage =
     "  --top-k K            keep the K most likely tokens, 0 = off (default 0)\n"
     "  --top-p P            nucleus sampling, 1 = off (default 1)\n"
     "  --min-p P            drop tokens below P x the most likely one, 0 = off (default 0)\n"
-    "  --images N           images generated in parallel (default 1)\n"
-    "  --decode D           plain (default; one LM step per token) or sjd: speculative Jacobi decoding,\n"
-    "                       several tokens per LM step with the same distribution (docs/SPECULATIVE.md);\n"
-    "                       recorded in the recipe\n"
-    "  --sjd-window L       SJD: draft tokens verified per step, 1..256 (default 16)\n"
-    "  --sjd-init I         SJD: how new drafts start, random (default) or spatial (the left neighbour)\n"
-    "  --lantern-k K        SJD: LANTERN relaxed acceptance, LOSSY (images leave plain sampling's\n"
-    "                       distribution): a draft also counts the probability of up to K nearest\n"
-    "                       codes in latent space (default 0 = off, exact SJD)\n"
-    "  --lantern-delta D    SJD: LANTERN's total-variation bound, 0..1 (default 0.1)\n"
+    "  --images N           images generated in parallel (default 1)\n";
+const char* kUsageAfterDecode =
     "  --out FILE.png       output; image i > 0 goes to FILE-i.png (default out/tessera.png)\n"
     "  --preview-dir DIR    write partial previews there as they are decoded\n"
     "  --preview-every N    preview cadence in tokens (default: once per grid row)\n"
@@ -179,14 +172,10 @@ int cmdGenerate(int argc, char** argv) {
     app.add_option("--grid", grid)->check(CLI::Range(int64_t{1}, int64_t{1024}));
     app.add_option("--cfg-schedule", schedule)->check(CLI::IsMember({"half-linear", "constant", "linear", "cosine"}));
     app.add_flag("--estimate", estimate_only);
-    std::string decode = "plain", sjd_init = "random";
-    app.add_option("--decode", decode)->check(CLI::IsMember({"plain", "sjd"}));
-    addInt(app, "--sjd-window", run.request.decode.window, 1, kMaxSjdWindow);
-    app.add_option("--sjd-init", sjd_init)->check(CLI::IsMember({"random", "spatial"}));
-    run.request.decode.lantern_delta = 0.1f;
-    addInt(app, "--lantern-k", run.request.decode.lantern_k, 0, kMaxLanternK);
-    addNumber(app, "--lantern-delta", run.request.decode.lantern_delta, 0, 1);
-    if (auto rc = parseCommandLine(app, "generate", kUsage, argc, argv)) return *rc;
+    DecodeOptions decode;
+    addDecodeOptions(app, decode, run.request.decode);
+    const std::string usage = std::string(kUsageBeforeDecode) + kDecodeUsage + kUsageAfterDecode;
+    if (auto rc = parseCommandLine(app, "generate", usage, argc, argv)) return *rc;
     if (!app.count("--prompt")) {
         std::fprintf(stderr, "tessera-cli generate: --prompt is required (see --help)\n");
         return 2;
@@ -196,11 +185,8 @@ int cmdGenerate(int argc, char** argv) {
         return 2;
     }
     if (!seed->count()) run.request.seed = std::random_device{}();
-    run.request.decode.strategy = *decodeStrategyFromName(decode);
-    run.request.decode.init = *sjdInitFromName(sjd_init);
-    if (run.request.decode.strategy != DecodeStrategy::Sjd &&
-        (app.count("--sjd-window") || app.count("--sjd-init") || app.count("--lantern-k") || app.count("--lantern-delta"))) {
-        std::fprintf(stderr, "tessera-cli generate: --sjd-window, --sjd-init, --lantern-k and --lantern-delta need --decode sjd\n");
+    if (std::string e = applyDecodeOptions(app, decode, run.request.decode); !e.empty()) {
+        std::fprintf(stderr, "tessera-cli generate: %s\n", e.c_str());
         return 2;
     }
     if (run.request.decode.strategy != DecodeStrategy::Plain && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
