@@ -160,14 +160,7 @@ int cmdTrainIgllm(int argc, char** argv) {
     addInt(app, "--checkpoint-every", every, 0, 100000000);
     addSeed(app, "--seed", seed);
     train::TrainerOptions opt;
-    std::string schedule = "constant";
-    addScheduleOptions(app, opt, schedule);
-    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
-    if (auto rc = parseCommandLine(app, "train-igllm", usage_text.c_str(), argc, argv)) return *rc;
-    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
-        std::fprintf(stderr, "tessera-cli train-igllm: %s\n", e.c_str());
-        return 2;
-    }
+    if (auto rc = parseTrainingCommandLine(app, "train-igllm", kUsage, opt, argc, argv)) return *rc;
     auto usage = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-igllm: %s\n", m.c_str());
         return 2;

@@ -340,14 +340,7 @@ int cmdTrainJanus(int argc, char** argv) {
     addInt(app, "--val-count", val_count, 0, 1 << 30);
     addSeed(app, "--seed", seed);
     train::TrainerOptions opt;
-    std::string schedule = "constant";
-    addScheduleOptions(app, opt, schedule);
-    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
-    if (auto rc = parseCommandLine(app, "train-janus", usage_text.c_str(), argc, argv)) return *rc;
-    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
-        std::fprintf(stderr, "tessera-cli train-janus: %s\n", e.c_str());
-        return 2;
-    }
+    if (auto rc = parseTrainingCommandLine(app, "train-janus", kUsage, opt, argc, argv)) return *rc;
     auto usage = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-janus: %s (see --help)\n", m.c_str());
         return 2;

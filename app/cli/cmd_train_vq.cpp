@@ -110,14 +110,7 @@ int cmdTrainVq(int argc, char** argv) {
     app.add_option("--samples", samples_path);
     addSeed(app, "--seed", seed);
     train::TrainerOptions opt;
-    std::string schedule = "constant";
-    addScheduleOptions(app, opt, schedule);
-    const std::string usage_text = std::string(kUsage) + kScheduleUsage;
-    if (auto rc = parseCommandLine(app, "train-vq", usage_text.c_str(), argc, argv)) return *rc;
-    if (std::string e = applySchedule(schedule, opt); !e.empty()) {
-        std::fprintf(stderr, "tessera-cli train-vq: %s\n", e.c_str());
-        return 2;
-    }
+    if (auto rc = parseTrainingCommandLine(app, "train-vq", kUsage, opt, argc, argv)) return *rc;
     if (train_dir.empty() || val_dir.empty() || out_dir.empty() || steps == 0) {
         std::fprintf(stderr,
                      "tessera-cli train-vq: --train, --val, --out and --steps are required (see --help)\n");

@@ -4,23 +4,28 @@
 
 namespace tessera::cli {
 
+namespace {
 const char* const kScheduleUsage =
     "  --warmup N             steps of linear learning-rate warmup from 0 (default 0)\n"
     "  --schedule KIND        constant or cosine: after warmup, keep --lr or decay it along a cosine\n"
     "                         towards a tenth of it at the last step (default constant)\n"
     "  --clip X               clip the gradients' global L2 norm to X, 0 = off (default 0)\n";
+} // namespace
 
-void addScheduleOptions(CLI::App& app, train::TrainerOptions& o, std::string& schedule) {
+std::optional<int> parseTrainingCommandLine(CLI::App& app, const std::string& command, const char* usage,
+                                            train::TrainerOptions& o, int argc, char** argv) {
+    std::string schedule = "constant";
     addInt(app, "--warmup", o.warmup_steps, 0, 100000000);
     app.add_option("--schedule", schedule);
     addNumber(app, "--clip", o.clip_norm, 0.0, 1e9);
-}
-
-std::string applySchedule(const std::string& schedule, train::TrainerOptions& o) {
-    if (schedule != "constant" && schedule != "cosine")
-        return "--schedule must be constant or cosine, got '" + schedule + "'";
+    if (auto rc = parseCommandLine(app, command, std::string(usage) + kScheduleUsage, argc, argv)) return rc;
+    if (schedule != "constant" && schedule != "cosine") {
+        std::fprintf(stderr, "tessera-cli %s: --schedule must be constant or cosine, got '%s'\n",
+                     command.c_str(), schedule.c_str());
+        return 2;
+    }
     o.cosine = schedule == "cosine";
-    return {};
+    return std::nullopt;
 }
 
 Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps, bool resume,

@@ -6,16 +6,17 @@
 #include "tessera/engine/train_loop.h"
 
 #include <functional>
+#include <optional>
+#include <string>
 #include <nlohmann/json.hpp>
 
 namespace tessera::cli {
 
-// The schedule options every training command takes: --warmup, --schedule and --clip, into `o`.
-void addScheduleOptions(CLI::App& app, train::TrainerOptions& o, std::string& schedule);
-// Checks --schedule (constant or cosine) and sets o.cosine; returns the error message, empty when fine.
-std::string applySchedule(const std::string& schedule, train::TrainerOptions& o);
-// Their --help lines.
-extern const char* const kScheduleUsage;
+// parseCommandLine for a training command: adds the schedule options every training command takes
+// (--warmup, --schedule constant|cosine, --clip) into `o` and their lines to the usage text, parses, and
+// checks them. Returns the exit code when the command should stop (help printed or a usage error).
+std::optional<int> parseTrainingCommandLine(CLI::App& app, const std::string& command, const char* usage,
+                                            train::TrainerOptions& o, int argc, char** argv);
 
 // Resumes `trainer` from its checkpoint when `resume` is set (printing {"event":"resumed","step":k} when a
 // checkpoint was there), then runs it to `steps` optimizer steps, printing one JSON line per step:
