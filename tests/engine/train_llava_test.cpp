@@ -120,9 +120,9 @@ TEST(TrainLlava, ProgramVocabularyRoundTripsThroughTheTokenizer) {
     fs::remove_all(dir);
 }
 
-TEST(TrainLlava, TapeMatchesTheInferenceModelOnTheSavedCheckpoint) {
-    const fs::path dir = tempDir("match");
-    ASSERT_TRUE(LlavaTrainModel::initialize((dir / "init").string(), tinyConfig(), 7).ok());
+void expectTapeMatchesTheInferenceModel(const LlavaTrainConfig& config, const std::string& name) {
+    const fs::path dir = tempDir(name);
+    ASSERT_TRUE(LlavaTrainModel::initialize((dir / "init").string(), config, 7).ok());
     auto m = LlavaTrainModel::load((dir / "init").string());
     ASSERT_TRUE(m.ok()) << m.error();
     const LlavaBatch batch = tinyBatch(*m);
@@ -190,6 +190,16 @@ TEST(TrainLlava, TapeMatchesTheInferenceModelOnTheSavedCheckpoint) {
     EXPECT_LE(max_logit, 1e-4) << "logits";
     EXPECT_LE(max_number, 1e-4) << "float head";
     fs::remove_all(dir);
+}
+
+TEST(TrainLlava, TapeMatchesTheInferenceModelOnTheSavedCheckpoint) {
+    expectTapeMatchesTheInferenceModel(tinyConfig(), "match");
+}
+
+// The sizes train-igllm uses by default (64×64, 64 image tokens, erf GELU in the tower, its last layer's
+// features, as many kv heads as heads): a mismatch that only shows at other shapes would show here.
+TEST(TrainLlava, TapeMatchesTheInferenceModelAtTrainIgllmDefaults) {
+    expectTapeMatchesTheInferenceModel(LlavaTrainConfig{}, "match_defaults");
 }
 
 TEST(TrainLlava, ShortRunLowersTheLossAndTheFolderReconstructs) {
