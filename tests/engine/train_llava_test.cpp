@@ -1,9 +1,9 @@
-// IG-LLM training (train_llava.h) at tiny sizes:
+// IG-LLM training (train_llava.h), at tiny sizes unless said otherwise:
 // - the program vocabulary round-trips through the engine's tokenizer, and the training sequence is the
 //   pipeline's layout (ids spelled out by hand from the vocabulary's order);
 // - after a few optimizer steps, the model saved in f16 and read back gives, on the tape, the logits and
 //   float-head numbers of the inference model (LlavaModel through Checkpoint, the loader the pipeline
-//   uses) on the same folder, within 1e-4;
+//   uses) on the same folder, within 1e-4, at tiny sizes and at train-igllm's default ones;
 // - a short run on fixed examples lowers the loss;
 // - the saved folder loads in IgllmPipeline with the grammar constraint, and `tessera-cli reconstruct`
 //   writes a program from it.
