@@ -20,8 +20,8 @@ std::optional<int> parseTrainingCommandLine(CLI::App& app, const std::string& co
 
 // Resumes `trainer` from its checkpoint when `resume` is set (printing {"event":"resumed","step":k} when a
 // checkpoint was there), then runs it to `steps` optimizer steps, printing one JSON line per step:
-// step, total, loss, step_ms, lr and grad_norm, plus the fields `extra` adds to the line. Returns the mean step time in
-// ms over the steps run by this call (0 when none ran), or the error.
+// step, total, loss, step_ms, lr and grad_norm, plus the fields `extra` adds to the line. Returns the mean
+// step time in ms over the steps run by this call (0 when none ran), or the error.
 Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps, bool resume,
                                          const std::function<void(nlohmann::json&)>& extra = {});
 
