@@ -11,12 +11,15 @@
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/janus.h"
+#include "tessera/engine/train_janus_gen.h"
 #include "tessera/renderers/renderer.h"
 #include "tessera/renderers/scene.h"
 #include "tessera/renderers/scene_metrics.h"
 #include "tessera/world/world.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -44,6 +47,8 @@ const char* kUsage =
     "found.\n\n"
     "Options:\n"
     "  --igllm DIR          IG-LLM checkpoint (LLaVA layout with a float head)\n"
+    "  --vq DIR             reconstruction only: pass every render through this VQ tokenizer (encode,\n"
+    "                       decode) before the IG-LLM reads it, and report its PSNR (vq_psnr_db)\n"
     "  --generator DIR      text->image checkpoint (Janus-Pro layout); switches to the text->image task\n"
     "  --splits LIST        comma-separated splits (default test,ood for reconstruction, test for\n"
     "                       text->image)\n"
@@ -83,7 +88,7 @@ struct Totals {
 };
 
 struct Options {
-    std::string igllm, generator, splits, renderer = "vulkan", backend = "cpu";
+    std::string igllm, generator, vq, splits, renderer = "vulkan", backend = "cpu";
     long long count = 0;
     uint64_t seed = 0;
     int size = 64, max_tokens = 256, threads = 0;
@@ -126,22 +131,53 @@ Expected<r::Scene> readBack(IgllmPipeline& igllm, const ImageRgb8& image, const 
 
 // --- reconstruction ---
 
+// The image through the VQ tokenizer (encode, decode), as 8-bit RGB again; adds the round trip's PSNR
+// (dB, pixels in [0, 1], the decoder's output clamped to [-1, 1], as train-vq measures it) to `psnr_sum`.
+Expected<ImageRgb8> throughVq(train::JanusVqCodes& vq, const ImageRgb8& image, double& psnr_sum) {
+    const size_t hw = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
+    std::vector<float> chw(3 * hw);
+    for (size_t p = 0; p < hw; ++p)
+        for (size_t c = 0; c < 3; ++c) chw[c * hw + p] = image.rgb[p * 3 + c] / 127.5f - 1.0f;
+    auto rec = vq.roundTrip(chw, 1, image.height, image.width);
+    if (!rec) return rec.status();
+    ImageRgb8 out{image.width, image.height, std::vector<uint8_t>(hw * 3)};
+    double mse = 0;
+    for (size_t p = 0; p < hw; ++p)
+        for (size_t c = 0; c < 3; ++c) {
+            const double r = std::clamp(static_cast<double>((*rec)[c * hw + p]), -1.0, 1.0);
+            const double d = (r - chw[c * hw + p]) / 2.0;
+            mse += d * d;
+            out.rgb[p * 3 + c] = static_cast<uint8_t>(std::lround((r + 1.0) * 127.5));
+        }
+    mse /= static_cast<double>(3 * hw);
+    psnr_sum += 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
+    return out;
+}
+
 Expected<nlohmann::json> evalReconstruction(IgllmPipeline& igllm, r::Renderer& renderer,
-                                            const std::vector<w::Split>& splits, const Options& o) {
+                                            train::JanusVqCodes* vq, const std::vector<w::Split>& splits,
+                                            const Options& o) {
     nlohmann::json per_split = nlohmann::json::object();
     for (w::Split split : splits) {
         Totals t;
+        double psnr_sum = 0;
         for (long long k = 0; k < o.count; ++k) {
             auto made = w::makeScene(split, o.seed + static_cast<uint64_t>(k));
             if (!made.ok) return Status::error(made.error);
             r::RenderResult frame = w::renderScene(renderer, made.value.scene, o.size);
             if (!frame.ok) return Status::error(frame.error);
             ImageRgb8 image{frame.image.width, frame.image.height, std::move(frame.image.rgb)};
+            if (vq) {
+                auto through = throughVq(*vq, image, psnr_sum);
+                if (!through) return through.status();
+                image = std::move(*through);
+            }
             auto predicted = readBack(igllm, image, o, t);
             if (!predicted) return predicted.status();
             t.add(r::scoreScene(*predicted, made.value.scene));
         }
         per_split[std::string(w::splitName(split))] = t.json();
+        if (vq) per_split[std::string(w::splitName(split))]["vq_psnr_db"] = psnr_sum / static_cast<double>(o.count);
     }
     return per_split;
 }
@@ -212,6 +248,7 @@ int cmdEvalShapes(int argc, char** argv) {
     Options o;
     app.add_option("--igllm", o.igllm);
     app.add_option("--generator", o.generator);
+    app.add_option("--vq", o.vq);
     app.add_option("--splits", o.splits);
     addInt(app, "--count", o.count, 1, 1000000);
     addSeed(app, "--seed", o.seed);
@@ -237,6 +274,10 @@ int cmdEvalShapes(int argc, char** argv) {
         return 2;
     }
     const bool t2i = !o.generator.empty();
+    if (t2i && !o.vq.empty()) {
+        std::fprintf(stderr, "tessera-cli eval-shapes: --vq is for reconstruction, not with --generator\n");
+        return 2;
+    }
     if (o.splits.empty()) o.splits = t2i ? "test" : "test,ood";
     if (o.count == 0) o.count = t2i ? 200 : 500;
     std::string error;
@@ -286,7 +327,17 @@ int cmdEvalShapes(int argc, char** argv) {
         if (!created.renderer) return fail(created.error);
         out["renderer"] = created.renderer->device();
         out["image_size"] = o.size;
-        per_split = evalReconstruction(**igllm, *created.renderer, splits, o);
+        std::unique_ptr<train::JanusVqCodes> vq;
+        if (!o.vq.empty()) {
+            auto loaded = train::JanusVqCodes::load(o.vq, o.threads);
+            if (!loaded) return fail(o.vq + ": " + loaded.error());
+            if (o.size % (*loaded)->downsample() != 0)
+                return fail("--size " + std::to_string(o.size) + " is not a multiple of the VQ's downsampling " +
+                            std::to_string((*loaded)->downsample()));
+            vq = std::move(*loaded);
+            out["vq"] = o.vq;
+        }
+        per_split = evalReconstruction(**igllm, *created.renderer, vq.get(), splits, o);
     }
     if (!per_split) return fail(per_split.error());
     out["splits"] = *per_split;

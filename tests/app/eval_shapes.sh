@@ -35,6 +35,20 @@ for split in test ood; do
          and .matched <= .objects" "$work/a.json" > /dev/null || { echo "$split: position error or matched"; exit 1; }
 done
 
+# Through a VQ tokenizer: the PSNR eval-shapes reports for the round trip (the inference loader) equals
+# the one train-vq reports (its training graph) on the same renders, written by `world`.
+"$cli" world --out "$work/w-vq" --count 3 --seed 4 --split test --size 16 > /dev/null
+"$cli" train-vq --train "$work/w-vq" --val "$work/w-vq" --out "$work/vq" --steps 2 --batch 3 --levels 2 \
+  --codebook 16 --code-dim 4 > "$work/vq.txt"
+"$cli" eval-shapes --igllm "$work/ig" --vq "$work/vq" --count 3 --seed 4 --splits test --size 16 \
+  --max-tokens 60 > "$work/v.json"
+cat "$work/v.json"
+want="$(tail -n 1 "$work/vq.txt" | jq .val_psnr_db)"
+jq -e --argjson want "$want" '(.splits.test.vq_psnr_db - $want | fabs) < 0.01 and .vq != null' "$work/v.json" \
+  > /dev/null || { echo "VQ round trip: PSNR $(jq .splits.test.vq_psnr_db "$work/v.json"), train-vq says $want"; exit 1; }
+set +e; "$cli" eval-shapes --igllm "$work/ig" --vq "$work/vq" --size 15 --count 1 > /dev/null 2>&1; rc=$?; set -e
+[ "$rc" = 1 ] || { echo "a size the VQ cannot take: exit $rc, expected 1"; exit 1; }
+
 # Text->image: the tiny Janus checkpoint has a 128-token context, so scenes 2 and 3 of test (two
 # objects each, short captions).
 "$cli" eval-shapes --igllm "$work/ig" --generator "$data/reference/janus_tiny" --count 2 --seed 2 \
@@ -48,7 +62,8 @@ jq -e '.task == "text_to_image" and .splits.test.images == 2 and (.splits.test.f
   || { echo "t2i figures"; exit 1; }
 
 for bad in "--count 2" "--igllm $work/ig --splits nope" "--igllm $work/ig --count 0" \
-           "--igllm $work/ig --splits val --seed 999999 --count 2" "--igllm $work/ig --renderer opengl"; do
+           "--igllm $work/ig --splits val --seed 999999 --count 2" "--igllm $work/ig --renderer opengl" \
+           "--igllm $work/ig --vq $work/vq --generator $data/reference/janus_tiny --count 1"; do
   set +e; "$cli" eval-shapes $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "eval-shapes $bad: exit $rc, expected 2"; exit 1; }
 done

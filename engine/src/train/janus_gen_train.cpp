@@ -563,4 +563,18 @@ Expected<std::vector<int64_t>> JanusVqCodes::encode(const std::vector<float>& pi
     }
 }
 
+Expected<std::vector<float>> JanusVqCodes::roundTrip(const std::vector<float>& pixels, int64_t batch,
+                                                     int64_t height, int64_t width) {
+    auto codes = encode(pixels, batch, height, width);
+    if (!codes) return codes.status();
+    const int64_t f = downsample();
+    try {
+        Backend& be = *impl_->backend;
+        const Tensor ids = be.fromI64(*codes, {batch, (height / f) * (width / f)});
+        return be.readF32(impl_->vq.decodeCodes(be, impl_->vq.codesFor(be, ids, height / f, width / f)));
+    } catch (const std::exception& e) {
+        return Status::error(std::string("VQ decode: ") + e.what());
+    }
+}
+
 } // namespace tessera::train

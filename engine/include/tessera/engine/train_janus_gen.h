@@ -159,6 +159,10 @@ public:
     // [batch, (height/f)·(width/f)] in raster order.
     Expected<std::vector<int64_t>> encode(const std::vector<float>& pixels, int64_t batch, int64_t height,
                                           int64_t width);
+    // encode() then the loader's decoder: the tokenizer's reconstruction [batch, 3, height, width], as
+    // the decoder outputs it (about [-1, 1], not clamped).
+    Expected<std::vector<float>> roundTrip(const std::vector<float>& pixels, int64_t batch, int64_t height,
+                                           int64_t width);
 
 private:
     JanusVqCodes() = default;
