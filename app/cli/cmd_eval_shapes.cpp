@@ -177,7 +177,9 @@ Expected<nlohmann::json> evalReconstruction(IgllmPipeline& igllm, r::Renderer& r
             t.add(r::scoreScene(*predicted, made.value.scene));
         }
         per_split[std::string(w::splitName(split))] = t.json();
-        if (vq) per_split[std::string(w::splitName(split))]["vq_psnr_db"] = psnr_sum / static_cast<double>(o.count);
+        if (vq)
+            per_split[std::string(w::splitName(split))]["vq_psnr_db"] =
+                psnr_sum / static_cast<double>(o.count);
     }
     return per_split;
 }
@@ -222,14 +224,14 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
         auto ratio = [](size_t a, size_t b) {
             return b ? static_cast<double>(a) / static_cast<double>(b) : 0.0;
         };
-        per_split[std::string(w::splitName(split))] = {{"images", images},
-                                                       {"objects_asked", asked},
-                                                       {"objects_found", found},
-                                                       {"found_rate", ratio(found, asked)},
-                                                       {"all_found_rate", ratio(images_all_found, images)},
-                                                       {"lm_steps_per_image",
-                                                        images ? static_cast<double>(lm_steps) / images : 0.0},
-                                                       {"parse_failures", t.parse_failures}};
+        per_split[std::string(w::splitName(split))] = {
+            {"images", images},
+            {"objects_asked", asked},
+            {"objects_found", found},
+            {"found_rate", ratio(found, asked)},
+            {"all_found_rate", ratio(images_all_found, images)},
+            {"lm_steps_per_image", images ? static_cast<double>(lm_steps) / images : 0.0},
+            {"parse_failures", t.parse_failures}};
     }
     return per_split;
 }
@@ -332,7 +334,8 @@ int cmdEvalShapes(int argc, char** argv) {
             auto loaded = train::JanusVqCodes::load(o.vq, o.threads);
             if (!loaded) return fail(o.vq + ": " + loaded.error());
             if (o.size % (*loaded)->downsample() != 0)
-                return fail("--size " + std::to_string(o.size) + " is not a multiple of the VQ's downsampling " +
+                return fail("--size " + std::to_string(o.size) +
+                            " is not a multiple of the VQ's downsampling " +
                             std::to_string((*loaded)->downsample()));
             vq = std::move(*loaded);
             out["vq"] = o.vq;

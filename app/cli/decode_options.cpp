@@ -27,8 +27,9 @@ void addDecodeOptions(CLI::App& app, DecodeOptions& o, DecodeSettings& settings)
 std::string applyDecodeOptions(const CLI::App& app, const DecodeOptions& o, DecodeSettings& settings) {
     settings.strategy = *decodeStrategyFromName(o.decode);
     settings.init = *sjdInitFromName(o.init);
-    if (settings.strategy != DecodeStrategy::Sjd && (app.count("--sjd-window") || app.count("--sjd-init") ||
-                                                      app.count("--lantern-k") || app.count("--lantern-delta")))
+    if (settings.strategy != DecodeStrategy::Sjd &&
+        (app.count("--sjd-window") || app.count("--sjd-init") || app.count("--lantern-k") ||
+         app.count("--lantern-delta")))
         return "--sjd-window, --sjd-init, --lantern-k and --lantern-delta need --decode sjd";
     return {};
 }

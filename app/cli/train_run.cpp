@@ -41,8 +41,8 @@ Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps,
     Status run = trainer.run(steps, nullptr, [&](const train::StepRecord& r) {
         step_ms += r.step_ms;
         ++timed;
-        nlohmann::json line{{"step", r.step}, {"total", r.total}, {"loss", r.loss}, {"step_ms", r.step_ms},
-                            {"lr", r.lr},          {"grad_norm", r.grad_norm}};
+        nlohmann::json line{{"step", r.step},       {"total", r.total}, {"loss", r.loss},
+                            {"step_ms", r.step_ms}, {"lr", r.lr},       {"grad_norm", r.grad_norm}};
         if (extra) extra(line);
         std::printf("%s\n", line.dump().c_str());
         std::fflush(stdout);

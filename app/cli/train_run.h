@@ -6,9 +6,9 @@
 #include "tessera/engine/train_loop.h"
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <nlohmann/json.hpp>
 
 namespace tessera::cli {
 
