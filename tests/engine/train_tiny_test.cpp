@@ -44,6 +44,21 @@ struct Expected32 {
     }
 };
 
+// Every parameter of `m` equals the reference's `<prefix><name>` within 1e-5; prints the largest error.
+void expectWeightsMatch(LlamaTrainModel& m, const Expected32& ref, const std::string& prefix,
+                        const char* after) {
+    double worst = 0;
+    for (const auto& p : m.parameters()) {
+        const auto w = ref.f32(prefix + p.name);
+        ASSERT_EQ(w.size(), p.value.size()) << p.name;
+        for (size_t i = 0; i < w.size(); ++i) {
+            EXPECT_NEAR(p.value[i], w[i], 1e-5) << p.name << "[" << i << "]";
+            worst = std::max(worst, std::fabs(static_cast<double>(p.value[i]) - w[i]));
+        }
+    }
+    std::printf("largest weight error after %s: %.3g\n", after, worst);
+}
+
 class TrainTiny : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -101,16 +116,7 @@ TEST_F(TrainTiny, ThreeAdamWStepsMatchPyTorch) {
         std::printf("step %d loss %.7f reference %.7f\n", step, loss, ref_losses[step]);
         opt.update(model_->parameters());
     }
-    double worst = 0;
-    for (const auto& p : model_->parameters()) {
-        const auto w = ref_.f32("adamw." + p.name);
-        ASSERT_EQ(w.size(), p.value.size()) << p.name;
-        for (size_t i = 0; i < w.size(); ++i) {
-            EXPECT_NEAR(p.value[i], w[i], 1e-5) << p.name << "[" << i << "]";
-            worst = std::max(worst, std::fabs(static_cast<double>(p.value[i]) - w[i]));
-        }
-    }
-    std::printf("largest weight error after 3 AdamW steps: %.3g\n", worst);
+    expectWeightsMatch(*model_, ref_, "adamw.", "3 AdamW steps");
 }
 
 // The Trainer's warmup + cosine schedule and global-norm clipping against transformers'
@@ -147,16 +153,7 @@ TEST_F(TrainTiny, ScheduledAndClippedStepsMatchPyTorch) {
         std::printf("step %zu lr %.6g/%.6g norm %.6g/%.6g loss %.7f/%.7f\n", i, steps[i].lr, lr[i],
                     steps[i].grad_norm, norm[i], steps[i].loss, losses[i]);
     }
-    double worst = 0;
-    for (const auto& p : model_->parameters()) {
-        const auto w = ref.f32("schedule." + p.name);
-        ASSERT_EQ(w.size(), p.value.size()) << p.name;
-        for (size_t i = 0; i < w.size(); ++i) {
-            EXPECT_NEAR(p.value[i], w[i], 1e-5) << p.name << "[" << i << "]";
-            worst = std::max(worst, std::fabs(static_cast<double>(p.value[i]) - w[i]));
-        }
-    }
-    std::printf("largest weight error after 6 scheduled, clipped AdamW steps: %.3g\n", worst);
+    expectWeightsMatch(*model_, ref, "schedule.", "6 scheduled, clipped AdamW steps");
 }
 
 // The training graph is the model the engine runs: its logits equal the inference path's
