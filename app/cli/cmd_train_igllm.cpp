@@ -278,10 +278,7 @@ int cmdTrainIgllm(int argc, char** argv) {
                               {"val_rotation_mae", mean(abs_err[4], field_n[4])},
                               {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
-    std::ofstream metrics(out_dir + "/metrics.json");
-    if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");
-    std::printf("%s\n", summary.dump().c_str());
-    return 0;
+    return finishTrainingCommand("train-igllm", summary, out_dir);
 }
 
 } // namespace tessera::cli

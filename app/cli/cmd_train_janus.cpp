@@ -508,10 +508,7 @@ int cmdTrainJanus(int argc, char** argv) {
                               {"dtype", dtype_name},
                               {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
-    std::ofstream metrics(out_dir + "/metrics.json");
-    if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");
-    std::printf("%s\n", summary.dump().c_str());
-    return 0;
+    return finishTrainingCommand("train-janus", summary, out_dir);
 }
 
 } // namespace tessera::cli

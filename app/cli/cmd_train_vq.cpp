@@ -221,10 +221,7 @@ int cmdTrainVq(int argc, char** argv) {
                               {"tokens_per_image", (h / f) * (w / f)},
                               {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
-    std::ofstream metrics(out_dir + "/metrics.json");
-    if (!(metrics << summary.dump(2) << '\n')) return fail("cannot write " + out_dir + "/metrics.json");
-    std::printf("%s\n", summary.dump().c_str());
-    return 0;
+    return finishTrainingCommand("train-vq", summary, out_dir);
 }
 
 } // namespace tessera::cli

@@ -1,6 +1,7 @@
 #include "cli/train_run.h"
 
 #include <cstdio>
+#include <fstream>
 
 namespace tessera::cli {
 
@@ -26,6 +27,18 @@ std::optional<int> parseTrainingCommandLine(CLI::App& app, const std::string& co
     }
     o.cosine = schedule == "cosine";
     return std::nullopt;
+}
+
+int finishTrainingCommand(const std::string& command, const nlohmann::json& summary,
+                          const std::string& out_dir) {
+    std::ofstream metrics(out_dir + "/metrics.json");
+    if (!(metrics << summary.dump(2) << '\n')) {
+        std::fprintf(stderr, "tessera-cli %s: cannot write %s/metrics.json\n", command.c_str(),
+                     out_dir.c_str());
+        return 1;
+    }
+    std::printf("%s\n", summary.dump().c_str());
+    return 0;
 }
 
 Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps, bool resume,

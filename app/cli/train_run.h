@@ -18,6 +18,11 @@ namespace tessera::cli {
 std::optional<int> parseTrainingCommandLine(CLI::App& app, const std::string& command, const char* usage,
                                             train::TrainerOptions& o, int argc, char** argv);
 
+// The end of a training command: writes `summary` to OUT_DIR/metrics.json and prints it as one JSON line.
+// Returns the command's exit code (1, with the message, when metrics.json cannot be written).
+int finishTrainingCommand(const std::string& command, const nlohmann::json& summary,
+                          const std::string& out_dir);
+
 // Resumes `trainer` from its checkpoint when `resume` is set (printing {"event":"resumed","step":k} when a
 // checkpoint was there), then runs it to `steps` optimizer steps, printing one JSON line per step:
 // step, total, loss, step_ms, lr and grad_norm, plus the fields `extra` adds to the line. Returns the mean
