@@ -14,6 +14,7 @@
 #include "tessera/widgets/janus_generator.h"
 #include "tessera/widgets/model_manager.h"
 #include "tessera/widgets/studio_controller.h"
+#include "widgets/erasure_request.h"
 #include "widgets/test_app.h"
 
 #include <QComboBox>
@@ -69,16 +70,8 @@ TEST(ErasureProject, StudioErasureIsStoredAndReopensWithoutTraining) {
     EngineBridge bridge(1);
     ErasureController live(&bridge);
     live.setProject(project); // no project yet: created when the erasure is stored
-    auto pairs = train::readEarPairs(kPairs.toStdString());
-    ASSERT_TRUE(pairs.ok()) << pairs.error();
     ErasureRequest r;
-    r.model_dir = kModel;
-    r.pairs = *pairs;
-    r.options.iterations = 1;
-    r.options.window = 4;
-    r.options.threshold = 0;
-    r.options.lr = 1e-2;
-    r.out_path = tmp.filePath("church.safetensors");
+    ASSERT_TRUE(test::churchErasure(r, kModel, 1, 4, 0, tmp.filePath("church.safetensors")));
     bool finished = false, ok = false;
     QString message;
     qint64 stored_job = 0;

@@ -4,6 +4,7 @@
 // cancelled job ends as cancelled.
 #include "tessera/widgets/engine_bridge.h"
 #include "tessera/widgets/erasure.h"
+#include "widgets/erasure_request.h"
 #include "widgets/test_app.h"
 
 #include <QFile>
@@ -74,16 +75,8 @@ TEST(ErasureWidgets, ControllerRunsAShortJobAndWritesTheDeltaAndRecord) {
     EngineBridge bridge(1);
     ErasureController controller(&bridge);
     QTemporaryDir tmp;
-    auto pairs = train::readEarPairs(kPairs);
-    ASSERT_TRUE(pairs.ok());
     ErasureRequest r;
-    r.model_dir = kModel;
-    r.pairs = *pairs;
-    r.options.iterations = 2;
-    r.options.window = 4;
-    r.options.threshold = 0;
-    r.options.lr = 1e-2;
-    r.out_path = tmp.path() + "/d.safetensors";
+    ASSERT_TRUE(test::churchErasure(r, kModel, 2, 4, 0, tmp.path() + "/d.safetensors"));
     int steps = 0, windows = 0;
     QObject::connect(&controller, &ErasureController::progress, [&](const TrainingProgress& p) {
         ++steps;

@@ -30,6 +30,7 @@
 #include "tessera/widgets/video_controller.h"
 #include "tessera/widgets/video_generator.h"
 #include "tessera/widgets/video_view.h"
+#include "widgets/erasure_request.h"
 #include "widgets/screenshots_support.h"
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
@@ -366,17 +367,8 @@ TEST(StudioScreenshots, ErasureLossCurveMidJobAndCompareView) {
     w.resize(1400, 900);
     w.show();
     QTemporaryDir tmp;
-    auto pairs =
-        train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
-    ASSERT_TRUE(pairs.ok()) << pairs.error();
     ErasureRequest r;
-    r.model_dir = janusTinyDir();
-    r.pairs = *pairs;
-    r.options.iterations = 80;
-    r.options.window = 5;
-    r.options.threshold = 2.0;
-    r.options.lr = 1e-2;
-    r.out_path = tmp.path() + "/church.safetensors";
+    ASSERT_TRUE(test::churchErasure(r, janusTinyDir(), 80, 5, 2.0, tmp.path() + "/church.safetensors"));
     QDockWidget* dock = w.dock("erasureDock");
     ASSERT_NE(dock, nullptr);
     dock->setFloating(true);
@@ -435,17 +427,8 @@ TEST(StudioScreenshots, ErasureStoredInTheProjectReopensAndTheErasedModelIsListe
         w.resize(1400, 900);
         w.show();
         ASSERT_TRUE(waitFor([&] { return w.erasure()->project() == project; }, 20000));
-        auto pairs =
-            train::readEarPairs(std::string(TESSERA_TEST_DATA_DIR) + "/../../docs/examples/erase_pairs.json");
-        ASSERT_TRUE(pairs.ok()) << pairs.error();
         ErasureRequest r;
-        r.model_dir = janusTinyDir();
-        r.pairs = *pairs;
-        r.options.iterations = 3;
-        r.options.window = 4;
-        r.options.threshold = 2.0;
-        r.options.lr = 1e-2;
-        r.out_path = tmp.filePath("church.safetensors");
+        ASSERT_TRUE(test::churchErasure(r, janusTinyDir(), 3, 4, 2.0, tmp.filePath("church.safetensors")));
         QObject::connect(w.erasure(), &ErasureController::stored,
                          [&](const QString&, qint64 job) { stored_job = job; });
         bool done = false, ok = false;
