@@ -63,7 +63,9 @@ jq -e '.task == "text_to_image" and .splits.test.images == 2 and (.splits.test.f
 
 for bad in "--count 2" "--igllm $work/ig --splits nope" "--igllm $work/ig --count 0" \
            "--igllm $work/ig --splits val --seed 999999 --count 2" "--igllm $work/ig --renderer opengl" \
-           "--igllm $work/ig --vq $work/vq --generator $data/reference/janus_tiny --count 1"; do
+           "--igllm $work/ig --vq $work/vq --generator $data/reference/janus_tiny --count 1" \
+           "--igllm $work/ig --generator $data/reference/janus_tiny --count 1 --sjd-window 8" \
+           "--igllm $work/ig --generator $data/reference/janus_tiny --count 1 --decode fast"; do
   set +e; "$cli" eval-shapes $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "eval-shapes $bad: exit $rc, expected 2"; exit 1; }
 done

@@ -55,7 +55,8 @@ tail -1 "$work/c2.txt" | jq -e ".event == \"done\" and .steps == $((done_steps +
 for bad in "--vq $work/vq --train $work/train --val $work/val --out $work/x" \
            "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --dtype f8" \
            "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --hidden 30 --heads 4" \
-           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --cfg-drop 2"; do
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --cfg-drop 2" \
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --schedule step"; do
   set +e; "$cli" train-janus $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-janus $bad: exit $rc, expected 2"; exit 1; }
 done

@@ -16,6 +16,8 @@ args=(--train "$work/train" --val "$work/val" --out "$work/model" --batch 2 --le
 "$cli" train-vq "${args[@]}" --steps 2 > "$work/a.txt"
 cat "$work/a.txt"
 [ "$(grep -c '"step":' "$work/a.txt")" = 2 ] || { echo "expected 2 step lines"; exit 1; }
+grep '"step":' "$work/a.txt" | jq -s -e 'all(.lr == 0.001 and (.grad_norm | isnormal) and .grad_norm > 0)' \
+  > /dev/null || { echo "step lines lack the learning rate and gradient norm"; exit 1; }
 tail -1 "$work/a.txt" | jq -e '.event == "done" and .steps == 2 and .val_images == 2 and .tokens_per_image == 64
   and (.val_psnr_db | isnormal) and .val_psnr_db > 0' > /dev/null || { echo "summary"; exit 1; }
 for f in config.json model.safetensors metrics.json; do [ -s "$work/model/$f" ] || { echo "missing $f"; exit 1; }; done
@@ -29,7 +31,10 @@ head -1 "$work/b.txt" | jq -e '.event == "resumed" and .step == 2' > /dev/null |
   || { echo "resumed steps are not 3,4"; exit 1; }
 
 for bad in "--train $work/train --val $work/val --out $work/x" "--train $work/train --val $work/val --out $work/x --steps 1 --channels 40" \
-           "--train $work/train --val $work/val --out $work/x --steps 0"; do
+           "--train $work/train --val $work/val --out $work/x --steps 0" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --schedule linear" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --warmup -1" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --clip -1"; do
   set +e; "$cli" train-vq $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-vq $bad: exit $rc, expected 2"; exit 1; }
 done
