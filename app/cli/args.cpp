@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <vector>
 
@@ -195,5 +196,25 @@ std::string dataDir() {
     if (const char* env = std::getenv("TESSERA_DATA_DIR")) return env;
     return std::string(TESSERA_SOURCE_DIR) + "/tests/data";
 }
+
+std::string modelsDir() {
+    if (const char* env = std::getenv("TESSERA_MODELS_DIR")) return env;
+    return std::string(TESSERA_SOURCE_DIR) + "/resources/models";
+}
+
+namespace {
+std::string builtInModel(const char* name) {
+    const std::string dir = modelsDir() + "/" + name;
+    std::error_code ec;
+    return std::filesystem::exists(dir + "/config.json", ec) ? dir : std::string();
+}
+} // namespace
+
+std::string defaultModelDir() {
+    std::string dir = builtInModel("shapes-janus");
+    return dir.empty() ? dataDir() + "/reference/janus_tiny" : dir;
+}
+
+std::string defaultIgllmDir() { return builtInModel("shapes-igllm"); }
 
 } // namespace tessera::cli

@@ -87,7 +87,12 @@ int cmdTrainVq(int argc, char** argv);    // cmd_train_vq.cpp
 int cmdTrainJanus(int argc, char** argv); // cmd_train_janus.cpp
 int cmdTrainIgllm(int argc, char** argv); // cmd_train_igllm.cpp
 
-// The built-in default model (an untrained smoke-test Janus checkpoint shipped with the tests).
+// Where the built-in Shapes models live (resources/models; TESSERA_MODELS_DIR overrides it).
+std::string modelsDir();
+// The built-in default text->image model: shapes-janus from modelsDir(), or the untrained smoke-test
+// checkpoint janus_tiny of the test data where that folder is missing.
 std::string defaultModelDir();
+// The built-in IG-LLM model (modelsDir()/shapes-igllm); empty where it is missing.
+std::string defaultIgllmDir();
 
 } // namespace tessera::cli

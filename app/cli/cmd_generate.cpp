@@ -139,8 +139,6 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
 
 } // namespace
 
-std::string defaultModelDir() { return dataDir() + "/reference/janus_tiny"; }
-
 int cmdGenerate(int argc, char** argv) {
     CLI::App app;
     JanusRun run;

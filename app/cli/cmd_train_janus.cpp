@@ -240,8 +240,8 @@ std::vector<std::string> worldWords() {
     };
     r::Scene two;
     two.objects.resize(2);
-    two.objects[0].position = {0, -2, 0.35};
-    two.objects[1].position = {0, 2, 0.35};
+    two.objects[0].position = {0, -2, world::kSmallSize};
+    two.objects[1].position = {0, 2, world::kSmallSize};
     addWords(world::captionFor(two));
     for (double size : {world::kSmallSize, world::kLargeSize})
         for (int c = 0; c <= static_cast<int>(r::Color::Yellow); ++c)

@@ -6,6 +6,7 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFileInfo>
 
 int main(int argc, char** argv) {
     tessera::tuneBlasForThisCpu(argv);
@@ -18,10 +19,18 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription("Tessera studio: autoregressive image generation, token by token.");
     parser.addHelpOption();
     parser.addVersionOption();
-    const QString default_model = QDir(TESSERA_SOURCE_DIR).filePath("tests/data/reference/janus_tiny");
+    // The built-in shapes-janus (resources/models, or TESSERA_MODELS_DIR), else the smoke-test model.
+    const QString smoke_test_model = QDir(TESSERA_SOURCE_DIR).filePath("tests/data/reference/janus_tiny");
+    const QString models_dir = qEnvironmentVariableIsSet("TESSERA_MODELS_DIR")
+                                   ? qEnvironmentVariable("TESSERA_MODELS_DIR")
+                                   : QDir(TESSERA_SOURCE_DIR).filePath("resources/models");
+    const QString shapes_janus = QDir(models_dir).filePath("shapes-janus");
+    const QString default_model =
+        QFileInfo::exists(QDir(shapes_janus).filePath("config.json")) ? shapes_janus : smoke_test_model;
     QCommandLineOption model({"m", "model"},
-                             "Checkpoint folder to load (default: the built-in smoke-test model).", "dir",
-                             default_model);
+                             "Checkpoint folder to load (default: the built-in shapes-janus, or the "
+                             "smoke-test model where resources/models lacks it).",
+                             "dir", default_model);
     QCommandLineOption project({"p", "project"}, "Project folder whose history to open.", "dir");
     QCommandLineOption prompt("prompt", "Prompt of the first generation.", "text");
     QCommandLineOption no_start("no-autostart", "Do not start a first generation.");
@@ -39,13 +48,16 @@ int main(int argc, char** argv) {
     if (parser.isSet(stall)) {
         tessera::studio::StallBenchOptions bench;
         bench.preset = parser.value(stall);
-        bench.reference_dir = default_model;
+        bench.reference_dir = smoke_test_model;
         bench.software_gl = parser.isSet(software_gl);
         return tessera::studio::runStallBench(bench);
     }
 
     tessera::studio::StudioOptions options;
     options.model = parser.value(model);
+    if (const QString igllm = QDir(models_dir).filePath("shapes-igllm");
+        QFileInfo::exists(igllm + "/config.json"))
+        options.igllm_model = igllm;
     options.project = parser.value(project);
     options.prompt = parser.value(prompt);
     options.autostart = !parser.isSet(no_start);

@@ -56,7 +56,8 @@ namespace tessera::studio {
 using namespace tessera::widgets;
 
 namespace {
-const char* kDefaultPrompt = "a lighthouse on a cliff at dawn, oil painting";
+// A caption of the Shapes world, which the built-in shapes-janus draws (docs/WORLD.md).
+const char* kDefaultPrompt = "a large red rubber cube left of a small blue metal sphere";
 }
 
 MainWindow::MainWindow(StudioOptions options, QWidget* parent)
@@ -415,7 +416,8 @@ void MainWindow::buildMenus() {
            [this] { queue_view_->pauseButton()->toggle(); });
     gen->addSeparator();
     action(gen, "generate.reconstruct", tr("Reconstruct &scene from image…"), QKeySequence(), [this] {
-        const QString model = QFileDialog::getExistingDirectory(this, tr("IG-LLM checkpoint folder"));
+        const QString model =
+            QFileDialog::getExistingDirectory(this, tr("IG-LLM checkpoint folder"), options_.igllm_model);
         if (model.isEmpty()) return;
         const QString image = QFileDialog::getOpenFileName(this, tr("Image"), {},
                                                            tr("Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"));

@@ -47,6 +47,7 @@ namespace tessera::studio {
 
 struct StudioOptions {
     QString model;         // checkpoint folder loaded at start (empty: none)
+    QString igllm_model;   // the IG-LLM folder "Reconstruct scene from image" offers first (built-in shapes-igllm)
     bool autostart = true; // start a first generation once the model is loaded
     QString prompt;        // for that first generation (empty: the saved or default prompt)
     QString project;       // project folder whose history to show (empty: this session)

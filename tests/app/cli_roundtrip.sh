@@ -4,10 +4,12 @@ set -euo pipefail
 cli="$1"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# janus_tiny of the test data (TESSERA_DATA_DIR overrides it, as broken_model_fails.sh does).
+model="${TESSERA_DATA_DIR:-$(cd "$(dirname "$0")/../data" && pwd)}/reference/janus_tiny"
 
-"$cli" generate --prompt "a red cube" --seed 1234 --images 2 --threads 1 --out "$work/a.png" \
+"$cli" generate --model "$model" --prompt "a red cube" --seed 1234 --images 2 --threads 1 --out "$work/a.png" \
   --preview-dir "$work/previews" --json > "$work/a.json"
-"$cli" generate --prompt "a red cube" --seed 1234 --images 2 --threads 2 --out "$work/b.png" --json > "$work/b.json"
+"$cli" generate --model "$model" --prompt "a red cube" --seed 1234 --images 2 --threads 2 --out "$work/b.png" --json > "$work/b.json"
 test -f "$work/a.png" && test -f "$work/a-1.png"
 ls "$work/previews"/preview-img0-*.png > /dev/null
 

@@ -11,6 +11,7 @@
 #include <QListWidget>
 #include <QSignalSpy>
 #include <QTemporaryDir>
+#include <QTextBrowser>
 #include <gtest/gtest.h>
 
 using namespace tessera;
@@ -92,4 +93,40 @@ TEST(ModelManager, ReportsALoadFailure) {
     ASSERT_TRUE(waitFor([&] { return failed.count() == 1; }));
     EXPECT_TRUE(failed.at(0).at(1).toString().contains("config expects"));
     EXPECT_EQ(studio.generator(), nullptr);
+}
+
+TEST(ModelManager, ShowsTheModelCardOfTheSelectedModel) {
+    test::app();
+    QTemporaryDir dir;
+    const QString folder = dir.filePath("shapes-like");
+    ASSERT_TRUE(QDir().mkpath(folder));
+    for (const char* f : {"config.json", "model.safetensors"})
+        ASSERT_TRUE(QFile::copy(kJanusTiny + "/" + f, folder + "/" + f));
+    EXPECT_TRUE(probeModel(folder).card.isEmpty());
+    {
+        QFile card(folder + "/MODEL.md");
+        ASSERT_TRUE(card.open(QIODevice::WriteOnly));
+        card.write("# shapes-like\n\nText to image over the Shapes world.\n\n## Figures\n\n"
+                   "- test: found rate 0.5\n");
+    }
+    const ModelProbe m = probeModel(folder);
+    ASSERT_TRUE(m.error.isEmpty()) << m.error.toStdString();
+    EXPECT_TRUE(m.card.contains("found rate 0.5"));
+    EXPECT_EQ(m.cardSummary(), "Text to image over the Shapes world.");
+
+    EngineBridge bridge;
+    StudioController studio(&bridge);
+    ModelManagerController mm(&studio, [](const std::string&) -> Expected<std::shared_ptr<Generator>> {
+        return Status::error("not loaded in this test");
+    });
+    ModelManagerPanel panel(&mm);
+    ASSERT_TRUE(mm.addFolder(kJanusTiny));
+    ASSERT_TRUE(mm.addFolder(folder));
+    ASSERT_EQ(panel.list()->count(), 2);
+    panel.list()->setCurrentRow(1);
+    EXPECT_FALSE(panel.card()->isHidden());
+    EXPECT_TRUE(panel.card()->toPlainText().contains("found rate 0.5"));
+    EXPECT_TRUE(panel.list()->item(1)->toolTip().contains("Text to image over the Shapes world."));
+    panel.list()->setCurrentRow(0); // janus_tiny has no card
+    EXPECT_TRUE(panel.card()->isHidden());
 }

@@ -87,8 +87,8 @@ bool parseCaption(const std::string& caption, std::vector<Phrase>& out, std::str
 }
 
 std::string sizeWord(double size) {
-    if (size == 0.35) return "small";
-    if (size == 0.7) return "large";
+    if (size == w::kSmallSize) return "small";
+    if (size == w::kLargeSize) return "large";
     return "?";
 }
 
@@ -161,7 +161,7 @@ TEST(World, ScenesFollowTheRules) {
         for (int i = 0; i < 3; ++i) EXPECT_LE(std::abs(s.camera.position[i] - base.position[i]), 0.5 + 1e-9);
         for (size_t i = 0; i < s.objects.size(); ++i) {
             const auto& o = s.objects[i];
-            EXPECT_TRUE(o.size == 0.35 || o.size == 0.7);
+            EXPECT_TRUE(o.size == w::kSmallSize || o.size == w::kLargeSize);
             EXPECT_DOUBLE_EQ(o.position[2], o.size); // on the ground
             EXPECT_LE(std::abs(o.position[0]), 3.0);
             EXPECT_LE(std::abs(o.position[1]), 3.0);
@@ -216,8 +216,8 @@ TEST(World, CaptionsDescribeTheProgramLeftToRight) {
     SceneObject a, b;
     a.shape = Shape::Sphere;
     a.color = Color::Blue;
-    a.size = 0.7;
-    a.position = {-2, -2, 0.7};
+    a.size = w::kLargeSize;
+    a.position = {-2, -2, w::kLargeSize};
     b.material = Material::Metal;
     b.color = Color::Red;
     b.position = {2, 2, 0.35};

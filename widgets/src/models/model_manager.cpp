@@ -19,6 +19,7 @@
 #include <QListWidget>
 #include <QPointer>
 #include <QPushButton>
+#include <QTextBrowser>
 #include <QThreadPool>
 #include <QVBoxLayout>
 #include <cmath>
@@ -96,9 +97,19 @@ QString ModelProbe::summary() const {
              formatBytes(static_cast<size_t>(estimatedBytes())));
 }
 
+QString ModelProbe::cardSummary() const {
+    for (const QString& paragraph : card.split("\n\n", Qt::SkipEmptyParts)) {
+        const QString text = paragraph.trimmed();
+        if (!text.isEmpty() && !text.startsWith('#')) return text;
+    }
+    return {};
+}
+
 ModelProbe probeModel(const QString& folder) {
     ModelProbe m;
     m.folder = QDir(folder).absolutePath();
+    if (QFile card(QDir(folder).filePath("MODEL.md")); card.open(QIODevice::ReadOnly))
+        m.card = QString::fromUtf8(card.read(ModelProbe::kMaxCardBytes));
     QFile cfg(QDir(folder).filePath("config.json"));
     if (!cfg.open(QIODevice::ReadOnly)) {
         m.error = QObject::tr("no config.json in %1").arg(m.folder);
@@ -375,6 +386,19 @@ ModelManagerPanel::ModelManagerPanel(ModelManagerController* controller, QWidget
         if (!delta.isEmpty()) controller_->addErasedModel(selectedFolder(), delta);
     });
     connect(unload_, &QPushButton::clicked, controller_, &ModelManagerController::unload);
+    // A selected model with a card shows it (Markdown: data, training command, figures).
+    card_ = new QTextBrowser(this);
+    card_->setObjectName("modelCard");
+    card_->setVisible(false);
+    layout->insertWidget(1, card_, 1);
+    connect(list_, &QListWidget::currentItemChanged, this, [this](QListWidgetItem* item) {
+        QString card;
+        if (item)
+            for (const ModelProbe& m : controller_->models())
+                if (m.folder == item->data(Qt::UserRole).toString() && m.overlay.isEmpty()) card = m.card;
+        card_->setMarkdown(card);
+        card_->setVisible(!card.isEmpty());
+    });
     connect(controller_, &ModelManagerController::modelsChanged, this, &ModelManagerPanel::refresh);
     connect(controller_, &ModelManagerController::message, details_, &QLabel::setText);
     connect(
@@ -403,7 +427,9 @@ void ModelManagerPanel::refresh() {
             new QListWidgetItem((loaded ? QStringLiteral("● ") : QStringLiteral("○ ")) + m.summary(), list_);
         item->setData(Qt::UserRole, m.folder);
         item->setData(Qt::UserRole + 1, m.overlay);
-        item->setToolTip(m.overlay.isEmpty() ? m.folder : m.folder + "\n+ " + m.overlay);
+        QString tip = m.overlay.isEmpty() ? m.folder : m.folder + "\n+ " + m.overlay;
+        if (!m.cardSummary().isEmpty()) tip += "\n\n" + m.cardSummary();
+        item->setToolTip(tip);
         if ((m.folder == keep && m.overlay == keep_overlay) || (keep.isEmpty() && loaded))
             list_->setCurrentItem(item);
     }

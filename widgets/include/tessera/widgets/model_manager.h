@@ -20,6 +20,7 @@
 class QLabel;
 class QListWidget;
 class QPushButton;
+class QTextBrowser;
 
 namespace tessera::widgets {
 
@@ -42,6 +43,12 @@ struct ModelProbe {
     // A model plus an EAR delta (docs/EAR.md) is a model of its own: the delta file and its sha256 when
     // the entry was added (loading refuses a file that is gone or changed since). Empty: the folder alone.
     QString overlay, overlay_sha256;
+    // The folder's model card (MODEL.md, Markdown; at most kMaxCardBytes read), e.g. the data, training
+    // command and figures of a built-in Shapes model. Empty: no card.
+    QString card;
+    static constexpr qint64 kMaxCardBytes = 16 * 1024;
+    // The card's first paragraph after its title: what the model is, in a line or two.
+    QString cardSummary() const;
     int64_t estimatedBytes() const { return weight_bytes + kv_cache_bytes; }
     QString summary() const;
     // "<folder name>" or "<folder name> + <delta name>".
@@ -110,6 +117,8 @@ class ModelManagerPanel : public QWidget {
 public:
     ModelManagerPanel(ModelManagerController* controller, QWidget* parent = nullptr);
     QListWidget* list() const { return list_; }
+    // The selected model's card (hidden when it has none).
+    QTextBrowser* card() const { return card_; }
     void refresh();
 
 private:
@@ -118,6 +127,7 @@ private:
     ModelManagerController* controller_;
     QListWidget* list_;
     QLabel* details_;
+    QTextBrowser* card_;
     QPushButton* add_;
     QPushButton* add_erased_;
     QPushButton* load_;

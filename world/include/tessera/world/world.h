@@ -44,8 +44,8 @@ inline constexpr std::array<ColorShape, 4> kHeldOutPairs = {{{r::Color::Cyan, r:
                                                              {r::Color::Green, r::Shape::Sphere}}};
 bool isHeldOut(r::Color color, r::Shape shape);
 
-inline constexpr double kSmallSize = 0.35;
-inline constexpr double kLargeSize = 0.7;
+inline constexpr double kSmallSize = 0.5;
+inline constexpr double kLargeSize = 1.0;
 inline constexpr double kGroundHalfExtent = 3.0; // object centres lie in [-3, 3]² on the ground
 inline constexpr int kMinObjects = 1;
 inline constexpr int kMaxObjects = 4;
