@@ -102,7 +102,7 @@ splits() {
 }
 # A model card per folder: what it is, the data, the command and the figures.
 card() {
-  local name="$1" what="$2" command="$3" figures="$4"
+  local name="$1" what="$2" command="$3" figures="$4" target="$5"
   {
     echo "# $name"
     echo
@@ -120,6 +120,8 @@ card() {
     echo
     echo "$figures"
     echo
+    echo "$target"
+    echo
     echo "Training summary (metrics.json):"
     echo
     echo '```json'
@@ -131,23 +133,28 @@ card shapes-vq "An image tokenizer in the Janus VQ layout (encoder, codebook, de
   "train-vq --train world/train --val world/val --out shapes-vq ${vq_args[*]}" \
   "Validation PSNR $(jq -r '.val_psnr_db * 100 | round / 100' "$out/shapes-vq/metrics.json") dB. What shapes-igllm still reads after the round trip (\`eval-shapes --igllm shapes-igllm --vq shapes-vq --count $gen_count\`):
 
-$(splits "$out/eval-vq.json" "PSNR dB=vq_psnr_db,count=count_accuracy,colour=color_accuracy,shape=shape_accuracy")"
+$(splits "$out/eval-vq.json" "PSNR dB=vq_psnr_db,count=count_accuracy,colour=color_accuracy,shape=shape_accuracy")" \
+  "Target (docs/WORLD.md): no number of its own; shapes-janus can show only what survives this round trip."
 card shapes-janus "Text→image in the Janus-Pro layout over shapes-vq's codes (the VQ is inside, as model.vqmodel.*)." \
   "train-janus --train world/train --val world/val --vq shapes-vq --out shapes-janus ${janus_args[*]}" \
   "Each of $gen_count \`test\` captions drawn, then read back by shapes-igllm; an object asked for is found when the reading holds one of its colour and shape (\`eval-shapes --generator shapes-janus --igllm shapes-igllm --count $gen_count\`):
 
-$(splits "$out/eval-janus.json" "found rate=found_rate,all found=all_found_rate,objects asked=objects_asked")"
+$(splits "$out/eval-janus.json" "found rate=found_rate,all found=all_found_rate,objects asked=objects_asked")" \
+  "Target (docs/WORLD.md): found rate ≥ 0.8 on 200 captions."
 card shapes-igllm "Image → scene program in the LLaVA layout with IG-LLM's numeric head." \
   "train-igllm --train world/train --val world/val --out shapes-igllm ${igllm_args[*]}" \
   "On clean renders (\`eval-shapes --igllm shapes-igllm --count $eval_count\`; position error in % of the ground's extent):
 
-$(splits "$out/eval-igllm.json" "count=count_accuracy,colour=color_accuracy,shape=shape_accuracy,material=material_accuracy,size=size_accuracy,position error=position_error_pct_of_extent")"
+$(splits "$out/eval-igllm.json" "count=count_accuracy,colour=color_accuracy,shape=shape_accuracy,material=material_accuracy,size=size_accuracy,position error=position_error_pct_of_extent")" \
+  "Targets (docs/WORLD.md): count ≥ 0.95, colour and shape ≥ 0.9, position error ≤ 10% of the extent, on both splits."
 
 if [ -n "$install" ]; then
   mkdir -p "$install"
   for m in shapes-vq shapes-janus shapes-igllm; do
     rm -rf "${install:?}/$m"
     cp -r "$out/$m" "$install/$m"
+    # The summary's "out" is this machine's path: not part of the model.
+    jq 'del(.out)' "$out/$m/metrics.json" >"$install/$m/metrics.json"
   done
   say "installed the models in $install"
 fi

@@ -244,6 +244,42 @@ TEST(StudioScreenshots, RealJanusTinyGeneration) {
     save(w.grab().toImage(), "studio_janus_tiny.png");
 }
 
+// The built-in default model (resources/models/shapes-janus, trained by ./tessera train-demo): the studio
+// opens on it with the Shapes caption as its first prompt and draws a 64×64 picture of 8×8 codes.
+TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
+    test::app();
+    const QString dir = QDir(QString(TESSERA_TEST_DATA_DIR) + "/../../resources/models/shapes-janus").absolutePath();
+    // A shipped model that does not load is a regression, never a reason to skip.
+    auto probe = loadJanusGenerator(dir.toStdString(), "cpu");
+    ASSERT_TRUE(probe) << "the Janus pipeline cannot load the built-in shapes-janus: " << probe.error();
+    StudioOptions o;
+    o.model = dir;
+    o.persist = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    EXPECT_EQ(g->settings.prompt, "a large red rubber cube left of a small blue metal sphere");
+    EXPECT_EQ(g->rows, 8);
+    EXPECT_EQ(g->cols, 8);
+    EXPECT_EQ(g->sampled(), 64);
+    ASSERT_FALSE(g->image.isNull());
+    EXPECT_EQ(g->image.width(), 64);
+    for (const auto& c : g->cells) {
+        EXPECT_GE(c.token, 0);
+        EXPECT_LT(c.token, 512); // shapes-vq's codebook
+    }
+    EXPECT_FALSE(w.studio()->generator()->info().note.contains("untrained"));
+    QTest::qWait(100);
+    save(g->image.scaled(256, 256), "shapes_janus_default_image.png");
+    save(w.grab().toImage(), "studio_shapes_janus.png");
+}
+
 // Speculative Jacobi decoding on janus_tiny chosen in the settings panel: the mosaic coloured by the
 // step that accepted each cell, the cell inspector naming a cell's step, and the perf panel's per-step
 // acceptance strip (bars above plain decoding's one-token-per-image line).

@@ -51,7 +51,10 @@ public:
         info_.cols = ji.grid_w;
         info_.codebook = ji.codebook;
         info_.weight_bytes = ji.weight_bytes;
-        if (ji.weight_bytes < kSmokeTestWeightBytes)
+        // A small folder without a model card is a smoke-test checkpoint; the built-in Shapes models
+        // are small too but carry their card (MODEL.md, resources/models).
+        const bool has_card = QFileInfo::exists(QString::fromStdString(folder) + "/MODEL.md");
+        if (ji.weight_bytes < kSmokeTestWeightBytes && !has_card)
             info_.note = QObject::tr("%1: untrained smoke-test model (random weights), its pictures are noise by design")
                              .arg(info_.name);
     }
