@@ -248,7 +248,8 @@ TEST(StudioScreenshots, RealJanusTinyGeneration) {
 // opens on it with the Shapes caption as its first prompt and draws a 64×64 picture of 8×8 codes.
 TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
     test::app();
-    const QString dir = QDir(QString(TESSERA_TEST_DATA_DIR) + "/../../resources/models/shapes-janus").absolutePath();
+    const QString dir =
+        QDir(QString(TESSERA_TEST_DATA_DIR) + "/../../resources/models/shapes-janus").absolutePath();
     // A shipped model that does not load is a regression, never a reason to skip.
     auto probe = loadJanusGenerator(dir.toStdString(), "cpu");
     ASSERT_TRUE(probe) << "the Janus pipeline cannot load the built-in shapes-janus: " << probe.error();
