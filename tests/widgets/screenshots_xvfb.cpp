@@ -202,6 +202,33 @@ qint64 measureStall(bool opengl) {
         static_cast<long long>(probe.worstWallMs()));
     return probe.worstMs();
 }
+
+// The studio on a Janus folder, loaded on the CPU backend, without saved settings.
+StudioOptions janusOnCpu(const QString& dir) {
+    StudioOptions o;
+    o.model = dir;
+    o.persist = false;
+    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
+    return o;
+}
+
+// Shows the window and waits for the first generation (started when the model loads) to finish; null
+// (with the reason printed) when it does not start or finish in time.
+const Generation* showAndFinishFirstGeneration(MainWindow& w) {
+    w.resize(1400, 900);
+    w.show();
+    if (!waitFor([&] { return w.studio()->current() != 0; }, 20000)) {
+        ADD_FAILURE() << "no first generation started";
+        return nullptr;
+    }
+    const int64_t id = w.studio()->current();
+    if (!waitFor([&] { return finished(w.studio()->generation(id)); }, 60000)) {
+        ADD_FAILURE() << "the first generation did not finish: "
+                      << w.studio()->generation(id)->error.toStdString();
+        return nullptr;
+    }
+    return w.studio()->generation(id);
+}
 } // namespace
 
 // The 50 ms bound is held by the offscreen suite (studio_controller_test), where the studio's own
@@ -216,22 +243,12 @@ TEST(StudioScreenshots, EventLoopNeverFreezesWithTheWholeWindowOpen) {
 
 TEST(StudioScreenshots, RealJanusTinyGeneration) {
     test::app();
-    const std::string dir = janusTinyDir().toStdString();
     // The bundled model not loading is a regression, never a reason to skip.
-    auto probe = loadJanusGenerator(dir, "cpu");
+    auto probe = loadJanusGenerator(janusTinyDir().toStdString(), "cpu");
     ASSERT_TRUE(probe) << "the Janus pipeline cannot load janus_tiny: " << probe.error();
-    StudioOptions o;
-    o.model = QString::fromStdString(dir);
-    o.persist = false;
-    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
-    MainWindow w(o);
-    w.resize(1400, 900);
-    w.show();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
-    const int64_t id = w.studio()->current();
-    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
-        << w.studio()->generation(id)->error.toStdString();
-    const Generation* g = w.studio()->generation(id);
+    MainWindow w(janusOnCpu(janusTinyDir()));
+    const Generation* g = showAndFinishFirstGeneration(w);
+    ASSERT_NE(g, nullptr);
     EXPECT_EQ(g->rows * g->cols, 16);
     EXPECT_EQ(g->sampled(), 16);
     EXPECT_FALSE(g->image.isNull());
@@ -253,18 +270,9 @@ TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
     // A shipped model that does not load is a regression, never a reason to skip.
     auto probe = loadJanusGenerator(dir.toStdString(), "cpu");
     ASSERT_TRUE(probe) << "the Janus pipeline cannot load the built-in shapes-janus: " << probe.error();
-    StudioOptions o;
-    o.model = dir;
-    o.persist = false;
-    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
-    MainWindow w(o);
-    w.resize(1400, 900);
-    w.show();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
-    const int64_t id = w.studio()->current();
-    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
-        << w.studio()->generation(id)->error.toStdString();
-    const Generation* g = w.studio()->generation(id);
+    MainWindow w(janusOnCpu(dir));
+    const Generation* g = showAndFinishFirstGeneration(w);
+    ASSERT_NE(g, nullptr);
     EXPECT_EQ(g->settings.prompt, "a large red rubber cube left of a small blue metal sphere");
     EXPECT_EQ(g->rows, 8);
     EXPECT_EQ(g->cols, 8);
