@@ -56,7 +56,7 @@ const Command kCommands[] = {
      tessera::cli::cmdWorld},
     {"eval-shapes", "measure Shapes models on the Shapes world: eval-shapes --igllm DIR [--generator DIR] (JSON)",
      tessera::cli::cmdEvalShapes},
-    {"default-job", "the job `./tessera run --headless` runs: default-job --out-dir DIR",
+    {"default-job", "the job `./tessera run --headless` runs: a shapes-janus picture, read back and re-rendered",
      tessera::cli::cmdDefaultJob},
 };
 
