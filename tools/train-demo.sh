@@ -62,6 +62,8 @@ igllm_pid=$!
   "$cli" train-janus "${common[@]}" --vq "$out/shapes-vq" --out "$out/shapes-janus" "${janus_args[@]}" \
     --checkpoint "$out/janus.ckpt" --checkpoint-every 100 >"$logs/janus.log" 2>"$logs/janus.err" ) &
 chain_pid=$!
+# Interrupted: stop both chains (a resumed run starts over; the checkpoints stay for a manual resume).
+trap 'trap - INT TERM; kill 0' INT TERM
 
 # Progress: the newest step line of each log, every 30 seconds, until both chains end.
 progress() {
@@ -86,13 +88,15 @@ wait "$chain_pid" || { say "train-vq or train-janus failed: $(tail -n 3 "$logs"/
 unset OPENBLAS_NUM_THREADS
 
 say "$(elapsed)  evaluating (eval-shapes): $eval_count test and ood renders, $gen_count captions"
-ev=(--threads 2)
-"$cli" eval-shapes --igllm "$out/shapes-igllm" --count "$eval_count" "${ev[@]}" \
-  >"$out/eval-igllm.json" 2>"$logs/eval.err"
-"$cli" eval-shapes --igllm "$out/shapes-igllm" --vq "$out/shapes-vq" --count "$gen_count" "${ev[@]}" \
-  >"$out/eval-vq.json" 2>>"$logs/eval.err"
-"$cli" eval-shapes --generator "$out/shapes-janus" --igllm "$out/shapes-igllm" --count "$gen_count" "${ev[@]}" \
-  >"$out/eval-janus.json" 2>>"$logs/eval.err"
+evaluate() {
+  local name="$1"
+  shift
+  "$cli" eval-shapes "$@" --threads 2 >"$out/eval-$name.json" 2>>"$logs/eval.err" ||
+    { say "eval-shapes ($name) failed: $(tail -n 3 "$logs/eval.err")"; exit 1; }
+}
+evaluate igllm --igllm "$out/shapes-igllm" --count "$eval_count"
+evaluate vq --igllm "$out/shapes-igllm" --vq "$out/shapes-vq" --count "$gen_count"
+evaluate janus --generator "$out/shapes-janus" --igllm "$out/shapes-igllm" --count "$gen_count"
 
 # Per split, the named fields of an eval-shapes JSON as "- split: label value, ...".
 splits() {
