@@ -5,8 +5,9 @@ set -euo pipefail
 cli="$1"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+model="$(cd "$(dirname "$0")/../data" && pwd)/reference/janus_tiny" # 16 cells
 
-"$cli" generate --prompt "a red cube" --seed 77 --images 2 --decode sjd --sjd-window 5 --sjd-init spatial \
+"$cli" generate --model "$model" --prompt "a red cube" --seed 77 --images 2 --decode sjd --sjd-window 5 --sjd-init spatial \
   --out "$work/a.png" --json > "$work/a.json"
 grep -q '"decode":"sjd"' "$work/a.json"
 grep -q '"sjd_window":5' "$work/a.json"
@@ -23,7 +24,7 @@ grep -q "tokens  16/16 identical" "$work/replay.txt"
 grep -q "pixels  identical" "$work/replay.txt"
 
 # LANTERN (lossy) is recorded and replayed too.
-"$cli" generate --prompt "a red cube" --seed 78 --decode sjd --sjd-window 5 --lantern-k 4 --lantern-delta 0.2 \
+"$cli" generate --model "$model" --prompt "a red cube" --seed 78 --decode sjd --sjd-window 5 --lantern-k 4 --lantern-delta 0.2 \
   --out "$work/l.png" --json > "$work/l.json"
 grep -q '"lantern_k":4' "$work/l.json"
 grep -q '"lossy":true' "$work/l.json"
