@@ -349,6 +349,26 @@ void MainWindow::reconstructScene(const QString& model_dir, const QString& image
     reconstruction_->start(model_dir, image_path, seed);
 }
 
+void MainWindow::reconstructCurrentImage() {
+    const int64_t id = studio_->current();
+    const Generation* g = studio_->generation(id);
+    if (!g || g->image.isNull()) {
+        statusBar()->showMessage(tr("No picture to reconstruct yet: generate one first."));
+        return;
+    }
+    const QString model = !options_.igllm_model.isEmpty()
+                              ? options_.igllm_model
+                              : QFileDialog::getExistingDirectory(this, tr("IG-LLM checkpoint folder"));
+    if (model.isEmpty()) return;
+    scene_->clearReference();
+    reconstruction_->setProject(project_folder_);
+    scene_dock_->show();
+    scene_dock_->raise();
+    statusBar()->showMessage(
+        tr("Reconstructing generation #%1 with %2…").arg(id).arg(QFileInfo(model).fileName()));
+    reconstruction_->startWithImage(model, g->image, QStringLiteral("generation-%1").arg(id));
+}
+
 void MainWindow::startErasure(const ErasureRequest& request) {
     erasure_dock_->show();
     erasure_dock_->raise();
@@ -423,6 +443,8 @@ void MainWindow::buildMenus() {
                                                            tr("Images (*.png *.jpg *.jpeg *.bmp);;All files (*)"));
         if (!image.isEmpty()) reconstructScene(model, image);
     });
+    action(gen, "generate.reconstructCurrent", tr("Reconstruct the &current image"), QKeySequence(),
+           [this] { reconstructCurrentImage(); });
     scene_image_action_ = action(gen, "generate.sceneImage", tr("Generate an &image of this scene"), QKeySequence(),
                                  [this] { generateSceneImage(); });
     updateSceneImageAction();

@@ -92,6 +92,9 @@ public:
     // input and re-renders as each object completes. With a project open, the result is stored in it
     // (input, program, render) and appears in the history.
     void reconstructScene(const QString& model_dir, const QString& image_path, uint64_t seed = 0);
+    // Generate > Reconstruct the current image: the picture on the mosaic, read by the built-in IG-LLM
+    // model (StudioOptions::igllm_model; asked for where there is none) into the Scene dock.
+    void reconstructCurrentImage();
     widgets::SceneReconstruction* reconstruction() const { return reconstruction_; }
     // Concept erasure (EAR) as a queued job; the Erasure dock shows its loss curve and the compare view.
     // With a project open the finished erasure is stored there (the dock lists and reopens it), and the

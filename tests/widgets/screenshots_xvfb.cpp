@@ -270,7 +270,9 @@ TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
     // A shipped model that does not load is a regression, never a reason to skip.
     auto probe = loadJanusGenerator(dir.toStdString(), "cpu");
     ASSERT_TRUE(probe) << "the Janus pipeline cannot load the built-in shapes-janus: " << probe.error();
-    MainWindow w(janusOnCpu(dir));
+    StudioOptions o = janusOnCpu(dir);
+    o.igllm_model = QDir(dir + "/../shapes-igllm").absolutePath();
+    MainWindow w(o);
     const Generation* g = showAndFinishFirstGeneration(w);
     ASSERT_NE(g, nullptr);
     EXPECT_EQ(g->settings.prompt, "a large red rubber cube left of a small blue metal sphere");
@@ -287,6 +289,30 @@ TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
     QTest::qWait(100);
     save(g->image.scaled(256, 256), "shapes_janus_default_image.png");
     save(w.grab().toImage(), "studio_shapes_janus.png");
+
+    // Generate > Reconstruct the current image: the built-in shapes-igllm reads the picture into the
+    // Scene dock, which shows it beside the re-render.
+    bool done = false, ok = false;
+    QString message;
+    QObject::connect(w.reconstruction(), &SceneReconstruction::finished, [&](bool success, const QString& m) {
+        done = true;
+        ok = success;
+        message = m;
+    });
+    QAction* reconstruct = w.findChild<QAction*>("generate.reconstructCurrent");
+    ASSERT_NE(reconstruct, nullptr);
+    reconstruct->trigger();
+    ASSERT_TRUE(waitFor([&] { return done; }, 60000));
+    ASSERT_TRUE(ok) << message.toStdString();
+    const int objects = static_cast<int>(w.reconstruction()->program().count("object "));
+    EXPECT_GE(objects, 1) << w.reconstruction()->program().toStdString();
+    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000));
+    ASSERT_TRUE(waitFor(
+        [&] {
+            return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
+        },
+        20000));
+    save(w.dock("sceneDock")->grab().toImage(), "studio_shapes_reconstruction.png");
 }
 
 // Speculative Jacobi decoding on janus_tiny chosen in the settings panel: the mosaic coloured by the

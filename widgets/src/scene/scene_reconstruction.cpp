@@ -12,6 +12,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QPointer>
+#include <QTemporaryDir>
 #include <thread>
 
 namespace tessera::widgets {
@@ -73,6 +74,17 @@ void SceneReconstruction::cancel() {
 
 void SceneReconstruction::start(const QString& model_dir, const QString& image_path, uint64_t seed,
                                 int max_new_tokens) {
+    launch(model_dir, image_path, QImage(), seed, max_new_tokens);
+}
+
+void SceneReconstruction::startWithImage(const QString& model_dir, const QImage& image, const QString& name,
+                                         uint64_t seed, int max_new_tokens) {
+    launch(model_dir, name, image, seed, max_new_tokens);
+}
+
+// `image_path` is the file to read, or (with a non-null `given`) the name to write `given` under.
+void SceneReconstruction::launch(const QString& model_dir, const QString& image_path, const QImage& given,
+                                 uint64_t seed, int max_new_tokens) {
     cancel();
     auto run = std::make_shared<Run>();
     current_ = run;
@@ -88,13 +100,21 @@ void SceneReconstruction::start(const QString& model_dir, const QString& image_p
             if (self) f(self.data());
         });
     };
-    std::thread([run, id, post, dir = model_dir.toStdString(), image_path, seed, max_new_tokens,
+    std::thread([run, id, post, dir = model_dir.toStdString(), path = image_path, given, seed, max_new_tokens,
                  project = project_.toStdString()] {
         projects::ReconstructionWriter writer;
         auto done = [&](bool ok, const QString& message) {
             if (!ok) writer.fail(message.toStdString());
             post([id, ok, message](SceneReconstruction* s) { s->finish(id, ok, message); });
         };
+        QTemporaryDir scratch; // holds an in-memory input as a file until the run ends
+        QString image_path = path;
+        if (!given.isNull()) {
+            image_path = scratch.filePath(QFileInfo(path).fileName() + ".png");
+            if (!scratch.isValid() || !given.save(image_path, "PNG"))
+                return done(false, QStringLiteral("cannot write the image to a temporary file (%1)")
+                                       .arg(scratch.isValid() ? image_path : scratch.errorString()));
+        }
         QImage input(image_path);
         if (input.isNull()) return done(false, QStringLiteral("cannot read the image %1").arg(image_path));
         const QString truth_json = input.text("tessera-scene");

@@ -31,6 +31,10 @@ public:
     // Reads `image_path` (any format Qt reads) and reconstructs it with the IG-LLM checkpoint in
     // `model_dir`, all on the worker. A run in progress is cancelled first.
     void start(const QString& model_dir, const QString& image_path, uint64_t seed = 0, int max_new_tokens = 1024);
+    // The same for an image in memory (a generation the studio shows): the worker writes it as
+    // <name>.png into a temporary folder, which is then the input the run reads and a project stores.
+    void startWithImage(const QString& model_dir, const QImage& image, const QString& name, uint64_t seed = 0,
+                        int max_new_tokens = 1024);
     void cancel();
     // The project the next runs store into ("" = none). The worker opens it; the GUI thread never waits.
     void setProject(const QString& folder) { project_ = folder; }
@@ -53,6 +57,8 @@ Q_SIGNALS:
 
 private:
     struct Run;
+    void launch(const QString& model_dir, const QString& image_path, const QImage& image, uint64_t seed,
+                int max_new_tokens);
     void appendPiece(uint64_t run, const QString& text);
     void finish(uint64_t run, bool ok, const QString& message);
 
