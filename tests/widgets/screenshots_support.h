@@ -3,6 +3,7 @@
 #pragma once
 
 #include "studio/main_window.h"
+#include "tessera/widgets/scene_view.h"
 #include "widgets/synthetic_generator.h"
 #include "widgets/test_app.h"
 
@@ -10,6 +11,7 @@
 #include <QImage>
 #include <QSet>
 #include <QString>
+#include <QTreeWidget>
 #include <cstdio>
 #include <gtest/gtest.h>
 
@@ -61,6 +63,17 @@ inline StudioOptions syntheticOptions(int rows, int step_us) {
 
 inline bool finished(const Generation* g) {
     return g && g->state == JobState::Finished;
+}
+
+// Whether the Scene dock comes to list `objects` objects and to draw its latest version (in 30 s).
+inline bool sceneDockShows(studio::MainWindow& w, int objects) {
+    return waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000) &&
+           waitFor(
+               [&] {
+                   return w.sceneView()->controller().renderedVersion() ==
+                          w.sceneView()->controller().version();
+               },
+               20000);
 }
 
 } // namespace tessera::test::shots

@@ -306,12 +306,7 @@ TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
     ASSERT_TRUE(ok) << message.toStdString();
     const int objects = static_cast<int>(w.reconstruction()->program().count("object "));
     EXPECT_GE(objects, 1) << w.reconstruction()->program().toStdString();
-    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000));
-    ASSERT_TRUE(waitFor(
-        [&] {
-            return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
-        },
-        20000));
+    ASSERT_TRUE(sceneDockShows(w, objects));
     save(w.dock("sceneDock")->grab().toImage(), "studio_shapes_reconstruction.png");
 }
 

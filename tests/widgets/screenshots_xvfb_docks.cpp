@@ -280,12 +280,7 @@ TEST(StudioScreenshots, ReconstructionStreamsIntoTheSceneDock) {
     ASSERT_GE(objects, 2) << "no seed in 1..30 gave two objects";
     EXPECT_TRUE(ok) << rec->program().toStdString();
     EXPECT_GE(updates, 2) << "the scene should grow as statements complete";
-    ASSERT_TRUE(waitFor([&] { return w.sceneView()->objectList()->topLevelItemCount() == objects; }, 10000));
-    ASSERT_TRUE(waitFor(
-        [&] {
-            return w.sceneView()->controller().renderedVersion() == w.sceneView()->controller().version();
-        },
-        20000));
+    ASSERT_TRUE(sceneDockShows(w, objects));
     save(w.dock("sceneDock")->grab().toImage(), "studio_reconstruction.png");
 }
 
