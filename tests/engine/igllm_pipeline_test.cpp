@@ -102,6 +102,7 @@ TEST_P(IgllmPipelineTest, StreamsAWellFormedProgramWhoseNumbersComeFromTheHead) 
     EXPECT_TRUE(r.finished); // 80 tokens: at most 6 statements of 13, then the end-of-text token
     EXPECT_EQ(run.streamed, r.program);
     EXPECT_EQ(run.token_events, static_cast<int>(r.tokens.size()));
+    EXPECT_EQ(r.program.find("\n "), std::string::npos) << "a line starts with a space:\n" << r.program;
 
     // Every line an object statement; the numbers in the text, in order, are the head's values.
     std::string masked;

@@ -251,9 +251,16 @@ public:
     std::string text() const { return rendered(); }
 
 private:
+    // A word-level decoder joins tokens with spaces, so a statement after a newline would start with
+    // one; every line starts at its keyword instead.
     std::string rendered() const {
         const bool gap = after_number_ && !segment_text_.empty() && !isSpace(segment_text_.front());
-        return committed_ + (gap ? " " : "") + segment_text_;
+        std::string text = committed_ + (gap ? " " : "") + segment_text_;
+        size_t out = 0;
+        for (size_t i = 0; i < text.size(); ++i)
+            if (!(text[i] == ' ' && out > 0 && text[out - 1] == '\n')) text[out++] = text[i];
+        text.resize(out);
+        return text;
     }
     const Tokenizer& tok_;
     std::vector<int32_t> segment_;
