@@ -66,17 +66,14 @@ ImageRgb8 sideBySide(const ImageRgb8& left, const ImageRgb8& right) {
     return out;
 }
 
-// Reads `image_path` with the IG-LLM model and writes the program, the render and the comparison.
-Status reconstructDefault(const std::string& igllm_dir, const std::string& image_path,
-                          const fs::path& out_dir) {
-    auto image = readPng(image_path);
-    if (!image) return Status::error(image_path + ": " + image.error());
+// Reads the generated `image` with the IG-LLM model and writes the program, the render and the comparison.
+Status reconstructDefault(const std::string& igllm_dir, const ImageRgb8& image, const fs::path& out_dir) {
     auto be = createRunBackend("cpu", 0, "f32");
     if (!be) return Status::error(be.error());
     auto pipeline = IgllmPipeline::load(igllm_dir, **be);
     if (!pipeline) return Status::error(igllm_dir + ": " + pipeline.error());
     IgllmRequest req;
-    req.image = *image;
+    req.image = image;
     req.sampler.temperature = 0; // greedy: the model's best reading
     JobContext ctx(1, nullptr, nullptr);
     auto result = (*pipeline)->reconstruct(req, ctx);
@@ -107,8 +104,7 @@ Status reconstructDefault(const std::string& igllm_dir, const std::string& image
         return s;
     std::printf("wrote %s\n", fs::absolute(render_path).c_str());
     const fs::path compare_path = out_dir / "tessera-default-compare.png";
-    if (Status s = writePng(compare_path.string(), sideBySide(scaledTo(*image, kRenderSide), render));
-        !s.ok())
+    if (Status s = writePng(compare_path.string(), sideBySide(scaledTo(image, kRenderSide), render)); !s.ok())
         return s;
     std::printf("wrote %s (generated | re-rendered)\n", fs::absolute(compare_path).c_str());
     return {};
@@ -155,7 +151,7 @@ int cmdDefaultJob(int argc, char** argv) {
         std::printf("no IG-LLM model (resources/models/shapes-igllm is missing): no reconstruction\n");
         return 0;
     }
-    if (Status s = reconstructDefault(igllm_dir, r->written.front(), out_dir); !s.ok()) {
+    if (Status s = reconstructDefault(igllm_dir, r->result.images.front(), out_dir); !s.ok()) {
         std::fprintf(stderr, "tessera-cli default-job: reconstruction: %s\n", s.message().c_str());
         return 1;
     }
