@@ -129,7 +129,7 @@ int cmdDefaultJob(int argc, char** argv) {
     fs::create_directories(out_dir, ec);
     run.out_path = (fs::path(out_dir) / "tessera-default.png").string();
     run.preview_dir = (fs::path(out_dir) / "previews").string();
-    if (run.model_dir.find("/reference/janus_tiny") != std::string::npos)
+    if (run.model_dir == dataDir() + "/reference/janus_tiny") // defaultModelDir()'s fallback
         std::printf(
             "Default model: janus_tiny — an untrained smoke-test model with random weights; its images are "
             "noise by design (resources/models/shapes-janus is missing).\n");
