@@ -5,7 +5,7 @@
 #
 #   tools/train-demo.sh CLI OUT [--quick] [--install DIR]
 #
-# CLI is build/bin/tessera-cli, OUT the folder to write (world/, logs/, the three models, eval.json).
+# CLI is build/bin/tessera-cli, OUT the folder to write (world/, logs/, the three models, eval-*.json).
 # --quick runs a handful of steps of each stage (the pipeline check tests/app/train_demo.sh runs); its
 # models are useless. --install DIR copies the finished models into DIR (resources/models).
 set -euo pipefail
