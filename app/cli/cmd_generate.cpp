@@ -51,7 +51,43 @@ const char* kUsageAfterDecode =
     "                       128 = 2048x2048 with a 16x VQ decoder)\n"
     "  --cfg-schedule S     half-linear (default), constant, linear or cosine; recorded in the PNG\n"
     "  --estimate           print the time/memory estimate as JSON and exit without generating\n"
-    "  (--preview-every counts windows; --project stores tokens in decode order, window by window)\n";
+    "  (--preview-every counts windows; --project stores tokens in decode order, window by window;\n"
+    "   --sjd-window counts s x s windows, each accepted when all its s*s drafts pass)\n";
+
+namespace {
+
+// With SJD: the window, the initialisation, drafts accepted, LANTERN's parameters and, per image and
+// cell, the LM step that made the cell final.
+void addSjdJson(nlohmann::json& j, const DecodeSettings& decode, int64_t drafts_accepted,
+                const std::vector<std::vector<TokenSampled>>& token_events, int64_t cells) {
+    if (decode.strategy != DecodeStrategy::Sjd) return;
+    j["sjd_window"] = decode.window;
+    j["sjd_init"] = sjdInitName(decode.init);
+    j["drafts_accepted"] = drafts_accepted;
+    if (decode.lantern_k > 0) {
+        j["lantern_k"] = decode.lantern_k;
+        j["lantern_delta"] = decode.lantern_delta;
+        j["lossy"] = true;
+    }
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& events : token_events) {
+        std::vector<int> of_cell(static_cast<size_t>(cells), -1);
+        for (const TokenSampled& t : events)
+            if (t.position >= 0 && t.position < cells) of_cell[static_cast<size_t>(t.position)] = t.step;
+        steps.push_back(of_cell);
+    }
+    j["step_of_cell"] = steps;
+}
+
+void printSjdSummary(const DecodeSettings& decode, int64_t lm_steps, int64_t cells, int64_t drafts_accepted) {
+    if (decode.strategy != DecodeStrategy::Sjd) return;
+    std::printf("speculative Jacobi decoding (window %d, %s init): %lld LM steps for %lld tokens per image, %lld "
+                "drafts accepted\n",
+                decode.window, sjdInitName(decode.init), static_cast<long long>(lm_steps),
+                static_cast<long long>(cells), static_cast<long long>(drafts_accepted));
+}
+
+} // namespace
 
 // The Token-Shuffle path of `generate`: the shared options, plus grid, schedule and --estimate.
 int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule, bool estimate_only, bool json,
@@ -67,6 +103,7 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
     run.request.prompt = jr.request.prompt;
     run.request.seed = jr.request.seed;
     run.request.sampler = jr.request.sampler;
+    run.request.decode = jr.request.decode;
     run.request.images = jr.request.images;
     run.request.preview_every = jr.request.preview_every;
     run.request.grid = grid;
@@ -124,13 +161,17 @@ int generateTokenShuffle(const JanusRun& jr, int64_t grid, CfgSchedule schedule,
                             {"peak_bytes_bound", r->estimate.peak_bytes_bound},
                             {"cancelled", r->result.cancelled},
                             {"tokens", r->result.tokens},
-                            {"generation_ids", generation_ids}};
+                            {"generation_ids", generation_ids},
+                            {"decode", decodeStrategyName(run.request.decode.strategy)}};
+        addSjdJson(j, run.request.decode, r->result.drafts_accepted, r->token_events,
+                   r->result.grid * r->result.grid);
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %lldx%lld tokens (window %lld, %lld steps) in %.0f ms, VQ decode %.0f ms\n",
                     static_cast<unsigned long long>(run.request.seed), run.request.images, static_cast<long long>(r->result.grid),
                     static_cast<long long>(r->result.grid), static_cast<long long>(r->result.window),
                     static_cast<long long>(r->result.steps), r->result.generate_ms, r->result.vq_decode_ms);
+        printSjdSummary(run.request.decode, r->result.steps, r->result.grid * r->result.grid, r->result.drafts_accepted);
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
         for (int64_t id : generation_ids)
             std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
@@ -188,10 +229,6 @@ int cmdGenerate(int argc, char** argv) {
         std::fprintf(stderr, "tessera-cli generate: %s\n", e.c_str());
         return 2;
     }
-    if (run.request.decode.strategy != DecodeStrategy::Plain && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
-        std::fprintf(stderr, "tessera-cli generate: --decode sjd needs a raster-order model (Janus); Token-Shuffle decodes windows\n");
-        return 2;
-    }
     if (!run.overlay.empty() && TokenShufflePipeline::isTokenShuffleFolder(run.model_dir)) {
         std::fprintf(stderr, "tessera-cli generate: --overlay applies EAR deltas to Janus models, not to Token-Shuffle\n");
         return 2;
@@ -236,34 +273,15 @@ int cmdGenerate(int argc, char** argv) {
                             {"generation_ids", generation_ids},
                             {"decode", decodeStrategyName(run.request.decode.strategy)},
                             {"decode_steps", r->result.decode_steps}};
-        if (run.request.decode.strategy == DecodeStrategy::Sjd) {
-            j["sjd_window"] = run.request.decode.window;
-            j["sjd_init"] = sjdInitName(run.request.decode.init);
-            j["drafts_accepted"] = r->result.drafts_accepted;
-            if (run.request.decode.lantern_k > 0) {
-                j["lantern_k"] = run.request.decode.lantern_k;
-                j["lantern_delta"] = run.request.decode.lantern_delta;
-                j["lossy"] = true;
-            }
-            // Per image and cell, the LM step that made the cell final.
-            nlohmann::json steps = nlohmann::json::array();
-            for (const auto& events : r->token_events) {
-                std::vector<int> of_cell(static_cast<size_t>(r->result.grid_h * r->result.grid_w), -1);
-                for (const TokenSampled& t : events)
-                    if (t.position >= 0 && static_cast<size_t>(t.position) < of_cell.size()) of_cell[static_cast<size_t>(t.position)] = t.step;
-                steps.push_back(of_cell);
-            }
-            j["step_of_cell"] = steps;
-        }
+        addSjdJson(j, run.request.decode, r->result.drafts_accepted, r->token_events,
+                   static_cast<int64_t>(r->result.grid_h) * r->result.grid_w);
         std::printf("%s\n", j.dump().c_str());
     } else {
         std::printf("seed %llu, %d image(s) of %dx%d tokens in %.0f ms (previews %.2f%% of generation time)\n",
                     static_cast<unsigned long long>(run.request.seed), run.request.images, r->result.grid_h, r->result.grid_w,
                     r->result.generate_ms, preview_pct);
-        if (run.request.decode.strategy == DecodeStrategy::Sjd)
-            std::printf("speculative Jacobi decoding (window %d, %s init): %lld LM steps for %d tokens per image, %lld drafts accepted\n",
-                        run.request.decode.window, sjdInitName(run.request.decode.init), static_cast<long long>(r->result.decode_steps),
-                        r->result.grid_h * r->result.grid_w, static_cast<long long>(r->result.drafts_accepted));
+        printSjdSummary(run.request.decode, r->result.decode_steps, static_cast<int64_t>(r->result.grid_h) * r->result.grid_w,
+                        r->result.drafts_accepted);
         for (const auto& p : r->written) std::printf("wrote %s\n", p.c_str());
         for (int64_t id : generation_ids) std::printf("stored generation %lld in %s\n", static_cast<long long>(id), project.c_str());
     }

@@ -87,6 +87,7 @@ Expected<TokenShuffleRunResult> runTokenShuffle(const TokenShuffleRun& run) {
         r.prompt = run.request.prompt;
         r.seed = run.request.seed;
         r.sampler = run.request.sampler;
+        r.decode = run.request.decode;
         r.images = run.request.images;
         r.image_index = i;
         r.grid_h = r.grid_w = static_cast<int>(result->grid);
@@ -137,6 +138,7 @@ Expected<TokenShuffleRun> tokenShuffleRunFromRecipe(const Recipe& recipe,
     run.request.prompt = recipe.prompt;
     run.request.seed = recipe.seed;
     run.request.sampler = recipe.sampler;
+    run.request.decode = recipe.decode;
     run.request.images = recipe.images;
     run.request.grid = recipe.grid_h;
     run.request.cfg_schedule = *schedule;

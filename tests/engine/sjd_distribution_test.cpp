@@ -7,19 +7,26 @@
 // seeds are fixed, so the outcome is deterministic. The same test is run with a deliberately broken
 // acceptance rule (every draft accepted) and must reject, which shows the test can fail.
 //
-// Two models: a toy step model (8-token vocabulary, 3×3 grid, two CFG branches whose logits depend on
+// Raster order: a toy step model (8-token vocabulary, 3×3 grid, two CFG branches whose logits depend on
 // the two previous cells) for the core at 4,000 seeds, and the janus_tiny reference checkpoint (64
-// codes, 4×4 grid) through the whole pipeline at 2,000 samples. TESSERA_SJD_SEEDS scales both (the
-// `long` ctest variant runs ten times as many).
+// codes, 4×4 grid) through the whole pipeline at 2,000 samples. Window order (Token-Shuffle): a toy
+// window model (6×6 grid of 2×2 windows, each slot's logits depending on two slots of the window before)
+// at 4,000 seeds, and a tiny random Token-Shuffle checkpoint (32 codes, 4×4 grid, s = 2) through its
+// pipeline at 2,000 samples (1,000 calls of 2 images). TESSERA_SJD_SEEDS_SCALE scales them all (the `long`
+// ctest variant runs ten times as many).
+#include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
+#include "tessera/engine/token_shuffle.h"
 
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <vector>
 
 namespace tessera {
@@ -354,6 +361,215 @@ TEST(SjdDistribution, JanusTinyMatchesPlainSampling) {
                 static_cast<long long>(spec.samples),
                 static_cast<double>(plain.steps) / static_cast<double>(calls),
                 static_cast<double>(spec.steps) / static_cast<double>(calls), pv);
+}
+
+// ---- the toy window model (Token-Shuffle's order) ----------------------------------------------------
+
+namespace {
+
+constexpr int64_t kWinSide = 6, kWin = 2, kWinSlots = kWin * kWin,
+                  kWinUnits = (kWinSide / kWin) * (kWinSide / kWin);
+
+// Logits of one branch for slot k of window u given two slots of window u − 1 (-1 before the grid).
+float windowLogit(int branch, int64_t u, int64_t k, int32_t a, int32_t b, int64_t v) {
+    const double x = 1.1 * static_cast<double>(v) + 0.6 * static_cast<double>(u) +
+                     0.5 * static_cast<double>(k) + 0.5 * (a + 1) + 0.2 * (b + 1);
+    return static_cast<float>(branch == 0 ? 2.2 * std::sin(x) +
+                                                0.3 * static_cast<double>(v == (k + a + 8) % kToyVocab)
+                                          : 1.4 * std::cos(0.7 * x));
+}
+
+// A step model whose units are 2×2 windows: its state (like a KV cache) is the windows it was fed, in
+// decode order, s² tokens each; the window contract of StepModel counts windows.
+class ToyWindowModel final : public StepModel {
+public:
+    ToyWindowModel(Backend& be, int64_t sequences)
+        : be_(be), seqs_(sequences), fed_(static_cast<size_t>(sequences)) {}
+
+    Tensor stepLogits(const std::vector<int64_t>&, const DecodeOrder& order) override {
+        const auto& windows = static_cast<const WindowOrder&>(order);
+        const int64_t unit = order.step();
+        for (int64_t q = 0; q < seqs_; ++q) {
+            auto& f = fed_[static_cast<size_t>(q)];
+            f.clear();
+            for (int64_t w = 0; w < unit; ++w)
+                for (int64_t c : windows.windowCells(w)) f.push_back(order.grid(q)[static_cast<size_t>(c)]);
+        }
+        return logitsFor(unit, 1);
+    }
+
+    bool supportsWindows() const override { return true; }
+
+    Tensor windowLogits(int64_t first, const std::vector<std::vector<int32_t>>& drafts,
+                        const DecodeOrder& order) override {
+        const auto& windows = static_cast<const WindowOrder&>(order);
+        for (int64_t q = 0; q < seqs_; ++q) {
+            auto& f = fed_[static_cast<size_t>(q)];
+            if (static_cast<int64_t>(f.size()) != std::max<int64_t>(0, first - 1) * kWinSlots)
+                throw Error("toy window model: state out of step");
+            if (first > 0)
+                for (int64_t c : windows.windowCells(first - 1))
+                    f.push_back(order.grid(q)[static_cast<size_t>(c)]);
+            for (int32_t d : drafts[static_cast<size_t>(q)]) f.push_back(d);
+        }
+        return logitsFor(first, static_cast<int64_t>(drafts[0].size()) / kWinSlots + 1);
+    }
+
+    void cropTo(int64_t units) override {
+        for (auto& f : fed_) {
+            if (static_cast<int64_t>(f.size()) < units * kWinSlots)
+                throw Error("toy window model: crop past the state");
+            f.resize(static_cast<size_t>(units * kWinSlots));
+        }
+    }
+
+private:
+    // [seqs · 2, n · s², V] for windows [first, first + n).
+    Tensor logitsFor(int64_t first, int64_t n) {
+        std::vector<float> out(static_cast<size_t>(seqs_ * 2 * n * kWinSlots * kToyVocab));
+        for (int64_t q = 0; q < seqs_; ++q) {
+            const auto& f = fed_[static_cast<size_t>(q)];
+            for (int b = 0; b < 2; ++b)
+                for (int64_t i = 0; i < n; ++i)
+                    for (int64_t k = 0; k < kWinSlots; ++k) {
+                        const int64_t u = first + i, base = (u - 1) * kWinSlots;
+                        const int32_t a = u >= 1 ? f.at(static_cast<size_t>(base + k)) : -1,
+                                      c = u >= 1 ? f.at(static_cast<size_t>(base + (k + 1) % kWinSlots)) : -1;
+                        for (int64_t v = 0; v < kToyVocab; ++v)
+                            out[static_cast<size_t>((((q * 2 + b) * n + i) * kWinSlots + k) * kToyVocab +
+                                                    v)] = windowLogit(b, u, k, a, c, v);
+                    }
+        }
+        return be_.fromF32(out, {seqs_ * 2, n * kWinSlots, kToyVocab});
+    }
+
+    Backend& be_;
+    int64_t seqs_;
+    std::vector<std::vector<int32_t>> fed_;
+};
+
+ToyRun runToyWindows(Backend& be, int64_t seeds, int64_t sequences, const GenerationSettings& base) {
+    ToyRun r;
+    r.counts.assign(static_cast<size_t>(kWinSide * kWinSide),
+                    std::vector<int64_t>(static_cast<size_t>(kToyVocab), 0));
+    std::atomic<bool> never{false};
+    for (int64_t seed = 0; seed < seeds; ++seed) {
+        ToyWindowModel model(be, sequences);
+        WindowOrder order(sequences, kWinSide, kWinSide, kWin);
+        GenerationSettings gs = base;
+        gs.sampling.seed = static_cast<uint64_t>(seed) * 7919 + 3;
+        JobContext ctx(
+            1, [](const Event&) {}, &never);
+        GenerationLoop loop(be, order, model, gs, ctx);
+        auto out = loop.run();
+        EXPECT_TRUE(out.ok()) << out.error();
+        if (!out.ok()) return r;
+        r.steps += out->steps;
+        for (int64_t q = 0; q < sequences; ++q) {
+            for (int64_t c = 0; c < kWinSide * kWinSide; ++c)
+                ++r.counts[static_cast<size_t>(c)]
+                          [static_cast<size_t>(order.grid(q)[static_cast<size_t>(c)])];
+            ++r.samples;
+        }
+    }
+    return r;
+}
+
+} // namespace
+
+TEST(SjdDistribution, ToyWindowModelMatchesPlainSamplingAndABrokenRuleDoesNot) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok()) << be.error();
+    const int64_t seeds = 2000 * seedsScale();
+    GenerationSettings base = toySettings();
+    base.cfg_schedule = CfgSchedule::HalfLinear; // Token-Shuffle's default
+    const ToyRun plain = runToyWindows(**be, seeds, 2, base);
+    ASSERT_EQ(plain.samples, 2 * seeds);
+    EXPECT_EQ(plain.steps, seeds * kWinUnits);
+    for (SjdInit init : {SjdInit::Random, SjdInit::Spatial}) {
+        const ToyRun spec = runToyWindows(**be, seeds, 2, sjd(base, 2, init));
+        const auto [p, cell] = familyPValue(plain.counts, spec.counts);
+        EXPECT_GE(p, kFamilyAlpha) << sjdInitName(init) << " initialisation: cell " << cell
+                                   << " differs from plain sampling";
+        EXPECT_LT(spec.steps, plain.steps) << sjdInitName(init);
+        std::printf("toy windows, %s init: %.3f steps per image for %lld windows (family p-value %.3g)\n",
+                    sjdInitName(init), static_cast<double>(spec.steps) / static_cast<double>(seeds),
+                    static_cast<long long>(kWinUnits), p);
+    }
+    GenerationSettings broken = sjd(base, 2);
+    broken.sjd_accept = [](double, double) { return 1.0; };
+    const ToyRun bad = runToyWindows(**be, seeds, 2, broken);
+    const auto [p_bad, cell_bad] = familyPValue(plain.counts, bad.counts);
+    EXPECT_LT(p_bad, kFamilyAlpha) << "always accepting drafts went unnoticed";
+    std::printf("toy windows, always-accept rule: family p-value %.3g (cell %d)\n", p_bad, cell_bad);
+}
+
+TEST(SjdDistribution, TinyTokenShuffleMatchesPlainSampling) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("tessera_sjd_tshuffle_" + std::to_string(::getpid()));
+    bench::TokenShuffleShape shape;
+    shape.hidden = 64;
+    shape.layers = 2;
+    shape.heads = 4;
+    shape.kv_heads = 2;
+    shape.intermediate = 128;
+    shape.codebook = 32;
+    shape.window = 2;
+    shape.grid = 4;
+    Status st = bench::writeRandomTokenShuffleCheckpoint(shape, dir.string(), kJanus, 7);
+    ASSERT_TRUE(st.ok()) << st.message();
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok()) << be.error();
+    auto p = TokenShufflePipeline::load(dir.string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    const int64_t cells = shape.grid * shape.grid, calls = 1000 * seedsScale(), images = 2;
+    auto run = [&](const DecodeSettings& decode, int64_t& steps, int64_t& accepted) {
+        Histograms counts(static_cast<size_t>(cells),
+                          std::vector<int64_t>(static_cast<size_t>(shape.codebook), 0));
+        std::atomic<bool> never{false};
+        for (int64_t call = 0; call < calls; ++call) {
+            TokenShuffleRequest req;
+            req.prompt = "a red cube";
+            req.seed = static_cast<uint64_t>(call) + 17;
+            req.images = static_cast<int>(images);
+            req.previews = false;
+            req.decode_images = false;
+            req.sampler.cfg = 3.0f;
+            req.sampler.temperature =
+                0.25f; // the random model's logits are flat: sharpen them so drafts pass
+            req.decode = decode;
+            JobContext ctx(
+                1, [](const Event&) {}, &never);
+            auto out = (*p)->generate(req, ctx);
+            EXPECT_TRUE(out.ok()) << out.error();
+            if (!out.ok()) break;
+            steps += out->steps;
+            accepted += out->drafts_accepted;
+            for (const auto& grid : out->grids)
+                for (int64_t c = 0; c < cells; ++c)
+                    ++counts[static_cast<size_t>(c)][static_cast<size_t>(grid[static_cast<size_t>(c)])];
+        }
+        return counts;
+    };
+    int64_t plain_steps = 0, spec_steps = 0, plain_accepted = 0, accepted = 0;
+    const Histograms plain = run({}, plain_steps, plain_accepted);
+    DecodeSettings d;
+    d.strategy = DecodeStrategy::Sjd;
+    d.window = 3;
+    const Histograms spec = run(d, spec_steps, accepted);
+    fs::remove_all(dir);
+    const auto [pv, cell] = familyPValue(plain, spec);
+    EXPECT_GE(pv, kFamilyAlpha) << "cell " << cell << " differs from plain sampling";
+    EXPECT_EQ(plain_steps, calls * (cells / (shape.window * shape.window)));
+    EXPECT_LT(spec_steps, plain_steps);
+    EXPECT_GT(accepted, 0) << "no draft passed: the acceptance path went untested";
+    std::printf("tiny Token-Shuffle: %lld samples, %.2f vs %.2f forward passes per call, %.2f of %lld drafts "
+                "accepted per image, family p-value %.3g\n",
+                static_cast<long long>(calls * images),
+                static_cast<double>(plain_steps) / static_cast<double>(calls),
+                static_cast<double>(spec_steps) / static_cast<double>(calls),
+                static_cast<double>(accepted) / static_cast<double>(calls * images),
+                static_cast<long long>(cells), pv);
 }
 
 } // namespace tessera

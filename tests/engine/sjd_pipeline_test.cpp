@@ -1,15 +1,20 @@
-// Speculative Jacobi decoding through the Janus pipeline (janus_tiny) and the generation loop's checks:
-// greedy SJD is Jacobi decoding and must give plain greedy decoding's tokens (which exercises the window
-// forward and the KV-cache crop of the real model), events report the step that made each cell final,
-// forced tokens and cancel behave as in plain decoding, and orders or models without windows refuse.
+// Speculative Jacobi decoding through the Janus pipeline (janus_tiny), the Token-Shuffle pipeline (a
+// tiny random checkpoint, s = 2) and the generation loop's checks: greedy SJD is Jacobi decoding and must
+// give plain greedy decoding's tokens (which exercises the window forward and the KV-cache crop of the
+// real model), events report the step that made each cell final, forced tokens and cancel behave as in
+// plain decoding, and orders or models without windows refuse.
+#include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
+#include "tessera/engine/token_shuffle.h"
 
 #include <atomic>
+#include <filesystem>
 #include <gtest/gtest.h>
 #include <map>
 #include <set>
+#include <unistd.h>
 
 namespace tessera {
 
@@ -190,10 +195,16 @@ TEST(SjdPipeline, RefusesOrdersAndModelsWithoutWindowsAndBadWindows) {
     GenerationSettings gs;
     gs.decode = sjd(4);
     {
+        FrameMaskOrder order(1, 1, 2, 2, FrameMaskSettings{});
+        auto r = GenerationLoop(**be, order, model, gs, ctx).run();
+        ASSERT_FALSE(r.ok());
+        EXPECT_NE(r.error().find("raster or window"), std::string::npos) << r.error();
+    }
+    {
         WindowOrder order(1, 4, 4, 2);
         auto r = GenerationLoop(**be, order, model, gs, ctx).run();
         ASSERT_FALSE(r.ok());
-        EXPECT_NE(r.error().find("raster"), std::string::npos) << r.error();
+        EXPECT_NE(r.error().find("one step at a time"), std::string::npos) << r.error();
     }
     {
         RasterOrder order(1, 2, 2);
@@ -208,6 +219,153 @@ TEST(SjdPipeline, RefusesOrdersAndModelsWithoutWindowsAndBadWindows) {
         ASSERT_FALSE(r.ok());
         EXPECT_NE(r.error().find("window"), std::string::npos) << r.error();
     }
+}
+
+// ---- Token-Shuffle windows ----------------------------------------------------------------------------
+
+namespace {
+
+class TokenShuffleSjd : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = std::filesystem::temp_directory_path() / ("tessera_sjd_ts_" + std::to_string(::getpid()));
+        bench::TokenShuffleShape s;
+        s.hidden = 64;
+        s.layers = 2;
+        s.heads = 4;
+        s.kv_heads = 2;
+        s.intermediate = 128;
+        s.codebook = 64;
+        s.window = 2;
+        s.grid = 8; // 16 windows
+        Status st = bench::writeRandomTokenShuffleCheckpoint(s, dir_.string(), kModel, 11);
+        ASSERT_TRUE(st.ok()) << st.message();
+    }
+    static void TearDownTestSuite() { std::filesystem::remove_all(dir_); }
+    static std::filesystem::path dir_;
+
+    static TokenShuffleRequest tsRequest(uint64_t seed, int images, DecodeSettings decode = {}) {
+        TokenShuffleRequest r;
+        r.prompt = "a red cube";
+        r.seed = seed;
+        r.images = images;
+        r.previews = false;
+        r.sampler.cfg = 2.0f;
+        r.decode = decode;
+        return r;
+    }
+    static Expected<TokenShuffleResult> run(TokenShufflePipeline& p, const TokenShuffleRequest& req,
+                                            std::vector<TokenSampled>* tokens = nullptr) {
+        std::atomic<bool> never{false};
+        JobContext ctx(
+            3,
+            [&](const Event& e) {
+                if (auto* t = std::get_if<TokenSampled>(&e); t && tokens) tokens->push_back(*t);
+            },
+            &never);
+        return p.generate(req, ctx);
+    }
+};
+std::filesystem::path TokenShuffleSjd::dir_;
+
+} // namespace
+
+TEST_F(TokenShuffleSjd, GreedyGivesThePlainTokensForEveryWindow) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto p = TokenShufflePipeline::load(dir_.string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    TokenShuffleRequest plain = tsRequest(3, 2);
+    plain.sampler.temperature = 0;
+    std::vector<TokenSampled> plain_events;
+    auto want = run(**p, plain, &plain_events);
+    ASSERT_TRUE(want.ok()) << want.error();
+    EXPECT_EQ(want->steps, 16);
+    for (int window : {1, 2, 5, 20})
+        for (SjdInit init : {SjdInit::Random, SjdInit::Spatial}) {
+            TokenShuffleRequest req = plain;
+            req.decode = sjd(window, init);
+            std::vector<TokenSampled> events;
+            auto got = run(**p, req, &events);
+            ASSERT_TRUE(got.ok()) << got.error();
+            EXPECT_EQ(got->grids, want->grids) << "window " << window << ", " << sjdInitName(init);
+            EXPECT_EQ(got->tokens, want->tokens) << "window " << window << ", " << sjdInitName(init);
+            EXPECT_LT(got->steps, want->steps) << "greedy drafts are refined to the fixed point";
+            std::map<std::pair<int, int>, TokenSampled> by_cell;
+            for (const auto& e : plain_events) by_cell[{e.image, e.position}] = e;
+            ASSERT_EQ(events.size(), plain_events.size());
+            for (const auto& e : events) {
+                const TokenSampled& w = by_cell.at({e.image, e.position});
+                EXPECT_NEAR(e.probability, w.probability, 1e-4);
+                EXPECT_NEAR(e.entropy, w.entropy, 1e-3);
+                EXPECT_EQ(e.top_ids, w.top_ids);
+            }
+        }
+}
+
+TEST_F(TokenShuffleSjd, WindowsBecomeFinalWholeAndForcedTokensAreKept) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto p = TokenShufflePipeline::load(dir_.string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    std::vector<TokenSampled> events;
+    auto a = run(**p, tsRequest(5, 2, sjd(4)), &events);
+    ASSERT_TRUE(a.ok()) << a.error();
+    // Every cell once; the four cells of a window in the same step; steps per image non-decreasing.
+    WindowOrder order(1, 8, 8, 2);
+    std::map<std::pair<int, int64_t>, std::set<int>> steps_of_window;
+    std::set<std::pair<int, int>> seen;
+    int64_t accepted = 0;
+    for (const auto& e : events) {
+        EXPECT_TRUE(seen.insert({e.image, e.position}).second);
+        steps_of_window[{e.image, order.windowOf(e.position)}].insert(e.step);
+        EXPECT_EQ(e.token, a->grids[static_cast<size_t>(e.image)][static_cast<size_t>(e.position)]);
+        accepted += e.accepted_draft ? 1 : 0;
+    }
+    EXPECT_EQ(seen.size(), 2u * 64u);
+    for (const auto& [key, steps] : steps_of_window) EXPECT_EQ(steps.size(), 1u) << "window " << key.second;
+    EXPECT_EQ(accepted, a->drafts_accepted);
+    auto b = run(**p, tsRequest(5, 2, sjd(4)));
+    ASSERT_TRUE(b.ok());
+    EXPECT_EQ(a->tokens, b->tokens);
+    // Forced tokens (decode order, window by window) are kept; a whole forced grid is reproduced.
+    TokenShuffleRequest forced = tsRequest(6, 2, sjd(4));
+    forced.forced = {{a->tokens[0].begin(), a->tokens[0].begin() + 10}, {}};
+    auto c = run(**p, forced);
+    ASSERT_TRUE(c.ok()) << c.error();
+    EXPECT_TRUE(std::equal(forced.forced[0].begin(), forced.forced[0].end(), c->tokens[0].begin()));
+    forced.forced = a->tokens;
+    auto d = run(**p, forced);
+    ASSERT_TRUE(d.ok()) << d.error();
+    EXPECT_EQ(d->tokens, a->tokens);
+}
+
+TEST_F(TokenShuffleSjd, LanternUsesTheVqCodebookAndAZeroBoundIsExactSjd) {
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto p = TokenShufflePipeline::load(dir_.string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    auto nb = (*p)->latentNeighbours(8);
+    ASSERT_TRUE(nb.ok()) << nb.error();
+    ASSERT_EQ((*nb)->ids.size(), 64u * 8u);
+    for (int64_t code = 0; code < 64; ++code)
+        for (int j = 0; j < 8; ++j) {
+            const int32_t other = (*nb)->ids[static_cast<size_t>(code * 8 + j)];
+            EXPECT_NE(other, code);
+            EXPECT_TRUE(other >= 0 && other < 64);
+        }
+    EXPECT_FALSE((*p)->latentNeighbours(64).ok()); // k must leave at least one other code
+    DecodeSettings exact = sjd(4), zero = sjd(4), relaxed = sjd(4);
+    zero.lantern_k = relaxed.lantern_k = 8;
+    relaxed.lantern_delta = 0.5f;
+    auto a = run(**p, tsRequest(12, 2, exact));
+    auto b = run(**p, tsRequest(12, 2, zero));
+    auto c = run(**p, tsRequest(12, 2, relaxed));
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    EXPECT_EQ(a->tokens, b->tokens);
+    EXPECT_EQ(a->drafts_accepted, b->drafts_accepted);
+    ASSERT_EQ(c->tokens.size(), 2u);
+    EXPECT_EQ(c->tokens[0].size(), 64u); // the relaxed run completes (its distribution is not plain)
 }
 
 } // namespace tessera

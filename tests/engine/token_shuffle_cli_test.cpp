@@ -1,7 +1,8 @@
 // `tessera-cli generate --model DIR` on a Token-Shuffle checkpoint (the tiny random one of the
 // documented schema): the estimate, a 128² run whose PNG carries the recipe and the window/schedule
-// record, its replay (identical tokens and pixels; an edited recipe is caught), --project storage, and
-// Token-Shuffle options refused for Janus checkpoints.
+// record, its replay (identical tokens and pixels; an edited recipe is caught), speculative decoding
+// over windows and its replay, --project storage, and Token-Shuffle options refused for Janus
+// checkpoints.
 #include "tessera/engine/bench.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/recipe.h"
@@ -131,7 +132,37 @@ TEST(TokenShuffleCli, GenerateDispatchesOnTheConfig) {
     ASSERT_TRUE(stored.ok()) << stored.error();
     EXPECT_EQ(nlohmann::json(stored->tokens), gj["tokens"][0]); // decode order, as generate reports
 
-    // Token-Shuffle options on a Janus checkpoint (the default janus_tiny) are a usage error.
+    // Speculative Jacobi decoding over windows: the JSON reports it, each window's four cells became
+    // final in one LM step, the recipe records it, and the PNG replays to the same tokens.
+    const std::string spng = (dir / "sjd.png").string();
+    CliRun sg = cli("generate" + model + " --prompt 'a cat' --seed 8 --threads 1 --decode sjd --sjd-window 3 " +
+                    "--sjd-init spatial --json --out " + spng);
+    ASSERT_EQ(sg.status, 0) << sg.out;
+    auto sgj = nlohmann::json::parse(sg.out);
+    EXPECT_EQ(sgj["decode"], "sjd");
+    EXPECT_EQ(sgj["sjd_window"], 3);
+    EXPECT_EQ(sgj["sjd_init"], "spatial");
+    EXPECT_LE(sgj["steps"].get<int>(), 16);
+    ASSERT_EQ(sgj["step_of_cell"].size(), 1u);
+    const auto step_of_cell = sgj["step_of_cell"][0].get<std::vector<int>>();
+    ASSERT_EQ(step_of_cell.size(), 64u);
+    for (int c = 0; c < 64; ++c) {
+        const int window_corner = (c / 8 / 2 * 2) * 8 + (c % 8) / 2 * 2;
+        EXPECT_EQ(step_of_cell[static_cast<size_t>(c)], step_of_cell[static_cast<size_t>(window_corner)]) << c;
+        EXPECT_GE(step_of_cell[static_cast<size_t>(c)], 0) << c;
+    }
+    std::map<std::string, std::string> stext;
+    ASSERT_TRUE(readPng(spng, &stext).ok());
+    auto srec = Recipe::fromPngText(stext);
+    ASSERT_TRUE(srec.ok()) << srec.error();
+    EXPECT_EQ(srec->decode.strategy, DecodeStrategy::Sjd);
+    EXPECT_EQ(srec->decode.window, 3);
+    EXPECT_EQ(srec->decode.init, SjdInit::Spatial);
+    CliRun srp = cli("replay " + spng + " --threads 2 --out " + (dir / "sjd_again.png").string());
+    EXPECT_EQ(srp.status, 0) << srp.out;
+    EXPECT_NE(srp.out.find("tokens  64/64 identical"), std::string::npos) << srp.out;
+
+    // Token-Shuffle options on a Janus checkpoint (the default Janus model) are a usage error.
     EXPECT_EQ(cli("generate --prompt x --grid 8 --out " + (dir / "j.png").string()).status, 2);
     // A window that does not divide the grid is a clear error, not a crash.
     EXPECT_EQ(cli("generate" + model + " --prompt x --grid 7 --out " + (dir / "k.png").string()).status, 1);

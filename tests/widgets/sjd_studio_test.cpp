@@ -244,22 +244,30 @@ TEST(AcceptanceStrip, CountsPerStepAndStartsOverForANewJob) {
         e.accepted_draft = draft;
         return e;
     };
-    // Hand-checked: step 0 makes 3 cells final, step 2 one, step 1 none (an image waited).
+    // Hand-checked: step 0 (no drafts: a plain step) makes 1 cell final, step 1 three (two drafts),
+    // step 2 none (an image waited), step 3 one.
     strip.onToken(token(4, 0, 0, false));
-    strip.onToken(token(4, 0, 0, true));
-    strip.onToken(token(4, 0, 0, true));
-    strip.onToken(token(4, 0, 2, false));
-    EXPECT_EQ(strip.tokensPerStep(), (std::vector<int>{3, 0, 1}));
-    EXPECT_EQ(strip.tokens(), 4);
+    strip.onToken(token(4, 0, 1, true));
+    strip.onToken(token(4, 0, 1, true));
+    strip.onToken(token(4, 0, 1, false));
+    strip.onToken(token(4, 0, 3, false));
+    EXPECT_EQ(strip.tokensPerStep(), (std::vector<int>{1, 3, 0, 1}));
+    EXPECT_EQ(strip.tokens(), 5);
     EXPECT_EQ(strip.drafts(), 2);
     EXPECT_EQ(strip.baseline(), 1);
-    EXPECT_EQ(strip.summary(), "4 tokens in 3 steps, 1.33 per step (plain: 1)");
+    EXPECT_EQ(strip.summary(), "5 tokens in 4 steps, 1.25 per step (plain: 1)");
     // Malformed events are ignored rather than growing the strip without bound.
     strip.onToken(token(4, 0, -1, false));
     strip.onToken(token(4, 0, 1 << 30, false));
-    EXPECT_EQ(strip.tokens(), 4);
-    strip.onToken(token(5, 1, 0, false)); // a new job
+    EXPECT_EQ(strip.tokens(), 5);
+    strip.onToken(token(5, 1, 0, false)); // a new job of two images
     EXPECT_EQ(strip.job(), 5);
     EXPECT_EQ(strip.tokensPerStep(), (std::vector<int>{1}));
+    strip.onToken(token(5, 0, 0, false));
     EXPECT_EQ(strip.baseline(), 2);
+    // Token-Shuffle: step 0 makes one 2×2 window final, so plain decoding's line is 4 tokens a step.
+    for (int i = 0; i < 4; ++i) strip.onToken(token(6, 0, 0, false));
+    for (int i = 0; i < 8; ++i) strip.onToken(token(6, 0, 1, true));
+    EXPECT_EQ(strip.baseline(), 4);
+    EXPECT_EQ(strip.summary(), "12 tokens in 2 steps, 6.00 per step (plain: 4)");
 }

@@ -6,6 +6,8 @@
 #include "tessera/widgets/engine_bridge.h"
 #include "tessera/widgets/inspector_controller.h"
 #include "tessera/widgets/model_manager.h"
+#include "tessera/widgets/acceptance_strip.h"
+#include "tessera/widgets/perf_strip.h"
 #include "tessera/widgets/studio_controller.h"
 #include "tessera/widgets/token_shuffle_generator.h"
 #include "widgets/test_app.h"
@@ -16,6 +18,8 @@
 #include <QTemporaryDir>
 #include <cstdio>
 #include <gtest/gtest.h>
+#include <map>
+#include <set>
 
 using namespace tessera;
 using namespace tessera::widgets;
@@ -143,24 +147,41 @@ TEST(TokenShuffleStudio, GeneratesWithPreviewsFillingWholeWindowsAndInspectsAWin
     EXPECT_EQ(InspectorController::windowSide(raster, 0), 1);
 }
 
-// Speculative Jacobi decoding needs a raster order: a Token-Shuffle job asked for it fails with a message
-// saying so (rather than silently decoding plainly under a recipe that says SJD).
-TEST(TokenShuffleStudio, SpeculativeDecodingIsRefusedWithAMessage) {
+// Speculative Jacobi decoding over windows: the job finishes with every cell, the four cells of each
+// window become final in the same step (the engine's events), and the acceptance strip's plain line is
+// one window per image per step.
+TEST(TokenShuffleStudio, SpeculativeDecodingCommitsWholeWindows) {
     test::app();
     auto gen = loadGenerator(checkpoint().toStdString(), "cpu");
     ASSERT_TRUE(gen.ok()) << gen.error();
     EngineBridge bridge;
     StudioController studio(&bridge);
     studio.setGenerator(*gen);
+    PerfStrip perf;
+    QObject::connect(&bridge, &EngineBridge::tokenSampled, &perf, &PerfStrip::onToken);
+    std::map<int, int> step_of;
+    QObject::connect(&bridge, &EngineBridge::tokenSampled,
+                     [&](const TokenSampled& e) { step_of[e.position] = e.step; });
     GenerationSettings s;
     s.seed = 3;
     s.seed_locked = true;
+    s.temperature = 0; // greedy: the drafts settle, so some steps make several windows final
     s.decode = "sjd";
+    s.sjd_window = 4;
     const int64_t id = studio.generate(s);
     ASSERT_GT(id, 0);
     ASSERT_TRUE(waitFor([&] { return done(studio.generation(id)); }, 60000));
     const Generation* g = studio.generation(id);
-    EXPECT_EQ(g->state, JobState::Failed);
-    EXPECT_TRUE(g->error.contains("raster-order")) << g->error.toStdString();
-    EXPECT_EQ(g->sampled(), 0);
+    ASSERT_EQ(g->state, JobState::Finished) << g->error.toStdString();
+    EXPECT_EQ(g->sampled(), kGrid * kGrid);
+    ASSERT_TRUE(waitFor([&] { return static_cast<int>(step_of.size()) == kGrid * kGrid; }));
+    std::set<int> steps;
+    for (int c = 0; c < kGrid * kGrid; ++c) {
+        const int corner = (c / kGrid / kWindow * kWindow) * kGrid + (c % kGrid) / kWindow * kWindow;
+        EXPECT_EQ(step_of.at(c), step_of.at(corner)) << "cell " << c;
+        steps.insert(step_of.at(c));
+    }
+    EXPECT_LT(steps.size(), static_cast<size_t>(kGrid * kGrid / (kWindow * kWindow)));
+    EXPECT_EQ(perf.acceptance()->baseline(), kWindow * kWindow);
+    EXPECT_EQ(perf.acceptance()->tokens(), kGrid * kGrid);
 }

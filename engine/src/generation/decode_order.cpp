@@ -34,7 +34,7 @@ int64_t writeAll(std::vector<int32_t>& grid, const std::vector<int64_t>& positio
 // ---- raster ------------------------------------------------------------------------------------------
 
 RasterOrder::RasterOrder(int64_t sequences, int64_t height, int64_t width)
-    : DecodeOrder(sequences, height * width) {}
+    : DecodeOrder(sequences, height * width), width_(width) {}
 
 std::vector<int64_t> RasterOrder::next() {
     if (done()) return {};

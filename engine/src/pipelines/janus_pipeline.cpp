@@ -227,9 +227,8 @@ Status JanusPipeline::fitColourMap() {
     return Status();
 }
 
-// The codebook rows as the decoder uses them (L2-normalised), compared by squared distance; each code's
-// k nearest others, nearest first (ties to the lower id). Quadratic in the codebook (16,384² pairs of
-// 8-dimensional rows for Janus-Pro: about a second), once per loaded model.
+// The codebook rows as the decoder uses them (L2-normalised); nearestLatentNeighbours, once per loaded
+// model.
 Expected<std::shared_ptr<const LatentNeighbours>> JanusPipeline::latentNeighbours(int k) {
     const int64_t codebook = info_.codebook;
     if (k < 1 || k >= codebook) return Status::error("LANTERN's k must be between 1 and the codebook size minus one (" +
@@ -240,30 +239,7 @@ Expected<std::shared_ptr<const LatentNeighbours>> JanusPipeline::latentNeighbour
         std::vector<int64_t> all(static_cast<size_t>(codebook));
         for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
         const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
-        const int64_t dim = static_cast<int64_t>(book.size()) / codebook; // [dim][codebook]
-        auto nb = std::make_shared<LatentNeighbours>();
-        nb->k = k;
-        nb->ids.resize(static_cast<size_t>(codebook * k));
-        std::vector<float> dist(static_cast<size_t>(codebook));
-        std::vector<int32_t> order(static_cast<size_t>(codebook));
-        for (int64_t i = 0; i < codebook; ++i) {
-            for (int64_t j = 0; j < codebook; ++j) {
-                float d = 0;
-                for (int64_t c = 0; c < dim; ++c) {
-                    const float e = book[static_cast<size_t>(c * codebook + i)] - book[static_cast<size_t>(c * codebook + j)];
-                    d += e * e;
-                }
-                dist[static_cast<size_t>(j)] = d;
-            }
-            dist[static_cast<size_t>(i)] = std::numeric_limits<float>::infinity(); // not its own neighbour
-            std::iota(order.begin(), order.end(), 0);
-            std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-                const float da = dist[static_cast<size_t>(a)], db = dist[static_cast<size_t>(b)];
-                return da != db ? da < db : a < b;
-            });
-            std::copy(order.begin(), order.begin() + k, nb->ids.begin() + static_cast<std::ptrdiff_t>(i * k));
-        }
-        impl_->neighbours = nb;
+        impl_->neighbours = nearestLatentNeighbours(book, codebook, k);
         return impl_->neighbours;
     } catch (const std::exception& e) {
         return Status::error(std::string("computing the codes' latent neighbours failed: ") + e.what());

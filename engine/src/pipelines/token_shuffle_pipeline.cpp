@@ -27,6 +27,7 @@ struct TokenShufflePipeline::Impl {
     double calibration_ms = 0; // a 4×4-token decode, timed at load: the first preview's predicted cost
     // Fast previews: RGB per code (codebook × 3) under a linear code→colour map fitted on that decode.
     std::vector<uint8_t> code_rgb;
+    std::shared_ptr<const LatentNeighbours> neighbours; // LANTERN's, computed on first use
 };
 
 TokenShufflePipeline::~TokenShufflePipeline() = default;
@@ -295,17 +296,39 @@ Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& ras
     }
 }
 
+// The codebook rows as the VQ decoder uses them; nearestLatentNeighbours, once per loaded model.
+Expected<std::shared_ptr<const LatentNeighbours>> TokenShufflePipeline::latentNeighbours(int k) {
+    const int64_t codebook = info_.codebook;
+    if (k < 1 || k >= codebook)
+        return Status::error("LANTERN's k must be between 1 and the codebook size minus one (" +
+                             std::to_string(codebook - 1) + ")");
+    if (impl_->neighbours && impl_->neighbours->k >= k) return impl_->neighbours;
+    Backend& be = *impl_->backend;
+    try {
+        std::vector<int64_t> all(static_cast<size_t>(codebook));
+        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
+        const std::vector<float> book =
+            be.readF32(impl_->model->vq()->codesFor(be, be.fromI64(all, {1, codebook}), 1, codebook));
+        impl_->neighbours = nearestLatentNeighbours(book, codebook, k);
+        return impl_->neighbours;
+    } catch (const std::exception& e) {
+        return Status::error(std::string("computing the codes' latent neighbours failed: ") + e.what());
+    }
+}
+
 // ---- the step model ------------------------------------------------------------------------------------
 
 namespace {
 
 // One Token-Shuffle step: the window the previous step committed (both CFG rows of each image get it)
 // through the input shuffle and one LM position, then the unshuffle: [rows, s², V]. Step 0 uses the
-// prefill's last state (<start_of_image>).
+// prefill's last state (<start_of_image>). Speculative decoding feeds a run of draft windows at once
+// (one LM position each) and crops the KV cache back.
 class TokenShuffleStep final : public StepModel {
 public:
     TokenShuffleStep(TokenShuffleModel& model, KvCache& cache, Tensor last, int64_t images)
-        : model_(model), cache_(cache), last_(std::move(last)), images_(images) {}
+        : model_(model), cache_(cache), prefill_last_(last), last_(std::move(last)), images_(images),
+          prompt_len_(cache.length()) {}
 
     Tensor stepLogits(const std::vector<int64_t>&, const DecodeOrder& order) override {
         if (order.step() > 0) {
@@ -323,14 +346,54 @@ public:
         }
         return model_.unshuffleLogits(last_);
     }
+
+    bool supportsWindows() const override { return true; }
+
+    // Units are windows: `first` and the cache count windows, drafts[image] holds m · s² codes.
+    Tensor windowLogits(int64_t first, const std::vector<std::vector<int32_t>>& drafts,
+                        const DecodeOrder& order) override {
+        const auto& windows = static_cast<const WindowOrder&>(order);
+        const int64_t ss = windows.window() * windows.window(), held = cache_.length() - prompt_len_;
+        if (first < 0 || held != std::max<int64_t>(0, first - 1) ||
+            static_cast<int64_t>(drafts.size()) != images_)
+            throw Error("Token-Shuffle window at window " + std::to_string(first) + ": the KV cache holds " +
+                        std::to_string(held) + " windows, or the drafts are not one list per image");
+        const auto n = static_cast<int64_t>(drafts[0].size());
+        if (n % ss != 0) throw Error("Token-Shuffle window: drafts are not whole windows");
+        const int64_t m = n / ss, lead = first > 0 ? 1 : 0, t = lead + m;
+        if (t == 0) return model_.unshuffleLogits(prefill_last_);
+        const std::vector<int64_t> before =
+            first > 0 ? windows.windowCells(first - 1) : std::vector<int64_t>{};
+        codes_.resize(static_cast<size_t>(2 * images_ * t * ss));
+        for (int64_t im = 0; im < images_; ++im) {
+            const auto& dr = drafts[static_cast<size_t>(im)];
+            if (static_cast<int64_t>(dr.size()) != n)
+                throw Error("Token-Shuffle window: draft lists differ in length");
+            for (int64_t j = 0; j < t * ss; ++j) {
+                const int32_t c = j < lead * ss
+                                      ? order.grid(im)[static_cast<size_t>(before[static_cast<size_t>(j)])]
+                                      : dr[static_cast<size_t>(j - lead * ss)];
+                codes_[static_cast<size_t>((2 * im) * t * ss + j)] =
+                    codes_[static_cast<size_t>((2 * im + 1) * t * ss + j)] = c;
+            }
+        }
+        Tensor hidden = model_.lm().forward(model_.shuffleIn(codes_, 2 * images_), cache_);
+        // Window 0 is predicted from the prompt's last state.
+        if (first == 0) hidden = model_.backend().concat(prefill_last_, hidden, 1);
+        return model_.unshuffleLogits(hidden); // [rows, (m + 1) · s², V]
+    }
+
+    void cropTo(int64_t windows) override { cache_.crop(prompt_len_ + windows); }
+
     size_t kvCacheBytes() const override { return cache_.bytes(); }
     size_t modelBytes() const override { return model_.weightBytes(); }
 
 private:
     TokenShuffleModel& model_;
     KvCache& cache_;
-    Tensor last_;
+    Tensor prefill_last_, last_;
     int64_t images_;
+    int64_t prompt_len_;
     std::vector<int64_t> codes_;
 };
 
@@ -389,6 +452,12 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
         gs.uncond_branch = 1;
         gs.forced = req.forced;
         gs.capture_guided_steps = std::max(0, req.capture_logits_steps);
+        gs.decode = req.decode;
+        if (req.decode.strategy == DecodeStrategy::Sjd && req.decode.lantern_k > 0) {
+            auto nb = latentNeighbours(req.decode.lantern_k);
+            if (!nb) return nb.status();
+            gs.latent_neighbours = *nb;
+        }
         GenerationLoop loop(be, order, step_model, gs, ctx);
 
         // On the cadence: a partial decode when its predicted cost (the last one's, or the load-time
@@ -438,6 +507,7 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
         if (!outcome) return outcome.status();
         result.cancelled = outcome->cancelled;
         result.steps = outcome->steps;
+        result.drafts_accepted = outcome->drafts_accepted;
         result.generate_ms = outcome->decode_ms;
         result.preview_ms = outcome->after_ms;
         result.guided_logits = std::move(outcome->guided_logits);
@@ -451,7 +521,7 @@ Expected<TokenShuffleResult> TokenShufflePipeline::generate(const TokenShuffleRe
             result.tokens.push_back(std::move(decode_order));
         }
         const auto t_final = Clock::now();
-        for (int64_t im = 0; im < images; ++im) {
+        for (int64_t im = 0; im < (req.decode_images ? images : 0); ++im) {
             auto img = decode(result.grids[static_cast<size_t>(im)], g, req.vq_tile, req.vq_halo);
             if (!img) return img.status();
             PreviewReady pr;

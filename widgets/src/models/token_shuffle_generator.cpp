@@ -35,11 +35,6 @@ public:
     GeneratorInfo info() const override { return info_; }
 
     JobFn makeJob(const GenerationRequest& request) override {
-        if (request.settings.speculative())
-            return [](JobContext&) -> Status {
-                return Status::error("speculative Jacobi decoding needs a raster-order model (Janus); "
-                                     "Token-Shuffle decodes s×s windows: choose Plain decoding");
-            };
         TokenShuffleRequest r;
         r.prompt = request.settings.prompt.toStdString();
         r.seed = request.settings.seed;
@@ -49,6 +44,7 @@ public:
         r.sampler.cfg = static_cast<float>(request.settings.cfg);
         r.images = std::max(1, request.settings.images);
         r.report_top_k = 5;
+        r.decode = request.settings.decodeSettings(); // SJD windows count s×s windows here
         // Branches force tokens in decode order, which is what the pipeline takes (window by window).
         if (!request.forced.empty()) r.forced.assign(static_cast<size_t>(r.images), request.forced);
         auto state = state_;

@@ -14,7 +14,8 @@ AcceptanceStrip::AcceptanceStrip(QWidget* parent) : QWidget(parent) {
     setObjectName("acceptanceStrip");
     setMinimumSize(120, 18);
     setToolTip(tr("Tokens accepted per decode step of the running job (bars, one per step) against plain "
-                  "decoding's one token per image per step (line). Speculative decoding's bars rise "
+                  "decoding's tokens per step (line: one token per image, one window per image for "
+                  "Token-Shuffle). Speculative decoding's bars rise "
                   "above the line."));
 }
 
@@ -48,7 +49,7 @@ QString AcceptanceStrip::summary() const {
         .arg(tokens_)
         .arg(steps())
         .arg(static_cast<double>(tokens_) / steps(), 0, 'f', 2)
-        .arg(images_);
+        .arg(baseline());
 }
 
 void AcceptanceStrip::paintEvent(QPaintEvent*) {
@@ -57,7 +58,8 @@ void AcceptanceStrip::paintEvent(QPaintEvent*) {
     p.fillRect(rect(), base.lightness() > 128 ? base.darker(110) : base.lighter(130));
     if (per_step_.empty()) return;
     // Scale: the baseline sits at most half way up so that a step above it stays visible.
-    const double top = std::max({peak_, 2 * images_, 1});
+    const int plain = baseline();
+    const double top = std::max({peak_, 2 * plain, 1});
     const QRectF area = QRectF(rect()).adjusted(1, 2, -1, -1);
     const double w = area.width() / static_cast<double>(per_step_.size());
     const QColor above(33, 145, 140), at(120, 120, 130);
@@ -66,9 +68,9 @@ void AcceptanceStrip::paintEvent(QPaintEvent*) {
         if (n == 0) continue;
         const double h = area.height() * n / top;
         p.fillRect(QRectF(area.left() + w * static_cast<double>(s), area.bottom() - h, std::max(w, 1.0), h),
-                   n > images_ ? above : at);
+                   n > plain ? above : at);
     }
-    const double y = area.bottom() - area.height() * images_ / top;
+    const double y = area.bottom() - area.height() * plain / top;
     p.setPen(QPen(QColor(220, 90, 40), 1, Qt::DashLine));
     p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y));
 }

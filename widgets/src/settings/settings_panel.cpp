@@ -59,7 +59,7 @@ SettingsPanel::SettingsPanel(QWidget* parent) : QWidget(parent) {
     decode_->addItem(tr("Speculative Jacobi (SJD)"), "sjd");
     decode_->setToolTip(tr("SJD verifies a window of draft tokens in one forward pass and keeps a prefix of "
                            "them; the images follow plain sampling's distribution, in fewer steps. "
-                           "Janus models only"));
+                           "Janus and Token-Shuffle models (a Token-Shuffle window counts s×s tokens)"));
     sjd_window_ = new QSpinBox(this);
     sjd_window_->setObjectName("sjdWindow");
     sjd_window_->setRange(1, kMaxSjdWindow);

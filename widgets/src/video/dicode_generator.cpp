@@ -129,7 +129,8 @@ public:
     JobFn makeJob(const GenerationRequest& request) override {
         if (request.settings.speculative())
             return [](JobContext&) -> Status {
-                return Status::error("speculative Jacobi decoding needs a raster-order model (Janus); "
+                return Status::error("speculative Jacobi decoding needs a raster or window decode order "
+                                     "(Janus, Token-Shuffle); "
                                      "DiCoDe predicts continuous deep tokens: choose Plain decoding");
             };
         const DicodeRequest r = dicodeRequestFrom(request.settings);

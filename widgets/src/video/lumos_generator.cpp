@@ -96,7 +96,8 @@ public:
     JobFn makeJob(const GenerationRequest& request) override {
         if (request.settings.speculative())
             return [](JobContext&) -> Status {
-                return Status::error("speculative Jacobi decoding needs a raster-order model (Janus); "
+                return Status::error("speculative Jacobi decoding needs a raster or window decode order "
+                                     "(Janus, Token-Shuffle); "
                                      "Lumos-1 decodes MaskGIT frames: choose Plain decoding");
             };
         const LumosGeneratorOptions& o = state_->options;

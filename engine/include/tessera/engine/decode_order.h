@@ -65,6 +65,10 @@ public:
                    const float* log_probs) override;
     int64_t totalSteps() const override { return cells_; }
     bool mayDependOn(int64_t position, int64_t other) const override { return other < position; }
+    int64_t width() const { return width_; }
+
+private:
+    int64_t width_;
 };
 
 class WindowOrder final : public DecodeOrder {
@@ -81,6 +85,8 @@ public:
     // Window index of a cell, and the cells of window w in slot order.
     int64_t windowOf(int64_t position) const;
     std::vector<int64_t> windowCells(int64_t w) const;
+    int64_t width() const { return width_; }
+    int64_t window() const { return window_; }
 
 private:
     int64_t width_, window_;

@@ -3,7 +3,7 @@
 // prefix of it is accepted by a probabilistic test that keeps the plain sampler's distribution, and the
 // model's state is cropped back to what was accepted. docs/SPECULATIVE.md has the method.
 //
-// SJD needs a raster decode order and a StepModel that supports windows (generation.h). The random
+// SJD needs a raster or window decode order and a StepModel that supports windows (generation.h). The random
 // draws come from the engine's Philox stream, keyed by (seed, image and purpose, step and cell), so a
 // run is reproducible from its recipe (which records strategy, window and initialisation).
 #pragma once
@@ -30,7 +30,9 @@ std::optional<SjdInit> sjdInitFromName(std::string_view name);
 
 struct DecodeSettings {
     DecodeStrategy strategy = DecodeStrategy::Plain;
-    int window = 16; // SJD: draft tokens fed per forward (1..kMaxSjdWindow)
+    // SJD: draft positions fed per forward (1..kMaxSjdWindow): tokens in raster order, s×s windows of
+    // s² tokens each in Token-Shuffle's window order.
+    int window = 16;
     SjdInit init = SjdInit::Random;
     // LANTERN-style relaxed acceptance (LOSSY: images no longer follow plain sampling's distribution).
     // 0 = off (exact SJD). Otherwise a draft x is tested with p(x) plus the probability of its nearest
@@ -48,6 +50,12 @@ struct LatentNeighbours {
     int k = 0;
     std::vector<int32_t> ids;
 };
+// Each code's k nearest others by squared distance, ties to the lower id. `book` holds the codebook's
+// rows as the decoder uses them, dimension-major: book[c · codebook + code]. Quadratic in the codebook
+// (16,384² pairs of 8-dimensional rows for Janus-Pro: about a second). Throws Error for k outside
+// [1, codebook − 1].
+std::shared_ptr<const LatentNeighbours> nearestLatentNeighbours(const std::vector<float>& book,
+                                                                int64_t codebook, int k);
 
 // The probability with which a draft drawn from q is accepted where the target gives it p. SJD's rule,
 // min(1, p/q), is the only one that keeps the distribution; anything else is lossy (the distribution

@@ -37,6 +37,12 @@ struct TokenShuffleRequest {
     // VQ decode tiling for grids larger than one tile (VqModel::decodeCodesTiled).
     int64_t vq_tile = 24, vq_halo = 8;
     int capture_logits_steps = 0; // oracles: guided logits of the first N steps
+    // false: tokens only, no final VQ decode (and no final PreviewReady); `images` stays empty. For
+    // token-level studies (sampler statistics) where the pictures are not looked at.
+    bool decode_images = true;
+    // Plain decoding or SJD over windows (speculative.h): decode.window counts s×s windows, and a
+    // window is accepted when all its s² drafts pass (each slot tested against its own distribution).
+    DecodeSettings decode;
 };
 
 struct TokenShuffleResult {
@@ -46,7 +52,8 @@ struct TokenShuffleResult {
     std::vector<std::vector<int32_t>> grids;
     std::vector<ImageRgb8> images;
     bool cancelled = false;
-    int64_t grid = 0, window = 0, steps = 0;
+    int64_t grid = 0, window = 0, steps = 0; // steps: LM forwards (windows, fewer with SJD)
+    int64_t drafts_accepted = 0;              // SJD: draft tokens that passed, all images
     double generate_ms = 0; // the decode loop, previews excluded
     double preview_ms = 0;
     double vq_decode_ms = 0;      // final decodes
@@ -108,6 +115,8 @@ public:
     // Fast approximate preview: every sampled cell painted with its code's colour under a linear
     // code→RGB map fitted at load on a 4×4-token calibration decode; cells < 0 mid-grey.
     ImageRgb8 mosaic(const std::vector<int32_t>& raster, int64_t grid) const;
+    // Each code's k nearest codes in the VQ's latent space (LANTERN), computed once and kept.
+    Expected<std::shared_ptr<const LatentNeighbours>> latentNeighbours(int k);
 
 private:
     TokenShufflePipeline() = default;

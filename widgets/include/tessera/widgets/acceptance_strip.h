@@ -10,6 +10,7 @@
 #include "tessera/widgets/engine_bridge.h" // the events' Q_DECLARE_METATYPE, before moc uses them
 
 #include <QWidget>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,8 +25,10 @@ public:
     const std::vector<int>& tokensPerStep() const { return per_step_; }
     int tokens() const { return tokens_; }
     int steps() const { return static_cast<int>(per_step_.size()); }
-    // Plain decoding's tokens per step: one per image of the batch (images seen so far).
-    int baseline() const { return images_; }
+    // Plain decoding's tokens per step: what step 0 made final (speculative decoding's first step has no
+    // drafts, so it is one plain step: one token per image, or one s×s window per image for
+    // Token-Shuffle); before any token, the images seen so far.
+    int baseline() const { return per_step_.empty() ? images_ : std::max(1, per_step_[0]); }
     int drafts() const { return drafts_; } // tokens that were accepted drafts
     int64_t job() const { return job_; }
     // "N tokens in S steps, x.xx per step (plain: B)", or a dash before the first token.
