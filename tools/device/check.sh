@@ -2,8 +2,10 @@
 # One run on an accelerator machine (an H100 or H200): configure and build with CUDA, run the `gpu`
 # tests, the Janus benchmark for Janus-Pro-1B and -7B shapes at 1 and 16 images (bf16 random weights and
 # KV cache, as the eager baseline runs; backend cuda), and the transformers eager baseline (tools/janus_eager_baseline.py) for the same
-# presets at 1 image; then print one JSON line with the figures and their ratios. Meant to finish in
-# under 8 minutes (build ~2, tests ~1, benchmarks and baselines ~4).
+# presets at 1 image; plain decoding against speculative Jacobi decoding and LANTERN (`bench sjd`,
+# docs/SPECULATIVE.md) on the built-in resources/models/shapes-janus and on Janus-Pro-1B random
+# weights; then print one JSON line with the figures and their ratios. Meant to finish in under 10
+# minutes (build ~2, tests ~1, benchmarks and baselines ~5).
 #
 # Needs: the build dependencies of ./tessera, the CUDA toolkit at /usr/local/cuda, python3 with torch
 # and transformers (for the baseline only; without them the baseline figures are null).
@@ -60,6 +62,22 @@ for preset in janus-pro-1b janus-pro-7b; do
         tail -5 "$out/eager_${preset}.err" >&2
     fi
 done
+# Speculative decoding on the GPU: the trained Shapes model (its drafts pass, so steps fall by about
+# 2x) and Janus-Pro-1B's shape (random weights accept few drafts; what it shows is a window forward's
+# cost against one step's, the bandwidth-bound case the method needs).
+shapes_prompt="a large red rubber cube left of a small blue metal sphere"
+stamp "bench sjd shapes-janus"
+if ! timeout 300 "$cli" bench sjd --model "$root/resources/models/shapes-janus" --prompt "$shapes_prompt" \
+        --lantern-k 8 --runs 5 --backend cuda >"$out/sjd_shapes.json" 2>"$out/sjd_shapes.err"; then
+    tail -5 "$out/sjd_shapes.err" >&2
+    status=1
+fi
+stamp "bench sjd janus-pro-1b"
+if ! timeout 300 "$cli" bench sjd --preset janus-pro-1b --runs 2 --backend cuda --scratch-dir "$ckpt" \
+        >"$out/sjd_1b.json" 2>"$out/sjd_1b.err"; then
+    tail -5 "$out/sjd_1b.err" >&2
+    status=1
+fi
 stamp "done"
 
 python3 - "$out" "$gpu_rc" "$build_s" "$(($(date +%s) - start))" "$status" <<'PY'
@@ -92,6 +110,18 @@ for preset in ("janus-pro-1b", "janus-pro-7b"):
         "eager_ms_per_step_1": g(eager, "ms_per_step"), "eager_floor_ms_per_step": g(eager, "floor_ms_per_step"),
         "speedup_vs_eager_1": ratio(g(eager, "ms_per_step"), g(one, "ms_per_step")),
         "tokens_identical_previews_on_off": g(one, "tokens_identical"),
+    }
+for key, name in (("sjd_shapes_janus", "sjd_shapes"), ("sjd_janus_pro_1b", "sjd_1b")):
+    r = load(name)
+    g = lambda part, k: (r.get(part) or {}).get(k) if r else None
+    report[key] = {
+        "steps_per_image": {s: g(s, "steps_per_image") for s in ("plain", "sjd", "lantern")},
+        "ms_per_step": {s: g(s, "ms_per_step") for s in ("plain", "sjd", "lantern")},
+        "decode_ms": {s: g(s, "decode_ms") for s in ("plain", "sjd", "lantern")},
+        "steps_ratio": r.get("steps_ratio") if r else None, "decode_ratio": r.get("decode_ratio") if r else None,
+        "wall_ratio": r.get("wall_ratio") if r else None,
+        "lantern_steps_ratio": r.get("lantern_steps_ratio") if r else None,
+        "lantern_decode_ratio": r.get("lantern_decode_ratio") if r else None,
     }
 report["status"] = "ok" if status == 0 else "incomplete"
 print(json.dumps(report))
