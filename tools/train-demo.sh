@@ -35,7 +35,7 @@ if [ $quick -eq 1 ]; then
   igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32)
 fi
 schedule=(--warmup "$warmup" --schedule cosine --clip 1.0)
-vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" --codebook 512 --code-dim 16)
+vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" --codebook 512 --code-dim 16 --dtype f16)
 janus_args=(--steps "$janus_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${janus_size[@]}")
 igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${igllm_size[@]}")
 

@@ -1,13 +1,14 @@
 // `tessera-cli train-janus`: trains text→image generation in the Janus-Pro layout (engine/train_janus_gen.h)
-// over a VQ tokenizer on Shapes world folders, and writes a Janus checkpoint folder that `generate` and
-// the studio load.
+// or the Token-Shuffle layout (engine/train_token_shuffle.h, --layout token-shuffle) over a VQ tokenizer
+// on Shapes world folders, and writes a checkpoint folder that `generate` and the studio load.
 //
-// Sections: data (index.jsonl, PNGs, the code cache) · vocabulary · the command.
+// Sections: data (index.jsonl, PNGs, the code cache) · vocabulary · training · the command.
 #include "cli/cli.h"
 #include "cli/train_run.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_loop.h"
+#include "tessera/engine/train_token_shuffle.h"
 #include "tessera/world/world.h"
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -46,7 +48,12 @@ const char* kUsage =
     "the VQ under model.vqmodel.*), tokenizer.json, tokenizer_config.json (word level: the world's words "
     "and\n"
     "the template's special tokens) and metrics.json. No vision tower is written: generation never loads "
-    "it.\n\n"
+    "it.\n"
+    "--layout token-shuffle trains the Token-Shuffle layout instead (docs/TOKEN_SHUFFLE.md): the caption\n"
+    "and <begin_of_image>, then one LM position per s x s window of codes through the input shuffle, each\n"
+    "position predicting the next window's s*s codes through the unshuffle; the folder holds\n"
+    "model.safetensors (the LM; its embedding table is the words, then the codes, and the classifier),\n"
+    "token_shuffle.safetensors and the VQ in vq/.\n\n"
     "Options:\n"
     "  --vq DIR               the VQ tokenizer folder (model.vqmodel.* tensors and a vq_config)\n"
     "  --train DIR            training world folder (index.jsonl + PNGs)\n"
@@ -61,6 +68,9 @@ const char* kUsage =
     "  --heads N              attention heads (default 8)\n"
     "  --intermediate N       MLP width, 0 = 8/3 of --hidden rounded up to 32 (default 0)\n"
     "  --cfg-drop P           probability that a caption is replaced by the unconditional row (default 0.1)\n"
+    "  --layout L             janus (default) or token-shuffle\n"
+    "  --window S             token-shuffle: window side s, 1..4, dividing the code grid (default 2)\n"
+    "  --shuffle-blocks N     token-shuffle: residual MLPs on each side of the LM (default 2)\n"
     "  --dtype bf16|f16|f32   weights in model.safetensors (default bf16)\n"
     "  --checkpoint FILE      training checkpoint (weights + optimizer), resumed from when present\n"
     "  --checkpoint-every N   steps between checkpoints (default 50; the last step is always written)\n"
@@ -311,11 +321,144 @@ private:
 
 } // namespace
 
+// ---- training --------------------------------------------------------------------------------------
+
+std::vector<int64_t> conditionalOf(const train::JanusGenTrainModel& m, const std::string& caption) {
+    return m.prompts().conditional(caption);
+}
+std::vector<int64_t> unconditionalOf(const train::JanusGenTrainModel& m, const std::vector<int64_t>& prompt) {
+    return m.prompts().unconditional(prompt);
+}
+std::vector<int64_t> conditionalOf(const train::TokenShuffleTrainModel& m, const std::string& caption) {
+    return m.conditional(caption);
+}
+std::vector<int64_t> unconditionalOf(const train::TokenShuffleTrainModel& m, const std::vector<int64_t>& prompt) {
+    return m.unconditional(prompt);
+}
+
+// What the command decided before training, the same for either layout.
+struct TrainRun {
+    std::string layout, out_dir, checkpoint, dtype_name;
+    train::SaveDType dtype = train::SaveDType::BF16;
+    train::JanusGenConfig mc;
+    train::TrainerOptions opt;
+    long long steps = 0, batch = 16, checkpoint_every = 50;
+    double lr = 1e-3, weight_decay = 0.0, cfg_drop = 0.1;
+    uint64_t seed = 0;
+    int64_t n = 0, window = 0;
+    size_t longest = 0, vocabulary = 0;
+};
+
+// Trains `model` on the captions and codes, validates, saves and prints the summary.
+template <class Model>
+int trainAndSave(Model& model, TrainRun& run, const Folder& train_data, const Folder& val_data) {
+    const std::string& out_dir = run.out_dir;
+    const std::string& checkpoint = run.checkpoint;
+    const long long steps = run.steps, batch = run.batch, checkpoint_every = run.checkpoint_every;
+    const double lr = run.lr, weight_decay = run.weight_decay, cfg_drop = run.cfg_drop;
+    const uint64_t seed = run.seed;
+    const int64_t n = run.n;
+    const train::SaveDType dtype = run.dtype;
+    const std::string& dtype_name = run.dtype_name;
+    train::TrainerOptions& opt = run.opt;
+    auto fail = [](const std::string& m) {
+        std::fprintf(stderr, "tessera-cli train-janus: %s\n", m.c_str());
+        return 1;
+    };
+    std::vector<train::JanusGenExample> examples, val_cond, val_uncond;
+    for (const Item& it : train_data.items)
+        examples.push_back({conditionalOf(model, it.caption), it.codes});
+    for (const Item& it : val_data.items) {
+        val_cond.push_back({conditionalOf(model, it.caption), it.codes});
+        val_uncond.push_back({unconditionalOf(model, val_cond.back().prompt), it.codes});
+    }
+    size_t params = 0;
+    for (const auto& p : model.parameters()) params += p.value.size();
+    std::printf("%s\n", nlohmann::json{{"event", "data"},
+                                       {"train_images", examples.size()},
+                                       {"val_images", val_cond.size()},
+                                       {"image", std::to_string(train_data.side) + "x" +
+                                                     std::to_string(train_data.side)},
+                                       {"tokens_per_image", n},
+                                       {"layout", run.layout},
+                                       {"vocabulary", run.vocabulary},
+                                       {"longest_prompt", run.longest},
+                                       {"context", run.mc.max_positions},
+                                       {"parameters", params}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+
+    Shuffle shuffle(examples.size(), seed);
+    std::vector<train::JanusGenExample> step_batch(static_cast<size_t>(batch));
+    opt.adam.lr = lr;
+    opt.adam.weight_decay = weight_decay;
+    opt.checkpoint_path = checkpoint;
+    opt.checkpoint_every = checkpoint.empty() ? 0 : static_cast<int>(checkpoint_every);
+    const uint64_t drop_below = static_cast<uint64_t>(cfg_drop * 18446744073709551615.0);
+    train::Trainer trainer(model.parameters(), opt, [&](train::Tape<float>& t, int64_t step, int) {
+        for (int64_t i = 0; i < batch; ++i) {
+            const auto s = static_cast<uint64_t>(step), k = static_cast<uint64_t>(i);
+            const train::JanusGenExample& e = examples[shuffle.at(s * static_cast<uint64_t>(batch) + k)];
+            const bool drop = cfg_drop > 0 && (cfg_drop >= 1 || mix(seed ^ 0x5eed, s, k) < drop_below);
+            step_batch[static_cast<size_t>(i)] = {drop ? unconditionalOf(model, e.prompt) : e.prompt,
+                                                  e.codes};
+        }
+        return model.loss(t, step_batch);
+    });
+    auto mean_step_ms = runTrainerPrintingSteps(trainer, steps, !checkpoint.empty());
+    if (!mean_step_ms) return fail(mean_step_ms.error());
+
+    // Validation: mean loss per image token, with the captions and with the unconditional row.
+    auto meanLoss = [&](const std::vector<train::JanusGenExample>& set) -> double {
+        double sum = 0;
+        for (size_t at = 0; at < set.size(); at += static_cast<size_t>(batch)) {
+            const size_t end = std::min(set.size(), at + static_cast<size_t>(batch));
+            std::vector<train::JanusGenExample> chunk(set.begin() + static_cast<long>(at),
+                                                      set.begin() + static_cast<long>(end));
+            train::Tape<float> t;
+            sum += static_cast<double>(t.scalar(model.loss(t, chunk))) * static_cast<double>(chunk.size());
+        }
+        return sum / static_cast<double>(set.size());
+    };
+    double val_loss = 0, val_loss_uncond = 0;
+    try {
+        val_loss = meanLoss(val_cond);
+        val_loss_uncond = meanLoss(val_uncond);
+    } catch (const std::exception& e) {
+        return fail(std::string("validation: ") + e.what());
+    }
+    if (Status s = model.save(out_dir, dtype); !s.ok()) return fail(s.message());
+    nlohmann::json summary = {{"event", "done"},
+                              {"steps", trainer.step()},
+                              {"batch", batch},
+                              {"train_images", examples.size()},
+                              {"val_images", val_cond.size()},
+                              {"tokens_per_image", n},
+                              {"val_loss", val_loss},
+                              {"val_loss_unconditional", val_loss_uncond},
+                              {"last_loss", trainer.losses().empty() ? 0.0 : trainer.losses().back()},
+                              {"parameters", params},
+                              {"layout", run.layout},
+                              {"layers", run.mc.layers},
+                              {"hidden", run.mc.hidden},
+                              {"heads", run.mc.heads},
+                              {"cfg_drop", cfg_drop},
+                              {"lr", lr},
+                              {"dtype", dtype_name},
+                              {"mean_step_ms", *mean_step_ms},
+                              {"out", out_dir}};
+    if (run.window > 0) summary["window"] = run.window;
+    return finishTrainingCommand("train-janus", summary, out_dir);
+}
+
 // ---- the command -----------------------------------------------------------------------------------
 
 int cmdTrainJanus(int argc, char** argv) {
     CLI::App app;
-    std::string vq_dir, train_dir, val_dir, out_dir, checkpoint, codes_path, dtype_name = "bf16";
+    std::string vq_dir, train_dir, val_dir, out_dir, checkpoint, codes_path, dtype_name = "bf16",
+                layout = "janus";
+    long long window = 2, shuffle_blocks = 2;
     long long steps = 0, batch = 16, val_count = 0, checkpoint_every = 50;
     double lr = 1e-3, weight_decay = 0.0, cfg_drop = 0.1;
     uint64_t seed = 0;
@@ -333,6 +476,9 @@ int cmdTrainJanus(int argc, char** argv) {
     addInt(app, "--heads", mc.heads, 1, 256);
     addInt(app, "--intermediate", mc.intermediate, 0, 65536);
     addNumber(app, "--cfg-drop", cfg_drop, 0.0, 1.0);
+    app.add_option("--layout", layout)->check(CLI::IsMember({"janus", "token-shuffle"}));
+    addInt(app, "--window", window, 1, 4);
+    addInt(app, "--shuffle-blocks", shuffle_blocks, 0, 16);
     app.add_option("--dtype", dtype_name);
     app.add_option("--checkpoint", checkpoint);
     addInt(app, "--checkpoint-every", checkpoint_every, 1, 100000000);
@@ -349,6 +495,11 @@ int cmdTrainJanus(int argc, char** argv) {
         return usage("--vq, --train, --val, --out and --steps are required");
     if (mc.hidden % mc.heads != 0 || (mc.hidden / mc.heads) % 2 != 0)
         return usage("--hidden must split into --heads heads of an even width");
+    const bool token_shuffle = layout == "token-shuffle";
+    if (!token_shuffle && (app.count("--window") || app.count("--shuffle-blocks")))
+        return usage("--window and --shuffle-blocks need --layout token-shuffle");
+    if (token_shuffle && mc.hidden % (window * window) != 0)
+        return usage("--hidden must be a multiple of --window squared");
     train::SaveDType dtype;
     if (dtype_name == "bf16")
         dtype = train::SaveDType::BF16;
@@ -408,107 +559,55 @@ int cmdTrainJanus(int argc, char** argv) {
     auto tok = Tokenizer::fromJson(tok_files->tokenizer_json, tok_files->tokenizer_config_json);
     if (!tok) return fail(tok.error());
     const train::JanusPrompts prompts(*tok, 0);
+    // The longest prompt: Janus's chat template, or Token-Shuffle's caption and <begin_of_image>.
     size_t longest = 0;
     for (const Folder* f : {&train_data, &val_data})
-        for (const Item& it : f->items) longest = std::max(longest, prompts.conditional(it.caption).size());
-    mc.max_positions = std::max<int64_t>(256, (static_cast<int64_t>(longest) + n + 63) / 64 * 64);
+        for (const Item& it : f->items)
+            longest = std::max(longest, token_shuffle
+                                            ? tok->encode(it.caption, SpecialTokens::kTransformers).size() + 1
+                                            : prompts.conditional(it.caption).size());
+    if (token_shuffle && grid % window != 0)
+        return usage("--window " + std::to_string(window) + " does not divide the code grid (" +
+                     std::to_string(grid) + " a side)");
+    const int64_t positions = token_shuffle ? (grid / window) * (grid / window) : n;
+    mc.max_positions = std::max<int64_t>(token_shuffle ? 64 : 256, (static_cast<int64_t>(longest) + positions + 63) / 64 * 64);
 
-    train::JanusGenInit init;
-    init.model = mc;
-    init.vq_dir = vq_dir;
-    init.grid = grid;
-    init.words = words;
-    init.seed = seed;
-    const fs::path scratch =
-        fs::temp_directory_path() / ("tessera-train-janus-" + std::to_string(::getpid()));
-    auto created = train::JanusGenTrainModel::create(init, scratch.string());
+    // The model, created in a scratch folder (its folder format is what save() writes) and kept in memory.
+    const fs::path scratch = fs::temp_directory_path() / ("tessera-train-janus-" + std::to_string(::getpid()));
+    std::optional<train::JanusGenTrainModel> janus_model;
+    std::optional<train::TokenShuffleTrainModel> ts_model;
+    std::string create_error;
+    if (token_shuffle) {
+        train::TokenShuffleGenInit init;
+        init.model = mc;
+        init.vq_dir = vq_dir;
+        init.grid = grid;
+        init.window = window;
+        init.blocks = shuffle_blocks;
+        init.words = words;
+        init.seed = seed;
+        auto created = train::TokenShuffleTrainModel::create(init, scratch.string());
+        if (created) ts_model = std::move(*created);
+        else create_error = created.error();
+    } else {
+        train::JanusGenInit init;
+        init.model = mc;
+        init.vq_dir = vq_dir;
+        init.grid = grid;
+        init.words = words;
+        init.seed = seed;
+        auto created = train::JanusGenTrainModel::create(init, scratch.string());
+        if (created) janus_model = std::move(*created);
+        else create_error = created.error();
+    }
     std::error_code ec;
     fs::remove_all(scratch, ec);
-    if (!created) return fail(created.error());
-    train::JanusGenTrainModel& model = *created;
+    if (!create_error.empty()) return fail(create_error);
 
-    std::vector<train::JanusGenExample> examples, val_cond, val_uncond;
-    for (const Item& it : train_data.items)
-        examples.push_back({model.prompts().conditional(it.caption), it.codes});
-    for (const Item& it : val_data.items) {
-        val_cond.push_back({model.prompts().conditional(it.caption), it.codes});
-        val_uncond.push_back({model.prompts().unconditional(val_cond.back().prompt), it.codes});
-    }
-    size_t params = 0;
-    for (const auto& p : model.parameters()) params += p.value.size();
-    std::printf("%s\n", nlohmann::json{{"event", "data"},
-                                       {"train_images", examples.size()},
-                                       {"val_images", val_cond.size()},
-                                       {"image", std::to_string(train_data.side) + "x" +
-                                                     std::to_string(train_data.side)},
-                                       {"tokens_per_image", n},
-                                       {"vocabulary", tok->vocabSize()},
-                                       {"longest_prompt", longest},
-                                       {"context", mc.max_positions},
-                                       {"parameters", params}}
-                            .dump()
-                            .c_str());
-    std::fflush(stdout);
-
-    Shuffle shuffle(examples.size(), seed);
-    std::vector<train::JanusGenExample> step_batch(static_cast<size_t>(batch));
-    opt.adam.lr = lr;
-    opt.adam.weight_decay = weight_decay;
-    opt.checkpoint_path = checkpoint;
-    opt.checkpoint_every = checkpoint.empty() ? 0 : static_cast<int>(checkpoint_every);
-    const uint64_t drop_below = static_cast<uint64_t>(cfg_drop * 18446744073709551615.0);
-    train::Trainer trainer(model.parameters(), opt, [&](train::Tape<float>& t, int64_t step, int) {
-        for (int64_t i = 0; i < batch; ++i) {
-            const auto s = static_cast<uint64_t>(step), k = static_cast<uint64_t>(i);
-            const train::JanusGenExample& e = examples[shuffle.at(s * static_cast<uint64_t>(batch) + k)];
-            const bool drop = cfg_drop > 0 && (cfg_drop >= 1 || mix(seed ^ 0x5eed, s, k) < drop_below);
-            step_batch[static_cast<size_t>(i)] = {drop ? model.prompts().unconditional(e.prompt) : e.prompt,
-                                                  e.codes};
-        }
-        return model.loss(t, step_batch);
-    });
-    auto mean_step_ms = runTrainerPrintingSteps(trainer, steps, !checkpoint.empty());
-    if (!mean_step_ms) return fail(mean_step_ms.error());
-
-    // Validation: mean loss per image token, with the captions and with the unconditional row.
-    auto meanLoss = [&](const std::vector<train::JanusGenExample>& set) -> double {
-        double sum = 0;
-        for (size_t at = 0; at < set.size(); at += static_cast<size_t>(batch)) {
-            const size_t end = std::min(set.size(), at + static_cast<size_t>(batch));
-            std::vector<train::JanusGenExample> chunk(set.begin() + static_cast<long>(at),
-                                                      set.begin() + static_cast<long>(end));
-            train::Tape<float> t;
-            sum += static_cast<double>(t.scalar(model.loss(t, chunk))) * static_cast<double>(chunk.size());
-        }
-        return sum / static_cast<double>(set.size());
-    };
-    double val_loss = 0, val_loss_uncond = 0;
-    try {
-        val_loss = meanLoss(val_cond);
-        val_loss_uncond = meanLoss(val_uncond);
-    } catch (const std::exception& e) {
-        return fail(std::string("validation: ") + e.what());
-    }
-    if (Status s = model.save(out_dir, dtype); !s.ok()) return fail(s.message());
-    nlohmann::json summary = {{"event", "done"},
-                              {"steps", trainer.step()},
-                              {"batch", batch},
-                              {"train_images", examples.size()},
-                              {"val_images", val_cond.size()},
-                              {"tokens_per_image", n},
-                              {"val_loss", val_loss},
-                              {"val_loss_unconditional", val_loss_uncond},
-                              {"last_loss", trainer.losses().empty() ? 0.0 : trainer.losses().back()},
-                              {"parameters", params},
-                              {"layers", mc.layers},
-                              {"hidden", mc.hidden},
-                              {"heads", mc.heads},
-                              {"cfg_drop", cfg_drop},
-                              {"lr", lr},
-                              {"dtype", dtype_name},
-                              {"mean_step_ms", *mean_step_ms},
-                              {"out", out_dir}};
-    return finishTrainingCommand("train-janus", summary, out_dir);
+    TrainRun run{layout, out_dir, checkpoint, dtype_name, dtype, mc, opt, steps, batch, checkpoint_every, lr,
+                 weight_decay, cfg_drop, seed, n, token_shuffle ? window : 0, longest, tok->vocabSize()};
+    return token_shuffle ? trainAndSave(*ts_model, run, train_data, val_data)
+                         : trainAndSave(*janus_model, run, train_data, val_data);
 }
 
 } // namespace tessera::cli

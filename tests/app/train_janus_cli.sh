@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `train-janus` end to end on a few small world images over a tiny VQ: step lines, the summary with
 # finite validation losses, the Janus folder, a resumed run continuing the uninterrupted run's loss curve,
-# a run killed with SIGKILL and resumed, `generate` on the folder, and bad arguments exiting 2.
+# a run killed with SIGKILL and resumed, `generate` on the folder, the Token-Shuffle layout (its folder,
+# `generate` with plain and speculative decoding), and bad arguments exiting 2.
 # Exit 77 (skipped) where no Vulkan device draws the images.
 set -euo pipefail
 cli="$1"
@@ -52,7 +53,30 @@ tail -1 "$work/c2.txt" | jq -e ".event == \"done\" and .steps == $((done_steps +
 "$cli" generate --model "$work/a" --prompt "a small red metal cube" --out "$work/g.png" > /dev/null
 [ -s "$work/g.png" ] || { echo "generate wrote nothing"; exit 1; }
 
+# --layout token-shuffle: the same data, s = 2 windows of the 8x8 code grid (16 LM positions an image).
+"$cli" train-janus "${base[@]}" --layout token-shuffle --window 2 --shuffle-blocks 1 --out "$work/ts" --steps 3 \
+  --dtype f16 > "$work/ts.txt"
+tail -1 "$work/ts.txt" | jq -e '.event == "done" and .steps == 3 and .layout == "token-shuffle" and .window == 2
+  and (.val_loss | isnormal)' > /dev/null || { echo "token-shuffle summary"; exit 1; }
+for f in config.json model.safetensors token_shuffle.safetensors vq/model.safetensors vq/config.json tokenizer.json; do
+  [ -s "$work/ts/$f" ] || { echo "token-shuffle: missing $f"; exit 1; }
+done
+jq -e '.token_shuffle.window == 2 and .token_shuffle.grid == 8 and .token_shuffle.image_vocab_size == 16
+  and .token_shuffle.in_blocks == 1 and .torch_dtype == "float16"' "$work/ts/config.json" > /dev/null \
+  || { echo "token-shuffle config.json"; exit 1; }
+"$cli" generate --model "$work/ts" --prompt "a small red metal cube" --seed 3 --json --out "$work/ts.png" > "$work/tsg.json"
+jq -e '.method == "token-shuffle" and .steps == 16 and .window == 2' "$work/tsg.json" > /dev/null \
+  || { echo "token-shuffle generate: $(cat "$work/tsg.json")"; exit 1; }
+"$cli" generate --model "$work/ts" --prompt "a small red metal cube" --seed 3 --json --decode sjd --sjd-window 4 \
+  --out "$work/ts-sjd.png" > "$work/tss.json"
+jq -e '.decode == "sjd" and .steps <= 16 and (.step_of_cell[0] | length) == 64' "$work/tss.json" > /dev/null \
+  || { echo "token-shuffle generate --decode sjd"; exit 1; }
+
 for bad in "--vq $work/vq --train $work/train --val $work/val --out $work/x" \
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --window 2" \
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --layout mosaic" \
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --layout token-shuffle --window 3" \
+           "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --layout token-shuffle --window 4 --hidden 40 --heads 4" \
            "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --dtype f8" \
            "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --hidden 30 --heads 4" \
            "--vq $work/vq --train $work/train --val $work/val --out $work/x --steps 1 --cfg-drop 2" \

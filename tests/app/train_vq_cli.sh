@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `train-vq` end to end on a few small world images: step lines, the summary with a finite PSNR, the
 # model folder (config.json, model.safetensors, metrics.json), a resumed run continuing from its
-# checkpoint, and bad arguments exiting 2. Exit 77 (skipped) where no Vulkan device draws the images.
+# checkpoint, --dtype f16 (every tensor stored as F16, about half the file), and bad arguments
+# exiting 2. Exit 77 (skipped) where no Vulkan device draws the images.
 set -euo pipefail
 cli="$1"
 work="$(mktemp -d)"
@@ -30,11 +31,27 @@ head -1 "$work/b.txt" | jq -e '.event == "resumed" and .step == 2' > /dev/null |
 [ "$(jq -s 'map(select(.step != null and .total != null)) | map(.step) | join(",")' "$work/b.txt")" = '"3,4"' ] \
   || { echo "resumed steps are not 3,4"; exit 1; }
 
+# --dtype f16: the same training, saved in half precision.
+"$cli" train-vq --train "$work/train" --val "$work/val" --out "$work/m16" --batch 2 --levels 2 --codebook 16 \
+  --code-dim 4 --steps 2 --dtype f16 > "$work/c.txt"
+jq -e '.torch_dtype == "float16"' "$work/m16/config.json" > /dev/null || { echo "f16: config.json torch_dtype"; exit 1; }
+tail -1 "$work/c.txt" | jq -e '.dtype == "f16"' > /dev/null || { echo "f16: summary dtype"; exit 1; }
+# The safetensors header names F16 for every tensor (8-byte little-endian length, then the JSON).
+hdr_len=$(od -An -t u8 -N 8 "$work/m16/model.safetensors" | tr -d ' ')
+dd if="$work/m16/model.safetensors" bs=1 skip=8 count="$hdr_len" status=none \
+  | jq -e '[to_entries[] | select(.key != "__metadata__") | .value.dtype] | length > 0 and all(. == "F16")' \
+  > /dev/null || { echo "f16: tensors not stored as F16"; exit 1; }
+"$cli" train-vq --train "$work/train" --val "$work/val" --out "$work/m32" --batch 2 --levels 2 --codebook 16 \
+  --code-dim 4 --steps 2 > /dev/null
+s16=$(stat -c %s "$work/m16/model.safetensors") s32=$(stat -c %s "$work/m32/model.safetensors")
+[ $((s16 * 10)) -lt $((s32 * 6)) ] || { echo "f16 file $s16 bytes, f32 $s32: not about half"; exit 1; }
+
 for bad in "--train $work/train --val $work/val --out $work/x" "--train $work/train --val $work/val --out $work/x --steps 1 --channels 40" \
            "--train $work/train --val $work/val --out $work/x --steps 0" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --schedule linear" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --warmup -1" \
-           "--train $work/train --val $work/val --out $work/x --steps 1 --clip -1"; do
+           "--train $work/train --val $work/val --out $work/x --steps 1 --clip -1" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --dtype f8"; do
   set +e; "$cli" train-vq $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-vq $bad: exit $rc, expected 2"; exit 1; }
 done

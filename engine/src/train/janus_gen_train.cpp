@@ -3,6 +3,7 @@
 //
 // Sections: helpers · tokenizer · prompts · fresh folder · load · forward and loss · save · VQ codes.
 #include "models/janus_parts.h"
+#include "train/model_files.h"
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus.h"
@@ -23,6 +24,10 @@
 namespace tessera::train {
 
 namespace fs = std::filesystem;
+using files::readText;
+using files::Rng;
+using files::SafetensorsOut;
+using files::writeText;
 
 namespace {
 
@@ -42,44 +47,20 @@ const char* const kSpecials[] = {"<｜▁pad▁｜>",    "<｜begin▁of▁sente
 constexpr int32_t kPadId = 0, kBosId = 1, kEosId = 2, kImagePlaceholderId = 7;
 const char* const kUnk = "<unk>";
 
-// SplitMix64: the same stream on every machine and standard library (std:: distributions are not).
-class Rng {
-public:
-    explicit Rng(uint64_t seed) : state_(seed) {}
-    uint64_t next() {
-        uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    // Uniform in (0, 1).
-    double uniform() { return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0; }
-    // Standard normal (Box-Muller; one draw per pair, the simple way).
-    double normal() {
-        const double u = uniform(), v = uniform();
-        return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
-    }
+bool isWordChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
 
-private:
-    uint64_t state_;
-};
+} // namespace
+
+
+// ---- shared file helpers (model_files.h) -----------------------------------------------------------
+
+namespace files {
 
 Status writeText(const std::string& path, const std::string& text) {
     return writeFileAtomically(path, {{text.data(), text.size()}});
 }
-
-// The model's tensors in the file's order, stored as `dtype`.
-struct SafetensorsOut {
-    explicit SafetensorsOut(SaveDType d)
-        : dtype(d == SaveDType::F32    ? DType::F32
-                : d == SaveDType::BF16 ? DType::BF16
-                                       : DType::F16) {}
-    void add(const std::string& name, const Shape& shape, const std::vector<float>& value) {
-        tensors.push_back({name, shape, &value, dtype});
-    }
-    DType dtype;
-    std::vector<NamedF32> tensors;
-};
 
 Expected<std::string> readText(const std::string& path, bool required) {
     std::ifstream in(path, std::ios::binary);
@@ -90,11 +71,7 @@ Expected<std::string> readText(const std::string& path, bool required) {
     return s.str();
 }
 
-bool isWordChar(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-} // namespace
+} // namespace files
 
 // ---- tokenizer -------------------------------------------------------------------------------------
 
@@ -494,9 +471,7 @@ Status JanusGenTrainModel::save(const std::string& dir, SaveDType dtype) const {
     nlohmann::ordered_json cfg = nlohmann::ordered_json::parse(config_json_, nullptr, false);
     if (cfg.is_discarded() || !cfg.is_object())
         return Status::error("the model's config.json is not a JSON object");
-    cfg["torch_dtype"] = dtype == SaveDType::F32    ? "float32"
-                         : dtype == SaveDType::BF16 ? "bfloat16"
-                                                    : "float16";
+    cfg["torch_dtype"] = files::torchDtypeName(dtype);
     if (Status s = writeText(dir + "/config.json", cfg.dump(2) + "\n"); !s.ok()) return s;
     if (Status s = writeText(dir + "/tokenizer.json", tokenizer_json_); !s.ok()) return s;
     if (!tokenizer_config_json_.empty())

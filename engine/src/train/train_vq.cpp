@@ -223,14 +223,19 @@ int VqTrainModel::restartUnusedCodes(const std::vector<float>& pixels, int64_t b
 
 // ---- save ----------------------------------------------------------------------------------------------
 
-Status VqTrainModel::save(const std::string& dir) const {
+Status VqTrainModel::save(const std::string& dir, DType dtype) const {
+    if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
+        return Status::error("a VQ tokenizer is saved in f32, f16 or bf16");
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     std::vector<NamedF32> tensors;
-    for (const auto& p : params_) tensors.push_back({p.name, p.shape, &p.value});
+    for (const auto& p : params_) tensors.push_back({p.name, p.shape, &p.value, dtype});
     if (Status s = writeSafetensorsF32(dir + "/model.safetensors", tensors, {{"format", "pt"}}); !s.ok())
         return s;
     nlohmann::json cfg = {{"model_type", "janus_vq"},
+                          {"torch_dtype", dtype == DType::F32   ? "float32"
+                                          : dtype == DType::F16 ? "float16"
+                                                                : "bfloat16"},
                           {"vq_config",
                            {{"num_embeddings", config_.codebook},
                             {"embed_dim", config_.code_dim},

@@ -56,8 +56,9 @@ public:
     // the pixels, so a run restarted from a checkpoint repeats it exactly. Returns the rows moved.
     int restartUnusedCodes(const std::vector<float>& pixels, int64_t batch, int64_t height, int64_t width);
 
-    // model.safetensors (f32) and config.json into `dir` (created if missing).
-    Status save(const std::string& dir) const;
+    // model.safetensors (`dtype`: F32, F16 or BF16) and config.json (its torch_dtype) into `dir`
+    // (created if missing).
+    Status save(const std::string& dir, DType dtype = DType::F32) const;
 
 private:
     Parameter<float>& param(const std::string& name);

@@ -1,0 +1,62 @@
+// What the image-generation trainers (janus_gen_train.cpp, token_shuffle_train.cpp) share when they
+// write and read model folders: a seeded weight stream, text files written atomically, and tensors
+// gathered for writeSafetensorsF32 in the dtype a model is saved in.
+#pragma once
+
+#include "tessera/engine/status.h"
+#include "tessera/engine/train_janus_gen.h"
+#include "tessera/engine/train_loop.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera::train::files {
+
+// SplitMix64: the same stream on every machine and standard library (std:: distributions are not).
+class Rng {
+public:
+    explicit Rng(uint64_t seed) : state_(seed) {}
+    uint64_t next() {
+        uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    // Uniform in (0, 1).
+    double uniform() { return (static_cast<double>(next() >> 11) + 0.5) / 9007199254740992.0; }
+    // Standard normal (Box-Muller; one draw per pair, the simple way).
+    double normal() {
+        const double u = uniform(), v = uniform();
+        return std::sqrt(-2.0 * std::log(u)) * std::cos(6.283185307179586 * v);
+    }
+
+private:
+    uint64_t state_;
+};
+
+// Written to a temporary file and renamed.
+Status writeText(const std::string& path, const std::string& text);
+// The whole file; empty when it is absent and not `required`.
+Expected<std::string> readText(const std::string& path, bool required);
+
+// The model's tensors in the file's order, stored as `dtype`.
+struct SafetensorsOut {
+    explicit SafetensorsOut(SaveDType d)
+        : dtype(d == SaveDType::F32    ? DType::F32
+                : d == SaveDType::BF16 ? DType::BF16
+                                       : DType::F16) {}
+    void add(const std::string& name, const Shape& shape, const std::vector<float>& value) {
+        tensors.push_back({name, shape, &value, dtype});
+    }
+    DType dtype;
+    std::vector<NamedF32> tensors;
+};
+
+// config.json's torch_dtype for a save dtype.
+inline const char* torchDtypeName(SaveDType d) {
+    return d == SaveDType::F32 ? "float32" : d == SaveDType::BF16 ? "bfloat16" : "float16";
+}
+
+} // namespace tessera::train::files
