@@ -11,6 +11,7 @@
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/janus.h"
+#include "tessera/engine/token_shuffle.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/renderers/renderer.h"
 #include "tessera/renderers/scene.h"
@@ -21,9 +22,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace tessera::cli {
@@ -41,7 +44,8 @@ const char* kUsage =
     "distance): object-count, colour, shape, material and size accuracy (a size is right within 25% of\n"
     "the true one), and the mean position error as a percentage of the scene extent (6 units: centres lie\n"
     "in [-3, 3]²). A program that does not parse counts as an empty scene.\n"
-    "With --generator: text->image. The generator (Janus-Pro layout) draws each scene's caption; the IG-LLM\n"
+    "With --generator: text->image. The generator (Janus-Pro or Token-Shuffle layout) draws each scene's\n"
+    "caption (Token-Shuffle with its default half-linear guidance schedule); the IG-LLM\n"
     "model reads the picture back; an object asked for is found when the reconstruction has an object of\n"
     "its colour and shape. Reported: the fraction of asked-for objects found, and of images with all "
     "found.\n\n"
@@ -49,7 +53,8 @@ const char* kUsage =
     "  --igllm DIR          IG-LLM checkpoint (LLaVA layout with a float head)\n"
     "  --vq DIR             reconstruction only: pass every render through this VQ tokenizer (encode,\n"
     "                       decode) before the IG-LLM reads it, and report its PSNR (vq_psnr_db)\n"
-    "  --generator DIR      text->image checkpoint (Janus-Pro layout); switches to the text->image task\n"
+    "  --generator DIR      text->image checkpoint (Janus-Pro or Token-Shuffle layout); switches to the\n"
+    "                       text->image task\n"
     "  --splits LIST        comma-separated splits (default test,ood for reconstruction, test for\n"
     "                       text->image)\n"
     "  --count N            scenes per split, 1..1000000 (default 500 for reconstruction, 200 for\n"
@@ -186,7 +191,57 @@ Expected<nlohmann::json> evalReconstruction(IgllmPipeline& igllm, r::Renderer& r
 
 // --- text->image ---
 
-Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& generator,
+// One generated picture for a caption and seed, with the LM steps it took.
+struct Drawn {
+    ImageRgb8 image;
+    int64_t lm_steps = 0;
+};
+using DrawFn = std::function<Expected<Drawn>(const std::string& caption, uint64_t seed)>;
+
+// The generator as a DrawFn: a Janus-Pro folder, or a Token-Shuffle one (config.json with a
+// "token_shuffle" object; its default half-linear guidance schedule). Same guidance weight and decoding.
+Expected<DrawFn> loadGenerator(const std::string& dir, Backend& be, const Options& o, std::string& layout) {
+    const auto draw = [](auto& pipeline, auto req) -> Expected<Drawn> {
+        JobContext ctx(1, nullptr, nullptr);
+        auto generated = pipeline.generate(req, ctx);
+        if (!generated) return generated.status();
+        if (generated->images.empty()) return Status::error("the generator returned no image");
+        if constexpr (std::is_same_v<decltype(req), JanusRequest>)
+            return Drawn{std::move(generated->images[0]), generated->decode_steps};
+        else
+            return Drawn{std::move(generated->images[0]), generated->steps};
+    };
+    if (TokenShufflePipeline::isTokenShuffleFolder(dir)) {
+        auto p = TokenShufflePipeline::load(dir, be);
+        if (!p) return p.status();
+        layout = "token-shuffle";
+        std::shared_ptr<TokenShufflePipeline> shared = std::move(*p);
+        return DrawFn([shared, draw, &o](const std::string& caption, uint64_t seed) {
+            TokenShuffleRequest req;
+            req.prompt = caption;
+            req.seed = seed;
+            req.sampler.cfg = o.cfg;
+            req.previews = false;
+            req.decode = o.decode;
+            return draw(*shared, req);
+        });
+    }
+    auto p = JanusPipeline::load(dir, be);
+    if (!p) return p.status();
+    layout = "janus";
+    std::shared_ptr<JanusPipeline> shared = std::move(*p);
+    return DrawFn([shared, draw, &o](const std::string& caption, uint64_t seed) {
+        JanusRequest req;
+        req.prompt = caption;
+        req.seed = seed;
+        req.sampler.cfg = o.cfg;
+        req.previews = false;
+        req.decode = o.decode;
+        return draw(*shared, req);
+    });
+}
+
+Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, const DrawFn& generate,
                                          const std::vector<w::Split>& splits, const Options& o) {
     nlohmann::json per_split = nlohmann::json::object();
     for (w::Split split : splits) {
@@ -196,18 +251,10 @@ Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, JanusPipeline& ge
         for (long long k = 0; k < o.count; ++k) {
             auto made = w::makeScene(split, o.seed + static_cast<uint64_t>(k));
             if (!made.ok) return Status::error(made.error);
-            JanusRequest req;
-            req.prompt = made.value.caption;
-            req.seed = o.seed + static_cast<uint64_t>(k);
-            req.sampler.cfg = o.cfg;
-            req.previews = false;
-            req.decode = o.decode;
-            JobContext ctx(1, nullptr, nullptr);
-            auto generated = generator.generate(req, ctx);
+            auto generated = generate(made.value.caption, o.seed + static_cast<uint64_t>(k));
             if (!generated) return generated.status();
-            if (generated->images.empty()) return Status::error("the generator returned no image");
-            lm_steps += generated->decode_steps;
-            auto predicted = readBack(igllm, generated->images[0], o, t);
+            lm_steps += generated->lm_steps;
+            auto predicted = readBack(igllm, generated->image, o, t);
             if (!predicted) return predicted.status();
             bool all = true;
             for (const auto& want : made.value.scene.objects) {
@@ -313,9 +360,11 @@ int cmdEvalShapes(int argc, char** argv) {
                           {"scene_extent", kSceneExtent}};
     Expected<nlohmann::json> per_split = Status::error("not run");
     if (t2i) {
-        auto generator = JanusPipeline::load(o.generator, **be);
+        std::string layout;
+        auto generator = loadGenerator(o.generator, **be, o, layout);
         if (!generator) return fail(o.generator + ": " + generator.error());
         out["generator"] = o.generator;
+        out["generator_layout"] = layout;
         out["decode"] = decodeStrategyName(o.decode.strategy);
         if (o.decode.strategy == DecodeStrategy::Sjd) {
             out["sjd_window"] = o.decode.window;
@@ -323,7 +372,7 @@ int cmdEvalShapes(int argc, char** argv) {
             out["lantern_k"] = o.decode.lantern_k;
             out["lantern_delta"] = o.decode.lantern_delta;
         }
-        per_split = evalTextToImage(**igllm, **generator, splits, o);
+        per_split = evalTextToImage(**igllm, *generator, splits, o);
     } else {
         auto created = r::createRenderer(o.renderer, {});
         if (!created.renderer) return fail(created.error);

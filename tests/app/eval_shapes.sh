@@ -61,6 +61,16 @@ jq -e '.task == "text_to_image" and .splits.test.images == 2 and (.splits.test.f
        and .splits.test.objects_found <= .splits.test.objects_asked' "$work/t.json" > /dev/null \
   || { echo "t2i figures"; exit 1; }
 
+# A Token-Shuffle generator (trained for one step over the tiny VQ: 8x8 codes in 2x2 windows, 16 LM steps
+# an image) goes through the same measurement.
+"$cli" train-janus --vq "$work/vq" --train "$work/w-vq" --val "$work/w-vq" --out "$work/ts" --steps 1 --batch 2 \
+  --layers 1 --hidden 32 --heads 4 --layout token-shuffle --window 2 --shuffle-blocks 1 > /dev/null
+"$cli" eval-shapes --igllm "$work/ig" --generator "$work/ts" --count 2 --seed 2 --max-tokens 60 > "$work/ts.json"
+jq -e '.generator_layout == "token-shuffle" and .splits.test.images == 2 and .splits.test.lm_steps_per_image == 16
+       and (.splits.test.found_rate | . >= 0 and . <= 1)' "$work/ts.json" > /dev/null \
+  || { echo "t2i with Token-Shuffle: $(cat "$work/ts.json")"; exit 1; }
+jq -e '.generator_layout == "janus"' "$work/t.json" > /dev/null || { echo "t2i: generator_layout"; exit 1; }
+
 for bad in "--count 2" "--igllm $work/ig --splits nope" "--igllm $work/ig --count 0" \
            "--igllm $work/ig --splits val --seed 999999 --count 2" "--igllm $work/ig --renderer opengl" \
            "--igllm $work/ig --vq $work/vq --generator $data/reference/janus_tiny --count 1" \
