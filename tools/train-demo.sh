@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Trains Tessera's built-in Shapes models from nothing: renders the Shapes world, then trains
-# shapes-igllm on one core while shapes-vq and then shapes-janus train on the other, evaluates them with
-# eval-shapes and writes each model's card. Called by `./tessera train-demo`; see docs/WORLD.md.
+# shapes-igllm on one core while shapes-vq, then shapes-janus, then shapes-shuffle (Token-Shuffle, s = 2)
+# train on the other, evaluates them with eval-shapes and writes each model's card. Called by `./tessera train-demo`; see docs/WORLD.md.
 #
 #   tools/train-demo.sh CLI OUT [--quick] [--install DIR]
 #
-# CLI is build/bin/tessera-cli, OUT the folder to write (world/, logs/, the three models, eval-*.json).
+# CLI is build/bin/tessera-cli, OUT the folder to write (world/, logs/, the four models, eval-*.json).
 # --quick runs a handful of steps of each stage (the pipeline check tests/app/train_demo.sh runs); its
 # models are useless. --install DIR copies the finished models into DIR (resources/models).
 set -euo pipefail
@@ -37,6 +37,7 @@ fi
 schedule=(--warmup "$warmup" --schedule cosine --clip 1.0)
 vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" --codebook 512 --code-dim 16 --dtype f16)
 janus_args=(--steps "$janus_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${janus_size[@]}")
+shuffle_args=("${janus_args[@]}" --layout token-shuffle --window 2)
 igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${igllm_size[@]}")
 
 say() { printf '\033[1m[train-demo]\033[0m %s\n' "$*" >&2; }
@@ -52,7 +53,7 @@ rm -rf "$out/world"
 
 # One BLAS thread per chain: the two chains share the two cores.
 export OPENBLAS_NUM_THREADS=1
-rm -rf "$out/shapes-vq" "$out/shapes-janus" "$out/shapes-igllm" "$out"/*.ckpt "$out"/*.codes.json
+rm -rf "$out/shapes-vq" "$out/shapes-janus" "$out/shapes-shuffle" "$out/shapes-igllm" "$out"/*.ckpt "$out"/*.codes.json
 common=(--train "$out/world/train" --val "$out/world/val")
 ( "$cli" train-igllm "${common[@]}" --out "$out/shapes-igllm" "${igllm_args[@]}" \
     --checkpoint "$out/igllm.ckpt" --checkpoint-every 100 >"$logs/igllm.log" 2>"$logs/igllm.err" ) &
@@ -60,7 +61,10 @@ igllm_pid=$!
 ( "$cli" train-vq "${common[@]}" --out "$out/shapes-vq" "${vq_args[@]}" \
     --checkpoint "$out/vq.ckpt" --samples "$out/vq-samples.png" >"$logs/vq.log" 2>"$logs/vq.err" &&
   "$cli" train-janus "${common[@]}" --vq "$out/shapes-vq" --out "$out/shapes-janus" "${janus_args[@]}" \
-    --checkpoint "$out/janus.ckpt" --checkpoint-every 100 >"$logs/janus.log" 2>"$logs/janus.err" ) &
+    --checkpoint "$out/janus.ckpt" --checkpoint-every 100 >"$logs/janus.log" 2>"$logs/janus.err" &&
+  "$cli" train-janus "${common[@]}" --vq "$out/shapes-vq" --out "$out/shapes-shuffle" "${shuffle_args[@]}" \
+    --codes "$out/janus.ckpt.codes.json" --checkpoint "$out/shuffle.ckpt" --checkpoint-every 100 \
+    >"$logs/shuffle.log" 2>"$logs/shuffle.err" ) &
 chain_pid=$!
 # Interrupted: stop both chains (a resumed run starts over; the checkpoints stay for a manual resume).
 trap 'trap - INT TERM; kill 0' INT TERM
@@ -75,7 +79,7 @@ progress() {
     "$(jq -r .loss <<<"$line")"
 }
 while kill -0 "$igllm_pid" 2>/dev/null || kill -0 "$chain_pid" 2>/dev/null; do
-  say "$(elapsed)  $(progress igllm)  |  $(progress vq)  |  $(progress janus)"
+  say "$(elapsed)  $(progress igllm)  |  $(progress vq)  |  $(progress janus)  |  $(progress shuffle)"
   for _ in $(seq 30); do
     kill -0 "$igllm_pid" 2>/dev/null || kill -0 "$chain_pid" 2>/dev/null || break
     sleep 1
@@ -83,7 +87,7 @@ while kill -0 "$igllm_pid" 2>/dev/null || kill -0 "$chain_pid" 2>/dev/null; do
 done
 status=0
 wait "$igllm_pid" || { say "train-igllm failed: $(tail -n 3 "$logs/igllm.err")"; status=1; }
-wait "$chain_pid" || { say "train-vq or train-janus failed: $(tail -n 3 "$logs"/vq.err "$logs"/janus.err)"; status=1; }
+wait "$chain_pid" || { say "train-vq or train-janus failed: $(tail -n 3 "$logs"/vq.err "$logs"/janus.err "$logs"/shuffle.err 2>/dev/null)"; status=1; }
 [ $status -eq 0 ] || exit 1
 unset OPENBLAS_NUM_THREADS
 
@@ -97,6 +101,7 @@ evaluate() {
 evaluate igllm --igllm "$out/shapes-igllm" --count "$eval_count"
 evaluate vq --igllm "$out/shapes-igllm" --vq "$out/shapes-vq" --count "$gen_count"
 evaluate janus --generator "$out/shapes-janus" --igllm "$out/shapes-igllm" --count "$gen_count"
+evaluate shuffle --generator "$out/shapes-shuffle" --igllm "$out/shapes-igllm" --count "$gen_count"
 
 # Per split, the named fields of an eval-shapes JSON as "- split: label value, ...".
 splits() {
@@ -113,7 +118,7 @@ card() {
     echo "$what"
     echo
     echo "- Data: the Shapes world (docs/WORLD.md), $train_count \`train\` scenes at 64×64 and $val_count \`val\` scenes."
-    echo "- Parameters: $(jq -r .parameters "$out/$name/metrics.json"); model.safetensors is $(du -h "$out/$name/model.safetensors" | cut -f1)."
+    echo "- Parameters: $(jq -r .parameters "$out/$name/metrics.json"); the folder is $(du -sh "$out/$name" | cut -f1)."
     echo "- Trained by \`./tessera train-demo\` (tools/train-demo.sh); the whole run took $(elapsed) here. This model:"
     echo
     echo '```'
@@ -145,6 +150,12 @@ card shapes-janus "Text→image in the Janus-Pro layout over shapes-vq's codes (
 
 $(splits "$out/eval-janus.json" "found rate=found_rate,all found=all_found_rate,objects asked=objects_asked")" \
   "Target (docs/WORLD.md): found rate ≥ 0.8 on 200 captions."
+card shapes-shuffle "Text→image in the Token-Shuffle layout (s = 2: one LM position per 2×2 window of codes, 16 an image) over shapes-vq's codes (the VQ is in vq/)." \
+  "train-janus --train world/train --val world/val --vq shapes-vq --out shapes-shuffle ${shuffle_args[*]}" \
+  "Each of $gen_count \`test\` captions drawn (half-linear guidance schedule), then read back by shapes-igllm, as for shapes-janus (\`eval-shapes --generator shapes-shuffle --igllm shapes-igllm --count $gen_count\`):
+
+$(splits "$out/eval-shuffle.json" "found rate=found_rate,all found=all_found_rate,objects asked=objects_asked")" \
+  "Target (docs/WORLD.md): found rate ≥ 0.8 on 200 captions."
 card shapes-igllm "Image → scene program in the LLaVA layout with IG-LLM's numeric head." \
   "train-igllm --train world/train --val world/val --out shapes-igllm ${igllm_args[*]}" \
   "On clean renders (\`eval-shapes --igllm shapes-igllm --count $eval_count\`; position error in % of the ground's extent):
@@ -154,7 +165,7 @@ $(splits "$out/eval-igllm.json" "count=count_accuracy,colour=color_accuracy,shap
 
 if [ -n "$install" ]; then
   mkdir -p "$install"
-  for m in shapes-vq shapes-janus shapes-igllm; do
+  for m in shapes-vq shapes-janus shapes-shuffle shapes-igllm; do
     rm -rf "${install:?}/$m"
     cp -r "$out/$m" "$install/$m"
     # The summary's "out" is this machine's path: not part of the model.
@@ -162,4 +173,4 @@ if [ -n "$install" ]; then
   done
   say "installed the models in $install"
 fi
-say "done in $(elapsed): $out/shapes-vq, $out/shapes-janus, $out/shapes-igllm (cards: MODEL.md; figures: eval-*.json)"
+say "done in $(elapsed): $out/shapes-vq, $out/shapes-janus, $out/shapes-shuffle, $out/shapes-igllm (cards: MODEL.md; figures: eval-*.json)"

@@ -26,7 +26,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 namespace tessera::cli {
@@ -198,47 +197,44 @@ struct Drawn {
 };
 using DrawFn = std::function<Expected<Drawn>(const std::string& caption, uint64_t seed)>;
 
-// The generator as a DrawFn: a Janus-Pro folder, or a Token-Shuffle one (config.json with a
-// "token_shuffle" object; its default half-linear guidance schedule). Same guidance weight and decoding.
-Expected<DrawFn> loadGenerator(const std::string& dir, Backend& be, const Options& o, std::string& layout) {
-    const auto draw = [](auto& pipeline, auto req) -> Expected<Drawn> {
-        JobContext ctx(1, nullptr, nullptr);
-        auto generated = pipeline.generate(req, ctx);
-        if (!generated) return generated.status();
-        if (generated->images.empty()) return Status::error("the generator returned no image");
-        if constexpr (std::is_same_v<decltype(req), JanusRequest>)
-            return Drawn{std::move(generated->images[0]), generated->decode_steps};
-        else
-            return Drawn{std::move(generated->images[0]), generated->steps};
-    };
-    if (TokenShufflePipeline::isTokenShuffleFolder(dir)) {
-        auto p = TokenShufflePipeline::load(dir, be);
-        if (!p) return p.status();
-        layout = "token-shuffle";
-        std::shared_ptr<TokenShufflePipeline> shared = std::move(*p);
-        return DrawFn([shared, draw, &o](const std::string& caption, uint64_t seed) {
-            TokenShuffleRequest req;
-            req.prompt = caption;
-            req.seed = seed;
-            req.sampler.cfg = o.cfg;
-            req.previews = false;
-            req.decode = o.decode;
-            return draw(*shared, req);
-        });
-    }
-    auto p = JanusPipeline::load(dir, be);
-    if (!p) return p.status();
-    layout = "janus";
-    std::shared_ptr<JanusPipeline> shared = std::move(*p);
-    return DrawFn([shared, draw, &o](const std::string& caption, uint64_t seed) {
-        JanusRequest req;
+int64_t lmSteps(const JanusResult& r) {
+    return r.decode_steps;
+}
+int64_t lmSteps(const TokenShuffleResult& r) {
+    return r.steps;
+}
+
+// One picture per call from a loaded pipeline, with the guidance weight and decoding of the options.
+template <class Request, class Pipeline>
+DrawFn drawWith(std::shared_ptr<Pipeline> pipeline, const Options& o) {
+    return [pipeline, &o](const std::string& caption, uint64_t seed) -> Expected<Drawn> {
+        Request req;
         req.prompt = caption;
         req.seed = seed;
         req.sampler.cfg = o.cfg;
         req.previews = false;
         req.decode = o.decode;
-        return draw(*shared, req);
-    });
+        JobContext ctx(1, nullptr, nullptr);
+        auto generated = pipeline->generate(req, ctx);
+        if (!generated) return generated.status();
+        if (generated->images.empty()) return Status::error("the generator returned no image");
+        return Drawn{std::move(generated->images[0]), lmSteps(*generated)};
+    };
+}
+
+// The generator as a DrawFn: a Janus-Pro folder, or a Token-Shuffle one (config.json with a
+// "token_shuffle" object; its default half-linear guidance schedule).
+Expected<DrawFn> loadGenerator(const std::string& dir, Backend& be, const Options& o, std::string& layout) {
+    if (TokenShufflePipeline::isTokenShuffleFolder(dir)) {
+        auto p = TokenShufflePipeline::load(dir, be);
+        if (!p) return p.status();
+        layout = "token-shuffle";
+        return drawWith<TokenShuffleRequest>(std::shared_ptr<TokenShufflePipeline>(std::move(*p)), o);
+    }
+    auto p = JanusPipeline::load(dir, be);
+    if (!p) return p.status();
+    layout = "janus";
+    return drawWith<JanusRequest>(std::shared_ptr<JanusPipeline>(std::move(*p)), o);
 }
 
 Expected<nlohmann::json> evalTextToImage(IgllmPipeline& igllm, const DrawFn& generate,

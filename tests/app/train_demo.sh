@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `./tessera train-demo --quick` (tools/train-demo.sh): world, the three trainings, eval-shapes and the
+# `./tessera train-demo --quick` (tools/train-demo.sh): world, the four trainings, eval-shapes and the
 # model cards run end to end on a few steps; then `default-job` (what `./tessera run --headless` runs)
 # draws with the quick shapes-janus, reads the picture back with the quick shapes-igllm and re-renders it.
 # The models are useless; only the plumbing is checked.
@@ -16,11 +16,16 @@ fi
 
 bash "$root/tools/train-demo.sh" "$cli" "$work/demo" --quick --install "$work/models" > "$work/demo.txt" 2>&1 ||
   { cat "$work/demo.txt"; echo "train-demo --quick failed"; exit 1; }
-for m in shapes-vq shapes-janus shapes-igllm; do
+for m in shapes-vq shapes-janus shapes-shuffle shapes-igllm; do
   for f in config.json model.safetensors MODEL.md metrics.json; do
     test -s "$work/models/$m/$f" || { echo "missing $m/$f"; exit 1; }
   done
 done
+test -s "$work/models/shapes-shuffle/token_shuffle.safetensors" -a -s "$work/models/shapes-shuffle/vq/model.safetensors" ||
+  { echo "shapes-shuffle lacks its Token-Shuffle tensors or its VQ"; exit 1; }
+grep -q "^tessera-cli train-janus .*--layout token-shuffle --window 2" "$work/models/shapes-shuffle/MODEL.md"
+grep -q "^- test: found rate [0-9.]*, all found [0-9.]*, objects asked [1-9]" "$work/models/shapes-shuffle/MODEL.md" ||
+  { cat "$work/models/shapes-shuffle/MODEL.md"; echo "no found rate in the shapes-shuffle card"; exit 1; }
 grep -q "^tessera-cli train-janus .*--steps 3" "$work/models/shapes-janus/MODEL.md"
 grep -q "^- test: found rate [0-9.]*, all found [0-9.]*, objects asked [1-9]" "$work/models/shapes-janus/MODEL.md" ||
   { cat "$work/models/shapes-janus/MODEL.md"; echo "no found rate in the card"; exit 1; }

@@ -8,6 +8,7 @@
 // (uncond + w·(cond − uncond)), so the training rows are checked against the rows generation really
 // feeds. The tokenizer is checked against its own vocabulary lookups and by round trip; the loss by a
 // relation (grouped rows give the token-weighted mean of each group's loss) and by falling in training.
+#include "engine/image_gen_train_support.h"
 #include "models/janus_model.h"
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
@@ -32,22 +33,16 @@ using train::JanusGenInit;
 using train::JanusGenTrainModel;
 using train::Tape;
 
-const std::vector<std::string> kWords = {"a",      "small", "large",  "red",      "blue", "green", "metal",
-                                         "rubber", "cube",  "sphere", "cylinder", "left", "of"};
+using test::maxAbsDiff;
+using test::tinyCodes;
+const std::vector<std::string>& kWords = test::kCaptionWords;
 
 class TrainJanusGen : public ::testing::Test {
 protected:
     void SetUp() override {
         root_ = fs::temp_directory_path() / ("tessera_train_janus_gen_" + std::to_string(::getpid()));
         fs::remove_all(root_);
-        // A random tiny VQ in the train-vq layout: 2 levels (8×8 pixels -> 4×4 codes), 16 codes of width 4.
-        train::VqTrainConfig vc;
-        vc.channels = vc.z_channels = 32;
-        vc.levels = 2;
-        vc.codebook = 16;
-        vc.code_dim = 4;
-        train::VqTrainModel vq(vc, 3);
-        ASSERT_TRUE(vq.save((root_ / "vq").string()).ok());
+        ASSERT_TRUE(test::writeTinyVq((root_ / "vq").string()).ok());
     }
     void TearDown() override { fs::remove_all(root_); }
 
@@ -66,12 +61,7 @@ protected:
         return in;
     }
 
-    static std::vector<int64_t> codes(int k) {
-        std::vector<int64_t> c(16);
-        for (size_t i = 0; i < c.size(); ++i)
-            c[i] = static_cast<int64_t>((i * 7 + static_cast<size_t>(k) * 5 + i * i) % 16);
-        return c;
-    }
+    static std::vector<int64_t> codes(int k) { return tinyCodes(k); }
 
     // A few Adam steps on mixed prompt lengths so every tensor has moved off its initial value.
     static void trainSome(JanusGenTrainModel& m, int steps, std::vector<float>* losses = nullptr) {
@@ -90,25 +80,10 @@ protected:
         if (losses) *losses = trainer.losses();
     }
 
-    // Moves every weight by up to ±`amount` (deterministic), as a long training run would: with the
-    // initial N(0, 0.02) weights activations stay near zero, where slightly different networks (a tanh
-    // GELU for an erf one, say) give nearly the same logits.
-    static void spread(JanusGenTrainModel& m, float amount) {
-        uint32_t k = 1;
-        for (auto& p : m.parameters())
-            for (float& v : p.value) v += amount * std::sin(0.7f * static_cast<float>(k++ % 10007));
-    }
+    static void spread(JanusGenTrainModel& m, float amount) { test::spreadWeights(m.parameters(), amount); }
 
     fs::path root_;
 };
-
-double maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double worst = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-        worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-    return worst;
-}
 
 // The tape's logits for one row, positions prompt_len-1 .. prompt_len+n-2 (the n image-token predictions).
 std::vector<float> tapeImageLogits(JanusGenTrainModel& m, const std::vector<int64_t>& prompt,

@@ -6,6 +6,7 @@
 // With forced tokens and guidance 1 (0) under a constant schedule, its guided logits are the conditional
 // (unconditional) row's logits, and they must equal the tape's within 1e-4 for every window. Also: the
 // window order of the codes, a bf16 save read back, and the loss falling in training.
+#include "engine/image_gen_train_support.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/token_shuffle.h"
 #include "tessera/engine/train_loop.h"
@@ -28,22 +29,16 @@ using train::Tape;
 using train::TokenShuffleGenInit;
 using train::TokenShuffleTrainModel;
 
-const std::vector<std::string> kWords = {"a",      "small", "large",  "red",      "blue", "green", "metal",
-                                         "rubber", "cube",  "sphere", "cylinder", "left", "of"};
+using test::maxAbsDiff;
+using test::tinyCodes;
+const std::vector<std::string>& kWords = test::kCaptionWords;
 
 class TrainTokenShuffle : public ::testing::Test {
 protected:
     void SetUp() override {
         root_ = fs::temp_directory_path() / ("tessera_train_tshuffle_" + std::to_string(::getpid()));
         fs::remove_all(root_);
-        // A random tiny VQ in the train-vq layout: 2 levels (8×8 pixels -> 4×4 codes), 16 codes of width 4.
-        train::VqTrainConfig vc;
-        vc.channels = vc.z_channels = 32;
-        vc.levels = 2;
-        vc.codebook = 16;
-        vc.code_dim = 4;
-        train::VqTrainModel vq(vc, 3);
-        ASSERT_TRUE(vq.save((root_ / "vq").string()).ok());
+        ASSERT_TRUE(test::writeTinyVq((root_ / "vq").string()).ok());
     }
     void TearDown() override { fs::remove_all(root_); }
 
@@ -65,12 +60,7 @@ protected:
     }
 
     // Raster-order codes of a 4×4 image.
-    static std::vector<int64_t> codes(int k) {
-        std::vector<int64_t> c(16);
-        for (size_t i = 0; i < c.size(); ++i)
-            c[i] = static_cast<int64_t>((i * 7 + static_cast<size_t>(k) * 5 + i * i) % 16);
-        return c;
-    }
+    static std::vector<int64_t> codes(int k) { return tinyCodes(k); }
 
     static std::vector<JanusGenExample> batchOf(const TokenShuffleTrainModel& m) {
         return {{m.conditional("a small red metal cube"), codes(0)},
@@ -90,24 +80,12 @@ protected:
         if (losses) *losses = trainer.losses();
     }
 
-    // Moves every weight by up to ±`amount` (deterministic), as a long run would: near the initial
-    // weights slightly different networks give nearly the same logits.
     static void spread(TokenShuffleTrainModel& m, float amount) {
-        uint32_t k = 1;
-        for (auto& p : m.parameters())
-            for (float& v : p.value) v += amount * std::sin(0.7f * static_cast<float>(k++ % 10007));
+        test::spreadWeights(m.parameters(), amount);
     }
 
     fs::path root_;
 };
-
-double maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
-    EXPECT_EQ(a.size(), b.size());
-    double worst = 0;
-    for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-        worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-    return worst;
-}
 
 // The tape's logits for one row at positions prompt_len − 1 … (the n windows' predictions), s² rows each.
 std::vector<float> tapeWindowLogits(TokenShuffleTrainModel& m, const std::vector<int64_t>& prompt,

@@ -3,12 +3,12 @@
 //
 // Sections: helpers · tokenizer · prompts · fresh folder · load · forward and loss · save · VQ codes.
 #include "models/janus_parts.h"
-#include "train/model_files.h"
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_loop.h"
+#include "train/model_files.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -52,26 +52,6 @@ bool isWordChar(char c) {
 }
 
 } // namespace
-
-
-// ---- shared file helpers (model_files.h) -----------------------------------------------------------
-
-namespace files {
-
-Status writeText(const std::string& path, const std::string& text) {
-    return writeFileAtomically(path, {{text.data(), text.size()}});
-}
-
-Expected<std::string> readText(const std::string& path, bool required) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in && required) return Status::error("cannot read " + path);
-    if (!in) return std::string();
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-} // namespace files
 
 // ---- tokenizer -------------------------------------------------------------------------------------
 
@@ -163,7 +143,6 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
         return Status::error("the context (" + std::to_string(m.max_positions) +
                              " positions) must hold a prompt and " + std::to_string(init.grid) +
                              "² image tokens");
-    const int64_t ff = m.intermediate > 0 ? m.intermediate : (8 * d / 3 + 31) / 32 * 32;
 
     // The VQ: its config and tensors, as written.
     auto vq = Checkpoint::open(init.vq_dir);
@@ -202,25 +181,7 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
                                   {"image_token_id", kImagePlaceholderId},
                                   {"tie_word_embeddings", true},
                                   {"torch_dtype", "float32"},
-                                  {"text_config",
-                                   {{"model_type", "llama"},
-                                    {"vocab_size", vocab},
-                                    {"hidden_size", d},
-                                    {"intermediate_size", ff},
-                                    {"num_hidden_layers", m.layers},
-                                    {"num_attention_heads", heads},
-                                    {"num_key_value_heads", kv},
-                                    {"head_dim", d / heads},
-                                    {"hidden_act", "silu"},
-                                    {"max_position_embeddings", m.max_positions},
-                                    {"rms_norm_eps", m.norm_eps},
-                                    {"rope_theta", m.rope_theta},
-                                    {"bos_token_id", kBosId},
-                                    {"eos_token_id", kEosId},
-                                    {"pad_token_id", kPadId},
-                                    {"tie_word_embeddings", true},
-                                    {"attention_bias", false},
-                                    {"mlp_bias", false}}},
+                                  {"text_config", files::llamaConfigJson(m, vocab)},
                                   {"vq_config", vq_cfg}};
 
     // Initial weights, drawn in this order from one stream.
@@ -231,22 +192,8 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
         for (float& x : v) x = std > 0 ? static_cast<float>(std * rng.normal()) : static_cast<float>(fill);
         weights.push_back({name, std::move(shape), std::move(v)});
     };
-    const double w = 0.02, w_out = 0.02 / std::sqrt(2.0 * static_cast<double>(m.layers));
-    const int64_t hd = d / heads;
-    add(kLm + "embed_tokens.weight", {vocab, d}, w);
-    for (int64_t l = 0; l < m.layers; ++l) {
-        const std::string p = kLm + "layers." + std::to_string(l) + ".";
-        add(p + "input_layernorm.weight", {d}, 0, 1.0);
-        add(p + "self_attn.q_proj.weight", {heads * hd, d}, w);
-        add(p + "self_attn.k_proj.weight", {kv * hd, d}, w);
-        add(p + "self_attn.v_proj.weight", {kv * hd, d}, w);
-        add(p + "self_attn.o_proj.weight", {d, heads * hd}, w_out);
-        add(p + "post_attention_layernorm.weight", {d}, 0, 1.0);
-        add(p + "mlp.gate_proj.weight", {ff, d}, w);
-        add(p + "mlp.up_proj.weight", {ff, d}, w);
-        add(p + "mlp.down_proj.weight", {d, ff}, w_out);
-    }
-    add(kLm + "norm.weight", {d}, 0, 1.0);
+    files::addLlamaWeights(add, kLm, m, vocab);
+    const double w = 0.02;
     add(kGenEmbed, {codes, code_dim}, 1.0);
     add(kAlignIn + "weight", {d, code_dim}, w);
     add(kAlignIn + "bias", {d}, 0);

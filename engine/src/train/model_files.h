@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,18 @@ struct SafetensorsOut {
     DType dtype;
     std::vector<NamedF32> tensors;
 };
+
+// The LM's shape as written: kv heads (0 = heads) and the MLP width (0 = 8/3 · hidden rounded up to 32).
+int64_t kvHeadsOf(const JanusGenConfig& m);
+int64_t intermediateOf(const JanusGenConfig& m);
+// The Llama config of a fresh LM over `vocab` ids, with janusWordTokenizer's BOS, EOS and pad ids and tied
+// embeddings (Janus nests it as text_config; Token-Shuffle adds its object beside it).
+nlohmann::ordered_json llamaConfigJson(const JanusGenConfig& m, int64_t vocab);
+// A fresh LM's tensors under `prefix`, in the order both trainers draw them from their one stream:
+// embed_tokens N(0, 0.02); per layer the norms 1, q/k/v/gate/up N(0, 0.02), o and down
+// N(0, 0.02/sqrt(2·layers)); the final norm 1. add(name, shape, std, fill): std > 0 draws, else fills.
+using AddWeight = std::function<void(const std::string& name, Shape shape, double std, double fill)>;
+void addLlamaWeights(const AddWeight& add, const std::string& prefix, const JanusGenConfig& m, int64_t vocab);
 
 // config.json's torch_dtype for a save dtype.
 inline const char* torchDtypeName(SaveDType d) {

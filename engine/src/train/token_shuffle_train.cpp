@@ -24,7 +24,7 @@ const std::string kTs = "token_shuffle.";
 const std::string kVq = "model.vqmodel.";
 const std::string kEmbed = "model.embed_tokens.weight";
 // janusWordTokenizer's fixed ids.
-constexpr int32_t kPadId = 0, kBosId = 1, kEosId = 2, kImageStartId = 5, kImageEndId = 6;
+constexpr int32_t kImageStartId = 5, kImageEndId = 6;
 
 // The token_shuffle.* tensors in parameter order: mlp_in, the input blocks, the output blocks, mlp_out.
 std::vector<std::pair<std::string, Shape>> shuffleTensors(int64_t d, int64_t ss, int64_t r, int64_t blocks) {
@@ -98,7 +98,6 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuff
     if (m.max_positions < windows + 8)
         return Status::error("the context (" + std::to_string(m.max_positions) +
                              " positions) must hold a prompt and " + std::to_string(windows) + " windows");
-    const int64_t ff = m.intermediate > 0 ? m.intermediate : (8 * d / 3 + 31) / 32 * 32;
 
     // The VQ: its config and tensors, as written.
     auto vq = Checkpoint::open(init.vq_dir);
@@ -117,41 +116,24 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuff
     if (!tokenizer) return tokenizer.status();
     const int64_t text_vocab = static_cast<int64_t>(tokenizer->vocabSize()), vocab = text_vocab + codes;
 
-    nlohmann::ordered_json cfg = {{"architectures", {"LlamaForCausalLM"}},
-                                  {"model_type", "llama"},
-                                  {"vocab_size", vocab},
-                                  {"hidden_size", d},
-                                  {"intermediate_size", ff},
-                                  {"num_hidden_layers", m.layers},
-                                  {"num_attention_heads", heads},
-                                  {"num_key_value_heads", kv},
-                                  {"head_dim", d / heads},
-                                  {"hidden_act", "silu"},
-                                  {"max_position_embeddings", m.max_positions},
-                                  {"rms_norm_eps", m.norm_eps},
-                                  {"rope_theta", m.rope_theta},
-                                  {"bos_token_id", kBosId},
-                                  {"eos_token_id", kEosId},
-                                  {"pad_token_id", kPadId},
-                                  {"tie_word_embeddings", true},
-                                  {"attention_bias", false},
-                                  {"mlp_bias", false},
-                                  {"torch_dtype", "float32"},
-                                  {"token_shuffle",
-                                   {{"window", s},
-                                    {"image_vocab_start", text_vocab},
-                                    {"image_vocab_size", codes},
-                                    {"grid", init.grid},
-                                    {"in_blocks", init.blocks},
-                                    {"out_blocks", init.blocks},
-                                    {"mlp_ratio", 1.0},
-                                    {"mlp_act", "gelu"},
-                                    {"residual_norm", "none"},
-                                    {"image_start_token_id", kImageStartId},
-                                    {"image_end_token_id", kImageEndId},
-                                    {"classifier", "lm_head"},
-                                    {"weights", "token_shuffle.safetensors"},
-                                    {"vq", "vq"}}}};
+    nlohmann::ordered_json cfg = {{"architectures", {"LlamaForCausalLM"}}};
+    const nlohmann::ordered_json llama = files::llamaConfigJson(m, vocab);
+    cfg.update(llama);
+    cfg["torch_dtype"] = "float32";
+    cfg["token_shuffle"] = {{"window", s},
+                            {"image_vocab_start", text_vocab},
+                            {"image_vocab_size", codes},
+                            {"grid", init.grid},
+                            {"in_blocks", init.blocks},
+                            {"out_blocks", init.blocks},
+                            {"mlp_ratio", 1.0},
+                            {"mlp_act", "gelu"},
+                            {"residual_norm", "none"},
+                            {"image_start_token_id", kImageStartId},
+                            {"image_end_token_id", kImageEndId},
+                            {"classifier", "lm_head"},
+                            {"weights", "token_shuffle.safetensors"},
+                            {"vq", "vq"}};
 
     // Initial weights, drawn in this order from one stream.
     files::Rng rng(init.seed);
@@ -166,22 +148,10 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuff
         for (float& x : v) x = std > 0 ? static_cast<float>(std * rng.normal()) : static_cast<float>(fill);
         into.push_back({name, std::move(shape), std::move(v)});
     };
+    files::addLlamaWeights([&](const std::string& name, Shape shape, double std,
+                               double fill) { add(lm, name, std::move(shape), std, fill); },
+                           "model.", m, vocab);
     const double w = 0.02, w_out = 0.02 / std::sqrt(2.0 * static_cast<double>(m.layers));
-    const int64_t hd = d / heads;
-    add(lm, kEmbed, {vocab, d}, w, 0);
-    for (int64_t l = 0; l < m.layers; ++l) {
-        const std::string p = "model.layers." + std::to_string(l) + ".";
-        add(lm, p + "input_layernorm.weight", {d}, 0, 1.0);
-        add(lm, p + "self_attn.q_proj.weight", {heads * hd, d}, w, 0);
-        add(lm, p + "self_attn.k_proj.weight", {kv * hd, d}, w, 0);
-        add(lm, p + "self_attn.v_proj.weight", {kv * hd, d}, w, 0);
-        add(lm, p + "self_attn.o_proj.weight", {d, heads * hd}, w_out, 0);
-        add(lm, p + "post_attention_layernorm.weight", {d}, 0, 1.0);
-        add(lm, p + "mlp.gate_proj.weight", {ff, d}, w, 0);
-        add(lm, p + "mlp.up_proj.weight", {ff, d}, w, 0);
-        add(lm, p + "mlp.down_proj.weight", {d, ff}, w_out, 0);
-    }
-    add(lm, "model.norm.weight", {d}, 0, 1.0);
     for (const auto& [name, shape] : shuffleTensors(d, ss, d, init.blocks)) {
         const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
         const bool out_proj = name.find(".fc2.weight") != std::string::npos;
