@@ -577,25 +577,24 @@ int cmdTrainJanus(int argc, char** argv) {
     std::optional<train::JanusGenTrainModel> janus_model;
     std::optional<train::TokenShuffleTrainModel> ts_model;
     std::string create_error;
-    if (token_shuffle) {
-        train::TokenShuffleGenInit init;
+    const auto common = [&](auto& init) {
         init.model = mc;
         init.vq_dir = vq_dir;
         init.grid = grid;
-        init.window = window;
-        init.blocks = shuffle_blocks;
         init.words = words;
         init.seed = seed;
+    };
+    if (token_shuffle) {
+        train::TokenShuffleGenInit init;
+        common(init);
+        init.window = window;
+        init.blocks = shuffle_blocks;
         auto created = train::TokenShuffleTrainModel::create(init, scratch.string());
         if (created) ts_model = std::move(*created);
         else create_error = created.error();
     } else {
         train::JanusGenInit init;
-        init.model = mc;
-        init.vq_dir = vq_dir;
-        init.grid = grid;
-        init.words = words;
-        init.seed = seed;
+        common(init);
         auto created = train::JanusGenTrainModel::create(init, scratch.string());
         if (created) janus_model = std::move(*created);
         else create_error = created.error();

@@ -14,6 +14,7 @@
 // at 4,000 seeds, and a tiny random Token-Shuffle checkpoint (32 codes, 4×4 grid, s = 2) through its
 // pipeline at 2,000 samples (1,000 calls of 2 images). TESSERA_SJD_SEEDS_SCALE scales them all (the `long`
 // ctest variant runs ten times as many).
+#include "engine/token_shuffle_test_util.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/generation.h"
@@ -199,14 +200,21 @@ struct ToyRun {
     int64_t steps = 0, samples = 0;
 };
 
-ToyRun runToy(Backend& be, int64_t seeds, int64_t sequences, const GenerationSettings& base) {
+// One run of the loop per seed, each on a fresh Model(be, sequences) and Order(sequences, order_args...),
+// the sampling seed seed · 7919 + offset; counts every cell's token.
+template <class Model, class Order, class... OrderArgs>
+ToyRun countOverSeeds(Backend& be, int64_t seeds, int64_t sequences, const GenerationSettings& base,
+                      uint64_t offset, OrderArgs... order_args) {
     ToyRun r;
     std::atomic<bool> never{false};
     for (int64_t seed = 0; seed < seeds; ++seed) {
-        ToyModel model(be, sequences);
-        RasterOrder order(sequences, kToySide, kToySide);
+        Model model(be, sequences);
+        Order order(sequences, order_args...);
+        if (r.counts.size() != static_cast<size_t>(order.cells()))
+            r.counts.assign(static_cast<size_t>(order.cells()),
+                            std::vector<int64_t>(static_cast<size_t>(kToyVocab), 0));
         GenerationSettings gs = base;
-        gs.sampling.seed = static_cast<uint64_t>(seed) * 7919 + 1;
+        gs.sampling.seed = static_cast<uint64_t>(seed) * 7919 + offset;
         JobContext ctx(
             1, [](const Event&) {}, &never);
         GenerationLoop loop(be, order, model, gs, ctx);
@@ -215,13 +223,17 @@ ToyRun runToy(Backend& be, int64_t seeds, int64_t sequences, const GenerationSet
         if (!out.ok()) return r;
         r.steps += out->steps;
         for (int64_t q = 0; q < sequences; ++q) {
-            for (int64_t c = 0; c < kToyCells; ++c)
+            for (int64_t c = 0; c < order.cells(); ++c)
                 ++r.counts[static_cast<size_t>(c)]
                           [static_cast<size_t>(order.grid(q)[static_cast<size_t>(c)])];
             ++r.samples;
         }
     }
     return r;
+}
+
+ToyRun runToy(Backend& be, int64_t seeds, int64_t sequences, const GenerationSettings& base) {
+    return countOverSeeds<ToyModel, RasterOrder>(be, seeds, sequences, base, 1, kToySide, kToySide);
 }
 
 GenerationSettings toySettings() {
@@ -449,30 +461,8 @@ private:
 };
 
 ToyRun runToyWindows(Backend& be, int64_t seeds, int64_t sequences, const GenerationSettings& base) {
-    ToyRun r;
-    r.counts.assign(static_cast<size_t>(kWinSide * kWinSide),
-                    std::vector<int64_t>(static_cast<size_t>(kToyVocab), 0));
-    std::atomic<bool> never{false};
-    for (int64_t seed = 0; seed < seeds; ++seed) {
-        ToyWindowModel model(be, sequences);
-        WindowOrder order(sequences, kWinSide, kWinSide, kWin);
-        GenerationSettings gs = base;
-        gs.sampling.seed = static_cast<uint64_t>(seed) * 7919 + 3;
-        JobContext ctx(
-            1, [](const Event&) {}, &never);
-        GenerationLoop loop(be, order, model, gs, ctx);
-        auto out = loop.run();
-        EXPECT_TRUE(out.ok()) << out.error();
-        if (!out.ok()) return r;
-        r.steps += out->steps;
-        for (int64_t q = 0; q < sequences; ++q) {
-            for (int64_t c = 0; c < kWinSide * kWinSide; ++c)
-                ++r.counts[static_cast<size_t>(c)]
-                          [static_cast<size_t>(order.grid(q)[static_cast<size_t>(c)])];
-            ++r.samples;
-        }
-    }
-    return r;
+    return countOverSeeds<ToyWindowModel, WindowOrder>(be, seeds, sequences, base, 3, kWinSide, kWinSide,
+                                                       kWin);
 }
 
 } // namespace
@@ -507,15 +497,7 @@ TEST(SjdDistribution, ToyWindowModelMatchesPlainSamplingAndABrokenRuleDoesNot) {
 TEST(SjdDistribution, TinyTokenShuffleMatchesPlainSampling) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("tessera_sjd_tshuffle_" + std::to_string(::getpid()));
-    bench::TokenShuffleShape shape;
-    shape.hidden = 64;
-    shape.layers = 2;
-    shape.heads = 4;
-    shape.kv_heads = 2;
-    shape.intermediate = 128;
-    shape.codebook = 32;
-    shape.window = 2;
-    shape.grid = 4;
+    const bench::TokenShuffleShape shape = test::tinyTokenShuffleShape(32, 4);
     Status st = bench::writeRandomTokenShuffleCheckpoint(shape, dir.string(), kJanus, 7);
     ASSERT_TRUE(st.ok()) << st.message();
     auto be = createBackend("cpu", 1);

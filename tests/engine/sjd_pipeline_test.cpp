@@ -3,6 +3,7 @@
 // give plain greedy decoding's tokens (which exercises the window forward and the KV-cache crop of the
 // real model), events report the step that made each cell final, forced tokens and cancel behave as in
 // plain decoding, and orders or models without windows refuse.
+#include "engine/token_shuffle_test_util.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/generation.h"
@@ -57,10 +58,10 @@ DecodeSettings sjd(int window, SjdInit init = SjdInit::Random) {
     return d;
 }
 
-Expected<JanusResult> generate(JanusPipeline& p, const JanusRequest& req,
-                               std::vector<TokenSampled>* tokens = nullptr,
-                               const std::atomic<bool>* cancel = nullptr,
-                               std::function<void(const Event&)> extra = {}) {
+// Either pipeline's generate() with the events collected.
+template <class Pipeline, class Request>
+auto generate(Pipeline& p, const Request& req, std::vector<TokenSampled>* tokens = nullptr,
+              const std::atomic<bool>* cancel = nullptr, std::function<void(const Event&)> extra = {}) {
     std::atomic<bool> never{false};
     JobContext ctx(
         3,
@@ -229,15 +230,7 @@ class TokenShuffleSjd : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dir_ = std::filesystem::temp_directory_path() / ("tessera_sjd_ts_" + std::to_string(::getpid()));
-        bench::TokenShuffleShape s;
-        s.hidden = 64;
-        s.layers = 2;
-        s.heads = 4;
-        s.kv_heads = 2;
-        s.intermediate = 128;
-        s.codebook = 64;
-        s.window = 2;
-        s.grid = 8; // 16 windows
+        const bench::TokenShuffleShape s = test::tinyTokenShuffleShape(64, 8); // 16 windows
         Status st = bench::writeRandomTokenShuffleCheckpoint(s, dir_.string(), kModel, 11);
         ASSERT_TRUE(st.ok()) << st.message();
     }
@@ -254,17 +247,6 @@ protected:
         r.decode = decode;
         return r;
     }
-    static Expected<TokenShuffleResult> run(TokenShufflePipeline& p, const TokenShuffleRequest& req,
-                                            std::vector<TokenSampled>* tokens = nullptr) {
-        std::atomic<bool> never{false};
-        JobContext ctx(
-            3,
-            [&](const Event& e) {
-                if (auto* t = std::get_if<TokenSampled>(&e); t && tokens) tokens->push_back(*t);
-            },
-            &never);
-        return p.generate(req, ctx);
-    }
 };
 std::filesystem::path TokenShuffleSjd::dir_;
 
@@ -278,7 +260,7 @@ TEST_F(TokenShuffleSjd, GreedyGivesThePlainTokensForEveryWindow) {
     TokenShuffleRequest plain = tsRequest(3, 2);
     plain.sampler.temperature = 0;
     std::vector<TokenSampled> plain_events;
-    auto want = run(**p, plain, &plain_events);
+    auto want = generate(**p, plain, &plain_events);
     ASSERT_TRUE(want.ok()) << want.error();
     EXPECT_EQ(want->steps, 16);
     for (int window : {1, 2, 5, 20})
@@ -286,7 +268,7 @@ TEST_F(TokenShuffleSjd, GreedyGivesThePlainTokensForEveryWindow) {
             TokenShuffleRequest req = plain;
             req.decode = sjd(window, init);
             std::vector<TokenSampled> events;
-            auto got = run(**p, req, &events);
+            auto got = generate(**p, req, &events);
             ASSERT_TRUE(got.ok()) << got.error();
             EXPECT_EQ(got->grids, want->grids) << "window " << window << ", " << sjdInitName(init);
             EXPECT_EQ(got->tokens, want->tokens) << "window " << window << ", " << sjdInitName(init);
@@ -309,7 +291,7 @@ TEST_F(TokenShuffleSjd, WindowsBecomeFinalWholeAndForcedTokensAreKept) {
     auto p = TokenShufflePipeline::load(dir_.string(), **be);
     ASSERT_TRUE(p.ok()) << p.error();
     std::vector<TokenSampled> events;
-    auto a = run(**p, tsRequest(5, 2, sjd(4)), &events);
+    auto a = generate(**p, tsRequest(5, 2, sjd(4)), &events);
     ASSERT_TRUE(a.ok()) << a.error();
     // Every cell once; the four cells of a window in the same step; steps per image non-decreasing.
     WindowOrder order(1, 8, 8, 2);
@@ -325,17 +307,17 @@ TEST_F(TokenShuffleSjd, WindowsBecomeFinalWholeAndForcedTokensAreKept) {
     EXPECT_EQ(seen.size(), 2u * 64u);
     for (const auto& [key, steps] : steps_of_window) EXPECT_EQ(steps.size(), 1u) << "window " << key.second;
     EXPECT_EQ(accepted, a->drafts_accepted);
-    auto b = run(**p, tsRequest(5, 2, sjd(4)));
+    auto b = generate(**p, tsRequest(5, 2, sjd(4)));
     ASSERT_TRUE(b.ok());
     EXPECT_EQ(a->tokens, b->tokens);
     // Forced tokens (decode order, window by window) are kept; a whole forced grid is reproduced.
     TokenShuffleRequest forced = tsRequest(6, 2, sjd(4));
     forced.forced = {{a->tokens[0].begin(), a->tokens[0].begin() + 10}, {}};
-    auto c = run(**p, forced);
+    auto c = generate(**p, forced);
     ASSERT_TRUE(c.ok()) << c.error();
     EXPECT_TRUE(std::equal(forced.forced[0].begin(), forced.forced[0].end(), c->tokens[0].begin()));
     forced.forced = a->tokens;
-    auto d = run(**p, forced);
+    auto d = generate(**p, forced);
     ASSERT_TRUE(d.ok()) << d.error();
     EXPECT_EQ(d->tokens, a->tokens);
 }
@@ -358,9 +340,9 @@ TEST_F(TokenShuffleSjd, LanternUsesTheVqCodebookAndAZeroBoundIsExactSjd) {
     DecodeSettings exact = sjd(4), zero = sjd(4), relaxed = sjd(4);
     zero.lantern_k = relaxed.lantern_k = 8;
     relaxed.lantern_delta = 0.5f;
-    auto a = run(**p, tsRequest(12, 2, exact));
-    auto b = run(**p, tsRequest(12, 2, zero));
-    auto c = run(**p, tsRequest(12, 2, relaxed));
+    auto a = generate(**p, tsRequest(12, 2, exact));
+    auto b = generate(**p, tsRequest(12, 2, zero));
+    auto c = generate(**p, tsRequest(12, 2, relaxed));
     ASSERT_TRUE(a.ok() && b.ok() && c.ok());
     EXPECT_EQ(a->tokens, b->tokens);
     EXPECT_EQ(a->drafts_accepted, b->drafts_accepted);

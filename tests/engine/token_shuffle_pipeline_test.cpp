@@ -1,6 +1,7 @@
 // Token-Shuffle generation on a tiny random checkpoint in the documented schema: 512² images, events,
 // reproducibility across thread counts, replay, cancel, the CFG schedule, the estimate, and tiled vs
 // whole VQ decode.
+#include "engine/token_shuffle_test_util.h"
 #include "models/janus_parts.h"
 #include "models/token_shuffle.h"
 #include "tessera/engine/bench.h"
@@ -25,15 +26,7 @@ class TokenShufflePipelineTest : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
         dir_ = fs::temp_directory_path() / ("tessera_tshuffle_pipeline_" + std::to_string(::getpid()));
-        bench::TokenShuffleShape s;
-        s.hidden = 64;
-        s.layers = 2;
-        s.heads = 4;
-        s.kv_heads = 2;
-        s.intermediate = 128;
-        s.codebook = 256;
-        s.window = 2;
-        s.grid = 32; // 512²
+        const bench::TokenShuffleShape s = test::tinyTokenShuffleShape(256, 32); // 512²
         Status st = bench::writeRandomTokenShuffleCheckpoint(s, dir_.string(), kTokenizerDir, 5);
         ASSERT_TRUE(st.ok()) << st.message();
     }

@@ -3,6 +3,8 @@
 // (f32, by a writer independent of the engine's).
 #pragma once
 
+#include "tessera/engine/bench.h"
+
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +16,21 @@
 #include <vector>
 
 namespace tessera::test {
+
+// The tiny random Token-Shuffle shape the decoding tests use: hidden 64, 2 layers, 4 heads over 2 kv
+// heads, MLP 128, s = 2; `codebook` codes, a `grid`-token side.
+inline bench::TokenShuffleShape tinyTokenShuffleShape(int64_t codebook, int64_t grid) {
+    bench::TokenShuffleShape s;
+    s.hidden = 64;
+    s.layers = 2;
+    s.heads = 4;
+    s.kv_heads = 2;
+    s.intermediate = 128;
+    s.codebook = codebook;
+    s.window = 2;
+    s.grid = grid;
+    return s;
+}
 
 struct F32Tensor {
     std::vector<int64_t> shape;

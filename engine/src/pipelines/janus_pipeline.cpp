@@ -9,6 +9,7 @@
 
 #include "models/janus_model.h"
 #include "pipelines/code_colours.h"
+#include "pipelines/codebook.h"
 #include "tessera/engine/platform.h"
 #include "tessera/engine/generation.h"
 #include "tessera/engine/janus.h"
@@ -195,9 +196,8 @@ Status JanusPipeline::fitColourMap() {
     const auto t0 = Clock::now();
     try {
         const int64_t codebook = info_.codebook, cg = std::min<int64_t>(4, info_.grid_h), cells = cg * cg;
-        std::vector<int64_t> all(static_cast<size_t>(codebook));
-        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
-        const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
+        const std::vector<float> book = pipelines::codebookRows(
+            be, codebook, [&](const Tensor& ids) { return model_->codesFor(ids, 1, codebook); });
         pipelines::CodeColourFit fit(book, codebook);
 
         std::vector<int64_t> ids(static_cast<size_t>(cells));
@@ -231,19 +231,8 @@ Status JanusPipeline::fitColourMap() {
 // model.
 Expected<std::shared_ptr<const LatentNeighbours>> JanusPipeline::latentNeighbours(int k) {
     const int64_t codebook = info_.codebook;
-    if (k < 1 || k >= codebook) return Status::error("LANTERN's k must be between 1 and the codebook size minus one (" +
-                                                     std::to_string(codebook - 1) + ")");
-    if (impl_->neighbours && impl_->neighbours->k >= k) return impl_->neighbours;
-    Backend& be = *impl_->backend;
-    try {
-        std::vector<int64_t> all(static_cast<size_t>(codebook));
-        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
-        const std::vector<float> book = be.readF32(model_->codesFor(be.fromI64(all, {1, codebook}), 1, codebook));
-        impl_->neighbours = nearestLatentNeighbours(book, codebook, k);
-        return impl_->neighbours;
-    } catch (const std::exception& e) {
-        return Status::error(std::string("computing the codes' latent neighbours failed: ") + e.what());
-    }
+    return pipelines::latentNeighboursOnce(*impl_->backend, codebook, k, impl_->neighbours,
+                                           [&](const Tensor& ids) { return model_->codesFor(ids, 1, codebook); });
 }
 
 Expected<ImageRgb8> JanusPipeline::mosaic(const std::vector<int32_t>& tokens) {

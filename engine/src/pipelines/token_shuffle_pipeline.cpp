@@ -4,6 +4,7 @@
 // Sections: loading · prompt · estimate · decode · the step model · generation.
 #include "models/token_shuffle.h"
 #include "pipelines/code_colours.h"
+#include "pipelines/codebook.h"
 #include "tessera/engine/token_shuffle.h"
 #include "tessera/engine/tokenizer.h"
 
@@ -111,10 +112,8 @@ Status TokenShufflePipeline::fitColourMap(const ImageRgb8& img, const std::vecto
     Backend& be = *impl_->backend;
     try {
         const int64_t codebook = info_.codebook, cg = kCalibrationGrid;
-        std::vector<int64_t> all(static_cast<size_t>(codebook));
-        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
-        const std::vector<float> book =
-            be.readF32(impl_->model->vq()->codesFor(be, be.fromI64(all, {1, codebook}), 1, codebook));
+        const std::vector<float> book = pipelines::codebookRows(
+            be, codebook, [&](const Tensor& ids) { return impl_->model->vq()->codesFor(be, ids, 1, codebook); });
         pipelines::CodeColourFit fit(book, codebook);
         const int64_t cell = img.height / cg;
         for (int64_t i = 0; i < cg * cg; ++i) {
@@ -299,21 +298,10 @@ Expected<ImageRgb8> TokenShufflePipeline::decode(const std::vector<int32_t>& ras
 // The codebook rows as the VQ decoder uses them; nearestLatentNeighbours, once per loaded model.
 Expected<std::shared_ptr<const LatentNeighbours>> TokenShufflePipeline::latentNeighbours(int k) {
     const int64_t codebook = info_.codebook;
-    if (k < 1 || k >= codebook)
-        return Status::error("LANTERN's k must be between 1 and the codebook size minus one (" +
-                             std::to_string(codebook - 1) + ")");
-    if (impl_->neighbours && impl_->neighbours->k >= k) return impl_->neighbours;
     Backend& be = *impl_->backend;
-    try {
-        std::vector<int64_t> all(static_cast<size_t>(codebook));
-        for (int64_t i = 0; i < codebook; ++i) all[static_cast<size_t>(i)] = i;
-        const std::vector<float> book =
-            be.readF32(impl_->model->vq()->codesFor(be, be.fromI64(all, {1, codebook}), 1, codebook));
-        impl_->neighbours = nearestLatentNeighbours(book, codebook, k);
-        return impl_->neighbours;
-    } catch (const std::exception& e) {
-        return Status::error(std::string("computing the codes' latent neighbours failed: ") + e.what());
-    }
+    return pipelines::latentNeighboursOnce(be, codebook, k, impl_->neighbours, [&](const Tensor& ids) {
+        return impl_->model->vq()->codesFor(be, ids, 1, codebook);
+    });
 }
 
 // ---- the step model ------------------------------------------------------------------------------------
