@@ -365,6 +365,58 @@ TEST(StudioScreenshots, SjdAcceptedAtStepOverlayAndAcceptanceStrip) {
     save(w.dock("inspectorDock")->grab().toImage(), "cell_inspector_sjd.png");
 }
 
+// The built-in Token-Shuffle model (resources/models/shapes-shuffle, s = 2) in the studio: it loads with
+// the generic loader, draws the Shapes caption with speculative decoding over its 2×2 windows, every cell
+// is sampled, and the four cells of each window share the step that made them final (the "Accepted at
+// step" overlay shows it).
+TEST(StudioScreenshots, BuiltInShapesShuffleDrawsWithSpeculativeWindows) {
+    test::app();
+    const QString dir =
+        QDir(QString(TESSERA_TEST_DATA_DIR) + "/../../resources/models/shapes-shuffle").absolutePath();
+    // A shipped model that does not load is a regression, never a reason to skip.
+    auto probe = loadGenerator(dir.toStdString(), "cpu");
+    ASSERT_TRUE(probe) << "the studio cannot load the built-in shapes-shuffle: " << probe.error();
+    StudioOptions o;
+    o.model = dir;
+    o.persist = false;
+    o.autostart = false;
+    o.loader = [](const std::string& d) { return loadGenerator(d, "cpu"); };
+    MainWindow w(o);
+    w.resize(1400, 900);
+    w.show();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    EXPECT_FALSE(w.studio()->generator()->info().note.contains("untrained"));
+    GenerationSettings s = w.settingsPanel()->settings();
+    s.prompt = "a large red rubber cube left of a small blue metal sphere";
+    s.seed = 1;
+    s.seed_locked = true;
+    s.decode = "sjd";
+    s.sjd_window = 4;
+    w.settingsPanel()->setSettings(s);
+    w.settingsPanel()->generateButton()->click();
+    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
+    const int64_t id = w.studio()->current();
+    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
+        << w.studio()->generation(id)->error.toStdString();
+    const Generation* g = w.studio()->generation(id);
+    ASSERT_EQ(g->state, JobState::Finished) << g->error.toStdString();
+    ASSERT_EQ(g->rows, 8);
+    ASSERT_EQ(g->cols, 8);
+    EXPECT_EQ(g->sampled(), 64);
+    ASSERT_FALSE(g->image.isNull());
+    EXPECT_EQ(g->image.width(), 64);
+    for (int c = 0; c < 64; ++c) {
+        const int corner = (c / 8 / 2 * 2) * 8 + (c % 8) / 2 * 2;
+        EXPECT_EQ(g->cells[static_cast<size_t>(c)].step, g->cells[static_cast<size_t>(corner)].step)
+            << "cell " << c;
+        EXPECT_LT(g->cells[static_cast<size_t>(c)].token, 512); // shapes-vq's codebook
+    }
+    w.mosaicView()->setOverlay(MosaicOverlay::AcceptedStep);
+    QTest::qWait(100);
+    save(g->image.scaled(256, 256), "shapes_shuffle_sjd_image.png");
+    save(w.grab().toImage(), "studio_shapes_shuffle_sjd.png");
+}
+
 // A tiny random Token-Shuffle checkpoint (16×16 tokens, s = 2, docs/TOKEN_SHUFFLE.md) in the studio:
 // the model list's entry, a preview while the windows fill in, and the inspector showing a cell's
 // 2×2 window.

@@ -12,6 +12,12 @@
 
 namespace tessera::widgets {
 
+QString smokeTestNote(const std::string& folder, const QString& name, size_t weight_bytes) {
+    const bool has_card = QFileInfo::exists(QString::fromStdString(folder) + "/MODEL.md");
+    if (weight_bytes >= kSmokeTestWeightBytes || has_card) return {};
+    return QObject::tr("%1: untrained smoke-test model (random weights), its pictures are noise by design").arg(name);
+}
+
 namespace {
 
 // A pipeline for `folder`, with `overlay` applied when given (its hash checked against `sha256`).
@@ -51,12 +57,7 @@ public:
         info_.cols = ji.grid_w;
         info_.codebook = ji.codebook;
         info_.weight_bytes = ji.weight_bytes;
-        // A small folder without a model card is a smoke-test checkpoint; the built-in Shapes models
-        // are small too but carry their card (MODEL.md, resources/models).
-        const bool has_card = QFileInfo::exists(QString::fromStdString(folder) + "/MODEL.md");
-        if (ji.weight_bytes < kSmokeTestWeightBytes && !has_card)
-            info_.note = QObject::tr("%1: untrained smoke-test model (random weights), its pictures are noise by design")
-                             .arg(info_.name);
+        info_.note = smokeTestNote(folder, info_.name, ji.weight_bytes);
     }
 
     GeneratorInfo info() const override { return info_; }

@@ -25,11 +25,7 @@ public:
         info_.rows = info_.cols = static_cast<int>(ti.grid);
         info_.codebook = static_cast<int>(ti.codebook);
         info_.weight_bytes = ti.weight_bytes + ti.vq_weight_bytes;
-        if (ti.weight_bytes < kSmokeTestWeightBytes)
-            info_.note =
-                QObject::tr(
-                    "%1: untrained smoke-test model (random weights), its pictures are noise by design")
-                    .arg(info_.name);
+        info_.note = smokeTestNote(folder, info_.name, ti.weight_bytes);
     }
 
     GeneratorInfo info() const override { return info_; }

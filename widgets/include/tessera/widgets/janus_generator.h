@@ -28,5 +28,8 @@ Expected<std::string> checkOverlayFile(const std::string& overlay, const std::st
 // Weights below this size are the smoke-test checkpoints shipped with the tests (random weights):
 // the studio labels them plainly, since their pictures are noise by design.
 constexpr size_t kSmokeTestWeightBytes = 64u << 20;
+// The generator's note for a folder: the smoke-test label for a small folder without a model card
+// (MODEL.md: the built-in Shapes models are small too but carry theirs), else empty.
+QString smokeTestNote(const std::string& folder, const QString& name, size_t weight_bytes);
 
 } // namespace tessera::widgets
