@@ -229,6 +229,41 @@ const Generation* showAndFinishFirstGeneration(MainWindow& w) {
     }
     return w.studio()->generation(id);
 }
+
+// The studio on `dir` through `loader`, without saved settings or a first generation.
+StudioOptions manualStart(const QString& dir, ModelManagerController::Loader loader) {
+    StudioOptions o;
+    o.model = dir;
+    o.persist = false;
+    o.autostart = false;
+    o.loader = std::move(loader);
+    return o;
+}
+
+// Shows the window, waits for the model, edits the settings panel's settings with `edit`, clicks
+// Generate and waits for that generation to finish; null (with the reason printed) when any of it fails.
+const Generation* showAndGenerate(MainWindow& w, const std::function<void(GenerationSettings&)>& edit) {
+    w.resize(1400, 900);
+    w.show();
+    if (!waitFor([&] { return w.studio()->generator() != nullptr; }, 20000)) {
+        ADD_FAILURE() << "the model did not load";
+        return nullptr;
+    }
+    GenerationSettings s = w.settingsPanel()->settings();
+    edit(s);
+    w.settingsPanel()->setSettings(s);
+    w.settingsPanel()->generateButton()->click();
+    if (!waitFor([&] { return w.studio()->current() != 0; }, 20000)) {
+        ADD_FAILURE() << "no generation started";
+        return nullptr;
+    }
+    const int64_t id = w.studio()->current();
+    if (!waitFor([&] { return finished(w.studio()->generation(id)); }, 60000)) {
+        ADD_FAILURE() << "the generation did not finish: " << w.studio()->generation(id)->error.toStdString();
+        return nullptr;
+    }
+    return w.studio()->generation(id);
+}
 } // namespace
 
 // The 50 ms bound is held by the offscreen suite (studio_controller_test), where the studio's own
@@ -315,30 +350,18 @@ TEST(StudioScreenshots, BuiltInShapesJanusOpensWithAFirstGeneration) {
 // acceptance strip (bars above plain decoding's one-token-per-image line).
 TEST(StudioScreenshots, SjdAcceptedAtStepOverlayAndAcceptanceStrip) {
     test::app();
-    StudioOptions o;
-    o.model = janusTinyDir();
-    o.persist = false;
-    o.autostart = false;
-    o.loader = [](const std::string& d) { return loadJanusGenerator(d, "cpu"); };
-    MainWindow w(o);
-    w.resize(1400, 900);
-    w.show();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
-    GenerationSettings s = w.settingsPanel()->settings();
-    s.prompt = "a red cube";
-    s.seed = 7;
-    s.seed_locked = true;
-    s.temperature = 0;
-    s.images = 2;
-    s.decode = "sjd";
-    s.sjd_window = 8;
-    w.settingsPanel()->setSettings(s);
-    w.settingsPanel()->generateButton()->click();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
-    const int64_t id = w.studio()->current();
-    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
-        << w.studio()->generation(id)->error.toStdString();
-    const Generation* g = w.studio()->generation(id);
+    MainWindow w(
+        manualStart(janusTinyDir(), [](const std::string& d) { return loadJanusGenerator(d, "cpu"); }));
+    const Generation* g = showAndGenerate(w, [](GenerationSettings& s) {
+        s.prompt = "a red cube";
+        s.seed = 7;
+        s.seed_locked = true;
+        s.temperature = 0;
+        s.images = 2;
+        s.decode = "sjd";
+        s.sjd_window = 8;
+    });
+    ASSERT_NE(g, nullptr);
     const int cells = g->rows * g->cols;
     w.mosaicView()->setOverlay(MosaicOverlay::AcceptedStep);
     TokenMosaic* m = w.mosaicView()->mosaic();
@@ -376,29 +399,16 @@ TEST(StudioScreenshots, BuiltInShapesShuffleDrawsWithSpeculativeWindows) {
     // A shipped model that does not load is a regression, never a reason to skip.
     auto probe = loadGenerator(dir.toStdString(), "cpu");
     ASSERT_TRUE(probe) << "the studio cannot load the built-in shapes-shuffle: " << probe.error();
-    StudioOptions o;
-    o.model = dir;
-    o.persist = false;
-    o.autostart = false;
-    o.loader = [](const std::string& d) { return loadGenerator(d, "cpu"); };
-    MainWindow w(o);
-    w.resize(1400, 900);
-    w.show();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->generator() != nullptr; }, 20000));
+    MainWindow w(manualStart(dir, [](const std::string& d) { return loadGenerator(d, "cpu"); }));
+    const Generation* g = showAndGenerate(w, [](GenerationSettings& s) {
+        s.prompt = "a large red rubber cube left of a small blue metal sphere";
+        s.seed = 1;
+        s.seed_locked = true;
+        s.decode = "sjd";
+        s.sjd_window = 4;
+    });
+    ASSERT_NE(g, nullptr);
     EXPECT_FALSE(w.studio()->generator()->info().note.contains("untrained"));
-    GenerationSettings s = w.settingsPanel()->settings();
-    s.prompt = "a large red rubber cube left of a small blue metal sphere";
-    s.seed = 1;
-    s.seed_locked = true;
-    s.decode = "sjd";
-    s.sjd_window = 4;
-    w.settingsPanel()->setSettings(s);
-    w.settingsPanel()->generateButton()->click();
-    ASSERT_TRUE(waitFor([&] { return w.studio()->current() != 0; }, 20000));
-    const int64_t id = w.studio()->current();
-    ASSERT_TRUE(waitFor([&] { return finished(w.studio()->generation(id)); }, 60000))
-        << w.studio()->generation(id)->error.toStdString();
-    const Generation* g = w.studio()->generation(id);
     ASSERT_EQ(g->state, JobState::Finished) << g->error.toStdString();
     ASSERT_EQ(g->rows, 8);
     ASSERT_EQ(g->cols, 8);
