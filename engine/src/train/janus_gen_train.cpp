@@ -134,11 +134,8 @@ std::vector<int64_t> JanusPrompts::unconditional(const std::vector<int64_t>& con
 
 Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init, const std::string& dir) {
     const JanusGenConfig& m = init.model;
-    const int64_t d = m.hidden, heads = m.heads, kv = m.kv_heads > 0 ? m.kv_heads : m.heads;
-    if (d <= 0 || m.layers <= 0 || heads <= 0 || d % heads != 0 || (d / heads) % 2 != 0 || heads % kv != 0)
-        return Status::error("model size: hidden (" + std::to_string(d) + ") must split into heads (" +
-                             std::to_string(heads) + ") of an even width, and heads into kv heads (" +
-                             std::to_string(kv) + ")");
+    const int64_t d = m.hidden;
+    if (Status st = files::checkLlamaShape(m); !st.ok()) return st;
     if (init.grid <= 0 || m.max_positions < init.grid * init.grid + 8)
         return Status::error("the context (" + std::to_string(m.max_positions) +
                              " positions) must hold a prompt and " + std::to_string(init.grid) +
@@ -155,12 +152,7 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
     auto be = createBackend("cpu", 1);
     if (!be) return be.status();
     std::vector<Frozen> tensors;
-    for (const std::string& name : vq->names()) {
-        if (name.rfind(kVq, 0) != 0) continue;
-        auto t = vq->load(name, **be);
-        if (!t) return t.status();
-        tensors.push_back({name, t->shape(), (*be)->readF32(*t)});
-    }
+    if (Status st = files::readTensorsWithPrefix(*vq, **be, kVq, tensors); !st.ok()) return st;
 
     auto tok = janusWordTokenizer(init.words);
     if (!tok) return tok.status();
@@ -193,7 +185,7 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::create(const JanusGenInit& init
         weights.push_back({name, std::move(shape), std::move(v)});
     };
     files::addLlamaWeights(add, kLm, m, vocab);
-    const double w = 0.02;
+    const double w = files::kInitStd;
     add(kGenEmbed, {codes, code_dim}, 1.0);
     add(kAlignIn + "weight", {d, code_dim}, w);
     add(kAlignIn + "bias", {d}, 0);
@@ -292,12 +284,7 @@ Expected<JanusGenTrainModel> JanusGenTrainModel::load(const std::string& dir) {
         p.zeroGrad();
         params.push_back(std::move(p));
     }
-    for (const std::string& name : ckpt->names()) {
-        if (name.rfind(kVq, 0) != 0) continue;
-        Frozen f{name, ckpt->find(name)->shape, {}};
-        if (Status s = read(name, {}, f.value); !s.ok()) return s;
-        m.vq_.push_back(std::move(f));
-    }
+    if (Status s = files::readTensorsWithPrefix(*ckpt, **be, kVq, m.vq_); !s.ok()) return s;
     if (m.vq_.empty()) return Status::error(dir + " holds no VQ tokenizer (" + kVq + "*)");
 
     auto config = readText(dir + "/config.json", true);

@@ -34,6 +34,16 @@ int64_t intermediateOf(const JanusGenConfig& m) {
     return m.intermediate > 0 ? m.intermediate : (8 * m.hidden / 3 + 31) / 32 * 32;
 }
 
+Status checkLlamaShape(const JanusGenConfig& m) {
+    const int64_t d = m.hidden, heads = m.heads, kv = kvHeadsOf(m);
+    if (d <= 0 || m.layers <= 0 || heads <= 0 || kv <= 0 || d % heads != 0 || (d / heads) % 2 != 0 ||
+        heads % kv != 0)
+        return Status::error("model size: hidden (" + std::to_string(d) + ") must split into heads (" +
+                             std::to_string(heads) + ") of an even width, and heads into kv heads (" +
+                             std::to_string(kv) + ")");
+    return {};
+}
+
 nlohmann::ordered_json llamaConfigJson(const JanusGenConfig& m, int64_t vocab) {
     return {{"model_type", "llama"},
             {"vocab_size", vocab},
@@ -58,7 +68,7 @@ nlohmann::ordered_json llamaConfigJson(const JanusGenConfig& m, int64_t vocab) {
 void addLlamaWeights(const AddWeight& add, const std::string& prefix, const JanusGenConfig& m,
                      int64_t vocab) {
     const int64_t d = m.hidden, heads = m.heads, kv = kvHeadsOf(m), hd = d / heads, ff = intermediateOf(m);
-    const double w = 0.02, w_out = 0.02 / std::sqrt(2.0 * static_cast<double>(m.layers));
+    const double w = kInitStd, w_out = residualInitStd(m.layers);
     add(prefix + "embed_tokens.weight", {vocab, d}, w, 0);
     for (int64_t l = 0; l < m.layers; ++l) {
         const std::string p = prefix + "layers." + std::to_string(l) + ".";

@@ -3,6 +3,8 @@
 // gathered for writeSafetensorsF32 in the dtype a model is saved in.
 #pragma once
 
+#include "tessera/engine/backend.h"
+#include "tessera/engine/checkpoint.h"
 #include "tessera/engine/status.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_loop.h"
@@ -59,6 +61,14 @@ struct SafetensorsOut {
 // The LM's shape as written: kv heads (0 = heads) and the MLP width (0 = 8/3 · hidden rounded up to 32).
 int64_t kvHeadsOf(const JanusGenConfig& m);
 int64_t intermediateOf(const JanusGenConfig& m);
+// Whether hidden splits into heads of an even width and heads into kv heads (an error naming them).
+Status checkLlamaShape(const JanusGenConfig& m);
+// Initial weight spreads: N(0, kInitStd) for matrices, scaled down by sqrt(2·layers) for the matrices
+// that write into the residual stream.
+inline constexpr double kInitStd = 0.02;
+inline double residualInitStd(int64_t layers) {
+    return kInitStd / std::sqrt(2.0 * static_cast<double>(layers));
+}
 // The Llama config of a fresh LM over `vocab` ids, with janusWordTokenizer's BOS, EOS and pad ids and tied
 // embeddings (Janus nests it as text_config; Token-Shuffle adds its object beside it).
 nlohmann::ordered_json llamaConfigJson(const JanusGenConfig& m, int64_t vocab);
@@ -67,6 +77,20 @@ nlohmann::ordered_json llamaConfigJson(const JanusGenConfig& m, int64_t vocab);
 // N(0, 0.02/sqrt(2·layers)); the final norm 1. add(name, shape, std, fill): std > 0 draws, else fills.
 using AddWeight = std::function<void(const std::string& name, Shape shape, double std, double fill)>;
 void addLlamaWeights(const AddWeight& add, const std::string& prefix, const JanusGenConfig& m, int64_t vocab);
+
+// Every tensor of `ckpt` whose name starts with `prefix` (a frozen VQ's model.vqmodel.*), in the
+// checkpoint's order, read as f32 on `be` and appended to `out` as {name, shape, values}.
+template <class Named>
+Status readTensorsWithPrefix(const Checkpoint& ckpt, Backend& be, const std::string& prefix,
+                             std::vector<Named>& out) {
+    for (const std::string& name : ckpt.names()) {
+        if (name.rfind(prefix, 0) != 0) continue;
+        auto t = ckpt.load(name, be);
+        if (!t) return t.status();
+        out.push_back({name, t->shape(), be.readF32(*t)});
+    }
+    return {};
+}
 
 // config.json's torch_dtype for a save dtype.
 inline const char* torchDtypeName(SaveDType d) {

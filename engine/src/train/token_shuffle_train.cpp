@@ -81,12 +81,8 @@ std::vector<int64_t> codesInWindowOrder(const std::vector<int64_t>& raster, int6
 Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuffleGenInit& init,
                                                                 const std::string& dir) {
     const JanusGenConfig& m = init.model;
-    const int64_t d = m.hidden, heads = m.heads, kv = m.kv_heads > 0 ? m.kv_heads : m.heads, s = init.window,
-                  ss = s * s;
-    if (d <= 0 || m.layers <= 0 || heads <= 0 || d % heads != 0 || (d / heads) % 2 != 0 || heads % kv != 0)
-        return Status::error("model size: hidden (" + std::to_string(d) + ") must split into heads (" +
-                             std::to_string(heads) + ") of an even width, and heads into kv heads (" +
-                             std::to_string(kv) + ")");
+    const int64_t d = m.hidden, s = init.window, ss = s * s;
+    if (Status st = files::checkLlamaShape(m); !st.ok()) return st;
     if (s < 1 || s > 4 || d % ss != 0)
         return Status::error("the window must be 1 to 4 and the hidden size (" + std::to_string(d) +
                              ") a multiple of window² (" + std::to_string(ss) + ")");
@@ -151,7 +147,7 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuff
     files::addLlamaWeights([&](const std::string& name, Shape shape, double std,
                                double fill) { add(lm, name, std::move(shape), std, fill); },
                            "model.", m, vocab);
-    const double w = 0.02, w_out = 0.02 / std::sqrt(2.0 * static_cast<double>(m.layers));
+    const double w = files::kInitStd, w_out = files::residualInitStd(m.layers);
     for (const auto& [name, shape] : shuffleTensors(d, ss, d, init.blocks)) {
         const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
         const bool out_proj = name.find(".fc2.weight") != std::string::npos;
@@ -164,12 +160,7 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::create(const TokenShuff
     auto be = createBackend("cpu", 1);
     if (!be) return be.status();
     std::vector<Named> vq_tensors;
-    for (const std::string& name : vq->names()) {
-        if (name.rfind(kVq, 0) != 0) continue;
-        Named t{name, vq->find(name)->shape, {}};
-        if (Status st = readTensor(*vq, **be, name, {}, t.value); !st.ok()) return st;
-        vq_tensors.push_back(std::move(t));
-    }
+    if (Status st = files::readTensorsWithPrefix(*vq, **be, kVq, vq_tensors); !st.ok()) return st;
     auto write = [](const std::string& path, const std::vector<Named>& tensors) {
         files::SafetensorsOut out(SaveDType::F32);
         for (const auto& t : tensors) out.add(t.name, t.shape, t.value);
@@ -257,12 +248,7 @@ Expected<TokenShuffleTrainModel> TokenShuffleTrainModel::load(const std::string&
     const fs::path vq_dir = fs::path(dir) / text("vq", "vq");
     auto vq = Checkpoint::openFiles({(vq_dir / "model.safetensors").string()});
     if (!vq) return vq.status();
-    for (const std::string& name : vq->names()) {
-        if (name.rfind(kVq, 0) != 0) continue;
-        Frozen f{name, vq->find(name)->shape, {}};
-        if (Status st = readTensor(*vq, **be, name, {}, f.value); !st.ok()) return st;
-        m.vq_.push_back(std::move(f));
-    }
+    if (Status st = files::readTensorsWithPrefix(*vq, **be, kVq, m.vq_); !st.ok()) return st;
     if (m.vq_.empty()) return Status::error(vq_dir.string() + " holds no VQ tokenizer (" + kVq + "*)");
 
     auto config = files::readText(dir + "/config.json", true);
