@@ -88,12 +88,10 @@ Status reconstructDefault(const std::string& igllm_dir, const ImageRgb8& image, 
     std::printf("wrote %s\n", fs::absolute(program_path).c_str());
     auto parsed = r::parseSceneProgram(result->program);
     if (!parsed.ok) return Status::error("the program read back does not parse: " + parsed.error);
-    auto created = r::createRenderer("vulkan");
-    if (!created.renderer) {
-        std::printf("note: no Vulkan renderer (%s); the render is blank\n", created.error.c_str());
-        created = r::createRenderer("null");
-        if (!created.renderer) return Status::error(created.error);
-    }
+    std::string no_vulkan;
+    auto created = r::createRendererOrNull("vulkan", no_vulkan);
+    if (!no_vulkan.empty()) std::printf("note: no Vulkan renderer (%s); the render is blank\n", no_vulkan.c_str());
+    if (!created.renderer) return Status::error(created.error);
     r::RenderResult frame = world::renderScene(*created.renderer, parsed.scene, kRenderSide);
     if (!frame.ok) return Status::error(frame.error);
     ImageRgb8 render{frame.image.width, frame.image.height, std::move(frame.image.rgb)};

@@ -171,12 +171,11 @@ int cmdReconstruct(int argc, char** argv) {
 
     auto parsed = r::parseSceneProgram(result->program);
     if (!parsed.ok) return fail(pw, "the generated program does not parse: " + parsed.error);
-    auto created = r::createRenderer(renderer_name);
-    if (!created.renderer && renderer_name == "vulkan") {
+    std::string no_vulkan;
+    auto created = r::createRendererOrNull(renderer_name, no_vulkan);
+    if (!no_vulkan.empty())
         std::fprintf(stderr, "note: no Vulkan renderer (%s); drawing with the null renderer, a blank image\n",
-                     created.error.c_str());
-        created = r::createRenderer("null");
-    }
+                     no_vulkan.c_str());
     if (!created.renderer) return fail(pw, created.error);
     r::RenderResult frame = created.renderer->render(parsed.scene, width, height);
     if (!frame.ok) return fail(pw, frame.error);

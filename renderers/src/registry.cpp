@@ -20,4 +20,13 @@ RendererResult createRenderer(std::string_view name, const RendererOptions& opti
     return result;
 }
 
+RendererResult createRendererOrNull(std::string_view name, std::string& fallback,
+                                    const RendererOptions& options) {
+    fallback.clear();
+    RendererResult result = createRenderer(name, options);
+    if (result.renderer || name != "vulkan") return result;
+    fallback = result.error;
+    return createRenderer("null", options);
+}
+
 } // namespace tessera::renderers

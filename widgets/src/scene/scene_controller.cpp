@@ -179,12 +179,10 @@ void SceneController::workerLoop() {
         for (auto& t : tasks) t();
         if (!job) continue;
         if (!renderer) {
-            auto created = r::createRenderer(renderer_name_.toStdString());
-            if (!created.renderer && renderer_name_ == "vulkan") {
-                description =
-                    QString("null renderer (no Vulkan: %1)").arg(QString::fromStdString(created.error));
-                created = r::createRenderer("null");
-            }
+            std::string no_vulkan;
+            auto created = r::createRendererOrNull(renderer_name_.toStdString(), no_vulkan);
+            if (!no_vulkan.empty())
+                description = QString("null renderer (no Vulkan: %1)").arg(QString::fromStdString(no_vulkan));
             if (!created.renderer) {
                 const QString msg = QString::fromStdString(created.error);
                 QMetaObject::invokeMethod(

@@ -32,8 +32,8 @@ projects::Result<projects::StoredReconstruction> storeRun(projects::Reconstructi
     if (!in.open(QIODevice::ReadOnly))
         return projects::Status::error("cannot read " + image_path.toStdString() + " again");
     const QByteArray input = in.readAll();
-    auto created = r::createRenderer("vulkan");
-    if (!created.renderer) created = r::createRenderer("null");
+    std::string no_vulkan; // the stored render is then blank
+    auto created = r::createRendererOrNull("vulkan", no_vulkan);
     if (!created.renderer) return projects::Status::error("no renderer: " + created.error);
     r::RenderResult frame = created.renderer->render(scene, kStoredRenderWidth, kStoredRenderHeight);
     if (!frame.ok) return projects::Status::error("render: " + frame.error);

@@ -61,5 +61,9 @@ std::vector<std::string> rendererNames();
 // Fails (renderer null, `error` set) for an unknown name, unsupported options, or a backend whose
 // device cannot start (for Vulkan: no driver, no Vulkan 1.2 device, out of memory).
 RendererResult createRenderer(std::string_view name, const RendererOptions& options = {});
+// createRenderer, except that "vulkan" without a usable device gives the null renderer (scenes then
+// draw blank) and `fallback` says why; `fallback` is left empty when `name` itself was created.
+RendererResult createRendererOrNull(std::string_view name, std::string& fallback,
+                                    const RendererOptions& options = {});
 
 } // namespace tessera::renderers
