@@ -336,9 +336,10 @@ std::vector<int64_t> unconditionalOf(const train::TokenShuffleTrainModel& m, con
     return m.unconditional(prompt);
 }
 
-// What the command decided before training, the same for either layout.
+// What trainAndSave needs, the same for either layout: the command's options (parsed straight into
+// it), then what the data decided (n, window, longest, vocabulary).
 struct TrainRun {
-    std::string layout, out_dir, checkpoint, dtype_name;
+    std::string layout = "janus", out_dir, checkpoint, dtype_name = "bf16";
     train::SaveDType dtype = train::SaveDType::BF16;
     train::JanusGenConfig mc;
     train::TrainerOptions opt;
@@ -456,60 +457,56 @@ int trainAndSave(Model& model, TrainRun& run, const Folder& train_data, const Fo
 
 int cmdTrainJanus(int argc, char** argv) {
     CLI::App app;
-    std::string vq_dir, train_dir, val_dir, out_dir, checkpoint, codes_path, dtype_name = "bf16",
-                layout = "janus";
-    long long window = 2, shuffle_blocks = 2;
-    long long steps = 0, batch = 16, val_count = 0, checkpoint_every = 50;
-    double lr = 1e-3, weight_decay = 0.0, cfg_drop = 0.1;
-    uint64_t seed = 0;
-    train::JanusGenConfig mc;
+    // The options that trainAndSave reads live in `run`; the rest are this function's.
+    TrainRun run;
+    std::string vq_dir, train_dir, val_dir, codes_path;
+    long long window = 2, shuffle_blocks = 2, val_count = 0;
+    train::JanusGenConfig& mc = run.mc;
     app.add_option("--vq", vq_dir);
     app.add_option("--train", train_dir);
     app.add_option("--val", val_dir);
-    app.add_option("--out", out_dir);
-    addInt(app, "--steps", steps, 1, 100000000);
-    addInt(app, "--batch", batch, 1, 4096);
-    addNumber(app, "--lr", lr, 1e-8, 1.0);
-    addNumber(app, "--weight-decay", weight_decay, 0.0, 1.0);
+    app.add_option("--out", run.out_dir);
+    addInt(app, "--steps", run.steps, 1, 100000000);
+    addInt(app, "--batch", run.batch, 1, 4096);
+    addNumber(app, "--lr", run.lr, 1e-8, 1.0);
+    addNumber(app, "--weight-decay", run.weight_decay, 0.0, 1.0);
     addInt(app, "--layers", mc.layers, 1, 64);
     addInt(app, "--hidden", mc.hidden, 8, 8192);
     addInt(app, "--heads", mc.heads, 1, 256);
     addInt(app, "--intermediate", mc.intermediate, 0, 65536);
-    addNumber(app, "--cfg-drop", cfg_drop, 0.0, 1.0);
-    app.add_option("--layout", layout)->check(CLI::IsMember({"janus", "token-shuffle"}));
+    addNumber(app, "--cfg-drop", run.cfg_drop, 0.0, 1.0);
+    app.add_option("--layout", run.layout)->check(CLI::IsMember({"janus", "token-shuffle"}));
     addInt(app, "--window", window, 1, 4);
     addInt(app, "--shuffle-blocks", shuffle_blocks, 0, 16);
-    app.add_option("--dtype", dtype_name);
-    app.add_option("--checkpoint", checkpoint);
-    addInt(app, "--checkpoint-every", checkpoint_every, 1, 100000000);
+    app.add_option("--dtype", run.dtype_name);
+    app.add_option("--checkpoint", run.checkpoint);
+    addInt(app, "--checkpoint-every", run.checkpoint_every, 1, 100000000);
     app.add_option("--codes", codes_path);
     addInt(app, "--val-count", val_count, 0, 1 << 30);
-    addSeed(app, "--seed", seed);
-    train::TrainerOptions opt;
-    if (auto rc = parseTrainingCommandLine(app, "train-janus", kUsage, opt, argc, argv)) return *rc;
+    addSeed(app, "--seed", run.seed);
+    if (auto rc = parseTrainingCommandLine(app, "train-janus", kUsage, run.opt, argc, argv)) return *rc;
     auto usage = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-janus: %s (see --help)\n", m.c_str());
         return 2;
     };
-    if (vq_dir.empty() || train_dir.empty() || val_dir.empty() || out_dir.empty() || steps == 0)
+    if (vq_dir.empty() || train_dir.empty() || val_dir.empty() || run.out_dir.empty() || run.steps == 0)
         return usage("--vq, --train, --val, --out and --steps are required");
     if (mc.hidden % mc.heads != 0 || (mc.hidden / mc.heads) % 2 != 0)
         return usage("--hidden must split into --heads heads of an even width");
-    const bool token_shuffle = layout == "token-shuffle";
+    const bool token_shuffle = run.layout == "token-shuffle";
     if (!token_shuffle && (app.count("--window") || app.count("--shuffle-blocks")))
         return usage("--window and --shuffle-blocks need --layout token-shuffle");
     if (token_shuffle && mc.hidden % (window * window) != 0)
         return usage("--hidden must be a multiple of --window squared");
-    train::SaveDType dtype;
-    if (dtype_name == "bf16")
-        dtype = train::SaveDType::BF16;
-    else if (dtype_name == "f16")
-        dtype = train::SaveDType::F16;
-    else if (dtype_name == "f32")
-        dtype = train::SaveDType::F32;
+    if (run.dtype_name == "bf16")
+        run.dtype = train::SaveDType::BF16;
+    else if (run.dtype_name == "f16")
+        run.dtype = train::SaveDType::F16;
+    else if (run.dtype_name == "f32")
+        run.dtype = train::SaveDType::F32;
     else
         return usage("--dtype must be bf16, f16 or f32");
-    if (codes_path.empty() && !checkpoint.empty()) codes_path = checkpoint + ".codes.json";
+    if (codes_path.empty() && !run.checkpoint.empty()) codes_path = run.checkpoint + ".codes.json";
     auto fail = [](const std::string& m) {
         std::fprintf(stderr, "tessera-cli train-janus: %s\n", m.c_str());
         return 1;
@@ -582,7 +579,7 @@ int cmdTrainJanus(int argc, char** argv) {
         init.vq_dir = vq_dir;
         init.grid = grid;
         init.words = words;
-        init.seed = seed;
+        init.seed = run.seed;
     };
     if (token_shuffle) {
         train::TokenShuffleGenInit init;
@@ -603,8 +600,10 @@ int cmdTrainJanus(int argc, char** argv) {
     fs::remove_all(scratch, ec);
     if (!create_error.empty()) return fail(create_error);
 
-    TrainRun run{layout, out_dir, checkpoint, dtype_name, dtype, mc, opt, steps, batch, checkpoint_every, lr,
-                 weight_decay, cfg_drop, seed, n, token_shuffle ? window : 0, longest, tok->vocabSize()};
+    run.n = n;
+    run.window = token_shuffle ? window : 0;
+    run.longest = longest;
+    run.vocabulary = tok->vocabSize();
     return token_shuffle ? trainAndSave(*ts_model, run, train_data, val_data)
                          : trainAndSave(*janus_model, run, train_data, val_data);
 }
