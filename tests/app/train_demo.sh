@@ -30,6 +30,10 @@ grep -q "^tessera-cli train-janus .*--steps 3" "$work/models/shapes-janus/MODEL.
 grep -q "^- test: found rate [0-9.]*, all found [0-9.]*, objects asked [1-9]" "$work/models/shapes-janus/MODEL.md" ||
   { cat "$work/models/shapes-janus/MODEL.md"; echo "no found rate in the card"; exit 1; }
 grep -q "^- ood: count [0-9.]*, colour" "$work/models/shapes-igllm/MODEL.md"
+# The IG-LLM trains on its own, larger folder of the same world; its card says so.
+grep -q "^- Data: the Shapes world (docs/WORLD.md), 32 \`train\` scenes" "$work/models/shapes-igllm/MODEL.md"
+grep -q "^tessera-cli train-igllm --train world/train-igllm " "$work/models/shapes-igllm/MODEL.md"
+grep -q "^- Data: the Shapes world (docs/WORLD.md), 24 \`train\` scenes" "$work/models/shapes-janus/MODEL.md"
 grep -q "^- test: PSNR dB [0-9.]*" "$work/models/shapes-vq/MODEL.md"
 jq -e '.splits.test.scenes == 2 and .splits.ood.scenes == 2' "$work/demo/eval-igllm.json" > /dev/null
 # A bad option is refused.
