@@ -3,6 +3,7 @@
 // record, its replay (identical tokens and pixels; an edited recipe is caught), speculative decoding
 // over windows and its replay, --project storage, and Token-Shuffle options refused for Janus
 // checkpoints.
+#include "engine/token_shuffle_test_util.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/recipe.h"
@@ -42,14 +43,7 @@ CliRun cli(const std::string& args) {
 TEST(TokenShuffleCli, GenerateDispatchesOnTheConfig) {
     const fs::path dir = fs::temp_directory_path() / ("tessera_tshuffle_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir);
-    bench::TokenShuffleShape s;
-    s.hidden = 64;
-    s.heads = 4;
-    s.kv_heads = 2;
-    s.intermediate = 128;
-    s.codebook = 256;
-    s.window = 2;
-    s.grid = 8; // 128²
+    const bench::TokenShuffleShape s = test::tinyTokenShuffleShape(256, 8); // 128²
     ASSERT_TRUE(
         bench::writeRandomTokenShuffleCheckpoint(
             s, (dir / "model").string(), std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny", 3)

@@ -7,6 +7,7 @@
 #include "imgui/engine_panel.h"
 #include "studio/main_window.h"
 #include "support/dicode_tiny_folder.h"
+#include "engine/token_shuffle_test_util.h"
 #include "tessera/engine/bench.h"
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/lumos.h"
@@ -434,14 +435,7 @@ TEST(StudioScreenshots, RealTokenShuffleGeneration) {
     test::app();
     QTemporaryDir tmp;
     const std::string dir = (tmp.path() + "/token-shuffle-tiny").toStdString();
-    bench::TokenShuffleShape shape;
-    shape.hidden = 64;
-    shape.heads = 4;
-    shape.kv_heads = 2;
-    shape.intermediate = 128;
-    shape.codebook = 256;
-    shape.window = 2;
-    shape.grid = 16;
+    const bench::TokenShuffleShape shape = test::tinyTokenShuffleShape(256, 16);
     const Status written = bench::writeRandomTokenShuffleCheckpoint(
         shape, dir, (QString(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny").toStdString(), 9);
     ASSERT_TRUE(written.ok()) << written.message();

@@ -1,6 +1,7 @@
 // Token-Shuffle in the studio on a tiny random checkpoint of the documented schema (8×8 tokens, s = 2):
 // the model manager's probe (family, window, memory), the generator behind the Generator seam with
 // live previews that fill whole s×s windows, and the cell inspector showing a cell's window.
+#include "engine/token_shuffle_test_util.h"
 #include "tessera/engine/bench.h"
 #include "tessera/widgets/cell_inspector.h"
 #include "tessera/widgets/engine_bridge.h"
@@ -34,14 +35,8 @@ const QString& checkpoint() {
     static QTemporaryDir dir;
     static bool written = false;
     if (!written) {
-        bench::TokenShuffleShape s;
-        s.hidden = 64;
-        s.heads = 4;
-        s.kv_heads = 2;
-        s.intermediate = 128;
-        s.codebook = 256;
-        s.window = kWindow;
-        s.grid = kGrid;
+        const bench::TokenShuffleShape s = test::tinyTokenShuffleShape(256, kGrid);
+        static_assert(kWindow == 2, "tinyTokenShuffleShape is s = 2");
         const Status st = bench::writeRandomTokenShuffleCheckpoint(
             s, (dir.path() + "/model").toStdString(),
             std::string(TESSERA_TEST_DATA_DIR) + "/reference/janus_tiny", 5);
