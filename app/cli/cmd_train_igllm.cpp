@@ -35,6 +35,8 @@ const char* kUsage =
     "statements, ordered left to right as the camera sees them, one grammar word per token with [NUM]\n"
     "for each number (the float head regresses it). Loss = cross-entropy on the program tokens +\n"
     "λ·MSE of the numbers, each field in units of its spread (size and z 0.35, x and y 3, rotation 180).\n"
+    "A rotation is learnt in its canonical form (a cube's modulo 90 degrees, 0 for round shapes): the\n"
+    "picture cannot tell the others apart.\n"
     "Step s sees scenes s*B .. s*B+B-1 (modulo the count, in file-name order), so a run resumed from\n"
     "its checkpoint continues the same curve. Prints one JSON line per step {\"step\",\"total\",\"loss\",\n"
     "\"cross_entropy\",\"float_mse\",\"step_ms\"}, then a summary with teacher-forced validation figures.\n"
@@ -110,7 +112,8 @@ Expected<std::vector<Scene>> readScenes(const std::string& dir, int64_t& side, s
             s.objects.push_back({std::string(r::shapeName(o.shape)), std::string(r::colorName(o.color)),
                                  std::string(r::materialName(o.material)), static_cast<float>(o.size),
                                  static_cast<float>(o.position[0]), static_cast<float>(o.position[1]),
-                                 static_cast<float>(o.position[2]), static_cast<float>(o.rotation)});
+                                 static_cast<float>(o.position[2]),
+                                 static_cast<float>(r::canonicalRotation(o))});
         out.push_back(std::move(s));
     }
     return out;

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "tessera/renderers/scene.h"
 
@@ -215,5 +217,23 @@ TEST(SceneJson, ErrorsNameThePath) {
         auto r = parseSceneJson(c.json);
         ASSERT_FALSE(r.ok) << c.json;
         EXPECT_NE(r.error.find(c.expected), std::string::npos) << r.error;
+    }
+}
+
+TEST(SceneProgram, CanonicalRotationFoldsCubesByQuarterTurnsAndRoundShapesToZero) {
+    SceneObject o;
+    o.shape = Shape::Cube;
+    for (auto [given, expected] : std::vector<std::pair<double, double>>{
+             {0, 0}, {25, 25}, {90, 0}, {205, 25}, {359.5, 89.5}, {-10, 80}, {-90, 0}, {-1e-17, 0}, {720.25, 0.25}}) {
+        o.rotation = given;
+        const double r = canonicalRotation(o);
+        EXPECT_NEAR(r, expected, 1e-9) << given;
+        EXPECT_GE(r, 0.0) << given;
+        EXPECT_LT(r, 90.0) << given;
+    }
+    for (Shape round : {Shape::Sphere, Shape::Cylinder}) {
+        o.shape = round;
+        o.rotation = 137;
+        EXPECT_EQ(canonicalRotation(o), 0.0);
     }
 }

@@ -160,6 +160,33 @@ TEST(VulkanRenderer, SameSceneSameBytes) {
     EXPECT_EQ(a.rgb, b.rgb);
 }
 
+double meanAbsDifference(const Image& a, const Image& b) {
+    double sum = 0;
+    for (std::size_t i = 0; i < a.rgb.size(); ++i) sum += std::abs(int(a.rgb[i]) - int(b.rgb[i]));
+    return sum / static_cast<double>(a.rgb.size());
+}
+
+// canonicalRotation's claim, checked on the pictures: an object turned to its canonical rotation draws
+// the same, and a turn that is not a symmetry does not (so the comparison can tell them apart).
+TEST(VulkanRenderer, CanonicalRotationDrawsTheSamePicture) {
+    VULKAN_OR_SKIP(renderer, 4);
+    for (Shape shape : {Shape::Cube, Shape::Sphere, Shape::Cylinder}) {
+        Scene scene;
+        scene.objects.push_back(object(shape, Color::Green, Material::Metal, 1.0, {0.5, 0.5, 1.0}));
+        scene.objects[0].rotation = 205.0;
+        Scene canonical = scene;
+        canonical.objects[0].rotation = canonicalRotation(scene.objects[0]);
+        Image a = renderOk(*renderer, scene, 128, 128);
+        Image b = renderOk(*renderer, canonical, 128, 128);
+        EXPECT_LT(meanAbsDifference(a, b), 0.05) << shapeName(shape);
+    }
+    Scene cube;
+    cube.objects.push_back(object(Shape::Cube, Color::Green, Material::Metal, 1.0, {0.5, 0.5, 1.0}));
+    Scene turned = cube;
+    turned.objects[0].rotation = 25.0;
+    EXPECT_GT(meanAbsDifference(renderOk(*renderer, cube, 128, 128), renderOk(*renderer, turned, 128, 128)), 0.5);
+}
+
 TEST(VulkanRenderer, SphereToCubeSilhouetteAreaMatchesGeometry) {
     VULKAN_OR_SKIP(renderer, 4);
     Scene scene;

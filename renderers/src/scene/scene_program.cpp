@@ -171,6 +171,13 @@ std::string formatNumber(double v) {
 
 } // namespace
 
+double canonicalRotation(const SceneObject& o) {
+    if (o.shape != Shape::Cube) return 0;
+    double r = std::fmod(o.rotation, 90.0);
+    if (r < 0) r += 90.0; // a tiny negative remainder rounds to 90 itself
+    return r >= 90.0 ? 0.0 : r;
+}
+
 std::string_view shapeName(Shape shape) { return kShapeNames[static_cast<std::size_t>(shape)]; }
 std::string_view colorName(Color color) { return kColorNames[static_cast<std::size_t>(color)]; }
 std::string_view materialName(Material material) { return kMaterialNames[static_cast<std::size_t>(material)]; }

@@ -72,6 +72,11 @@ SceneParseResult parseSceneJson(std::string_view json);
 // Scene JSON with every field written out; numbers read back to the same doubles.
 std::string writeSceneJson(const Scene& scene);
 
+// The rotation, in [0, 90) degrees, that draws `o` the same as its own: a cube repeats every 90 degrees
+// about z, and a sphere or a cylinder is round about z, so theirs is 0 (its 64-sided mesh moves by under a
+// pixel's fraction). A picture cannot tell the other rotations apart, so inverse-graphics targets use this.
+double canonicalRotation(const SceneObject& o);
+
 std::string_view shapeName(Shape shape);
 std::string_view colorName(Color color);
 std::string_view materialName(Material material);
