@@ -223,8 +223,10 @@ TEST(SceneJson, ErrorsNameThePath) {
 TEST(SceneProgram, CanonicalRotationFoldsCubesByQuarterTurnsAndRoundShapesToZero) {
     SceneObject o;
     o.shape = Shape::Cube;
-    for (auto [given, expected] : std::vector<std::pair<double, double>>{
-             {0, 0}, {25, 25}, {90, 0}, {205, 25}, {359.5, 89.5}, {-10, 80}, {-90, 0}, {-1e-17, 0}, {720.25, 0.25}}) {
+    const std::vector<std::pair<double, double>> cases = {{0, 0},    {25, 25},      {90, 0},
+                                                          {205, 25}, {359.5, 89.5}, {-10, 80},
+                                                          {-90, 0},  {-1e-17, 0},   {720.25, 0.25}};
+    for (auto [given, expected] : cases) {
         o.rotation = given;
         const double r = canonicalRotation(o);
         EXPECT_NEAR(r, expected, 1e-9) << given;

@@ -184,7 +184,8 @@ TEST(VulkanRenderer, CanonicalRotationDrawsTheSamePicture) {
     cube.objects.push_back(object(Shape::Cube, Color::Green, Material::Metal, 1.0, {0.5, 0.5, 1.0}));
     Scene turned = cube;
     turned.objects[0].rotation = 25.0;
-    EXPECT_GT(meanAbsDifference(renderOk(*renderer, cube, 128, 128), renderOk(*renderer, turned, 128, 128)), 0.5);
+    EXPECT_GT(meanAbsDifference(renderOk(*renderer, cube, 128, 128), renderOk(*renderer, turned, 128, 128)),
+              0.5);
 }
 
 TEST(VulkanRenderer, SphereToCubeSilhouetteAreaMatchesGeometry) {
