@@ -44,7 +44,9 @@ int cmdEvalScenes(int argc, char** argv) {
                     "Matches each scene in TRUTH_DIR (*.json or *.scene) with the file of the same name in\n"
                     "PRED_DIR (a missing one counts as an empty prediction), pairs objects by the Hungarian\n"
                     "method on centre distance, and prints one JSON line of count/attribute accuracy and\n"
-                    "mean position/rotation error.\n");
+                    "mean position/rotation error (the rotation modulo the true shape's symmetry: a\n"
+                    "cube's within 45 degrees, none for spheres and cylinders, which draw the same at every\n"
+                    "angle).\n");
         return argc >= 1 && !std::strcmp(argv[0], "--help") ? 0 : 2;
     }
     const fs::path pred_dir = argv[0], truth_dir = argv[1];

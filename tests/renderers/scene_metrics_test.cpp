@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <numeric>
 #include <random>
+#include <tuple>
+#include <vector>
 
 #include "tessera/renderers/scene_metrics.h"
 
@@ -55,9 +57,10 @@ TEST(Assignment, MatchesExhaustiveSearch) {
 
 TEST(SceneScore, HandCheckedCase) {
     Scene truth, pred;
-    SceneObject a;  // red rubber cube at (0,0,0.35)
+    SceneObject a;  // red rubber cube at (0,0,0.35), rotation 10
     a.color = Color::Red;
     a.position = {0, 0, 0.35};
+    a.rotation = 10;
     SceneObject b;  // blue metal sphere at (3,0,0.35), rotation 10
     b.shape = Shape::Sphere;
     b.color = Color::Blue;
@@ -69,8 +72,9 @@ TEST(SceneScore, HandCheckedCase) {
     pb.position = {3.3, 0, 0.35};
     pb.color = Color::Green;
     pb.rotation = 350;
-    SceneObject pa = a;  // off by (0, 0.4, 0)
+    SceneObject pa = a;  // off by (0, 0.4, 0), rotation 350
     pa.position = {0, 0.4, 0.35};
+    pa.rotation = 350;
     pred.objects = {pb, pa};
     SceneScore s = scoreScene(pred, truth);
     EXPECT_TRUE(s.count_correct);
@@ -79,7 +83,8 @@ TEST(SceneScore, HandCheckedCase) {
     EXPECT_DOUBLE_EQ(s.color_accuracy, 0.5);
     EXPECT_DOUBLE_EQ(s.material_accuracy, 1.0);
     EXPECT_NEAR(s.mean_position_error, (0.3 + 0.4) / 2, 1e-12);
-    EXPECT_NEAR(s.mean_rotation_error, (0 + 20) / 2.0, 1e-12); // 10 vs 350 is 20 degrees apart
+    // The cube's 10 vs 350 is 20 degrees apart; every rotation draws the sphere the same.
+    EXPECT_NEAR(s.mean_rotation_error, (20 + 0) / 2.0, 1e-12);
 }
 
 TEST(SceneScore, MissingObjectsCountAsWrong) {
@@ -126,7 +131,7 @@ TEST(SceneDifference, PerObjectHandCheckedCase) {
     EXPECT_TRUE(d.objects[0].material);
     EXPECT_FALSE(d.objects[0].size);
     EXPECT_NEAR(d.objects[0].position_error, 0.3, 1e-12);
-    EXPECT_NEAR(d.objects[0].rotation_error, 20, 1e-12);
+    EXPECT_EQ(d.objects[0].rotation_error, 0); // a sphere: round, so 10 and 350 draw the same
     EXPECT_EQ(d.objects[1].truth, -1); // unmatched
     EXPECT_EQ(d.objects[2].truth, 0);
     EXPECT_TRUE(d.objects[2].shape && d.objects[2].color && d.objects[2].material && d.objects[2].size);
@@ -138,6 +143,23 @@ TEST(SceneDifference, PerObjectHandCheckedCase) {
     }
     EXPECT_EQ(d.objects[2].rotation_error, 0);
     EXPECT_TRUE(d.missing.empty());
+    // A cube's rotation error is modulo its 90-degree symmetry, whatever shape was predicted; a round
+    // truth has none.
+    const std::vector<std::tuple<Shape, double, double, double>> turns = {
+        {Shape::Cube, 10, 350, 20},  {Shape::Cube, 10, 100, 0},  {Shape::Cube, 5, 80, 15},
+        {Shape::Cube, 0, 45, 45},    {Shape::Cube, 30, -30, 30}, {Shape::Cylinder, 10, 100, 0},
+        {Shape::Sphere, 0, 123.4, 0}};
+    for (const auto& [shape, truth_angle, predicted_angle, error] : turns) {
+        Scene t1, p1;
+        t1.objects.resize(1);
+        t1.objects[0].shape = shape;
+        t1.objects[0].rotation = truth_angle;
+        p1.objects = t1.objects;
+        p1.objects[0].shape = Shape::Sphere;
+        p1.objects[0].rotation = predicted_angle;
+        EXPECT_NEAR(diffScenes(p1, t1).objects[0].rotation_error, error, 1e-9)
+            << shapeName(shape) << " " << truth_angle << " vs " << predicted_angle;
+    }
     // Fewer predictions than true objects: the true ones left over are listed as missing.
     pred.objects = {pa};
     const SceneDifference m = diffScenes(pred, truth);

@@ -83,8 +83,12 @@ SceneDifference diffScenes(const Scene& predicted, const Scene& truth) {
         o.material = t.material == p.material;
         o.size = std::fabs(t.size - p.size) <= kSizeTolerance * std::fabs(t.size);
         o.position_error = cost[i * pred.size() + static_cast<std::size_t>(match[i])];
-        const double a = std::fmod(std::fabs(t.rotation - p.rotation), 360.0);
-        o.rotation_error = a > 180 ? 360 - a : a;
+        // Modulo the true shape's symmetry about z (canonicalRotation): a cube repeats every 90 degrees,
+        // and any rotation draws a sphere or a cylinder the same.
+        if (t.shape == Shape::Cube) {
+            const double a = std::fmod(std::fabs(t.rotation - p.rotation), 90.0);
+            o.rotation_error = a > 45 ? 90 - a : a;
+        }
     }
     return d;
 }

@@ -20,7 +20,7 @@ struct SceneScore {
     // Fraction of true objects whose matched prediction has the same attribute (unmatched = wrong).
     double shape_accuracy = 0, color_accuracy = 0, material_accuracy = 0, size_accuracy = 0;
     double mean_position_error = 0; // mean centre distance over matched pairs (0 when none)
-    double mean_rotation_error = 0; // mean |angle difference| in degrees, wrapped to [0, 180]
+    double mean_rotation_error = 0; // mean rotation_error of ObjectDifference, in degrees
 };
 
 SceneScore scoreScene(const Scene& predicted, const Scene& truth);
@@ -50,7 +50,9 @@ struct ObjectDifference {
     int truth = -1; // the true object this predicted one is matched to; -1 = unmatched (an extra object)
     bool shape = false, color = false, material = false, size = false; // attribute equal to the truth's (size: kSizeTolerance)
     double position_error = 0; // centre distance to the matched object
-    double rotation_error = 0; // |angle difference| in degrees, wrapped to [0, 180]
+    // |angle difference| in degrees modulo the true shape's symmetry: a cube's wrapped to [0, 45]
+    // (it repeats every 90), 0 for a true sphere or cylinder (round: every angle draws the same).
+    double rotation_error = 0;
 };
 struct SceneDifference {
     std::vector<ObjectDifference> objects; // one per predicted object, in its order
