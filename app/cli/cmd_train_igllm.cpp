@@ -56,6 +56,10 @@ const char* kUsage =
     "  --patch N              patch side in pixels; image tokens = (side/patch)^2 (default 8)\n"
     "  --float-head KIND      tanh_mlp_gelu or linear (default tanh_mlp_gelu)\n"
     "  --float-weight X       λ, the weight of the numbers' loss (default 1)\n"
+    "  --position-cells       the vocabulary gets the position cells x0..x11 and y0..y11: the model names\n"
+    "                         the half-unit cell of each ground coordinate before its [NUM] (a word,\n"
+    "                         learnt by cross-entropy and read back) and the head places the object\n"
+    "                         within it; teacher-forced x and y figures then see the true cell\n"
     "  --dtype KIND           f16 or bf16 for the saved weights (default f16)\n"
     "  --val-count N          validation scenes used, 0 = all (default 0)\n"
     "  --checkpoint FILE      training checkpoint (weights + optimizer), resumed from when present\n"
@@ -157,6 +161,7 @@ int cmdTrainIgllm(int argc, char** argv) {
     addInt(app, "--patch", cfg.patch, 1, 1024);
     app.add_option("--float-head", cfg.float_head);
     addNumber(app, "--float-weight", float_weight, 0.0, 1e6);
+    app.add_flag("--position-cells", cfg.position_cells);
     app.add_option("--dtype", dtype_name);
     addInt(app, "--val-count", val_count, 0, 1 << 30);
     app.add_option("--checkpoint", checkpoint);

@@ -6,19 +6,24 @@
 //   uses) on the same folder, within 1e-4, at tiny sizes and at train-igllm's default ones;
 // - a short run on fixed examples lowers the loss;
 // - the saved folder loads in IgllmPipeline with the grammar constraint, and `tessera-cli reconstruct`
-//   writes a program from it.
+//   writes a program from it;
+// - with the position cells, each ground coordinate's cell word precedes its [NUM] in the sequence and
+//   in what the pipeline generates, and the program text leaves the cells out.
 #include "models/llava_model.h"
 #include "tessera/engine/engine.h"
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
 #include "tessera/engine/train_llava.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <random>
+#include <regex>
 #include <sstream>
 
 namespace tessera::train {
@@ -117,6 +122,85 @@ TEST(TrainLlava, ProgramVocabularyRoundTripsThroughTheTokenizer) {
     EXPECT_EQ(seq->number_at, (std::vector<int64_t>{15, 17, 18, 19, 21}));
     EXPECT_EQ(seq->number_value, (std::vector<float>{0.7f, 1.0f, -2.0f, 0.7f, 90.0f}));
     EXPECT_FALSE(buildLlavaSequence(*tok, "x", 1, 3, {{"cone", "red", "metal", 1, 0, 0, 1, 0}}).ok());
+    fs::remove_all(dir);
+}
+
+TEST(TrainLlava, PositionCellsAreWordsOfTheSequenceAndNotOfTheProgram) {
+    // Half-unit cells from -3, clamped at both ends.
+    const std::vector<std::pair<float, int>> cells = {{-3.0f, 0}, {-2.51f, 0}, {-2.5f, 1},
+                                                      {0.0f, 6},  {1.0f, 8},   {2.99f, 11},
+                                                      {3.0f, 11}, {-7.0f, 0},  {9.0f, 11}};
+    for (const auto& [v, cell] : cells) EXPECT_EQ(igllmPositionCell(v), cell) << v;
+    EXPECT_EQ(igllmPositionCell(std::nanf("")), 0);
+    EXPECT_EQ(igllmCellWord('y', 11), "y11");
+
+    // The vocabulary's 30 words, then x0..x11 (ids 36..47) and y0..y11 (48..59).
+    const fs::path dir = tempDir("cells");
+    ASSERT_TRUE(writeProgramTokenizer((dir / "tok").string(), /*position_cells=*/true).ok());
+    auto tok = Tokenizer::load((dir / "tok").string());
+    ASSERT_TRUE(tok.ok()) << tok.error();
+    EXPECT_EQ(tok->tokenId("x0"), 36);
+    EXPECT_EQ(tok->tokenId("y11"), 59);
+    auto seq = buildLlavaSequence(*tok, IgllmRequest{}.prompt, 3, 3,
+                                  {{"cylinder", "yellow", "metal", 0.7f, 1.0f, -2.0f, 0.7f, 90.0f}});
+    ASSERT_TRUE(seq.ok()) << seq.error();
+    // object cylinder yellow metal size [NUM] position x8 [NUM] y2 [NUM] [NUM] rotation [NUM] \n </s>
+    std::vector<int64_t> expect = {1, 3, 3, 3, 30, 31, 32, 33, 34, 35};
+    for (int64_t id : {6, 9, 17, 19, 20, 4, 21, 44, 4, 50, 4, 4, 22, 4, 5, 2}) expect.push_back(id);
+    EXPECT_EQ(seq->ids, expect);
+    EXPECT_EQ(seq->number_at, (std::vector<int64_t>{15, 18, 20, 21, 23}));
+
+    // A model with the cells writes them in the constrained statement, and the program holds none of them:
+    // every line is the plain grammar's statement with five numbers.
+    LlavaTrainConfig c = tinyConfig();
+    c.position_cells = true;
+    ASSERT_TRUE(LlavaTrainModel::initialize((dir / "model").string(), c, 5).ok());
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto p = IgllmPipeline::load((dir / "model").string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    ASSERT_TRUE((*p)->info().grammar_constraint);
+    IgllmRequest req;
+    req.image = ImageRgb8{16, 16, std::vector<uint8_t>(16 * 16 * 3, 90)};
+    req.max_new_tokens = 120;
+    std::string streamed;
+    req.on_piece = [&](const ProgramPiece& piece) { streamed += piece.text; };
+    std::atomic<bool> cancel{false};
+    JobContext ctx(1, nullptr, &cancel);
+    IgllmResult r;
+    for (uint64_t seed = 1; seed <= 40 && std::count(r.program.begin(), r.program.end(), '\n') < 2; ++seed) {
+        req.seed = seed;
+        streamed.clear();
+        auto run = (*p)->reconstruct(req, ctx);
+        ASSERT_TRUE(run.ok()) << run.error();
+        r = std::move(*run);
+    }
+    EXPECT_EQ(streamed, r.program);
+    const int lines = static_cast<int>(std::count(r.program.begin(), r.program.end(), '\n'));
+    ASSERT_GE(lines, 2) << r.program;
+    EXPECT_EQ(r.numbers.size(), static_cast<size_t>(lines) * 5);
+    int statements = 0;
+    for (size_t i = 0; i < r.tokens.size(); ++i) {
+        if (r.tokens[i] != 21) continue; // position
+        ASSERT_LT(i + 5, r.tokens.size());
+        EXPECT_GE(r.tokens[i + 1], 36);
+        EXPECT_LE(r.tokens[i + 1], 47);
+        EXPECT_EQ(r.tokens[i + 2], 4);
+        EXPECT_GE(r.tokens[i + 3], 48);
+        EXPECT_LE(r.tokens[i + 3], 59);
+        EXPECT_EQ(r.tokens[i + 4], 4);
+        EXPECT_EQ(r.tokens[i + 5], 4);
+        ++statements;
+    }
+    EXPECT_EQ(statements, lines);
+    const std::regex number(R"(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+    const std::regex line(
+        R"(object (cube|sphere|cylinder) [a-z]+ (rubber|metal) size N position N N N rotation N)");
+    std::istringstream in(std::regex_replace(r.program, number, "N"));
+    for (std::string l; std::getline(in, l);)
+        if (!l.empty()) {
+            EXPECT_TRUE(std::regex_match(l, line)) << "'" << l << "'";
+        }
     fs::remove_all(dir);
 }
 

@@ -3,6 +3,7 @@
 #include "tessera/engine/bench.h"
 #include "tessera/engine/igllm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -94,6 +95,25 @@ std::string igllmWordTokenizerJson(const std::vector<std::string>& words) {
                                 {"decoder", nullptr},
                                 {"model", {{"type", "WordLevel"}, {"vocab", vocab}, {"unk_token", "<unk>"}}}};
     return tok.dump();
+}
+
+int igllmPositionCell(float coordinate) {
+    if (!(coordinate > kIgllmPositionLow)) return 0; // NaN too
+    const int cell = static_cast<int>((coordinate - kIgllmPositionLow) / kIgllmPositionCellWidth);
+    return std::min(cell, kIgllmPositionCells - 1);
+}
+
+std::string igllmCellWord(char axis, int cell) {
+    char word[16];
+    std::snprintf(word, sizeof word, "%c%d", axis, cell);
+    return word;
+}
+
+std::vector<std::string> igllmCellWords() {
+    std::vector<std::string> words;
+    for (char axis : {'x', 'y'})
+        for (int i = 0; i < kIgllmPositionCells; ++i) words.push_back(igllmCellWord(axis, i));
+    return words;
 }
 
 Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& float_head, uint64_t seed) {

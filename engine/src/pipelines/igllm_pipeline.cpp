@@ -30,11 +30,15 @@ constexpr float kClipMean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 constexpr float kClipStd[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 // The object statement, one grammar word per token (docs/scene-programs.md). Slot kinds:
-enum class Slot { Object, Shape, Colour, Material, Size, Position, Rotation, Num, Newline };
-constexpr Slot kStatement[] = {Slot::Object,   Slot::Shape,    Slot::Colour, Slot::Material, Slot::Size,
-                               Slot::Num,      Slot::Position, Slot::Num,    Slot::Num,      Slot::Num,
-                               Slot::Rotation, Slot::Num,      Slot::Newline};
-constexpr int kStatementTokens = static_cast<int>(std::size(kStatement));
+enum class Slot { Object, Shape, Colour, Material, Size, Position, XCell, YCell, Rotation, Num, Newline };
+const std::vector<Slot> kStatement = {
+    Slot::Object, Slot::Shape, Slot::Colour, Slot::Material, Slot::Size, Slot::Num,    Slot::Position,
+    Slot::Num,    Slot::Num,   Slot::Num,    Slot::Rotation, Slot::Num,  Slot::Newline};
+// With the position cells (igllm.h): `position xI [NUM] yJ [NUM] [NUM]`.
+const std::vector<Slot> kStatementWithCells = {Slot::Object,   Slot::Shape, Slot::Colour,   Slot::Material,
+                                               Slot::Size,     Slot::Num,   Slot::Position, Slot::XCell,
+                                               Slot::Num,      Slot::YCell, Slot::Num,      Slot::Num,
+                                               Slot::Rotation, Slot::Num,   Slot::Newline};
 constexpr int kMaxObjects = 64; // the grammar's limit
 const char* const kShapes[] = {"cube", "sphere", "cylinder"};
 const char* const kColours[] = {"gray", "red", "blue", "green", "brown", "purple", "cyan", "yellow"};
@@ -53,6 +57,8 @@ struct IgllmPipeline::Impl {
     // Grammar words as token ids (valid when info.grammar_constraint).
     int32_t object = -1, size = -1, position = -1, rotation = -1, newline = -1;
     std::vector<int32_t> shapes, colours, materials;
+    std::vector<int32_t> x_cells, y_cells; // empty when the vocabulary has no position cells
+    const std::vector<Slot>* statement = &kStatement;
 };
 
 IgllmPipeline::~IgllmPipeline() = default;
@@ -164,6 +170,13 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
     for (const char* w : kColours) all = all && (im.colours.emplace_back(wordToken(im.tokenizer, w)) >= 0);
     for (const char* w : kMaterials)
         all = all && (im.materials.emplace_back(wordToken(im.tokenizer, w)) >= 0);
+    if (wordToken(im.tokenizer, igllmCellWord('x', 0)) >= 0) {
+        for (int i = 0; i < kIgllmPositionCells; ++i) {
+            all = all && (im.x_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('x', i))) >= 0);
+            all = all && (im.y_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('y', i))) >= 0);
+        }
+        im.statement = &kStatementWithCells;
+    }
     info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 &&
                               info.eos_token < tc.vocab && im.model->floatHeadType() != FloatHeadType::None;
     return p;
@@ -316,6 +329,12 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
         const auto t1 = Clock::now();
 
         ProgramText text(im.tokenizer);
+        const std::vector<Slot>& statement = *im.statement;
+        const int statement_tokens = static_cast<int>(statement.size());
+        auto isCell = [&](int32_t id) {
+            return std::find(im.x_cells.begin(), im.x_cells.end(), id) != im.x_cells.end() ||
+                   std::find(im.y_cells.begin(), im.y_cells.end(), id) != im.y_cells.end();
+        };
         int slot = 0, objects = 0; // the constraint's place in the object statement
         std::vector<float> logits;
         std::vector<uint8_t> allowed;
@@ -330,11 +349,11 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
             if (res.constrained) {
                 allowed.assign(static_cast<size_t>(vocab), 0);
                 auto allow = [&](int32_t id) { allowed[static_cast<size_t>(id)] = 1; };
-                switch (kStatement[slot]) {
+                switch (statement[static_cast<size_t>(slot)]) {
                 case Slot::Object: {
                     allow(info_.eos_token);
                     // A statement is started only when it and the end-of-text token still fit.
-                    if (objects < kMaxObjects && req.max_new_tokens - pos >= kStatementTokens + 1)
+                    if (objects < kMaxObjects && req.max_new_tokens - pos >= statement_tokens + 1)
                         allow(im.object);
                     break;
                 }
@@ -352,6 +371,12 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
                     break;
                 case Slot::Position:
                     allow(im.position);
+                    break;
+                case Slot::XCell:
+                    for (int32_t id : im.x_cells) allow(id);
+                    break;
+                case Slot::YCell:
+                    for (int32_t id : im.y_cells) allow(id);
                     break;
                 case Slot::Rotation:
                     allow(im.rotation);
@@ -398,13 +423,13 @@ Expected<IgllmResult> IgllmPipeline::reconstruct(const IgllmRequest& req, JobCon
                 piece.is_number = true;
                 piece.value = value;
                 piece.text = text.addNumber(number);
-            } else {
+            } else if (!isCell(c.token)) {
                 piece.text = text.addToken(c.token);
-            }
+            } // a position cell guides decoding and is not program text
             if (req.on_piece) req.on_piece(piece);
             if (res.constrained) {
-                if (kStatement[slot] == Slot::Object) ++objects;
-                slot = (slot + 1) % kStatementTokens;
+                if (statement[static_cast<size_t>(slot)] == Slot::Object) ++objects;
+                slot = (slot + 1) % statement_tokens;
             }
             if (pos + 1 < req.max_new_tokens)
                 last = lm.forward(lm.embed(be.fromI64({c.token}, {1, 1})), cache);

@@ -68,11 +68,23 @@ float numberFieldScale(NumberField field) {
     return 180.0f;
 }
 
-Status writeProgramTokenizer(const std::string& dir) {
+namespace {
+
+std::vector<std::string> programWords(bool position_cells) {
+    std::vector<std::string> words = kWords;
+    if (position_cells)
+        for (const std::string& w : igllmCellWords()) words.push_back(w);
+    return words;
+}
+
+} // namespace
+
+Status writeProgramTokenizer(const std::string& dir, bool position_cells) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return Status::error("cannot create " + dir + ": " + ec.message());
-    if (Status s = writeText(fs::path(dir) / "tokenizer.json", igllmWordTokenizerJson(kWords) + "\n");
+    if (Status s = writeText(fs::path(dir) / "tokenizer.json",
+                             igllmWordTokenizerJson(programWords(position_cells)) + "\n");
         !s.ok())
         return s;
     return writeText(fs::path(dir) / "tokenizer_config.json", nlohmann::json{{"bos_token", "<s>"},
@@ -103,6 +115,8 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
         s.ids.push_back(id);
         return true;
     };
+    // A vocabulary with the position cells writes each ground coordinate's cell before it (igllm.h).
+    const bool cells = tok.tokenId(igllmCellWord('x', 0)) >= 0;
     auto number = [&](float v, NumberField f) {
         s.number_at.push_back(static_cast<int64_t>(s.ids.size()));
         s.number_value.push_back(v);
@@ -122,7 +136,9 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
         word("size");
         number(o.size, NumberField::Size);
         word("position");
+        if (cells) word(igllmCellWord('x', igllmPositionCell(o.x)));
         number(o.x, NumberField::X);
+        if (cells) word(igllmCellWord('y', igllmPositionCell(o.y)));
         number(o.y, NumberField::Y);
         number(o.z, NumberField::Z);
         word("rotation");
@@ -183,8 +199,9 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
     if (feature < 1 || feature > c.vision_layers)
         return Status::error("vision_feature_layer " + std::to_string(c.vision_feature_layer) +
                              " leaves no encoder layer in use");
-    if (Status s = writeProgramTokenizer(dir); !s.ok()) return s;
-    const int64_t vocab = kIgllmWordTokenizerSpecials + static_cast<int64_t>(kWords.size());
+    if (Status s = writeProgramTokenizer(dir, c.position_cells); !s.ok()) return s;
+    const int64_t vocab =
+        kIgllmWordTokenizerSpecials + static_cast<int64_t>(programWords(c.position_cells).size());
     const nlohmann::json text = {{"model_type", "llama"},
                                  {"vocab_size", vocab},
                                  {"hidden_size", c.hidden},

@@ -40,7 +40,8 @@ struct IgllmRequest {
     SamplerSettings sampler{/*temperature=*/1.0f, /*top_k=*/0, /*top_p=*/1.0f, /*min_p=*/0.0f, /*cfg=*/1.0f};
     int max_new_tokens = 1024;
     // Restrict sampling to well-formed object statements (`object shape colour material size [NUM]
-    // position [NUM] [NUM] [NUM] rotation [NUM]` + newline, as many as fit, then end of text). Used
+    // position [NUM] [NUM] [NUM] rotation [NUM]` + newline, with each ground coordinate's position cell
+    // before its [NUM] where the vocabulary has the cells; as many as fit, then end of text). Used
     // only when the vocabulary holds each grammar word as one token and the model has a float head
     // (IgllmInfo::grammar_constraint); ignored otherwise.
     bool constrain_to_grammar = true;
@@ -99,6 +100,17 @@ std::string formatProgramNumber(float value);
 // "[NUM]" and the newline are program text that decoding keeps; the other four are control tokens.
 inline constexpr int64_t kIgllmWordTokenizerSpecials = 6;
 std::string igllmWordTokenizerJson(const std::vector<std::string>& words);
+
+// Position cells: a vocabulary may hold the words `x0`..`x11` and `y0`..`y11`, the half-unit bins of
+// a ground coordinate from -3 to 3 (clamped at both ends). A model with them writes each position as
+// `position xI [NUM] yJ [NUM] [NUM]`: it first classifies the cell, which it reads back, and the float
+// head then places the object within it. The cell words guide decoding and are not program text:
+// IgllmPipeline streams them as tokens but leaves them out of the program (docs/scene-programs.md).
+inline constexpr int kIgllmPositionCells = 12;
+inline constexpr float kIgllmPositionLow = -3.0f, kIgllmPositionCellWidth = 0.5f;
+int igllmPositionCell(float coordinate);        // 0..kIgllmPositionCells-1
+std::string igllmCellWord(char axis, int cell); // axis 'x' or 'y': "x0" .. "y11"
+std::vector<std::string> igllmCellWords();      // x0..x11 then y0..y11
 
 // A tiny random IG-LLM checkpoint for tests and smoke runs: a LLaVA (CLIP tower, projector, Llama LM)
 // with random weights, a word-level tokenizer whose vocabulary is the scene grammar's words plus

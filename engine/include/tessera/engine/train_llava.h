@@ -47,6 +47,7 @@ struct LlavaTrainConfig {
     int64_t vision_feature_layer = -1; // LLaVA's convention: negative counts from the end
     int64_t hidden = 256, layers = 4, heads = 4, kv_heads = 4, intermediate = 704;
     std::string float_head = "tanh_mlp_gelu"; // or "linear"
+    bool position_cells = false;              // the vocabulary holds the position cells (igllm.h)
 };
 
 inline constexpr float kFloatHeadUnit = 100.0f;
@@ -62,8 +63,9 @@ float numberFieldScale(NumberField field);
 
 // The word-level vocabulary of scene programs: `<unk>` `<s>` `</s>` `<image>` `[NUM]` and the newline,
 // then every keyword and name of docs/scene-programs.md and the words of the default prompt.
-// Writes tokenizer.json and tokenizer_config.json (BOS `<s>`, EOS `</s>`) into `dir`.
-Status writeProgramTokenizer(const std::string& dir);
+// With `position_cells`, the position cells' words follow (igllm.h). Writes tokenizer.json and
+// tokenizer_config.json (BOS `<s>`, EOS `</s>`) into `dir`.
+Status writeProgramTokenizer(const std::string& dir, bool position_cells = false);
 
 // A training sequence laid out as IgllmPipeline lays out its prompt and generation.
 struct LlavaSequence {
@@ -73,8 +75,9 @@ struct LlavaSequence {
     std::vector<float> number_value; // its target value
     std::vector<NumberField> number_field;
 };
-// Fails when a word of an object (shape, colour, material) is not in the vocabulary or a value is not
-// finite.
+// When the vocabulary holds the position cells, each ground coordinate's cell word goes before its
+// `[NUM]`. Fails when a word of an object (shape, colour, material) is not in the vocabulary or a value is
+// not finite.
 Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tokenizer, const std::string& prompt,
                                            int64_t image_tokens, int64_t image_token,
                                            const std::vector<ProgramObject>& objects);
