@@ -33,19 +33,21 @@ vq_steps=1400 janus_steps=2400 igllm_steps=4000 warmup=100 batch=16
 janus_size=()
 # Most of the IG-LLM's depth and width in the vision tower: a 2-layer LM after a 4-layer tower learns as
 # fast per step as 4 + 2 and takes about a third less time a step; a 192-wide tower learns faster per step
-# than 128 and keeps the folders within 25 MB (docs/WORLD.md).
-igllm_size=(--layers 2 --vision-layers 4 --vision-hidden 192)
+# than 128 and keeps the folders within 25 MB. Position cells: each ground coordinate's half-unit cell is
+# a word before its number. No gradient clipping for it: clipped at 1.0 (its gradient norm is 5-60), the
+# model did not learn where objects are (docs/WORLD.md).
+igllm_size=(--layers 2 --vision-layers 4 --vision-hidden 192 --position-cells)
 if [ $quick -eq 1 ]; then
   train_count=24 igllm_train_count=32 val_count=4 eval_count=2 gen_count=2
   vq_steps=3 janus_steps=3 igllm_steps=3 warmup=1 batch=2
   janus_size=(--layers 1 --hidden 64 --heads 2)
-  igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32)
+  igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32 --position-cells)
 fi
 schedule=(--warmup "$warmup" --schedule cosine --clip 1.0)
 vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" --codebook 512 --code-dim 16 --dtype f16)
 janus_args=(--steps "$janus_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${janus_size[@]}")
 shuffle_args=("${janus_args[@]}" --layout token-shuffle --window 2)
-igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${igllm_size[@]}")
+igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 --warmup "$warmup" --schedule cosine "${igllm_size[@]}")
 
 say() { printf '\033[1m[train-demo]\033[0m %s\n' "$*" >&2; }
 mkdir -p "$out/logs"
