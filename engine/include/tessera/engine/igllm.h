@@ -105,7 +105,7 @@ std::string igllmWordTokenizerJson(const std::vector<std::string>& words);
 // a ground coordinate from -3 to 3 (clamped at both ends). A model with them writes each position as
 // `position xI [NUM] yJ [NUM] [NUM]`: it first classifies the cell, which it reads back, and the float
 // head then places the object within it. The cell words guide decoding and are not program text:
-// IgllmPipeline streams them as tokens but leaves them out of the program (docs/scene-programs.md).
+// IgllmPipeline streams them as tokens but leaves them out of the program (docs/RECONSTRUCT.md).
 inline constexpr int kIgllmPositionCells = 12;
 inline constexpr float kIgllmPositionLow = -3.0f, kIgllmPositionCellWidth = 0.5f;
 int igllmPositionCell(float coordinate);        // 0..kIgllmPositionCells-1
