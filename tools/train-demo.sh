@@ -43,11 +43,12 @@ if [ $quick -eq 1 ]; then
   janus_size=(--layers 1 --hidden 64 --heads 2)
   igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32 --position-cells)
 fi
-schedule=(--warmup "$warmup" --schedule cosine --clip 1.0)
-vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" --codebook 512 --code-dim 16 --dtype f16)
-janus_args=(--steps "$janus_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${janus_size[@]}")
+schedule=(--warmup "$warmup" --schedule cosine)
+clip=(--clip 1.0) # all but the IG-LLM
+vq_args=(--steps "$vq_steps" --batch 8 --lr 1e-3 "${schedule[@]}" "${clip[@]}" --codebook 512 --code-dim 16 --dtype f16)
+janus_args=(--steps "$janus_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${clip[@]}" "${janus_size[@]}")
 shuffle_args=("${janus_args[@]}" --layout token-shuffle --window 2)
-igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 --warmup "$warmup" --schedule cosine "${igllm_size[@]}")
+igllm_args=(--steps "$igllm_steps" --batch "$batch" --lr 3e-4 "${schedule[@]}" "${igllm_size[@]}")
 
 say() { printf '\033[1m[train-demo]\033[0m %s\n' "$*" >&2; }
 mkdir -p "$out/logs"
