@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <gtest/gtest.h>
 #include <random>
 #include <regex>
@@ -201,6 +202,23 @@ TEST(TrainLlava, PositionCellsAreWordsOfTheSequenceAndNotOfTheProgram) {
         if (!l.empty()) {
             EXPECT_TRUE(std::regex_match(l, line)) << "'" << l << "'";
         }
+    // A vocabulary with only some of the cells is not one the constraint can follow: it is switched
+    // off (IgllmInfo::grammar_constraint), and the folder still loads and reads.
+    {
+        std::ifstream in(dir / "model" / "tokenizer.json");
+        std::string tj((std::istreambuf_iterator<char>(in)), {});
+        const size_t at = tj.find("\"y11\"");
+        ASSERT_NE(at, std::string::npos);
+        tj.replace(at, 5, "\"zzz\"");
+        std::ofstream(dir / "model" / "tokenizer.json") << tj;
+    }
+    auto partial = IgllmPipeline::load((dir / "model").string(), **be);
+    ASSERT_TRUE(partial.ok()) << partial.error();
+    EXPECT_FALSE((*partial)->info().grammar_constraint);
+    req.max_new_tokens = 20;
+    auto free_run = (*partial)->reconstruct(req, ctx);
+    ASSERT_TRUE(free_run.ok()) << free_run.error();
+    EXPECT_FALSE(free_run->constrained);
     fs::remove_all(dir);
 }
 
