@@ -138,24 +138,11 @@ Expected<r::Scene> readBack(IgllmPipeline& igllm, const ImageRgb8& image, const 
 // The image through the VQ tokenizer (encode, decode), as 8-bit RGB again; adds the round trip's PSNR
 // (dB, pixels in [0, 1], the decoder's output clamped to [-1, 1], as train-vq measures it) to `psnr_sum`.
 Expected<ImageRgb8> throughVq(train::JanusVqCodes& vq, const ImageRgb8& image, double& psnr_sum) {
-    const size_t hw = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
-    std::vector<float> chw(3 * hw);
-    for (size_t p = 0; p < hw; ++p)
-        for (size_t c = 0; c < 3; ++c) chw[c * hw + p] = image.rgb[p * 3 + c] / 127.5f - 1.0f;
-    auto rec = vq.roundTrip(chw, 1, image.height, image.width);
-    if (!rec) return rec.status();
-    ImageRgb8 out{image.width, image.height, std::vector<uint8_t>(hw * 3)};
-    double mse = 0;
-    for (size_t p = 0; p < hw; ++p)
-        for (size_t c = 0; c < 3; ++c) {
-            const double r = std::clamp(static_cast<double>((*rec)[c * hw + p]), -1.0, 1.0);
-            const double d = (r - chw[c * hw + p]) / 2.0;
-            mse += d * d;
-            out.rgb[p * 3 + c] = static_cast<uint8_t>(std::lround((r + 1.0) * 127.5));
-        }
-    mse /= static_cast<double>(3 * hw);
-    psnr_sum += 10.0 * std::log10(1.0 / std::max(mse, 1e-12));
-    return out;
+    std::vector<double> mse;
+    auto rgb = vq.roundTripRgb8(image.rgb, 1, image.height, image.width, &mse);
+    if (!rgb) return rgb.status();
+    psnr_sum += 10.0 * std::log10(1.0 / std::max(mse[0], 1e-12));
+    return ImageRgb8{image.width, image.height, std::move(*rgb)};
 }
 
 Expected<nlohmann::json> evalReconstruction(IgllmPipeline& igllm, r::Renderer& renderer,

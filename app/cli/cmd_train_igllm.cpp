@@ -5,6 +5,7 @@
 #include "cli/train_run.h"
 #include "tessera/engine/igllm.h"
 #include "tessera/engine/image.h"
+#include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_llava.h"
 #include "tessera/engine/train_loop.h"
 #include "tessera/renderers/scene.h"
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -64,7 +66,15 @@ const char* kUsage =
     "  --val-count N          validation scenes used, 0 = all (default 0)\n"
     "  --checkpoint FILE      training checkpoint (weights + optimizer), resumed from when present\n"
     "  --checkpoint-every N   steps between checkpoints (default 25)\n"
-    "  --seed S               initial weights (default 0)\n";
+    "  --seed S               initial weights (default 0)\n"
+    "  --vq DIR               a VQ tokenizer folder (train-vq's): a share of the training pictures is\n"
+    "                         replaced by its round trip through the tokenizer (encode, decode, 8 bits),\n"
+    "                         the kind of picture a generator over that tokenizer draws, so the model\n"
+    "                         learns to read those too; which ones is drawn from the scene's place in\n"
+    "                         the data stream and --seed, the same on a resumed run\n"
+    "  --vq-share X           the share of pictures round-tripped, 0..1 (default 0.5)\n"
+    "  --vq-from N            round trips from optimizer step N on (0-based; default 0); the tokenizer\n"
+    "                         is read when that step begins, so its folder may be written meanwhile\n";
 
 struct Scene {
     std::vector<uint8_t> rgb;
@@ -123,13 +133,61 @@ Expected<std::vector<Scene>> readScenes(const std::string& dir, int64_t& side, s
     return out;
 }
 
+// Round trips through a VQ tokenizer for a share of the training pictures (--vq).
+struct RoundTrips {
+    std::string dir;
+    double share = 0.5;
+    int64_t from = 0;
+    uint64_t seed = 0;
+    std::unique_ptr<train::JanusVqCodes> vq; // read when step `from` begins
+
+    // Whether the picture at place `k` of the data stream is round-tripped at optimizer step `step`.
+    bool wanted(int64_t step, int64_t k) const {
+        if (dir.empty() || step < from || share <= 0) return false;
+        return static_cast<double>(trainingDraw(seed ^ 0x7109, static_cast<uint64_t>(k), 0) >> 11) * 0x1p-53 <
+               share;
+    }
+};
+
+// Scenes first .. first+count-1 of the stream (modulo the count). With `trips` (training batches of step
+// `step`), the drawn share of the pictures goes through the tokenizer first, in one batch.
 Expected<train::LlavaBatch> makeBatch(const train::LlavaTrainModel& m, const std::vector<Scene>& scenes,
-                                      int64_t first, int64_t count) {
+                                      int64_t first, int64_t count, RoundTrips* trips = nullptr,
+                                      int64_t step = 0) {
+    auto scene = [&](int64_t i) -> const Scene& {
+        return scenes[static_cast<size_t>((first + i) % static_cast<int64_t>(scenes.size()))];
+    };
+    std::vector<int64_t> tripped;
+    std::vector<uint8_t> rgb;
+    for (int64_t i = 0; trips && i < count; ++i)
+        if (trips->wanted(step, first + i)) {
+            tripped.push_back(i);
+            rgb.insert(rgb.end(), scene(i).rgb.begin(), scene(i).rgb.end());
+        }
+    if (!tripped.empty()) {
+        if (!trips->vq) {
+            auto vq = train::JanusVqCodes::load(trips->dir, 1);
+            if (!vq) return Status::error("--vq " + trips->dir + ": " + vq.error());
+            trips->vq = std::move(*vq);
+        }
+        const int64_t side = m.imageSize();
+        auto out = trips->vq->roundTripRgb8(rgb, static_cast<int64_t>(tripped.size()), side, side);
+        if (!out) return Status::error("--vq " + trips->dir + ": " + out.error());
+        rgb = std::move(*out);
+    }
     train::LlavaBatch b;
     const std::string prompt = IgllmRequest{}.prompt;
-    for (int64_t i = 0; i < count; ++i) {
-        const Scene& s = scenes[static_cast<size_t>((first + i) % static_cast<int64_t>(scenes.size()))];
-        const std::vector<float> px = train::imagePixels(s.rgb, m.imageSize());
+    for (int64_t i = 0, j = 0; i < count; ++i) {
+        const Scene& s = scene(i);
+        std::vector<float> px;
+        if (j < static_cast<int64_t>(tripped.size()) && tripped[static_cast<size_t>(j)] == i) {
+            const auto at = rgb.begin() + static_cast<ptrdiff_t>(j * static_cast<int64_t>(s.rgb.size()));
+            px = train::imagePixels(std::vector<uint8_t>(at, at + static_cast<ptrdiff_t>(s.rgb.size())),
+                                    m.imageSize());
+            ++j;
+        } else {
+            px = train::imagePixels(s.rgb, m.imageSize());
+        }
         b.pixels.insert(b.pixels.end(), px.begin(), px.end());
         auto seq =
             train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(), s.objects);
@@ -167,6 +225,10 @@ int cmdTrainIgllm(int argc, char** argv) {
     app.add_option("--checkpoint", checkpoint);
     addInt(app, "--checkpoint-every", every, 0, 100000000);
     addSeed(app, "--seed", seed);
+    RoundTrips trips;
+    app.add_option("--vq", trips.dir);
+    addNumber(app, "--vq-share", trips.share, 0.0, 1.0);
+    addInt(app, "--vq-from", trips.from, 0, 100000000);
     train::TrainerOptions opt;
     if (auto rc = parseTrainingCommandLine(app, "train-igllm", kUsage, opt, argc, argv)) return *rc;
     auto usage = [](const std::string& m) {
@@ -199,6 +261,10 @@ int cmdTrainIgllm(int argc, char** argv) {
         return fail("the image side " + std::to_string(side) + " is not a multiple of --patch " +
                     std::to_string(cfg.patch));
     cfg.image_size = side;
+    trips.seed = seed;
+    if (std::error_code vq_ec; !trips.dir.empty() && trips.from == 0 &&
+                               !fs::is_regular_file(fs::path(trips.dir) / "config.json", vq_ec))
+        return fail("--vq " + trips.dir + " holds no config.json (a folder written by train-vq)");
 
     // Initial weights from the seed, through an ordinary folder and the normal reader.
     const fs::path init = fs::temp_directory_path() / ("tessera-igllm-init-" + std::to_string(::getpid()));
@@ -217,7 +283,7 @@ int cmdTrainIgllm(int argc, char** argv) {
     opt.checkpoint_every = checkpoint.empty() ? 0 : static_cast<int>(every);
     float last_ce = 0, last_mse = 0;
     train::Trainer trainer(model->parameters(), opt, [&](train::Tape<float>& t, int64_t step, int) {
-        auto b = makeBatch(*model, *scenes, step * batch, batch);
+        auto b = makeBatch(*model, *scenes, step * batch, batch, &trips, step);
         if (!b) throw Error(b.error());
         auto f = model->forward(t, *b, static_cast<float>(float_weight));
         last_ce = t.scalar(f.cross_entropy);
@@ -286,6 +352,8 @@ int cmdTrainIgllm(int argc, char** argv) {
                               {"val_rotation_mae", mean(abs_err[4], field_n[4])},
                               {"mean_step_ms", *mean_step_ms},
                               {"out", out_dir}};
+    summary["vq_round_trips"] = nullptr;
+    if (!trips.dir.empty()) summary["vq_round_trips"] = {{"share", trips.share}, {"from_step", trips.from}};
     return finishTrainingCommand("train-igllm", summary, out_dir);
 }
 

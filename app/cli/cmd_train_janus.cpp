@@ -289,15 +289,6 @@ std::vector<std::string> vocabulary(const std::vector<const Folder*>& folders) {
     return words;
 }
 
-// SplitMix64 of (seed, a, b): the data order and caption drops, the same on every machine.
-uint64_t mix(uint64_t seed, uint64_t a, uint64_t b) {
-    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xD1B54A32D192ED03ull);
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 // Position k of the shuffled stream: pass k / n over the data in its own seeded order.
 class Shuffle {
 public:
@@ -307,7 +298,8 @@ public:
         if (pass != pass_ || order_.empty()) {
             order_.resize(n_);
             for (size_t i = 0; i < n_; ++i) order_[i] = i;
-            for (size_t i = n_; i > 1; --i) std::swap(order_[i - 1], order_[mix(seed_, pass, i) % i]);
+            for (size_t i = n_; i > 1; --i)
+                std::swap(order_[i - 1], order_[trainingDraw(seed_, pass, i) % i]);
             pass_ = pass;
         }
         return order_[k % n_];
@@ -401,7 +393,8 @@ int trainAndSave(Model& model, TrainRun& run, const Folder& train_data, const Fo
         for (int64_t i = 0; i < batch; ++i) {
             const auto s = static_cast<uint64_t>(step), k = static_cast<uint64_t>(i);
             const train::JanusGenExample& e = examples[shuffle.at(s * static_cast<uint64_t>(batch) + k)];
-            const bool drop = cfg_drop > 0 && (cfg_drop >= 1 || mix(seed ^ 0x5eed, s, k) < drop_below);
+            const bool drop =
+                cfg_drop > 0 && (cfg_drop >= 1 || trainingDraw(seed ^ 0x5eed, s, k) < drop_below);
             step_batch[static_cast<size_t>(i)] = {drop ? unconditionalOf(model, e.prompt) : e.prompt,
                                                   e.codes};
         }

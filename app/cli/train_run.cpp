@@ -64,4 +64,12 @@ Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps,
     return timed ? step_ms / static_cast<double>(timed) : 0.0;
 }
 
+uint64_t trainingDraw(uint64_t seed, uint64_t a, uint64_t b) {
+    uint64_t z = seed ^ (a * 0x9E3779B97F4A7C15ull) ^ (b * 0xD1B54A32D192ED03ull);
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 } // namespace tessera::cli

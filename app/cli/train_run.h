@@ -5,6 +5,7 @@
 #include "tessera/engine/status.h"
 #include "tessera/engine/train_loop.h"
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -29,5 +30,9 @@ int finishTrainingCommand(const std::string& command, const nlohmann::json& summ
 // step time in ms over the steps run by this call (0 when none ran), or the error.
 Expected<double> runTrainerPrintingSteps(train::Trainer& trainer, int64_t steps, bool resume,
                                          const std::function<void(nlohmann::json&)>& extra = {});
+
+// SplitMix64 of (seed, a, b): the data order, caption drops and round-trip draws of the training commands,
+// the same on every machine.
+uint64_t trainingDraw(uint64_t seed, uint64_t a, uint64_t b);
 
 } // namespace tessera::cli

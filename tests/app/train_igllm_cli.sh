@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `train-igllm` end to end on a few small world scenes: step lines, the summary, the model folder (it
 # loads in `reconstruct` and writes object statements; after 3 steps a number may still be out of the
-# grammar's range, so a program that does not parse is accepted there), a run killed with SIGKILL and resumed printing the same
-# losses as an uninterrupted run at every step, and bad arguments exiting 2. Exit 77 (skipped) where no
-# Vulkan device draws the scenes.
+# grammar's range, so a program that does not parse is accepted there), a run killed with SIGKILL and
+# resumed printing the same losses as an uninterrupted run at every step, round trips through a VQ
+# tokenizer (--vq), and bad arguments exiting 2. Exit 77 (skipped) where no Vulkan device draws the scenes.
 set -euo pipefail
 cli="$1"
 work="$(mktemp -d)"
@@ -53,11 +53,36 @@ jq -e -n --slurpfile w "$work/want.json" --slurpfile g "$work/got.json" \
   '($w[0] | length) == 6 and ($g[0] | keys | sort) == ($w[0] | keys | sort) and all($w[0] | to_entries[]; $g[0][.key] == .value)' \
   > /dev/null || { echo "losses after the resume differ:"; cat "$work/want.json" "$work/got.json"; exit 1; }
 
+# Round trips through a VQ tokenizer (--vq): share 0 and the clean run give the same losses; share 1
+# changes the first step's loss (its pictures are the tokenizer's reconstructions); --vq-from 1 leaves
+# step 1 as it was and changes step 2. A folder that is not a VQ fails with a message naming --vq: at the
+# start, or when the first round trip is due.
+"$cli" train-vq --train "$work/train" --val "$work/val" --out "$work/vq" --steps 1 --batch 2 --levels 2 --codebook 16 \
+  --code-dim 4 > /dev/null
+losses() { jq -s -c 'map(select(.cross_entropy != null) | .loss)' "$1"; }
+"$cli" train-igllm "${small[@]}" --out "$work/v0" --steps 2 > "$work/clean.txt"
+"$cli" train-igllm "${small[@]}" --out "$work/v0" --steps 2 --vq "$work/vq" --vq-share 0 > "$work/v0.txt"
+"$cli" train-igllm "${small[@]}" --out "$work/v1" --steps 2 --vq "$work/vq" --vq-share 1 > "$work/v1.txt"
+"$cli" train-igllm "${small[@]}" --out "$work/v2" --steps 2 --vq "$work/vq" --vq-share 1 --vq-from 1 > "$work/v2.txt"
+[ "$(losses "$work/v0.txt")" = "$(losses "$work/clean.txt")" ] || { echo "--vq-share 0 changed the losses"; exit 1; }
+jq -n -e --argjson c "$(losses "$work/clean.txt")" --argjson v "$(losses "$work/v1.txt")" --argjson f "$(losses "$work/v2.txt")" \
+  '$v[0] != $c[0] and $f[0] == $c[0] and $f[1] != $c[1]' > /dev/null ||
+  { echo "round trips: clean $(losses "$work/clean.txt"), share 1 $(losses "$work/v1.txt"), from 1 $(losses "$work/v2.txt")"; exit 1; }
+tail -1 "$work/v2.txt" | jq -e '.vq_round_trips == {"share": 1, "from_step": 1}' > /dev/null || { echo "summary lacks the round trips"; exit 1; }
+tail -1 "$work/clean.txt" | jq -e '.vq_round_trips == null' > /dev/null || { echo "clean summary names round trips"; exit 1; }
+set +e
+"$cli" train-igllm "${small[@]}" --out "$work/x" --steps 1 --vq "$work/val" > /dev/null 2> "$work/vq0.err"; rc=$?
+"$cli" train-igllm "${small[@]}" --out "$work/x" --steps 2 --vq "$work/val" --vq-from 1 --vq-share 1 > /dev/null 2> "$work/vq1.err"; rc2=$?
+set -e
+[ "$rc" = 1 ] && grep -q -- "--vq" "$work/vq0.err" || { echo "--vq on a world folder: exit $rc"; cat "$work/vq0.err"; exit 1; }
+[ "$rc2" = 1 ] && grep -q -- "--vq" "$work/vq1.err" || { echo "--vq-from on a world folder: exit $rc2"; cat "$work/vq1.err"; exit 1; }
+
 for bad in "--train $work/train --val $work/val --out $work/x" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --float-head mlp" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --dtype f32" \
            "--train $work/train --val $work/val --out $work/x --steps 0" \
-           "--train $work/train --val $work/val --out $work/x --steps 1 --schedule step"; do
+           "--train $work/train --val $work/val --out $work/x --steps 1 --schedule step" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --vq-share 2"; do
   set +e; "$cli" train-igllm $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-igllm $bad: exit $rc, expected 2"; exit 1; }
 done

@@ -486,4 +486,36 @@ Expected<std::vector<float>> JanusVqCodes::roundTrip(const std::vector<float>& p
     }
 }
 
+Expected<std::vector<uint8_t>> JanusVqCodes::roundTripRgb8(const std::vector<uint8_t>& rgb, int64_t batch,
+                                                           int64_t height, int64_t width,
+                                                           std::vector<double>* mse) {
+    const size_t hw = static_cast<size_t>(height * width);
+    if (batch <= 0 || height <= 0 || width <= 0 || rgb.size() != static_cast<size_t>(batch) * hw * 3)
+        return Status::error("VQ round trip: " + std::to_string(rgb.size()) + " bytes are not " +
+                             std::to_string(batch) + " RGB images of " + std::to_string(width) + "x" +
+                             std::to_string(height));
+    std::vector<float> chw(rgb.size());
+    for (size_t b = 0; b < static_cast<size_t>(batch); ++b)
+        for (size_t p = 0; p < hw; ++p)
+            for (size_t c = 0; c < 3; ++c)
+                chw[(b * 3 + c) * hw + p] = rgb[(b * hw + p) * 3 + c] / 127.5f - 1.0f;
+    auto rec = roundTrip(chw, batch, height, width);
+    if (!rec) return rec.status();
+    std::vector<uint8_t> out(rgb.size());
+    if (mse) mse->assign(static_cast<size_t>(batch), 0.0);
+    for (size_t b = 0; b < static_cast<size_t>(batch); ++b) {
+        double sum = 0;
+        for (size_t p = 0; p < hw; ++p)
+            for (size_t c = 0; c < 3; ++c) {
+                const size_t i = (b * 3 + c) * hw + p;
+                const double r = std::clamp(static_cast<double>((*rec)[i]), -1.0, 1.0);
+                const double d = (r - chw[i]) / 2.0;
+                sum += d * d;
+                out[(b * hw + p) * 3 + c] = static_cast<uint8_t>(std::lround((r + 1.0) * 127.5));
+            }
+        if (mse) (*mse)[b] = sum / static_cast<double>(3 * hw);
+    }
+    return out;
+}
+
 } // namespace tessera::train

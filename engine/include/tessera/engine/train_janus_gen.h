@@ -163,6 +163,13 @@ public:
     // the decoder outputs it (about [-1, 1], not clamped).
     Expected<std::vector<float>> roundTrip(const std::vector<float>& pixels, int64_t batch, int64_t height,
                                            int64_t width);
+    // roundTrip() on 8-bit pictures: `rgb` holds `batch` images [height, width, 3] (HWC, as PNGs are read),
+    // mapped to [-1, 1]; the result is in the same layout, the decoder's output clamped to [-1, 1] and
+    // rounded to 8 bits. When `mse` is given it gets each image's mean squared error of the clamped
+    // output against the input, pixels in [0, 1] (train-vq's PSNR is 10·log10(1 / mse)).
+    Expected<std::vector<uint8_t>> roundTripRgb8(const std::vector<uint8_t>& rgb, int64_t batch,
+                                                 int64_t height, int64_t width,
+                                                 std::vector<double>* mse = nullptr);
 
 private:
     JanusVqCodes() = default;
