@@ -121,6 +121,54 @@ TEST(TrainVq, TrainingLowersTheReconstructionLoss) {
     EXPECT_LT(after, 0.5f * before);
 }
 
+// --object-weight, against its definition worked out here: the loss of a weighted model minus the loss of
+// the same weights unweighted is the weighted MSE minus the plain one (the codebook terms are the same),
+// the weights 1 + α·min(1, |x_p − median|) scaled to mean 1 per image. The blobs' pixels inside a blob are
+// far from the grey ground, so they weigh 1 + α and the ground 1.
+TEST(TrainVq, ObjectWeightWeighsThePixelsAwayFromTheMedianColour) {
+    const int64_t side = 16, batch = 2, hw = side * side;
+    std::vector<float> px = blobs(batch, side, 0);
+    px[5] = -0.05f; // one ground pixel of image 0, red channel, 0.05 from the median: weight 1 + 0.05·α
+    VqTrainConfig plain = tinyConfig(), weighted = tinyConfig();
+    const float alpha = 4.0f;
+    weighted.object_weight = alpha;
+    VqTrainModel a(plain, 5), b(weighted, 5);
+    Tape<float> ta, tb;
+    const auto fa = a.forward(ta, px, batch, side, side);
+    const auto fb = b.forward(tb, px, batch, side, side);
+    const std::vector<float>& rec = ta.value(fa.reconstruction);
+    ASSERT_EQ(rec, tb.value(fb.reconstruction));
+    double want_weighted = 0, want_plain = 0;
+    for (int64_t n = 0; n < batch; ++n) {
+        std::vector<double> w(static_cast<size_t>(hw));
+        double sum = 0;
+        for (int64_t p = 0; p < hw; ++p) {
+            const int64_t y = p / side, x = p % side;
+            const double cx = side * (0.3 + 0.4 * (n % 3) / 2.0), cy = side * 0.5;
+            const bool inside = std::hypot(x - cx, y - cy) / side < 0.25;
+            // Inside: (0.8 or -0.6) against the ground's -0.1, at least 0.5 away in every channel.
+            double dist = inside ? 1.0 : 0.0;
+            if (n == 0 && p == 5) dist = 0.05;
+            w[static_cast<size_t>(p)] = 1.0 + alpha * dist;
+            sum += w[static_cast<size_t>(p)];
+        }
+        for (int64_t c = 0; c < 3; ++c)
+            for (int64_t p = 0; p < hw; ++p) {
+                const size_t i = static_cast<size_t>((n * 3 + c) * hw + p);
+                const double d2 = (rec[i] - px[i]) * (rec[i] - px[i]);
+                want_weighted += w[static_cast<size_t>(p)] / (sum / static_cast<double>(hw)) * d2;
+                want_plain += d2;
+            }
+    }
+    const double n_all = static_cast<double>(batch * 3 * hw);
+    want_weighted /= n_all;
+    want_plain /= n_all;
+    EXPECT_NEAR(ta.scalar(fa.pixel_loss), want_plain, 1e-6);
+    EXPECT_NEAR(tb.scalar(fb.pixel_loss), want_plain, 1e-6); // pixel_loss stays unweighted
+    EXPECT_NEAR(tb.scalar(fb.loss) - ta.scalar(fa.loss), want_weighted - want_plain, 2e-6);
+    EXPECT_GT(std::fabs(want_weighted - want_plain), 1e-3); // the weights matter on these pictures
+}
+
 // Dead-code restart, checked against its definition: every row no latent chose now holds one of the
 // batch's latents (distinct ones, farthest from their codes first); rows in use are untouched; a second
 // call on the same batch is deterministic in what it leaves used.
