@@ -123,8 +123,9 @@ TEST(TrainVq, TrainingLowersTheReconstructionLoss) {
 
 // --object-weight, against its definition worked out here: the loss of a weighted model minus the loss of
 // the same weights unweighted is the weighted MSE minus the plain one (the codebook terms are the same),
-// the weights 1 + α·min(1, |x_p − median|) scaled to mean 1 per image. The blobs' pixels inside a blob are
-// far from the grey ground, so they weigh 1 + α and the ground 1.
+// the weights 1 + α·min(1, max(|x_p − median|, |r_p − median|)) scaled to mean 1 per image. The blobs'
+// pixels are far from the grey ground (so they weigh 1 + α), the ground's are at it; the untrained
+// reconstruction r strays anywhere.
 TEST(TrainVq, ObjectWeightWeighsThePixelsAwayFromTheMedianColour) {
     const int64_t side = 16, batch = 2, hw = side * side;
     std::vector<float> px = blobs(batch, side, 0);
@@ -149,7 +150,13 @@ TEST(TrainVq, ObjectWeightWeighsThePixelsAwayFromTheMedianColour) {
             // Inside: (0.8 or -0.6) against the ground's -0.1, at least 0.5 away in every channel.
             double dist = inside ? 1.0 : 0.0;
             if (n == 0 && p == 5) dist = 0.05;
-            w[static_cast<size_t>(p)] = 1.0 + alpha * dist;
+            double r2 = 0; // the reconstruction's distance from the median, -0.1 in every channel
+            for (int64_t c = 0; c < 3; ++c) {
+                const double r = rec[static_cast<size_t>((n * 3 + c) * hw + p)] + 0.1;
+                r2 += r * r;
+            }
+            dist = std::max(dist, std::sqrt(r2));
+            w[static_cast<size_t>(p)] = 1.0 + alpha * std::min(1.0, dist);
             sum += w[static_cast<size_t>(p)];
         }
         for (int64_t c = 0; c < 3; ++c)

@@ -99,14 +99,16 @@ Parameter<float>& VqTrainModel::param(const std::string& name) {
 // ---- forward -------------------------------------------------------------------------------------------
 
 // The square roots of VqTrainConfig::object_weight's pixel weights, [B, 3, H, W] (the same for the three
-// channels of a pixel): mse(r·√w, x·√w) is the weighted MSE.
-static std::vector<float> objectWeights(const std::vector<float>& pixels, int64_t batch, int64_t height,
-                                        int64_t width, float alpha) {
+// channels of a pixel): mse(r·√w, x·√w) is the weighted MSE. A pixel's distance is the larger of the
+// target's and the reconstruction's (`recon`, a constant here) from the target's median colour.
+static std::vector<float> objectWeights(const std::vector<float>& pixels, const std::vector<float>& recon,
+                                        int64_t batch, int64_t height, int64_t width, float alpha) {
     const size_t hw = static_cast<size_t>(height * width);
     std::vector<float> out(pixels.size());
     std::vector<float> channel(hw), w(hw);
     for (size_t b = 0; b < static_cast<size_t>(batch); ++b) {
         const float* img = pixels.data() + b * 3 * hw;
+        const float* rec = recon.data() + b * 3 * hw;
         float median[3];
         for (size_t c = 0; c < 3; ++c) {
             channel.assign(img + c * hw, img + (c + 1) * hw);
@@ -116,10 +118,12 @@ static std::vector<float> objectWeights(const std::vector<float>& pixels, int64_
         }
         double sum = 0;
         for (size_t p = 0; p < hw; ++p) {
-            double d2 = 0;
-            for (size_t c = 0; c < 3; ++c)
+            double d2 = 0, r2 = 0;
+            for (size_t c = 0; c < 3; ++c) {
                 d2 += (img[c * hw + p] - median[c]) * (img[c * hw + p] - median[c]);
-            w[p] = 1.0f + alpha * static_cast<float>(std::min(1.0, std::sqrt(d2)));
+                r2 += (rec[c * hw + p] - median[c]) * (rec[c * hw + p] - median[c]);
+            }
+            w[p] = 1.0f + alpha * static_cast<float>(std::min(1.0, std::sqrt(std::max(d2, r2))));
             sum += w[p];
         }
         const double mean = sum / static_cast<double>(hw);
@@ -215,7 +219,8 @@ VqTrainModel::Forward VqTrainModel::forward(T& t, const std::vector<float>& pixe
     out.pixel_loss = t.mse(recon, x);
     Var rec_loss = out.pixel_loss;
     if (config_.object_weight > 0) {
-        const std::vector<float> w = objectWeights(pixels, batch, height, width, config_.object_weight);
+        const std::vector<float> w =
+            objectWeights(pixels, t.value(recon), batch, height, width, config_.object_weight);
         Var sw = t.constant(w, {batch, 3, height, width});
         rec_loss = t.mse(t.mul(recon, sw), t.mul(x, sw));
     }

@@ -30,10 +30,11 @@ struct VqTrainConfig {
     int64_t code_dim = 8;    // codebook row width
     int64_t z_channels = 32; // encoder output / decoder input width
     float commitment = 0.25f;
-    // The reconstruction loss weighs pixel p by 1 + object_weight·min(1, |x_p − m|) (m: the image's
-    // per-channel median, the ground of a Shapes render; |·| the RGB distance in [-1, 1] units), the
-    // weights scaled to mean 1 per image. 0 = plain MSE. Small objects cover a few percent of a picture,
-    // so plain MSE is mostly the ground.
+    // The reconstruction loss weighs pixel p by 1 + object_weight·min(1, max(|x_p − m|, |r_p − m|)) (x the
+    // target, r the reconstruction, held constant; m: the target's per-channel median, the ground of a
+    // Shapes render; |·| the RGB distance in [-1, 1] units), the weights scaled to mean 1 per image.
+    // 0 = plain MSE. Small objects cover a few percent of a picture, so plain MSE is mostly the ground;
+    // weighing the reconstruction's own strays too keeps it from painting objects over the ground.
     float object_weight = 0.0f;
 };
 
