@@ -164,6 +164,7 @@ Expected<train::LlavaBatch> makeBatch(const train::LlavaTrainModel& m, const std
             tripped.push_back(i);
             rgb.insert(rgb.end(), scene(i).rgb.begin(), scene(i).rgb.end());
         }
+    std::vector<std::vector<uint8_t>> round_trip(static_cast<size_t>(count)); // empty: the picture as read
     if (!tripped.empty()) {
         if (!trips->vq) {
             auto vq = train::JanusVqCodes::load(trips->dir, 1);
@@ -173,21 +174,18 @@ Expected<train::LlavaBatch> makeBatch(const train::LlavaTrainModel& m, const std
         const int64_t side = m.imageSize();
         auto out = trips->vq->roundTripRgb8(rgb, static_cast<int64_t>(tripped.size()), side, side);
         if (!out) return Status::error("--vq " + trips->dir + ": " + out.error());
-        rgb = std::move(*out);
+        const size_t bytes = static_cast<size_t>(side * side * 3);
+        for (size_t j = 0; j < tripped.size(); ++j)
+            round_trip[static_cast<size_t>(tripped[j])].assign(
+                out->begin() + static_cast<ptrdiff_t>(j * bytes),
+                out->begin() + static_cast<ptrdiff_t>((j + 1) * bytes));
     }
     train::LlavaBatch b;
     const std::string prompt = IgllmRequest{}.prompt;
-    for (int64_t i = 0, j = 0; i < count; ++i) {
+    for (int64_t i = 0; i < count; ++i) {
         const Scene& s = scene(i);
-        std::vector<float> px;
-        if (j < static_cast<int64_t>(tripped.size()) && tripped[static_cast<size_t>(j)] == i) {
-            const auto at = rgb.begin() + static_cast<ptrdiff_t>(j * static_cast<int64_t>(s.rgb.size()));
-            px = train::imagePixels(std::vector<uint8_t>(at, at + static_cast<ptrdiff_t>(s.rgb.size())),
-                                    m.imageSize());
-            ++j;
-        } else {
-            px = train::imagePixels(s.rgb, m.imageSize());
-        }
+        const std::vector<uint8_t>& picture = round_trip[static_cast<size_t>(i)];
+        const std::vector<float> px = train::imagePixels(picture.empty() ? s.rgb : picture, m.imageSize());
         b.pixels.insert(b.pixels.end(), px.begin(), px.end());
         auto seq =
             train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(), s.objects);
