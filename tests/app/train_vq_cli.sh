@@ -51,7 +51,8 @@ for bad in "--train $work/train --val $work/val --out $work/x" "--train $work/tr
            "--train $work/train --val $work/val --out $work/x --steps 1 --schedule linear" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --warmup -1" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --clip -1" \
-           "--train $work/train --val $work/val --out $work/x --steps 1 --dtype f8"; do
+           "--train $work/train --val $work/val --out $work/x --steps 1 --dtype f8" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --object-weight -1"; do
   set +e; "$cli" train-vq $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-vq $bad: exit $rc, expected 2"; exit 1; }
 done
