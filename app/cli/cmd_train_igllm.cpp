@@ -62,6 +62,9 @@ const char* kUsage =
     "                         the half-unit cell of each ground coordinate before its [NUM] (a word,\n"
     "                         learnt by cross-entropy and read back) and the head places the object\n"
     "                         within it; teacher-forced x and y figures then see the true cell\n"
+    "  --cells-first          with --position-cells: both cells go right after `object`, so the model\n"
+    "                         names where an object is before its shape and colour (config.json\n"
+    "                         \"position_cells\": \"first\"; the pipeline decodes in that order)\n"
     "  --dtype KIND           f16 or bf16 for the saved weights (default f16)\n"
     "  --val-count N          validation scenes used, 0 = all (default 0)\n"
     "  --checkpoint FILE      training checkpoint (weights + optimizer), resumed from when present\n"
@@ -187,8 +190,8 @@ Expected<train::LlavaBatch> makeBatch(const train::LlavaTrainModel& m, const std
         const std::vector<uint8_t>& picture = round_trip[static_cast<size_t>(i)];
         const std::vector<float> px = train::imagePixels(picture.empty() ? s.rgb : picture, m.imageSize());
         b.pixels.insert(b.pixels.end(), px.begin(), px.end());
-        auto seq =
-            train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(), s.objects);
+        auto seq = train::buildLlavaSequence(m.tokenizer(), prompt, m.imageTokens(), m.imageToken(),
+                                             s.objects, m.cellsFirst());
         if (!seq) return seq.status();
         b.sequences.push_back(std::move(*seq));
     }
@@ -218,6 +221,7 @@ int cmdTrainIgllm(int argc, char** argv) {
     app.add_option("--float-head", cfg.float_head);
     addNumber(app, "--float-weight", float_weight, 0.0, 1e6);
     app.add_flag("--position-cells", cfg.position_cells);
+    app.add_flag("--cells-first", cfg.cells_first);
     app.add_option("--dtype", dtype_name);
     addInt(app, "--val-count", val_count, 0, 1 << 30);
     app.add_option("--checkpoint", checkpoint);
@@ -240,6 +244,7 @@ int cmdTrainIgllm(int argc, char** argv) {
     if (cfg.float_head != "tanh_mlp_gelu" && cfg.float_head != "linear")
         return usage("--float-head must be tanh_mlp_gelu or linear");
     if (dtype_name != "f16" && dtype_name != "bf16") return usage("--dtype must be f16 or bf16");
+    if (cfg.cells_first && !cfg.position_cells) return usage("--cells-first needs --position-cells");
     cfg.heads = cfg.kv_heads = cfg.vision_heads = 4;
     cfg.intermediate = cfg.hidden * 11 / 4 / 8 * 8; // Llama's ≈ 8/3 · hidden, rounded to 8
     cfg.vision_intermediate = 4 * cfg.vision_hidden;

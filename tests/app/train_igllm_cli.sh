@@ -82,7 +82,8 @@ for bad in "--train $work/train --val $work/val --out $work/x" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --dtype f32" \
            "--train $work/train --val $work/val --out $work/x --steps 0" \
            "--train $work/train --val $work/val --out $work/x --steps 1 --schedule step" \
-           "--train $work/train --val $work/val --out $work/x --steps 1 --vq-share 2"; do
+           "--train $work/train --val $work/val --out $work/x --steps 1 --vq-share 2" \
+           "--train $work/train --val $work/val --out $work/x --steps 1 --cells-first"; do
   set +e; "$cli" train-igllm $bad > /dev/null 2>&1; rc=$?; set -e
   [ "$rc" = 2 ] || { echo "train-igllm $bad: exit $rc, expected 2"; exit 1; }
 done

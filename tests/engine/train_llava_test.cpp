@@ -21,8 +21,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <gtest/gtest.h>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -219,6 +220,79 @@ TEST(TrainLlava, PositionCellsAreWordsOfTheSequenceAndNotOfTheProgram) {
     auto free_run = (*partial)->reconstruct(req, ctx);
     ASSERT_TRUE(free_run.ok()) << free_run.error();
     EXPECT_FALSE(free_run->constrained);
+    fs::remove_all(dir);
+}
+
+TEST(TrainLlava, CellsFirstNameWhereAnObjectIsBeforeWhatItIs) {
+    const fs::path dir = tempDir("cells_first");
+    LlavaTrainConfig c = tinyConfig();
+    c.position_cells = true;
+    c.cells_first = true;
+    ASSERT_TRUE(LlavaTrainModel::initialize((dir / "model").string(), c, 5).ok());
+    {
+        std::ifstream in(dir / "model" / "config.json");
+        EXPECT_EQ(nlohmann::json::parse(in).value("position_cells", std::string()), "first");
+    }
+    auto m = LlavaTrainModel::load((dir / "model").string());
+    ASSERT_TRUE(m.ok()) << m.error();
+    EXPECT_TRUE(m->cellsFirst());
+
+    // object x8 y2 cylinder yellow metal size [NUM] position [NUM] [NUM] [NUM] rotation [NUM] \n </s>
+    auto seq = buildLlavaSequence(m->tokenizer(), IgllmRequest{}.prompt, 3, 3,
+                                  {{"cylinder", "yellow", "metal", 0.7f, 1.0f, -2.0f, 0.7f, 90.0f}},
+                                  m->cellsFirst());
+    ASSERT_TRUE(seq.ok()) << seq.error();
+    std::vector<int64_t> expect = {1, 3, 3, 3, 30, 31, 32, 33, 34, 35};
+    for (int64_t id : {6, 44, 50, 9, 17, 19, 20, 4, 21, 4, 4, 4, 22, 4, 5, 2}) expect.push_back(id);
+    EXPECT_EQ(seq->ids, expect);
+    EXPECT_EQ(seq->number_at, (std::vector<int64_t>{17, 19, 20, 21, 23}));
+
+    // The pipeline reads the layout from config.json: every statement it writes starts `object xI yJ`,
+    // and the program is the plain grammar's, the cells left out.
+    auto be = createBackend("cpu", 1);
+    ASSERT_TRUE(be.ok());
+    auto p = IgllmPipeline::load((dir / "model").string(), **be);
+    ASSERT_TRUE(p.ok()) << p.error();
+    ASSERT_TRUE((*p)->info().grammar_constraint);
+    IgllmRequest req;
+    req.image = ImageRgb8{16, 16, std::vector<uint8_t>(16 * 16 * 3, 90)};
+    req.max_new_tokens = 120;
+    std::string streamed;
+    req.on_piece = [&](const ProgramPiece& piece) { streamed += piece.text; };
+    std::atomic<bool> cancel{false};
+    JobContext ctx(1, nullptr, &cancel);
+    IgllmResult r;
+    for (uint64_t seed = 1; seed <= 40 && std::count(r.program.begin(), r.program.end(), '\n') < 2; ++seed) {
+        req.seed = seed;
+        streamed.clear();
+        auto run = (*p)->reconstruct(req, ctx);
+        ASSERT_TRUE(run.ok()) << run.error();
+        r = std::move(*run);
+    }
+    EXPECT_EQ(streamed, r.program);
+    const int lines = static_cast<int>(std::count(r.program.begin(), r.program.end(), '\n'));
+    ASSERT_GE(lines, 2) << r.program;
+    int statements = 0;
+    for (size_t i = 0; i < r.tokens.size(); ++i) {
+        if (r.tokens[i] != 6) continue; // object
+        ASSERT_LT(i + 3, r.tokens.size());
+        EXPECT_GE(r.tokens[i + 1], 36);
+        EXPECT_LE(r.tokens[i + 1], 47);
+        EXPECT_GE(r.tokens[i + 2], 48);
+        EXPECT_LE(r.tokens[i + 2], 59);
+        EXPECT_GE(r.tokens[i + 3], 7); // cube, sphere, cylinder: ids 7..9
+        EXPECT_LE(r.tokens[i + 3], 9);
+        ++statements;
+    }
+    EXPECT_EQ(statements, lines);
+    const std::regex number(R"(-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+    const std::regex line(
+        R"(object (cube|sphere|cylinder) [a-z]+ (rubber|metal) size N position N N N rotation N)");
+    std::istringstream in(std::regex_replace(r.program, number, "N"));
+    for (std::string l; std::getline(in, l);)
+        if (!l.empty()) {
+            EXPECT_TRUE(std::regex_match(l, line)) << "'" << l << "'";
+        }
     fs::remove_all(dir);
 }
 

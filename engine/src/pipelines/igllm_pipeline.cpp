@@ -39,6 +39,12 @@ const std::vector<Slot> kStatementWithCells = {Slot::Object,   Slot::Shape, Slot
                                                Slot::Size,     Slot::Num,   Slot::Position, Slot::XCell,
                                                Slot::Num,      Slot::YCell, Slot::Num,      Slot::Num,
                                                Slot::Rotation, Slot::Num,   Slot::Newline};
+// With the cells first (config.json "position_cells": "first"): `object xI yJ SHAPE ... position [NUM]
+// [NUM] [NUM] ...`.
+const std::vector<Slot> kStatementCellsFirst = {Slot::Object,   Slot::XCell,    Slot::YCell,  Slot::Shape,
+                                                Slot::Colour,   Slot::Material, Slot::Size,   Slot::Num,
+                                                Slot::Position, Slot::Num,      Slot::Num,    Slot::Num,
+                                                Slot::Rotation, Slot::Num,      Slot::Newline};
 constexpr int kMaxObjects = 64; // the grammar's limit
 const char* const kShapes[] = {"cube", "sphere", "cylinder"};
 const char* const kColours[] = {"gray", "red", "blue", "green", "brown", "purple", "cyan", "yellow"};
@@ -175,7 +181,8 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
             all = all && (im.x_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('x', i))) >= 0);
             all = all && (im.y_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('y', i))) >= 0);
         }
-        im.statement = &kStatementWithCells;
+        const bool first = cfg.json().value(kIgllmCellsKey, std::string()) == kIgllmCellsFirst;
+        im.statement = first ? &kStatementCellsFirst : &kStatementWithCells;
     }
     info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 &&
                               info.eos_token < tc.vocab && im.model->floatHeadType() != FloatHeadType::None;

@@ -97,7 +97,7 @@ Status writeProgramTokenizer(const std::string& dir, bool position_cells) {
 
 Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::string& prompt,
                                            int64_t image_tokens, int64_t image_token,
-                                           const std::vector<ProgramObject>& objects) {
+                                           const std::vector<ProgramObject>& objects, bool cells_first) {
     if (tok.bosId() < 0 || tok.eosId() < 0)
         return Status::error("the tokenizer names no BOS or EOS token (tokenizer_config.json)");
     auto prompt_ids = tok.tryEncode(prompt, SpecialTokens::kNone);
@@ -130,15 +130,19 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
             if (tok.tokenId(*w) < 0)
                 return Status::error("'" + *w + "' is not a word of the program vocabulary");
         word("object");
+        if (cells && cells_first) {
+            word(igllmCellWord('x', igllmPositionCell(o.x)));
+            word(igllmCellWord('y', igllmPositionCell(o.y)));
+        }
         word(o.shape);
         word(o.colour);
         word(o.material);
         word("size");
         number(o.size, NumberField::Size);
         word("position");
-        if (cells) word(igllmCellWord('x', igllmPositionCell(o.x)));
+        if (cells && !cells_first) word(igllmCellWord('x', igllmPositionCell(o.x)));
         number(o.x, NumberField::X);
-        if (cells) word(igllmCellWord('y', igllmPositionCell(o.y)));
+        if (cells && !cells_first) word(igllmCellWord('y', igllmPositionCell(o.y)));
         number(o.y, NumberField::Y);
         number(o.z, NumberField::Z);
         word("rotation");
@@ -218,25 +222,26 @@ Status LlavaTrainModel::initialize(const std::string& dir, const LlavaTrainConfi
                                  {"bos_token_id", kBos},
                                  {"eos_token_id", kEos},
                                  {"pad_token_id", kPad}};
-    const nlohmann::json config = {{"architectures", {"LlavaForConditionalGeneration"}},
-                                   {"model_type", "llava"},
-                                   {"image_token_index", kImage},
-                                   {"projector_hidden_act", "gelu"},
-                                   {"vision_feature_layer", c.vision_feature_layer},
-                                   {"vision_feature_select_strategy", "default"},
-                                   {"float_head_type", c.float_head},
-                                   {"tie_word_embeddings", false},
-                                   {"text_config", text},
-                                   {"vision_config",
-                                    {{"model_type", "clip_vision_model"},
-                                     {"hidden_size", c.vision_hidden},
-                                     {"image_size", c.image_size},
-                                     {"patch_size", c.patch},
-                                     {"num_hidden_layers", c.vision_layers},
-                                     {"num_attention_heads", c.vision_heads},
-                                     {"intermediate_size", c.vision_intermediate},
-                                     {"hidden_act", c.vision_act},
-                                     {"layer_norm_eps", 1e-5}}}};
+    nlohmann::json config = {{"architectures", {"LlavaForConditionalGeneration"}},
+                             {"model_type", "llava"},
+                             {"image_token_index", kImage},
+                             {"projector_hidden_act", "gelu"},
+                             {"vision_feature_layer", c.vision_feature_layer},
+                             {"vision_feature_select_strategy", "default"},
+                             {"float_head_type", c.float_head},
+                             {"tie_word_embeddings", false},
+                             {"text_config", text},
+                             {"vision_config",
+                              {{"model_type", "clip_vision_model"},
+                               {"hidden_size", c.vision_hidden},
+                               {"image_size", c.image_size},
+                               {"patch_size", c.patch},
+                               {"num_hidden_layers", c.vision_layers},
+                               {"num_attention_heads", c.vision_heads},
+                               {"intermediate_size", c.vision_intermediate},
+                               {"hidden_act", c.vision_act},
+                               {"layer_norm_eps", 1e-5}}}};
+    if (c.position_cells) config[kIgllmCellsKey] = c.cells_first ? kIgllmCellsFirst : "in_position";
     if (Status s = writeText(fs::path(dir) / "config.json", config.dump(2) + "\n"); !s.ok()) return s;
 
     Gaussian rng{seed * 0x2545F4914F6CDD1Dull + 0x1234567ull};
@@ -335,6 +340,7 @@ Expected<LlavaTrainModel> LlavaTrainModel::load(const std::string& dir) {
             return Status::error(dir + ": config.json has no vision_config");
         const nlohmann::json& vc = j["vision_config"];
         m.head_type_ = j.value("float_head_type", std::string("none"));
+        m.cells_first_ = j.value(kIgllmCellsKey, std::string()) == kIgllmCellsFirst;
         if (m.head_type_ != "linear" && m.head_type_ != "tanh_mlp_gelu")
             return Status::error(
                 dir + ": training needs a float head (float_head_type linear or tanh_mlp_gelu), not '" +

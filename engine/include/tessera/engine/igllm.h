@@ -40,8 +40,8 @@ struct IgllmRequest {
     SamplerSettings sampler{/*temperature=*/1.0f, /*top_k=*/0, /*top_p=*/1.0f, /*min_p=*/0.0f, /*cfg=*/1.0f};
     int max_new_tokens = 1024;
     // Restrict sampling to well-formed object statements (`object shape colour material size [NUM]
-    // position [NUM] [NUM] [NUM] rotation [NUM]` + newline, with each ground coordinate's position cell
-    // before its [NUM] where the vocabulary has the cells; as many as fit, then end of text). Used
+    // position [NUM] [NUM] [NUM] rotation [NUM]` + newline, with the position cells where the model
+    // puts them when the vocabulary has them; as many as fit, then end of text). Used
     // only when the vocabulary holds each grammar word as one token and the model has a float head
     // (IgllmInfo::grammar_constraint); ignored otherwise.
     bool constrain_to_grammar = true;
@@ -111,6 +111,11 @@ inline constexpr float kIgllmPositionLow = -3.0f, kIgllmPositionCellWidth = 0.5f
 int igllmPositionCell(float coordinate);        // 0..kIgllmPositionCells-1
 std::string igllmCellWord(char axis, int cell); // axis 'x' or 'y': "x0" .. "y11"
 std::vector<std::string> igllmCellWords();      // x0..x11 then y0..y11
+// Where the cells go: config.json's "position_cells" is "first" for a model that names both cells
+// right after `object` (`object xI yJ cube red ... position [NUM] [NUM] [NUM] ...`), so it says where
+// an object is before what it is; absent or "in_position" for the layout above.
+inline constexpr const char* kIgllmCellsKey = "position_cells";
+inline constexpr const char* kIgllmCellsFirst = "first";
 
 // A tiny random IG-LLM checkpoint for tests and smoke runs: a LLaVA (CLIP tower, projector, Llama LM)
 // with random weights, a word-level tokenizer whose vocabulary is the scene grammar's words plus

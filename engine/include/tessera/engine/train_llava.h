@@ -48,6 +48,7 @@ struct LlavaTrainConfig {
     int64_t hidden = 256, layers = 4, heads = 4, kv_heads = 4, intermediate = 704;
     std::string float_head = "tanh_mlp_gelu"; // or "linear"
     bool position_cells = false;              // the vocabulary holds the position cells (igllm.h)
+    bool cells_first = false;                 // with them: both cells right after `object` (igllm.h)
 };
 
 inline constexpr float kFloatHeadUnit = 100.0f;
@@ -76,11 +77,12 @@ struct LlavaSequence {
     std::vector<NumberField> number_field;
 };
 // When the vocabulary holds the position cells, each ground coordinate's cell word goes before its
-// `[NUM]`. Fails when a word of an object (shape, colour, material) is not in the vocabulary or a value is
-// not finite.
+// `[NUM]`, or with `cells_first` both go right after `object`. Fails when a word of an object (shape,
+// colour, material) is not in the vocabulary or a value is not finite.
 Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tokenizer, const std::string& prompt,
                                            int64_t image_tokens, int64_t image_token,
-                                           const std::vector<ProgramObject>& objects);
+                                           const std::vector<ProgramObject>& objects,
+                                           bool cells_first = false);
 
 // A batch: pixels [B, 3, S, S] already normalised as the pipeline normalises them (imagePixels()).
 struct LlavaBatch {
@@ -112,6 +114,7 @@ public:
     int64_t numToken() const { return num_token_; }
     int64_t vocab() const { return lm_cfg_.vocab; }
     const std::string& floatHead() const { return head_type_; }
+    bool cellsFirst() const { return cells_first_; } // config.json's position_cells is "first"
 
     struct Forward {
         Var loss, cross_entropy, float_mse;
@@ -139,6 +142,7 @@ private:
     int64_t image_size_ = 0, patch_ = 0, grid_ = 0, vd_ = 0, vheads_ = 0, vlayers_ = 0, feature_layers_ = 0;
     float veps_ = 1e-5f;
     std::string vact_, proj_act_, head_type_;
+    bool cells_first_ = false;
     int64_t image_token_ = -1, num_token_ = -1;
 };
 
