@@ -201,8 +201,7 @@ Expected<Folder> loadFolder(const std::string& dir, size_t limit, train::JanusVq
                                  std::to_string(vq.downsample()));
         const size_t plane = static_cast<size_t>(out.side * out.side), at = px.size();
         px.resize(at + 3 * plane);
-        for (size_t p = 0; p < plane; ++p)
-            for (size_t c = 0; c < 3; ++c) px[at + c * plane + p] = im->rgb[p * 3 + c] / 127.5f - 1.0f;
+        rgb8ToSignedPlanes(im->rgb.data(), plane, px.data() + at);
         out.items.push_back({caption, {}});
         if (++in_batch == batch)
             if (Status s = flush(); !s.ok()) return s;

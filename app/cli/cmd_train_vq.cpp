@@ -82,8 +82,7 @@ Expected<std::vector<std::vector<float>>> readImages(const std::string& dir, int
         }
         const size_t n = static_cast<size_t>(height * width);
         std::vector<float> planes(3 * n);
-        for (size_t p = 0; p < n; ++p)
-            for (size_t c = 0; c < 3; ++c) planes[c * n + p] = im->rgb[p * 3 + c] / 127.5f - 1.0f;
+        rgb8ToSignedPlanes(im->rgb.data(), n, planes.data());
         out.push_back(std::move(planes));
     }
     return out;

@@ -225,4 +225,9 @@ Expected<ImageRgb8> readPng(const std::string& path, std::map<std::string, std::
     return img;
 }
 
+void rgb8ToSignedPlanes(const uint8_t* rgb, size_t pixels, float* planes) {
+    for (size_t p = 0; p < pixels; ++p)
+        for (size_t c = 0; c < 3; ++c) planes[c * pixels + p] = rgb[p * 3 + c] / 127.5f - 1.0f;
+}
+
 } // namespace tessera

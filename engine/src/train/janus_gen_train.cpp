@@ -5,6 +5,7 @@
 #include "models/janus_parts.h"
 #include "tessera/engine/checkpoint.h"
 #include "tessera/engine/engine.h"
+#include "tessera/engine/image.h"
 #include "tessera/engine/janus.h"
 #include "tessera/engine/train_janus_gen.h"
 #include "tessera/engine/train_loop.h"
@@ -496,9 +497,7 @@ Expected<std::vector<uint8_t>> JanusVqCodes::roundTripRgb8(const std::vector<uin
                              std::to_string(height));
     std::vector<float> chw(rgb.size());
     for (size_t b = 0; b < static_cast<size_t>(batch); ++b)
-        for (size_t p = 0; p < hw; ++p)
-            for (size_t c = 0; c < 3; ++c)
-                chw[(b * 3 + c) * hw + p] = rgb[(b * hw + p) * 3 + c] / 127.5f - 1.0f;
+        rgb8ToSignedPlanes(rgb.data() + b * hw * 3, hw, chw.data() + b * 3 * hw);
     auto rec = roundTrip(chw, batch, height, width);
     if (!rec) return rec.status();
     std::vector<uint8_t> out(rgb.size());

@@ -21,4 +21,8 @@ Status writePng(const std::string& path, const ImageRgb8& image, const std::map<
 // Reads pixels and text chunks.
 Expected<ImageRgb8> readPng(const std::string& path, std::map<std::string, std::string>* text = nullptr);
 
+// One picture's 8-bit RGB (`pixels` of them, row-major RGB as read) as three channel-major planes in
+// [-1, 1], v / 127.5 - 1: what the VQ tokenizers read. Writes 3·pixels values to `planes`.
+void rgb8ToSignedPlanes(const uint8_t* rgb, size_t pixels, float* planes);
+
 } // namespace tessera
