@@ -34,14 +34,15 @@ janus_size=()
 # Most of the IG-LLM's depth and width in the vision tower: a 2-layer LM after a 4-layer tower learns as
 # fast per step as 4 + 2 and takes about a third less time a step; a 192-wide tower learns faster per step
 # than 128 and keeps the folders within 25 MB. Position cells: each ground coordinate's half-unit cell is
-# a word before its number. No gradient clipping for it: clipped at 1.0 (its gradient norm is 5-60), the
+# a word, and both come right after `object` (--cells-first): the model says where the next object is
+# before what it is. No gradient clipping for it: clipped at 1.0 (its gradient norm is 5-60), the
 # model did not learn where objects are (docs/WORLD.md).
-igllm_size=(--layers 2 --vision-layers 4 --vision-hidden 192 --position-cells)
+igllm_size=(--layers 2 --vision-layers 4 --vision-hidden 192 --position-cells --cells-first)
 if [ $quick -eq 1 ]; then
   train_count=24 igllm_train_count=32 val_count=4 eval_count=2 gen_count=2
   vq_steps=3 janus_steps=3 igllm_steps=3 warmup=1 batch=2
   janus_size=(--layers 1 --hidden 64 --heads 2)
-  igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32 --position-cells)
+  igllm_size=(--layers 1 --hidden 64 --vision-layers 1 --vision-hidden 32 --position-cells --cells-first)
 fi
 schedule=(--warmup "$warmup" --schedule cosine)
 clip=(--clip 1.0) # all but the IG-LLM
@@ -172,7 +173,7 @@ card shapes-shuffle "Text→image in the Token-Shuffle layout (s = 2: one LM pos
 
 $(splits "$out/eval-shuffle.json" "found rate=found_rate,all found=all_found_rate,objects asked=objects_asked")" \
   "Target (docs/WORLD.md): found rate ≥ 0.8 on 200 captions."
-card shapes-igllm "Image → scene program in the LLaVA layout with IG-LLM's numeric head." \
+card shapes-igllm "Image → scene program in the LLaVA layout with IG-LLM's numeric head. Each statement starts with the object's position cells, the half-unit cells of its ground coordinates (\`object x5 y1 cube …\`; \`x0\` … \`x11\`, \`y0\` … \`y11\`), so the model says where an object is before what it is; the program text leaves the cells out (docs/RECONSTRUCT.md)." \
   "train-igllm --train world/train-igllm --val world/val --out shapes-igllm ${igllm_args[*]}" \
   "On clean renders (\`eval-shapes --igllm shapes-igllm --count $eval_count\`; position error in % of the ground's extent):
 

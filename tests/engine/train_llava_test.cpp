@@ -293,6 +293,20 @@ TEST(TrainLlava, CellsFirstNameWhereAnObjectIsBeforeWhatItIs) {
         if (!l.empty()) {
             EXPECT_TRUE(std::regex_match(l, line)) << "'" << l << "'";
         }
+
+    // Any other layout name is an error that names it, for the pipeline and for training alike.
+    {
+        std::ifstream in(dir / "model" / "config.json");
+        nlohmann::json config = nlohmann::json::parse(in);
+        config["position_cells"] = "last";
+        std::ofstream(dir / "model" / "config.json") << config.dump(2);
+    }
+    auto bad = IgllmPipeline::load((dir / "model").string(), **be);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().find("position_cells is \"last\""), std::string::npos) << bad.error();
+    auto bad_train = LlavaTrainModel::load((dir / "model").string());
+    ASSERT_FALSE(bad_train.ok());
+    EXPECT_NE(bad_train.error().find("position_cells"), std::string::npos) << bad_train.error();
     fs::remove_all(dir);
 }
 

@@ -116,6 +116,14 @@ std::vector<std::string> igllmCellWords() {
     return words;
 }
 
+Expected<bool> igllmCellsFirst(const nlohmann::json& config) {
+    const auto it = config.find(kIgllmCellsKey);
+    if (it == config.end() || *it == "in_position") return false;
+    if (*it == kIgllmCellsFirst) return true;
+    return Status::error(std::string("config.json: ") + kIgllmCellsKey + " is " + it->dump() +
+                         ", not \"first\" or \"in_position\"");
+}
+
 Status writeRandomIgllmCheckpoint(const std::string& dir, const std::string& float_head, uint64_t seed) {
     if (float_head != "linear" && float_head != "tanh_mlp_gelu")
         return Status::error("a random IG-LLM checkpoint has a linear or tanh_mlp_gelu float head, not '" +

@@ -181,9 +181,11 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
             all = all && (im.x_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('x', i))) >= 0);
             all = all && (im.y_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('y', i))) >= 0);
         }
-        const bool first = cfg.json().value(kIgllmCellsKey, std::string()) == kIgllmCellsFirst;
-        im.statement = first ? &kStatementCellsFirst : &kStatementWithCells;
+        im.statement = &kStatementWithCells;
     }
+    auto first = igllmCellsFirst(cfg.json());
+    if (!first) return Status::error(dir + ": " + first.error());
+    if (*first && im.statement == &kStatementWithCells) im.statement = &kStatementCellsFirst;
     info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 &&
                               info.eos_token < tc.vocab && im.model->floatHeadType() != FloatHeadType::None;
     return p;

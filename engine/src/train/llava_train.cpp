@@ -340,7 +340,9 @@ Expected<LlavaTrainModel> LlavaTrainModel::load(const std::string& dir) {
             return Status::error(dir + ": config.json has no vision_config");
         const nlohmann::json& vc = j["vision_config"];
         m.head_type_ = j.value("float_head_type", std::string("none"));
-        m.cells_first_ = j.value(kIgllmCellsKey, std::string()) == kIgllmCellsFirst;
+        auto first = igllmCellsFirst(j);
+        if (!first) return Status::error(dir + ": " + first.error());
+        m.cells_first_ = *first;
         if (m.head_type_ != "linear" && m.head_type_ != "tanh_mlp_gelu")
             return Status::error(
                 dir + ": training needs a float head (float_head_type linear or tanh_mlp_gelu), not '" +

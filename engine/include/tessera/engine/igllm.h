@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,9 @@ std::vector<std::string> igllmCellWords();      // x0..x11 then y0..y11
 // an object is before what it is; absent or "in_position" for the layout above.
 inline constexpr const char* kIgllmCellsKey = "position_cells";
 inline constexpr const char* kIgllmCellsFirst = "first";
+// Reads that key of a config.json: true for "first", false when absent or "in_position", an error
+// naming the value otherwise.
+Expected<bool> igllmCellsFirst(const nlohmann::json& config);
 
 // A tiny random IG-LLM checkpoint for tests and smoke runs: a LLaVA (CLIP tower, projector, Llama LM)
 // with random weights, a word-level tokenizer whose vocabulary is the scene grammar's words plus
