@@ -176,16 +176,15 @@ Expected<std::unique_ptr<IgllmPipeline>> IgllmPipeline::load(const std::string& 
     for (const char* w : kColours) all = all && (im.colours.emplace_back(wordToken(im.tokenizer, w)) >= 0);
     for (const char* w : kMaterials)
         all = all && (im.materials.emplace_back(wordToken(im.tokenizer, w)) >= 0);
+    auto first = igllmCellsFirst(cfg.json());
+    if (!first) return Status::error(dir + ": " + first.error());
     if (wordToken(im.tokenizer, igllmCellWord('x', 0)) >= 0) {
         for (int i = 0; i < kIgllmPositionCells; ++i) {
             all = all && (im.x_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('x', i))) >= 0);
             all = all && (im.y_cells.emplace_back(wordToken(im.tokenizer, igllmCellWord('y', i))) >= 0);
         }
-        im.statement = &kStatementWithCells;
+        im.statement = *first ? &kStatementCellsFirst : &kStatementWithCells;
     }
-    auto first = igllmCellsFirst(cfg.json());
-    if (!first) return Status::error(dir + ": " + first.error());
-    if (*first && im.statement == &kStatementWithCells) im.statement = &kStatementCellsFirst;
     info.grammar_constraint = all && info.num_token >= 0 && info.eos_token >= 0 &&
                               info.eos_token < tc.vocab && im.model->floatHeadType() != FloatHeadType::None;
     return p;

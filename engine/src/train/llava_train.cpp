@@ -115,8 +115,10 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
         s.ids.push_back(id);
         return true;
     };
-    // A vocabulary with the position cells writes each ground coordinate's cell before it (igllm.h).
+    // A vocabulary with the position cells writes each ground coordinate's cell before its number, or
+    // both right after `object` with `cells_first` (igllm.h).
     const bool cells = tok.tokenId(igllmCellWord('x', 0)) >= 0;
+    auto cell = [&](char axis, float v) { word(igllmCellWord(axis, igllmPositionCell(v))); };
     auto number = [&](float v, NumberField f) {
         s.number_at.push_back(static_cast<int64_t>(s.ids.size()));
         s.number_value.push_back(v);
@@ -131,8 +133,8 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
                 return Status::error("'" + *w + "' is not a word of the program vocabulary");
         word("object");
         if (cells && cells_first) {
-            word(igllmCellWord('x', igllmPositionCell(o.x)));
-            word(igllmCellWord('y', igllmPositionCell(o.y)));
+            cell('x', o.x);
+            cell('y', o.y);
         }
         word(o.shape);
         word(o.colour);
@@ -140,9 +142,9 @@ Expected<LlavaSequence> buildLlavaSequence(const Tokenizer& tok, const std::stri
         word("size");
         number(o.size, NumberField::Size);
         word("position");
-        if (cells && !cells_first) word(igllmCellWord('x', igllmPositionCell(o.x)));
+        if (cells && !cells_first) cell('x', o.x);
         number(o.x, NumberField::X);
-        if (cells && !cells_first) word(igllmCellWord('y', igllmPositionCell(o.y)));
+        if (cells && !cells_first) cell('y', o.y);
         number(o.y, NumberField::Y);
         number(o.z, NumberField::Z);
         word("rotation");
